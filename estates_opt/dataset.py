@@ -1,0 +1,229 @@
+"""The validated input dataset: read it once, check everything, project once.
+
+:func:`read_dataset` is the only way the rest of the package gets input data;
+everything downstream may assume ids are unique, references resolve, numbers
+are finite and non-negative and geometries are valid and in EPSG:27700.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .errors import Problem
+from .io import read_attribution, read_geo_table, read_text_table, resolve_input
+from .schema import (
+    GEOGRAPHIC_CRS,
+    INPUT_FILES,
+    OPENING,
+    PROJECTED_CRS,
+    ROOM_TYPES,
+    FileSpec,
+)
+from .validate import (
+    ProblemCollector,
+    check_cross_file,
+    check_geometry,
+    coerce_columns,
+    raise_if_problems,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Validated inputs; geometries in British National Grid metres (EPSG:27700)."""
+
+    premises: gpd.GeoDataFrame
+    capacity: pd.DataFrame
+    opening: pd.DataFrame
+    pcns: gpd.GeoDataFrame
+    lsoas: gpd.GeoDataFrame
+    services: pd.DataFrame
+    demand: pd.DataFrame
+    baseline: pd.DataFrame
+    boroughs: gpd.GeoDataFrame | None = None
+    source: str = ""
+    attribution: str = ""
+
+    def __repr__(self) -> str:
+        kinds = self.premises["kind"].value_counts().to_dict()
+        return (
+            f"Dataset(source={self.source!r}, sites={len(self.premises)} {kinds}, "
+            f"pcns={len(self.pcns)}, lsoas={len(self.lsoas)}, services={len(self.services)})"
+        )
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read and validate a dataset folder in the public input format.
+
+    Raises :class:`~estates_opt.errors.InputDataError` (or a subclass) listing
+    every problem found; input files are only read, never modified.
+    """
+    directory = Path(path)
+    started = time.perf_counter()
+    problems = ProblemCollector()
+    if not directory.is_dir():
+        problems.schema.append(
+            Problem(str(directory), "is not a folder.", fix="give the dataset folder's path.")
+        )
+        raise_if_problems(problems, str(directory))
+    raw: dict[str, pd.DataFrame] = {}
+    for spec in INPUT_FILES:
+        found = resolve_input(directory, spec)
+        if found is None:
+            if not spec.optional:
+                problems.schema.append(
+                    Problem(
+                        spec.name,
+                        f"is missing from {directory}.",
+                        fix=f"add {spec.name} ({spec.description}); see geodata/README.md.",
+                    )
+                )
+            continue
+        reader = read_geo_table if spec.format == "geojson" else read_text_table
+        frame, found_problems = reader(found)
+        problems.schema.extend(found_problems)
+        if frame is not None:
+            raw[_table_name(spec)] = frame
+    dataset = dataset_from_tables(
+        raw, source=str(directory), attribution=read_attribution(directory), problems=problems
+    )
+    log.info(
+        "read dataset %s: %d sites, %d PCNs, %d LSOAs in %.2f s",
+        directory,
+        len(dataset.premises),
+        len(dataset.pcns),
+        len(dataset.lsoas),
+        time.perf_counter() - started,
+    )
+    return dataset
+
+
+def _table_name(spec: FileSpec) -> str:
+    return Path(spec.name).stem
+
+
+def dataset_from_tables(
+    tables: dict[str, pd.DataFrame],
+    *,
+    source: str = "<in memory>",
+    attribution: str = "",
+    problems: ProblemCollector | None = None,
+) -> Dataset:
+    """Validate tables keyed by file stem (``premises``, ``capacity``...) into a Dataset.
+
+    Lets notebooks and tests build a dataset from frames with exactly the
+    checks :func:`read_dataset` applies to files.
+    """
+    problems = problems if problems is not None else ProblemCollector()
+    typed: dict[str, pd.DataFrame] = {}
+    for spec in INPUT_FILES:
+        name = _table_name(spec)
+        frame = tables.get(name)
+        if frame is None:
+            if not spec.optional and not any(p.file == spec.name for p in problems.all()):
+                problems.schema.append(Problem(spec.name, "is missing.", fix="provide it."))
+            continue
+        label = spec.name
+        if spec.format == "geojson":
+            if not isinstance(frame, gpd.GeoDataFrame):
+                problems.schema.append(Problem(label, "has no geometry column."))
+                continue
+            if frame.index.name != "feature":
+                frame = frame.copy()
+                frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
+            check_geometry(frame, spec, problems, label)
+        elif frame.index.name != "line":
+            frame = frame.copy()
+            frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+        typed[name] = coerce_columns(frame, spec, problems, label)
+    check_cross_file(typed, problems)
+    raise_if_problems(problems, source)
+
+    premises = _project(typed["premises"])
+    lonlat = typed["premises"].geometry.to_crs(GEOGRAPHIC_CRS)
+    premises["lon"] = lonlat.x.round(6).to_numpy()
+    premises["lat"] = lonlat.y.round(6).to_numpy()
+    opening = typed.get("opening")
+    if opening is None:
+        opening = pd.DataFrame({c.name: pd.Series(dtype=_dtype(c.kind)) for c in OPENING.columns})
+    boroughs = typed.get("boroughs")
+    return Dataset(
+        premises=_reset(premises),
+        capacity=_reset(typed["capacity"]),
+        opening=_reset(opening),
+        pcns=_reset(_project(typed["pcns"])),
+        lsoas=_reset(_project(typed["lsoas"])),
+        services=_reset(typed["services"]),
+        demand=_reset(typed["demand"]),
+        baseline=_reset(typed["baseline"]),
+        boroughs=_reset(_project(boroughs)) if boroughs is not None else None,
+        source=source,
+        attribution=attribution,
+    )
+
+
+def _dtype(kind: str) -> str:
+    return {"float": "float64", "int": "Int64", "bool": "boolean"}.get(kind, "object")
+
+
+def _project(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return frame.to_crs(PROJECTED_CRS)
+
+
+def _reset(frame):
+    return frame.reset_index(drop=True)
+
+
+# --- summaries -----------------------------------------------------------------
+
+
+def baseline_room_use(dataset: Dataset) -> pd.DataFrame:
+    """Today's movable hours per (site, room type, band), from baseline.csv."""
+    rooms = dataset.services.set_index("service_id")["room_type"]
+    use = dataset.baseline.assign(room_type=dataset.baseline["service_id"].map(rooms))
+    return (
+        use.groupby(["site_id", "room_type", "band"], as_index=False)["hours_per_week"]
+        .sum()
+        .rename(columns={"hours_per_week": "baseline_hours"})
+    )
+
+
+def utilisation_by_kind(dataset: Dataset) -> pd.DataFrame:
+    """Today's utilisation (fixed + baseline) / capacity by site kind and band."""
+    cap = dataset.capacity.merge(
+        baseline_room_use(dataset), on=["site_id", "room_type", "band"], how="left"
+    ).fillna({"baseline_hours": 0.0})
+    cap["kind"] = cap["site_id"].map(dataset.premises.set_index("site_id")["kind"])
+    table = cap.groupby(["kind", "band"], as_index=False)[
+        ["capacity_hours", "fixed_hours", "baseline_hours"]
+    ].sum()
+    used = table["fixed_hours"] + table["baseline_hours"]
+    table["utilisation"] = used / table["capacity_hours"].where(table["capacity_hours"] > 0)
+    return table
+
+
+def summarise(dataset: Dataset) -> dict[str, object]:
+    """Headline counts a planner checks first: sites, PCNs, population, capacity, demand."""
+    services = dataset.services.set_index("service_id")
+    demand = dataset.demand.assign(category=dataset.demand["service_id"].map(services["category"]))
+    return {
+        "source": dataset.source,
+        "sites_by_kind": dataset.premises["kind"].value_counts().sort_index().to_dict(),
+        "pcns": len(dataset.pcns),
+        "lsoas": len(dataset.lsoas),
+        "population": float(dataset.lsoas["population"].sum()),
+        "registered_patients": float(dataset.pcns["registered_patients"].sum()),
+        "services": len(dataset.services),
+        "room_types": sorted(set(dataset.capacity["room_type"]) & set(ROOM_TYPES)),
+        "utilisation": utilisation_by_kind(dataset),
+        "demand_by_category": demand.groupby("category")["hours_per_week"].sum().to_dict(),
+        "opening_options": len(dataset.opening),
+    }

@@ -1,0 +1,100 @@
+"""The one exception hierarchy of estates-opt.
+
+Every class is also a builtin exception (``ValueError``, ``RuntimeError``...) so
+callers that already catch those keep working. Input errors carry a list of
+:class:`Problem` so a user sees every fault in one go, not one per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the inputs: where it is and what to do about it."""
+
+    file: str
+    message: str
+    row: str | None = None
+    column: str | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        text = f"{where}: {self.message}"
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+
+class EstatesOptError(Exception):
+    """Base class of every error the tool raises on purpose."""
+
+
+class InputDataError(EstatesOptError, ValueError):
+    """The input dataset is wrong; ``problems`` lists every fault found."""
+
+    def __init__(self, problems: Sequence[Problem] | str, *, summary: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(file="input", message=problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        n = len(self.problems)
+        head = summary or f"{n} problem{'s' if n != 1 else ''} in the input data"
+        super().__init__(head + ":\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class SchemaError(InputDataError):
+    """A file or column is missing, or a value has the wrong type or range."""
+
+
+class CRSError(InputDataError):
+    """A geometry file has no CRS or one that cannot be projected."""
+
+
+class GeometryError(InputDataError):
+    """A geometry is missing, invalid or of the wrong type."""
+
+
+class ScenarioError(EstatesOptError, ValueError):
+    """A scenario file is malformed or refers to things that do not exist."""
+
+
+class ModelSpecificationError(EstatesOptError, ValueError):
+    """The inputs are valid but cannot form a sensible model."""
+
+
+class SolveError(EstatesOptError, RuntimeError):
+    """The solver could not produce a plan."""
+
+
+class InfeasibleError(SolveError):
+    """No plan satisfies the hard constraints; ``diagnosis`` says why."""
+
+    def __init__(self, message: str, diagnosis: Sequence[str] = ()):
+        self.diagnosis = tuple(diagnosis)
+        text = message
+        if self.diagnosis:
+            text += "\n" + "\n".join(f"  - {d}" for d in self.diagnosis)
+        super().__init__(text)
+
+
+class SolverUnavailableError(SolveError):
+    """The requested solver is not installed."""
+
+
+class VerificationError(EstatesOptError, RuntimeError):
+    """A solved plan broke a rule the independent verifier checks."""
+
+    def __init__(self, violations: Sequence[str]):
+        self.violations = tuple(violations)
+        n = len(self.violations)
+        super().__init__(
+            f"the plan failed independent verification ({n} violation{'s' if n != 1 else ''}):\n"
+            + "\n".join(f"  - {v}" for v in self.violations[:50])
+        )

@@ -1,0 +1,424 @@
+"""Solved model -> the tables a planner reads: allocations, moves, utilisation, KPIs.
+
+Everything here is arithmetic on the solution values and the inputs; the
+verifier recomputes the same figures independently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .build import OBJECTIVE_TERMS, LinearProgram
+from .dataset import Dataset, baseline_room_use
+from .geo import lsoa_site_km, pcn_site_travel
+from .scenario import Scenario
+from .schema import SESSION_HOURS, SITE_KINDS
+from .solve import SolveResult
+
+EPS = 1e-6
+
+
+def allocation_table(
+    dataset: Dataset, scenario: Scenario, lp: LinearProgram, result: SolveResult
+) -> pd.DataFrame:
+    """Plan and today's allocation side by side, one row per (service, PCN, site, band)."""
+    cols = lp.columns
+    x = cols["family"].to_numpy() == "x"
+    plan = cols.loc[
+        x, ["service_id", "pcn_code", "site_id", "band", "room_type", "travel_km"]
+    ].copy()
+    plan["hours_per_week"] = np.round(
+        result.values[x] * cols.loc[x, "hours_per_unit"].to_numpy(float), 6
+    )
+    plan = plan[plan["hours_per_week"] > EPS]
+    base = (
+        dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
+            "hours_per_week"
+        ]
+        .sum()
+        .rename(columns={"hours_per_week": "baseline_hours_per_week"})
+    )
+    table = plan.merge(base, on=["service_id", "pcn_code", "site_id", "band"], how="outer")
+    table["hours_per_week"] = table["hours_per_week"].fillna(0.0)
+    table["baseline_hours_per_week"] = table["baseline_hours_per_week"].fillna(0.0)
+    rooms = dataset.services.set_index("service_id")["room_type"]
+    table["room_type"] = table["service_id"].map(rooms)
+    missing = table["travel_km"].isna()
+    if missing.any():
+        pairs = table.loc[missing, ["pcn_code", "site_id"]].drop_duplicates()
+        known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
+        lsoas = dataset.lsoas[dataset.lsoas["pcn_code"].isin(pairs["pcn_code"])]
+        if len(known) and len(lsoas):
+            extra = pcn_site_travel(lsoas, known, scenario.travel.circuity)
+            fill = table.loc[missing, ["pcn_code", "site_id"]].merge(
+                extra, on=["pcn_code", "site_id"], how="left"
+            )
+            table.loc[missing, "travel_km"] = fill["travel_km"].to_numpy()
+    table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
+    order = [
+        "service_id",
+        "pcn_code",
+        "site_id",
+        "band",
+        "room_type",
+        "hours_per_week",
+        "sessions_per_week",
+        "travel_km",
+        "baseline_hours_per_week",
+    ]
+    return (
+        table[order]
+        .sort_values(["service_id", "pcn_code", "site_id", "band"])
+        .reset_index(drop=True)
+    )
+
+
+def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFrame) -> pd.DataFrame:
+    cols = lp.columns
+    u = cols["family"].to_numpy() == "unmet"
+    table = lp.demand[["service_id", "pcn_code", "demand_hours"]].copy()
+    table["unmet_hours"] = np.round(np.maximum(result.values[u], 0.0), 6)
+    met = allocations.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
+    key = pd.MultiIndex.from_frame(table[["service_id", "pcn_code"]])
+    table["met_hours"] = met.reindex(key).fillna(0.0).to_numpy()
+    return table[["service_id", "pcn_code", "demand_hours", "met_hours", "unmet_hours"]]
+
+
+def opened_slots(lp: LinearProgram, result: SolveResult) -> set[tuple[str, str]]:
+    cols = lp.columns
+    o = cols["family"].to_numpy() == "open"
+    chosen = cols.loc[o].assign(v=result.values[o])
+    chosen = chosen[chosen["v"] > 0.5]
+    return set(zip(chosen["site_id"], chosen["band"], strict=True))
+
+
+def utilisation_table(
+    dataset: Dataset, allocations: pd.DataFrame, scenario: Scenario, opened: set[tuple[str, str]]
+) -> pd.DataFrame:
+    """Capacity, fixed use and hours before/after per (site, room type, band)."""
+    cap = dataset.capacity[["site_id", "room_type", "band", "capacity_hours", "fixed_hours"]].copy()
+    extra = []
+    for site, band in sorted(opened):
+        row = dataset.opening[
+            (dataset.opening["site_id"] == site) & (dataset.opening["band"] == band)
+        ].iloc[0]
+        for room in ("consulting", "treatment", "group", "diagnostics"):
+            hours = float(row[f"{room}_hours_if_opened"])
+            if hours > 0:
+                extra.append(
+                    {
+                        "site_id": site,
+                        "room_type": room,
+                        "band": band,
+                        "capacity_hours": hours,
+                        "fixed_hours": 0.0,
+                    }
+                )
+    if extra:
+        cap = pd.concat([cap, pd.DataFrame(extra)], ignore_index=True)
+    before = baseline_room_use(dataset).set_index(["site_id", "room_type", "band"])[
+        "baseline_hours"
+    ]
+    after = allocations.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
+    key = pd.MultiIndex.from_frame(cap[["site_id", "room_type", "band"]])
+    cap["before_hours"] = cap["fixed_hours"] + before.reindex(key).fillna(0.0).to_numpy()
+    cap["after_hours"] = cap["fixed_hours"] + after.reindex(key).fillna(0.0).to_numpy()
+    denom = cap["capacity_hours"].where(cap["capacity_hours"] > 0)
+    cap["before_utilisation"] = (cap["before_hours"] / denom).fillna(0.0)
+    cap["after_utilisation"] = (cap["after_hours"] / denom).fillna(0.0)
+    sites = dataset.premises.set_index("site_id")
+    cap.insert(1, "name", cap["site_id"].map(sites["name"]))
+    cap.insert(2, "kind", cap["site_id"].map(sites["kind"]))
+    cap["cap"] = cap["kind"].map({k: scenario.cap(k) for k in SITE_KINDS})
+    return cap.sort_values(["site_id", "room_type", "band"]).reset_index(drop=True)
+
+
+def utilisation_by_kind(
+    utilisation: pd.DataFrame, column: str, band: str | None
+) -> dict[str, float]:
+    frame = utilisation if band is None else utilisation[utilisation["band"] == band]
+    sums = frame.groupby("kind")[[column, "capacity_hours"]].sum()
+    return {
+        str(k): float(r[column] / r["capacity_hours"]) if r["capacity_hours"] else 0.0
+        for k, r in sums.iterrows()
+    }
+
+
+def moves_table(
+    dataset: Dataset, allocations: pd.DataFrame, utilisation: pd.DataFrame
+) -> pd.DataFrame:
+    """One readable line per change: hours leaving a slot paired with hours arriving."""
+    names = dataset.premises.set_index("site_id")["name"]
+    services = dataset.services.set_index("service_id")
+    full = set(
+        map(
+            tuple,
+            utilisation.loc[
+                utilisation["after_hours"]
+                >= utilisation["cap"] * utilisation["capacity_hours"] - 1e-6,
+                ["site_id", "room_type", "band"],
+            ].to_numpy(),
+        )
+    )
+    cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
+    lines = []
+    delta = allocations.assign(
+        change=allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
+    )
+    for (service, pcn), group in delta.groupby(["service_id", "pcn_code"], sort=True):
+        losses = [
+            [r.site_id, r.band, -r.change, r.travel_km]
+            for r in group.itertuples()
+            if r.change < -EPS
+        ]
+        gains = [
+            [r.site_id, r.band, r.change, r.travel_km] for r in group.itertuples() if r.change > EPS
+        ]
+        room = services.at[service, "room_type"]
+        while losses and gains:
+            src, dst = losses[0], gains[0]
+            hours = min(src[2], dst[2])
+            why = _why(src, dst, room, full, cost)
+            lines.append(
+                {
+                    "service_id": service,
+                    "service": services.at[service, "name"],
+                    "pcn_code": pcn,
+                    "from_site_id": src[0],
+                    "from_site": names.get(src[0], src[0]),
+                    "from_band": src[1],
+                    "to_site_id": dst[0],
+                    "to_site": names.get(dst[0], dst[0]),
+                    "to_band": dst[1],
+                    "hours_per_week": hours,
+                    "sessions_per_week": hours / SESSION_HOURS[dst[1]],
+                    "from_travel_km": src[3],
+                    "to_travel_km": dst[3],
+                    "why": why,
+                }
+            )
+            src[2] -= hours
+            dst[2] -= hours
+            if src[2] <= EPS:
+                losses.pop(0)
+            if dst[2] <= EPS:
+                gains.pop(0)
+    columns = [
+        "service_id",
+        "service",
+        "pcn_code",
+        "from_site_id",
+        "from_site",
+        "from_band",
+        "to_site_id",
+        "to_site",
+        "to_band",
+        "hours_per_week",
+        "sessions_per_week",
+        "from_travel_km",
+        "to_travel_km",
+        "why",
+    ]
+    return pd.DataFrame(lines, columns=columns)
+
+
+def _why(src, dst, room, full, cost) -> str:
+    reasons = []
+    if (src[0], room, src[1]) in full:
+        reasons.append(f"{room} rooms at the old site are at their cap")
+    c_from, c_to = cost.get((src[0], src[1])), cost.get((dst[0], dst[1]))
+    if c_from is None or np.isnan(src[3] if src[3] is not None else np.nan):
+        reasons.append("the old slot is no longer available (closed or out of reach)")
+    if c_from is not None and c_to is not None and c_to < c_from - 0.5:
+        reasons.append(f"cheaper room (£{c_to:.0f} vs £{c_from:.0f} per hour)")
+    if src[3] is not None and dst[3] is not None and dst[3] < src[3] - 0.05:
+        reasons.append(f"shorter travel ({dst[3]:.1f} vs {src[3]:.1f} km)")
+    return "; ".join(reasons) or "frees capacity elsewhere in the plan"
+
+
+def bottleneck_table(
+    dataset: Dataset, lp: LinearProgram, result: SolveResult, utilisation: pd.DataFrame
+) -> pd.DataFrame:
+    """Binding capacity rows and what one more room-hour there is worth (GBP/week)."""
+    columns = [
+        "site_id",
+        "name",
+        "kind",
+        "room_type",
+        "band",
+        "capacity_hours",
+        "cap",
+        "after_hours",
+        "after_utilisation",
+        "shadow_price_gbp_per_room_hour",
+    ]
+    if result.duals is None:
+        return pd.DataFrame(columns=columns)
+    rows = lp.rows.assign(dual=result.duals)
+    cap_rows = rows[(rows["family"] == "capacity") & (rows["dual"] < -1e-7)].copy()
+    cap_rows["shadow_price_gbp_per_room_hour"] = -cap_rows["dual"]
+    table = cap_rows.merge(utilisation, on=["site_id", "room_type", "band"], how="left")
+    table = table.sort_values(
+        ["shadow_price_gbp_per_room_hour", "site_id"], ascending=[False, True]
+    )
+    return table[columns].reset_index(drop=True)
+
+
+def pcn_summary_table(
+    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, unmet: pd.DataFrame
+) -> pd.DataFrame:
+    pcns = dataset.pcns[["pcn_code", "pcn_name", "borough", "registered_patients"]].copy()
+    pop = dataset.lsoas.groupby("pcn_code")["population"].sum()
+    pcns["population"] = pcns["pcn_code"].map(pop).fillna(0.0)
+    d = unmet.groupby("pcn_code")[["demand_hours", "met_hours", "unmet_hours"]].sum()
+    pcns = pcns.join(d, on="pcn_code").fillna(
+        {"demand_hours": 0.0, "met_hours": 0.0, "unmet_hours": 0.0}
+    )
+
+    def weighted(col):
+        frame = allocations[allocations[col] > EPS].dropna(subset=["travel_km"])
+        num = (frame[col] * frame["travel_km"]).groupby(frame["pcn_code"]).sum()
+        den = frame[col].groupby(frame["pcn_code"]).sum()
+        return num / den
+
+    pcns["travel_before_km"] = pcns["pcn_code"].map(weighted("baseline_hours_per_week"))
+    pcns["travel_after_km"] = pcns["pcn_code"].map(weighted("hours_per_week"))
+    categories = dataset.services.set_index("service_id")["category"]
+    ea = (
+        unmet[unmet["service_id"].map(categories) == "enhanced_access"]
+        .groupby("pcn_code")[["demand_hours", "met_hours"]]
+        .sum()
+    )
+    pcns["enhanced_access_demand_hours"] = pcns["pcn_code"].map(ea["demand_hours"]).fillna(0.0)
+    pcns["enhanced_access_met_hours"] = pcns["pcn_code"].map(ea["met_hours"]).fillna(0.0)
+    moved = allocations.assign(
+        m=np.maximum(allocations["baseline_hours_per_week"] - allocations["hours_per_week"], 0)
+    )
+    pcns["hours_moved"] = pcns["pcn_code"].map(moved.groupby("pcn_code")["m"].sum()).fillna(0.0)
+    return pcns.sort_values("pcn_code").reset_index(drop=True)
+
+
+def travel_by_imd(
+    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame
+) -> dict[str, dict[str, float]]:
+    """Population-weighted travel (km) by IMD decile, measured from each LSOA."""
+    lsoas = dataset.lsoas
+    out = {"before": {}, "after": {}}
+    per_lsoa = {"before": np.full(len(lsoas), np.nan), "after": np.full(len(lsoas), np.nan)}
+    codes = lsoas["pcn_code"].to_numpy()
+    sites = dataset.premises.set_index("site_id")
+    for pcn, group in allocations.groupby("pcn_code"):
+        idx = np.flatnonzero(codes == pcn)
+        used = group[group["site_id"].isin(sites.index)]
+        if not len(used) or not len(idx):
+            continue
+        site_ids = used["site_id"].unique()
+        dist = (
+            lsoa_site_km(lsoas.iloc[idx], sites.loc[site_ids].reset_index())
+            * scenario.travel.circuity
+        )
+        col = {s: i for i, s in enumerate(site_ids)}
+        for when, column in (("before", "baseline_hours_per_week"), ("after", "hours_per_week")):
+            hours = used.groupby("site_id")[column].sum()
+            hours = hours[hours > EPS]
+            if hours.sum() <= 0:
+                continue
+            w = np.zeros(len(site_ids))
+            for s, h in hours.items():
+                w[col[s]] = h
+            per_lsoa[when][idx] = dist @ (w / w.sum())
+    pop = lsoas["population"].to_numpy(float)
+    dec = lsoas["imd_decile"].astype(int).to_numpy()
+    for when, values in per_lsoa.items():
+        for d in range(1, 11):
+            m = (dec == d) & ~np.isnan(values)
+            if m.any():
+                out[when][str(d)] = float(
+                    np.average(values[m], weights=pop[m]) if pop[m].sum() > 0 else values[m].mean()
+                )
+        m = ~np.isnan(values)
+        out[when]["all"] = (
+            float(np.average(values[m], weights=pop[m]))
+            if m.any() and pop[m].sum() > 0
+            else float("nan")
+        )
+    return out
+
+
+def objective_terms(lp: LinearProgram, result: SolveResult) -> dict[str, float]:
+    values = np.nan_to_num(result.values)
+    return {term: float(lp.terms[term] @ values) for term in OBJECTIVE_TERMS}
+
+
+def kpi_dict(
+    dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings
+) -> dict:
+    """The headline numbers, in one JSON-ready dict."""
+    categories = dataset.services.set_index("service_id")["category"]
+    unmet_cat = (
+        unmet.assign(category=unmet["service_id"].map(categories))
+        .groupby("category")["unmet_hours"]
+        .sum()
+    )
+    moved = np.maximum(
+        allocations["baseline_hours_per_week"] - allocations["hours_per_week"], 0
+    ).sum()
+    new_slot = allocations[
+        (allocations["baseline_hours_per_week"] <= EPS) & (allocations["hours_per_week"] > EPS)
+    ]
+    before_sites = set(allocations.loc[allocations["baseline_hours_per_week"] > EPS, "site_id"])
+    after_sites = set(allocations.loc[allocations["hours_per_week"] > EPS, "site_id"])
+    ea = unmet[unmet["service_id"].map(categories) == "enhanced_access"]
+    ea_by_pcn = {
+        p: float(r.met_hours / r.demand_hours) if r.demand_hours else 1.0
+        for p, r in ea.groupby("pcn_code")[["demand_hours", "met_hours"]].sum().iterrows()
+    }
+    nv, nc, nz = lp.shape
+
+    def clean(x):
+        return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
+
+    return {
+        "scenario": scenario.name,
+        "status": str(result.status),
+        "solver": result.solver,
+        "backend": result.backend,
+        "objective": clean(result.objective),
+        "best_bound": clean(result.best_bound),
+        "gap": clean(result.gap),
+        "objective_terms": objective_terms(lp, result),
+        "utilisation_before": {
+            b: utilisation_by_kind(utilisation, "before_hours", b) for b in ("weekday",)
+        }
+        | {"all_bands": utilisation_by_kind(utilisation, "before_hours", None)},
+        "utilisation_after": {
+            b: utilisation_by_kind(utilisation, "after_hours", b) for b in ("weekday",)
+        }
+        | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
+        "hours_moved": float(moved),
+        "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
+        "buildings_used_before": len(before_sites),
+        "buildings_used_after": len(after_sites),
+        "buildings_newly_used": len(after_sites - before_sites),
+        "sites_opened": sorted(f"{s}:{b}" for s, b in opened),
+        "travel_km_before": imd["before"].get("all"),
+        "travel_km_after": imd["after"].get("all"),
+        "travel_km_by_imd_decile": imd,
+        "demand_hours_total": float(unmet["demand_hours"].sum()),
+        "unmet_hours_total": float(unmet["unmet_hours"].sum()),
+        "unmet_hours_by_category": {
+            c: float(unmet_cat.get(c, 0.0)) for c in sorted(set(categories))
+        },
+        "enhanced_access_met_share_by_pcn": ea_by_pcn,
+        "enhanced_access_all_met": bool(all(v >= 1 - 1e-6 for v in ea_by_pcn.values())),
+        "model": {
+            "variables": nv,
+            "constraints": nc,
+            "nonzeros": nz,
+            "mip": lp.is_mip,
+            **lp.family_counts(),
+        },
+        "seconds": timings,
+        "diagnostics": list(lp.diagnostics),
+    }

@@ -1,0 +1,270 @@
+"""The one place that measures travel: PCN population to sites, in EPSG:27700.
+
+Travel from a PCN to a site is the population-weighted mean straight-line
+distance from the PCN's LSOAs (their representative points) to the site,
+times a circuity factor that turns crow-fly into road distance. A travel
+matrix file (for example from r5py) replaces the geometry when a scenario
+gives one. The LP never sees geometries: only the long table returned here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .errors import InputDataError, Problem
+from .io import read_text_table
+from .schema import BANDS, PROJECTED_CRS
+
+log = logging.getLogger(__name__)
+
+#: IMD deciles counted as "deprived" for the equity weighting and KPIs.
+DEPRIVED_DECILES = (1, 2)
+
+
+def lsoa_points(lsoas: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) array of LSOA representative points in metres."""
+    pts = lsoas.to_crs(PROJECTED_CRS).geometry.representative_point()
+    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+
+
+def site_points(premises: gpd.GeoDataFrame) -> np.ndarray:
+    """(n, 2) array of site points in metres."""
+    pts = premises.to_crs(PROJECTED_CRS).geometry
+    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+
+
+def pcn_site_travel(
+    lsoas: gpd.GeoDataFrame,
+    premises: gpd.GeoDataFrame,
+    circuity: float = 1.3,
+    max_km: float | None = None,
+) -> pd.DataFrame:
+    """Population-weighted travel (km) from each PCN to each site within ``max_km``.
+
+    Returns columns ``pcn_code, site_id, travel_km`` sorted by PCN then site.
+    Pairs further than ``max_km`` are dropped so large instances stay sparse.
+    """
+    started = time.perf_counter()
+    origins = lsoa_points(lsoas)
+    targets = site_points(premises)
+    site_ids = premises["site_id"].to_numpy()
+    population = lsoas["population"].to_numpy(dtype=float)
+    codes = lsoas["pcn_code"].to_numpy()
+    frames = []
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[start:stop]
+        weights = population[members]
+        weights = (
+            weights / weights.sum()
+            if weights.sum() > 0
+            else np.full(len(members), 1 / len(members))
+        )
+        pts = origins[members]
+        centre = weights @ pts
+        # Crow-fly pre-filter: a site further from every LSOA than max_km cannot qualify.
+        if max_km is not None:
+            spread = np.sqrt(((pts - centre) ** 2).sum(axis=1)).max()
+            near = (
+                np.sqrt(((targets - centre) ** 2).sum(axis=1))
+                <= (max_km / circuity) * 1000 + spread
+            )
+            idx = np.flatnonzero(near)
+        else:
+            idx = np.arange(len(targets))
+        if idx.size == 0:
+            continue
+        diff = pts[:, None, :] - targets[None, idx, :]
+        dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
+        travel = circuity * (weights @ dist_km)
+        keep = travel <= max_km if max_km is not None else np.ones(idx.size, bool)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pcn_code": codes[members[0]],
+                    "site_id": site_ids[idx[keep]],
+                    "travel_km": travel[keep],
+                }
+            )
+        )
+    columns = ["pcn_code", "site_id", "travel_km"]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = table.sort_values(["pcn_code", "site_id"], kind="stable").reset_index(drop=True)
+    log.info(
+        "measured travel: %d PCN-site pairs within %s km in %.2f s",
+        len(table),
+        "any" if max_km is None else f"{max_km:g}",
+        time.perf_counter() - started,
+    )
+    return table
+
+
+def deprived_share(lsoas: pd.DataFrame) -> pd.Series:
+    """Share of each PCN's population living in IMD deciles 1-2 (0..1)."""
+    deprived = lsoas["imd_decile"].astype(float).isin(DEPRIVED_DECILES)
+    pop = lsoas["population"].astype(float)
+    frame = pd.DataFrame({"pcn_code": lsoas["pcn_code"], "pop": pop, "dep": pop * deprived})
+    sums = frame.groupby("pcn_code")[["pop", "dep"]].sum()
+    return (sums["dep"] / sums["pop"].where(sums["pop"] > 0)).fillna(0.0)
+
+
+def lsoa_site_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> np.ndarray:
+    """Dense straight-line distance matrix (km), LSOAs x sites, for small subsets."""
+    a = lsoa_points(lsoas)
+    b = site_points(premises)
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)) / 1000.0
+
+
+def read_travel_matrix(
+    path: Path,
+    lsoas: pd.DataFrame,
+    site_ids: set[str],
+    unit: str = "km",
+    km_per_minute: float = 0.3,
+) -> pd.DataFrame:
+    """Read a travel matrix (CSV or Parquet) into ``pcn_code, site_id, band, travel_km``.
+
+    Origins may be LSOA codes (aggregated to PCNs, population-weighted) or PCN
+    codes. A PCN-site pair that is absent is unreachable; a PCN whose LSOAs are
+    only partly present for a site cannot be aggregated and is an error.
+    """
+    name = path.name
+    if not path.is_file():
+        raise InputDataError([Problem(name, f"travel matrix not found at {path}.")])
+    frame, problems = read_text_table(path)
+    if frame is None:
+        raise InputDataError(problems)
+    columns = {c.lower(): c for c in frame.columns}
+    origin_col = next(
+        (columns[c] for c in ("origin", "lsoa_code", "pcn_code") if c in columns), None
+    )
+    value_col = next(
+        (columns[c] for c in ("travel_km", "km", "travel_minutes", "minutes") if c in columns), None
+    )
+    if origin_col is None:
+        problems.append(
+            Problem(
+                name,
+                "has no origin column.",
+                column="origin",
+                fix="name it origin, lsoa_code or pcn_code.",
+            )
+        )
+    if "site_id" not in columns:
+        problems.append(Problem(name, "has no site_id column.", column="site_id"))
+    if value_col is None:
+        problems.append(
+            Problem(
+                name,
+                "has no travel column.",
+                column="travel_km",
+                fix="name it travel_km or travel_minutes.",
+            )
+        )
+    if problems:
+        raise InputDataError(problems)
+    values = pd.to_numeric(frame[value_col], errors="coerce")
+    for line in frame.index[~np.isfinite(values.to_numpy(dtype=float)) | (values < 0).to_numpy()]:
+        problems.append(
+            Problem(
+                name,
+                f"'{frame.at[line, value_col]}' is not a non-negative number.",
+                row=f"line {line}",
+                column=value_col,
+            )
+        )
+    band = frame[columns["band"]] if "band" in columns else pd.Series("", index=frame.index)
+    for line in frame.index[~band.isin(["", *BANDS])]:
+        problems.append(
+            Problem(
+                name,
+                f"unknown band '{band[line]}'.",
+                row=f"line {line}",
+                column="band",
+                fix=f"use one of {', '.join(BANDS)} or leave empty.",
+            )
+        )
+    sites = frame[columns["site_id"]]
+    for line in frame.index[~sites.isin(list(site_ids))]:
+        problems.append(
+            Problem(
+                name,
+                f"unknown site '{sites[line]}'.",
+                row=f"line {line}",
+                column="site_id",
+                fix="use a site_id from premises.",
+            )
+        )
+    if problems:
+        raise InputDataError(problems)
+    is_minutes = unit == "minutes" or "minute" in value_col.lower()
+    km = values.to_numpy(dtype=float) * (km_per_minute if is_minutes else 1.0)
+    long = pd.DataFrame(
+        {
+            "origin": frame[origin_col].to_numpy(),
+            "site_id": sites.to_numpy(),
+            "band": band.to_numpy(),
+            "travel_km": km,
+        }
+    )
+    pcn_of_lsoa = dict(zip(lsoas["lsoa_code"], lsoas["pcn_code"], strict=True))
+    pcn_codes = set(lsoas["pcn_code"])
+    if long["origin"].isin(pcn_codes).all():
+        table = long.rename(columns={"origin": "pcn_code"})
+    else:
+        unknown = sorted(set(long["origin"]) - set(pcn_of_lsoa) - pcn_codes)
+        if unknown:
+            raise InputDataError(
+                [
+                    Problem(
+                        name, f"origin '{u}' is neither an LSOA nor a PCN code.", column=origin_col
+                    )
+                    for u in unknown[:20]
+                ]
+            )
+        pop = lsoas.set_index("lsoa_code")["population"].astype(float)
+        long["pcn_code"] = long["origin"].map(pcn_of_lsoa)
+        long["pop"] = long["origin"].map(pop)
+        size = lsoas.groupby("pcn_code")["lsoa_code"].size()
+        counts = long.groupby(["pcn_code", "site_id", "band"])["origin"].nunique()
+        partial = counts[
+            counts.to_numpy() != size.reindex(counts.index.get_level_values(0)).to_numpy()
+        ]
+        if len(partial):
+            raise InputDataError(
+                [
+                    Problem(
+                        name,
+                        f"PCN {p} has travel to site {s} for only {n} of its "
+                        f"{size[p]} LSOAs, so it cannot be averaged.",
+                        column=origin_col,
+                        fix="give every LSOA of the PCN a row for that site, or none.",
+                    )
+                    for (p, s, _b), n in list(partial.items())[:20]
+                ]
+            )
+        long["w"] = long["pop"] * long["travel_km"]
+        sums = long.groupby(["pcn_code", "site_id", "band"], as_index=False)[["w", "pop"]].sum()
+        sums["travel_km"] = sums["w"] / sums["pop"].where(sums["pop"] > 0)
+        table = sums[["pcn_code", "site_id", "band", "travel_km"]]
+    missing = sorted(pcn_codes - set(table["pcn_code"]))
+    if missing:
+        raise InputDataError(
+            [
+                Problem(
+                    name,
+                    f"has no rows for PCN {p}, so it could reach no site.",
+                    column=origin_col,
+                    fix="add its rows.",
+                )
+                for p in missing[:20]
+            ]
+        )
+    return table.sort_values(["pcn_code", "site_id", "band"]).reset_index(drop=True)

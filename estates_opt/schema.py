@@ -1,0 +1,216 @@
+"""Canonical names, allowed values, dtypes and units of the public input format.
+
+One glossary for the whole package (pvlib's variable map is the model): every
+reader, validator and writer takes column names and rules from here, so a
+column is renamed or re-typed in exactly one place. ``geodata/README.md``
+documents the same format for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ROOM_TYPES: tuple[str, ...] = ("consulting", "treatment", "group", "diagnostics")
+BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
+SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
+CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
+
+#: Length of one bookable session in each band, hours (DOMAIN.md "Units").
+SESSION_HOURS: dict[str, float] = {"weekday": 4.0, "evening": 1.5, "saturday": 4.0, "sunday": 4.0}
+
+#: Room-hours one room offers per week in each band.
+ROOM_HOURS_PER_WEEK: dict[str, float] = {
+    "weekday": 40.0,
+    "evening": 7.5,
+    "saturday": 8.0,
+    "sunday": 8.0,
+}
+
+#: Enhanced-access bands under the October 2022 PCN contract (Network Standard Hours).
+ENHANCED_ACCESS_BANDS: tuple[str, ...] = ("evening", "saturday")
+
+#: Distances are measured in British National Grid metres.
+PROJECTED_CRS = "EPSG:27700"
+#: Web maps and GeoJSON inputs use WGS84 longitude/latitude.
+GEOGRAPHIC_CRS = "EPSG:4326"
+
+ColumnKind = Literal["str", "float", "int", "bool", "list"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an input file and the rule its values follow."""
+
+    name: str
+    kind: ColumnKind
+    required: bool = True
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    nullable: bool = False
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One input file: its name, format, key and columns."""
+
+    name: str
+    format: Literal["csv", "geojson"]
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    geometry_types: tuple[str, ...] = ()
+    optional: bool = False
+    description: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+PREMISES = FileSpec(
+    name="premises.geojson",
+    format="geojson",
+    key=("site_id",),
+    geometry_types=("Point",),
+    description="one row per building",
+    columns=(
+        Column("site_id", "str", description="unique building id (ODS code where one exists)"),
+        Column("name", "str"),
+        Column("kind", "str", allowed=SITE_KINDS),
+        Column("pcn_code", "str", nullable=True, description="PCN of a practice or hub"),
+        Column("borough", "str", nullable=True),
+        Column("step_free", "bool", required=False, nullable=True),
+    ),
+)
+
+CAPACITY = FileSpec(
+    name="capacity.csv",
+    format="csv",
+    key=("site_id", "room_type", "band"),
+    description="one row per site x room type x band the site is open in",
+    columns=(
+        Column("site_id", "str"),
+        Column("room_type", "str", allowed=ROOM_TYPES),
+        Column("band", "str", allowed=BANDS),
+        Column("capacity_hours", "float", minimum=0, unit="room-hours per week"),
+        Column("fixed_hours", "float", minimum=0, unit="room-hours per week"),
+        Column("cost_per_hour_gbp", "float", minimum=0, unit="GBP per room-hour"),
+        Column("rooms", "int", required=False, minimum=0, nullable=True),
+    ),
+)
+
+OPENING = FileSpec(
+    name="opening.csv",
+    format="csv",
+    key=("site_id", "band"),
+    optional=True,
+    description="one row per site x band the site is normally shut but could open",
+    columns=(
+        Column("site_id", "str"),
+        Column("band", "str", allowed=BANDS),
+        Column("open_cost_gbp_per_week", "float", minimum=0, unit="GBP per week"),
+        Column("cost_per_hour_gbp", "float", required=False, minimum=0, nullable=True),
+        *(
+            Column(f"{r}_hours_if_opened", "float", minimum=0, unit="room-hours per week")
+            for r in ROOM_TYPES
+        ),
+    ),
+)
+
+PCNS = FileSpec(
+    name="pcns.geojson",
+    format="geojson",
+    key=("pcn_code",),
+    geometry_types=("Polygon", "MultiPolygon"),
+    description="one row per PCN catchment",
+    columns=(
+        Column("pcn_code", "str"),
+        Column("pcn_name", "str"),
+        Column("registered_patients", "float", minimum=0, unit="patients"),
+        Column("borough", "str", nullable=True),
+    ),
+)
+
+LSOAS = FileSpec(
+    name="lsoas.geojson",
+    format="geojson",
+    key=("lsoa_code",),
+    geometry_types=("Polygon", "MultiPolygon"),
+    description="one row per LSOA",
+    columns=(
+        Column("lsoa_code", "str"),
+        Column("population", "float", minimum=0, unit="persons"),
+        Column("imd_decile", "int", minimum=1, description="1 = most deprived 10%"),
+        Column("pcn_code", "str"),
+    ),
+)
+
+SERVICES = FileSpec(
+    name="services.csv",
+    format="csv",
+    key=("service_id",),
+    description="one row per service that can move",
+    columns=(
+        Column("service_id", "str"),
+        Column("name", "str"),
+        Column("category", "str", allowed=CATEGORIES),
+        Column("room_type", "str", allowed=ROOM_TYPES),
+        Column("bands", "list", allowed=BANDS),
+        Column("site_kinds", "list", allowed=SITE_KINDS),
+        Column("max_travel_km", "float", minimum=0, unit="km"),
+    ),
+)
+
+DEMAND = FileSpec(
+    name="demand.csv",
+    format="csv",
+    key=("pcn_code", "service_id"),
+    description="one row per PCN x service",
+    columns=(
+        Column("pcn_code", "str"),
+        Column("service_id", "str"),
+        Column("hours_per_week", "float", minimum=0, unit="hours per week"),
+    ),
+)
+
+BASELINE = FileSpec(
+    name="baseline.csv",
+    format="csv",
+    key=("pcn_code", "service_id", "site_id", "band"),
+    description="today's allocation",
+    columns=(
+        Column("pcn_code", "str"),
+        Column("service_id", "str"),
+        Column("site_id", "str"),
+        Column("band", "str", allowed=BANDS),
+        Column("hours_per_week", "float", minimum=0, unit="hours per week"),
+    ),
+)
+
+BOROUGHS = FileSpec(
+    name="boroughs.geojson",
+    format="geojson",
+    key=("borough",),
+    geometry_types=("Polygon", "MultiPolygon"),
+    optional=True,
+    description="borough outlines, used by the maps only",
+    columns=(Column("borough", "str"),),
+)
+
+INPUT_FILES: tuple[FileSpec, ...] = (
+    PREMISES,
+    CAPACITY,
+    OPENING,
+    PCNS,
+    LSOAS,
+    SERVICES,
+    DEMAND,
+    BASELINE,
+    BOROUGHS,
+)

@@ -1,0 +1,332 @@
+"""The only module that calls a solver. Returns a typed result the caller must read.
+
+Backends: ``pulp`` (the array model made into a PuLP problem, solved by HiGHS
+through highspy or by CBC) and ``direct`` (the same arrays handed straight to
+highspy, skipping the modelling layer; the practical lower bound of any
+modelling layer). Both report the solver's *own* status: a time-limit stop
+with a plan is ``feasible_time_limit`` with its gap, never "optimal".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+from .build import LinearProgram
+from .errors import SolveError, SolverUnavailableError
+from .scenario import Solver
+
+log = logging.getLogger(__name__)
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE_TIME_LIMIT = "feasible_time_limit"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NO_SOLUTION_TIME_LIMIT = "time_limit_no_solution"
+    ERROR = "error"
+
+    @property
+    def has_plan(self) -> bool:
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE_TIME_LIMIT)
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What the solver said: status, objective, bound, gap, values and row duals."""
+
+    status: SolveStatus
+    objective: float
+    best_bound: float | None
+    gap: float | None
+    values: np.ndarray
+    duals: np.ndarray | None
+    solver: str
+    backend: str
+    seconds: float
+    pulp_build_seconds: float = 0.0
+
+    def require_plan(self) -> SolveResult:
+        """Raise unless there is a plan to use (optimal or stopped with a feasible plan)."""
+        if not self.status.has_plan:
+            raise SolveError(f"the solver ({self.solver}) ended '{self.status}' with no plan")
+        return self
+
+
+@contextlib.contextmanager
+def quiet_native_stdout():
+    """Silence output written by native code (HiGHS prints a banner even with output off)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (some notebook kernels): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
+def _import_highspy():
+    try:
+        import highspy
+    except ImportError as exc:  # pragma: no cover - exercised only without highspy
+        raise SolverUnavailableError(
+            'HiGHS is not installed: run `pip install highspy`, or set solver.name = "cbc".'
+        ) from exc
+    return highspy
+
+
+def _highs_status(highs, highspy) -> tuple[SolveStatus, float | None, float | None]:
+    """Map HiGHS's own model status, with the MIP bound and gap when there is one."""
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    M = highspy.HighsModelStatus
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    bound = gap = None
+    if info.mip_node_count >= 0 and math.isfinite(info.mip_dual_bound):
+        bound = float(info.mip_dual_bound)
+        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+    if status == M.kOptimal:
+        return (
+            SolveStatus.OPTIMAL,
+            bound,
+            gap if gap is not None else (0.0 if bound is not None else None),
+        )
+    if status == M.kInfeasible:
+        return SolveStatus.INFEASIBLE, bound, gap
+    if status in (M.kUnbounded, M.kUnboundedOrInfeasible):
+        return SolveStatus.UNBOUNDED, bound, gap
+    limit_states = {M.kTimeLimit, M.kIterationLimit, M.kSolutionLimit, M.kInterrupt}
+    if hasattr(M, "kMemoryLimit"):
+        limit_states.add(M.kMemoryLimit)
+    if status in limit_states:
+        if has_solution:
+            return SolveStatus.FEASIBLE_TIME_LIMIT, bound, gap
+        return SolveStatus.NO_SOLUTION_TIME_LIMIT, bound, gap
+    return SolveStatus.ERROR, bound, gap
+
+
+def _highs_options(options: Solver, mip: bool) -> dict[str, object]:
+    opts: dict[str, object] = {"output_flag": False, "time_limit": float(options.time_limit_s)}
+    if mip:
+        opts["mip_rel_gap"] = float(options.mip_gap)
+    if options.threads:
+        opts["threads"] = int(options.threads)
+    opts.update(options.highs_options)
+    return opts
+
+
+def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
+    """Hand the arrays to highspy (column-wise matrix) and solve."""
+    highspy = _import_highspy()
+    started = time.perf_counter()
+    csc = lp.matrix.tocsc()
+    model = highspy.HighsLp()
+    model.num_col_ = csc.shape[1]
+    model.num_row_ = csc.shape[0]
+    model.col_cost_ = lp.objective
+    model.col_lower_ = lp.col_lower
+    model.col_upper_ = np.where(np.isinf(lp.col_upper), highspy.kHighsInf, lp.col_upper)
+    model.row_lower_ = np.where(np.isinf(lp.row_lower), -highspy.kHighsInf, lp.row_lower)
+    model.row_upper_ = np.where(np.isinf(lp.row_upper), highspy.kHighsInf, lp.row_upper)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = csc.indptr
+    model.a_matrix_.index_ = csc.indices
+    model.a_matrix_.value_ = csc.data
+    model.a_matrix_.num_col_ = csc.shape[1]
+    model.a_matrix_.num_row_ = csc.shape[0]
+    if lp.is_mip:
+        model.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in lp.integer
+        ]
+    with quiet_native_stdout():
+        highs = highspy.Highs()
+    for key, value in _highs_options(options, lp.is_mip).items():
+        highs.setOptionValue(key, value)
+    highs.passModel(model)
+    highs.run()
+    status, bound, gap = _highs_status(highs, highspy)
+    solution = highs.getSolution()
+    values = (
+        np.asarray(solution.col_value, dtype=float)
+        if status.has_plan
+        else np.full(csc.shape[1], np.nan)
+    )
+    duals = None
+    if status.has_plan and not lp.is_mip and solution.dual_valid:
+        duals = np.asarray(solution.row_dual, dtype=float)
+    objective = float(highs.getInfo().objective_function_value) if status.has_plan else math.nan
+    return SolveResult(
+        status,
+        objective,
+        bound,
+        gap,
+        values,
+        duals,
+        "highs",
+        "direct",
+        time.perf_counter() - started,
+    )
+
+
+def _cbc_solver(options: Solver, mip: bool):
+    import pulp
+
+    cls = getattr(pulp, "PULP_CBC_CMD", None) or pulp.COIN_CMD
+    solver = cls(
+        msg=False,
+        timeLimit=options.time_limit_s,
+        gapRel=options.mip_gap if mip else None,
+        threads=options.threads,
+    )
+    if not solver.available():
+        raise SolverUnavailableError(
+            "CBC is not available: run `pip install 'pulp[cbc]'` or `apt-get install coinor-cbc`, "
+            'or set solver.name = "highs".'
+        )
+    return solver
+
+
+def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
+    """Make the PuLP model and solve it with HiGHS (highspy) or CBC through PuLP."""
+    import pulp
+
+    from .pulp_model import to_pulp
+
+    model = to_pulp(lp)
+    prob = model.problem
+    started = time.perf_counter()
+    if options.name == "highs":
+        _import_highspy()
+        params = {
+            k: v
+            for k, v in _highs_options(options, lp.is_mip).items()
+            if k not in ("output_flag", "time_limit", "mip_rel_gap", "threads")
+        }
+        solver = pulp.HiGHS(
+            msg=False,
+            timeLimit=options.time_limit_s,
+            gapRel=options.mip_gap if lp.is_mip else None,
+            threads=options.threads,
+            **params,
+        )
+    else:
+        solver = _cbc_solver(options, lp.is_mip)
+    with quiet_native_stdout():
+        returned = prob.solve(solver)
+    seconds = time.perf_counter() - started
+    status, bound, gap = _pulp_status(prob, returned, options.name)
+    values = np.array([np.nan if v.varValue is None else v.varValue for v in model.variables])
+    duals = None
+    if status.has_plan and not lp.is_mip:
+        by_name = {c.name: c.pi for c in prob.constraints()}
+        duals = np.array(
+            [by_name.get(n) if by_name.get(n) is not None else 0.0 for n in model.row_names],
+            dtype=float,
+        )
+    objective = float(lp.objective @ np.nan_to_num(values)) if status.has_plan else math.nan
+    if status.has_plan and lp.is_mip and bound is not None and gap is None:
+        gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    return SolveResult(
+        status,
+        objective,
+        bound,
+        gap,
+        values,
+        duals,
+        options.name,
+        "pulp",
+        seconds,
+        model.build_seconds,
+    )
+
+
+def _pulp_status(
+    prob, returned, solver_name: str
+) -> tuple[SolveStatus, float | None, float | None]:
+    """Read the status on PuLP 3.x (int + problem attributes) or 4.x (LpSolveStats)."""
+    if not isinstance(returned, int):  # PuLP 4: an LpSolveStats object
+        code = int(returned.status)
+        has_solution = bool(returned.has_solution)
+        bound = getattr(returned, "best_bound", None)
+        gap = getattr(returned, "gap_rel", None)
+        if code == 1 and has_solution:
+            return SolveStatus.OPTIMAL, bound, gap
+        if code == -1:
+            return SolveStatus.INFEASIBLE, bound, gap
+        if code == -2:
+            return SolveStatus.UNBOUNDED, bound, gap
+        if has_solution:
+            return SolveStatus.FEASIBLE_TIME_LIMIT, bound, gap
+        if code in (-4, -8, -10, -11):
+            return SolveStatus.NO_SOLUTION_TIME_LIMIT, bound, gap
+        return SolveStatus.ERROR, bound, gap
+    if solver_name == "highs" and getattr(prob, "solverModel", None) is not None:
+        import highspy
+
+        return _highs_status(prob.solverModel, highspy)
+    # PuLP 3.x with CBC: status 1 can follow a time-limit stop; sol_status tells them apart.
+    sol_status = getattr(prob, "sol_status", None)
+    if prob.status == 1 and sol_status == 1:
+        return SolveStatus.OPTIMAL, None, None
+    if sol_status == 2:
+        return SolveStatus.FEASIBLE_TIME_LIMIT, None, None
+    if prob.status == -1:
+        return SolveStatus.INFEASIBLE, None, None
+    if prob.status == -2:
+        return SolveStatus.UNBOUNDED, None, None
+    if prob.status == 0:
+        return SolveStatus.NO_SOLUTION_TIME_LIMIT, None, None
+    return SolveStatus.ERROR, None, None
+
+
+def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
+    """Solve ``lp`` with the configured solver; for a MIP, also get duals of the fixed LP."""
+    if options.backend == "direct" and options.name != "highs":
+        raise SolverUnavailableError(
+            "the 'direct' backend is HiGHS only; use backend = \"pulp\" for CBC."
+        )
+    solve = solve_direct if options.backend == "direct" else solve_pulp
+    result = solve(lp, options)
+    log.info(
+        "solved with %s/%s: %s, objective %.2f in %.2f s",
+        result.solver,
+        result.backend,
+        result.status,
+        result.objective,
+        result.seconds,
+    )
+    if result.status.has_plan and lp.is_mip:
+        fixed = fix_integers(lp, result.values)
+        relaxed = solve(fixed, options)
+        if relaxed.status.has_plan:
+            result = replace(result, duals=relaxed.duals)
+    return result
+
+
+def fix_integers(lp: LinearProgram, values: np.ndarray) -> LinearProgram:
+    """The LP left when every integer variable is fixed at its solved value."""
+    lower = lp.col_lower.copy()
+    upper = lp.col_upper.copy()
+    rounded = np.round(values[lp.integer])
+    lower[lp.integer] = rounded
+    upper[lp.integer] = rounded
+    return replace(lp, col_lower=lower, col_upper=upper, integer=np.zeros_like(lp.integer))

@@ -1,0 +1,461 @@
+"""Check raw input tables against the schema and against each other.
+
+Every rule adds a :class:`~estates_opt.errors.Problem` to a collector instead
+of raising, so one run reports every fault in every file (OSMnx's
+``_report_validation`` idea). :func:`raise_if_problems` raises once, with the
+most specific error class that covers them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
+from .schema import ENHANCED_ACCESS_BANDS, GEOGRAPHIC_CRS, ROOM_TYPES, Column, FileSpec
+
+TRUE_WORDS = {"true", "t", "yes", "y", "1"}
+FALSE_WORDS = {"false", "f", "no", "n", "0"}
+
+#: Longitude/latitude box around Great Britain: a point outside it is out of area.
+GB_BOUNDS = (-8.7, 49.8, 1.9, 60.9)
+
+
+@dataclass
+class ProblemCollector:
+    """Gathers problems by category so the raised error can be specific."""
+
+    schema: list[Problem] = field(default_factory=list)
+    crs: list[Problem] = field(default_factory=list)
+    geometry: list[Problem] = field(default_factory=list)
+
+    def all(self) -> list[Problem]:
+        return [*self.schema, *self.crs, *self.geometry]
+
+    def __bool__(self) -> bool:
+        return bool(self.schema or self.crs or self.geometry)
+
+
+def raise_if_problems(problems: ProblemCollector, source: str) -> None:
+    """Raise one error listing every problem, typed by what kind they are."""
+    if not problems:
+        return
+    found = problems.all()
+    summary = f"{len(found)} problem{'s' if len(found) != 1 else ''} in the input data at {source}"
+    kinds = [bool(problems.schema), bool(problems.crs), bool(problems.geometry)]
+    if sum(kinds) > 1:
+        raise InputDataError(found, summary=summary)
+    if problems.crs:
+        raise CRSError(found, summary=summary)
+    if problems.geometry:
+        raise GeometryError(found, summary=summary)
+    raise SchemaError(found, summary=summary)
+
+
+def _row_label(frame: pd.DataFrame, position: object, key: tuple[str, ...]) -> str:
+    """'line 7 (site_id=F84012)' for CSV rows, 'feature 3 (...)' for GeoJSON features."""
+    unit = "line" if frame.index.name == "line" else "feature"
+    label = f"{unit} {position}"
+    ids = []
+    for name in key:
+        if name in frame.columns:
+            value = frame.at[position, name]
+            if isinstance(value, str) and value:
+                ids.append(f"{name}={value[:80]!s}")
+    if ids:
+        label += " (" + ", ".join(ids) + ")"
+    return label
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Cells as stripped strings; missing values become ''."""
+
+    def one(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float) and math.isnan(value):
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+    return values.map(one).astype(object)
+
+
+def coerce_columns(
+    frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, label: str | None = None
+) -> pd.DataFrame:
+    """Return ``frame`` with the spec's columns in canonical dtypes; report bad cells."""
+    file = label or spec.name
+    out = frame.copy()
+    present = set(out.columns)
+    for column in spec.columns:
+        if column.name not in present:
+            if column.required:
+                close = difflib.get_close_matches(column.name, [str(c) for c in present], n=1)
+                hint = f" (found '{close[0]}': rename it)" if close else ""
+                problems.schema.append(
+                    Problem(
+                        file,
+                        f"required column is missing{hint}.",
+                        column=column.name,
+                        fix=f"add a '{column.name}' column ({column.kind}"
+                        + (f", {column.unit}" if column.unit else "")
+                        + ").",
+                    )
+                )
+            continue
+        out[column.name] = _coerce(out, column, spec, problems, file)
+    _check_unique(out, spec, problems, file)
+    return out
+
+
+def _coerce(
+    frame: pd.DataFrame, column: Column, spec: FileSpec, problems: ProblemCollector, file: str
+) -> pd.Series:
+    text = _as_text(frame[column.name])
+    bad: list[tuple[object, str, str]] = []
+    if column.kind in ("float", "int"):
+        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+        for pos, raw, num in zip(text.index, text, numbers, strict=True):
+            if raw == "":
+                if not column.nullable:
+                    bad.append((pos, "is empty", "enter a number"))
+            elif math.isnan(num) and raw.lower() not in ("nan",):
+                bad.append((pos, f"'{raw[:40]}' is not a number", "enter a number"))
+            elif math.isnan(num) or math.isinf(num):
+                bad.append((pos, f"'{raw[:40]}' is not a finite number", "enter a finite number"))
+            elif column.minimum is not None and num < column.minimum:
+                bad.append(
+                    (pos, f"{raw} is below the minimum {column.minimum:g}", "correct the value")
+                )
+            elif column.kind == "int" and not float(num).is_integer():
+                bad.append((pos, f"{raw} is not a whole number", "enter a whole number"))
+        result: pd.Series = numbers
+        if column.kind == "int":
+            result = numbers.round().astype("Int64")
+    elif column.kind == "bool":
+        lowered = text.str.lower()
+        for pos, raw in zip(text.index, lowered, strict=True):
+            if raw == "":
+                if not column.nullable:
+                    bad.append((pos, "is empty", "enter true or false"))
+            elif raw not in TRUE_WORDS | FALSE_WORDS:
+                bad.append((pos, f"'{raw[:40]}' is not true/false", "enter true or false"))
+        result = lowered.map(lambda v: True if v in TRUE_WORDS else (False if v else pd.NA))
+        result = result.astype("boolean")
+    elif column.kind == "list":
+        parts = text.map(lambda v: tuple(p.strip() for p in v.split(";") if p.strip()))
+        for pos, items in zip(text.index, parts, strict=True):
+            if not items:
+                bad.append((pos, "is empty", f"list one or more of {column.allowed} with ';'"))
+            for item in items:
+                if column.allowed and item not in column.allowed:
+                    bad.append(
+                        (
+                            pos,
+                            f"'{item[:40]}' is not one of {', '.join(column.allowed)}",
+                            "use one of the allowed values, separated by ';'",
+                        )
+                    )
+        result = parts
+    else:
+        for pos, raw in zip(text.index, text, strict=True):
+            if raw == "":
+                if not column.nullable:
+                    bad.append((pos, "is empty", "enter a value"))
+            elif column.allowed and raw not in column.allowed:
+                close = difflib.get_close_matches(raw, column.allowed, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                bad.append(
+                    (
+                        pos,
+                        f"'{raw[:40]}' is not one of {', '.join(column.allowed)}",
+                        f"{hint}use one of the allowed values",
+                    )
+                )
+        result = text
+    for pos, message, fix in bad:
+        problems.schema.append(
+            Problem(
+                file,
+                message + ".",
+                row=_row_label(frame, pos, spec.key),
+                column=column.name,
+                fix=fix + ".",
+            )
+        )
+    return result
+
+
+def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str):
+    if not spec.key or not set(spec.key) <= set(frame.columns):
+        return
+    keys = frame[list(spec.key)].astype(str)
+    duplicated = keys.duplicated(keep=False)
+    if not duplicated.any():
+        return
+    for _, group in keys[duplicated].groupby(list(spec.key), sort=True):
+        unit = "lines" if frame.index.name == "line" else "features"
+        where = ", ".join(str(i) for i in group.index[:10])
+        ident = ", ".join(f"{k}={v}" for k, v in zip(spec.key, group.iloc[0], strict=True))
+        problems.schema.append(
+            Problem(
+                file,
+                f"duplicate id {ident} appears {len(group)} times ({unit} {where}).",
+                column="/".join(spec.key),
+                fix="keep one row per id, or merge the rows.",
+            )
+        )
+
+
+def check_geometry(
+    frame: gpd.GeoDataFrame, spec: FileSpec, problems: ProblemCollector, label: str | None = None
+) -> None:
+    """Missing or non-geographic CRS; null, empty, invalid, wrong-type or out-of-area shapes."""
+    file = label or spec.name
+    if frame.crs is None:
+        problems.crs.append(
+            Problem(
+                file,
+                "has no coordinate reference system.",
+                fix=f"save it with CRS {GEOGRAPHIC_CRS} (longitude/latitude).",
+            )
+        )
+        return
+    if file.endswith(".geojson") and not frame.crs.is_geographic:
+        problems.crs.append(
+            Problem(
+                file,
+                f"declares the projected CRS {frame.crs.to_string()}; GeoJSON input must be "
+                "longitude/latitude.",
+                fix=f"reproject it to {GEOGRAPHIC_CRS} before saving.",
+            )
+        )
+        return
+    geoms = frame.geometry
+    for pos, geom in zip(frame.index, geoms, strict=True):
+        row = _row_label(frame, pos, spec.key)
+        if geom is None:
+            problems.geometry.append(
+                Problem(file, "has no geometry.", row=row, fix="add the location.")
+            )
+        elif geom.is_empty:
+            problems.geometry.append(
+                Problem(file, "has an empty geometry.", row=row, fix="add the location.")
+            )
+        elif geom.geom_type not in spec.geometry_types:
+            problems.geometry.append(
+                Problem(
+                    file,
+                    f"geometry is a {geom.geom_type}; expected {' or '.join(spec.geometry_types)}.",
+                    row=row,
+                    fix="export the right geometry type.",
+                )
+            )
+        elif not geom.is_valid:
+            problems.geometry.append(
+                Problem(
+                    file,
+                    "geometry is invalid (e.g. self-intersecting).",
+                    row=row,
+                    fix="repair it (QGIS 'Fix geometries' or shapely.make_valid).",
+                )
+            )
+    usable = geoms.notna() & ~geoms.is_empty
+    if usable.any():
+        lonlat = frame.loc[usable].geometry.to_crs(GEOGRAPHIC_CRS)
+        bounds = lonlat.bounds
+        outside = (
+            (bounds["minx"] < GB_BOUNDS[0])
+            | (bounds["miny"] < GB_BOUNDS[1])
+            | (bounds["maxx"] > GB_BOUNDS[2])
+            | (bounds["maxy"] > GB_BOUNDS[3])
+            | ~np.isfinite(bounds).all(axis=1)
+        )
+        for pos in bounds.index[outside.to_numpy()]:
+            problems.geometry.append(
+                Problem(
+                    file,
+                    "lies outside Great Britain (coordinates swapped, or in the wrong CRS?).",
+                    row=_row_label(frame, pos, spec.key),
+                    fix="check the coordinates are longitude, latitude in EPSG:4326.",
+                )
+            )
+
+
+def check_references(
+    child: pd.DataFrame,
+    column: str,
+    known: Iterable[str],
+    problems: ProblemCollector,
+    file: str,
+    key: tuple[str, ...],
+    what: str,
+    where: str,
+) -> None:
+    """Every value of ``child[column]`` must be one of ``known``."""
+    if column not in child.columns:
+        return
+    known_set = set(known)
+    values = child[column]
+    for pos, value in zip(child.index, values, strict=True):
+        if isinstance(value, str) and value and value not in known_set:
+            problems.schema.append(
+                Problem(
+                    file,
+                    f"refers to {what} '{value[:60]}', which is not in {where}.",
+                    row=_row_label(child, pos, key),
+                    column=column,
+                    fix=f"add it to {where} or correct the id.",
+                )
+            )
+
+
+def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Rules that span files: references, capacity arithmetic, coverage."""
+    premises = tables.get("premises")
+    capacity = tables.get("capacity")
+    opening = tables.get("opening")
+    pcns = tables.get("pcns")
+    lsoas = tables.get("lsoas")
+    services = tables.get("services")
+    demand = tables.get("demand")
+    baseline = tables.get("baseline")
+
+    site_ids = set(premises["site_id"]) if premises is not None and "site_id" in premises else None
+    pcn_codes = set(pcns["pcn_code"]) if pcns is not None and "pcn_code" in pcns else None
+    service_ids = (
+        set(services["service_id"]) if services is not None and "service_id" in services else None
+    )
+
+    def refs(name: str, frame, column, known, what, where, key):
+        if frame is not None and known is not None:
+            check_references(frame, column, known, problems, name, key, what, where)
+
+    refs("capacity.csv", capacity, "site_id", site_ids, "site", "premises", ("site_id",))
+    refs("opening.csv", opening, "site_id", site_ids, "site", "premises", ("site_id",))
+    refs("premises", premises, "pcn_code", pcn_codes, "PCN", "pcns", ("site_id",))
+    refs("lsoas", lsoas, "pcn_code", pcn_codes, "PCN", "pcns", ("lsoa_code",))
+    key_d = ("pcn_code", "service_id")
+    refs("demand.csv", demand, "pcn_code", pcn_codes, "PCN", "pcns", key_d)
+    refs("demand.csv", demand, "service_id", service_ids, "service", "services.csv", key_d)
+    key_b = ("pcn_code", "service_id", "site_id")
+    refs("baseline.csv", baseline, "pcn_code", pcn_codes, "PCN", "pcns", key_b)
+    refs("baseline.csv", baseline, "service_id", service_ids, "service", "services.csv", key_b)
+    refs("baseline.csv", baseline, "site_id", site_ids, "site", "premises", key_b)
+
+    if capacity is not None and {"fixed_hours", "capacity_hours"} <= set(capacity.columns):
+        over = capacity["fixed_hours"] > capacity["capacity_hours"] + 1e-9
+        for pos in capacity.index[over.fillna(False).to_numpy()]:
+            problems.schema.append(
+                Problem(
+                    "capacity.csv",
+                    f"fixed_hours {capacity.at[pos, 'fixed_hours']:g} exceed capacity_hours "
+                    f"{capacity.at[pos, 'capacity_hours']:g}.",
+                    row=_row_label(capacity, pos, ("site_id", "room_type", "band")),
+                    column="fixed_hours",
+                    fix="lower fixed_hours or raise capacity_hours.",
+                )
+            )
+
+    if (
+        capacity is not None
+        and opening is not None
+        and {"site_id", "band"} <= set(capacity.columns) & set(opening.columns)
+    ):
+        open_pairs = set(zip(capacity["site_id"], capacity["band"], strict=True))
+        for pos, site, band in zip(opening.index, opening["site_id"], opening["band"], strict=True):
+            if (site, band) in open_pairs:
+                problems.schema.append(
+                    Problem(
+                        "opening.csv",
+                        f"site {site} already has {band} capacity in capacity.csv, so it cannot "
+                        "also be an opening option for that band.",
+                        row=_row_label(opening, pos, ("site_id", "band")),
+                        column="band",
+                        fix="remove the row from one of the two files.",
+                    )
+                )
+
+    if premises is not None and {"kind", "pcn_code"} <= set(premises.columns):
+        needs_pcn = premises["kind"].isin(["gp_practice", "pcn_hub"]) & (premises["pcn_code"] == "")
+        for pos in premises.index[needs_pcn.to_numpy()]:
+            problems.schema.append(
+                Problem(
+                    "premises",
+                    f"a {premises.at[pos, 'kind']} must name its PCN.",
+                    row=_row_label(premises, pos, ("site_id",)),
+                    column="pcn_code",
+                    fix="fill in pcn_code.",
+                )
+            )
+
+    if pcns is not None and lsoas is not None and {"pcn_code", "population"} <= set(lsoas.columns):
+        population = lsoas.groupby("pcn_code")["population"].sum()
+        for pos, code in zip(pcns.index, pcns.get("pcn_code", []), strict=False):
+            if not isinstance(code, str) or not code:
+                continue
+            if code not in population.index:
+                problems.schema.append(
+                    Problem(
+                        "pcns",
+                        "has no LSOAs assigned to it, so its population cannot be placed.",
+                        row=_row_label(pcns, pos, ("pcn_code",)),
+                        column="pcn_code",
+                        fix="assign at least one LSOA to it in lsoas (column pcn_code).",
+                    )
+                )
+            elif not population[code] > 0:
+                problems.schema.append(
+                    Problem(
+                        "pcns",
+                        "has zero population over its LSOAs.",
+                        row=_row_label(pcns, pos, ("pcn_code",)),
+                        column="population",
+                        fix="check the population of its LSOAs.",
+                    )
+                )
+
+    if services is not None and {"category", "bands"} <= set(services.columns):
+        for pos, category, bands in zip(
+            services.index, services["category"], services["bands"], strict=True
+        ):
+            if category == "enhanced_access" and isinstance(bands, tuple):
+                outside = [b for b in bands if b not in ENHANCED_ACCESS_BANDS]
+                if outside:
+                    problems.schema.append(
+                        Problem(
+                            "services.csv",
+                            f"enhanced access may only use the Network Standard Hours bands "
+                            f"({', '.join(ENHANCED_ACCESS_BANDS)}), not {', '.join(outside)}.",
+                            row=_row_label(services, pos, ("service_id",)),
+                            column="bands",
+                            fix="remove the other bands.",
+                        )
+                    )
+
+    if services is not None and capacity is not None and "room_type" in services.columns:
+        available = set(capacity.get("room_type", []))
+        if opening is not None:
+            for room in ROOM_TYPES:
+                column = f"{room}_hours_if_opened"
+                if column in opening.columns and (opening[column] > 0).any():
+                    available.add(room)
+        for pos, room in zip(services.index, services["room_type"], strict=True):
+            if isinstance(room, str) and room in ROOM_TYPES and room not in available:
+                problems.schema.append(
+                    Problem(
+                        "services.csv",
+                        f"needs a {room} room, but no site has one.",
+                        row=_row_label(services, pos, ("service_id",)),
+                        column="room_type",
+                        fix=f"add {room} capacity in capacity.csv or change the room type.",
+                    )
+                )
