@@ -417,7 +417,7 @@ def kpi_dict(
             "constraints": nc,
             "nonzeros": nz,
             "mip": lp.is_mip,
-            **lp.family_counts(),
+            "families": lp.family_counts(),
         },
         "seconds": timings,
         "diagnostics": list(lp.diagnostics),

@@ -250,3 +250,57 @@ def write_plan(
         write_maps(plan, maps_dir)
     log.info("wrote plan to %s", out_dir)
     return out_dir
+
+
+def read_plan(plan_dir: str | Path) -> Plan:
+    """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain."""
+    import json
+
+    from .scenario import scenario_from_dict
+
+    plan_dir = Path(plan_dir)
+    if not (plan_dir / "kpis.json").is_file():
+        from .errors import InputDataError, Problem
+
+        raise InputDataError(
+            [
+                Problem(
+                    str(plan_dir),
+                    "is not a plan folder (no kpis.json).",
+                    fix="give the --out folder of `estates-opt solve`.",
+                )
+            ]
+        )
+    kpis = json.loads((plan_dir / "kpis.json").read_text(encoding="utf-8"))
+    scenario = scenario_from_dict(
+        json.loads((plan_dir / "scenario.json").read_text(encoding="utf-8")),
+        str(plan_dir / "scenario.json"),
+    )
+    dataset = apply_scenario(read_dataset(scenario.dataset_path()), scenario)
+    text_cols = {
+        "service_id": str,
+        "pcn_code": str,
+        "site_id": str,
+        "from_site_id": str,
+        "to_site_id": str,
+    }
+    tables = {
+        name: pd.read_csv(
+            plan_dir / f"{name}.csv", dtype=text_cols, keep_default_na=False, na_values=[""]
+        )
+        for name in PLAN_TABLES
+    }
+    opened = frozenset(tuple(x.split(":", 1)) for x in kpis.get("sites_opened", []))
+    return Plan(
+        scenario,
+        dataset,
+        SolveStatus(kpis["status"]),
+        tables["allocations"],
+        tables["moves"],
+        tables["utilisation"],
+        tables["pcn_summary"],
+        tables["bottlenecks"],
+        tables["unmet"],
+        kpis,
+        opened,
+    )

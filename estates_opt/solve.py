@@ -10,10 +10,10 @@ with a plan is ``feasible_time_limit`` with its gap, never "optimal".
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 import logging
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, replace
 from enum import StrEnum

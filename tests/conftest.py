@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny synthetic dataset, the real NEL dataset, a solved NEL plan."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from estates_opt import read_dataset
+from estates_opt.synthetic import generate, write_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+NEL = ROOT / "geodata" / "nel"
+MODELS = ROOT / "models"
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A valid 2-PCN synthetic dataset on disk (read-only by convention: copy to break it)."""
+    return write_dataset(generate("tiny", seed=1), tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def tiny_copy(tiny_dir, tmp_path) -> Path:
+    """A private copy of the tiny dataset that a test may break."""
+    target = tmp_path / "data"
+    shutil.copytree(tiny_dir, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tiny_dir):
+    return read_dataset(tiny_dir)
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory) -> Path:
+    return write_dataset(generate("small", seed=2), tmp_path_factory.mktemp("small"))
+
+
+@pytest.fixture(scope="session")
+def nel_dataset():
+    return read_dataset(NEL)
+
+
+@pytest.fixture(scope="session")
+def nel_plan(nel_dataset):
+    from estates_opt.plan import solve
+    from estates_opt.scenario import load_scenario
+
+    return solve(nel_dataset, load_scenario(MODELS / "nel_baseline.toml"))
+
+
+def chromium_path() -> str | None:
+    """The Debian chromium binary, if installed (the test setup installs it)."""
+    for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
