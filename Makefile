@@ -1,0 +1,34 @@
+# The two commands a new user needs (see README.md):
+#   make demo   solve the North East London default and write the plan and maps
+#   make test   run the whole test suite
+# Both create .venv and install everything on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline --maps maps
+
+test: $(STAMP)
+	bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check estates_opt tests benchmarks
+	$(BIN)/ruff format --check estates_opt tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --scale nel
+
+clean:
+	rm -rf outputs maps/*.html maps/hubs .cache
