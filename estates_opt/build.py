@@ -440,10 +440,11 @@ def diagnose(
         index=False
     ):
         svc = names.loc[service]
+        limit_km = scenario.travel.max_km_by_service.get(service, svc["max_travel_km"])
         if (service, pcn) not in room.index:
             notes.append(
                 f"{pcn} {service}: no {svc['room_type']} room of an allowed site kind "
-                f"({', '.join(svc['site_kinds'])}) is open within {svc['max_travel_km']:g} km in "
+                f"({', '.join(svc['site_kinds'])}) is open within {limit_km:g} km in "
                 f"an allowed band ({', '.join(svc['bands'])}); all {hours:.1f} h/week will be unmet."
             )
         elif room[(service, pcn)] + 1e-6 < hours:

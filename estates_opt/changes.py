@@ -1,11 +1,14 @@
-"""Apply a scenario's building changes to a dataset: close, open, resize, re-time.
+"""Apply a scenario to a dataset: check its references, then close, open, resize, re-time.
 
-Returns a new :class:`Dataset`; the input frames are never modified. Changes
-that name things that do not exist are :class:`ScenarioError`, not ignored.
+:func:`apply_scenario` returns a new :class:`Dataset`; the input frames are
+never modified. A scenario that names a service, borough, PCN or site the
+dataset does not have is a :class:`ScenarioError` naming the key and the file,
+never silently ignored (:func:`check_references` lists every such problem).
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
 
 import geopandas as gpd
@@ -18,20 +21,84 @@ from .scenario import Scenario
 from .schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
 
 
+def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{key}: {kind} '{value}' is not in the dataset{hint}"
+
+
+def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
+    """Every scenario key that names a service, borough, PCN or site the dataset lacks."""
+    services = set(dataset.services["service_id"])
+    boroughs = {str(b) for b in dataset.pcns["borough"].dropna() if str(b)}
+    pcns = set(dataset.pcns["pcn_code"])
+    sites = set(dataset.premises["site_id"])
+    new_sites = {n.site_id for n in scenario.buildings.new}
+    problems: list[str] = []
+    for service in scenario.growth.by_service:
+        if service not in services:
+            problems.append(_unknown("service", "growth.by_service", service, services))
+    for borough in scenario.growth.by_borough:
+        if borough not in boroughs:
+            problems.append(_unknown("borough", "growth.by_borough", borough, boroughs))
+    for service in scenario.travel.max_km_by_service:
+        if service not in services:
+            problems.append(_unknown("service", "travel.max_km_by_service", service, services))
+    for site in scenario.buildings.close:
+        if site not in sites:
+            problems.append(_unknown("site", "buildings.close", site, sites))
+    for i, new in enumerate(scenario.buildings.new):
+        key = f"buildings.new[{i}]"
+        if new.site_id in sites:
+            problems.append(f"{key}: site_id '{new.site_id}' already exists in the dataset")
+        if new.pcn_code and new.pcn_code not in pcns:
+            problems.append(_unknown("PCN", f"{key}.pcn_code", new.pcn_code, pcns))
+        if new.borough and new.borough not in boroughs:
+            problems.append(_unknown("borough", f"{key}.borough", new.borough, boroughs))
+    if len(new_sites) != len(scenario.buildings.new):
+        problems.append("buildings.new: two new sites share a site_id")
+    closed = set(scenario.buildings.close)
+    for family in ("capacity", "opening"):
+        for i, change in enumerate(getattr(scenario.buildings, family)):
+            key = f"buildings.{family}[{i}].site_id"
+            if change.site_id in closed:
+                problems.append(f"{key}: site '{change.site_id}' is closed by buildings.close")
+            elif change.site_id not in sites | new_sites:
+                problems.append(_unknown("site", key, change.site_id, sites | new_sites))
+    for i, pin in enumerate(scenario.pinned):
+        key = f"pinned[{i}]"
+        if pin.pcn_code not in pcns:
+            problems.append(_unknown("PCN", f"{key}.pcn_code", pin.pcn_code, pcns))
+        if pin.service_id not in services:
+            problems.append(_unknown("service", f"{key}.service_id", pin.service_id, services))
+        if pin.site_id in closed:
+            problems.append(f"{key}.site_id: site '{pin.site_id}' is closed by buildings.close")
+        elif pin.site_id not in sites | new_sites:
+            problems.append(_unknown("site", f"{key}.site_id", pin.site_id, sites | new_sites))
+    if sites and sites <= closed and not new_sites:
+        problems.append(
+            "buildings.close: closes every site of the dataset, so no service has anywhere to "
+            "go; keep at least one open, or add one with [[buildings.new]]"
+        )
+    matrix = scenario.matrix_path()
+    if matrix is not None and not matrix.is_file():
+        problems.append(f"travel.matrix: file '{matrix}' not found")
+    return problems
+
+
 def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
     """The dataset as the scenario describes it (buildings and population changed)."""
     b = scenario.buildings
-    origin = scenario.source_file or scenario.name
+    origin = scenario.source_file or f"scenario {scenario.name!r}"
+    problems = check_references(dataset, scenario)
+    if problems:
+        raise ScenarioError(
+            f"{origin}: " + "; ".join(problems), [f"{origin}: {p}" for p in problems]
+        )
     premises = dataset.premises.copy()
     capacity = dataset.capacity.copy()
     opening = dataset.opening.copy()
     lsoas = dataset.lsoas
-    known = set(premises["site_id"])
-    problems: list[str] = []
-
-    for site in b.close:
-        if site not in known:
-            problems.append(f"buildings.close: site '{site}' does not exist in the dataset")
     if b.close:
         closing = set(b.close)
         premises = premises[~premises["site_id"].isin(closing)]
@@ -40,21 +107,16 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
 
     if b.new:
         rows, caps = [], []
-        pcns = set(dataset.pcns["pcn_code"])
+        pcn_borough = dict(zip(dataset.pcns["pcn_code"], dataset.pcns["borough"], strict=True))
         for new in b.new:
-            if new.site_id in known:
-                problems.append(f"buildings.new: site_id '{new.site_id}' already exists")
-                continue
-            if new.pcn_code and new.pcn_code not in pcns:
-                problems.append(f"buildings.new '{new.site_id}': unknown pcn_code '{new.pcn_code}'")
-                continue
+            borough = new.borough or (pcn_borough.get(new.pcn_code) if new.pcn_code else None)
             rows.append(
                 {
                     "site_id": new.site_id,
                     "name": new.name,
                     "kind": new.kind,
                     "pcn_code": new.pcn_code or "",
-                    "borough": new.borough or "",
+                    "borough": borough if isinstance(borough, str) else "",
                     "geometry": Point(new.lon, new.lat),
                 }
             )
@@ -83,15 +145,9 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             added["lat"] = lonlat.y.to_numpy()
             premises = pd.concat([premises, added], ignore_index=True)
             capacity = pd.concat([capacity, pd.DataFrame(caps)], ignore_index=True)
-        known |= {r["site_id"] for r in rows}
 
-    for change in b.capacity:
-        if change.site_id not in known:
-            problems.append(f"buildings.capacity: site '{change.site_id}' does not exist")
-            continue
-        if change.room_type is not None and change.room_type not in ROOM_TYPES:
-            problems.append(f"buildings.capacity: unknown room type '{change.room_type}'")
-            continue
+    problems: list[str] = []
+    for i, change in enumerate(b.capacity):
         mask = capacity["site_id"] == change.site_id
         if change.room_type:
             mask &= capacity["room_type"] == change.room_type
@@ -99,7 +155,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             mask &= capacity["band"] == change.band
         if not mask.any():
             problems.append(
-                f"buildings.capacity: site '{change.site_id}' has no matching capacity rows"
+                f"buildings.capacity[{i}]: site '{change.site_id}' has no capacity rows for "
+                f"room type {change.room_type or 'any'} in band {change.band or 'any'}"
             )
             continue
         capacity.loc[mask, "capacity_hours"] *= change.factor
@@ -107,54 +164,40 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             mask, ["fixed_hours", "capacity_hours"]
         ].min(axis=1)
 
-    for change in b.opening:
-        if change.site_id not in known:
-            problems.append(f"buildings.opening: site '{change.site_id}' does not exist")
-            continue
+    for i, change in enumerate(b.opening):
         has = (capacity["site_id"] == change.site_id) & (capacity["band"] == change.band)
-        if change.open and not has.any():
-            row = opening[(opening["site_id"] == change.site_id) & (opening["band"] == change.band)]
-            if row.empty:
+        option = (opening["site_id"] == change.site_id) & (opening["band"] == change.band)
+        if not change.open:
+            if not has.any():
                 problems.append(
-                    f"buildings.opening: site '{change.site_id}' has no opening option for "
-                    f"{change.band} in opening.csv"
+                    f"buildings.opening[{i}]: site '{change.site_id}' is not open in "
+                    f"{change.band} today, so it cannot be shut"
                 )
-                continue
-            r = row.iloc[0]
-            weekday_cost = capacity.loc[
-                capacity["site_id"] == change.site_id, "cost_per_hour_gbp"
-            ].mean()
-            cost = r.get("cost_per_hour_gbp")
-            for room in ROOM_TYPES:
-                hours = float(r[f"{room}_hours_if_opened"])
-                if hours > 0:
-                    capacity = pd.concat(
-                        [
-                            capacity,
-                            pd.DataFrame(
-                                [
-                                    {
-                                        "site_id": change.site_id,
-                                        "room_type": room,
-                                        "band": change.band,
-                                        "capacity_hours": hours,
-                                        "fixed_hours": 0.0,
-                                        "cost_per_hour_gbp": float(cost)
-                                        if pd.notna(cost)
-                                        else float(weekday_cost),
-                                    }
-                                ]
-                            ),
-                        ],
-                        ignore_index=True,
-                    )
-            opening = opening[
-                ~((opening["site_id"] == change.site_id) & (opening["band"] == change.band))
-            ]
-        elif not change.open:
             capacity = capacity[~has]
+            opening = opening[~option]
+            continue
+        if has.any():
+            continue  # already open in that band
+        if not option.any():
+            problems.append(
+                f"buildings.opening[{i}]: site '{change.site_id}' has no opening option for "
+                f"{change.band} in opening.csv (rooms and hours come from there)"
+            )
+            continue
+        capacity = pd.concat([capacity, _opened_rows(opening[option].iloc[0], capacity)])
+        capacity = capacity.reset_index(drop=True)
+        opening = opening[~option]
     if problems:
-        raise ScenarioError(f"{origin}: " + "; ".join(problems))
+        raise ScenarioError(
+            f"{origin}: " + "; ".join(problems), [f"{origin}: {p}" for p in problems]
+        )
+
+    options = scenario.options
+    if options.opening_bands is not None:
+        opening = opening[opening["band"].isin(options.opening_bands)]
+    if options.opening_kinds is not None:
+        kinds = premises.set_index("site_id")["kind"]
+        opening = opening[opening["site_id"].map(kinds).isin(options.opening_kinds)]
 
     if scenario.growth.population != 1.0:
         lsoas = lsoas.copy()
@@ -166,3 +209,24 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         opening=opening.reset_index(drop=True),
         lsoas=lsoas,
     )
+
+
+def _opened_rows(option: pd.Series, capacity: pd.DataFrame) -> pd.DataFrame:
+    """Capacity rows for a band opened from its opening.csv option."""
+    site, band = option["site_id"], option["band"]
+    cost = option.get("cost_per_hour_gbp")
+    if cost is None or pd.isna(cost):
+        cost = capacity.loc[capacity["site_id"] == site, "cost_per_hour_gbp"].mean()
+    rows = [
+        {
+            "site_id": site,
+            "room_type": room,
+            "band": band,
+            "capacity_hours": float(option[f"{room}_hours_if_opened"]),
+            "fixed_hours": 0.0,
+            "cost_per_hour_gbp": float(cost) if pd.notna(cost) else 0.0,
+        }
+        for room in ROOM_TYPES
+        if float(option[f"{room}_hours_if_opened"]) > 0
+    ]
+    return pd.DataFrame(rows)

@@ -2,33 +2,54 @@
 
 Exit codes: 0 success; 1 solved but not optimal, or no feasible plan;
 2 bad input (dataset, scenario or arguments). The only module that sets up
-logging and prints.
+logging and prints. No traceback for bad input: every tool error becomes a
+clear message and an exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .errors import EstatesOptError, InfeasibleError, InputDataError, ScenarioError, SolveError
+from .errors import (
+    EstatesOptError,
+    InfeasibleError,
+    InputDataError,
+    ScenarioError,
+    SolveError,
+    VerificationError,
+)
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
+EXIT_CODES = (
+    "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
+    "2 bad input (dataset, scenario or arguments)."
+)
 
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
     rich_markup_mode="markdown",
-    help="Reallocate NHS primary-care sessions into underused community estate, explain and map the plan.\n\n"
-    "Exit codes: 0 success, 1 solved but not optimal (or no feasible plan), 2 bad input.",
+    help="Reallocate NHS primary-care sessions into underused community estate, "
+    "explain and map the plan.\n\n"
+    "Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`\n\n"
+    + EXIT_CODES,
 )
 console = Console()
 err = Console(stderr=True)
@@ -43,61 +64,100 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
         # Stage timings go to kpis.json; the terminal shows the summary table instead.
         logging.getLogger("estates_opt").setLevel(logging.WARNING)
         logging.getLogger("pyogrio").setLevel(logging.WARNING)
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
-def _fail(exc: Exception) -> typer.Exit:
+def _fail(exc: BaseException) -> typer.Exit:
     """Print a tool error without a traceback and return the exit to raise."""
     if isinstance(exc, InputDataError):
         err.print(f"[bold red]Input error[/]: {len(exc.problems)} problem(s)", highlight=False)
-        for problem in exc.problems:
-            err.print(f"  - {problem}", markup=False, highlight=False)
+        for problem in exc.problems:  # one unwrapped line per problem, so logs can be grepped
+            err.print(f"  - {problem}", markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_BAD_INPUT)
     if isinstance(exc, ScenarioError):
-        err.print("[bold red]Scenario error[/]:", highlight=False)
-        err.print(f"  {exc}", markup=False, highlight=False)
+        err.print(f"[bold red]Scenario error[/]: {len(exc.problems)} problem(s)", highlight=False)
+        for line in exc.problems:
+            err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_BAD_INPUT)
     if isinstance(exc, InfeasibleError):
         err.print("[bold red]No feasible plan[/]:", highlight=False)
-        err.print(str(exc), markup=False, highlight=False)
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_NOT_OPTIMAL)
-    if isinstance(exc, SolveError):
-        err.print(f"[bold red]Solver error[/]: {exc}", highlight=False)
+    if isinstance(exc, SolveError | VerificationError):
+        err.print("[bold red]Solver error[/]:", highlight=False)
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_NOT_OPTIMAL)
-    err.print(f"[bold red]Error[/]: {exc}", highlight=False)
+    if isinstance(exc, OSError):
+        err.print("[bold red]File error[/]:", highlight=False)
+        err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(EXIT_BAD_INPUT)
+    err.print("[bold red]Error[/]:", highlight=False)
+    err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_NOT_OPTIMAL)
+
+
+@contextlib.contextmanager
+def _tool_errors() -> Iterator[None]:
+    """Turn tool and file errors into a message and an exit code."""
+    try:
+        yield
+    except (EstatesOptError, OSError) as exc:
+        raise _fail(exc) from None
+
+
+def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
+    """A spinner for a step that may take more than a moment (nothing when quiet)."""
+    if quiet or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(message, spinner="dots")
 
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show every stage's log lines.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the final line.")]
 
 
+# --- validate ------------------------------------------------------------------------------
+
+
 @app.command()
 def validate(
     path: Annotated[
-        Path, typer.Argument(help="Dataset folder in the public input format.")
+        Path,
+        typer.Argument(help="Dataset folder in the public input format, or a scenario TOML file."),
     ] = DEFAULT_DATASET,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
-    """Check a dataset and summarise it; list every problem if it is wrong.
+    """Check a dataset (or a scenario and its dataset) and summarise it; list every problem.
 
-    Example: `estates-opt validate geodata/nel`
+    Given a scenario file, also checks that every service, borough, PCN and site it
+    names exists, applies its building changes and builds the model (no solve).
+
+    Example: `estates-opt validate geodata/nel` or `estates-opt validate models/nel_new_hub.toml`
+
+    Exit codes: 0 valid; 2 problems found (each listed with file, row, column and fix).
     """
     from .dataset import read_dataset, summarise
 
     _setup_logging(verbose, quiet)
-    try:
-        dataset = read_dataset(path)
-    except EstatesOptError as exc:
-        raise _fail(exc) from None
+    with _tool_errors():
+        if path.suffix.lower() == ".toml":
+            _validate_scenario(path, quiet)
+            return
+        with _step(f"reading {path}...", quiet):
+            dataset = read_dataset(path)
     summary = summarise(dataset)
     if quiet:
-        console.print(f"{path}: valid")
+        console.print(f"{path}: valid", markup=False, highlight=False)
         return
-    console.print(f"[bold green]{path} is valid[/]", highlight=False)
+    console.print(f"[bold green]{escape(str(path))} is valid[/]", highlight=False)
+    _print_dataset_summary(summary)
+
+
+def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts = Table(title="Dataset", show_header=False)
     for kind, n in summary["sites_by_kind"].items():
-        counts.add_row(f"sites: {kind}", f"{n:,}")
+        counts.add_row(f"sites: {escape(str(kind))}", f"{n:,}")
     counts.add_row("PCNs", f"{summary['pcns']:,}")
     counts.add_row("LSOAs", f"{summary['lsoas']:,}")
     counts.add_row("population (LSOAs)", f"{summary['population']:,.0f}")
@@ -105,15 +165,15 @@ def validate(
     counts.add_row("services", f"{summary['services']}")
     counts.add_row("opening options (site x band)", f"{summary['opening_options']:,}")
     for category, hours in sorted(summary["demand_by_category"].items()):
-        counts.add_row(f"demand: {category}", f"{hours:,.1f} h/week")
+        counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
     console.print(counts)
     util = Table(title="Capacity and today's utilisation (fixed + baseline) by kind and band")
     for col in ("kind", "band", "capacity h/wk", "fixed h/wk", "baseline h/wk", "utilisation"):
         util.add_column(col, justify="left" if col in ("kind", "band") else "right")
     for row in summary["utilisation"].itertuples(index=False):
         util.add_row(
-            row.kind,
-            row.band,
+            escape(str(row.kind)),
+            escape(str(row.band)),
             f"{row.capacity_hours:,.0f}",
             f"{row.fixed_hours:,.0f}",
             f"{row.baseline_hours:,.0f}",
@@ -122,20 +182,82 @@ def validate(
     console.print(util)
 
 
-def print_plan_summary(plan, seconds: float) -> None:
+def _validate_scenario(path: Path, quiet: bool) -> None:
+    from .build import build_model
+    from .changes import apply_scenario
+    from .dataset import read_dataset
+    from .plan import measure_travel
+    from .scenario import load_scenario
+
+    with _step(f"checking {path}...", quiet):
+        scenario = load_scenario(path)
+        dataset = read_dataset(scenario.dataset_path())
+        data = apply_scenario(dataset, scenario)
+        lp = build_model(data, scenario, measure_travel(data, scenario))
+    variables, constraints, _ = lp.shape
+    if quiet:
+        console.print(f"{path}: valid", markup=False, highlight=False)
+        return
+    console.print(
+        f"[bold green]{escape(str(path))} is valid[/]: scenario "
+        f"[bold]{escape(scenario.name)}[/] on {escape(str(scenario.dataset_path()))}",
+        highlight=False,
+    )
+    b = scenario.buildings
+    facts = Table(show_header=False)
+    facts.add_row("description", escape(scenario.description or "-"))
+    facts.add_row(
+        "buildings",
+        f"{len(b.close)} closed, {len(b.new)} new, {len(b.capacity)} capacity and "
+        f"{len(b.opening)} opening-hour changes",
+    )
+    g = scenario.growth
+    facts.add_row(
+        "growth",
+        f"overall x{g.overall:g}, population x{g.population:g}, "
+        f"{len(g.by_service)} service and {len(g.by_borough)} borough factors",
+    )
+    o = scenario.options
+    facts.add_row(
+        "options",
+        f"whole sessions {'yes' if o.whole_sessions else 'no'}, opening decisions "
+        f"{'yes' if o.opening_decisions else 'no'}, move budget "
+        f"{'-' if o.move_budget_hours is None else f'{o.move_budget_hours:g} h/week'}, "
+        f"{len(scenario.pinned)} pinned",
+    )
+    facts.add_row(
+        "model",
+        f"{'MIP' if lp.is_mip else 'LP'}: {variables:,} variables, {constraints:,} constraints",
+    )
+    facts.add_row(
+        "solver",
+        f"{scenario.solver.name} ({scenario.solver.backend}), time limit "
+        f"{scenario.solver.time_limit_s:g} s, MIP gap {scenario.solver.mip_gap:g}",
+    )
+    console.print(facts)
+    for note in lp.diagnostics[:10]:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
+
+
+# --- solve ---------------------------------------------------------------------------------
+
+
+def print_plan_summary(plan: Plan, seconds: float) -> None:
+    """One screen: utilisation by kind before/after against the cap, then the headline facts."""
     k = plan.kpis
-    table = Table(title=f"{plan.scenario.name}: {k['status']}")
+    table = Table(title=f"{escape(plan.scenario.name)}: {k['status']}")
     table.add_column("site kind")
-    table.add_column("weekday before", justify="right")
-    table.add_column("weekday after", justify="right")
-    table.add_column("cap", justify="right")
+    for column in ("weekday before", "weekday after", "cap", "all bands after"):
+        table.add_column(column, justify="right")
     before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+    every = k["utilisation_after"].get("all_bands", {})
     for kind in sorted(after):
         table.add_row(
-            kind,
+            escape(str(kind)),
             f"{before.get(kind, 0):.1%}",
             f"{after.get(kind, 0):.1%}",
             f"{plan.scenario.cap(kind):.0%}",
+            f"{every.get(kind, 0):.1%}",
         )
     console.print(table)
     facts = Table(show_header=False)
@@ -144,6 +266,8 @@ def print_plan_summary(plan, seconds: float) -> None:
         "buildings used before -> after",
         f"{k['buildings_used_before']} -> {k['buildings_used_after']}",
     )
+    if k.get("sites_opened"):
+        facts.add_row("site-bands opened", f"{len(k['sites_opened'])}")
     facts.add_row("unmet hours / week", f"{k['unmet_hours_total']:,.1f}")
     facts.add_row(
         "enhanced access met for every PCN", "yes" if k["enhanced_access_all_met"] else "no"
@@ -158,20 +282,25 @@ def print_plan_summary(plan, seconds: float) -> None:
         "solver / gap", f"{k['solver']} ({k['backend']}) / {'-' if gap is None else f'{gap:.2%}'}"
     )
     facts.add_row(
-        "model", f"{k['model']['variables']:,} variables, {k['model']['constraints']:,} constraints"
+        "model",
+        f"{'MIP' if k['model'].get('mip') else 'LP'}: {k['model']['variables']:,} variables, "
+        f"{k['model']['constraints']:,} constraints",
     )
     facts.add_row("verified", "yes" if k.get("verified") else "NO")
     facts.add_row("time", f"{seconds:.1f} s")
     console.print(facts)
     for note in k.get("diagnostics", [])[:10]:
-        console.print(f"[yellow]note[/]: {note}", highlight=False)
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
 
 
 @app.command()
 def solve(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")] = DEFAULT_SCENARIO,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Plan folder (default outputs/<scenario>).")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Plan folder (default outputs/NAME, NAME = scenario name)."
+        ),
     ] = None,
     maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
@@ -181,49 +310,407 @@ def solve(
     """Solve a scenario, verify the plan, and write tables, KPIs, GeoPackage, workbook and maps.
 
     Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`
-    """
-    import time
 
+    Exit codes: 0 optimal plan written; 1 stopped at the time limit (plan written) or no
+    feasible plan; 2 bad input.
+    """
     from .dataset import read_dataset
     from .plan import solve as solve_plan
     from .scenario import load_scenario
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
-    try:
-        with (
-            console.status("reading scenario and dataset...", spinner="dots")
-            if not quiet
-            else _null()
-        ):
+    with _tool_errors():
+        with _step("reading scenario and dataset...", quiet):
             sc = load_scenario(scenario)
             dataset = read_dataset(sc.dataset_path())
-        with console.status(f"solving {sc.name}...", spinner="dots") if not quiet else _null():
+        with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
         out_dir = out or Path("outputs") / sc.name
-        with console.status("writing plan and maps...", spinner="dots") if not quiet else _null():
+        with _step("writing plan and maps...", quiet):
             plan.write(out_dir, maps_dir=None if no_maps else maps)
-    except EstatesOptError as exc:
-        raise _fail(exc) from None
     seconds = time.perf_counter() - started
     if quiet:
-        console.print(plan.summary(), highlight=False)
+        console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
     else:
         print_plan_summary(plan, seconds)
         console.print(
-            f"plan written to [bold]{out_dir}[/]"
-            + ("" if no_maps else f", maps to [bold]{maps}[/]")
+            f"plan written to [bold]{escape(str(out_dir))}[/]"
+            + ("" if no_maps else f", maps to [bold]{escape(str(maps))}[/]"),
+            highlight=False,
         )
     if plan.status != "optimal":
+        err.print(
+            f"[yellow]warning[/]: the solver stopped with status '{plan.status}' "
+            "(the plan is feasible but may not be optimal).",
+            highlight=False,
+        )
         raise typer.Exit(EXIT_NOT_OPTIMAL)
 
 
-class _null:
-    def __enter__(self):
-        return self
+# --- compare -------------------------------------------------------------------------------
 
-    def __exit__(self, *exc):
-        return False
+#: Rows of the comparison printed on screen (all rows are in comparison.csv/html).
+KEY_ROWS = (
+    "status",
+    "objective",
+    "objective.cost",
+    "gap",
+    "unmet_hours",
+    "hours_moved",
+    "buildings_used_after",
+    "site_bands_opened",
+    "utilisation_after.gp_practice.weekday",
+    "utilisation_after.pcn_hub.weekday",
+    "utilisation_after.community.weekday",
+    "utilisation_after.acute.weekday",
+    "travel_km_after",
+    "travel_km_after.deprived_imd_1_2",
+    "travel_km_after.least_deprived_imd_9_10",
+)
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario TOML files (first = reference).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plans and comparison.")],
+    dask: Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")] = False,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option("--dask-scheduler", help="Use an existing Dask cluster (tcp://host:port)."),
+    ] = None,
+    with_maps: Annotated[bool, typer.Option("--maps", help="Also draw each plan's maps.")] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Solve several scenarios in parallel and compare them side by side.
+
+    Writes each plan to OUT/NAME/ (NAME = the scenario name), then OUT/comparison.csv (one row per KPI, one
+    column per scenario, differences against the first; byte-identical for the same inputs),
+    OUT/comparison.html (the table and offline charts) and OUT/comparison_times.csv (run times,
+    kept apart because they vary).
+
+    Example: `estates-opt compare models/nel_*.toml --out outputs/cmp`
+
+    Exit codes: 0 every scenario optimal; 1 any scenario not optimal or not solved; 2 bad input.
+    """
+    from .compare import compare_scenarios
+
+    _setup_logging(verbose, quiet)
+    started = time.perf_counter()
+    with _tool_errors():
+        where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
+        with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
+            table = compare_scenarios(
+                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=with_maps
+            )
+    results = table.attrs.get("results", [])
+    seconds = time.perf_counter() - started
+    names = [r["name"] for r in results]
+    if quiet:
+        statuses = ", ".join(f"{n} {table.at['status', n]}" for n in names)
+        console.print(f"compared {len(names)}: {statuses}", markup=False, highlight=False)
+    else:
+        _print_comparison(table, names, results)
+        console.print(
+            f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
+            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario "
+            f"in {seconds:.1f} s",
+            highlight=False,
+        )
+    for result in results:
+        if "error" in result:
+            err.print(
+                f"[bold red]{escape(result['name'])}[/]: {escape(result['error'])}",
+                highlight=False,
+            )
+    if any(r.get("error_kind") == "bad_input" for r in results):
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if any(table.at["status", n] != "optimal" for n in names):
+        raise typer.Exit(EXIT_NOT_OPTIMAL)
+
+
+def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]]) -> None:
+    from .compare import format_value
+
+    view = Table(title="Scenario comparison (key rows; every KPI is in comparison.csv)")
+    view.add_column("kpi")
+    for name in names:
+        view.add_column(escape(name), justify="right")
+    for key in KEY_ROWS:
+        if key not in table.index:
+            continue
+        unit = table.at[key, "unit"]
+        cells = []
+        for name in names:
+            value = table.at[key, name]
+            if unit == "fraction" and isinstance(value, float):
+                cells.append(f"{value:.1%}")
+            elif isinstance(value, float):
+                cells.append(f"{value:,.2f}")
+            else:
+                cells.append(escape(format_value(value)))
+        view.add_row(key, *cells)
+    view.add_row(
+        "time (s)",
+        *(f"{r.get('seconds', {}).get('total', float('nan')):.1f}" for r in results),
+    )
+    console.print(view)
+
+
+# --- map -----------------------------------------------------------------------------------
+
+
+@app.command("map")
+def map_(
+    plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
+    maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Redraw the maps of a written plan (the planner's map and one map per PCN hub).
+
+    Example: `estates-opt map outputs/nel_baseline --maps maps`
+
+    Exit codes: 0 maps written; 1 maps unavailable in this installation; 2 bad input.
+    """
+    _setup_logging(verbose, quiet)
+    if not (plan_dir / "kpis.json").is_file():
+        err.print(
+            f"[bold red]Input error[/]: {escape(str(plan_dir))} is not a plan folder (no "
+            "kpis.json). Fix: give the --out folder of `estates-opt solve`.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        from .maps import redraw_maps
+    except ImportError as exc:
+        err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(EXIT_NOT_OPTIMAL) from None
+    with _tool_errors(), _step(f"drawing maps of {plan_dir}...", quiet):
+        redraw_maps(plan_dir, maps)
+    console.print(f"maps written to [bold]{escape(str(maps))}[/]", highlight=False)
+
+
+# --- explain -------------------------------------------------------------------------------
+
+
+@app.command()
+def explain(
+    plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
+    pcn: Annotated[
+        str | None, typer.Option("--pcn", help="Explain one PCN (PCN code, e.g. U00367).")
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="Explain one building (site id, e.g. RATDY).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many moves/rooms to list.")] = 10,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Say in words what the plan changed, for a PCN, a building or the whole plan.
+
+    Lists the moves with their reasons, travel and utilisation before and after, and the rooms
+    that are the bottlenecks with their shadow prices (what one more room-hour a week would
+    save, in GBP-equivalent per week).
+
+    Example: `estates-opt explain outputs/nel_baseline --pcn U00367`
+
+    Exit codes: 0 explained; 2 bad input (not a plan folder, unknown PCN or site).
+    """
+    from .plan import read_plan
+
+    _setup_logging(verbose, quiet)
+    if pcn and site:
+        err.print("[bold red]Error[/]: give --pcn or --site, not both.", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    with _tool_errors(), _step(f"reading {plan_dir}...", quiet):
+        plan = read_plan(plan_dir)
+    if pcn:
+        lines = _explain_pcn(plan, pcn, top)
+    elif site:
+        lines = _explain_site(plan, site, top)
+    else:
+        lines = _explain_plan(plan, top)
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _unknown(kind: str, value: str, known: list[str]) -> typer.Exit:
+    import difflib
+
+    close = difflib.get_close_matches(value, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    err.print(f"[bold red]Input error[/]: no {kind} '{escape(value)}' in this plan.{hint}")
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _km(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if number != number else f"{number:.2f} km"
+
+
+def _move_line(row: Any) -> str:
+    band = row.from_band if row.from_band == row.to_band else f"{row.from_band} -> {row.to_band}"
+    return (
+        f"  - {row.hours_per_week:.1f} h/week ({row.sessions_per_week:.1f} sessions) of "
+        f"{row.service} for {row.pcn_code}, {band}: {row.from_site} ({row.from_site_id}) -> "
+        f"{row.to_site} ({row.to_site_id}); travel {_km(row.from_travel_km)} -> "
+        f"{_km(row.to_travel_km)}. Why: {row.why}."
+    )
+
+
+def _bottleneck_lines(bottlenecks: Any, top: int) -> list[str]:
+    if not len(bottlenecks):
+        return ["  none: no room constraint binds (one more room-hour would save nothing)."]
+    lines = []
+    for row in bottlenecks.head(top).itertuples(index=False):
+        lines.append(
+            f"  - {row.name} ({row.site_id}), {row.room_type} rooms, {row.band}: "
+            f"{row.after_utilisation:.0%} used (cap {row.cap:.0%}); one more room-hour a week "
+            f"would save £{row.shadow_price_gbp_per_room_hour:,.2f} a week."
+        )
+    if len(bottlenecks) > top:
+        lines.append(f"  ... and {len(bottlenecks) - top} more (see bottlenecks.csv).")
+    return lines
+
+
+def _explain_plan(plan: Plan, top: int) -> list[str]:
+    k = plan.kpis
+    lines = [plan.summary(), "", "Weekday utilisation by site kind (before -> after, cap):"]
+    before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+    for kind in sorted(after):
+        lines.append(
+            f"  - {kind}: {before.get(kind, 0):.0%} -> {after.get(kind, 0):.0%} "
+            f"(cap {plan.scenario.cap(kind):.0%})"
+        )
+    moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
+    lines += ["", f"{len(plan.moves)} moves; the largest:"]
+    lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
+    lines += ["", "Bottleneck rooms (binding capacity, by shadow price):"]
+    lines += _bottleneck_lines(plan.bottlenecks, top)
+    lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
+    return lines
+
+
+def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
+    summary = plan.pcn_summary
+    known = [str(c) for c in summary["pcn_code"]]
+    if code not in known:
+        raise _unknown("PCN", code, known)
+    row = summary[summary["pcn_code"] == code].iloc[0]
+    lines = [
+        f"PCN {code} {row['pcn_name']} ({row['borough']}): population {row['population']:,.0f}, "
+        f"{row['registered_patients']:,.0f} registered patients.",
+        f"Demand {row['demand_hours']:,.1f} h/week: {row['met_hours']:,.1f} met, "
+        f"{row['unmet_hours']:,.1f} unmet. Hours moved: {row['hours_moved']:,.1f} h/week.",
+        f"Mean travel (hours-weighted): {_km(row['travel_before_km'])} before -> "
+        f"{_km(row['travel_after_km'])} after.",
+        f"Enhanced access: {row['enhanced_access_met_hours']:,.1f} of "
+        f"{row['enhanced_access_demand_hours']:,.1f} h/week met.",
+    ]
+    unmet = plan.unmet[(plan.unmet["pcn_code"] == code) & (plan.unmet["unmet_hours"] > 1e-6)]
+    for r in unmet.itertuples(index=False):
+        lines.append(f"  Unmet: {r.service_id} {r.unmet_hours:.1f} of {r.demand_hours:.1f} h/week.")
+    moves = plan.moves[plan.moves["pcn_code"] == code].sort_values(
+        "hours_per_week", ascending=False, kind="stable"
+    )
+    lines += ["", f"{len(moves)} moves for this PCN; the largest:"]
+    lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
+    if len(moves) > top:
+        lines.append(f"  ... and {len(moves) - top} more (see moves.csv).")
+    alloc = plan.allocations[plan.allocations["pcn_code"] == code]
+    used = alloc.groupby(["site_id", "room_type", "band"], as_index=False)[
+        ["baseline_hours_per_week", "hours_per_week"]
+    ].sum()
+    util = used.merge(plan.utilisation, on=["site_id", "room_type", "band"], how="left")
+    util = util.sort_values("hours_per_week", ascending=False, kind="stable")
+    lines += [
+        "",
+        "Rooms this PCN uses (its hours before -> after; room utilisation before -> after):",
+    ]
+    for r in util.head(top).itertuples(index=False):
+        name = r.name if isinstance(r.name, str) else "(closed)"
+        ub = "-" if r.before_utilisation != r.before_utilisation else f"{r.before_utilisation:.0%}"
+        ua = "-" if r.after_utilisation != r.after_utilisation else f"{r.after_utilisation:.0%}"
+        lines.append(
+            f"  - {name} ({r.site_id}) {r.room_type}, {r.band}: {r.baseline_hours_per_week:.1f} -> "
+            f"{r.hours_per_week:.1f} h/week; room {ub} -> {ua}"
+        )
+    slots = set(zip(util["site_id"], util["room_type"], util["band"], strict=True))
+    b = plan.bottlenecks
+    mine = b[[s in slots for s in zip(b["site_id"], b["room_type"], b["band"], strict=True)]]
+    lines += ["", "Bottlenecks among the rooms this PCN uses (today or in the plan):"]
+    lines += _bottleneck_lines(mine, top)
+    return lines
+
+
+def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
+    util = plan.utilisation[plan.utilisation["site_id"] == site_id]
+    premises = plan.dataset.premises.set_index("site_id")
+    moves = plan.moves
+    if util.empty and site_id not in premises.index:
+        closed = site_id in plan.scenario.buildings.close
+        in_moves = (moves["from_site_id"] == site_id).any()
+        if not (closed or in_moves):
+            known = sorted(str(s) for s in plan.utilisation["site_id"].unique())
+            raise _unknown("site", site_id, known)
+    lines = []
+    if site_id in premises.index:
+        p = premises.loc[site_id]
+        new = site_id in {n.site_id for n in plan.scenario.buildings.new}
+        lines.append(
+            f"Site {site_id} {p['name']} ({p['kind']}, {p.get('borough') or 'no borough'})"
+            + (" - a new building in this scenario." if new else ".")
+        )
+    else:
+        lines.append(f"Site {site_id} is closed in this scenario: all its sessions move.")
+    if len(util):
+        lines += ["", "Rooms (capacity, fixed use; hours and utilisation before -> after; cap):"]
+        for r in util.itertuples(index=False):
+            lines.append(
+                f"  - {r.room_type}, {r.band}: {r.capacity_hours:.0f} room-h/week, fixed "
+                f"{r.fixed_hours:.1f}; {r.before_hours:.1f} -> {r.after_hours:.1f} h "
+                f"({r.before_utilisation:.0%} -> {r.after_utilisation:.0%}, cap {r.cap:.0%})"
+            )
+    leaving = moves[moves["from_site_id"] == site_id].sort_values(
+        "hours_per_week", ascending=False, kind="stable"
+    )
+    arriving = moves[moves["to_site_id"] == site_id].sort_values(
+        "hours_per_week", ascending=False, kind="stable"
+    )
+    lines += [
+        "",
+        f"Sessions leaving: {leaving['hours_per_week'].sum():,.1f} h/week in {len(leaving)} moves"
+        + ("; the largest:" if len(leaving) else "."),
+    ]
+    lines += [_move_line(r) for r in leaving.head(top).itertuples(index=False)]
+    lines += [
+        "",
+        f"Sessions arriving: {arriving['hours_per_week'].sum():,.1f} h/week in "
+        f"{len(arriving)} moves" + ("; the largest:" if len(arriving) else "."),
+    ]
+    lines += [_move_line(r) for r in arriving.head(top).itertuples(index=False)]
+    served = (
+        plan.allocations[plan.allocations["site_id"] == site_id]
+        .groupby("pcn_code")[["baseline_hours_per_week", "hours_per_week"]]
+        .sum()
+        .sort_values("hours_per_week", ascending=False, kind="stable")
+    )
+    if len(served):
+        lines += ["", "PCNs served (hours/week before -> after):"]
+        for code, r in served.head(top).iterrows():
+            lines.append(
+                f"  - {code}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
+            )
+    lines += ["", "Bottleneck rooms at this site:"]
+    lines += _bottleneck_lines(plan.bottlenecks[plan.bottlenecks["site_id"] == site_id], top)
+    return lines
 
 
 def main() -> None:

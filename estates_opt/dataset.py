@@ -75,6 +75,7 @@ def read_dataset(path: str | Path) -> Dataset:
         )
         raise_if_problems(problems, str(directory))
     raw: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
     for spec in INPUT_FILES:
         found = resolve_input(directory, spec)
         if found is None:
@@ -92,8 +93,13 @@ def read_dataset(path: str | Path) -> Dataset:
         problems.schema.extend(found_problems)
         if frame is not None:
             raw[_table_name(spec)] = frame
+            files[_table_name(spec)] = found.name
     dataset = dataset_from_tables(
-        raw, source=str(directory), attribution=read_attribution(directory), problems=problems
+        raw,
+        source=str(directory),
+        attribution=read_attribution(directory),
+        problems=problems,
+        files=files,
     )
     log.info(
         "read dataset %s: %d sites, %d PCNs, %d LSOAs in %.2f s",
@@ -116,11 +122,15 @@ def dataset_from_tables(
     source: str = "<in memory>",
     attribution: str = "",
     problems: ProblemCollector | None = None,
+    files: dict[str, str] | None = None,
 ) -> Dataset:
     """Validate tables keyed by file stem (``premises``, ``capacity``...) into a Dataset.
 
     Lets notebooks and tests build a dataset from frames with exactly the
-    checks :func:`read_dataset` applies to files.
+    checks :func:`read_dataset` applies to files. ``files`` names the file each
+    table was read from: the rule that GeoJSON holds longitude/latitude applies
+    only to tables read from ``.geojson`` files, so frames built in code may
+    carry any CRS that projects (for example ``synthetic.generate``'s EPSG:27700).
     """
     problems = problems if problems is not None else ProblemCollector()
     typed: dict[str, pd.DataFrame] = {}
@@ -139,7 +149,10 @@ def dataset_from_tables(
             if frame.index.name != "feature":
                 frame = frame.copy()
                 frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
-            check_geometry(frame, spec, problems, label)
+            source_file = (files or {}).get(name, "")
+            check_geometry(
+                frame, spec, problems, label, geojson_file=source_file.endswith(".geojson")
+            )
         elif frame.index.name != "line":
             frame = frame.copy()
             frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")

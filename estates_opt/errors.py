@@ -62,7 +62,15 @@ class GeometryError(InputDataError):
 
 
 class ScenarioError(EstatesOptError, ValueError):
-    """A scenario file is malformed or refers to things that do not exist."""
+    """A scenario file is malformed or refers to things that do not exist.
+
+    ``problems`` lists each fault on its own ('<file>: <what is wrong>'), so a
+    user sees one line per problem; it is the message itself when there is one.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+        super().__init__(message)
 
 
 class ModelSpecificationError(EstatesOptError, ValueError):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .build import OBJECTIVE_TERMS, LinearProgram
 from .dataset import Dataset, baseline_room_use
-from .geo import lsoa_site_km, pcn_site_travel
+from .geo import lsoa_points, pair_travel, points_km, site_points
 from .scenario import Scenario
 from .schema import SESSION_HOURS, SITE_KINDS
 from .solve import SolveResult
@@ -50,7 +50,7 @@ def allocation_table(
         known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
         lsoas = dataset.lsoas[dataset.lsoas["pcn_code"].isin(pairs["pcn_code"])]
         if len(known) and len(lsoas):
-            extra = pcn_site_travel(lsoas, known, scenario.travel.circuity)
+            extra = pair_travel(lsoas, known, pairs, scenario.travel.circuity)
             fill = table.loc[missing, ["pcn_code", "site_id"]].merge(
                 extra, on=["pcn_code", "site_id"], how="left"
             )
@@ -148,9 +148,15 @@ def utilisation_by_kind(
 def moves_table(
     dataset: Dataset, allocations: pd.DataFrame, utilisation: pd.DataFrame
 ) -> pd.DataFrame:
-    """One readable line per change: hours leaving a slot paired with hours arriving."""
-    names = dataset.premises.set_index("site_id")["name"]
-    services = dataset.services.set_index("service_id")
+    """One readable line per change: hours leaving a slot paired with hours arriving.
+
+    Lines are paired per (service, PCN) in sorted key order, slots in table order.
+    Lookups are plain dicts and rows are read from arrays: a pandas groupby with
+    ``itertuples`` per group took most of the explain time on large plans.
+    """
+    names = dict(zip(dataset.premises["site_id"], dataset.premises["name"], strict=True))
+    room_of = dict(zip(dataset.services["service_id"], dataset.services["room_type"], strict=True))
+    name_of = dict(zip(dataset.services["service_id"], dataset.services["name"], strict=True))
     full = set(
         map(
             tuple,
@@ -161,21 +167,35 @@ def moves_table(
             ].to_numpy(),
         )
     )
-    cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
+    cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean().to_dict()
     lines = []
-    delta = allocations.assign(
-        change=allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
-    )
-    for (service, pcn), group in delta.groupby(["service_id", "pcn_code"], sort=True):
+    change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
+    keys = ["service_id", "pcn_code"]
+    changed = allocations.loc[(change.abs() > EPS) & allocations[keys].notna().all(axis=1)]
+    changed = changed.assign(change=change).sort_values(keys, kind="stable")
+    service_col = changed["service_id"].to_numpy(object)
+    pcn_col = changed["pcn_code"].to_numpy(object)
+    site_col = changed["site_id"].tolist()
+    band_col = changed["band"].tolist()
+    change_col = changed["change"].to_numpy(float).tolist()
+    travel_col = changed["travel_km"].to_numpy(float).tolist()
+    new_group = np.ones(len(changed), dtype=bool)
+    new_group[1:] = (service_col[1:] != service_col[:-1]) | (pcn_col[1:] != pcn_col[:-1])
+    starts = np.flatnonzero(new_group).tolist()
+    for start, stop in zip(starts, [*starts[1:], len(changed)], strict=True):
+        service, pcn = service_col[start], pcn_col[start]
+        rows = range(start, stop)
         losses = [
-            [r.site_id, r.band, -r.change, r.travel_km]
-            for r in group.itertuples()
-            if r.change < -EPS
+            [site_col[i], band_col[i], -change_col[i], travel_col[i]]
+            for i in rows
+            if change_col[i] < -EPS
         ]
         gains = [
-            [r.site_id, r.band, r.change, r.travel_km] for r in group.itertuples() if r.change > EPS
+            [site_col[i], band_col[i], change_col[i], travel_col[i]]
+            for i in rows
+            if change_col[i] > EPS
         ]
-        room = services.at[service, "room_type"]
+        room = room_of[service]
         while losses and gains:
             src, dst = losses[0], gains[0]
             hours = min(src[2], dst[2])
@@ -183,7 +203,7 @@ def moves_table(
             lines.append(
                 {
                     "service_id": service,
-                    "service": services.at[service, "name"],
+                    "service": name_of[service],
                     "pcn_code": pcn,
                     "from_site_id": src[0],
                     "from_site": names.get(src[0], src[0]),
@@ -302,31 +322,42 @@ def pcn_summary_table(
 def travel_by_imd(
     dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame
 ) -> dict[str, dict[str, float]]:
-    """Population-weighted travel (km) by IMD decile, measured from each LSOA."""
+    """Population-weighted travel (km) by IMD decile, measured from each LSOA.
+
+    Points are projected once and hours summed per (PCN, site) in one groupby;
+    the per-PCN arithmetic is unchanged (projecting per PCN was the slow part).
+    """
     lsoas = dataset.lsoas
     out = {"before": {}, "after": {}}
     per_lsoa = {"before": np.full(len(lsoas), np.nan), "after": np.full(len(lsoas), np.nan)}
-    codes = lsoas["pcn_code"].to_numpy()
-    sites = dataset.premises.set_index("site_id")
-    for pcn, group in allocations.groupby("pcn_code"):
-        idx = np.flatnonzero(codes == pcn)
-        used = group[group["site_id"].isin(sites.index)]
-        if not len(used) or not len(idx):
+    members = lsoas.groupby("pcn_code").indices
+    lsoa_xy = lsoa_points(lsoas)
+    site_xy = site_points(dataset.premises)
+    site_pos = {s: i for i, s in enumerate(dataset.premises["site_id"])}
+    columns = {"before": "baseline_hours_per_week", "after": "hours_per_week"}
+    known = allocations[allocations["site_id"].isin(site_pos.keys())]
+    # Per PCN, sites in order of first appearance (as ``unique`` gives them).
+    hours = (
+        known.groupby(["pcn_code", "site_id"], sort=False)[list(columns.values())]
+        .sum()
+        .reset_index()
+        .sort_values("pcn_code", kind="stable")
+    )
+    pcn_col = hours["pcn_code"].to_numpy(object)
+    site_col = hours["site_id"].to_numpy(object)
+    starts = np.flatnonzero(np.r_[True, pcn_col[1:] != pcn_col[:-1]]) if len(hours) else []
+    for start, stop in zip(starts, [*starts[1:], len(hours)], strict=True):
+        idx = members.get(pcn_col[start])
+        if idx is None or not len(idx):
             continue
-        site_ids = used["site_id"].unique()
-        dist = (
-            lsoa_site_km(lsoas.iloc[idx], sites.loc[site_ids].reset_index())
-            * scenario.travel.circuity
-        )
-        col = {s: i for i, s in enumerate(site_ids)}
-        for when, column in (("before", "baseline_hours_per_week"), ("after", "hours_per_week")):
-            hours = used.groupby("site_id")[column].sum()
-            hours = hours[hours > EPS]
-            if hours.sum() <= 0:
+        sites = [site_pos[s] for s in site_col[start:stop]]
+        dist = points_km(lsoa_xy[idx], site_xy[sites]) * scenario.travel.circuity
+        for when, column in columns.items():
+            h = hours[column].to_numpy(float)[start:stop]
+            keep = h > EPS
+            if not keep.any():
                 continue
-            w = np.zeros(len(site_ids))
-            for s, h in hours.items():
-                w[col[s]] = h
+            w = np.where(keep, h, 0.0)
             per_lsoa[when][idx] = dist @ (w / w.sum())
     pop = lsoas["population"].to_numpy(float)
     dec = lsoas["imd_decile"].astype(int).to_numpy()

@@ -39,6 +39,30 @@ def site_points(premises: gpd.GeoDataFrame) -> np.ndarray:
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
+def _pcn_weights(lsoas: gpd.GeoDataFrame):
+    """Yield (PCN code, its LSOA positions, population weights summing to 1) per PCN."""
+    population = lsoas["population"].to_numpy(dtype=float)
+    codes = lsoas["pcn_code"].to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[start:stop]
+        weights = population[members]
+        weights = (
+            weights / weights.sum()
+            if weights.sum() > 0
+            else np.full(len(members), 1 / len(members))
+        )
+        yield codes[members[0]], members, weights
+
+
+def _weighted_km(pts: np.ndarray, weights: np.ndarray, targets: np.ndarray, circuity: float):
+    """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target."""
+    diff = pts[:, None, :] - targets[None, :, :]
+    dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
+    return circuity * (weights @ dist_km)
+
+
 def pcn_site_travel(
     lsoas: gpd.GeoDataFrame,
     premises: gpd.GeoDataFrame,
@@ -54,19 +78,9 @@ def pcn_site_travel(
     origins = lsoa_points(lsoas)
     targets = site_points(premises)
     site_ids = premises["site_id"].to_numpy()
-    population = lsoas["population"].to_numpy(dtype=float)
-    codes = lsoas["pcn_code"].to_numpy()
-    frames = []
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        members = order[start:stop]
-        weights = population[members]
-        weights = (
-            weights / weights.sum()
-            if weights.sum() > 0
-            else np.full(len(members), 1 / len(members))
-        )
+    # Arrays per PCN, one frame at the end (a frame per PCN cost more than the distances).
+    pcn_parts, site_parts, km_parts = [], [], []
+    for code, members, weights in _pcn_weights(lsoas):
         pts = origins[members]
         centre = weights @ pts
         # Crow-fly pre-filter: a site further from every LSOA than max_km cannot qualify.
@@ -81,21 +95,23 @@ def pcn_site_travel(
             idx = np.arange(len(targets))
         if idx.size == 0:
             continue
-        diff = pts[:, None, :] - targets[None, idx, :]
-        dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
-        travel = circuity * (weights @ dist_km)
+        travel = _weighted_km(pts, weights, targets[idx], circuity)
         keep = travel <= max_km if max_km is not None else np.ones(idx.size, bool)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "pcn_code": codes[members[0]],
-                    "site_id": site_ids[idx[keep]],
-                    "travel_km": travel[keep],
-                }
-            )
-        )
+        pcn_parts.append(np.full(int(keep.sum()), code, dtype=object))
+        site_parts.append(site_ids[idx[keep]])
+        km_parts.append(travel[keep])
     columns = ["pcn_code", "site_id", "travel_km"]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table = (
+        pd.DataFrame(
+            {
+                "pcn_code": np.concatenate(pcn_parts),
+                "site_id": np.concatenate(site_parts),
+                "travel_km": np.concatenate(km_parts),
+            }
+        )
+        if pcn_parts
+        else pd.DataFrame(columns=columns)
+    )
     table = table.sort_values(["pcn_code", "site_id"], kind="stable").reset_index(drop=True)
     log.info(
         "measured travel: %d PCN-site pairs within %s km in %.2f s",
@@ -104,6 +120,46 @@ def pcn_site_travel(
         time.perf_counter() - started,
     )
     return table
+
+
+def pair_travel(
+    lsoas: gpd.GeoDataFrame,
+    premises: gpd.GeoDataFrame,
+    pairs: pd.DataFrame,
+    circuity: float = 1.3,
+) -> pd.DataFrame:
+    """Travel (km) for the given ``pcn_code, site_id`` pairs only, measured as
+    :func:`pcn_site_travel` measures it.
+
+    For the few pairs outside the model (today's slots the plan leaves): the
+    all-pairs table would cost PCNs x sites distance matrices at national scale.
+    Pairs whose PCN has no LSOAs or whose site is unknown are left out.
+    """
+    origins = lsoa_points(lsoas)
+    targets = site_points(premises)
+    site_pos = pd.Index(premises["site_id"])
+    wanted = pairs[["pcn_code", "site_id"]].drop_duplicates()
+    wanted = wanted.assign(pos=site_pos.get_indexer(wanted["site_id"]))
+    wanted = wanted[wanted["pos"] >= 0]
+    by_pcn = wanted.groupby("pcn_code")["pos"].agg(list).to_dict()
+    pcn_parts, site_parts, km_parts = [], [], []
+    for code, members, weights in _pcn_weights(lsoas):
+        positions = by_pcn.get(code)
+        if not positions:
+            continue
+        idx = np.sort(np.asarray(positions))
+        pcn_parts.append(np.full(idx.size, code, dtype=object))
+        site_parts.append(premises["site_id"].to_numpy()[idx])
+        km_parts.append(_weighted_km(origins[members], weights, targets[idx], circuity))
+    if not pcn_parts:
+        return pd.DataFrame(columns=["pcn_code", "site_id", "travel_km"])
+    return pd.DataFrame(
+        {
+            "pcn_code": np.concatenate(pcn_parts),
+            "site_id": np.concatenate(site_parts),
+            "travel_km": np.concatenate(km_parts),
+        }
+    )
 
 
 def deprived_share(lsoas: pd.DataFrame) -> pd.Series:
@@ -117,8 +173,15 @@ def deprived_share(lsoas: pd.DataFrame) -> pd.Series:
 
 def lsoa_site_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> np.ndarray:
     """Dense straight-line distance matrix (km), LSOAs x sites, for small subsets."""
-    a = lsoa_points(lsoas)
-    b = site_points(premises)
+    return points_km(lsoa_points(lsoas), site_points(premises))
+
+
+def points_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense straight-line distance matrix (km) between (n, 2) and (m, 2) metre arrays.
+
+    For callers that project once and index many small subsets (cheaper than
+    :func:`lsoa_site_km`, which projects its frames on every call).
+    """
     return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)) / 1000.0
 
 

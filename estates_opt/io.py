@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,19 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
                 fix="save the file as UTF-8 CSV.",
             )
         ]
+    # Keep each record's first line number in the file, so blank lines and quoted
+    # line breaks do not shift the line numbers that problems report.
+    numbered: list[tuple[int, list[str]]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        reader = csv.reader(io.StringIO(text, newline=""))
+        start = 1
+        for record in reader:
+            numbered.append((start, record))
+            start = reader.line_num + 1
     except csv.Error as exc:
         return None, [Problem(name, f"is not valid CSV ({exc}).")]
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    numbered = [(n, r) for n, r in numbered if any(cell.strip() for cell in r)]
+    rows = [r for _, r in numbered]
     if not rows:
         return None, [Problem(name, "is empty.", fix="write a header row and data rows.")]
     header = [h.strip() for h in rows[0]]
@@ -84,7 +93,7 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
         ]
     body: list[list[str]] = []
     line_numbers: list[int] = []
-    for i, row in enumerate(rows[1:], start=2):
+    for i, row in numbered[1:]:
         if len(row) != len(header):
             problems.append(
                 Problem(
@@ -119,7 +128,11 @@ def read_geo_table(path: Path) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
         if not doc.get("features"):
             return None, [Problem(name, "has no features.")]
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
+        with warnings.catch_warnings():
+            # A property column mixing types (true and "perhaps") stays text; the validator
+            # then names each bad cell. Without this, `-W error` turned it into "unreadable".
+            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            frame = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # GDAL raises several types for broken files
         return None, [Problem(name, f"cannot be read as geodata ({exc}).")]
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")

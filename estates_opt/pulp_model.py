@@ -8,8 +8,12 @@ model, never looked up by a PuLP name (PuLP rewrites names).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,55 +43,78 @@ class PulpModel:
 
 
 def to_pulp(lp: LinearProgram, name: str = "estates_opt") -> PulpModel:
-    """Create the PuLP problem equivalent to ``lp`` (same columns, rows, objective)."""
+    """Create the PuLP problem equivalent to ``lp`` (same columns, rows, objective).
+
+    Arrays become Python lists once (not a numpy scalar per coefficient) and the
+    cyclic garbage collector is paused while PuLP creates its objects, which it
+    otherwise re-scans many times over for a national model.
+    """
     started = time.perf_counter()
-    prob = pulp.LpProblem(name, pulp.LpMinimize)
-    families = lp.columns["family"].to_numpy()
-    variables = []
-    for i in range(len(families)):
-        lower = float(lp.col_lower[i])
-        upper = float(lp.col_upper[i])
-        cat = pulp.LpInteger if lp.integer[i] else pulp.LpContinuous
-        variables.append(
-            prob.add_variable(
+    with _gc_paused():
+        prob = pulp.LpProblem(name, pulp.LpMinimize)
+        families = lp.columns["family"].tolist()
+        col_lower = lp.col_lower.astype(float).tolist()
+        col_upper = lp.col_upper.astype(float).tolist()
+        integer = lp.integer.tolist()
+        add = prob.add_variable
+        variables = [
+            add(
                 f"{families[i]}_{i}",
-                lowBound=lower,
-                upBound=None if np.isinf(upper) else upper,
-                cat=cat,
+                lowBound=col_lower[i],
+                upBound=None if math.isinf(col_upper[i]) else col_upper[i],
+                cat=pulp.LpInteger if integer[i] else pulp.LpContinuous,
             )
-        )
-    csr = lp.matrix
-    indptr, indices, data = csr.indptr, csr.indices, csr.data
-    names = lp.rows["row_name"].tolist()
-    for r, row_name in enumerate(names):
-        start, stop = indptr[r], indptr[r + 1]
-        expr = affine(
-            [
-                (variables[j], float(v))
-                for j, v in zip(indices[start:stop], data[start:stop], strict=True)
-            ]
-        )
-        lower, upper = lp.row_lower[r], lp.row_upper[r]
-        if stop == start:
-            # A row with no variables is a constant test that PuLP would accept silently.
-            if lower > 1e-9 or upper < -1e-9:
-                raise ValueError(
-                    f"constraint {row_name} has no variables but needs {lower}..{upper}"
-                )
-            continue
-        if lower == upper:
-            prob.addConstraint(expr == float(upper), row_name)
-        elif np.isinf(lower):
-            prob.addConstraint(expr <= float(upper), row_name)
-        elif np.isinf(upper):
-            prob.addConstraint(expr >= float(lower), row_name)
-        else:
-            prob.addConstraint(expr >= float(lower), row_name + "_lo")
-            prob.addConstraint(expr <= float(upper), row_name)
-    nz = np.flatnonzero(lp.objective)
-    prob.setObjective(affine([(variables[j], float(lp.objective[j])) for j in nz]))
+            for i in range(len(families))
+        ]
+        csr = lp.matrix
+        indptr = csr.indptr.tolist()
+        indices = csr.indices.tolist()
+        data = csr.data.astype(float).tolist()
+        row_lower = lp.row_lower.astype(float).tolist()
+        row_upper = lp.row_upper.astype(float).tolist()
+        names = lp.rows["row_name"].tolist()
+        for r, row_name in enumerate(names):
+            start, stop = indptr[r], indptr[r + 1]
+            expr = affine(
+                [
+                    (variables[j], v)
+                    for j, v in zip(indices[start:stop], data[start:stop], strict=True)
+                ]
+            )
+            lower, upper = row_lower[r], row_upper[r]
+            if stop == start:
+                # A row with no variables is a constant test that PuLP would accept silently.
+                if lower > 1e-9 or upper < -1e-9:
+                    raise ValueError(
+                        f"constraint {row_name} has no variables but needs {lower}..{upper}"
+                    )
+                continue
+            if lower == upper:
+                prob.addConstraint(expr == upper, row_name)
+            elif math.isinf(lower):
+                prob.addConstraint(expr <= upper, row_name)
+            elif math.isinf(upper):
+                prob.addConstraint(expr >= lower, row_name)
+            else:
+                prob.addConstraint(expr >= lower, row_name + "_lo")
+                prob.addConstraint(expr <= upper, row_name)
+        objective = lp.objective.astype(float).tolist()
+        nz = np.flatnonzero(lp.objective).tolist()
+        prob.setObjective(affine([(variables[j], objective[j]) for j in nz]))
     seconds = time.perf_counter() - started
     log.info(
         "PuLP model: %d variables, %d constraints in %.2f s", len(variables), len(names), seconds
     )
     return PulpModel(prob, variables, names, seconds)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (PuLP builds millions of acyclic objects)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

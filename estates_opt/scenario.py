@@ -1,13 +1,22 @@
 """Scenario files (``models/*.toml``) parsed into a frozen, strict pydantic model.
 
 Unknown keys are errors, not silent defaults: a typo such as ``grwoth`` names
-the key and the file. ``extends = "other.toml"`` inherits another scenario and
-overrides it key by key (tables merge recursively, lists replace).
+the key and the file it is in. ``extends = "other.toml"`` inherits another
+scenario and overrides it key by key (tables merge recursively, lists
+replace). Paths (``dataset``, ``travel.matrix``) are relative to the file that
+sets them. References to the dataset (services, boroughs, sites, PCNs) are
+checked by :func:`estates_opt.changes.check_references` once the dataset is read.
+``models/README.md`` documents every key, unit and default.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,35 +25,54 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ScenarioError
 from .schema import BANDS, ROOM_TYPES, SITE_KINDS
 
+SiteKind = Literal["gp_practice", "pcn_hub", "community", "acute"]
+Band = Literal["weekday", "evening", "saturday", "sunday"]
+RoomType = Literal["consulting", "treatment", "group", "diagnostics"]
+
+#: A scenario name becomes a folder name (``outputs/<name>``), so it is kept path-safe.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+()-]{0,99}$")
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass `ge`/`le` checks unevenly (inf >= 0) and poison the LP: refuse both.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _check_factors(value: dict[str, float]) -> dict[str, float]:
+    for key, factor in value.items():
+        if not 0 <= factor <= 10:
+            raise ValueError(f"factor for '{key}' must be between 0 and 10, not {factor}")
+    return value
 
 
 class Growth(_Strict):
-    """Demand multipliers: overall x per service x per borough (of the PCN)."""
+    """Demand multipliers: overall x population x per service x per borough (of the PCN)."""
 
     overall: float = Field(1.0, ge=0, le=10, description="multiplier on every PCN's demand")
     population: float = Field(
-        1.0, ge=0, le=10, description="population growth: scales demand and LSOA population"
+        1.0,
+        ge=0,
+        le=10,
+        description="population growth: multiplies demand and each LSOA's population",
     )
-    by_service: dict[str, float] = Field(default_factory=dict)
-    by_borough: dict[str, float] = Field(default_factory=dict)
+    by_service: dict[str, float] = Field(
+        default_factory=dict, description="multiplier per service_id (services.csv)"
+    )
+    by_borough: dict[str, float] = Field(
+        default_factory=dict, description="multiplier per borough of the PCN (pcns.geojson)"
+    )
 
     @field_validator("by_service", "by_borough")
     @classmethod
     def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        for key, factor in value.items():
-            if not 0 <= factor <= 10:
-                raise ValueError(f"growth factor for '{key}' must be between 0 and 10")
-        return value
+        return _check_factors(value)
 
 
 class Weights(_Strict):
     """Objective weights; every term is in pounds-equivalent per week."""
 
     travel_gbp_per_hour_km: float = Field(
-        6.0, ge=0, description="value of one clinic-hour travelling one km further"
+        6.0, ge=0, description="value of one clinic-hour travelling one km further (GBP)"
     )
     cost: float = Field(1.0, ge=0, description="multiplier on room cost (GBP per room-hour)")
     move_gbp_per_hour: float = Field(
@@ -57,7 +85,7 @@ class Weights(_Strict):
         0.0,
         ge=0,
         le=10,
-        description="extra weight on travel of deprived populations (IMD deciles 1-2 share)",
+        description="extra weight on the travel of PCNs by their share of IMD deciles 1-2",
     )
     opening: float = Field(1.0, ge=0, description="multiplier on weekly opening costs")
 
@@ -65,74 +93,111 @@ class Weights(_Strict):
 class Caps(_Strict):
     """Maximum utilisation of a room, by site kind (fraction of capacity)."""
 
-    gp_practice: float = Field(0.85, gt=0, le=1)
-    pcn_hub: float = Field(0.90, gt=0, le=1)
-    community: float = Field(0.90, gt=0, le=1)
-    acute: float = Field(0.85, gt=0, le=1)
+    gp_practice: float = Field(0.85, gt=0, le=1, description="cap in GP practice buildings")
+    pcn_hub: float = Field(0.90, gt=0, le=1, description="cap in PCN hubs")
+    community: float = Field(0.90, gt=0, le=1, description="cap in community sites")
+    acute: float = Field(0.85, gt=0, le=1, description="cap in acute hospitals")
 
     def for_kind(self, kind: str) -> float:
+        """The cap of one site kind."""
         return float(getattr(self, kind))
 
 
 class Travel(_Strict):
+    """How travel is measured and how far each service may send patients."""
+
     circuity: float = Field(
         1.3, ge=1, le=3, description="road distance / straight-line distance factor"
     )
-    max_km_by_service: dict[str, float] = Field(default_factory=dict)
-    matrix: str | None = Field(
-        None, description="CSV/Parquet travel matrix (origin LSOA or PCN, site, [band], km or min)"
+    max_km_by_service: dict[str, float] = Field(
+        default_factory=dict,
+        description="travel limit (km) per service_id, overriding services.csv max_travel_km",
     )
-    matrix_unit: Literal["km", "minutes"] = "km"
+    matrix: str | None = Field(
+        None,
+        description="CSV/Parquet travel matrix (origin LSOA or PCN, site_id, [band], km or "
+        "minutes), relative to the file that sets it; replaces straight-line travel",
+    )
+    matrix_unit: Literal["km", "minutes"] = Field(
+        "km", description="unit of the matrix's travel column"
+    )
     speed_km_per_minute: float = Field(
         0.3, gt=0, description="converts minutes to km-equivalent when the matrix is in minutes"
     )
 
-
-class Options(_Strict):
-    whole_sessions: bool = False
-    opening_decisions: bool = False
-    move_budget_hours: float | None = Field(None, ge=0)
-
-
-class Pin(_Strict):
-    pcn_code: str
-    service_id: str
-    site_id: str
-    band: str
-    hours_per_week: float = Field(gt=0)
-
-    @field_validator("band")
+    @field_validator("max_km_by_service")
     @classmethod
-    def _band(cls, value: str) -> str:
-        if value not in BANDS:
-            raise ValueError(f"band must be one of {', '.join(BANDS)}")
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, km in value.items():
+            if not 0 <= km <= 500:
+                raise ValueError(f"travel limit for '{key}' must be between 0 and 500 km")
         return value
 
 
+class Options(_Strict):
+    """Modelling modes: whole sessions, opening decisions, move budget."""
+
+    whole_sessions: bool = Field(
+        False, description="book whole sessions (4 h, evening 1.5 h): makes a MIP"
+    )
+    opening_decisions: bool = Field(
+        False, description="may open sites in bands listed in opening.csv, at a cost: makes a MIP"
+    )
+    opening_bands: list[Band] | None = Field(
+        None, description="bands the opening decisions may open (default: every band)"
+    )
+    opening_kinds: list[SiteKind] | None = Field(
+        None, description="site kinds the opening decisions may open (default: every kind)"
+    )
+    move_budget_hours: float | None = Field(
+        None, ge=0, description="most hours/week placed in slots the PCN does not use today"
+    )
+
+
+class Pin(_Strict):
+    """An allocation the plan must keep: at least ``hours_per_week`` in this slot."""
+
+    pcn_code: str = Field(description="PCN code (pcns.geojson)")
+    service_id: str = Field(description="service id (services.csv)")
+    site_id: str = Field(description="site id (premises or a new site)")
+    band: Band = Field(description="time band")
+    hours_per_week: float = Field(gt=0, description="minimum hours per week")
+
+
 class Solver(_Strict):
-    name: Literal["highs", "cbc"] = "highs"
+    """Solver choice and limits."""
+
+    name: Literal["highs", "cbc"] = Field("highs", description="solver")
     backend: Literal["pulp", "direct"] = Field(
         "pulp", description="'pulp' builds a PuLP model; 'direct' hands arrays to highspy"
     )
-    time_limit_s: float = Field(120.0, gt=0)
-    mip_gap: float = Field(0.01, ge=0, le=1)
-    threads: int | None = Field(None, ge=1)
+    time_limit_s: float = Field(120.0, gt=0, description="time limit, seconds")
+    mip_gap: float = Field(0.01, ge=0, le=1, description="relative MIP gap to stop at")
+    threads: int | None = Field(None, ge=1, description="solver threads (default: solver's)")
     decompose: bool = Field(False, description="solve independent PCN-site blocks separately")
-    highs_options: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    highs_options: dict[str, float | int | str | bool] = Field(
+        default_factory=dict, description="extra HiGHS options, passed through"
+    )
 
 
 class NewSite(_Strict):
-    site_id: str
-    name: str
-    kind: Literal["gp_practice", "pcn_hub", "community", "acute"]
-    lon: float = Field(ge=-8.7, le=1.9)
-    lat: float = Field(ge=49.8, le=60.9)
-    pcn_code: str | None = None
-    borough: str | None = None
-    cost_per_hour_gbp: float = Field(15.0, ge=0)
-    rooms: dict[str, int] = Field(description="rooms by room type")
-    bands: list[str] = Field(default_factory=lambda: ["weekday"])
-    fixed_fraction: float = Field(0.0, ge=0, le=1)
+    """A building that does not exist today."""
+
+    site_id: str = Field(description="new unique site id")
+    name: str = Field(description="display name")
+    kind: SiteKind = Field(description="site kind")
+    lon: float = Field(ge=-8.7, le=1.9, description="longitude, WGS84 degrees")
+    lat: float = Field(ge=49.8, le=60.9, description="latitude, WGS84 degrees")
+    pcn_code: str | None = Field(None, description="PCN it belongs to (required for hubs)")
+    borough: str | None = Field(None, description="borough (default: the PCN's borough)")
+    cost_per_hour_gbp: float = Field(15.0, ge=0, description="room cost, GBP per room-hour")
+    rooms: dict[str, int] = Field(description="rooms by room type, e.g. {consulting = 6}")
+    bands: list[Band] = Field(
+        default_factory=lambda: ["weekday"], description="bands the site is open in"
+    )
+    fixed_fraction: float = Field(
+        0.0, ge=0, le=1, description="share of capacity already taken by fixed work"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> NewSite:
@@ -143,46 +208,46 @@ class NewSite(_Strict):
                 raise ValueError(f"unknown room type '{room}' (use {', '.join(ROOM_TYPES)})")
             if count < 0:
                 raise ValueError(f"room count for '{room}' must be >= 0")
-        for band in self.bands:
-            if band not in BANDS:
-                raise ValueError(f"unknown band '{band}' (use {', '.join(BANDS)})")
         if self.kind in ("gp_practice", "pcn_hub") and not self.pcn_code:
             raise ValueError(f"new {self.kind} '{self.site_id}' needs a pcn_code")
         return self
 
 
 class CapacityChange(_Strict):
-    site_id: str
-    room_type: str | None = None
-    band: str | None = None
+    """Scale a site's capacity (all rooms, or one room type and/or band)."""
+
+    site_id: str = Field(description="site id")
+    room_type: RoomType | None = Field(None, description="only this room type (default: all)")
+    band: Band | None = Field(None, description="only this band (default: all)")
     factor: float = Field(1.0, ge=0, le=10, description="multiplier on capacity_hours")
 
 
 class OpeningChange(_Strict):
-    site_id: str
-    band: str
-    open: bool = True
+    """Open a site in a band it is shut (from opening.csv), or shut it in a band."""
 
-    @field_validator("band")
-    @classmethod
-    def _band(cls, value: str) -> str:
-        if value not in BANDS:
-            raise ValueError(f"band must be one of {', '.join(BANDS)}")
-        return value
+    site_id: str = Field(description="site id")
+    band: Band = Field(description="time band")
+    open: bool = Field(True, description="true opens the band, false shuts it")
 
 
 class Buildings(_Strict):
-    close: list[str] = Field(default_factory=list)
-    new: list[NewSite] = Field(default_factory=list)
-    capacity: list[CapacityChange] = Field(default_factory=list)
-    opening: list[OpeningChange] = Field(default_factory=list)
+    """Changes to the estate: close, open new, resize, change opening hours."""
+
+    close: list[str] = Field(default_factory=list, description="site ids to close")
+    new: list[NewSite] = Field(default_factory=list, description="new sites ([[buildings.new]])")
+    capacity: list[CapacityChange] = Field(
+        default_factory=list, description="capacity changes ([[buildings.capacity]])"
+    )
+    opening: list[OpeningChange] = Field(
+        default_factory=list, description="opening-hour changes ([[buildings.opening]])"
+    )
 
 
 class Scenario(_Strict):
     """One what-if: dataset, growth, buildings, caps, weights, travel, options, solver."""
 
-    name: str = "scenario"
-    description: str = ""
+    name: str = Field("scenario", description="scenario name (default: the file name)")
+    description: str = Field("", description="one line saying what the scenario tests")
     dataset: str = Field("../geodata/nel", description="dataset folder, relative to this file")
     growth: Growth = Growth()
     buildings: Buildings = Buildings()
@@ -190,27 +255,43 @@ class Scenario(_Strict):
     weights: Weights = Weights()
     travel: Travel = Travel()
     options: Options = Options()
-    pinned: list[Pin] = Field(default_factory=list)
+    pinned: list[Pin] = Field(default_factory=list, description="pinned allocations ([[pinned]])")
     solver: Solver = Solver()
     source_file: str | None = Field(None, description="set by load_scenario; not for files")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value) or value in (".", ".."):
+            raise ValueError(
+                f"'{value}' cannot be a folder name: use letters, digits, '_', '-', '.' "
+                "(not starting with '.' or '-', at most 100 characters)"
+            )
+        return value
+
     def dataset_path(self) -> Path:
         """The dataset folder, resolved against the scenario file's folder."""
-        path = Path(self.dataset)
-        if not path.is_absolute() and self.source_file:
-            path = Path(self.source_file).parent / path
-        return path
+        return self._resolve(self.dataset)
 
     def matrix_path(self) -> Path | None:
+        """The travel matrix file, if any, resolved against the scenario file's folder."""
         if self.travel.matrix is None:
             return None
-        path = Path(self.travel.matrix)
-        if not path.is_absolute() and self.source_file:
-            path = Path(self.source_file).parent / path
-        return path
+        return self._resolve(self.travel.matrix)
 
     def cap(self, kind: str) -> float:
+        """The utilisation cap of one site kind."""
         return self.caps.for_kind(kind)
+
+    def _resolve(self, value: str) -> Path:
+        path = Path(value)
+        if not path.is_absolute() and self.source_file:
+            path = Path(os.path.normpath(Path(self.source_file).parent / path))
+        return path
+
+
+#: Keys holding paths that are relative to the file that sets them.
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (("dataset",), ("travel", "matrix"))
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -223,23 +304,100 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model inside an annotation, and whether it is a list of them."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _model_of(arg)
+            if found[0] is not None:
+                return found
+        return None, False
+    if origin is list:
+        inner, _ = _model_of(typing.get_args(annotation)[0])
+        return inner, True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None, False
+
+
+def unknown_keys(
+    data: dict[str, Any], model: type[BaseModel] = Scenario, prefix: str = ""
+) -> list[str]:
+    """Every key in ``data`` the model does not know, as dotted paths with a suggestion."""
+    found: list[str] = []
+    fields = model.model_fields
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in fields or key == "source_file":
+            close = difflib.get_close_matches(key, [f for f in fields if f != "source_file"], n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            found.append(f"unknown key '{path}'{hint}")
+            continue
+        sub, is_list = _model_of(fields[key].annotation)
+        if sub is None:
+            continue
+        if is_list and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    found += unknown_keys(item, sub, f"{path}[{i}].")
+        elif isinstance(value, dict):
+            found += unknown_keys(value, sub, f"{path}.")
+    return found
+
+
+def _get(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys[:-1]:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data.get(keys[-1]) if isinstance(data, dict) else None
+
+
+def _rebase_paths(data: dict[str, Any], source: Path, target: Path) -> None:
+    """Rewrite relative path keys set in ``source``'s folder so they work from ``target``'s."""
+    if source.parent.resolve() == target.parent.resolve():
+        return
+    for keys in _PATH_KEYS:
+        value = _get(data, keys)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            holder = data
+            for key in keys[:-1]:
+                holder = holder[key]
+            holder[keys[-1]] = os.path.relpath(
+                (source.parent / value).resolve(), target.parent.resolve()
+            )
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in chain:
         loop = " -> ".join(p.name for p in (*chain, resolved))
-        raise ScenarioError(f"{path}: 'extends' makes a loop ({loop}).")
+        raise ScenarioError(f"{chain[-1]}: 'extends' makes a loop ({loop}).")
     if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found.")
+        where = f"{chain[-1]}: 'extends' names " if chain else ""
+        raise ScenarioError(f"{where}{path}: scenario file not found.")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path}: not valid TOML: not UTF-8 text (bad byte at line {line}); save it as UTF-8."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}).") from exc
     parent = data.pop("extends", None)
+    problems = unknown_keys(data)
+    if problems:
+        raise ScenarioError(
+            f"{path}: " + "; ".join(problems) + " (see models/README.md)",
+            [f"{path}: {p} (see models/README.md)" for p in problems],
+        )
     if parent is None:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: 'extends' must be a file name in quotes.")
-    base = _read_toml(path.parent / parent, (*chain, resolved))
+    base_path = path.parent / parent
+    base = _read_toml(base_path, (*chain, resolved))
+    _rebase_paths(base, base_path, path)
     base.pop("name", None)
     base.pop("description", None)
     return _merge(base, data)
@@ -250,12 +408,12 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     data = _read_toml(path)
     data.setdefault("name", path.stem)
-    data["source_file"] = str(path)
+    data["source_file"] = str(path.resolve())
     return scenario_from_dict(data, str(path))
 
 
 def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
-    """Validate a dict into a Scenario, with errors naming each bad key."""
+    """Validate a dict into a Scenario, with errors naming each bad key and the origin."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -266,7 +424,23 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scen
                 lines.append(f"unknown key '{key}' (check the spelling; see models/README.md)")
             else:
                 lines.append(f"key '{key}': {error['msg']}")
-        raise ScenarioError(f"{origin}: " + "; ".join(lines)) from None
+        raise ScenarioError(
+            f"{origin}: " + "; ".join(lines), [f"{origin}: {line}" for line in lines]
+        ) from None
 
 
-__all__ = ["SITE_KINDS", "Scenario", "load_scenario", "scenario_from_dict"]
+__all__ = [
+    "BANDS",
+    "SITE_KINDS",
+    "Buildings",
+    "Caps",
+    "Growth",
+    "Options",
+    "Scenario",
+    "Solver",
+    "Travel",
+    "Weights",
+    "load_scenario",
+    "scenario_from_dict",
+    "unknown_keys",
+]

@@ -216,10 +216,21 @@ def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollecto
 
 
 def check_geometry(
-    frame: gpd.GeoDataFrame, spec: FileSpec, problems: ProblemCollector, label: str | None = None
+    frame: gpd.GeoDataFrame,
+    spec: FileSpec,
+    problems: ProblemCollector,
+    label: str | None = None,
+    *,
+    geojson_file: bool | None = None,
 ) -> None:
-    """Missing or non-geographic CRS; null, empty, invalid, wrong-type or out-of-area shapes."""
+    """Missing or non-geographic CRS; null, empty, invalid, wrong-type or out-of-area shapes.
+
+    ``geojson_file`` says the frame was read from a GeoJSON file, which must be
+    longitude/latitude; by default it is guessed from the label's suffix.
+    """
     file = label or spec.name
+    if geojson_file is None:
+        geojson_file = file.endswith(".geojson")
     if frame.crs is None:
         problems.crs.append(
             Problem(
@@ -229,7 +240,7 @@ def check_geometry(
             )
         )
         return
-    if file.endswith(".geojson") and not frame.crs.is_geographic:
+    if geojson_file and not frame.crs.is_geographic:
         problems.crs.append(
             Problem(
                 file,
@@ -268,7 +279,7 @@ def check_geometry(
                     fix="repair it (QGIS 'Fix geometries' or shapely.make_valid).",
                 )
             )
-    usable = geoms.notna() & ~geoms.is_empty
+    usable = ~(geoms.isna() | geoms.is_empty)  # notna() warns when a shape is empty
     if usable.any():
         lonlat = frame.loc[usable].geometry.to_crs(GEOGRAPHIC_CRS)
         bounds = lonlat.bounds
@@ -341,8 +352,8 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
 
     refs("capacity.csv", capacity, "site_id", site_ids, "site", "premises", ("site_id",))
     refs("opening.csv", opening, "site_id", site_ids, "site", "premises", ("site_id",))
-    refs("premises", premises, "pcn_code", pcn_codes, "PCN", "pcns", ("site_id",))
-    refs("lsoas", lsoas, "pcn_code", pcn_codes, "PCN", "pcns", ("lsoa_code",))
+    refs("premises.geojson", premises, "pcn_code", pcn_codes, "PCN", "pcns", ("site_id",))
+    refs("lsoas.geojson", lsoas, "pcn_code", pcn_codes, "PCN", "pcns", ("lsoa_code",))
     key_d = ("pcn_code", "service_id")
     refs("demand.csv", demand, "pcn_code", pcn_codes, "PCN", "pcns", key_d)
     refs("demand.csv", demand, "service_id", service_ids, "service", "services.csv", key_d)
@@ -389,7 +400,7 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
         for pos in premises.index[needs_pcn.to_numpy()]:
             problems.schema.append(
                 Problem(
-                    "premises",
+                    "premises.geojson",
                     f"a {premises.at[pos, 'kind']} must name its PCN.",
                     row=_row_label(premises, pos, ("site_id",)),
                     column="pcn_code",
@@ -405,7 +416,7 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
             if code not in population.index:
                 problems.schema.append(
                     Problem(
-                        "pcns",
+                        "pcns.geojson",
                         "has no LSOAs assigned to it, so its population cannot be placed.",
                         row=_row_label(pcns, pos, ("pcn_code",)),
                         column="pcn_code",
@@ -415,7 +426,7 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
             elif not population[code] > 0:
                 problems.schema.append(
                     Problem(
-                        "pcns",
+                        "pcns.geojson",
                         "has zero population over its LSOAs.",
                         row=_row_label(pcns, pos, ("pcn_code",)),
                         column="population",

@@ -38,14 +38,14 @@ def _travel_km(dataset: Dataset, pairs: pd.DataFrame, circuity: float) -> pd.Ser
     points = lsoas.geometry.representative_point()
     lx, ly = points.x.to_numpy(), points.y.to_numpy()
     pop = lsoas["population"].to_numpy(float)
-    members = {
-        p: np.flatnonzero(lsoas["pcn_code"].to_numpy() == p) for p in pairs["pcn_code"].unique()
-    }
-    site = dataset.premises.set_index("site_id").geometry
+    by_pcn = lsoas.groupby("pcn_code").indices  # positions, ascending, in one pass
+    empty = np.array([], dtype=np.intp)
+    members = {p: by_pcn.get(p, empty) for p in pairs["pcn_code"].unique()}
+    site = dict(zip(dataset.premises["site_id"], dataset.premises.geometry, strict=True))
     out = []
     for pcn, site_id in pairs[["pcn_code", "site_id"]].itertuples(index=False):
         idx = members[pcn]
-        if site_id not in site.index:
+        if site_id not in site:
             out.append(np.nan)
             continue
         pt = site[site_id]
@@ -111,15 +111,18 @@ def verify_plan(
             }
     limits = dict(services["max_travel_km"])
     limits.update(scenario.travel.max_km_by_service)
+    # Plain dicts: a pandas row lookup per allocation dominated large plans.
+    service_rules = services.to_dict(orient="index")
+    kind_of = kinds.to_dict()
     for row in alloc.itertuples(index=False):
-        svc = services.loc[row.service_id]
+        svc = service_rules[row.service_id]
         where = f"{row.service_id} for {row.pcn_code} at {row.site_id} ({row.band})"
         if row.band not in svc["bands"]:
             v.append(f"{where}: band not allowed for the service")
         if svc["category"] == "enhanced_access" and row.band not in EA_BANDS:
             v.append(f"{where}: enhanced access outside its bands")
-        if kinds.get(row.site_id) not in svc["site_kinds"]:
-            v.append(f"{where}: site kind {kinds.get(row.site_id)} not allowed")
+        if kind_of.get(row.site_id) not in svc["site_kinds"]:
+            v.append(f"{where}: site kind {kind_of.get(row.site_id)} not allowed")
         slot = (row.site_id, svc["room_type"], row.band)
         if slot not in open_slots and slot not in openable:
             v.append(f"{where}: site has no open {svc['room_type']} room in that band")
@@ -146,15 +149,23 @@ def verify_plan(
     # Capacity under caps, and the utilisation table's arithmetic.
     alloc["room_type"] = alloc["service_id"].map(services["room_type"])
     placed = alloc.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
-    cap = dataset.capacity.set_index(["site_id", "room_type", "band"])
+    cap = dict(
+        zip(
+            zip(
+                dataset.capacity["site_id"],
+                dataset.capacity["room_type"],
+                dataset.capacity["band"],
+                strict=True,
+            ),
+            zip(dataset.capacity["capacity_hours"], dataset.capacity["fixed_hours"], strict=True),
+            strict=True,
+        )
+    )
     for slot, hours in placed.items():
-        kind = kinds.get(slot[0])
+        kind = kind_of.get(slot[0])
         limit_frac = scenario.cap(kind) if kind else 0.0
-        if slot in cap.index:
-            capacity, fixed = (
-                float(cap.at[slot, "capacity_hours"]),
-                float(cap.at[slot, "fixed_hours"]),
-            )
+        if slot in cap:
+            capacity, fixed = float(cap[slot][0]), float(cap[slot][1])
         elif slot in openable:
             row = opening[(opening["site_id"] == slot[0]) & (opening["band"] == slot[2])].iloc[0]
             capacity, fixed = float(row[f"{slot[1]}_hours_if_opened"]), 0.0

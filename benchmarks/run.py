@@ -1,0 +1,353 @@
+"""Time the estates-opt pipeline stage by stage, against the direct-highspy lower bound.
+
+Usage (from the repository root)::
+
+    python benchmarks/run.py --scale england [--mip] [--backend pulp|direct]
+                             [--decompose] [--json FILE]
+    python benchmarks/run.py --scale nel --solver-options --json nel-solvers.json
+
+``--scale`` is a synthetic scale (``tiny``, ``small``, ``ics``, ``region``,
+``england``; generated once into ``.cache/synthetic/<scale>-<seed>/``) or
+``nel`` (``models/nel_baseline.toml`` on ``geodata/nel``). Each phase is timed
+separately: load (read and validate the dataset), travel, build (arrays), solve
+(PuLP model + solver, or the decomposed solve), explain, verify and write (plan
+tables, KPIs and GeoPackage; no maps). The same LP is then solved once more by
+:func:`estates_opt.solve.solve_direct`, which hands the arrays straight to
+highspy: no modelling layer can be faster, so ``ratio`` (our solve phase over
+that one) is the price of the modelling layer. The two objectives must agree.
+
+``--solver-options`` additionally times HiGHS's LP algorithms (dual and primal
+simplex, interior point with and without crossover, PDLP) and CBC/CLP on the
+same LP, so the default can be chosen by measurement.
+
+This is a development tool, so it prints (the library itself never does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python benchmarks/run.py` from a source tree
+    sys.path.insert(0, str(ROOT))
+
+from estates_opt.build import LinearProgram, build_model  # noqa: E402
+from estates_opt.changes import apply_scenario  # noqa: E402
+from estates_opt.dataset import read_dataset  # noqa: E402
+from estates_opt.plan import explain_and_verify, measure_travel  # noqa: E402
+from estates_opt.scenario import Scenario, Solver, load_scenario  # noqa: E402
+from estates_opt.solve import SolveResult, solve_direct, solve_model  # noqa: E402
+from estates_opt.synthetic import SCALES, cached_dataset  # noqa: E402
+
+log = logging.getLogger("benchmarks")
+
+NEL_SCENARIO = ROOT / "models" / "nel_baseline.toml"
+CACHE = ROOT / ".cache" / "synthetic"
+PHASES = ("load", "travel", "build", "solve", "explain", "verify", "write")
+#: Relative tolerance within which our objective must equal the lower bound's.
+OBJECTIVE_RTOL = 1e-6
+
+#: Issue 6 targets on 2 cores: (end-to-end seconds, ratio to the lower bound, build seconds,
+#: peak memory MB). ``None`` = no target for that figure.
+TARGETS: dict[tuple[str, bool], dict[str, float | None]] = {
+    ("england", False): {"total": 20.0, "ratio": 1.2, "build": 10.0, "peak_rss_mb": 2560.0},
+    ("region", False): {"total": 5.0, "ratio": None, "build": None, "peak_rss_mb": None},
+    ("nel", False): {"total": 5.0, "ratio": None, "build": None, "peak_rss_mb": None},
+    ("nel", True): {"total": 30.0, "ratio": None, "build": None, "peak_rss_mb": None},
+}
+
+#: HiGHS LP algorithms compared by ``--solver-options`` (label -> highs_options).
+HIGHS_VARIANTS: dict[str, dict[str, Any]] = {
+    "highs default (choose)": {},
+    "dual simplex (serial)": {"solver": "simplex", "simplex_strategy": 1},
+    "dual simplex (PAMI, 2 threads)": {
+        "solver": "simplex",
+        "simplex_strategy": 2,
+        "parallel": "on",
+    },
+    "primal simplex": {"solver": "simplex", "simplex_strategy": 4},
+    "interior point + crossover": {"solver": "ipm"},
+    "interior point, no crossover": {"solver": "ipm", "run_crossover": "off"},
+    "pdlp": {"solver": "pdlp"},
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """What to benchmark: the scenario (with its dataset folder) and a label."""
+
+    label: str
+    scenario: Scenario
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def make_case(
+    scale: str,
+    *,
+    seed: int = 0,
+    mip: bool = False,
+    backend: str | None = None,
+    decompose: bool = False,
+    threads: int | None = None,
+    cache: Path = CACHE,
+) -> Case:
+    """The scenario to run: NEL's baseline file, or defaults on a cached synthetic dataset."""
+    if scale == "nel":
+        scenario = load_scenario(NEL_SCENARIO)
+    else:
+        folder = cached_dataset(scale, seed, cache)
+        scenario = Scenario(name=f"synthetic-{scale}-{seed}", dataset=str(folder.resolve()))
+    solver_updates: dict[str, Any] = {"decompose": decompose}
+    if backend is not None:
+        solver_updates["backend"] = backend
+    if threads is not None:
+        solver_updates["threads"] = threads
+    updates: dict[str, Any] = {"solver": scenario.solver.model_copy(update=solver_updates)}
+    if mip:
+        updates["options"] = scenario.options.model_copy(
+            update={"whole_sessions": True, "opening_decisions": True}
+        )
+    label = f"{scale}{' MIP' if mip else ' LP'}"
+    return Case(label, scenario.model_copy(update=updates))
+
+
+def _solve(lp: LinearProgram, solver: Solver) -> SolveResult:
+    if solver.decompose:
+        from estates_opt.decompose import solve_decomposed
+
+        return solve_decomposed(lp, solver)
+    return solve_model(lp, solver)
+
+
+def run_case(case: Case, out_dir: Path | None = None) -> tuple[dict[str, Any], LinearProgram]:
+    """Run every phase once, then the lower bound; return the record and the LP."""
+    scenario = case.scenario
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    dataset = read_dataset(scenario.dataset_path())
+    seconds["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    data = apply_scenario(dataset, scenario)
+    travel = measure_travel(data, scenario)
+    seconds["travel"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    lp = build_model(data, scenario, travel)
+    seconds["build"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    result = _solve(lp, scenario.solver)
+    seconds["solve"] = time.perf_counter() - t
+    result.require_plan()
+
+    timings: dict[str, float] = {}
+    plan = explain_and_verify(data, scenario, lp, result, timings)
+    seconds["explain"] = timings["explain"]
+    seconds["verify"] = timings["verify"]
+
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="estates-bench-") as tmp:
+        plan.write(out_dir or Path(tmp) / "plan")
+    seconds["write"] = time.perf_counter() - t
+    seconds["total"] = sum(seconds[p] for p in PHASES)
+    peak = peak_rss_mb()
+
+    lower = solve_direct(lp, replace_backend(scenario.solver, "direct"))
+    variables, constraints, nonzeros = lp.shape
+    relative = _relative_difference(result.objective, lower.objective)
+    record: dict[str, Any] = {
+        "case": case.label,
+        "dataset": str(scenario.dataset_path()),
+        "mip": lp.is_mip,
+        "backend": result.backend,
+        "decompose": scenario.solver.decompose,
+        "variables": variables,
+        "constraints": constraints,
+        "nonzeros": nonzeros,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "pulp_build_seconds": round(result.pulp_build_seconds, 3),
+        "solver_seconds": round(result.seconds, 3),
+        "lower_bound_seconds": round(lower.seconds, 3),
+        "ratio": round(seconds["solve"] / lower.seconds, 3) if lower.seconds > 0 else None,
+        "peak_rss_mb": round(peak, 1),
+        "peak_rss_mb_with_lower_bound": round(peak_rss_mb(), 1),
+        "status": str(result.status),
+        "gap": result.gap,
+        "objective": result.objective,
+        "lower_bound_status": str(lower.status),
+        "lower_bound_objective": lower.objective,
+        "lower_bound_gap": lower.gap,
+        "objective_relative_difference": relative,
+        "objectives_agree": bool(relative <= OBJECTIVE_RTOL)
+        if not lp.is_mip
+        else bool(relative <= 2 * scenario.solver.mip_gap),
+        "verified": bool(plan.kpis.get("verified")),
+    }
+    record["targets"] = _targets(case.label, record)
+    return record, lp
+
+
+def replace_backend(solver: Solver, backend: str) -> Solver:
+    return solver.model_copy(update={"backend": backend, "decompose": False})
+
+
+def _relative_difference(a: float, b: float) -> float:
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return abs(a - b) / max(1.0, abs(a), abs(b))
+
+
+def _targets(label: str, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    scale, kind = label.split()
+    wanted = TARGETS.get((scale, kind == "MIP"), {})
+    got = {
+        "total": record["seconds"]["total"],
+        "ratio": record["ratio"],
+        "build": record["seconds"]["build"],
+        "peak_rss_mb": record["peak_rss_mb"],
+    }
+    return {
+        name: {"target": limit, "measured": got[name], "met": got[name] <= limit}
+        for name, limit in wanted.items()
+        if limit is not None and got[name] is not None
+    }
+
+
+def time_solver_options(lp: LinearProgram, solver: Solver) -> list[dict[str, Any]]:
+    """Solve ``lp`` with each HiGHS algorithm (direct, no modelling layer) and with CBC/CLP."""
+    base = replace_backend(solver, "direct")
+    rows: list[dict[str, Any]] = []
+    reference: float | None = None
+    for label, options in HIGHS_VARIANTS.items():
+        variant = base.model_copy(update={"highs_options": {**solver.highs_options, **options}})
+        result = solve_direct(lp, variant)
+        reference = result.objective if reference is None else reference
+        rows.append(_option_row(label, "highspy (direct)", result, reference))
+    cbc = solver.model_copy(update={"name": "cbc", "backend": "pulp", "decompose": False})
+    label = "CBC (CLP for an LP) via PuLP" if not lp.is_mip else "CBC via PuLP"
+    try:
+        result = solve_model(lp, cbc)
+    except Exception as exc:  # a missing CBC binary must not lose the HiGHS timings
+        rows.append({"option": label, "error": str(exc)})
+    else:
+        rows.append(_option_row(label, "pulp", result, reference))
+    return rows
+
+
+def _option_row(label: str, via: str, result: SolveResult, reference: float) -> dict[str, Any]:
+    return {
+        "option": label,
+        "via": via,
+        "status": str(result.status),
+        "seconds": round(result.seconds, 3),
+        "model_seconds": round(result.pulp_build_seconds, 3),
+        "objective": result.objective,
+        "relative_difference": _relative_difference(result.objective, reference),
+    }
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """The record as a plain-text table a person can paste into an issue."""
+    lines = [
+        f"{record['case']}: {record['variables']:,} variables, {record['constraints']:,} "
+        f"constraints, {record['nonzeros']:,} nonzeros ({record['backend']}"
+        f"{', decomposed' if record['decompose'] else ''})",
+        "",
+        f"{'phase':<22}{'seconds':>10}",
+    ]
+    for phase in (*PHASES, "total"):
+        lines.append(f"{phase:<22}{record['seconds'][phase]:>10.2f}")
+    lines += [
+        f"{'  of solve: PuLP model':<22}{record['pulp_build_seconds']:>10.2f}",
+        f"{'  of solve: solver':<22}{record['solver_seconds']:>10.2f}",
+        f"{'lower bound (direct)':<22}{record['lower_bound_seconds']:>10.2f}",
+        f"{'ratio solve / bound':<22}{record['ratio']:>10.2f}",
+        f"{'peak RSS (MB)':<22}{record['peak_rss_mb']:>10.0f}",
+        "",
+        f"objective {record['objective']:.6f} ({record['status']}); lower bound "
+        f"{record['lower_bound_objective']:.6f}; relative difference "
+        f"{record['objective_relative_difference']:.1e}; verified {record['verified']}",
+    ]
+    for name, t in record["targets"].items():
+        lines.append(
+            f"target {name}: {t['measured']} vs {t['target']} -> {'met' if t['met'] else 'MISSED'}"
+        )
+    return "\n".join(lines)
+
+
+def format_options(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'solver option':<34}{'status':<10}{'seconds':>9}{'model s':>9}{'rel diff':>10}"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['option']:<34}error: {row['error']}")
+            continue
+        lines.append(
+            f"{row['option']:<34}{row['status'][:9]:<10}{row['seconds']:>9.2f}"
+            f"{row['model_seconds']:>9.2f}{row['relative_difference']:>10.1e}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=[*SCALES, "nel"], default="nel")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic dataset seed")
+    parser.add_argument("--mip", action="store_true", help="whole sessions + opening decisions")
+    parser.add_argument("--backend", choices=["pulp", "direct"], help="default: the scenario's")
+    parser.add_argument("--decompose", action="store_true", help="solve independent blocks")
+    parser.add_argument("--threads", type=int, help="solver threads")
+    parser.add_argument("--json", type=Path, help="write the record to this JSON file")
+    parser.add_argument("--out", type=Path, help="keep the written plan in this folder")
+    parser.add_argument(
+        "--solver-options", action="store_true", help="also time HiGHS algorithms and CBC/CLP"
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="show stage log lines")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    case = make_case(
+        args.scale,
+        seed=args.seed,
+        mip=args.mip,
+        backend=args.backend,
+        decompose=args.decompose,
+        threads=args.threads,
+    )
+    record, lp = run_case(case, args.out)
+    print(format_table(record))
+    if args.solver_options:
+        rows = time_solver_options(lp, case.scenario.solver)
+        record["solver_options"] = rows
+        print()
+        print(format_options(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0 if record["objectives_agree"] and record["verified"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

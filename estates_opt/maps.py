@@ -1,0 +1,501 @@
+"""Plan tables -> Folium maps: the planner's ICS map and each PCN director's hub map.
+
+Pages are drawn from the plan tables only (allocations, utilisation,
+pcn_summary, moves, KPIs) and the dataset's geometries, never from the LP,
+so a written plan can be redrawn later (:func:`redraw_maps`). Folium builds
+the map, layer groups, layer control, scale bar and full-screen button; one
+small script of ours (:mod:`estates_opt.maps_js`) draws buildings, flows and
+catchments from a JSON payload. Pages work offline: Leaflet and the plugin
+are inlined from ``estates_opt/vendor`` and no tiles are loaded unless asked.
+This module never imports the solver.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import folium
+from branca.element import Element
+from folium import plugins
+
+from .io import atomic_write_text
+from .maps_assets import (
+    FULLSCREEN_CSS,
+    FULLSCREEN_JS,
+    LEAFLET_CSS,
+    LEAFLET_JS,
+    finish_page,
+    number_elements,
+    script_safe,
+    to_js_literal,
+)
+from .maps_data import (
+    CATEGORY_STYLE,
+    MapData,
+    build_map_data,
+    imd_legend,
+    imd_profile,
+    lsoa_layer,
+    sessions,
+)
+from .maps_js import HUB_CSS, MAPS_CSS, MAPS_JS
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+log = logging.getLogger(__name__)
+
+__all__ = ["hub_filename", "hub_map", "plan_map", "redraw_maps", "write_maps"]
+
+#: Width (px) kept free on the right of the initial view for the layer control and legend.
+LEGEND_PX = 350
+_BAND_NAMES = {
+    "weekday": "Band: weekday core",
+    "evening": "Band: weekday evening",
+    "saturday": "Band: Saturday",
+    "sunday": "Band: Sunday",
+}
+
+
+# --- public API ----------------------------------------------------------------
+
+
+def plan_map(plan: Plan, *, tiles: str | None = None) -> folium.Map:
+    """The planner's map of the whole ICS; offline (no tiles) unless ``tiles`` names a layer."""
+    data = build_map_data(plan)
+    return _plan_map(data, hub_files(data), tiles=tiles)
+
+
+def hub_map(plan: Plan, pcn_code: str, *, tiles: str | None = None) -> folium.Map:
+    """A PCN clinical director's map: catchment, IMD, hub, buildings used, what moved."""
+    data = build_map_data(plan)
+    _check_pcn(data, pcn_code)
+    return _hub_map(data, pcn_code, tiles=tiles, links=False)
+
+
+def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[Path, int]:
+    """Write ``plan_map.html``, ``hubs/<pcn>.html`` per PCN and ``hubs/index.html``.
+
+    Each file is written atomically. Returns every written path with its size
+    in bytes, the planner's map first.
+    """
+    started = time.perf_counter()
+    maps_dir = Path(maps_dir)
+    data = build_map_data(plan)
+    files = hub_files(data)
+    written: dict[Path, int] = {}
+
+    def save(path: Path, page: str) -> None:
+        atomic_write_text(path, page)
+        written[path] = len(page.encode("utf-8"))
+
+    save(maps_dir / "plan_map.html", render_page(_plan_map(data, files, tiles=tiles)))
+    for pcn in data.pcns:
+        page = render_page(_hub_map(data, pcn["code"], tiles=tiles, links=True))
+        save(maps_dir / "hubs" / files[pcn["code"]], page)
+    save(maps_dir / "hubs" / "index.html", index_page(data, files))
+    log.info(
+        "wrote %d map pages (%.1f MB) to %s in %.1f s",
+        len(written),
+        sum(written.values()) / 1e6,
+        maps_dir,
+        time.perf_counter() - started,
+    )
+    return written
+
+
+def redraw_maps(plan_dir: Path, maps_dir: Path) -> dict[Path, int]:
+    """Redraw the maps of a written plan folder without solving again."""
+    from .plan import read_plan
+
+    return write_maps(read_plan(plan_dir), Path(maps_dir))
+
+
+def render_page(m: folium.Map) -> str:
+    """The map's standalone HTML with every script and style sheet inlined."""
+    root = m.get_root()
+    number_elements(root)
+    return finish_page(root.render())
+
+
+def hub_filename(pcn_code: str) -> str:
+    """A safe file name for a PCN's hub page (codes are data: no slashes or dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", pcn_code) or "pcn"
+
+
+def hub_files(data: MapData) -> dict[str, str]:
+    """PCN code -> hub page file name, unique even if two codes clean to the same name."""
+    files: dict[str, str] = {}
+    taken: set[str] = {"index"}
+    for pcn in data.pcns:
+        stem = base = hub_filename(pcn["code"])
+        n = 1
+        while stem.lower() in taken:
+            n += 1
+            stem = f"{base}_{n}"
+        taken.add(stem.lower())
+        files[pcn["code"]] = f"{stem}.html"
+    return files
+
+
+# --- page assembly ----------------------------------------------------------------
+
+
+class _Draw(Element):
+    """Calls our drawing script with the page's data and its Folium layer groups.
+
+    Not a ``MacroElement``: Branca compiles a macro's output as a new Jinja template,
+    so data containing ``{{ ... }}`` would be evaluated (in Python, at render time).
+    The call goes into the page's script section as literal text instead.
+    """
+
+    def __init__(self, payload: dict[str, Any], groups: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "EstatesOptDraw"
+        self.payload = to_js_literal(payload)
+        self.groups = groups
+
+    def render(self, **kwargs: Any) -> str:
+        # Resolved at render time: element ids are renumbered just before rendering.
+        call = (
+            f"EstatesOptMaps.draw({self._parent.get_name()}, {self.payload}, "
+            f"{_js_groups(self.groups)});"
+        )
+        self.get_root().script.add_child(_Raw(call), name=self.get_name())
+        return ""
+
+
+class _Raw(Element):
+    """Literal HTML. Branca's ``Element(text)`` compiles its text as a Jinja template, so a
+    name containing ``{{ ... }}`` would be evaluated; this element is never parsed."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Raw"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+def _js_groups(groups: dict[str, Any]) -> str:
+    """A JS object literal naming Folium's layer variables (our ids, never data)."""
+    parts = []
+    for key, value in groups.items():
+        inner = _js_groups(value) if isinstance(value, dict) else value.get_name()
+        parts.append(f"{to_js_literal(key)}:{inner}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _base_map(bounds: list[list[float]], title: str, tiles: str | None) -> folium.Map:
+    (south, west), (north, east) = bounds
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=11,
+        tiles=None,
+        control_scale=True,
+        zoom_snap=0.25,
+    )
+    # Per-map copies: only Leaflet, inlined later; no jQuery/Bootstrap/icon fonts from CDNs.
+    m.default_js = list(LEAFLET_JS)
+    m.default_css = list(LEAFLET_CSS)
+    if tiles:
+        folium.TileLayer(tiles, control=False).add_to(m)
+    full = plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Exit")
+    full.default_js = list(FULLSCREEN_JS)
+    full.default_css = list(FULLSCREEN_CSS)
+    full.add_to(m)
+    root = m.get_root()
+    root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="title")
+    root.header.add_child(_Raw(f"<script>{script_safe(MAPS_JS)}</script>"), name="eo_js")
+    # In the body so it comes after leaflet.css (which Folium puts in the head at render).
+    root.html.add_child(_Raw(f"<style>{MAPS_CSS}</style>"), name="eo_css")
+    # Keep the right-hand side (layer control, legend) clear of the area of interest.
+    m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(LEGEND_PX, 10))
+    return m
+
+
+def _group(m: folium.Map, name: str, *, base: bool = False, show: bool = True) -> Any:
+    return folium.FeatureGroup(name=name, overlay=not base, show=show).add_to(m)
+
+
+def _band_and_flow_groups(m: folium.Map, data: MapData) -> tuple[dict[str, Any], dict[str, Any]]:
+    flows = {
+        cat: _group(m, f"Flows: {label.lower() if cat != 'pcn_clinic' else label}")
+        for cat, (label, _, _) in CATEGORY_STYLE.items()
+    }
+    bands = {b: _group(m, _BAND_NAMES.get(b, f"Band: {b}")) for b in data.bands}
+    return flows, bands
+
+
+def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> folium.Map:
+    m = _base_map(data.bounds, "Estates plan: whole ICS", tiles)
+    shading = {
+        s["key"]: _group(m, s["label"], base=True, show=i == 0) for i, s in enumerate(data.shading)
+    }
+    outlines = _group(m, "Outlines only", base=True, show=False)
+    groups: dict[str, Any] = {"shading": shading, "outlines": outlines}
+    if data.boroughs is not None:
+        groups["boroughs"] = _group(m, "Borough outlines")
+    groups["sites"] = _group(m, "Buildings")
+    groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    pcns = [dict(p, href=f"hubs/{files[p['code']]}") for p in data.pcns]
+    payload = {
+        "page": "plan",
+        "style": data.style(),
+        "bands": data.bands,
+        "sites": data.sites,
+        "pcns": pcns,
+        "flows": data.plan_flows,
+        "areas": data.areas,
+        "shading": data.shading,
+        "boroughs": data.boroughs,
+        "boroughLabels": data.borough_labels,
+        "attribution": data.attribution,
+    }
+    m.add_child(_Draw(payload, groups))
+    return m
+
+
+def _check_pcn(data: MapData, pcn_code: str) -> None:
+    if pcn_code not in data.pcn_index:
+        known = ", ".join(sorted(data.pcn_index)[:8])
+        raise KeyError(f"PCN '{pcn_code}' is not in the plan (PCN codes: {known}...)")
+
+
+def _hub_sites(data: MapData, pcn_code: str) -> tuple[list[int], set[int]]:
+    """Indexes of the buildings a hub page shows, and which of them are the PCN's hub."""
+    members = {
+        i
+        for i, s in enumerate(data.sites)
+        if s["pcnCode"] == pcn_code and s["kind"] in ("gp_practice", "pcn_hub")
+    }
+    hubs = {i for i in members if data.sites[i]["kind"] == "pcn_hub"}
+    used = {f[1] for f in data.pcn_flows.get(pcn_code, [])}
+    return sorted(members | used), hubs
+
+
+def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) -> folium.Map:
+    _check_pcn(data, pcn_code)
+    p_index = data.pcn_index[pcn_code]
+    pcn = data.pcns[p_index]
+    m = _base_map(pcn["bounds"], f"Hub map: {pcn['name']} ({pcn_code})", tiles)
+    m.get_root().html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
+    groups: dict[str, Any] = {
+        "lsoas": _group(m, "Deprivation (IMD) by LSOA"),
+        "catchment": _group(m, "Catchment outline"),
+        "sites": _group(m, "Buildings"),
+    }
+    groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+    shown, hubs = _hub_sites(data, pcn_code)
+    local = {g: i for i, g in enumerate(shown)}
+    sites = []
+    for g in shown:
+        site = dict(data.sites[g])
+        if g in hubs:
+            site["label"] = f"Hub: {site['name']}"
+        sites.append(site)
+    flows = [[0, local[f[1]], *f[2:]] for f in data.pcn_flows.get(pcn_code, [])]
+    features = data.areas["features"]
+    (s0, w0), (n0, e0) = pcn["bounds"]
+    pad_lat, pad_lon = (n0 - s0) * 0.6, (e0 - w0) * 0.6
+    near = [
+        i
+        for i, q in enumerate(data.pcns)
+        if i != p_index
+        and q["bounds"][0][0] < n0 + pad_lat
+        and q["bounds"][1][0] > s0 - pad_lat
+        and q["bounds"][0][1] < e0 + pad_lon
+        and q["bounds"][1][1] > w0 - pad_lon
+    ]
+    by_index = {f["properties"]["i"]: f for f in features}
+    payload = {
+        "page": "hub",
+        "style": data.style(),
+        "bands": data.bands,
+        "sites": sites,
+        "pcns": [pcn],
+        "flows": flows,
+        "lsoas": lsoa_layer(data, pcn_code),
+        "imdLegend": imd_legend(),
+        "catchment": _collection([by_index[p_index]] if p_index in by_index else [], data.pcns),
+        "neighbours": _collection([by_index[i] for i in near if i in by_index], data.pcns),
+        "attribution": data.attribution,
+    }
+    m.get_root().html.add_child(
+        _Raw(_hub_panel(data, pcn, sites, local, hubs, links)), name="eo_panel"
+    )
+    m.add_child(_Draw(payload, groups))
+    return m
+
+
+def _collection(features: list[dict[str, Any]], pcns: list[dict[str, Any]]) -> dict[str, Any]:
+    """Catchment outlines for a hub page, named, without the ICS-wide shading colours."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": pcns[f["properties"]["i"]]["name"]},
+                "geometry": f["geometry"],
+            }
+            for f in features
+        ],
+    }
+
+
+# --- HTML panels and the index (escaped here, in Python) -------------------------------
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _n(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "&ndash;"
+    try:
+        return f"{float(value):,.{digits}f}"
+    except (TypeError, ValueError):
+        return "&ndash;"
+
+
+def _hub_panel(
+    data: MapData,
+    pcn: dict[str, Any],
+    sites: list[dict[str, Any]],
+    local: dict[int, int],
+    hubs: set[int],
+    links: bool,
+) -> str:
+    code = pcn["code"]
+    members = [s for s in sites if s["pcnCode"] == code and s["kind"] == "gp_practice"]
+    hub_names = [data.sites[g]["name"] for g in sorted(hubs)]
+    imd = imd_profile(data, code)
+    flows = data.pcn_flows.get(code, [])
+    used_before = len({f[1] for f in flows if f[4] == "before"})
+    used_after = len({f[1] for f in flows if f[4] == "after"})
+    share = imd["share_deciles_1_2"]
+    rows = [
+        ("Population (LSOA residents)", _n(pcn["population"])),
+        ("Registered patients", _n(pcn["registered"])),
+        ("Member practices", _n(len(members))),
+        ("Hub", _e(", ".join(hub_names)) or "none"),
+        (
+            "Living in the 20% most deprived areas",
+            "&ndash;" if share is None else f"{share:.0%}",
+        ),
+        ("Demand", f"{_n(pcn['demand'], 1)} h/week"),
+        ("Unmet after the plan", f"{_n(pcn['unmet'], 1)} h/week"),
+        ("Enhanced access met", f"{_n(pcn['eaMet'], 1)} of {_n(pcn['eaDemand'], 1)} h/week"),
+        ("Hours moved", f"{_n(pcn['moved'], 1)} h/week"),
+        ("Buildings used", f"{used_before} &rarr; {used_after}"),
+        (
+            "Travel, population-weighted",
+            f"{_n(pcn['travelBefore'], 2)} &rarr; <b>{_n(pcn['travelAfter'], 2)}</b> km",
+        ),
+    ]
+    out = ['<aside class="eo-panel">']
+    if links:
+        out.append(
+            '<nav><a href="index.html">&larr; All PCNs</a>'
+            '<a href="../plan_map.html">Whole-ICS plan map</a></nav>'
+        )
+    out.append(f"<h1>{_e(pcn['name'])}</h1>")
+    out.append(f'<div class="eo-sub">PCN {_e(code)} &middot; {_e(pcn["borough"])}</div>')
+    out.append('<table class="eo-kpi"><tbody>')
+    out += [f'<tr><th>{k}</th><td class="n">{v}</td></tr>' for k, v in rows]
+    out.append("</tbody></table>")
+    out.append(_moves_table(data, code, local))
+    out.append(
+        '<p class="eo-sub">Hours and sessions are per week; a session is 4 h in core hours '
+        "and on Saturdays, 1.5 h in the evening. Click a row to see the building.</p></aside>"
+    )
+    return "".join(out)
+
+
+def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
+    grouped = data.moves_by_pcn.get(code)
+    if grouped is None or grouped.empty:
+        return "<h2>What moved</h2><p>Nothing moved for this PCN.</p>"
+    out = [
+        f"<h2>What moved ({len(grouped)} changes)</h2>",
+        '<table class="eo-moves"><thead><tr><th>Service: from &rarr; to</th>'
+        '<th>Band</th><th class="n">Sessions</th></tr></thead><tbody>',
+    ]
+    for r in grouped.itertuples(index=False):
+        band = (
+            _e(r.to_band)
+            if r.from_band == r.to_band
+            else f"{_e(r.from_band)} &rarr; {_e(r.to_band)}"
+        )
+        target = local.get(data.site_index.get(str(r.to_site_id), -1))
+        attr = f' data-eo-site="{target}"' if target is not None else ""
+        out.append(
+            f"<tr{attr}><td><b>{_e(r.service)}</b><br>{_e(r.from_site)} &rarr; "
+            f"{_e(r.to_site)}</td><td>{band}</td>"
+            f'<td class="n">{_n(sessions(float(r.hours_per_week), str(r.to_band)), 1)}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+_INDEX_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+  margin: 24px; color: #222; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+table { border-collapse: collapse; margin-top: 12px; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #e3e3e3; text-align: left; }
+td.n, th.n { text-align: right; white-space: nowrap; }
+thead th { border-bottom: 2px solid #999; position: sticky; top: 0; background: #fff; }
+tbody tr:hover { background: #fff7d6; }
+.sub { color: #555; }
+.attr { color: #666; font-size: 12px; margin-top: 20px; white-space: pre-line; }
+"""
+
+
+def index_page(data: MapData, files: dict[str, str]) -> str:
+    """``hubs/index.html``: every PCN with its headline numbers and a link to its map."""
+    k = data.kpis
+    head = (
+        f"{_n(k.get('hours_moved'), 0)} hours a week moved; unmet "
+        f"{_n(k.get('unmet_hours_total'), 1)} h/week; mean travel "
+        f"{_n(k.get('travel_km_before'), 2)} &rarr; {_n(k.get('travel_km_after'), 2)} km"
+    )
+    rows = []
+    for p in sorted(data.pcns, key=lambda q: (q["borough"], q["name"])):
+        rows.append(
+            "<tr>"
+            f'<td><a href="{_e(files[p["code"]])}">{_e(p["name"])}</a></td>'
+            f"<td>{_e(p['code'])}</td><td>{_e(p['borough'])}</td>"
+            f'<td class="n">{_n(p["population"])}</td>'
+            f'<td class="n">{_n(p["demand"], 1)}</td>'
+            f'<td class="n">{_n(p["moved"], 1)}</td>'
+            f'<td class="n">{_n(p["unmet"], 1)}</td>'
+            f'<td class="n">{_n(p["eaMet"], 1)} / {_n(p["eaDemand"], 1)}</td>'
+            f'<td class="n">{_n(p["travelBefore"], 2)} &rarr; {_n(p["travelAfter"], 2)}</td>'
+            "</tr>"
+        )
+    scenario = _e(k.get("scenario", ""))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Hub maps: {scenario}</title><style>{_INDEX_CSS}</style></head><body>"
+        f'<h1>PCN hub maps</h1><div class="sub">Scenario {scenario}: {head}. '
+        '<a href="../plan_map.html">Whole-ICS plan map</a></div>'
+        "<table><thead><tr><th>PCN</th><th>Code</th><th>Borough</th>"
+        '<th class="n">Population</th><th class="n">Demand h/wk</th>'
+        '<th class="n">Moved h/wk</th><th class="n">Unmet h/wk</th>'
+        '<th class="n">Enhanced access met / due h/wk</th>'
+        '<th class="n">Travel before &rarr; after km</th></tr></thead><tbody>'
+        + "".join(rows)
+        + f'</tbody></table><div class="attr">{_e(data.attribution)}</div></body></html>\n'
+    )

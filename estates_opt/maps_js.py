@@ -1,0 +1,526 @@
+"""The browser side of the maps: our own small Leaflet code and style sheet.
+
+Kept as Python strings so the package needs no build step. The code draws
+everything from one JSON payload per page (buildings, flows, catchments),
+builds popups lazily on click and escapes every name taken from the data
+(``esc``) before it reaches ``innerHTML``. It is written in plain ES5-ish
+JavaScript on Leaflet 1.9 only: no jQuery, no CDN, no network access.
+"""
+
+from __future__ import annotations
+
+#: ``window.EstatesOptMaps.draw(map, data, groups)`` draws a plan map or a hub map.
+MAPS_JS = r"""
+(function () {
+  "use strict";
+  var ESC = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
+  function esc(v) {
+    return String(v === null || v === undefined ? "" : v).replace(/[&<>"']/g, function (c) {
+      return ESC[c];
+    });
+  }
+  function num(x, d) {
+    if (x === null || x === undefined || !isFinite(x)) { return "\u2013"; }
+    d = d || 0;
+    return Number(x).toLocaleString("en-GB", {minimumFractionDigits: d, maximumFractionDigits: d});
+  }
+  function pct(x) {
+    return (x === null || x === undefined || !isFinite(x)) ? "\u2013" : Math.round(100 * x) + "%";
+  }
+  function ratio(used, cap) { return cap > 0 ? used / cap : null; }
+  function swatch(colour, shape) {
+    return '<i class="eo-sw eo-sw-' + (shape || "box") + '" style="background:' + esc(colour) +
+      '"></i>';
+  }
+  function lineSwatch(colour, dash, width) {
+    return '<svg class="eo-line" width="34" height="10"><line x1="2" y1="5" x2="32" y2="5" ' +
+      'stroke="' + esc(colour) + '" stroke-width="' + (width || 3) + '" stroke-dasharray="' +
+      esc(dash || "") + '" stroke-linecap="round"/></svg>';
+  }
+  function flowWeight(hours) { return Math.min(1 + Math.sqrt(hours) / 2.2, 9); }
+  function pane(map, name, z) {
+    if (!map.getPane(name)) { map.createPane(name).style.zIndex = String(z); }
+    return name;
+  }
+
+  function draw(map, D, G) {
+    var S = D.style;
+    var state = {mode: "after", shading: D.shading ? D.shading[0].key : null};
+    pane(map, "eoAreas", 350);
+    pane(map, "eoBorders", 380);
+    pane(map, "eoFlows", 420);
+    pane(map, "eoSites", 450);
+    pane(map, "eoLabels", 460);
+    map.getPane("eoBorders").style.pointerEvents = "none";
+    map.getPane("eoLabels").style.pointerEvents = "none";
+
+    /* --- buildings ------------------------------------------------------ */
+    var markers = [];
+    var bandsOn = function () {
+      var on = {};
+      D.bands.forEach(function (b) { on[b] = !G.bands[b] || map.hasLayer(G.bands[b]); });
+      return on;
+    };
+    function useOf(site, on, mode) {
+      var cap = 0, used = 0;
+      Object.keys(site.use).forEach(function (b) {
+        if (!on[b]) { return; }
+        cap += site.use[b][0];
+        used += site.use[b][mode === "before" ? 1 : 2];
+      });
+      return {cap: cap, used: used, u: ratio(used, cap)};
+    }
+    function kindLabel(k) { return (S.kinds[k] || [k])[0]; }
+    function siteTooltip(site) {
+      var on = bandsOn(), b = useOf(site, on, "before"), a = useOf(site, on, "after");
+      return "<b>" + esc(site.name) + "</b><br>" + esc(kindLabel(site.kind)) +
+        (site.pcn ? " \u00b7 " + esc(site.pcn) : "") +
+        "<br>rooms booked (shown bands): " + pct(b.u) + " \u2192 " + pct(a.u);
+    }
+    function sitePopup(site) {
+      var all = {}, h = [];
+      D.bands.forEach(function (b) { all[b] = true; });
+      var b = useOf(site, all, "before"), a = useOf(site, all, "after");
+      h.push('<div class="eo-pop"><h3>' + esc(site.name) + "</h3>");
+      h.push('<div class="eo-sub">' + esc(kindLabel(site.kind)) + " \u00b7 " + esc(site.id) +
+        (site.pcn ? " \u00b7 " + esc(site.pcn) : "") +
+        (site.borough ? " \u00b7 " + esc(site.borough) : "") + "</div>");
+      h.push("<p>Rooms booked, all bands: <b>" + pct(b.u) + "</b> today \u2192 <b>" + pct(a.u) +
+        "</b> with the plan (" + num(a.cap) + " room-hours a week).</p>");
+      if (site.rows.length) {
+        h.push('<table class="eo-tt"><thead><tr><th>Band</th><th>Room</th>' +
+          '<th title="room-hours per week">Capacity</th><th title="fixed, immovable use">Fixed</th>' +
+          "<th>Before</th><th>After</th><th>Booked</th></tr></thead><tbody>");
+        var last = null;
+        site.rows.forEach(function (r) {
+          var band = r[0] === last ? "" : esc((S.bandLabels[r[0]] || r[0]).split(" (")[0]) +
+            (r[6] ? ' <span class="eo-opened">opened by plan</span>' : "");
+          last = r[0];
+          h.push("<tr" + (band ? ' class="eo-band-start"' : "") + "><td>" + band + "</td><td>" +
+            esc(r[1]) + "</td><td>" + num(r[2], 1) + "</td><td>" + num(r[3], 1) + "</td><td>" +
+            num(r[4], 1) + "</td><td>" + num(r[5], 1) + "</td><td>" + pct(ratio(r[4], r[2])) +
+            " \u2192 " + pct(ratio(r[5], r[2])) + "</td></tr>");
+        });
+        h.push('</tbody></table><div class="eo-note">Room-hours per week. Fixed = work that ' +
+          "stays (practice lists, inpatients); before/after include it.</div>");
+      } else {
+        h.push("<p>No bookable rooms in the plan.</p>");
+      }
+      h.push("<h4>Services here after the plan</h4>");
+      if (site.hosts.length) {
+        h.push('<ul class="eo-hosts">');
+        site.hosts.forEach(function (s) {
+          h.push("<li><b>" + esc(s[0]) + "</b>: " + s[1].map(function (p) {
+            return esc(p[0]) + " (" + num(p[1], 1) + " h)";
+          }).join(", ") + "</li>");
+        });
+        h.push("</ul>");
+      } else {
+        h.push("<p>None of the movable services.</p>");
+      }
+      return h.join("") + "</div>";
+    }
+    D.sites.forEach(function (site, i) {
+      var ll = [site.lat, site.lon], R = site.r + 3;
+      var track = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
+        color: "#b8b8b8", opacity: 0.9, interactive: false, className: "eo-gauge-track"});
+      var gauge = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
+        color: S.gauge.ok, opacity: 1, interactive: false, lineCap: "butt",
+        className: "eo-gauge"});
+      var dot = L.circleMarker(ll, {pane: "eoSites", radius: site.r, weight: 1, color: "#ffffff",
+        fillColor: (S.kinds[site.kind] || ["", "#999"])[1], fillOpacity: 0.95,
+        className: "eo-site eo-kind-" + site.kind});
+      dot.bindTooltip(function () { return siteTooltip(site); }, {direction: "top", offset: [0, -R]});
+      dot.bindPopup(function () { return sitePopup(site); }, {maxWidth: 480, minWidth: 320,
+        maxHeight: 380, autoPanPaddingTopLeft: [60, 60]});
+      if (site.label) {
+        dot.unbindTooltip();
+        dot.bindTooltip(esc(site.label), {permanent: true, direction: "right",
+          offset: [R + 2, 0], className: "eo-hub-label"});
+      }
+      G.sites.addLayer(track).addLayer(gauge).addLayer(dot);
+      markers.push({site: site, track: track, gauge: gauge, dot: dot, R: R});
+    });
+    function restyleSites() {
+      var on = bandsOn();
+      markers.forEach(function (m) {
+        var x = useOf(m.site, on, state.mode), C = 2 * Math.PI * m.R;
+        if (x.u === null) {
+          m.track.setStyle({dashArray: "2 3", opacity: 0.7});
+          m.gauge.setStyle({opacity: 0});
+          m.dot.setStyle({fillOpacity: 0.3});
+          return;
+        }
+        var over = x.u > 1.0005;
+        m.track.setStyle({dashArray: null, opacity: 0.9});
+        m.gauge.setStyle({opacity: 1, color: over ? S.gauge.over : S.gauge.ok,
+          dashArray: (Math.min(x.u, 1) * C).toFixed(2) + " " + (C + 1).toFixed(2)});
+        m.dot.setStyle({fillOpacity: 0.95});
+      });
+    }
+
+    /* --- catchments ----------------------------------------------------- */
+    function pcnPopup(p) {
+      var h = ['<div class="eo-pop"><h3>' + esc(p.name) + "</h3>",
+        '<div class="eo-sub">PCN ' + esc(p.code) + (p.borough ? " \u00b7 " + esc(p.borough) : "") +
+        "</div><table class=\"eo-kv\">",
+        "<tr><th>Population (LSOAs)</th><td>" + num(p.population) + "</td></tr>",
+        "<tr><th>Registered patients</th><td>" + num(p.registered) + "</td></tr>",
+        "<tr><th>Demand</th><td>" + num(p.demand, 1) + " h/week</td></tr>",
+        "<tr><th>Unmet</th><td>" + num(p.unmet, 1) + " h/week</td></tr>",
+        "<tr><th>Hours moved</th><td>" + num(p.moved, 1) + " h/week</td></tr>",
+        "<tr><th>Travel (pop.-weighted)</th><td>" + num(p.travelBefore, 2) + " \u2192 " +
+          num(p.travelAfter, 2) + " km</td></tr>",
+        "<tr><th>Enhanced access met</th><td>" + num(p.eaMet, 1) + " of " + num(p.eaDemand, 1) +
+          " h/week</td></tr></table>"];
+      if (p.href) {
+        h.push('<p><a href="' + esc(p.href) + '">Open the hub map for this PCN</a></p>');
+      }
+      return h.join("") + "</div>";
+    }
+    function pcnTooltip(p) {
+      var key = state.shading, extra = "";
+      if (key === "population") { extra = num(p.population) + " people"; }
+      if (key === "unmet") { extra = num(p.unmet, 1) + " h/week unmet"; }
+      if (key === "travel") {
+        extra = "travel " + num(p.travelBefore, 2) + " \u2192 " + num(p.travelAfter, 2) + " km";
+      }
+      return "<b>" + esc(p.name) + "</b>" + (extra ? "<br>" + extra : "");
+    }
+    if (D.shading && G.shading) {
+      D.shading.forEach(function (s) {
+        L.geoJSON(D.areas, {
+          pane: "eoAreas",
+          style: function (f) {
+            return {fillColor: f.properties.fill[s.key], fillOpacity: 0.62, color: "#6b6b6b",
+              weight: 0.8};
+          },
+          onEachFeature: function (f, layer) {
+            var p = D.pcns[f.properties.i];
+            layer.bindTooltip(function () { return pcnTooltip(p); }, {sticky: true});
+            layer.bindPopup(function () { return pcnPopup(p); }, {maxWidth: 360});
+          }
+        }).addTo(G.shading[s.key]);
+      });
+      if (G.outlines) {
+        L.geoJSON(D.areas, {pane: "eoAreas", style: {fillColor: "#ffffff", fillOpacity: 0.01,
+          color: "#6b6b6b", weight: 0.8},
+          onEachFeature: function (f, layer) {
+            var p = D.pcns[f.properties.i];
+            layer.bindTooltip("<b>" + esc(p.name) + "</b>", {sticky: true});
+            layer.bindPopup(function () { return pcnPopup(p); }, {maxWidth: 360});
+          }}).addTo(G.outlines);
+      }
+      map.on("baselayerchange", function (e) {
+        state.shading = null;
+        Object.keys(G.shading).forEach(function (k) { if (G.shading[k] === e.layer) { state.shading = k; } });
+        legend.update();
+      });
+      Object.keys(G.shading).forEach(function (k) {
+        if (map.hasLayer(G.shading[k])) { state.shading = k; }
+      });
+    }
+    if (D.boroughs && G.boroughs) {
+      L.geoJSON(D.boroughs, {pane: "eoBorders", interactive: false,
+        style: {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
+      var labels = (D.boroughLabels || []).map(function (b) {
+        var marker = L.marker([b[1], b[2]], {pane: "eoLabels", interactive: false,
+          keyboard: false,
+          icon: L.divIcon({className: "eo-borough-label", html: esc(b[0]), iconSize: null})
+        }).addTo(G.boroughs);
+        return {marker: marker, small: b[3] < 10};
+      });
+      /* Small boroughs (the City) are labelled only when zoomed in, so labels do not collide. */
+      var showLabels = function () {
+        labels.forEach(function (x) {
+          var el = x.marker.getElement();
+          if (el) { el.style.display = x.small && map.getZoom() < 12.5 ? "none" : ""; }
+        });
+      };
+      map.on("zoomend", showLabels);
+      G.boroughs.on("add", showLabels);
+      showLabels();
+    }
+    if (D.lsoas && G.lsoas) {
+      L.geoJSON(D.lsoas, {pane: "eoAreas",
+        style: function (f) {
+          return {fillColor: f.properties.fill, fillOpacity: 0.6, color: "#ffffff", weight: 0.6};
+        },
+        onEachFeature: function (f, layer) {
+          var q = f.properties;
+          layer.bindTooltip("<b>" + esc(q.name || q.code) + "</b> " + esc(q.name ? q.code : "") +
+            "<br>" + num(q.population) + " people \u00b7 IMD decile " + esc(q.imd), {sticky: true});
+        }}).addTo(G.lsoas);
+    }
+    if (D.catchment && G.catchment) {
+      /* Neighbouring catchments: faint outlines, named on hover. */
+      L.geoJSON(D.neighbours, {pane: "eoAreas",
+        style: {color: "#8a8a8a", weight: 1, dashArray: "4 4", fillColor: "#ffffff",
+          fillOpacity: 0.01},
+        onEachFeature: function (f, layer) {
+          layer.bindTooltip(esc(f.properties.name) + " (neighbouring PCN)", {sticky: true});
+        }}).addTo(G.catchment);
+      L.geoJSON(D.catchment, {pane: "eoBorders", interactive: false,
+        style: {color: "#111111", weight: 3, fill: false}}).addTo(G.catchment);
+    }
+
+    /* --- flows ---------------------------------------------------------- */
+    var flows = D.flows.map(function (f) {
+      var p = D.pcns[f[0]], s = D.sites[f[1]], cat = S.categories[f[2]] || [f[2], "#555", ""];
+      var line = L.polyline([[p.lat, p.lon], [s.lat, s.lon]], {pane: "eoFlows", color: cat[1],
+        weight: flowWeight(f[5]), opacity: 0.6, dashArray: cat[2] || null, lineCap: "round",
+        className: "eo-flow"});
+      line.bindTooltip(function () {
+        var verb = D.page === "plan" ? (f[4] === "after" ? "moves in to " : "moves out of ") :
+          (f[4] === "after" ? "uses, with the plan, " : "uses today ");
+        return "<b>" + esc(p.name) + "</b> " + verb + "<b>" + esc(s.name) + "</b><br>" +
+          esc(cat[0]) + ", " + esc((S.bandLabels[f[3]] || f[3]).split(" (")[0].toLowerCase()) +
+          ": " + num(f[5], 1) + " h/week (" + num(f[5] / (S.sessionHours[f[3]] || 4), 1) +
+          " sessions)";
+      }, {sticky: true});
+      return {cat: f[2], band: f[3], mode: f[4], line: line};
+    });
+    function refreshFlows() {
+      var on = bandsOn();
+      Object.keys(G.flows).forEach(function (k) { G.flows[k].clearLayers(); });
+      flows.forEach(function (f) {
+        if (f.mode === state.mode && on[f.band] && G.flows[f.cat]) { G.flows[f.cat].addLayer(f.line); }
+      });
+    }
+
+    /* --- controls ------------------------------------------------------- */
+    var legend = L.control({position: "bottomright"});
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "eo-legend leaflet-bar");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      this._div = div;
+      this.update();
+      return div;
+    };
+    legend.update = function () {
+      if (!this._div) { return; }
+      var h = ['<details open><summary>Legend</summary>'];
+      var key = null;
+      if (D.shading) {
+        D.shading.forEach(function (s) { if (s.key === state.shading) { key = s.legend; } });
+      }
+      if (D.imdLegend) { key = D.imdLegend; }
+      if (key) {
+        h.push('<div class="eo-lg-title">' + esc(key.title) + "</div>");
+        key.items.forEach(function (it) { h.push("<div>" + swatch(it[0]) + esc(it[1]) + "</div>"); });
+      }
+      h.push('<div class="eo-lg-title">Buildings (colour = kind)</div><div class="eo-lg-kinds">');
+      Object.keys(S.kinds).forEach(function (k) {
+        h.push("<span>" + swatch(S.kinds[k][1], "dot") + esc(S.kinds[k][0]) + "</span>");
+      });
+      h.push('</div><div class="eo-lg-sizes">Size = room-hours a week:<br>');
+      S.sizes.forEach(function (s) {
+        h.push('<svg width="' + (2 * s[1] + 4) + '" height="' + (2 * s[1] + 4) + '"><circle cx="' +
+          (s[1] + 2) + '" cy="' + (s[1] + 2) + '" r="' + s[1] + '" fill="#cccccc" stroke="#777"/></svg>' +
+          num(s[0]) + " ");
+      });
+      h.push('</div><div class="eo-lg-gauge">' + gaugeSwatch(0.4, S.gauge.ok) + "40% " +
+        gaugeSwatch(1, S.gauge.ok) + "full " + gaugeSwatch(1, S.gauge.over) +
+        "over capacity<br><small>ring = share of room-hours booked, " +
+        (state.mode === "before" ? "<b>today</b>" : "<b>after the plan</b>") +
+        ", shown bands</small></div>");
+      h.push('<div class="eo-lg-title">' + (D.page === "plan" ?
+        (state.mode === "after" ? "Hours moving in (catchment \u2192 building)" :
+          "Hours moving out (catchment \u2192 old building)") :
+        (state.mode === "after" ? "Where services run with the plan" :
+          "Where services run today")) + "</div>");
+      Object.keys(S.categories).forEach(function (k) {
+        var c = S.categories[k];
+        h.push("<div>" + lineSwatch(c[1], c[2]) + esc(c[0]) + "</div>");
+      });
+      h.push("<small>line width = hours per week</small></details>");
+      this._div.innerHTML = h.join("");
+    };
+    function gaugeSwatch(u, colour) {
+      var r = 6, C = 2 * Math.PI * r;
+      return '<svg width="18" height="18" class="eo-gauge-sw"><circle cx="9" cy="9" r="6" fill="none" ' +
+        'stroke="#b8b8b8" stroke-width="3"/><circle cx="9" cy="9" r="6" fill="none" stroke="' +
+        colour + '" stroke-width="3" stroke-dasharray="' + (u * C).toFixed(2) + " " +
+        (C + 1).toFixed(2) + '" transform="rotate(-90 9 9)"/></svg>';
+    }
+    legend.addTo(map);
+
+    var modeCtl = L.control({position: "topright"});
+    modeCtl.onAdd = function () {
+      var div = L.DomUtil.create("div", "eo-mode leaflet-bar");
+      L.DomEvent.disableClickPropagation(div);
+      div.innerHTML = '<span class="eo-mode-title">Show</span>' +
+        '<label><input type="radio" name="eo-mode" value="before"> Before (today)</label>' +
+        '<label><input type="radio" name="eo-mode" value="after" checked> After (plan)</label>';
+      div.querySelectorAll("input").forEach(function (input) {
+        input.addEventListener("change", function () {
+          if (input.checked) { state.mode = input.value; refresh(); }
+        });
+      });
+      return div;
+    };
+    modeCtl.addTo(map);
+    var corner = modeCtl.getContainer().parentNode;
+    corner.insertBefore(modeCtl.getContainer(), corner.firstChild);
+
+    var search = L.control({position: "topleft"});
+    search.onAdd = function () {
+      var div = L.DomUtil.create("div", "eo-search leaflet-bar");
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      var input = L.DomUtil.create("input", "", div);
+      var list = L.DomUtil.create("datalist", "", div);
+      var note = L.DomUtil.create("div", "eo-search-note", div);
+      list.id = "eo-search-list";
+      input.setAttribute("list", list.id);
+      input.type = "search";
+      input.placeholder = "Find a practice, building or PCN";
+      input.setAttribute("aria-label", "Find a practice, building or PCN");
+      var targets = {};
+      function add(text, target) {
+        if (targets[text]) { return; }
+        targets[text] = target;
+        var option = document.createElement("option");
+        option.value = text;
+        list.appendChild(option);
+      }
+      markers.forEach(function (m) {
+        add(m.site.name + " \u2014 " + kindLabel(m.site.kind) + " " + m.site.id, {marker: m});
+      });
+      D.pcns.forEach(function (p) { add(p.name + " \u2014 PCN " + p.code, {pcn: p}); });
+      var last = {text: null, at: 0};
+      function go() {
+        var text = input.value.trim(), t = targets[text], now = Date.now();
+        /* Enter fires both "keydown" and "change": act once. */
+        if (text === last.text && now - last.at < 400) { return; }
+        last = {text: text, at: now};
+        if (!t && text) {
+          var low = text.toLowerCase();
+          Object.keys(targets).some(function (k) {
+            if (k.toLowerCase().indexOf(low) >= 0) { t = targets[k]; return true; }
+            return false;
+          });
+        }
+        note.textContent = t || !text ? "" : "No match";
+        if (!t) { return; }
+        if (t.marker) {
+          if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
+          map.setView(t.marker.dot.getLatLng(), Math.max(map.getZoom(), 15));
+          t.marker.dot.openPopup();
+        } else {
+          map.fitBounds(t.pcn.bounds);
+          if (t.pcn.href && D.page === "plan") {
+            L.popup().setLatLng([t.pcn.lat, t.pcn.lon]).setContent(pcnPopup(t.pcn)).openOn(map);
+          }
+        }
+      }
+      input.addEventListener("change", go);
+      input.addEventListener("keydown", function (e) { if (e.key === "Enter") { go(); } });
+      return div;
+    };
+    search.addTo(map);
+
+    if (D.attribution) {
+      var lines = D.attribution.split(/\r?\n/).filter(function (x) { return x.trim(); });
+      var first = lines.filter(function (x) { return /licen[cs]e/i.test(x); })[0] || lines[0];
+      map.attributionControl.addAttribution('<details class="eo-attr"><summary>' + esc(first) +
+        '</summary><div class="eo-attr-full">' + lines.map(esc).join("<br>") + "</div></details>");
+    }
+
+    function refresh() { restyleSites(); refreshFlows(); legend.update(); }
+    map.on("overlayadd overlayremove", function (e) {
+      var isBand = Object.keys(G.bands).some(function (b) { return G.bands[b] === e.layer; });
+      if (isBand) { refresh(); }
+    });
+
+    document.querySelectorAll("[data-eo-site]").forEach(function (row) {
+      row.addEventListener("click", function () {
+        var m = markers[Number(row.getAttribute("data-eo-site"))];
+        if (!m) { return; }
+        if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
+        map.setView(m.dot.getLatLng(), Math.max(map.getZoom(), 15));
+        m.dot.openPopup();
+      });
+    });
+    refresh();
+    return {markers: markers, flows: flows, state: state, refresh: refresh};
+  }
+
+  window.EstatesOptMaps = {draw: draw, esc: esc};
+})();
+"""
+
+#: Page style: plain background (no tiles offline), legend, panels, popups.
+MAPS_CSS = r"""
+.leaflet-container { background: #f4f2ec; font: 13px/1.35 system-ui, -apple-system, "Segoe UI",
+  Roboto, Arial, sans-serif; }
+.leaflet-control-layers { font-size: 12.5px; }
+.leaflet-control-layers-base label:first-child::before { content: "Shading"; display: block;
+  font-weight: 600; margin-bottom: 2px; }
+.leaflet-control-layers-overlays label:first-child::before { content: "Layers"; display: block;
+  font-weight: 600; margin-bottom: 2px; }
+.eo-legend, .eo-mode, .eo-search { background: #fff; padding: 6px 9px; border-radius: 5px; }
+.eo-legend { max-width: 330px; max-height: 62vh; overflow: auto; font-size: 12px; }
+.eo-legend summary { font-weight: 600; cursor: pointer; }
+.eo-lg-title { font-weight: 600; margin: 7px 0 2px; }
+.eo-lg-kinds span { display: inline-block; margin-right: 8px; white-space: nowrap; }
+.eo-lg-sizes { margin-top: 4px; }
+.eo-lg-sizes svg, .eo-gauge-sw, .eo-line { vertical-align: middle; margin: 0 2px; }
+.eo-lg-gauge { margin-top: 4px; }
+.eo-sw { display: inline-block; width: 14px; height: 11px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid rgba(0,0,0,.25); }
+.eo-sw-dot { width: 11px; border-radius: 50%; }
+.eo-mode label { display: block; cursor: pointer; white-space: nowrap; }
+.eo-mode-title { font-weight: 600; display: block; }
+.eo-search input { width: 250px; font-size: 13px; padding: 3px 5px; border: 1px solid #bbb;
+  border-radius: 3px; }
+.eo-search-note { color: #b00; font-size: 12px; }
+.eo-pop h3 { margin: 0 0 2px; font-size: 15px; }
+.eo-pop h4 { margin: 8px 0 3px; font-size: 13px; }
+.eo-pop p { margin: 5px 0; }
+.eo-sub { color: #555; font-size: 12px; }
+.eo-tt, .eo-kv { border-collapse: collapse; font-size: 12px; width: 100%; }
+.eo-tt th, .eo-tt td { padding: 1px 5px; text-align: right; white-space: nowrap; }
+.eo-tt th:nth-child(-n+2), .eo-tt td:nth-child(-n+2) { text-align: left; }
+.eo-tt thead th { border-bottom: 1px solid #999; }
+.eo-tt tr.eo-band-start td { border-top: 1px solid #ddd; }
+.eo-kv th { text-align: left; font-weight: normal; color: #444; padding: 1px 8px 1px 0; }
+.eo-kv td { text-align: right; }
+.eo-note { color: #666; font-size: 11px; margin-top: 3px; }
+.eo-opened { background: #ffe08a; border-radius: 3px; padding: 0 3px; font-size: 10px; }
+.eo-hosts { margin: 0; padding-left: 16px; font-size: 12px; }
+.eo-borough-label { color: #333; font-weight: 700; font-size: 12px; white-space: nowrap;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; transform: translate(-50%, -50%);
+  text-transform: uppercase; letter-spacing: .04em; opacity: .75; }
+.leaflet-tooltip.eo-hub-label { font-weight: 700; background: transparent; border: 0;
+  box-shadow: none; padding: 0; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; }
+.leaflet-tooltip.eo-hub-label::before { display: none; }
+.leaflet-control-attribution { max-width: 55vw; }
+.eo-attr { display: inline; }
+.eo-attr summary { display: inline; cursor: pointer; }
+.eo-attr-full { display: block; max-width: 55vw; white-space: normal; padding: 4px 0; }
+path.eo-gauge { transform-box: fill-box; transform-origin: center;
+  transform: rotate(-90deg) scaleX(-1); }
+"""
+
+#: Extra style for a hub page: the director's panel beside the map.
+HUB_CSS = r"""
+.folium-map { position: absolute !important; left: 400px !important; right: 0; top: 0 !important;
+  bottom: 0; width: auto !important; height: auto !important; }
+.eo-panel { position: absolute; left: 0; top: 0; bottom: 0; width: 400px; overflow: auto;
+  box-sizing: border-box; padding: 12px 14px; font: 13px/1.4 system-ui, -apple-system,
+  "Segoe UI", Roboto, Arial, sans-serif; background: #fff; border-right: 1px solid #ccc; }
+.eo-panel h1 { font-size: 18px; margin: 0 0 2px; }
+.eo-panel h2 { font-size: 14px; margin: 14px 0 4px; }
+.eo-panel .eo-sub { margin-bottom: 8px; }
+.eo-panel nav a { margin-right: 10px; }
+.eo-panel table { border-collapse: collapse; width: 100%; font-size: 12px; }
+.eo-panel th, .eo-panel td { padding: 2px 4px; vertical-align: top; text-align: left; }
+.eo-panel td.n, .eo-panel th.n { text-align: right; white-space: nowrap; }
+.eo-panel thead th { border-bottom: 1px solid #999; position: sticky; top: 0; background: #fff; }
+.eo-panel tbody tr:nth-child(even) { background: #f6f6f6; }
+.eo-panel [data-eo-site] { cursor: pointer; }
+.eo-panel [data-eo-site]:hover { background: #fff3c4; }
+.eo-panel .eo-kpi th { font-weight: normal; color: #444; }
+"""

@@ -1,0 +1,255 @@
+"""The planner's workbook: a plan as ``plan.xlsx`` for checking and taking into a spreadsheet.
+
+Sheets: Summary, Moves, Utilisation, PCNs, Bottlenecks, Assumptions. Each
+table sheet has readable headers, set column widths, number formats
+(percent for utilisation, ``0.0`` for hours, pounds for prices), a frozen
+header row and an autofilter. Text that comes from input data can never
+become a formula: a string starting with ``= + - @`` (or a tab or carriage
+return) is stored as text with Excel's quote prefix. The file is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+#: Leading characters a spreadsheet would read as the start of a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "0.0", "0.00", '"£"#,##0.00', "#,##0"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="005EB8")
+
+#: Readable headers for the plan's column names (others are derived from the name).
+LABELS = {
+    "service_id": "Service ID",
+    "pcn_code": "PCN code",
+    "pcn_name": "PCN",
+    "site_id": "Site ID",
+    "from_site_id": "From site ID",
+    "from_site": "From site",
+    "from_band": "From band",
+    "to_site_id": "To site ID",
+    "to_site": "To site",
+    "to_band": "To band",
+    "hours_per_week": "Hours per week",
+    "sessions_per_week": "Sessions per week",
+    "from_travel_km": "Travel from (km)",
+    "to_travel_km": "Travel to (km)",
+    "why": "Why",
+    "capacity_hours": "Capacity (room-hours/week)",
+    "fixed_hours": "Fixed use (room-hours/week)",
+    "before_hours": "Used before (room-hours/week)",
+    "after_hours": "Used after (room-hours/week)",
+    "before_utilisation": "Utilisation before",
+    "after_utilisation": "Utilisation after",
+    "cap": "Utilisation cap",
+    "registered_patients": "Registered patients",
+    "demand_hours": "Demand (hours/week)",
+    "met_hours": "Met (hours/week)",
+    "unmet_hours": "Unmet (hours/week)",
+    "travel_before_km": "Travel before (km)",
+    "travel_after_km": "Travel after (km)",
+    "enhanced_access_demand_hours": "Enhanced access demand (hours/week)",
+    "enhanced_access_met_hours": "Enhanced access met (hours/week)",
+    "hours_moved": "Hours moved per week",
+    "shadow_price_gbp_per_room_hour": "Shadow price (£ per room-hour/week)",
+    "room_type": "Room type",
+}
+
+
+def number_format(column: str) -> str | None:
+    """The Excel number format for a plan column, from its name and unit."""
+    if column.endswith("utilisation") or column == "cap":
+        return PERCENT
+    if "gbp" in column or "price" in column:
+        return POUNDS
+    if column.endswith("_km"):
+        return KM
+    if "hours" in column or "sessions" in column:
+        return HOURS
+    if column in ("registered_patients", "population"):
+        return COUNT
+    return None
+
+
+def safe_text(cell: Any) -> None:
+    """Make a string cell that looks like a formula plain text (data type ``s``, quote prefix)."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
+def _plain(value: Any) -> Any:
+    """A value openpyxl can store: Python scalars, no NaN, JSON for containers."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _put(ws: Worksheet, row: int, column: int, value: Any, fmt: str | None = None) -> None:
+    cell = ws.cell(row=row, column=column, value=_plain(value))
+    safe_text(cell)
+    if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+        cell.number_format = fmt
+
+
+def _header(ws: Worksheet, labels: list[str]) -> None:
+    for j, label in enumerate(labels, start=1):
+        cell = ws.cell(row=1, column=j, value=label)
+        safe_text(cell)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A2"
+
+
+def _widths(ws: Worksheet, texts: list[list[str]]) -> None:
+    for j, column in enumerate(texts, start=1):
+        longest = max((len(t) for t in column), default=8)
+        ws.column_dimensions[get_column_letter(j)].width = min(max(10, longest + 2), 60)
+
+
+def _label(column: str) -> str:
+    return LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def table_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> Worksheet:
+    """Add a sheet holding ``frame`` with headers, formats, widths, frozen header, filter."""
+    ws = wb.create_sheet(title)
+    columns = [str(c) for c in frame.columns]
+    _header(ws, [_label(c) for c in columns])
+    formats = [number_format(c) for c in columns]
+    for i, values in enumerate(frame.itertuples(index=False, name=None), start=2):
+        for j, value in enumerate(values, start=1):
+            _put(ws, i, j, value, formats[j - 1])
+    samples = frame.head(200)
+    texts = [
+        [_label(c)] + [str(_plain(v))[:60] if _plain(v) is not None else "" for v in samples[c]]
+        for c in frame.columns
+    ]
+    _widths(ws, [[t if len(t) < 30 else t[:30] for t in col] for col in texts])
+    if "why" in columns:
+        ws.column_dimensions[get_column_letter(columns.index("why") + 1)].width = 60
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(frame) + 1, 1)}"
+    return ws
+
+
+def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
+    """(measure, value, number format) rows of the Summary sheet."""
+    k = plan.kpis
+    scenario = plan.scenario
+    rows: list[tuple[str, Any, str | None]] = [
+        ("Scenario", scenario.name, None),
+        ("Description", scenario.description, None),
+        ("Solver status", k["status"], None),
+        ("Verified by the independent checker", "yes" if k.get("verified") else "no", None),
+        ("Objective (£-equivalent per week)", k.get("objective"), POUNDS),
+    ]
+    for term, value in k.get("objective_terms", {}).items():
+        rows.append((f"  of which {term} (£-equivalent per week)", value, POUNDS))
+    rows.append(("MIP gap", k.get("gap"), "0.00%"))
+    before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+    for kind in sorted(after):
+        rows.append((f"Weekday utilisation before: {kind}", before.get(kind), PERCENT))
+        rows.append((f"Weekday utilisation after: {kind}", after.get(kind), PERCENT))
+        rows.append((f"Utilisation cap: {kind}", scenario.cap(kind), PERCENT))
+    rows += [
+        ("Hours moved per week", k["hours_moved"], HOURS),
+        ("Buildings used before", k["buildings_used_before"], COUNT),
+        ("Buildings used after", k["buildings_used_after"], COUNT),
+        ("Demand (hours per week)", k["demand_hours_total"], HOURS),
+        ("Unmet demand (hours per week)", k["unmet_hours_total"], HOURS),
+    ]
+    for category, hours in k["unmet_hours_by_category"].items():
+        rows.append((f"  unmet {category} (hours per week)", hours, HOURS))
+    rows += [
+        ("Enhanced access met in every PCN", "yes" if k["enhanced_access_all_met"] else "no", None),
+        ("Mean travel before (km)", k.get("travel_km_before"), KM),
+        ("Mean travel after (km)", k.get("travel_km_after"), KM),
+        ("Sites opened in a band", ", ".join(k.get("sites_opened", [])) or "none", None),
+        (
+            "Model",
+            f"{k['model']['variables']:,} variables, {k['model']['constraints']:,} rows",
+            None,
+        ),
+    ]
+    for note in k.get("diagnostics", []):
+        rows.append(("Note", note, None))
+    return rows
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        out: list[tuple[str, Any]] = []
+        for key, value in data.items():
+            out += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = []
+        for i, value in enumerate(data):
+            out += _flatten(value, f"{prefix}[{i}]")
+        return out
+    return [(prefix, data)]
+
+
+def write_workbook(plan: Any, path: str | Path) -> Path:
+    """Write the plan's workbook to ``path`` (atomically) and return the path."""
+    path = Path(path)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    _header(ws, ["Measure", "Value"])
+    summary = summary_rows(plan)
+    for i, (measure, value, fmt) in enumerate(summary, start=2):
+        _put(ws, i, 1, measure)
+        _put(ws, i, 2, value, fmt)
+    ws.column_dimensions["A"].width = 48
+    ws.column_dimensions["B"].width = 60
+    table_sheet(wb, "Moves", plan.moves)
+    table_sheet(wb, "Utilisation", plan.utilisation)
+    table_sheet(wb, "PCNs", plan.pcn_summary)
+    table_sheet(wb, "Bottlenecks", plan.bottlenecks)
+    assumptions = wb.create_sheet("Assumptions")
+    _header(assumptions, ["Setting", "Value"])
+    rows = _flatten(plan.scenario.model_dump(mode="json"))
+    rows += [
+        ("data.source", plan.dataset.source),
+        ("data.attribution", plan.dataset.attribution or "(none given with the dataset)"),
+    ]
+    for i, (key, value) in enumerate(rows, start=2):
+        _put(assumptions, i, 1, key)
+        _put(assumptions, i, 2, value)
+        if key == "data.attribution":
+            assumptions.cell(row=i, column=2).alignment = Alignment(wrap_text=True)
+    assumptions.column_dimensions["A"].width = 40
+    assumptions.column_dimensions["B"].width = 100
+    assumptions.auto_filter.ref = f"A1:B{len(rows) + 1}"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    log.info("wrote workbook %s", path)
+    return path

@@ -1,0 +1,149 @@
+"""Property tests on random small synthetic instances (Hypothesis).
+
+Each example draws a seed and a small scale for ``synthetic.generate`` plus
+random scenario knobs, and checks a property that must hold for every plan:
+the independent verifier passes it, hours are conserved, more capacity never
+makes the objective worse, and the order of input rows does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from estates_opt import dataset_from_tables
+from estates_opt.build import build_model
+from estates_opt.plan import measure_travel, solve
+from estates_opt.scenario import scenario_from_dict
+from estates_opt.solve import SolveStatus, solve_model
+from estates_opt.synthetic import Scale, generate
+from estates_opt.verify import verify_plan
+
+SETTINGS = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+scales = st.builds(
+    Scale,
+    pcns=st.integers(2, 3),
+    practices_per_pcn=st.integers(1, 2),
+    community_sites=st.integers(1, 3),
+    lsoas_per_pcn=st.integers(2, 3),
+    acute_sites=st.just(1),
+    towns=st.just(1),
+)
+seeds = st.integers(0, 2**16)
+
+
+@st.composite
+def scenarios(draw, *, mip: bool = True) -> dict:
+    """Random knobs; ``growth`` up to 3x so some instances leave demand unmet."""
+    whole = draw(st.booleans()) if mip else False
+    opening = draw(st.booleans()) if mip else False
+    return {
+        "name": "random",
+        "growth": {"overall": draw(st.sampled_from([0.5, 1.0, 1.5, 3.0]))},
+        "caps": {
+            "community": draw(st.sampled_from([0.5, 0.75, 0.9])),
+            "gp_practice": draw(st.sampled_from([0.85, 1.0])),
+        },
+        "weights": {
+            "travel_gbp_per_hour_km": draw(st.sampled_from([0.0, 2.0, 6.0])),
+            "move_gbp_per_hour": draw(st.sampled_from([0.0, 4.0, 20.0])),
+            "imd_weight": draw(st.sampled_from([0.0, 1.0])),
+        },
+        "options": {"whole_sessions": whole, "opening_decisions": opening},
+        "solver": {"backend": "direct", "mip_gap": 0.0},
+    }
+
+
+def dataset_for(scale: Scale, seed: int):
+    return dataset_from_tables(generate(scale, seed), source=f"synthetic seed {seed}")
+
+
+def lp_objective(dataset, scenario) -> float:
+    lp = build_model(dataset, scenario, measure_travel(dataset, scenario))
+    result = solve_model(lp, scenario.solver)
+    assert result.status is SolveStatus.OPTIMAL
+    return result.objective
+
+
+@settings(max_examples=12, **SETTINGS)
+@given(scale=scales, seed=seeds, knobs=scenarios())
+def test_every_plan_passes_the_independent_verifier(scale, seed, knobs):
+    dataset = dataset_for(scale, seed)
+    plan = solve(dataset, scenario_from_dict(knobs))  # raises VerificationError on a violation
+    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.kpis["verified"] is True
+    violations = verify_plan(
+        plan.dataset,
+        plan.scenario,
+        plan.allocations,
+        plan.unmet,
+        plan.utilisation,
+        plan.kpis,
+        plan.opened,
+    )
+    assert violations == []
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(scale=scales, seed=seeds, knobs=scenarios(mip=False))
+def test_hours_are_conserved_in_lp_mode(scale, seed, knobs):
+    """For every PCN and service: hours placed + hours unmet = demand x growth, exactly."""
+    dataset = dataset_for(scale, seed)
+    plan = solve(dataset, scenario_from_dict(knobs))
+    growth = knobs["growth"]["overall"]
+    demand = dataset.demand.set_index(["service_id", "pcn_code"])["hours_per_week"] * growth
+    placed = plan.allocations.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
+    unmet = plan.unmet.set_index(["service_id", "pcn_code"])["unmet_hours"]
+    total = placed.reindex(demand.index, fill_value=0.0) + unmet.reindex(demand.index, fill_value=0.0)
+    np.testing.assert_allclose(total.to_numpy(), demand.to_numpy(), rtol=1e-6, atol=1e-5)
+    assert (plan.allocations["hours_per_week"] >= 0).all()
+    assert (plan.unmet["unmet_hours"] >= -1e-9).all()
+    # Nothing is placed for a (service, PCN) without demand.
+    assert set(placed[placed > 0].index) <= set(demand[demand > 0].index)
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(
+    scale=scales,
+    seed=seeds,
+    knobs=scenarios(mip=False),
+    factor=st.floats(1.0, 2.0),
+    share=st.floats(0.1, 1.0),
+)
+def test_more_capacity_never_worsens_the_objective(scale, seed, knobs, factor, share):
+    dataset = dataset_for(scale, seed)
+    scenario = scenario_from_dict(knobs)
+    before = lp_objective(dataset, scenario)
+    rng = np.random.default_rng(seed)
+    grow = rng.random(len(dataset.capacity)) < share
+    capacity = dataset.capacity.copy()
+    capacity.loc[grow, "capacity_hours"] *= factor
+    after = lp_objective(replace(dataset, capacity=capacity), scenario)
+    assert after <= before + 1e-6 * max(1.0, abs(before))
+
+
+@settings(max_examples=8, **SETTINGS)
+@given(scale=scales, seed=seeds, knobs=scenarios(mip=False), order_seed=seeds)
+def test_row_order_of_the_inputs_does_not_change_the_plan(scale, seed, knobs, order_seed):
+    tables = generate(scale, seed)
+    rng = np.random.default_rng(order_seed)
+    shuffled = {name: frame.iloc[rng.permutation(len(frame))] for name, frame in tables.items()}
+    scenario = scenario_from_dict(knobs)
+    plan = solve(dataset_from_tables(tables), scenario)
+    again = solve(dataset_from_tables(shuffled), scenario)
+    assert again.kpis["objective"] == pytest.approx(plan.kpis["objective"], rel=1e-9, abs=1e-6)
+    pd.testing.assert_frame_equal(
+        again.allocations, plan.allocations, check_exact=False, rtol=1e-6, atol=1e-6
+    )
+    pd.testing.assert_frame_equal(
+        again.utilisation, plan.utilisation, check_exact=False, rtol=1e-6, atol=1e-6
+    )
