@@ -50,19 +50,25 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
     for i, new in enumerate(scenario.buildings.new):
         key = f"buildings.new[{i}]"
         if new.site_id in sites:
-            problems.append(f"{key}: site_id '{new.site_id}' already exists in the dataset")
+            problems.append(
+                f"{key}: site_id '{new.site_id}' already exists in the dataset; give the new "
+                "site an id of its own"
+            )
         if new.pcn_code and new.pcn_code not in pcns:
             problems.append(_unknown("PCN", f"{key}.pcn_code", new.pcn_code, pcns))
         if new.borough and new.borough not in boroughs:
             problems.append(_unknown("borough", f"{key}.borough", new.borough, boroughs))
     if len(new_sites) != len(scenario.buildings.new):
-        problems.append("buildings.new: two new sites share a site_id")
+        problems.append("buildings.new: two new sites share a site_id; give each its own")
     closed = set(scenario.buildings.close)
     for family in ("capacity", "opening"):
         for i, change in enumerate(getattr(scenario.buildings, family)):
             key = f"buildings.{family}[{i}].site_id"
             if change.site_id in closed:
-                problems.append(f"{key}: site '{change.site_id}' is closed by buildings.close")
+                problems.append(
+                    f"{key}: site '{change.site_id}' is closed by buildings.close; remove the "
+                    "change or keep the site open"
+                )
             elif change.site_id not in sites | new_sites:
                 problems.append(_unknown("site", key, change.site_id, sites | new_sites))
     for i, pin in enumerate(scenario.pinned):
@@ -72,7 +78,10 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
         if pin.service_id not in services:
             problems.append(_unknown("service", f"{key}.service_id", pin.service_id, services))
         if pin.site_id in closed:
-            problems.append(f"{key}.site_id: site '{pin.site_id}' is closed by buildings.close")
+            problems.append(
+                f"{key}.site_id: site '{pin.site_id}' is closed by buildings.close; remove the "
+                "pin or keep the site open"
+            )
         elif pin.site_id not in sites | new_sites:
             problems.append(_unknown("site", f"{key}.site_id", pin.site_id, sites | new_sites))
     if sites and sites <= closed and not new_sites:
@@ -156,7 +165,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         if not mask.any():
             problems.append(
                 f"buildings.capacity[{i}]: site '{change.site_id}' has no capacity rows for "
-                f"room type {change.room_type or 'any'} in band {change.band or 'any'}"
+                f"room type {change.room_type or 'any'} in band {change.band or 'any'}; "
+                "use a room type and band the site has in capacity.csv"
             )
             continue
         capacity.loc[mask, "capacity_hours"] *= change.factor
@@ -171,7 +181,7 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             if not has.any():
                 problems.append(
                     f"buildings.opening[{i}]: site '{change.site_id}' is not open in "
-                    f"{change.band} today, so it cannot be shut"
+                    f"{change.band} today, so it cannot be shut; remove the change"
                 )
             capacity = capacity[~has]
             opening = opening[~option]
@@ -181,7 +191,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         if not option.any():
             problems.append(
                 f"buildings.opening[{i}]: site '{change.site_id}' has no opening option for "
-                f"{change.band} in opening.csv (rooms and hours come from there)"
+                f"{change.band} in opening.csv (rooms and hours come from there); add the "
+                "option to opening.csv or use a band the site can open in"
             )
             continue
         capacity = pd.concat([capacity, _opened_rows(opening[option].iloc[0], capacity)])

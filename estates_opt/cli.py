@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -65,6 +66,8 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger("estates_opt").setLevel(logging.WARNING)
         logging.getLogger("pyogrio").setLevel(logging.WARNING)
         logging.getLogger("distributed").setLevel(logging.WARNING)
+        # Dask sets its own levels when imported (also in worker processes): ask it via config.
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -350,24 +353,24 @@ def solve(
 
 # --- compare -------------------------------------------------------------------------------
 
-#: Rows of the comparison printed on screen (all rows are in comparison.csv/html).
-KEY_ROWS = (
-    "status",
-    "objective",
-    "objective.cost",
-    "gap",
-    "unmet_hours",
-    "hours_moved",
-    "buildings_used_after",
-    "site_bands_opened",
-    "utilisation_after.gp_practice.weekday",
-    "utilisation_after.pcn_hub.weekday",
-    "utilisation_after.community.weekday",
-    "utilisation_after.acute.weekday",
-    "travel_km_after",
-    "travel_km_after.deprived_imd_1_2",
-    "travel_km_after.least_deprived_imd_9_10",
-)
+#: Rows of the comparison printed on screen, with short labels (every KPI is in the files).
+KEY_ROWS = {
+    "status": "status",
+    "objective": "objective (GBP-eq/wk)",
+    "objective.cost": "room cost (GBP/wk)",
+    "gap": "MIP gap",
+    "unmet_hours": "unmet (h/wk)",
+    "hours_moved": "moved (h/wk)",
+    "buildings_used_after": "buildings used",
+    "site_bands_opened": "site-bands opened",
+    "utilisation_after.gp_practice.weekday": "GP practices, weekday",
+    "utilisation_after.pcn_hub.weekday": "PCN hubs, weekday",
+    "utilisation_after.community.weekday": "community, weekday",
+    "utilisation_after.acute.weekday": "acute, weekday",
+    "travel_km_after": "travel (km)",
+    "travel_km_after.deprived_imd_1_2": "travel IMD 1-2 (km)",
+    "travel_km_after.least_deprived_imd_9_10": "travel IMD 9-10 (km)",
+}
 
 
 @app.command()
@@ -432,32 +435,49 @@ def compare(
         raise typer.Exit(EXIT_NOT_OPTIMAL)
 
 
-def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]]) -> None:
+def _short(value: Any, unit: str) -> str:
     from .compare import format_value
 
-    view = Table(title="Scenario comparison (key rows; every KPI is in comparison.csv)")
-    view.add_column("kpi")
-    for name in names:
-        view.add_column(escape(name), justify="right")
-    for key in KEY_ROWS:
-        if key not in table.index:
-            continue
-        unit = table.at[key, "unit"]
-        cells = []
-        for name in names:
-            value = table.at[key, name]
-            if unit == "fraction" and isinstance(value, float):
-                cells.append(f"{value:.1%}")
-            elif isinstance(value, float):
-                cells.append(f"{value:,.2f}")
-            else:
-                cells.append(escape(format_value(value)))
-        view.add_row(key, *cells)
-    view.add_row(
-        "time (s)",
-        *(f"{r.get('seconds', {}).get('total', float('nan')):.1f}" for r in results),
-    )
-    console.print(view)
+    if isinstance(value, float) and unit == "fraction":
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    return format_value(value)
+
+
+def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]]) -> None:
+    """Key rows, one column per scenario; split into several tables on a narrow terminal."""
+    prefix = _common_prefix(names)
+    per_table = max(1, (console.width - 26) // 12)
+    times = {r["name"]: r.get("seconds", {}).get("total") for r in results}
+    for start in range(0, len(names), per_table):
+        chunk = names[start : start + per_table]
+        view = Table(
+            title="Scenario comparison (key rows; every KPI is in comparison.csv)"
+            if start == 0
+            else None,
+            caption=f"scenario names without the common prefix '{prefix}'" if prefix else None,
+        )
+        view.add_column("after the plan", no_wrap=True)
+        for name in chunk:
+            view.add_column(escape(name[len(prefix) :]), justify="right", overflow="fold")
+        for key, label in KEY_ROWS.items():
+            if key in table.index:
+                unit = table.at[key, "unit"]
+                view.add_row(label, *(escape(_short(table.at[key, n], unit)) for n in chunk))
+        view.add_row("time (s)", *(_short(times.get(n), "s") for n in chunk))
+        console.print(view)
+
+
+def _common_prefix(names: list[str]) -> str:
+    if len(names) < 2:
+        return ""
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    cut = max(prefix.rfind("_"), prefix.rfind("-"))
+    return prefix[: cut + 1] if cut >= 0 else ""
 
 
 # --- map -----------------------------------------------------------------------------------

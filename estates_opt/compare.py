@@ -204,6 +204,8 @@ def compare_scenarios(
     The table is indexed by KPI, with a ``unit`` column, one column per
     scenario and one ``<name> - <first>`` difference column per later scenario.
     """
+    from . import plan as _plan  # noqa: F401 - imported once here, inherited by forked workers
+
     out = Path(out_dir)
     check_scenario_files(paths)
     started = time.perf_counter()
@@ -246,7 +248,9 @@ def comparison_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
             _difference(a, b) for a, b in zip(data[names[0]], data[name], strict=True)
         ]
     table = pd.DataFrame(data, index=pd.Index(list(order), name="kpi"), dtype=object)
+    # A utilisation row no scenario has (a kind never open in a band) says nothing: drop it.
     empty = table[names].map(lambda v: v is None).all(axis=1)
+    empty &= table.index.str.startswith("utilisation_")
     return table[~empty.to_numpy()]
 
 

@@ -88,9 +88,20 @@ def read_dataset(path: str | Path) -> Dataset:
                     )
                 )
             continue
-        reader = read_geo_table if spec.format == "geojson" else read_text_table
-        frame, found_problems = reader(found)
+        if spec.format == "geojson":
+            frame, found_problems = read_geo_table(found, spec.key)
+        else:
+            frame, found_problems = read_text_table(found)
         problems.schema.extend(found_problems)
+        if frame is not None and len(frame) == 0 and not spec.optional:
+            problems.schema.append(
+                Problem(
+                    found.name,
+                    "has a header but no data rows.",
+                    fix=f"add the rows ({spec.description}); see geodata/README.md.",
+                )
+            )
+            frame = None
         if frame is not None:
             raw[_table_name(spec)] = frame
             files[_table_name(spec)] = found.name
@@ -138,7 +149,8 @@ def dataset_from_tables(
         name = _table_name(spec)
         frame = tables.get(name)
         if frame is None:
-            if not spec.optional and not any(p.file == spec.name for p in problems.all()):
+            reported = any(Path(p.file).stem == name for p in problems.all())
+            if not spec.optional and not reported:
                 problems.schema.append(Problem(spec.name, "is missing.", fix="provide it."))
             continue
         label = spec.name

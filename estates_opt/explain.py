@@ -182,7 +182,8 @@ def moves_table(
     new_group = np.ones(len(changed), dtype=bool)
     new_group[1:] = (service_col[1:] != service_col[:-1]) | (pcn_col[1:] != pcn_col[:-1])
     starts = np.flatnonzero(new_group).tolist()
-    for start, stop in zip(starts, [*starts[1:], len(changed)], strict=True):
+    stops = [*starts[1:], len(changed)][: len(starts)]  # none when nothing changed
+    for start, stop in zip(starts, stops, strict=True):
         service, pcn = service_col[start], pcn_col[start]
         rows = range(start, stop)
         losses = [
@@ -346,7 +347,8 @@ def travel_by_imd(
     pcn_col = hours["pcn_code"].to_numpy(object)
     site_col = hours["site_id"].to_numpy(object)
     starts = np.flatnonzero(np.r_[True, pcn_col[1:] != pcn_col[:-1]]) if len(hours) else []
-    for start, stop in zip(starts, [*starts[1:], len(hours)], strict=True):
+    stops = [*starts[1:], len(hours)][: len(starts)]  # none when nothing is allocated
+    for start, stop in zip(starts, stops, strict=True):
         idx = members.get(pcn_col[start])
         if idx is None or not len(idx):
             continue

@@ -196,11 +196,21 @@ def read_travel_matrix(
 
     Origins may be LSOA codes (aggregated to PCNs, population-weighted) or PCN
     codes. A PCN-site pair that is absent is unreachable; a PCN whose LSOAs are
-    only partly present for a site cannot be aggregated and is an error.
+    only partly present for a site cannot be aggregated and is an error. Without
+    any band in the file the table has no ``band`` column, like
+    :func:`pcn_site_travel`'s (travel is the same in every band).
     """
     name = path.name
     if not path.is_file():
-        raise InputDataError([Problem(name, f"travel matrix not found at {path}.")])
+        raise InputDataError(
+            [
+                Problem(
+                    name,
+                    f"travel matrix not found at {path}.",
+                    fix="correct travel.matrix in the scenario.",
+                )
+            ]
+        )
     frame, problems = read_text_table(path)
     if frame is None:
         raise InputDataError(problems)
@@ -221,7 +231,9 @@ def read_travel_matrix(
             )
         )
     if "site_id" not in columns:
-        problems.append(Problem(name, "has no site_id column.", column="site_id"))
+        problems.append(
+            Problem(name, "has no site_id column.", column="site_id", fix="add a site_id column.")
+        )
     if value_col is None:
         problems.append(
             Problem(
@@ -241,6 +253,7 @@ def read_travel_matrix(
                 f"'{frame.at[line, value_col]}' is not a non-negative number.",
                 row=f"line {line}",
                 column=value_col,
+                fix="enter the travel as a number >= 0, or leave the pair out if unreachable.",
             )
         )
     band = frame[columns["band"]] if "band" in columns else pd.Series("", index=frame.index)
@@ -265,6 +278,24 @@ def read_travel_matrix(
                 fix="use a site_id from premises.",
             )
         )
+    pairs = pd.DataFrame({"o": frame[origin_col], "s": sites, "b": band})
+    repeated = pairs.duplicated(keep="first")
+    first_line: dict[tuple, object] = {}
+    for line, key in zip(frame.index, map(tuple, pairs.to_numpy()), strict=True):
+        first_line.setdefault(key, line)
+    for line in frame.index[repeated.to_numpy()]:
+        origin, site, slot = pairs.loc[line]
+        problems.append(
+            Problem(
+                name,
+                f"gives travel from {origin} to site {site}"
+                + (f" in the {slot} band" if slot else "")
+                + f" more than once (first on line {first_line[(origin, site, slot)]}).",
+                row=f"line {line}",
+                column=origin_col,
+                fix="keep one row per origin, site and band.",
+            )
+        )
     if problems:
         raise InputDataError(problems)
     is_minutes = unit == "minutes" or "minute" in value_col.lower()
@@ -287,7 +318,10 @@ def read_travel_matrix(
             raise InputDataError(
                 [
                     Problem(
-                        name, f"origin '{u}' is neither an LSOA nor a PCN code.", column=origin_col
+                        name,
+                        f"origin '{u}' is neither an LSOA nor a PCN code.",
+                        column=origin_col,
+                        fix="use lsoa_code values from lsoas or pcn_code values from pcns.",
                     )
                     for u in unknown[:20]
                 ]
@@ -330,4 +364,7 @@ def read_travel_matrix(
                 for p in missing[:20]
             ]
         )
-    return table.sort_values(["pcn_code", "site_id", "band"]).reset_index(drop=True)
+    table = table.sort_values(["pcn_code", "site_id", "band"]).reset_index(drop=True)
+    if not table["band"].astype(str).ne("").any():
+        table = table.drop(columns="band")
+    return table

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import folium
-from branca.element import Element
+from branca.element import Element, Figure
 from folium import plugins
 
 from .io import atomic_write_text
@@ -118,9 +118,7 @@ def redraw_maps(plan_dir: Path, maps_dir: Path) -> dict[Path, int]:
 
 def render_page(m: folium.Map) -> str:
     """The map's standalone HTML with every script and style sheet inlined."""
-    root = m.get_root()
-    number_elements(root)
-    return finish_page(root.render())
+    return m.get_root().render()
 
 
 def hub_filename(pcn_code: str) -> str:
@@ -146,6 +144,22 @@ def hub_files(data: MapData) -> dict[str, str]:
 # --- page assembly ----------------------------------------------------------------
 
 
+class _OfflineFigure(Figure):
+    """The page around a map: renders with ids numbered and vendored assets inlined.
+
+    Being the map's root, it also makes ``Map.save`` and notebook display
+    (``_repr_html_``) produce the offline page, not CDN links.
+    """
+
+    _numbered = False
+
+    def render(self, **kwargs: Any) -> str:
+        if not self._numbered:  # once: rendering adds elements, and their names are keys
+            number_elements(self)
+            self._numbered = True
+        return finish_page(super().render(**kwargs))
+
+
 class _Draw(Element):
     """Calls our drawing script with the page's data and its Folium layer groups.
 
@@ -162,11 +176,12 @@ class _Draw(Element):
 
     def render(self, **kwargs: Any) -> str:
         # Resolved at render time: element ids are renumbered just before rendering.
+        assert self._parent is not None, "add the drawing to a map before rendering"
         call = (
             f"EstatesOptMaps.draw({self._parent.get_name()}, {self.payload}, "
             f"{_js_groups(self.groups)});"
         )
-        self.get_root().script.add_child(_Raw(call), name=self.get_name())
+        _page(self).script.add_child(_Raw(call), name=self.get_name())
         return ""
 
 
@@ -181,6 +196,13 @@ class _Raw(Element):
 
     def render(self, **kwargs: Any) -> str:
         return self.text
+
+
+def _page(element: Element) -> Figure:
+    """The page (Figure) an element or map belongs to."""
+    root = element.get_root()
+    assert isinstance(root, Figure), "map elements must belong to a page"
+    return root
 
 
 def _js_groups(groups: dict[str, Any]) -> str:
@@ -201,6 +223,7 @@ def _base_map(bounds: list[list[float]], title: str, tiles: str | None) -> foliu
         control_scale=True,
         zoom_snap=0.25,
     )
+    _OfflineFigure().add_child(m)
     # Per-map copies: only Leaflet, inlined later; no jQuery/Bootstrap/icon fonts from CDNs.
     m.default_js = list(LEAFLET_JS)
     m.default_css = list(LEAFLET_CSS)
@@ -210,7 +233,7 @@ def _base_map(bounds: list[list[float]], title: str, tiles: str | None) -> foliu
     full.default_js = list(FULLSCREEN_JS)
     full.default_css = list(FULLSCREEN_CSS)
     full.add_to(m)
-    root = m.get_root()
+    root = _page(m)
     root.header.add_child(_Raw(f"<title>{html.escape(title)}</title>"), name="title")
     root.header.add_child(_Raw(f"<script>{script_safe(MAPS_JS)}</script>"), name="eo_js")
     # In the body so it comes after leaflet.css (which Folium puts in the head at render).
@@ -286,7 +309,7 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     p_index = data.pcn_index[pcn_code]
     pcn = data.pcns[p_index]
     m = _base_map(pcn["bounds"], f"Hub map: {pcn['name']} ({pcn_code})", tiles)
-    m.get_root().html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
+    _page(m).html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
     groups: dict[str, Any] = {
         "lsoas": _group(m, "Deprivation (IMD) by LSOA"),
         "catchment": _group(m, "Catchment outline"),
@@ -327,12 +350,17 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
         "lsoas": lsoa_layer(data, pcn_code),
         "imdLegend": imd_legend(),
         "catchment": _collection([by_index[p_index]] if p_index in by_index else [], data.pcns),
-        "neighbours": _collection([by_index[i] for i in near if i in by_index], data.pcns),
+        "neighbours": _collection(
+            [
+                {"properties": {"i": i}, "geometry": data.context[i]}
+                for i in near
+                if data.context[i] is not None
+            ],
+            data.pcns,
+        ),
         "attribution": data.attribution,
     }
-    m.get_root().html.add_child(
-        _Raw(_hub_panel(data, pcn, sites, local, hubs, links)), name="eo_panel"
-    )
+    _page(m).html.add_child(_Raw(_hub_panel(data, pcn, sites, local, hubs, links)), name="eo_panel")
     m.add_child(_Draw(payload, groups))
     return m
 

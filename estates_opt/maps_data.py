@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 EPS = 1e-6
 #: Display simplification in metres (EPSG:27700) before projecting to WGS84.
-SIMPLIFY_M = {"pcns": 15.0, "lsoas": 5.0, "boroughs": 25.0}
+SIMPLIFY_M = {"pcns": 15.0, "lsoas": 5.0, "boroughs": 25.0, "context": 50.0}
 #: Holes smaller than this (m²) are slivers left by dissolving LSOAs, not enclaves: the
 #: smallest NEL LSOA is about 27,000 m². Drawn, they show as stray lines inside a catchment.
 SLIVER_M2 = 10_000.0
@@ -113,6 +113,7 @@ class MapData:
     pcns: list[dict[str, Any]]
     pcn_index: dict[str, int]
     areas: dict[str, Any]
+    context: list[dict[str, Any] | None]
     shading: list[dict[str, Any]]
     boroughs: dict[str, Any] | None
     borough_labels: list[list[Any]]
@@ -181,6 +182,7 @@ def build_map_data(plan: Plan) -> MapData:
         pcns=pcn_frame,
         pcn_index=pcn_index,
         areas=areas,
+        context=_context_outlines(ds.pcns),
         shading=shading,
         boroughs=boroughs,
         borough_labels=labels,
@@ -190,7 +192,7 @@ def build_map_data(plan: Plan) -> MapData:
         moves_by_pcn=_moves_by_pcn(plan.moves),
         attribution=ds.attribution or "",
         kpis=plan.kpis,
-        bounds=bounds,
+        bounds=_with_points(bounds, sites),
     )
 
 
@@ -268,6 +270,18 @@ def _bounds(geom: Any) -> list[list[float]]:
     return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
 
 
+def _with_points(bounds: list[list[float]], sites: list[dict[str, Any]]) -> list[list[float]]:
+    """Bounds grown to hold every building too (a hospital may lie outside all catchments)."""
+    if not sites:
+        return bounds
+    lats = [s["lat"] for s in sites]
+    lons = [s["lon"] for s in sites]
+    return [
+        [min(bounds[0][0], *lats), min(bounds[0][1], *lons)],
+        [max(bounds[1][0], *lats), max(bounds[1][1], *lons)],
+    ]
+
+
 def _lonlat(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     pts = frame.geometry.to_crs(GEOGRAPHIC_CRS)
     return np.round(pts.x.to_numpy(), 6), np.round(pts.y.to_numpy(), 6)
@@ -296,7 +310,7 @@ def _pcn_records(
     ds = plan.dataset
     pcns = ds.pcns.reset_index(drop=True)
     summary = plan.pcn_summary.set_index("pcn_code")
-    points = pcns.geometry.representative_point().to_crs(GEOGRAPHIC_CRS)
+    points = gpd.GeoSeries(catchment_points(pcns, ds.lsoas), crs=pcns.crs).to_crs(GEOGRAPHIC_CRS)
     shapes = display_geometry(pcns, SIMPLIFY_M["pcns"], drop_slivers=True)
     records: list[dict[str, Any]] = []
     for i, row in pcns.iterrows():
@@ -334,6 +348,52 @@ def _pcn_records(
         del s["colours"]
     areas = feature_collection(shapes, props)
     return records, areas, shading, _bounds(shapes)
+
+
+def catchment_points(pcns: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame) -> list[Any]:
+    """Where a catchment's flow lines start: the population-weighted centre of its LSOAs.
+
+    Travel is measured from where people live, so lines start there; if that
+    centre falls outside a crescent-shaped catchment, the polygon's
+    representative point (always inside) is used instead.
+    """
+    fallback = pcns.geometry.representative_point()
+    cents = lsoas.geometry.centroid
+    frame = pd.DataFrame(
+        {
+            "pcn_code": lsoas["pcn_code"].to_numpy(),
+            "w": lsoas["population"].astype(float).clip(lower=0).to_numpy(),
+            "x": cents.x.to_numpy(),
+            "y": cents.y.to_numpy(),
+        }
+    )
+    frame = frame[frame["w"] > 0]
+    sums = (
+        frame.assign(wx=frame["w"] * frame["x"], wy=frame["w"] * frame["y"])
+        .groupby("pcn_code")[["w", "wx", "wy"]]
+        .sum()
+    )
+    out = []
+    for code, geom, backup in zip(pcns["pcn_code"], pcns.geometry, fallback, strict=True):
+        if code in sums.index:
+            w, wx, wy = sums.loc[code]
+            point = shapely.Point(wx / w, wy / w)
+            if geom is not None and geom.buffer(1.0).contains(point):
+                out.append(point)
+                continue
+        out.append(backup)
+    return out
+
+
+def _context_outlines(pcns: gpd.GeoDataFrame) -> list[dict[str, Any] | None]:
+    """Coarser catchment outlines (GeoJSON geometries) for neighbours drawn as context."""
+    import json
+
+    shapes = display_geometry(pcns.reset_index(drop=True), SIMPLIFY_M["context"], drop_slivers=True)
+    return [
+        None if g is None or shapely.is_empty(g) else json.loads(shapely.to_geojson(g))
+        for g in shapes
+    ]
 
 
 def _classify(
@@ -475,8 +535,8 @@ def _site_records(
     index: dict[str, int] = {}
     for i, row in premises.iterrows():
         site = str(row["site_id"])
-        use = {b: [round(v, 1) for v in vals] for b, vals in use_by_site.get(site, {}).items()}
-        capacity = sum(v[0] for v in use.values())
+        site_use = {b: [round(v, 1) for v in vals] for b, vals in use_by_site.get(site, {}).items()}
+        capacity = sum(v[0] for v in site_use.values())
         pcn = _text(row.get("pcn_code"))
         index[site] = len(records)
         records.append(
@@ -490,7 +550,7 @@ def _site_records(
                 "pcn": _pcn_label(pcn, pcns, pcn_index) if pcn else "",
                 "pcnCode": pcn,
                 "borough": _text(row.get("borough")),
-                "use": use,
+                "use": site_use,
                 "rows": rows_by_site.get(site, []),
                 "hosts": hosts.get(site, []),
             }
@@ -572,7 +632,9 @@ def imd_legend() -> dict[str, Any]:
         for i, c in enumerate(IMD_COLOURS, start=1)
     ]
     items[-1] = (IMD_COLOURS[-1], "decile 10 (least deprived)")
-    return Legend("LSOA deprivation (IMD 2019 decile)", items).record()
+    record = Legend("LSOA deprivation (IMD 2019 decile)", items).record()
+    record["ramp"] = ["1 most deprived", "10 least"]
+    return record
 
 
 def imd_profile(data: MapData, pcn_code: str) -> dict[str, float | None]:

@@ -308,7 +308,18 @@ MAPS_JS = r"""
       if (D.imdLegend) { key = D.imdLegend; }
       if (key) {
         h.push('<div class="eo-lg-title">' + esc(key.title) + "</div>");
-        key.items.forEach(function (it) { h.push("<div>" + swatch(it[0]) + esc(it[1]) + "</div>"); });
+        if (key.ramp) {
+          /* A long ordered key (IMD deciles) as one strip of swatches, ends labelled. */
+          h.push('<div class="eo-ramp">' + key.items.map(function (it, i) {
+            return '<i style="background:' + esc(it[0]) + '" title="' + esc(it[1]) + '">' +
+              (i + 1) + "</i>";
+          }).join("") + '</div><div class="eo-ramp-ends"><span>' + esc(key.ramp[0]) +
+            "</span><span>" + esc(key.ramp[1]) + "</span></div>");
+        } else {
+          key.items.forEach(function (it) {
+            h.push("<div>" + swatch(it[0]) + esc(it[1]) + "</div>");
+          });
+        }
       }
       h.push('<div class="eo-lg-title">Buildings (colour = kind)</div><div class="eo-lg-kinds">');
       Object.keys(S.kinds).forEach(function (k) {
@@ -464,6 +475,10 @@ MAPS_CSS = r"""
 .eo-legend { max-width: 330px; max-height: 62vh; overflow: auto; font-size: 12px; }
 .eo-legend summary { font-weight: 600; cursor: pointer; }
 .eo-lg-title { font-weight: 600; margin: 7px 0 2px; }
+.eo-ramp { display: flex; margin-top: 2px; }
+.eo-ramp i { flex: 1; height: 16px; font-style: normal; font-size: 10px; text-align: center;
+  line-height: 16px; color: #000; text-shadow: 0 0 2px #fff; }
+.eo-ramp-ends { display: flex; justify-content: space-between; font-size: 11px; color: #444; }
 .eo-lg-kinds span { display: inline-block; margin-right: 8px; white-space: nowrap; }
 .eo-lg-sizes { margin-top: 4px; }
 .eo-lg-sizes svg, .eo-gauge-sw, .eo-line { vertical-align: middle; margin: 0 2px; }

@@ -17,15 +17,20 @@ import pandas as pd
 from shapely.geometry import LineString
 
 from . import explain
-from .build import LinearProgram, build_model
+from .build import LinearProgram, build_model, pin_problems
 from .changes import apply_scenario
 from .dataset import Dataset, read_dataset
-from .errors import InfeasibleError, VerificationError
+from .errors import (
+    InfeasibleError,
+    ModelSpecificationError,
+    ScenarioError,
+    VerificationError,
+)
 from .geo import pcn_site_travel, read_travel_matrix
 from .io import csv_text, staged_directory, write_geopackage, write_json
 from .scenario import Scenario, load_scenario
 from .schema import GEOGRAPHIC_CRS
-from .solve import SolveResult, SolveStatus, solve_model
+from .solve import SolveResult, SolveStatus, check_highs_options, solve_model
 from .verify import verify_plan
 
 if TYPE_CHECKING:
@@ -115,13 +120,26 @@ def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
 def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
     """Solve the allocation for ``scenario`` (defaults) on ``dataset`` and verify it."""
     scenario = scenario or Scenario()
+    origin = scenario.source_file or f"scenario '{scenario.name}'"
+    try:
+        check_highs_options(scenario.solver)  # before the slow stages, naming the file
+    except ScenarioError as exc:
+        raise ScenarioError(f"{origin}: {exc}", [f"{origin}: {p}" for p in exc.problems]) from None
     timings: dict[str, float] = {}
     t = time.perf_counter()
     data = apply_scenario(dataset, scenario)
     travel = measure_travel(data, scenario)
     timings["travel"] = time.perf_counter() - t
-    lp = build_model(data, scenario, travel)
+    try:
+        lp = build_model(data, scenario, travel)
+    except ModelSpecificationError as exc:
+        raise ModelSpecificationError(f"{origin}: {exc}") from None
     timings["build"] = lp.build_seconds
+    impossible = pin_problems(lp, scenario)
+    if impossible:
+        raise ScenarioError(
+            f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
+        )
     if scenario.solver.decompose:
         from .decompose import solve_decomposed
 
@@ -131,9 +149,17 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
     timings["pulp_build"] = result.pulp_build_seconds
     timings["solve"] = result.seconds
     if not result.status.has_plan:
+        diagnosis = lp.diagnostics or ("no arithmetic cause found",)
+        if result.status == SolveStatus.NO_SOLUTION_TIME_LIMIT:
+            diagnosis = (
+                f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
+                "found any plan: raise solver.time_limit_s, or try the LP first (options."
+                "whole_sessions and options.opening_decisions off)",
+                *lp.diagnostics,
+            )
         raise InfeasibleError(
             f"scenario '{scenario.name}': the solver ended '{result.status}' without a plan.",
-            diagnosis=lp.diagnostics or ("no arithmetic cause found; try a longer time limit",),
+            diagnosis=diagnosis,
         )
     return explain_and_verify(data, scenario, lp, result, timings)
 

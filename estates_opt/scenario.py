@@ -371,7 +371,9 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in chain:
         loop = " -> ".join(p.name for p in (*chain, resolved))
-        raise ScenarioError(f"{chain[-1]}: 'extends' makes a loop ({loop}).")
+        raise ScenarioError(
+            f"{chain[-1]}: 'extends' makes a loop ({loop}); remove one of the 'extends' keys."
+        )
     if not path.is_file():
         where = f"{chain[-1]}: 'extends' names " if chain else ""
         raise ScenarioError(f"{where}{path}: scenario file not found.")
@@ -422,6 +424,8 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scen
             key = ".".join(str(p) for p in error["loc"]) or "(top level)"
             if error["type"] == "extra_forbidden":
                 lines.append(f"unknown key '{key}' (check the spelling; see models/README.md)")
+            elif error["type"] == "missing":
+                lines.append(f"key '{key}' is required: add it (see models/README.md)")
             else:
                 lines.append(f"key '{key}': {error['msg']}")
         raise ScenarioError(

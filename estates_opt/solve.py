@@ -21,7 +21,7 @@ from enum import StrEnum
 import numpy as np
 
 from .build import LinearProgram
-from .errors import SolveError, SolverUnavailableError
+from .errors import ScenarioError, SolveError, SolverUnavailableError
 from .scenario import Solver
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,37 @@ def _highs_options(options: Solver, mip: bool) -> dict[str, object]:
         opts["threads"] = int(options.threads)
     opts.update(options.highs_options)
     return opts
+
+
+HIGHS_OPTIONS_URL = "https://ergo-code.github.io/HiGHS/stable/options/definitions/"
+
+
+def check_highs_options(options: Solver) -> None:
+    """Refuse ``solver.highs_options`` HiGHS does not know or will not take.
+
+    HiGHS (and PuLP on top of it) only log a rejected option and solve without
+    it, so a misspelt option would silently change nothing.
+    """
+    if options.name != "highs" or not options.highs_options:
+        return
+    highspy = _import_highspy()
+    problems = []
+    with quiet_native_stdout():
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+        for key, value in options.highs_options.items():
+            if highs.getOptionType(key)[0] != highspy.HighsStatus.kOk:
+                problems.append(
+                    f"solver.highs_options: HiGHS has no option '{key}'; check the spelling "
+                    f"(see {HIGHS_OPTIONS_URL})"
+                )
+            elif highs.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+                problems.append(
+                    f"solver.highs_options.{key}: HiGHS does not accept {value!r}; use a value "
+                    f"of the option's type and range (see {HIGHS_OPTIONS_URL})"
+                )
+    if problems:
+        raise ScenarioError("; ".join(problems), problems)
 
 
 def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
@@ -390,6 +421,7 @@ def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
         raise SolverUnavailableError(
             "the 'direct' backend is HiGHS only; use backend = \"pulp\" for CBC."
         )
+    check_highs_options(options)
     solve = solve_direct if options.backend == "direct" else solve_pulp
     result = solve(lp, options)
     log.info(
@@ -409,10 +441,17 @@ def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
 
 
 def fix_integers(lp: LinearProgram, values: np.ndarray) -> LinearProgram:
-    """The LP left when every integer variable is fixed at its solved value."""
+    """The LP used to price a MIP's rooms: opening decisions fixed, sessions relaxed.
+
+    Fixing the whole-session counts too would pin every allocation and make every
+    capacity dual zero; keeping the building decisions (which rooms exist) and
+    relaxing session integrality gives the marginal value of a room-hour in the
+    plan's chosen estate.
+    """
     lower = lp.col_lower.copy()
     upper = lp.col_upper.copy()
-    rounded = np.round(values[lp.integer])
-    lower[lp.integer] = rounded
-    upper[lp.integer] = rounded
+    decisions = lp.integer & (lp.columns["family"].to_numpy() == "open")
+    rounded = np.round(values[decisions])
+    lower[decisions] = rounded
+    upper[decisions] = rounded
     return replace(lp, col_lower=lower, col_upper=upper, integer=np.zeros_like(lp.integer))

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
-from .schema import ENHANCED_ACCESS_BANDS, GEOGRAPHIC_CRS, ROOM_TYPES, Column, FileSpec
+from .schema import (
+    BANDS,
+    ENHANCED_ACCESS_BANDS,
+    GEOGRAPHIC_CRS,
+    ROOM_TYPES,
+    Column,
+    FileSpec,
+)
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
@@ -98,8 +105,9 @@ def coerce_columns(
     for column in spec.columns:
         if column.name not in present:
             if column.required:
-                close = difflib.get_close_matches(column.name, [str(c) for c in present], n=1)
-                hint = f" (found '{close[0]}': rename it)" if close else ""
+                names = {str(c).lower(): str(c) for c in present}
+                close = difflib.get_close_matches(column.name, list(names), n=1)
+                hint = f" (found '{names[close[0]]}': rename it)" if close else ""
                 problems.schema.append(
                     Problem(
                         file,
@@ -363,8 +371,11 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
     refs("baseline.csv", baseline, "site_id", site_ids, "site", "premises", key_b)
 
     if capacity is not None and {"fixed_hours", "capacity_hours"} <= set(capacity.columns):
-        over = capacity["fixed_hours"] > capacity["capacity_hours"] + 1e-9
-        for pos in capacity.index[over.fillna(False).to_numpy()]:
+        fixed, hours = capacity["fixed_hours"], capacity["capacity_hours"]
+        # Compare only values that passed their own checks: no second message for one fault.
+        valid = np.isfinite(fixed) & np.isfinite(hours) & (fixed >= 0) & (hours >= 0)
+        over = valid & (fixed > hours + 1e-9)
+        for pos in capacity.index[over.to_numpy()]:
             problems.schema.append(
                 Problem(
                     "capacity.csv",
@@ -468,5 +479,50 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                         row=_row_label(services, pos, ("service_id",)),
                         column="room_type",
                         fix=f"add {room} capacity in capacity.csv or change the room type.",
+                    )
+                )
+
+    slot_columns = {"site_id", "room_type", "band"}
+    if (
+        baseline is not None
+        and services is not None
+        and capacity is not None
+        and site_ids is not None
+        and {"service_id", "site_id", "band"} <= set(baseline.columns)
+        and {"service_id", "room_type"} <= set(services.columns)
+        and slot_columns <= set(capacity.columns)
+    ):
+        rooms = dict(zip(services["service_id"], services["room_type"], strict=True))
+        slots = set(zip(capacity["site_id"], capacity["room_type"], capacity["band"], strict=True))
+        # A site whose own capacity rows are wrong is reported there, not again here.
+        unsure = {
+            site
+            for site, room, band in slots
+            if room not in ROOM_TYPES or band not in BANDS or site not in site_ids
+        }
+        for pos, service, site, band in zip(
+            baseline.index,
+            baseline["service_id"],
+            baseline["site_id"],
+            baseline["band"],
+            strict=True,
+        ):
+            room = rooms.get(service)
+            if (
+                room not in ROOM_TYPES
+                or band not in BANDS
+                or site not in site_ids
+                or site in unsure
+            ):
+                continue
+            if (site, room, band) not in slots:
+                problems.schema.append(
+                    Problem(
+                        "baseline.csv",
+                        f"puts today's {service} hours in a {room} room at site {site} in the "
+                        f"{band} band, but capacity.csv has no such room open there and then.",
+                        row=_row_label(baseline, pos, ("pcn_code", "service_id", "site_id")),
+                        column="band",
+                        fix="correct the site or band, or add the room to capacity.csv.",
                     )
                 )

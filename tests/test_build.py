@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from fixtures import handmade
 
+from estates_opt import dataset_from_tables
 from estates_opt.build import OBJECTIVE_TERMS, build_model, candidate_allocations, room_slots
 from estates_opt.errors import ModelSpecificationError
 from estates_opt.plan import measure_travel
@@ -162,7 +163,12 @@ def test_objective_terms_per_column():
 
 def test_weights_scale_their_terms():
     lp = build(
-        weights={"travel_gbp_per_hour_km": 2.0, "cost": 0.5, "move_gbp_per_hour": 7.0, "imd_weight": 1.0}
+        weights={
+            "travel_gbp_per_hour_km": 2.0,
+            "cost": 0.5,
+            "move_gbp_per_hour": 7.0,
+            "imd_weight": 1.0,
+        }
     )
     # PA's only LSOA is in IMD decile 1 (deprived share 1), PB's in decile 6 (share 0).
     j = x(lp, "clin", "PA", "S3", "weekday")
@@ -214,6 +220,17 @@ def test_opening_mode_adds_binary_columns_and_linked_capacity_rows():
     assert entries[x(lp, "ea", "PB", "S3", "evening")] == 1.0
     assert lp.row_upper[r] == 0.0
     assert lp.family_counts()["variables"] == {"open": 1, "unmet": 4, "x": 8}
+
+
+def test_opening_mode_without_any_opening_option():
+    """A dataset with no opening.csv rows still builds in opening mode: no open columns."""
+    tables = handmade.tables()
+    tables["opening"] = tables["opening"].iloc[0:0]
+    dataset = dataset_from_tables(tables)
+    scenario = handmade.scenario(options={"opening_decisions": True})
+    lp = build_model(dataset, scenario, measure_travel(dataset, scenario))
+    assert lp.family_counts()["variables"] == {"unmet": 4, "x": 6}
+    assert not lp.is_mip
 
 
 def test_opening_options_ignored_without_opening_mode():
@@ -273,7 +290,9 @@ def test_room_slots_and_candidates_are_sorted_and_unique():
     keys = list(slots[["site_id", "room_type", "band"]].itertuples(index=False, name=None))
     assert keys == sorted(set(keys))
     cand = candidate_allocations(dataset, scenario, measure_travel(dataset, scenario), slots)
-    ids = list(cand[["service_id", "pcn_code", "site_id", "band"]].itertuples(index=False, name=None))
+    ids = list(
+        cand[["service_id", "pcn_code", "site_id", "band"]].itertuples(index=False, name=None)
+    )
     assert ids == sorted(ids) and len(ids) == len(set(ids))
 
 

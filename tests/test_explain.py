@@ -33,7 +33,9 @@ def opened_plan():
 
 
 def slot(table, site, room, band):
-    found = table[(table["site_id"] == site) & (table["room_type"] == room) & (table["band"] == band)]
+    found = table[
+        (table["site_id"] == site) & (table["room_type"] == room) & (table["band"] == band)
+    ]
     assert len(found) == 1
     return found.iloc[0]
 
@@ -86,7 +88,9 @@ def test_baseline_rows_outside_the_model_keep_their_travel():
         [tables["baseline"], pd.DataFrame(baseline_far, columns=tables["baseline"].columns)]
     )
     plan = solve(dataset_from_tables(tables), handmade.scenario())
-    far = plan.allocations[(plan.allocations["pcn_code"] == "PB") & (plan.allocations["site_id"] == "S1")]
+    far = plan.allocations[
+        (plan.allocations["pcn_code"] == "PB") & (plan.allocations["site_id"] == "S1")
+    ]
     assert len(far) == 1
     assert far["hours_per_week"].iloc[0] == 0.0
     assert far["baseline_hours_per_week"].iloc[0] == 20.0
@@ -166,7 +170,10 @@ def test_moves_explain_a_full_old_site():
 
 def test_bottlenecks_rank_binding_rows_by_shadow_price(plan):
     b = plan.bottlenecks
-    assert list(zip(b["site_id"], b["band"], strict=True)) == [("S2", "saturday"), ("S3", "weekday")]
+    assert list(zip(b["site_id"], b["band"], strict=True)) == [
+        ("S2", "saturday"),
+        ("S3", "weekday"),
+    ]
     assert b["shadow_price_gbp_per_room_hour"].tolist() == pytest.approx([13.0, 12.0])
     assert b["after_utilisation"].tolist() == pytest.approx([7.2 / 8, 0.9])
 

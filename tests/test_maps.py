@@ -195,6 +195,14 @@ def test_rendering_is_deterministic(small_plan):
     assert render_page(plan_map(small_plan)) == render_page(plan_map(small_plan))
 
 
+def test_notebook_display_and_save_are_offline(small_plan, tmp_path):
+    m = hub_map(small_plan, str(small_plan.dataset.pcns["pcn_code"].iloc[1]))
+    shown = html.unescape(m._repr_html_())
+    assert "estates-opt-vendor:" not in shown and 'version="1.9.4"' in shown
+    m.save(str(tmp_path / "hub.html"))
+    assert_offline((tmp_path / "hub.html").read_text(encoding="utf-8"))
+
+
 def test_hub_map_rejects_unknown_pcn(small_plan):
     with pytest.raises(KeyError, match="NOPE"):
         hub_map(small_plan, "NOPE")

@@ -70,16 +70,16 @@ def test_a_site_opens_only_when_worth_it(open_cost, opened, objective):
     assert plan.status is SolveStatus.OPTIMAL
     assert set(plan.opened) == opened
     assert plan.kpis["objective"] == pytest.approx(objective, abs=1e-6)
-    uses_s3_evening = hours(plan, "ea", "PB", "S3", "evening") + hours(plan, "ea", "PA", "S3", "evening")
+    uses_s3_evening = hours(plan, "ea", "PB", "S3", "evening") + hours(
+        plan, "ea", "PA", "S3", "evening"
+    )
     assert (uses_s3_evening > 0) == bool(opened)
     assert reverify(plan) == []
 
 
 def test_pinned_allocation_is_respected():
     """Pin 8 h of PA clin at S1 (the optimum puts 5 there): 3 h more at 49 instead of 37."""
-    plan = solve(
-        handmade.dataset(), handmade.scenario(pinned=[{**PIN, "hours_per_week": 8.0}])
-    )
+    plan = solve(handmade.dataset(), handmade.scenario(pinned=[{**PIN, "hours_per_week": 8.0}]))
     assert hours(plan, "clin", "PA", "S1", "weekday") == pytest.approx(8.0)
     assert hours(plan, "clin", "PA", "S3", "weekday") == pytest.approx(22.0)
     assert plan.kpis["objective"] == pytest.approx(1970.4 + 3 * 12, abs=1e-6)

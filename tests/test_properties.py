@@ -103,7 +103,9 @@ def test_hours_are_conserved_in_lp_mode(scale, seed, knobs):
     demand = dataset.demand.set_index(["service_id", "pcn_code"])["hours_per_week"] * growth
     placed = plan.allocations.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
     unmet = plan.unmet.set_index(["service_id", "pcn_code"])["unmet_hours"]
-    total = placed.reindex(demand.index, fill_value=0.0) + unmet.reindex(demand.index, fill_value=0.0)
+    total = placed.reindex(demand.index, fill_value=0.0) + unmet.reindex(
+        demand.index, fill_value=0.0
+    )
     np.testing.assert_allclose(total.to_numpy(), demand.to_numpy(), rtol=1e-6, atol=1e-5)
     assert (plan.allocations["hours_per_week"] >= 0).all()
     assert (plan.unmet["unmet_hours"] >= -1e-9).all()

@@ -268,7 +268,11 @@ def test_empty_required_cell(tiny_copy):
     record = set_cell(path, 2, "band", "")
     exc = read_error(tiny_copy, SchemaError)
     the_problem(
-        exc, "baseline.csv", "band", row_has=("line 2", f"site_id={record['site_id']}"), says="empty"
+        exc,
+        "baseline.csv",
+        "band",
+        row_has=("line 2", f"site_id={record['site_id']}"),
+        says="empty",
     )
 
 
@@ -287,6 +291,23 @@ def test_ragged_row(tiny_copy):
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     exc = read_error(tiny_copy, SchemaError)
     the_problem(exc, "demand.csv", row_has=("line 3",), says="fields but the header has")
+
+
+def test_blank_lines_do_not_shift_reported_line_numbers(tiny_copy):
+    """A blank line after the header: the bad value is still reported on its own line."""
+    path = tiny_copy / "demand.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.insert(1, "")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    record = set_cell(path, 4, "hours_per_week", "lots")  # line 4 of the file as saved
+    exc = read_error(tiny_copy, SchemaError)
+    the_problem(
+        exc,
+        "demand.csv",
+        "hours_per_week",
+        row_has=("line 4", f"service_id={record['service_id']}"),
+        says="'lots'",
+    )
 
 
 def test_empty_file(tiny_copy):
@@ -457,7 +478,7 @@ def test_practice_without_pcn(tiny_copy):
 
 def test_opening_option_for_a_band_already_open(tiny_copy):
     cap = tiny_copy / "capacity.csv"
-    line, record = find_line(cap, band="weekday")
+    _, record = find_line(cap, band="weekday")
     path = tiny_copy / "opening.csv"
     rows = csv_rows(path)
     header = rows[0]
@@ -596,10 +617,7 @@ def test_geopackage_without_crs(tiny_copy):
 
 def test_tables_built_in_code_may_be_in_british_national_grid(tiny_dir):
     """dataset_from_tables takes EPSG:27700 frames (synthetic.generate's own output)."""
-    tables = {
-        p.stem: (gpd.read_file(p).to_crs("EPSG:27700"))
-        for p in tiny_dir.glob("*.geojson")
-    }
+    tables = {p.stem: (gpd.read_file(p).to_crs("EPSG:27700")) for p in tiny_dir.glob("*.geojson")}
     for p in tiny_dir.glob("*.csv"):
         rows = csv_rows(p)
         import pandas as pd

@@ -136,7 +136,10 @@ def test_unopened_slot_is_not_usable(plan, parts):
 def test_demand_not_met(plan, parts):
     a = parts["allocations"]
     a.loc[row(a, "clin", "PA", "S3", "weekday"), "hours_per_week"] -= 5.0
-    only(check(plan, parts), "demand ('clin', 'PA'): 30.000 h but only 25.000 h met or reported unmet")
+    only(
+        check(plan, parts),
+        "demand ('clin', 'PA'): 30.000 h but only 25.000 h met or reported unmet",
+    )
 
 
 def test_demand_over_placed(plan, parts):
@@ -158,10 +161,15 @@ def test_unmet_reported_counts_toward_demand(plan, parts):
 
 def test_utilisation_hours_tampered(plan, parts):
     u = parts["utilisation"]
-    i = u.index[(u["site_id"] == "S3") & (u["room_type"] == "consulting") & (u["band"] == "weekday")]
+    i = u.index[
+        (u["site_id"] == "S3") & (u["room_type"] == "consulting") & (u["band"] == "weekday")
+    ]
     u.loc[i, "after_hours"] += 1.0
     violations = check(plan, parts)
-    only(violations, "utilisation ('S3', 'consulting', 'weekday'): reported after_hours 91.000, recomputed 90.000")
+    only(
+        violations,
+        "utilisation ('S3', 'consulting', 'weekday'): reported after_hours 91.000, recomputed 90.000",
+    )
 
 
 def test_utilisation_ratio_tampered(plan, parts):
@@ -177,7 +185,10 @@ def test_utilisation_ratio_tampered(plan, parts):
 def test_utilisation_row_missing(plan, parts):
     u = parts["utilisation"]
     parts["utilisation"] = u[~((u["site_id"] == "S1") & (u["band"] == "evening"))]
-    only(check(plan, parts), "utilisation table lacks slot ('S1', 'consulting', 'evening') that hosts 2.80 h")
+    only(
+        check(plan, parts),
+        "utilisation table lacks slot ('S1', 'consulting', 'evening') that hosts 2.80 h",
+    )
 
 
 def test_kpi_utilisation_tampered(plan, parts):

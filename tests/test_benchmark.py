@@ -1,0 +1,67 @@
+"""The benchmark script runs end to end on a tiny instance and reports what it promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "run.py"
+PHASES = ("load", "travel", "build", "solve", "explain", "verify", "write", "total")
+
+
+def test_benchmark_smoke_run_reports_sizes_times_and_the_lower_bound(tmp_path):
+    out = tmp_path / "tiny.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--scale",
+            "tiny",
+            "--seed",
+            "1",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--json",
+            str(out),
+            "--solver-options",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(out.read_text(encoding="utf-8"))
+    for key in (
+        "variables",
+        "constraints",
+        "nonzeros",
+        "seconds",
+        "lower_bound_seconds",
+        "ratio",
+        "peak_rss_mb",
+        "objective",
+        "lower_bound_objective",
+    ):
+        assert key in record, key
+    assert record["variables"] > 0 and record["constraints"] > 0 and record["nonzeros"] > 0
+    assert set(PHASES) <= set(record["seconds"])
+    assert record["seconds"]["total"] == pytest.approx(
+        sum(record["seconds"][p] for p in PHASES[:-1]), abs=0.01
+    )
+    assert record["peak_rss_mb"] > 0 and record["lower_bound_seconds"] > 0
+    assert record["objective"] == pytest.approx(record["lower_bound_objective"], rel=1e-6)
+    assert record["verified"] is True and record["backend"] == "pulp"
+    options = {row["option"]: row for row in record["solver_options"]}
+    assert "dual simplex (serial)" in options and "interior point + crossover" in options
+    for row in options.values():
+        if "error" not in row and row["status"] == "optimal":
+            assert row["objective"] == pytest.approx(record["objective"], rel=1e-4)
+    assert "lower bound (direct)" in done.stdout
+    assert (tmp_path / "cache" / "tiny-1" / "premises.geojson").is_file()

@@ -1,0 +1,210 @@
+"""The command line: help with examples, exit codes 0/1/2, no traceback for bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from estates_opt.cli import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_OK, app
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["validate", "solve", "compare", "map", "explain"]
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping and box drawing undone, for substring checks."""
+    return re.sub(r"[\s│┃]+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def tiny_scenario(tiny_dir, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "tiny.toml"
+    path.write_text(f'description = "tiny"\ndataset = "{tiny_dir}"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_plan_dir(tiny_scenario, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("plan") / "tiny"
+    result = run("solve", tiny_scenario, "--out", out, "--no-maps")
+    assert result.exit_code == EXIT_OK, result.output
+    return out
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_has_an_example_and_exit_codes(command):
+    result = run(*([command] if command else []), "--help")
+    assert result.exit_code == 0
+    text = flat(result.output)
+    assert "Example" in text
+    assert "estates-opt" in text
+    assert "Exit codes" in text
+
+
+def test_top_level_help_lists_every_command():
+    text = run("--help").output
+    for command in COMMANDS:
+        assert command in text
+
+
+def test_validate_dataset_ok_and_broken(tiny_dir, tiny_copy):
+    result = run("validate", tiny_dir)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "is valid" in flat(result.output)
+    (tiny_copy / "demand.csv").unlink()
+    result = run("validate", tiny_copy)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "demand.csv" in flat(result.output)
+    assert "Traceback" not in result.output
+
+
+def test_validate_scenario(tiny_scenario, tmp_path):
+    result = run("validate", tiny_scenario)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "variables" in flat(result.output)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        f'dataset = "{tiny_scenario.parent}"\n[caps]\ncomunity = 0.5\n', encoding="utf-8"
+    )
+    result = run("validate", bad)
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = flat(result.output)
+    assert "caps.comunity" in text and "bad.toml" in text
+    assert "Traceback" not in result.output
+
+
+def test_solve_writes_the_plan_and_a_summary(tiny_plan_dir):
+    for name in ("allocations.csv", "moves.csv", "kpis.json", "plan.xlsx", "plan.gpkg"):
+        assert (tiny_plan_dir / name).is_file(), name
+    assert json.loads((tiny_plan_dir / "kpis.json").read_text())["status"] == "optimal"
+
+
+def test_solve_summary_table(tiny_scenario, tmp_path):
+    result = run("solve", tiny_scenario, "--out", tmp_path / "p", "--no-maps")
+    assert result.exit_code == EXIT_OK, result.output
+    text = flat(result.output)
+    for words in ("weekday before", "hours moved", "unmet hours", "verified", "plan written to"):
+        assert words in text, words
+
+
+def test_solve_quiet_prints_one_line(tiny_scenario, tmp_path):
+    result = run("solve", tiny_scenario, "--out", tmp_path / "p", "--no-maps", "--quiet")
+    assert result.exit_code == EXIT_OK
+    assert result.output.strip().count("\n") == 0
+    assert "optimal" in result.output
+
+
+def test_solve_bad_scenario_exits_2(tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text("[weights]\ntravel = 3\n", encoding="utf-8")
+    result = run("solve", path, "--no-maps", "--out", tmp_path / "o")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "weights.travel" in flat(result.output)
+    assert "Traceback" not in result.output
+    result = run("solve", tmp_path / "missing.toml", "--no-maps")
+    assert result.exit_code == EXIT_BAD_INPUT
+
+
+def test_solve_stopped_by_the_time_limit_exits_1(tiny_dir, tmp_path):
+    path = tmp_path / "rushed.toml"
+    path.write_text(
+        f'dataset = "{tiny_dir}"\n[options]\nwhole_sessions = true\nopening_decisions = true\n'
+        "[solver]\ntime_limit_s = 0.000001\nmip_gap = 0\n",
+        encoding="utf-8",
+    )
+    result = run("solve", path, "--no-maps", "--out", tmp_path / "o")
+    assert result.exit_code == EXIT_NOT_OPTIMAL, result.output
+    assert "time" in flat(result.output)  # 'time limit' (no plan) or 'feasible_time_limit'
+    assert "Traceback" not in result.output
+
+
+def test_compare_cli(tiny_scenario, tmp_path):
+    other = tmp_path / "grow.toml"
+    other.write_text(
+        f'extends = "{tiny_scenario}"\nname = "tiny_grow"\n[growth]\noverall = 1.2\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "cmp"
+    result = run("compare", tiny_scenario, other, "--out", out)
+    assert result.exit_code == EXIT_OK, result.output
+    text = flat(result.output)
+    assert "Scenario comparison" in text and "tiny_grow" in text
+    for name in ("comparison.csv", "comparison.html", "comparison_times.csv"):
+        assert (out / name).is_file()
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.columns[:4]) == ["kpi", "unit", "tiny", "tiny_grow"]
+
+
+def test_compare_bad_input_exits_2(tiny_scenario, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{tiny_scenario}"\n[buildings]\nclose = ["NOPE"]\n')
+    result = run("compare", tiny_scenario, bad, "--out", tmp_path / "cmp")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "buildings.close" in flat(result.output)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
+    result = run("explain", tiny_plan_dir)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Bottleneck rooms" in result.output
+    pcn = str(tiny_dataset.pcns["pcn_code"].iloc[0])
+    result = run("explain", tiny_plan_dir, "--pcn", pcn)
+    assert result.exit_code == EXIT_OK, result.output
+    text = flat(result.output)
+    assert f"PCN {pcn}" in text and "Mean travel" in text and "moves for this PCN" in text
+    assert "Bottlenecks" in text
+    moves = pd.read_csv(tiny_plan_dir / "moves.csv", dtype=str)
+    site = moves["to_site_id"].iloc[0] if len(moves) else tiny_dataset.premises["site_id"][0]
+    result = run("explain", tiny_plan_dir, "--site", site)
+    assert result.exit_code == EXIT_OK, result.output
+    text = flat(result.output)
+    assert f"Site {site}" in text and "Rooms" in text and "Sessions arriving" in text
+
+
+def test_explain_bad_input_exits_2(tiny_plan_dir, tmp_path):
+    result = run("explain", tiny_plan_dir, "--pcn", "NOPE")
+    assert result.exit_code == EXIT_BAD_INPUT
+    result = run("explain", tiny_plan_dir, "--site", "NOPE")
+    assert result.exit_code == EXIT_BAD_INPUT
+    result = run("explain", tiny_plan_dir, "--pcn", "a", "--site", "b")
+    assert result.exit_code == EXIT_BAD_INPUT
+    result = run("explain", tmp_path)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "not a plan folder" in flat(result.output)
+
+
+def test_map_redraws_or_rejects(tiny_plan_dir, tmp_path):
+    result = run("map", tmp_path)
+    assert result.exit_code == EXIT_BAD_INPUT
+    result = run("map", tiny_plan_dir, "--maps", tmp_path / "maps")
+    assert result.exit_code == EXIT_OK, result.output
+    assert any((tmp_path / "maps").rglob("*.html"))
+
+
+def test_console_script_bad_input_has_no_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("estates-opt")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "estates_opt.cli"]
+    proc = subprocess.run(
+        [*command, "validate", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == EXIT_BAD_INPUT
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "not a folder" in proc.stderr

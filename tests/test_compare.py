@@ -1,0 +1,209 @@
+"""Scenario comparison: byte-identical CSV, offline escaped HTML, expected directions on NEL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from estates_opt.compare import (
+    COMPARISON_CSV,
+    COMPARISON_HTML,
+    TIMES_CSV,
+    bar_chart_svg,
+    compare_scenarios,
+    comparison_csv,
+    comparison_html,
+    comparison_table,
+    format_value,
+)
+from estates_opt.errors import ScenarioError
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+
+
+def write_models(folder: Path, tiny_dir: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "base.toml"
+    base.write_text(
+        f'name = "base"\ndescription = "Tiny <b>base</b> & co"\ndataset = "{tiny_dir}"\n',
+        encoding="utf-8",
+    )
+    grow = folder / "grow.toml"
+    grow.write_text(
+        'extends = "base.toml"\nname = "grow+30"\n'
+        'description = "<script>alert(1)</script>"\n[growth]\npopulation = 1.3\n',
+        encoding="utf-8",
+    )
+    return [base, grow]
+
+
+@pytest.fixture
+def tiny_models(tiny_dir, tmp_path) -> list[Path]:
+    return write_models(tmp_path / "models", tiny_dir)
+
+
+@pytest.fixture(scope="module")
+def compared(tiny_dir, tmp_path_factory):
+    """The tiny comparison run twice into two folders: (table, first folder, second folder)."""
+    root = tmp_path_factory.mktemp("compare")
+    models = write_models(root / "models", tiny_dir)
+    table = compare_scenarios(models, root / "one")
+    compare_scenarios(models, root / "two")
+    return table, root / "one", root / "two"
+
+
+def test_same_inputs_give_byte_identical_csv(compared):
+    table, one_dir, two_dir = compared
+    one = (one_dir / COMPARISON_CSV).read_bytes()
+    assert one == (two_dir / COMPARISON_CSV).read_bytes()
+    assert b"\r\n" not in one
+    assert list(table.columns) == ["unit", "base", "grow+30", "grow+30 - base"]
+    # every plan is written in its own folder, without maps unless asked
+    for name in ("base", "grow+30"):
+        assert (one_dir / name / "kpis.json").is_file()
+        assert (one_dir / name / "plan.xlsx").is_file()
+        assert not (one_dir / name / "maps").exists()
+    times = pd.read_csv(one_dir / TIMES_CSV)
+    assert list(times["scenario"])[:2] == ["base", "grow+30"]
+    assert times["total"].notna().all()
+
+
+def test_csv_rows_and_differences(compared):
+    table, out, _ = compared
+    csv = pd.read_csv(out / COMPARISON_CSV, keep_default_na=False)
+    kpis = list(csv["kpi"])
+    for row in (
+        "status",
+        "objective",
+        "objective.cost",
+        "gap",
+        "unmet_hours",
+        "unmet_hours.pcn_clinic",
+        "hours_moved",
+        "buildings_used_after",
+        "utilisation_after.community.weekday",
+        "utilisation_after.gp_practice.all_bands",
+        "travel_km_after",
+        "travel_km_after.imd_1",
+        "travel_km_after.imd_gap_1_2_minus_9_10",
+    ):
+        assert row in kpis, row
+    assert not any("second" in k or "time" in k for k in kpis)  # times live elsewhere
+    diff = table.at["demand_hours", "grow+30 - base"]
+    assert diff == pytest.approx(
+        table.at["demand_hours", "grow+30"] - table.at["demand_hours", "base"]
+    )
+    assert diff > 0  # population +30% raises demand
+    assert re.fullmatch(r"-?\d+\.\d{4}", csv.loc[csv["kpi"] == "objective", "base"].iloc[0])
+
+
+def test_html_is_offline_and_escaped(compared):
+    _, out, _ = compared
+    page = (out / COMPARISON_HTML).read_text(encoding="utf-8")
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Tiny &lt;b&gt;base&lt;/b&gt; &amp; co" in page
+    assert page.count("<svg") >= 2
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page
+
+
+def test_html_escapes_names_from_results():
+    results = [
+        {"name": "<i>a</i>", "path": "a&b.toml", "kpis": {"status": ("text", "<b>ok</b>")}},
+        {"name": "b", "path": "b.toml", "kpis": {"status": ("text", "ok")}},
+    ]
+    page = comparison_html(comparison_table(results), results, 1.0)
+    assert "<i>" not in page and "<b>ok" not in page
+    assert "&lt;i&gt;a&lt;/i&gt;" in page and "a&amp;b.toml" in page
+
+
+def test_bad_file_stops_before_anything_is_solved(tiny_models, tmp_path):
+    bad = tiny_models[0].parent / "bad.toml"
+    bad.write_text('extends = "base.toml"\n[buildings]\nclose = ["NOPE"]\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"bad\.toml.*buildings\.close"):
+        compare_scenarios([*tiny_models, bad], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_duplicate_names_are_an_error(tiny_models, tmp_path):
+    twin = tiny_models[0].parent / "twin.toml"
+    twin.write_text('extends = "base.toml"\nname = "base"\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="distinct name"):
+        compare_scenarios([tiny_models[0], twin], tmp_path / "out")
+
+
+def test_failed_solve_is_a_row_not_a_crash():
+    ok = {"name": "a", "path": "a.toml", "kpis": {"status": ("text", "optimal"), "x": ("km", 1.5)}}
+    bad = {"name": "b", "path": "b.toml", "error": "no plan\nmore", "error_kind": "solve"}
+    table = comparison_table([ok, bad])
+    assert table.at["status", "b"] == "error"
+    assert table.at["error", "b"] == "no plan"
+    assert table.at["status", "b - a"] == "changed"
+    assert "x" in table.index
+    assert comparison_csv(table).splitlines()[0] == "kpi,unit,a,b,b - a"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, ""), (1, "1"), (0.5, "0.5000"), (-0.00001, "0.0000"), ("x", "x"), (float("nan"), "")],
+)
+def test_format_value(value, text):
+    assert format_value(value) == text
+
+
+def test_bar_chart_escapes_and_has_no_script():
+    svg = bar_chart_svg("a<b", ["c&d"], [("<s>", [0.5])], percent=True)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "a&lt;b" in svg and "c&amp;d" in svg and "&lt;s&gt;" in svg
+    assert "<script" not in svg
+
+
+@pytest.mark.slow
+def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
+    names = ["nel_baseline", "nel_growth_2031", "nel_close_langthorne", "nel_new_hub", "nel_equity"]
+    table = compare_scenarios([MODELS / f"{n}.toml" for n in names], tmp_path)
+    base, growth, close, hub, equity = names
+    assert (table.loc["status", names] == "optimal").all()
+
+    def value(row: str, name: str) -> float:
+        return float(table.at[row, name])
+
+    # Growth: more demand fills rooms or goes unmet.
+    kinds = ["gp_practice", "pcn_hub", "community", "acute"]
+    fuller = any(
+        value(f"utilisation_after.{k}.weekday", growth)
+        > value(f"utilisation_after.{k}.weekday", base)
+        for k in kinds
+    )
+    assert fuller or value("unmet_hours", growth) > value("unmet_hours", base)
+    assert value("demand_hours", growth) == pytest.approx(1.18 * value("demand_hours", base))
+
+    # Closing Langthorne: it hosts sessions in the baseline plan, none after; they go elsewhere.
+    def at_site(name: str, site: str) -> float:
+        alloc = pd.read_csv(tmp_path / name / "allocations.csv", dtype={"site_id": str})
+        return float(alloc.loc[alloc["site_id"] == site, "hours_per_week"].sum())
+
+    assert at_site(base, "RATDY") > 50
+    assert at_site(close, "RATDY") == 0
+    assert value("unmet_hours", close) <= value("unmet_hours", base) + 1.0
+    assert value("objective", close) > value("objective", base)
+
+    # New hub: shorter travel in Havering South PCN, and the hub is used.
+    def pcn_travel(name: str) -> float:
+        summary = pd.read_csv(tmp_path / name / "pcn_summary.csv", dtype={"pcn_code": str})
+        return float(summary.loc[summary["pcn_code"] == "U00367", "travel_after_km"].iloc[0])
+
+    assert pcn_travel(hub) < pcn_travel(base) - 0.2
+    assert at_site(hub, "NEWHUB_U00367") > 0
+
+    # Equity: the most deprived fifth (IMD deciles 1-2) travel less than in the baseline, and
+    # their journeys fall relative to the least deprived (the 1-2 minus 9-10 gap goes down).
+    deprived = "travel_km_after.deprived_imd_1_2"
+    gap = "travel_km_after.imd_gap_1_2_minus_9_10"
+    assert value(deprived, equity) < value(deprived, base)
+    assert value(gap, equity) < value(gap, base)
