@@ -155,7 +155,7 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             premises = pd.concat([premises, added], ignore_index=True)
             capacity = pd.concat([capacity, pd.DataFrame(caps)], ignore_index=True)
 
-    problems: list[str] = []
+    problems = []
     for i, change in enumerate(b.capacity):
         mask = capacity["site_id"] == change.site_id
         if change.room_type:
@@ -174,14 +174,14 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             mask, ["fixed_hours", "capacity_hours"]
         ].min(axis=1)
 
-    for i, change in enumerate(b.opening):
-        has = (capacity["site_id"] == change.site_id) & (capacity["band"] == change.band)
-        option = (opening["site_id"] == change.site_id) & (opening["band"] == change.band)
-        if not change.open:
+    for i, timing in enumerate(b.opening):
+        has = (capacity["site_id"] == timing.site_id) & (capacity["band"] == timing.band)
+        option = (opening["site_id"] == timing.site_id) & (opening["band"] == timing.band)
+        if not timing.open:
             if not has.any():
                 problems.append(
-                    f"buildings.opening[{i}]: site '{change.site_id}' is not open in "
-                    f"{change.band} today, so it cannot be shut; remove the change"
+                    f"buildings.opening[{i}]: site '{timing.site_id}' is not open in "
+                    f"{timing.band} today, so it cannot be shut; remove the change"
                 )
             capacity = capacity[~has]
             opening = opening[~option]
@@ -190,8 +190,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             continue  # already open in that band
         if not option.any():
             problems.append(
-                f"buildings.opening[{i}]: site '{change.site_id}' has no opening option for "
-                f"{change.band} in opening.csv (rooms and hours come from there); add the "
+                f"buildings.opening[{i}]: site '{timing.site_id}' has no opening option for "
+                f"{timing.band} in opening.csv (rooms and hours come from there); add the "
                 "option to opening.csv or use a band the site can open in"
             )
             continue

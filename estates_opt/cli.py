@@ -609,6 +609,9 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
             f"  - {kind}: {before.get(kind, 0):.0%} -> {after.get(kind, 0):.0%} "
             f"(cap {plan.scenario.cap(kind):.0%})"
         )
+    if k.get("sites_opened"):
+        lines += ["", "Opened in a band they are normally shut (site:band):"]
+        lines.append("  " + ", ".join(k["sites_opened"]))
     moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
     lines += ["", f"{len(plan.moves)} moves; the largest:"]
     lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
@@ -689,7 +692,12 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
             + (" - a new building in this scenario." if new else ".")
         )
     else:
-        lines.append(f"Site {site_id} is closed in this scenario: all its sessions move.")
+        today = plan.dataset.baseline
+        hours = float(today.loc[today["site_id"] == site_id, "hours_per_week"].sum())
+        lines.append(
+            f"Site {site_id} is closed in this scenario: its rooms are not available to the "
+            f"plan, and the {hours:,.1f} h/week of movable sessions it hosts today must move."
+        )
     if len(util):
         lines += ["", "Rooms (capacity, fixed use; hours and utilisation before -> after; cap):"]
         for r in util.itertuples(index=False):

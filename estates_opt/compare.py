@@ -315,7 +315,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px}
 th,td{border:1px solid #d8dde0;padding:3px 8px;text-align:right}
 th{background:#f0f4f5;position:sticky;top:0}
-td.k,th.k{text-align:left;font-family:monospace}td.u{text-align:left;color:#4c6272}
+td.k,th.k{text-align:left;font-family:monospace}td.u{text-align:left;color:#4c6272;white-space:nowrap}
 td.pos{color:#006747}td.neg{color:#8a1538}tr.g td{border-top:2px solid #768692}
 .note{color:#4c6272;font-size:13px}svg{display:block;margin:8px 0}
 """
@@ -338,8 +338,7 @@ def bar_chart_svg(
     left, right, top, bottom = 56, 16, 36, 70
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vals in series for v in vals if v is not None and math.isfinite(v)]
-    vmax = max(values, default=1.0)
-    vmax = 1.0 if vmax <= 0 else vmax * 1.1
+    vmax = _nice_ceiling(max(values, default=1.0) * 1.05)
     n_cat, n_ser = max(len(categories), 1), max(len(series), 1)
     group = plot_w / n_cat
     bar = group * 0.8 / n_ser
@@ -360,9 +359,10 @@ def bar_chart_svg(
     for c, category in enumerate(categories):
         x0 = left + c * group + group * 0.1
         for s, (name, vals) in enumerate(series):
-            value = vals[c] if c < len(vals) else None
-            if value is None or not math.isfinite(value):
+            given = vals[c] if c < len(vals) else None
+            if given is None or not math.isfinite(given):
                 continue
+            value = float(given)
             h = plot_h * max(value, 0.0) / vmax
             x, y = x0 + s * bar, top + plot_h - h
             shown = f"{value:.1%}" if percent else f"{value:.2f}"
@@ -385,6 +385,14 @@ def bar_chart_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x a power of ten at or above ``value`` (axis maximum)."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= value - 1e-12)
 
 
 def _series(table: pd.DataFrame, names: Sequence[str], keys: Sequence[str]) -> list:

@@ -171,8 +171,9 @@ def moves_table(
     lines = []
     change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
     keys = ["service_id", "pcn_code"]
-    changed = allocations.loc[(change.abs() > EPS) & allocations[keys].notna().all(axis=1)]
-    changed = changed.assign(change=change).sort_values(keys, kind="stable")
+    moved = (change.abs() > EPS) & allocations[keys].notna().all(axis=1)
+    # change[moved], not change: assigning a longer Series to an empty frame adopts its index.
+    changed = allocations.loc[moved].assign(change=change[moved]).sort_values(keys, kind="stable")
     service_col = changed["service_id"].to_numpy(object)
     pcn_col = changed["pcn_code"].to_numpy(object)
     site_col = changed["site_id"].tolist()

@@ -424,8 +424,20 @@ def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
     atomic_write_text(path, csv_text(frame, float_digits))
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity (e.g. a mean over nothing) become null: JSON has no NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def write_json(data: Any, path: Path) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    text = json.dumps(_json_safe(data), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
 def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:

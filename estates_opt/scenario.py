@@ -193,7 +193,7 @@ class NewSite(_Strict):
     cost_per_hour_gbp: float = Field(15.0, ge=0, description="room cost, GBP per room-hour")
     rooms: dict[str, int] = Field(description="rooms by room type, e.g. {consulting = 6}")
     bands: list[Band] = Field(
-        default_factory=lambda: ["weekday"], description="bands the site is open in"
+        default_factory=lambda: list[Band](["weekday"]), description="bands the site is open in"
     )
     fixed_fraction: float = Field(
         0.0, ge=0, le=1, description="share of capacity already taken by fixed work"
@@ -347,9 +347,10 @@ def unknown_keys(
 
 
 def _get(data: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys[:-1]:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data.get(keys[-1]) if isinstance(data, dict) else None
+    holder: Any = data
+    for key in keys:
+        holder = holder.get(key) if isinstance(holder, dict) else None
+    return holder
 
 
 def _rebase_paths(data: dict[str, Any], source: Path, target: Path) -> None:

@@ -30,6 +30,9 @@ from .schema import (
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
 
+#: Largest whole number a float holds exactly; larger "counts" are typos.
+MAX_WHOLE = 2.0**53
+
 #: Longitude/latitude box around Great Britain: a point outside it is out of area.
 GB_BOUNDS = (-8.7, 49.8, 1.9, 60.9)
 
@@ -144,10 +147,14 @@ def _coerce(
                     (pos, f"{raw} is below the minimum {column.minimum:g}", "correct the value")
                 )
             elif column.kind == "int" and not float(num).is_integer():
-                bad.append((pos, f"{raw} is not a whole number", "enter a whole number"))
+                bad.append((pos, f"{raw[:40]} is not a whole number", "enter a whole number"))
+            elif column.kind == "int" and abs(num) > MAX_WHOLE:
+                bad.append((pos, f"{raw[:40]} is too large", "enter a realistic whole number"))
         result: pd.Series = numbers
         if column.kind == "int":
-            result = numbers.round().astype("Int64")
+            # Only values that passed can be cast; the rest (reported above) become missing.
+            castable = np.isfinite(numbers) & (numbers.abs() <= MAX_WHOLE)
+            result = numbers.where(castable).round().astype("Int64")
     elif column.kind == "bool":
         lowered = text.str.lower()
         for pos, raw in zip(text.index, lowered, strict=True):

