@@ -314,8 +314,9 @@ def pcn_summary_table(
     )
     pcns["enhanced_access_demand_hours"] = pcns["pcn_code"].map(ea["demand_hours"]).fillna(0.0)
     pcns["enhanced_access_met_hours"] = pcns["pcn_code"].map(ea["met_hours"]).fillna(0.0)
+    # "Moved" everywhere means hours placed in a slot the PCN does not use today (build.py).
     moved = allocations.assign(
-        m=np.maximum(allocations["baseline_hours_per_week"] - allocations["hours_per_week"], 0)
+        m=allocations["hours_per_week"].where(allocations["baseline_hours_per_week"] <= EPS, 0.0)
     )
     pcns["hours_moved"] = pcns["pcn_code"].map(moved.groupby("pcn_code")["m"].sum()).fillna(0.0)
     return pcns.sort_values("pcn_code").reset_index(drop=True)
@@ -430,8 +431,9 @@ def kpi_dict(
             b: utilisation_by_kind(utilisation, "after_hours", b) for b in ("weekday",)
         }
         | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
-        "hours_moved": float(moved),
+        "hours_moved": float(new_slot["hours_per_week"].sum()),
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
+        "hours_leaving_today_slots": float(moved),
         "buildings_used_before": len(before_sites),
         "buildings_used_after": len(after_sites),
         "buildings_newly_used": len(after_sites - before_sites),

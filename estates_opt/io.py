@@ -424,20 +424,23 @@ def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
     atomic_write_text(path, csv_text(frame, float_digits))
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinity (e.g. a mean over nothing) become null: JSON has no NaN."""
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinity (say, a mean over nothing) as None: JSON has no NaN.
+
+    :func:`write_json` refuses NaN so a stray one is caught; call this first where
+    "not defined" is a legitimate value, as in a plan's KPIs.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
 def write_json(data: Any, path: Path) -> None:
-    text = json.dumps(_json_safe(data), indent=2, sort_keys=False, allow_nan=False)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:

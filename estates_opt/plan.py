@@ -27,7 +27,7 @@ from .errors import (
     VerificationError,
 )
 from .geo import pcn_site_travel, read_travel_matrix
-from .io import csv_text, staged_directory, write_geopackage, write_json
+from .io import csv_text, json_safe, staged_directory, write_geopackage, write_json
 from .scenario import Scenario, load_scenario
 from .schema import GEOGRAPHIC_CRS
 from .solve import SolveResult, SolveStatus, check_highs_options, solve_model
@@ -260,7 +260,7 @@ def write_plan(
     with staged_directory(out_dir) as stage:
         for name, frame in plan.tables().items():
             (stage / f"{name}.csv").write_text(csv_text(frame), encoding="utf-8")
-        write_json(plan.kpis, stage / "kpis.json")
+        write_json(json_safe(plan.kpis), stage / "kpis.json")  # undefined means -> null
         write_json(plan.scenario.model_dump(mode="json"), stage / "scenario.json")
         write_geopackage(_gpkg_layers(plan), stage / "plan.gpkg")
         if workbook:

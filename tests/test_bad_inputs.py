@@ -187,6 +187,18 @@ def bowtie(doc: dict) -> None:
     ring[1], ring[2] = ring[2], ring[1]
 
 
+def open_first_ring(doc: dict) -> None:
+    """Drop the closing point of feature 1's outer ring."""
+    doc["features"][0]["geometry"]["coordinates"][0].pop()
+
+
+def step_free_perhaps(doc: dict) -> None:
+    """A step_free column of true/false, with 'perhaps' in feature 1."""
+    for feature in doc["features"]:
+        feature["properties"]["step_free"] = True
+    doc["features"][0]["properties"]["step_free"] = "perhaps"
+
+
 def to_british_national_grid(declare: bool) -> Callable[[dict], None]:
     to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 
@@ -483,11 +495,7 @@ DATASET_CASES = [
     ),
     D(
         "bad-true-false-step-free",
-        edit_geo(
-            "premises.geojson",
-            lambda doc: [f["properties"].__setitem__("step_free", True) for f in doc["features"]]
-            and doc["features"][0]["properties"].__setitem__("step_free", "perhaps"),
-        ),
+        edit_geo("premises.geojson", step_free_perhaps),
         ("premises.geojson", "feature 1", "site_id={site_id}", "column 'step_free'", "perhaps"),
         1,
     ),
@@ -800,8 +808,7 @@ DATASET_CASES = [
     ),
     D(
         "unclosed-polygon-ring",
-        edit_geo("lsoas.geojson", lambda doc: [doc["features"][0]["geometry"]["coordinates"][0].pop()]
-                 and None),
+        edit_geo("lsoas.geojson", open_first_ring),
         ("lsoas.geojson", "feature 1", "lsoa_code={lsoa_code}", "not closed"),
         1,
     ),
@@ -944,7 +951,12 @@ MATRIX = '[travel]\nmatrix = "matrix.csv"\n'
 SCENARIO_CASES = [
     S("not-toml", "this is = = not toml\n", ("not valid TOML", "line 2"), subprocess=True),
     S("scenario-latin1", "description = 'caf\xe9'\n", ("not valid TOML",)),
-    S("unknown-top-level-key", "grwoth = 1.2\n", ("'grwoth'", "did you mean 'growth'"), subprocess=True),
+    S(
+        "unknown-top-level-key",
+        "grwoth = 1.2\n",
+        ("'grwoth'", "did you mean 'growth'"),
+        subprocess=True,
+    ),
     S("misspelt-section", "[weight]\ncost = 2\n", ("'weight'", "did you mean 'weights'")),
     S("unknown-nested-key", "[weights]\ntravle = 2\n", ("'weights.travle'",)),
     S("unknown-key-in-new-site", _new_site('colour = "red"\n'), ("buildings.new[0].colour",)),
@@ -957,16 +969,52 @@ SCENARIO_CASES = [
     S("cap-zero", "[caps]\nacute = 0\n", ("'caps.acute'", "greater than 0")),
     S("weight-as-text", '[weights]\ncost = "high"\n', ("'weights.cost'", "number")),
     S("weight-infinite", "[weights]\ncost = inf\n", ("'weights.cost'", "finite")),
-    S("unmet-weight-infinite", "[weights]\nunmet_gbp_per_hour = inf\n", ("unmet_gbp_per_hour", "finite")),
+    S(
+        "unmet-weight-infinite",
+        "[weights]\nunmet_gbp_per_hour = inf\n",
+        ("unmet_gbp_per_hour", "finite"),
+    ),
     S("growth-nan", "[growth]\noverall = nan\n", ("'growth.overall'", "finite")),
-    S("growth-too-big", "[growth]\noverall = 20\n", ("'growth.overall'", "less than or equal to 10")),
-    S("growth-negative-factor", "[growth.by_service]\n{clinic} = -1\n", ("growth.by_service", "between 0 and 10")),
-    S("growth-unknown-service", "[growth.by_service]\npcn_diabets = 2\n", ("growth.by_service", "'pcn_diabets'", "did you mean")),
-    S("growth-unknown-borough", '[growth.by_borough]\n"Nowhere" = 2\n', ("growth.by_borough", "'Nowhere'")),
-    S("circuity-below-one", "[travel]\ncircuity = 0.5\n", ("'travel.circuity'", "greater than or equal to 1")),
-    S("travel-limit-unknown-service", "[travel.max_km_by_service]\nnope = 2\n", ("travel.max_km_by_service", "'nope'")),
-    S("travel-limit-out-of-range", "[travel.max_km_by_service]\n{clinic} = 900\n", ("max_km_by_service", "between 0 and 500")),
-    S("matrix-file-missing", '[travel]\nmatrix = "nowhere.csv"\n', ("travel.matrix", "nowhere.csv", "not found")),
+    S(
+        "growth-too-big",
+        "[growth]\noverall = 20\n",
+        ("'growth.overall'", "less than or equal to 10"),
+    ),
+    S(
+        "growth-negative-factor",
+        "[growth.by_service]\n{clinic} = -1\n",
+        ("growth.by_service", "between 0 and 10"),
+    ),
+    S(
+        "growth-unknown-service",
+        "[growth.by_service]\npcn_diabets = 2\n",
+        ("growth.by_service", "'pcn_diabets'", "did you mean"),
+    ),
+    S(
+        "growth-unknown-borough",
+        '[growth.by_borough]\n"Nowhere" = 2\n',
+        ("growth.by_borough", "'Nowhere'"),
+    ),
+    S(
+        "circuity-below-one",
+        "[travel]\ncircuity = 0.5\n",
+        ("'travel.circuity'", "greater than or equal to 1"),
+    ),
+    S(
+        "travel-limit-unknown-service",
+        "[travel.max_km_by_service]\nnope = 2\n",
+        ("travel.max_km_by_service", "'nope'"),
+    ),
+    S(
+        "travel-limit-out-of-range",
+        "[travel.max_km_by_service]\n{clinic} = 900\n",
+        ("max_km_by_service", "between 0 and 500"),
+    ),
+    S(
+        "matrix-file-missing",
+        '[travel]\nmatrix = "nowhere.csv"\n',
+        ("travel.matrix", "nowhere.csv", "not found"),
+    ),
     S(
         "matrix-missing-lsoa-rows",
         MATRIX,
@@ -975,32 +1023,85 @@ SCENARIO_CASES = [
         subprocess=True,
     ),
     S("matrix-pcn-without-rows", MATRIX, ("matrix.csv", "no rows for PCN {pcn1}"), problems=1),
-    S("matrix-unknown-site", MATRIX, ("matrix.csv", "line 2", "column 'site_id'", "'NOSUCHSITE'"), problems=1),
+    S(
+        "matrix-unknown-site",
+        MATRIX,
+        ("matrix.csv", "line 2", "column 'site_id'", "'NOSUCHSITE'"),
+        problems=1,
+    ),
     S(
         "matrix-negative-and-nan",
         MATRIX,
         ("matrix.csv", "line 2", "line 3", "column 'travel_km'", "'-1'", "'nan'"),
         problems=2,
     ),
-    S("matrix-no-travel-column", MATRIX, ("matrix.csv", "column 'travel_km'", "no travel column"), problems=1),
-    S("matrix-repeated-pair", MATRIX, ("matrix.csv", "line 3", "{first_site}", "more than once"), problems=1),
-    S("matrix-repeated-column", MATRIX, ("matrix.csv", "column 'site_id'", "more than once"), problems=1),
+    S(
+        "matrix-no-travel-column",
+        MATRIX,
+        ("matrix.csv", "column 'travel_km'", "no travel column"),
+        problems=1,
+    ),
+    S(
+        "matrix-repeated-pair",
+        MATRIX,
+        ("matrix.csv", "line 3", "{first_site}", "more than once"),
+        problems=1,
+    ),
+    S(
+        "matrix-repeated-column",
+        MATRIX,
+        ("matrix.csv", "column 'site_id'", "more than once"),
+        problems=1,
+    ),
     S("matrix-semicolons", MATRIX, ("matrix.csv", "delimiter is not a comma"), problems=1),
-    S("matrix-unknown-origin", MATRIX, ("matrix.csv", "'NOWHERE'", "neither an LSOA nor a PCN"), problems=1),
-    S("close-unknown-site", '[buildings]\nclose = ["NOSUCHSITE"]\n', ("buildings.close", "'NOSUCHSITE'")),
+    S(
+        "matrix-unknown-origin",
+        MATRIX,
+        ("matrix.csv", "'NOWHERE'", "neither an LSOA nor a PCN"),
+        problems=1,
+    ),
+    S(
+        "close-unknown-site",
+        '[buildings]\nclose = ["NOSUCHSITE"]\n',
+        ("buildings.close", "'NOSUCHSITE'"),
+    ),
     S("close-every-site", "[buildings]\nclose = {all_sites}\n", ("buildings.close", "every site")),
-    S("new-site-without-rooms", _new_site(rooms="rooms = {{}}\n"), ("buildings.new", "'NEW1' has no rooms")),
+    S(
+        "new-site-without-rooms",
+        _new_site(rooms="rooms = {{}}\n"),
+        ("buildings.new", "'NEW1' has no rooms"),
+    ),
     S("new-site-rooms-missing", _new_site(rooms=""), ("buildings.new.0.rooms", "required")),
-    S("new-site-zero-rooms", _new_site(rooms="rooms = {{consulting = 0}}\n"), ("'NEW1' has no rooms",)),
-    S("new-site-unknown-room-type", _new_site(rooms="rooms = {{consult = 2}}\n"), ("'consult'", "consulting")),
-    S("new-site-id-taken", _new_site().replace("NEW1", "{community}"), ("buildings.new[0]", "'{community}' already exists")),
-    S("new-site-out-of-area", _new_site().replace("52.84", "82.84"), ("buildings.new.0.lat", "60.9")),
+    S(
+        "new-site-zero-rooms",
+        _new_site(rooms="rooms = {{consulting = 0}}\n"),
+        ("'NEW1' has no rooms",),
+    ),
+    S(
+        "new-site-unknown-room-type",
+        _new_site(rooms="rooms = {{consult = 2}}\n"),
+        ("'consult'", "consulting"),
+    ),
+    S(
+        "new-site-id-taken",
+        _new_site().replace("NEW1", "{community}"),
+        ("buildings.new[0]", "'{community}' already exists"),
+    ),
+    S(
+        "new-site-out-of-area",
+        _new_site().replace("52.84", "82.84"),
+        ("buildings.new.0.lat", "60.9"),
+    ),
     S(
         "new-hub-without-pcn",
         _new_site().replace('"community"', '"pcn_hub"'),
         ("buildings.new", "'NEW1' needs a pcn_code"),
     ),
-    S("new-site-unknown-pcn", _new_site('pcn_code = "P_GONE"\n'), ("buildings.new[0].pcn_code", "'P_GONE'")),
+    S(
+        "new-site-unknown-pcn",
+        _new_site('pcn_code = "P_GONE"\n'),
+        ("buildings.new[0].pcn_code", "'P_GONE'"),
+    ),
     S(
         "capacity-change-on-closed-site",
         '[buildings]\nclose = ["{community}"]\n[[buildings.capacity]]\nsite_id = "{community}"\nfactor = 2\n',
@@ -1039,7 +1140,12 @@ SCENARIO_CASES = [
         problems=1,
     ),
     S("extends-self", 'extends = "scenario.toml"\n', ("'extends' makes a loop",)),
-    S("extends-loop", 'extends = "a.toml"\n', ("'extends' makes a loop", "a.toml -> b.toml -> a.toml"), subprocess=True),
+    S(
+        "extends-loop",
+        'extends = "a.toml"\n',
+        ("'extends' makes a loop", "a.toml -> b.toml -> a.toml"),
+        subprocess=True,
+    ),
     S("extends-missing", 'extends = "nowhere.toml"\n', ("nowhere.toml", "not found")),
     S("extends-not-text", "extends = 5\n", ("'extends' must be a file name",)),
     S("dataset-folder-missing", 'dataset = "/nonexistent/estates/data"\n', ("is not a folder",)),
@@ -1047,12 +1153,28 @@ SCENARIO_CASES = [
     S("dataset-broken", "", ("capacity.csv", "line 2", "column 'capacity_hours'", "Fix:")),
     S("name-not-a-folder-name", 'name = "../evil"\n', ("'name'", "cannot be a folder name")),
     S("solver-unknown", '[solver]\nname = "gurobi"\n', ("'solver.name'", "'highs' or 'cbc'")),
-    S("time-limit-zero", "[solver]\ntime_limit_s = 0\n", ("'solver.time_limit_s'", "greater than 0")),
+    S(
+        "time-limit-zero",
+        "[solver]\ntime_limit_s = 0\n",
+        ("'solver.time_limit_s'", "greater than 0"),
+    ),
     S("mip-gap-above-one", "[solver]\nmip_gap = 2\n", ("'solver.mip_gap'",)),
     S("threads-zero", "[solver]\nthreads = 0\n", ("'solver.threads'",)),
-    S("highs-option-unknown", "[solver.highs_options]\nno_such_option = 1\n", ("no_such_option", "HiGHS")),
-    S("opening-band-unknown", '[options]\nopening_bands = ["night"]\n', ("'options.opening_bands.0'", "'weekday'")),
-    S("move-budget-negative", "[options]\nmove_budget_hours = -1\n", ("'options.move_budget_hours'",)),
+    S(
+        "highs-option-unknown",
+        "[solver.highs_options]\nno_such_option = 1\n",
+        ("no_such_option", "HiGHS"),
+    ),
+    S(
+        "opening-band-unknown",
+        '[options]\nopening_bands = ["night"]\n',
+        ("'options.opening_bands.0'", "'weekday'"),
+    ),
+    S(
+        "move-budget-negative",
+        "[options]\nmove_budget_hours = -1\n",
+        ("'options.move_budget_hours'",),
+    ),
     S("new-sites-not-a-list", '[buildings]\nnew = "NEW1"\n', ("'buildings.new'", "list")),
     S("pinned-not-a-list", '[pinned]\npcn_code = "x"\n', ("'pinned'", "list")),
     S("scenario-file-missing", "", ("scenario file not found",)),
@@ -1081,7 +1203,7 @@ def _crlf(d: Path) -> None:
 
 def _extra_column(d: Path) -> None:
     rows = csv_rows(d / "capacity.csv")
-    write_rows(d / "capacity.csv", [r + [("notes" if i == 0 else "x")] for i, r in enumerate(rows)])
+    write_rows(d / "capacity.csv", [[*r, "notes" if i == 0 else "x"] for i, r in enumerate(rows)])
 
 
 def _quoted(d: Path) -> None:

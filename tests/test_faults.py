@@ -296,7 +296,9 @@ def test_time_limit_gives_the_best_plan_with_its_gap_and_exit_1(small_dir, tmp_p
 
 
 def test_no_plan_within_the_time_limit_is_a_clear_message_and_exit_1(small_dir, tmp_path):
-    scenario = write_scenario(tmp_path / "s.toml", small_dir, MIP + "[solver]\ntime_limit_s = 1e-6\n")
+    scenario = write_scenario(
+        tmp_path / "s.toml", small_dir, MIP + "[solver]\ntime_limit_s = 1e-6\n"
+    )
     out = tmp_path / "out"
     result = run_cli(["solve", str(scenario), "--out", str(out), "--no-maps"])
     assert result.exit_code == 1, result.output
@@ -406,7 +408,9 @@ def test_a_plan_that_moves_nothing_has_an_empty_moves_table(earlier_plan):
 def two_runs(small_dir, tmp_path_factory) -> tuple[Path, Path]:
     """The same scenario solved by two processes with different hash seeds."""
     folder = tmp_path_factory.mktemp("determinism")
-    scenario = write_scenario(folder / "same.toml", small_dir, "[options]\nopening_decisions = true\n")
+    scenario = write_scenario(
+        folder / "same.toml", small_dir, "[options]\nopening_decisions = true\n"
+    )
     outs = []
     for seed in ("1", "2"):
         out = folder / f"out{seed}"

@@ -94,10 +94,41 @@ def validate_with(tiny, name: str, frame) -> None:
 # --- strategies ----------------------------------------------------------------------------
 
 ODD_CELLS = [
-    "", " ", "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1", "0", "3.5", "1,5",
-    "weekday", "Weekday", "consulting", "gp_practice", "community", "P00000", "G0000000",
-    "C00000", "pcn_diabetes", "true", "perhaps", "weekday;evening", ";", "a;b", '"', "'",
-    ",", "\n", "\t", "\ufeff", "\x00", "é", "’",
+    "",
+    " ",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "-1",
+    "0",
+    "3.5",
+    "1,5",
+    "weekday",
+    "Weekday",
+    "consulting",
+    "gp_practice",
+    "community",
+    "P00000",
+    "G0000000",
+    "C00000",
+    "pcn_diabetes",
+    "true",
+    "perhaps",
+    "weekday;evening",
+    ";",
+    "a;b",
+    '"',
+    "'",
+    ",",
+    "\n",
+    "\t",
+    "\ufeff",
+    "\x00",
+    "é",
+    "’",
 ]
 cells = st.one_of(
     st.sampled_from(ODD_CELLS),
@@ -155,7 +186,9 @@ json_values = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.integers(-(10**25), 10**25)
     | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=16,
 )
 coordinate = st.one_of(
@@ -166,9 +199,9 @@ coordinate = st.one_of(
 )
 position = st.lists(coordinate, min_size=0, max_size=3)
 ring = st.lists(position, max_size=6)
-closed_ring = st.lists(st.tuples(st.floats(-1.8, -1.6), st.floats(52.8, 52.9)), min_size=3, max_size=5).map(
-    lambda pts: [list(p) for p in [*pts, pts[0]]]
-)
+closed_ring = st.lists(
+    st.tuples(st.floats(-1.8, -1.6), st.floats(52.8, 52.9)), min_size=3, max_size=5
+).map(lambda pts: [list(p) for p in [*pts, pts[0]]])
 geometries = st.one_of(
     st.none(),
     json_values,
@@ -200,7 +233,9 @@ random_geojson = st.one_of(
     json_values,
     st.fixed_dictionaries(
         {"type": st.just("FeatureCollection"), "features": st.lists(features, max_size=5)},
-        optional={"crs": json_values | st.just({"type": "name", "properties": {"name": "EPSG:27700"}})},
+        optional={
+            "crs": json_values | st.just({"type": "name", "properties": {"name": "EPSG:27700"}})
+        },
     ),
 )
 
@@ -317,7 +352,13 @@ def test_random_travel_matrix_raises_only_input_errors(tiny_dataset, scratch, da
 
 
 @FUZZ
-@given(data=st.dictionaries(st.sampled_from(["growth", "weights", "caps", "solver", "name", "x"]), json_values, max_size=4))
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["growth", "weights", "caps", "solver", "name", "x"]),
+        json_values,
+        max_size=4,
+    )
+)
 def test_random_scenarios_raise_only_scenario_errors(data):
     try:
         scenario_from_dict(data)
@@ -326,7 +367,9 @@ def test_random_scenarios_raise_only_scenario_errors(data):
 
 
 @FUZZ
-@given(text=st.text(max_size=200) | st.sampled_from(['[weights\ncost=1', 'extends = 3', 'x = "\\u"']))
+@given(
+    text=st.text(max_size=200) | st.sampled_from(["[weights\ncost=1", "extends = 3", 'x = "\\u"'])
+)
 def test_random_scenario_text_raises_only_scenario_errors(scratch, text):
     path = scratch / "s.toml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
