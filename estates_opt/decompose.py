@@ -50,7 +50,7 @@ BLOCKS_PER_WORKER = 2
 
 @dataclass(frozen=True)
 class Blocks:
-    """Which block each column and row belongs to (``-1``: none), and how many."""
+    """Which block each column and row belongs to, how many blocks, from how many components."""
 
     count: int
     column_block: np.ndarray

@@ -60,6 +60,18 @@ class Plan:
     violations: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def verify(self) -> list[str]:
+        """Re-run the independent verifier on this plan's tables; [] means sound."""
+        return verify_plan(
+            self.dataset,
+            self.scenario,
+            self.allocations,
+            self.unmet,
+            self.utilisation,
+            self.kpis,
+            self.opened,
+        )
+
     def tables(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in PLAN_TABLES}
 

@@ -20,7 +20,6 @@ from fixtures import handmade
 
 from estates_opt.plan import PLAN_TABLES, solve
 from estates_opt.solve import SolveStatus
-from estates_opt.verify import verify_plan
 
 PIN = {"pcn_code": "PA", "service_id": "clin", "site_id": "S1", "band": "weekday"}
 
@@ -37,15 +36,7 @@ def hours(plan, service, pcn, site, band) -> float:
 
 
 def reverify(plan) -> list[str]:
-    return verify_plan(
-        plan.dataset,
-        plan.scenario,
-        plan.allocations,
-        plan.unmet,
-        plan.utilisation,
-        plan.kpis,
-        plan.opened,
-    )
+    return plan.verify()
 
 
 # --- decisions on the hand-made instance -------------------------------------------------------

@@ -22,7 +22,6 @@ from estates_opt.plan import measure_travel, solve
 from estates_opt.scenario import scenario_from_dict
 from estates_opt.solve import SolveStatus, solve_model
 from estates_opt.synthetic import Scale, generate
-from estates_opt.verify import verify_plan
 
 SETTINGS = {
     "deadline": None,
@@ -81,15 +80,7 @@ def test_every_plan_passes_the_independent_verifier(scale, seed, knobs):
     plan = solve(dataset, scenario_from_dict(knobs))  # raises VerificationError on a violation
     assert plan.status is SolveStatus.OPTIMAL
     assert plan.kpis["verified"] is True
-    violations = verify_plan(
-        plan.dataset,
-        plan.scenario,
-        plan.allocations,
-        plan.unmet,
-        plan.utilisation,
-        plan.kpis,
-        plan.opened,
-    )
+    violations = plan.verify()
     assert violations == []
 
 

@@ -243,14 +243,6 @@ def test_tiny_synthetic_plan_passes(tiny_dataset):
     assert plan.violations == ()
     assert plan.kpis["verified"] is True
     assert (
-        verify_plan(
-            plan.dataset,
-            plan.scenario,
-            plan.allocations,
-            plan.unmet,
-            plan.utilisation,
-            plan.kpis,
-            plan.opened,
-        )
+        plan.verify()
         == []
     )
