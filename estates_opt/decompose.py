@@ -184,8 +184,8 @@ def stitch(
     objective = math.fsum(r.objective for r in results) if has_plan else math.nan
     bound = gap = None
     if lp.is_mip and has_plan:
-        bounds = [r.best_bound for r in results]
-        if all(b is not None for b in bounds):
+        bounds = [r.best_bound for r in results if r.best_bound is not None]
+        if len(bounds) == len(results):
             bound = math.fsum(bounds)
             gap = abs(objective - bound) / max(abs(objective), 1e-9)
     first = results[0]

@@ -348,7 +348,9 @@ def travel_by_imd(
     )
     pcn_col = hours["pcn_code"].to_numpy(object)
     site_col = hours["site_id"].to_numpy(object)
-    starts = np.flatnonzero(np.r_[True, pcn_col[1:] != pcn_col[:-1]]) if len(hours) else []
+    starts: list[int] = (
+        np.flatnonzero(np.r_[True, pcn_col[1:] != pcn_col[:-1]]).tolist() if len(hours) else []
+    )
     stops = [*starts[1:], len(hours)][: len(starts)]  # none when nothing is allocated
     for start, stop in zip(starts, stops, strict=True):
         idx = members.get(pcn_col[start])

@@ -62,8 +62,11 @@ def _context(func: Callable) -> BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     module = getattr(getattr(func, "func", func), "__module__", None)  # unwrap a partial
+    preload = ["__main__"]
+    if isinstance(module, str) and module != "__main__":
+        preload.append(module)
     # Takes effect when the server first starts; later calls reuse that server.
-    context.set_forkserver_preload(["__main__", *([module] if module != "__main__" else [])])
+    context.set_forkserver_preload(preload)
     return context
 
 
