@@ -184,8 +184,14 @@ def stitch(
     objective = math.fsum(r.objective for r in results) if has_plan else math.nan
     bound = gap = None
     if lp.is_mip and has_plan:
-        bounds = [r.best_bound for r in results if r.best_bound is not None]
-        if len(bounds) == len(results):
+        # A block with no integer columns solved to optimality is its own bound.
+        bounds = [
+            r.best_bound
+            if r.best_bound is not None
+            else (r.objective if r.status is SolveStatus.OPTIMAL else None)
+            for r in results
+        ]
+        if all(b is not None for b in bounds):
             bound = math.fsum(bounds)
             gap = abs(objective - bound) / max(abs(objective), 1e-9)
     first = results[0]

@@ -57,9 +57,12 @@ def to_pulp(lp: LinearProgram, name: str = "estates_opt") -> PulpModel:
         col_upper = lp.col_upper.astype(float).tolist()
         integer = lp.integer.tolist()
         add = prob.add_variable
+        # Zero-padded names in array order: PuLP sorts variables by name, and "x_10" before "x_2"
+        # scrambles the column order HiGHS sees (the NEL MIP took 3x longer).
+        width = len(str(len(families)))
         variables = [
             add(
-                f"{families[i]}_{i}",
+                f"v{i:0{width}d}_{families[i]}",
                 lowBound=col_lower[i],
                 upBound=None if math.isinf(col_upper[i]) else col_upper[i],
                 cat=pulp.LpInteger if integer[i] else pulp.LpContinuous,

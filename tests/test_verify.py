@@ -242,7 +242,4 @@ def test_tiny_synthetic_plan_passes(tiny_dataset):
     plan = solve(tiny_dataset)
     assert plan.violations == ()
     assert plan.kpis["verified"] is True
-    assert (
-        plan.verify()
-        == []
-    )
+    assert plan.verify() == []
