@@ -140,3 +140,39 @@ def test_row_order_of_the_inputs_does_not_change_the_plan(scale, seed, knobs, or
     pd.testing.assert_frame_equal(
         again.utilisation, plan.utilisation, check_exact=False, rtol=1e-6, atol=1e-6
     )
+
+
+# --- volume: issue 7 asks for at least 200 random instances per run ---------------------------
+
+tiny_scales = st.builds(
+    Scale,
+    pcns=st.integers(1, 3),
+    practices_per_pcn=st.integers(1, 2),
+    community_sites=st.integers(0, 2),
+    lsoas_per_pcn=st.integers(1, 2),
+    acute_sites=st.just(1),
+    towns=st.just(1),
+)
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(scale=tiny_scales, seed=seeds, knobs=scenarios(mip=False))
+def test_two_hundred_random_plans_pass_the_verifier(scale, seed, knobs):
+    """Many cheap LP instances: every plan verifies and every hour is placed or unmet."""
+    dataset = dataset_for(scale, seed)
+    plan = solve(dataset, scenario_from_dict(knobs))
+    assert plan.verify() == []
+    demand = plan.unmet["demand_hours"].sum()
+    placed = plan.allocations["hours_per_week"].sum() + plan.unmet["unmet_hours"].sum()
+    assert placed == pytest.approx(demand, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(scale=tiny_scales, seed=seeds, knobs=scenarios(mip=True))
+def test_cbc_and_highs_agree_on_the_objective(scale, seed, knobs):
+    dataset = dataset_for(scale, seed)
+    objectives = {}
+    for name in ("highs", "cbc"):
+        knobs = {**knobs, "solver": {"name": name, "backend": "pulp", "mip_gap": 0.0}}
+        objectives[name] = lp_objective(dataset, scenario_from_dict(knobs))
+    assert objectives["cbc"] == pytest.approx(objectives["highs"], rel=1e-6, abs=1e-6)
