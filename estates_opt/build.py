@@ -65,11 +65,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .dataset import Dataset
+from .dataset import Dataset, opening_rooms
 from .errors import ModelSpecificationError
 from .geo import deprived_share
 from .scenario import Scenario
-from .schema import ENHANCED_ACCESS_BANDS, ROOM_TYPES, SESSION_HOURS
+from .schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS
 
 log = logging.getLogger(__name__)
 
@@ -146,34 +146,13 @@ def room_slots(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
     ].copy()
     open_["state"] = "open"
     frames = [open_]
-    if scenario.options.opening_decisions and len(dataset.opening):
-        op = dataset.opening
-        for room in ROOM_TYPES:
-            hours = op[f"{room}_hours_if_opened"].astype(float)
-            cost = op.get("cost_per_hour_gbp", np.nan)
-            part = pd.DataFrame(
-                {
-                    "site_id": op["site_id"],
-                    "room_type": room,
-                    "band": op["band"],
-                    "capacity_hours": hours,
-                    "fixed_hours": 0.0,
-                    "cost_per_hour_gbp": cost,
-                    "state": "openable",
-                    "open_cost_gbp_per_week": op["open_cost_gbp_per_week"].astype(float),
-                }
-            )
-            frames.append(part[part["capacity_hours"] > 0])
+    if scenario.options.opening_decisions:
+        frames.append(opening_rooms(dataset.opening, dataset.capacity).assign(state="openable"))
     slots = pd.concat(frames, ignore_index=True)
     if "open_cost_gbp_per_week" not in slots:
         slots["open_cost_gbp_per_week"] = np.nan
     slots["kind"] = slots["site_id"].map(kinds)
     slots = slots[slots["kind"].notna() & (slots["capacity_hours"] > 0)]
-    # An openable slot with no hourly cost given costs what the site's weekday rooms cost.
-    weekday_cost = dataset.capacity.groupby("site_id")["cost_per_hour_gbp"].mean()
-    missing = slots["cost_per_hour_gbp"].isna()
-    slots.loc[missing, "cost_per_hour_gbp"] = slots.loc[missing, "site_id"].map(weekday_cost)
-    slots["cost_per_hour_gbp"] = slots["cost_per_hour_gbp"].fillna(0.0)
     caps = slots["kind"].map({k: scenario.cap(k) for k in slots["kind"].unique()})
     slots["cap"] = caps.astype(float)
     slots["limit_hours"] = np.maximum(

@@ -15,10 +15,10 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from .dataset import Dataset
+from .dataset import Dataset, opening_rooms
 from .errors import ScenarioError
 from .scenario import Scenario
-from .schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
+from .schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK
 
 
 def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:
@@ -195,7 +195,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
                 "option to opening.csv or use a band the site can open in"
             )
             continue
-        capacity = pd.concat([capacity, _opened_rows(opening[option].iloc[0], capacity)])
+        opened = opening_rooms(opening[option], capacity).drop(columns="open_cost_gbp_per_week")
+        capacity = pd.concat([capacity, opened])
         capacity = capacity.reset_index(drop=True)
         opening = opening[~option]
     if problems:
@@ -220,24 +221,3 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         opening=opening.reset_index(drop=True),
         lsoas=lsoas,
     )
-
-
-def _opened_rows(option: pd.Series, capacity: pd.DataFrame) -> pd.DataFrame:
-    """Capacity rows for a band opened from its opening.csv option."""
-    site, band = option["site_id"], option["band"]
-    cost = option.get("cost_per_hour_gbp")
-    if cost is None or pd.isna(cost):
-        cost = capacity.loc[capacity["site_id"] == site, "cost_per_hour_gbp"].mean()
-    rows = [
-        {
-            "site_id": site,
-            "room_type": room,
-            "band": band,
-            "capacity_hours": float(option[f"{room}_hours_if_opened"]),
-            "fixed_hours": 0.0,
-            "cost_per_hour_gbp": float(cost) if pd.notna(cost) else 0.0,
-        }
-        for room in ROOM_TYPES
-        if float(option[f"{room}_hours_if_opened"]) > 0
-    ]
-    return pd.DataFrame(rows)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .build import OBJECTIVE_TERMS, LinearProgram
-from .dataset import Dataset, baseline_room_use
+from .dataset import Dataset, baseline_room_use, opening_rooms
 from .geo import lsoa_points, pair_travel, points_km, site_points
 from .scenario import Scenario
 from .schema import SESSION_HOURS, SITE_KINDS
@@ -98,25 +98,15 @@ def utilisation_table(
 ) -> pd.DataFrame:
     """Capacity, fixed use and hours before/after per (site, room type, band)."""
     cap = dataset.capacity[["site_id", "room_type", "band", "capacity_hours", "fixed_hours"]].copy()
-    extra = []
-    for site, band in sorted(opened):
-        row = dataset.opening[
-            (dataset.opening["site_id"] == site) & (dataset.opening["band"] == band)
-        ].iloc[0]
-        for room in ("consulting", "treatment", "group", "diagnostics"):
-            hours = float(row[f"{room}_hours_if_opened"])
-            if hours > 0:
-                extra.append(
-                    {
-                        "site_id": site,
-                        "room_type": room,
-                        "band": band,
-                        "capacity_hours": hours,
-                        "fixed_hours": 0.0,
-                    }
-                )
-    if extra:
-        cap = pd.concat([cap, pd.DataFrame(extra)], ignore_index=True)
+    if opened:
+        options = dataset.opening[
+            [
+                (s, b) in opened
+                for s, b in zip(dataset.opening["site_id"], dataset.opening["band"], strict=True)
+            ]
+        ]
+        extra = opening_rooms(options, dataset.capacity)[list(cap.columns)]
+        cap = pd.concat([cap, extra], ignore_index=True)
     before = baseline_room_use(dataset).set_index(["site_id", "room_type", "band"])[
         "baseline_hours"
     ]

@@ -28,15 +28,21 @@ SETTINGS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 
-scales = st.builds(
-    Scale,
-    pcns=st.integers(2, 3),
-    practices_per_pcn=st.integers(1, 2),
-    community_sites=st.integers(1, 3),
-    lsoas_per_pcn=st.integers(2, 3),
-    acute_sites=st.just(1),
-    towns=st.just(1),
-)
+
+def small_scales(pcns=(2, 3), community=(1, 3), lsoas=(2, 3)) -> st.SearchStrategy[Scale]:
+    """Random one-town instances with 1-2 practices per PCN and one hospital."""
+    return st.builds(
+        Scale,
+        pcns=st.integers(*pcns),
+        practices_per_pcn=st.integers(1, 2),
+        community_sites=st.integers(*community),
+        lsoas_per_pcn=st.integers(*lsoas),
+        acute_sites=st.just(1),
+        towns=st.just(1),
+    )
+
+
+scales = small_scales()
 seeds = st.integers(0, 2**16)
 
 
@@ -144,15 +150,7 @@ def test_row_order_of_the_inputs_does_not_change_the_plan(scale, seed, knobs, or
 
 # --- volume: issue 7 asks for at least 200 random instances per run ---------------------------
 
-tiny_scales = st.builds(
-    Scale,
-    pcns=st.integers(1, 3),
-    practices_per_pcn=st.integers(1, 2),
-    community_sites=st.integers(0, 2),
-    lsoas_per_pcn=st.integers(1, 2),
-    acute_sites=st.just(1),
-    towns=st.just(1),
-)
+tiny_scales = small_scales(pcns=(1, 3), community=(0, 2), lsoas=(1, 2))
 
 
 @settings(max_examples=200, **SETTINGS)
