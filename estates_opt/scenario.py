@@ -164,6 +164,57 @@ class Pin(_Strict):
     hours_per_week: float = Field(gt=0, description="minimum hours per week")
 
 
+#: HiGHS options a scenario may pass through: numerical and algorithmic settings
+#: only. Anything that names a file (``solution_file``, ``log_file``,
+#: ``write_model_file``, ...) or switches on writing one is refused, so a
+#: scenario can never make the solver overwrite inputs or outputs.
+ALLOWED_HIGHS_OPTIONS = frozenset(
+    {
+        "presolve",
+        "solver",
+        "parallel",
+        "run_crossover",
+        "random_seed",
+        "simplex_strategy",
+        "simplex_scale_strategy",
+        "simplex_dual_edge_weight_strategy",
+        "simplex_primal_edge_weight_strategy",
+        "simplex_iteration_limit",
+        "ipm_iteration_limit",
+        "primal_feasibility_tolerance",
+        "dual_feasibility_tolerance",
+        "ipm_optimality_tolerance",
+        "objective_bound",
+        "objective_target",
+        "mip_feasibility_tolerance",
+        "mip_heuristic_effort",
+        "mip_heuristic_run_feasibility_jump",
+        "mip_heuristic_run_rens",
+        "mip_heuristic_run_rins",
+        "mip_heuristic_run_root_reduced_cost",
+        "mip_heuristic_run_shifting",
+        "mip_heuristic_run_zi_round",
+        "mip_detect_symmetry",
+        "mip_max_nodes",
+        "mip_max_stall_nodes",
+        "mip_max_leaves",
+        "mip_abs_gap",
+        "mip_pool_soft_limit",
+        "mip_pscost_minreliable",
+        "small_matrix_value",
+        "large_matrix_value",
+        "infinite_cost",
+        "infinite_bound",
+    }
+)
+#: HiGHS options that have a key of their own in ``[solver]``.
+HIGHS_OPTIONS_SET_ELSEWHERE = {
+    "time_limit": "time_limit_s",
+    "mip_rel_gap": "mip_gap",
+    "threads": "threads",
+}
+
+
 class Solver(_Strict):
     """Solver choice and limits."""
 
@@ -176,8 +227,29 @@ class Solver(_Strict):
     threads: int | None = Field(None, ge=1, description="solver threads (default: solver's)")
     decompose: bool = Field(False, description="solve independent PCN-site blocks separately")
     highs_options: dict[str, float | int | str | bool] = Field(
-        default_factory=dict, description="extra HiGHS options, passed through"
+        default_factory=dict,
+        description="extra HiGHS options from an allow-list of options that cannot touch files",
     )
+
+    @field_validator("highs_options")
+    @classmethod
+    def _allowed_highs_options(
+        cls, value: dict[str, float | int | str | bool]
+    ) -> dict[str, float | int | str | bool]:
+        refused = []
+        for key in value:
+            if key in HIGHS_OPTIONS_SET_ELSEWHERE:
+                refused.append(f"'{key}' (set it with solver.{HIGHS_OPTIONS_SET_ELSEWHERE[key]})")
+            elif key not in ALLOWED_HIGHS_OPTIONS:
+                close = difflib.get_close_matches(key, sorted(ALLOWED_HIGHS_OPTIONS), n=1)
+                refused.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        if refused:
+            raise ValueError(
+                "HiGHS options not allowed here: " + ", ".join(refused) + ". Only numerical and "
+                "algorithmic options may be passed through (options that read or write files or "
+                "logs are refused): remove them, or see models/README.md, [solver], for the list"
+            )
+        return value
 
 
 class NewSite(_Strict):
@@ -428,7 +500,7 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scen
             elif error["type"] == "missing":
                 lines.append(f"key '{key}' is required: add it (see models/README.md)")
             else:
-                lines.append(f"key '{key}': {error['msg']}")
+                lines.append(f"key '{key}': {error['msg'].removeprefix('Value error, ')}")
         raise ScenarioError(
             f"{origin}: " + "; ".join(lines), [f"{origin}: {line}" for line in lines]
         ) from None

@@ -1161,6 +1161,12 @@ SCENARIO_CASES = [
     S("mip-gap-above-one", "[solver]\nmip_gap = 2\n", ("'solver.mip_gap'",)),
     S("threads-zero", "[solver]\nthreads = 0\n", ("'solver.threads'",)),
     S(
+        "highs-option-writes-an-input-file",
+        '[solver.highs_options]\nwrite_solution_to_file = true\nsolution_file = "demand.csv"\n',
+        ("'write_solution_to_file'", "'solution_file'", "refused"),
+        subprocess=True,
+    ),
+    S(
         "highs-option-unknown",
         "[solver.highs_options]\nno_such_option = 1\n",
         ("no_such_option", "HiGHS"),

@@ -254,3 +254,45 @@ def test_literal_bands_match_schema():
     assert typing.get_args(Band) == BANDS
     assert typing.get_args(RoomType) == ROOM_TYPES
     assert typing.get_args(SiteKind) == SITE_KINDS
+
+
+# --- HiGHS options: an allow-list, so a scenario can never make the solver write files ---
+
+
+def _highs_option_names() -> list[str]:
+    import highspy
+
+    options = highspy.Highs().getOptions()
+    return sorted(n for n in dir(options) if not n.startswith("_"))
+
+
+FILE_OPTION = re.compile(r"file|write|read|log")
+
+
+@pytest.mark.parametrize("key", [n for n in _highs_option_names() if FILE_OPTION.search(n)])
+def test_every_highs_option_that_touches_files_or_logs_is_refused(key):
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict({"solver": {"highs_options": {key: "x"}}}, "s.toml")
+    assert f"'{key}'" in str(err.value)
+    assert "s.toml" in str(err.value)
+
+
+def test_the_allow_list_names_only_real_harmless_highs_options():
+    from estates_opt.scenario import ALLOWED_HIGHS_OPTIONS
+
+    known = set(_highs_option_names())
+    assert known >= ALLOWED_HIGHS_OPTIONS, ALLOWED_HIGHS_OPTIONS - known
+    assert not [n for n in ALLOWED_HIGHS_OPTIONS if FILE_OPTION.search(n)]
+
+
+def test_allowed_highs_options_pass_and_all_refused_keys_are_named_at_once():
+    ok = scenario_from_dict({"solver": {"highs_options": {"presolve": "off", "random_seed": 3}}})
+    assert ok.solver.highs_options == {"presolve": "off", "random_seed": 3}
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(
+            {"solver": {"highs_options": {"solution_file": "a", "time_limit": 1, "presolv": "on"}}}
+        )
+    text = str(err.value)
+    assert "'solution_file'" in text
+    assert "solver.time_limit_s" in text
+    assert "did you mean 'presolve'" in text
