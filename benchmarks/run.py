@@ -13,7 +13,7 @@ separately: load (read and validate the dataset), travel, build (arrays), solve
 (PuLP model + solver, or the decomposed solve), explain and verify (together
 ``verified_plan``: load to a verified plan in memory), then write (plan
 tables, KPIs and GeoPackage; no maps) and workbook (the Excel file). The same
-LP is then solved once more by :func:`estates_opt.solve.solve_direct`, which
+LP is then solved once more by :func:`estates_opt.model.solve.solve_direct`, which
 hands the arrays straight to highspy: no modelling layer can be faster, so
 ``ratio`` (our solve phase over that one) is the price of the modelling layer.
 The two objectives must agree.
@@ -44,12 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as `python benchmarks/run.py` from a source tree
     sys.path.insert(0, str(ROOT))
 
-from estates_opt.build import LinearProgram, build_model  # noqa: E402
-from estates_opt.changes import apply_scenario  # noqa: E402
-from estates_opt.dataset import read_dataset  # noqa: E402
-from estates_opt.plan import explain_and_verify, measure_travel  # noqa: E402
+from estates_opt.inputs.changes import apply_scenario  # noqa: E402
+from estates_opt.inputs.dataset import read_dataset  # noqa: E402
+from estates_opt.inputs.travel import measure_travel  # noqa: E402
+from estates_opt.model.build import build_model  # noqa: E402
+from estates_opt.model.program import LinearProgram  # noqa: E402
+from estates_opt.model.result import SolveResult  # noqa: E402
+from estates_opt.model.solve import solve_direct, solve_model  # noqa: E402
+from estates_opt.outputs.plan_folder import write_plan  # noqa: E402
+from estates_opt.pipeline import explain_and_verify  # noqa: E402
 from estates_opt.scenario import Scenario, Solver, load_scenario  # noqa: E402
-from estates_opt.solve import SolveResult, solve_direct, solve_model  # noqa: E402
 from estates_opt.synthetic import SCALES, cached_dataset  # noqa: E402
 
 log = logging.getLogger("benchmarks")
@@ -149,7 +153,7 @@ def make_case(
 
 def _solve(lp: LinearProgram, solver: Solver) -> SolveResult:
     if solver.decompose:
-        from estates_opt.decompose import solve_decomposed
+        from estates_opt.model.decompose import solve_decomposed
 
         return solve_decomposed(lp, solver)
     return solve_model(lp, solver)
@@ -185,7 +189,7 @@ def run_case(case: Case, out_dir: Path | None = None) -> tuple[dict[str, Any], L
     with tempfile.TemporaryDirectory(prefix="estates-bench-") as tmp:
         folder = out_dir or Path(tmp) / "plan"
         t = time.perf_counter()
-        plan.write(folder, workbook=False)
+        write_plan(plan, folder, workbook=False)
         seconds["write"] = time.perf_counter() - t
         seconds["workbook"] = _time_workbook(plan, folder)
     seconds["verified_plan"] = sum(seconds[p] for p in PHASES[:6])
@@ -246,7 +250,7 @@ def best_of(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
 def _time_workbook(plan: Any, folder: Path) -> float:
     """Seconds to write the planner's Excel workbook (0 where that module is absent)."""
     try:
-        from estates_opt.workbook import write_workbook
+        from estates_opt.outputs.workbook import write_workbook
     except ImportError:
         return 0.0
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import (
+from estates_opt.errors import (
     EstatesOptError,
     InfeasibleError,
     InputDataError,
@@ -32,7 +32,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from estates_opt.results.plan import Plan
+
 
 EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_DATASET = Path("geodata/nel")
@@ -140,7 +141,7 @@ def validate(
 
     Exit codes: 0 valid; 2 problems found (each listed with file, row, column and fix).
     """
-    from .dataset import read_dataset, summarise
+    from estates_opt.inputs.dataset import read_dataset, summarise
 
     _setup_logging(verbose, quiet)
     with _tool_errors():
@@ -186,11 +187,11 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
 
 
 def _validate_scenario(path: Path, quiet: bool) -> None:
-    from .build import build_model
-    from .changes import apply_scenario
-    from .dataset import read_dataset
-    from .plan import measure_travel
-    from .scenario import load_scenario
+    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.scenario import load_scenario
 
     with _step(f"checking {path}...", quiet):
         scenario = load_scenario(path)
@@ -317,9 +318,10 @@ def solve(
     Exit codes: 0 optimal plan written; 1 stopped at the time limit (plan written) or no
     feasible plan; 2 bad input.
     """
-    from .dataset import read_dataset
-    from .plan import solve as solve_plan
-    from .scenario import load_scenario
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.plan_folder import write_plan
+    from estates_opt.pipeline import solve as solve_plan
+    from estates_opt.scenario import load_scenario
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
@@ -331,7 +333,7 @@ def solve(
             plan = solve_plan(dataset, sc)
         out_dir = out or Path("outputs") / sc.name
         with _step("writing plan and maps...", quiet):
-            plan.write(out_dir, maps_dir=None if no_maps else maps)
+            write_plan(plan, out_dir, maps_dir=None if no_maps else maps)
     seconds = time.perf_counter() - started
     if quiet:
         console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
@@ -399,7 +401,7 @@ def compare(
 
     Exit codes: 0 every scenario optimal; 1 any scenario not optimal or not solved; 2 bad input.
     """
-    from .compare import compare_scenarios
+    from estates_opt.compare import compare_scenarios
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
@@ -436,7 +438,7 @@ def compare(
 
 
 def _short(value: Any, unit: str) -> str:
-    from .compare import format_value
+    from estates_opt.outputs.comparison import format_value
 
     if isinstance(value, float) and unit == "fraction":
         return f"{value:.1%}"
@@ -505,7 +507,7 @@ def map_(
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        from .maps import redraw_maps
+        from estates_opt.outputs.maps.pages import redraw_maps
     except ImportError as exc:
         err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_NOT_OPTIMAL) from None
@@ -540,7 +542,7 @@ def explain(
 
     Exit codes: 0 explained; 2 bad input (not a plan folder, unknown PCN or site).
     """
-    from .plan import read_plan
+    from estates_opt.outputs.plan_folder import read_plan
 
     _setup_logging(verbose, quiet)
     if pcn and site:

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -76,7 +77,7 @@ def _map_dask(
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:
-        from .errors import SolverUnavailableError
+        from estates_opt.errors import SolverUnavailableError
 
         raise SolverUnavailableError(
             "Dask is not installed: run `pip install 'estates-opt[dask]'`."

@@ -5,7 +5,7 @@ the key and the file it is in. ``extends = "other.toml"`` inherits another
 scenario and overrides it key by key (tables merge recursively, lists
 replace). Paths (``dataset``, ``travel.matrix``) are relative to the file that
 sets them. References to the dataset (services, boroughs, sites, PCNs) are
-checked by :func:`estates_opt.changes.check_references` once the dataset is read.
+checked by :func:`estates_opt.inputs.changes.check_references` once the dataset is read.
 ``models/README.md`` documents every key, unit and default.
 """
 
@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ScenarioError
-from .schema import BANDS, ROOM_TYPES, SITE_KINDS
+from estates_opt.errors import ScenarioError
+from estates_opt.schema import BANDS, ROOM_TYPES, SITE_KINDS
 
 SiteKind = Literal["gp_practice", "pcn_hub", "community", "acute"]
 Band = Literal["weekday", "evening", "saturday", "sunday"]

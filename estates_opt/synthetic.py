@@ -10,7 +10,7 @@ Geography is plausible rather than real:
 * **Towns** have Zipf-distributed sizes (one big city, many small towns) and
   sit apart in British National Grid space, at least ``town_gap_km`` apart edge
   to edge, so that, with the default travel limits, different towns share no
-  site: they are independent blocks of the LP (see :mod:`estates_opt.decompose`).
+  site: they are independent blocks of the LP (see :mod:`estates_opt.model.decompose`).
 * **LSOAs** are ~600 m grid cells filling each town outward from its centre
   (with a lobed edge), so they do not overlap; their populations are 1,200-2,400.
 * **PCN catchments** split a town's cells into contiguous blocks of the PCN's
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .io import atomic_write_text, csv_text
-from .schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
+from estates_opt.outputs.files import atomic_write_text, csv_text
+from estates_opt.schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
 
 #: Bump when the generator changes, so cached datasets are rebuilt.
 GENERATOR_VERSION = "2"

@@ -32,7 +32,7 @@ OUT = HERE / "nel"
 CURATION_LOG = HERE / "curation" / "nel_dropped_records.csv"
 SEED = 20221001  # enhanced access began on 1 October 2022
 BNG, WGS84 = "EPSG:27700", "EPSG:4326"
-CIRCUITY = 1.3  # crow-fly -> road distance, as in estates_opt.geo
+CIRCUITY = 1.3  # crow-fly -> road distance, as in estates_opt.inputs.travel
 
 log = logging.getLogger("build_nel")
 
@@ -138,7 +138,7 @@ def rng_for(stream: str) -> np.random.Generator:
 
 def bng_xy(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """(n, 2) metres in EPSG:27700: points as they are, polygons by representative point
-    (the same origins estates_opt.geo measures travel from)."""
+    (the same origins estates_opt.inputs.travel measures travel from)."""
     geoms = gdf.to_crs(BNG).geometry
     pts = geoms if (geoms.geom_type == "Point").all() else geoms.representative_point()
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
@@ -357,7 +357,7 @@ def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> gpd.G
 
 
 def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> pd.DataFrame:
-    """PCN x site travel: population-weighted mean LSOA distance x circuity (as estates_opt.geo)."""
+    """PCN x site travel: population-weighted mean LSOA distance x circuity (as estates_opt.inputs.travel)."""
     km = cdist(bng_xy(lsoas), bng_xy(premises)) / 1000
     codes = sorted(lsoas["pcn_code"].unique())
     rows = []

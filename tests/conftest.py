@@ -46,7 +46,7 @@ def nel_dataset():
 
 @pytest.fixture(scope="session")
 def nel_plan(nel_dataset):
-    from estates_opt.plan import solve
+    from estates_opt.pipeline import solve
     from estates_opt.scenario import load_scenario
 
     return solve(nel_dataset, load_scenario(MODELS / "nel_baseline.toml"))

@@ -21,9 +21,10 @@ import pytest
 from fixtures import handmade
 
 from estates_opt import dataset_from_tables
-from estates_opt.build import OBJECTIVE_TERMS, build_model, candidate_allocations, room_slots
 from estates_opt.errors import ModelSpecificationError
-from estates_opt.plan import measure_travel
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model, candidate_allocations, room_slots
+from estates_opt.model.program import OBJECTIVE_TERMS
 
 ALLOWED = {
     ("clin", "PA", "S1", "weekday"),

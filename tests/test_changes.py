@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from estates_opt.changes import apply_scenario, check_references
 from estates_opt.errors import ScenarioError
-from estates_opt.plan import solve
+from estates_opt.inputs.changes import apply_scenario, check_references
+from estates_opt.pipeline import solve
 from estates_opt.scenario import scenario_from_dict
 from estates_opt.schema import ROOM_HOURS_PER_WEEK
 

@@ -8,18 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from estates_opt.compare import (
+from estates_opt.compare import compare_scenarios
+from estates_opt.errors import ScenarioError
+from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_HTML,
     TIMES_CSV,
     bar_chart_svg,
-    compare_scenarios,
     comparison_csv,
     comparison_html,
     comparison_table,
     format_value,
 )
-from estates_opt.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from estates_opt.dataset import summarise, utilisation_by_kind
+from estates_opt.inputs.dataset import summarise, utilisation_by_kind
 
 NEL = Path(__file__).resolve().parent.parent / "geodata" / "nel"
 

@@ -7,12 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from estates_opt.build import build_model
-from estates_opt.dataset import dataset_from_tables
-from estates_opt.decompose import components, find_blocks, solve_decomposed, stitch
-from estates_opt.plan import measure_travel, solve
+from estates_opt.inputs.dataset import dataset_from_tables
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.decompose import components, find_blocks, solve_decomposed, stitch
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.model.solve import solve_model
+from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario, Solver, scenario_from_dict
-from estates_opt.solve import SolveResult, SolveStatus, solve_model
 from estates_opt.synthetic import Scale, generate
 
 #: Three towns far enough apart that no PCN reaches another town's sites.
@@ -176,7 +178,7 @@ def test_stitch_reports_the_worst_status_and_sums_objectives(towns):
 
 
 def test_the_pipeline_uses_decomposition_from_the_scenario(towns, monkeypatch):
-    import estates_opt.decompose as decompose
+    import estates_opt.model.decompose as decompose
 
     calls = []
     real = decompose.solve_decomposed

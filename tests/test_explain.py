@@ -17,7 +17,7 @@ import pytest
 from fixtures import handmade
 
 from estates_opt import dataset_from_tables
-from estates_opt.plan import solve
+from estates_opt.pipeline import solve
 
 
 @pytest.fixture(scope="module")

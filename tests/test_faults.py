@@ -33,11 +33,14 @@ import pyogrio
 import pytest
 from typer.testing import CliRunner
 
-import estates_opt.io as io_module
-import estates_opt.plan as plan_module
+import estates_opt.outputs.files as io_module
+import estates_opt.outputs.plan_folder as plan_folder
+import estates_opt.pipeline as plan_module
 from estates_opt import read_dataset
 from estates_opt.cli import app
-from estates_opt.plan import PLAN_TABLES, solve
+from estates_opt.outputs.plan_folder import write_plan
+from estates_opt.pipeline import solve
+from estates_opt.results.plan import PLAN_TABLES
 from estates_opt.scenario import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +109,7 @@ def later_plan(tiny_data):
 @pytest.fixture
 def out_with_earlier_plan(tmp_path, earlier_plan) -> Path:
     out = tmp_path / "out"
-    earlier_plan.write(out)
+    write_plan(earlier_plan, out)
     assert hidden_entries(out) == []
     assert {f"{t}.csv" for t in PLAN_TABLES} <= set(visible_files(out))
     return out
@@ -130,10 +133,10 @@ def _fail_on_call(n: int, real):
 @pytest.mark.parametrize(
     ("module", "name", "call"),
     [
-        (plan_module, "csv_text", 4),  # after three tables are staged
-        (plan_module, "write_json", 2),  # kpis.json staged, scenario.json fails
-        (plan_module, "write_geopackage", 1),  # every table and JSON staged
-        ("estates_opt.workbook", "write_workbook", 1),  # the last file of all
+        (plan_folder, "csv_text", 4),  # after three tables are staged
+        (plan_folder, "write_json", 2),  # kpis.json staged, scenario.json fails
+        (plan_folder, "write_geopackage", 1),  # every table and JSON staged
+        ("estates_opt.outputs.workbook", "write_workbook", 1),  # the last file of all
     ],
     ids=["fourth-table", "scenario-json", "geopackage", "workbook"],
 )
@@ -146,7 +149,7 @@ def test_a_writer_failing_part_way_leaves_the_earlier_plan_intact(
         module = pytest.importorskip(module)
     monkeypatch.setattr(module, name, _fail_on_call(call, getattr(module, name)))
     with pytest.raises(OSError, match="simulated"):
-        later_plan.write(out)
+        write_plan(later_plan, out)
     assert visible_files(out) == before
     assert hidden_entries(out) == [], "temporary or staging files left behind"
 
@@ -168,7 +171,7 @@ def test_a_move_failing_part_way_is_rolled_back(out_with_earlier_plan, later_pla
 
     monkeypatch.setattr(io_module.os, "replace", replace)
     with pytest.raises(OSError, match="simulated"):
-        later_plan.write(out)
+        write_plan(later_plan, out)
     monkeypatch.undo()
     assert moves["n"] >= 3  # the failing move, then the roll-back of the first two
     assert visible_files(out) == before
@@ -178,10 +181,10 @@ def test_a_move_failing_part_way_is_rolled_back(out_with_earlier_plan, later_pla
 def test_a_failed_first_write_leaves_no_output_folder(tmp_path, later_plan, monkeypatch):
     out = tmp_path / "new" / "plan"
     monkeypatch.setattr(
-        plan_module, "write_geopackage", _fail_on_call(1, plan_module.write_geopackage)
+        plan_folder, "write_geopackage", _fail_on_call(1, plan_folder.write_geopackage)
     )
     with pytest.raises(OSError, match="simulated"):
-        later_plan.write(out)
+        write_plan(later_plan, out)
     assert not out.exists()
 
 
@@ -189,7 +192,7 @@ def test_a_successful_write_replaces_every_file_and_leaves_nothing_hidden(
     out_with_earlier_plan, later_plan
 ):
     before = visible_files(out_with_earlier_plan)
-    later_plan.write(out_with_earlier_plan)
+    write_plan(later_plan, out_with_earlier_plan)
     after = visible_files(out_with_earlier_plan)
     assert set(after) == set(before)
     assert after["kpis.json"] != before["kpis.json"]
@@ -201,7 +204,7 @@ def test_a_successful_write_replaces_every_file_and_leaves_nothing_hidden(
 
 SLOW_WRITE = """
 import sys, time
-import estates_opt.plan as plan
+import estates_opt.outputs.plan_folder as plan
 real = plan.write_geopackage
 def slow(*args, **kwargs):
     time.sleep(120)
@@ -245,7 +248,7 @@ def test_killed_while_writing_keeps_the_earlier_plan_and_the_next_run_cleans_up(
     left = hidden_entries(out)
     assert left and all(name.startswith(f".staging-{process.pid}-") for name in left)
 
-    later_plan.write(out)  # the next successful run
+    write_plan(later_plan, out)  # the next successful run
     assert hidden_entries(out) == [], "stale staging folder not removed"
     assert visible_files(out) != before
 
@@ -392,7 +395,7 @@ def test_nothing_placeable_solves_with_all_demand_unmet(tiny_dir, tiny_data, tmp
 
 
 def test_a_plan_that_moves_nothing_has_an_empty_moves_table(earlier_plan):
-    from estates_opt import explain
+    from estates_opt.results import explain
 
     unchanged = earlier_plan.allocations.assign(
         hours_per_week=earlier_plan.allocations["baseline_hours_per_week"]

@@ -30,10 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from estates_opt import read_dataset
-from estates_opt.dataset import dataset_from_tables
 from estates_opt.errors import InputDataError, Problem, ScenarioError
-from estates_opt.geo import read_travel_matrix
-from estates_opt.io import read_geo_table, read_text_table
+from estates_opt.inputs.dataset import dataset_from_tables
+from estates_opt.inputs.files import read_text_table
+from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.inputs.travel import read_travel_matrix
 from estates_opt.scenario import load_scenario, scenario_from_dict
 from estates_opt.schema import INPUT_FILES
 

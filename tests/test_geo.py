@@ -10,7 +10,7 @@ from fixtures import handmade
 from shapely.geometry import Point, box
 
 from estates_opt.errors import InputDataError
-from estates_opt.geo import (
+from estates_opt.inputs.travel import (
     deprived_share,
     lsoa_site_km,
     pcn_site_travel,

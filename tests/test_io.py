@@ -11,13 +11,12 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from estates_opt.io import (
+from estates_opt.inputs.files import read_text_table, resolve_input
+from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.outputs.files import (
     atomic_write_bytes,
     atomic_write_text,
     csv_text,
-    read_geo_table,
-    read_text_table,
-    resolve_input,
     staged_directory,
     write_csv,
     write_geopackage,

@@ -12,10 +12,24 @@ from pathlib import Path
 import pytest
 
 from estates_opt import read_dataset
-from estates_opt.maps import hub_filename, hub_map, plan_map, redraw_maps, render_page, write_maps
-from estates_opt.maps_assets import finish_page, remote_references, to_js_literal, vendor_text
-from estates_opt.maps_data import CATEGORY_STYLE
-from estates_opt.plan import Plan, solve
+from estates_opt.outputs.maps.assets import (
+    finish_page,
+    remote_references,
+    to_js_literal,
+    vendor_text,
+)
+from estates_opt.outputs.maps.data import CATEGORY_STYLE
+from estates_opt.outputs.maps.pages import (
+    hub_filename,
+    hub_map,
+    plan_map,
+    redraw_maps,
+    render_page,
+    write_maps,
+)
+from estates_opt.outputs.plan_folder import write_plan
+from estates_opt.pipeline import solve
+from estates_opt.results.plan import Plan
 from estates_opt.scenario import Scenario
 from estates_opt.synthetic import generate, write_dataset
 
@@ -215,7 +229,7 @@ def test_hub_filename_is_safe():
 
 
 def test_redraw_maps_from_a_written_plan(small_plan, tmp_path):
-    plan_dir = small_plan.write(tmp_path / "plan", workbook=False)
+    plan_dir = write_plan(small_plan, tmp_path / "plan", workbook=False)
     written = redraw_maps(plan_dir, tmp_path / "maps")
     page = (tmp_path / "maps" / "plan_map.html").read_text(encoding="utf-8")
     assert len(payload(page)["sites"]) == len(small_plan.dataset.premises)
@@ -248,7 +262,7 @@ def test_vendored_assets_ship_with_licences():
 
 
 def test_maps_never_import_pulp():
-    code = "import sys, estates_opt.maps; sys.exit('pulp' in sys.modules)"
+    code = "import sys, estates_opt.outputs.maps.pages; sys.exit('pulp' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import chromium_path
 from test_maps import HOSTILE_PCN, HOSTILE_SITE, hostile_plan, payload
 
-from estates_opt.maps import hub_filename, write_maps
+from estates_opt.outputs.maps.pages import hub_filename, write_maps
 
 pytestmark = pytest.mark.browser
 

@@ -42,7 +42,7 @@ def test_notebook_runs(name):
         html = [
             o["data"].get("text/html", "")
             for c in book.cells
-            if c.cell_type == "code" and "to_map" in c.source
+            if c.cell_type == "code" and "plan_map" in c.source
             for o in c.outputs
             if "data" in o
         ]

@@ -9,11 +9,11 @@ import textwrap
 
 import pytest
 
-from estates_opt.build import build_model
-from estates_opt.dataset import dataset_from_tables
-from estates_opt.decompose import solve_decomposed
+from estates_opt.inputs.dataset import dataset_from_tables
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.decompose import solve_decomposed
 from estates_opt.parallel import map_parallel
-from estates_opt.plan import measure_travel
 from estates_opt.scenario import scenario_from_dict
 from estates_opt.synthetic import Scale, generate
 
@@ -59,12 +59,12 @@ def test_workers_do_not_hang_after_a_solve_in_the_parent(tmp_path):
     script.write_text(
         textwrap.dedent(
             """
-            from estates_opt.build import build_model
-            from estates_opt.dataset import dataset_from_tables
-            from estates_opt.decompose import solve_decomposed
-            from estates_opt.plan import measure_travel
+            from estates_opt.inputs.dataset import dataset_from_tables
+            from estates_opt.inputs.travel import measure_travel
+            from estates_opt.model.build import build_model
+            from estates_opt.model.decompose import solve_decomposed
+            from estates_opt.model.solve import solve_model
             from estates_opt.scenario import scenario_from_dict
-            from estates_opt.solve import solve_model
             from estates_opt.synthetic import Scale, generate
 
             if __name__ == "__main__":

@@ -18,8 +18,10 @@ import pyogrio
 import pytest
 from fixtures import handmade
 
-from estates_opt.plan import PLAN_TABLES, solve
-from estates_opt.solve import SolveStatus
+from estates_opt.model.result import SolveStatus
+from estates_opt.outputs.plan_folder import write_plan
+from estates_opt.pipeline import solve
+from estates_opt.results.plan import PLAN_TABLES
 
 PIN = {"pcn_code": "PA", "service_id": "clin", "site_id": "S1", "band": "weekday"}
 
@@ -259,8 +261,8 @@ REQUIRED_COLUMNS = {
 
 @pytest.fixture(scope="module")
 def written(nel_plan, tmp_path_factory):
-    first = nel_plan.write(tmp_path_factory.mktemp("plan") / "first")
-    second = nel_plan.write(tmp_path_factory.mktemp("plan") / "second", workbook=False)
+    first = write_plan(nel_plan, tmp_path_factory.mktemp("plan") / "first")
+    second = write_plan(nel_plan, tmp_path_factory.mktemp("plan") / "second", workbook=False)
     return first, second
 
 

@@ -17,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from estates_opt import dataset_from_tables
-from estates_opt.build import build_model
-from estates_opt.plan import measure_travel, solve
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.result import SolveStatus
+from estates_opt.model.solve import solve_model
+from estates_opt.pipeline import solve
 from estates_opt.scenario import scenario_from_dict
-from estates_opt.solve import SolveStatus, solve_model
 from estates_opt.synthetic import Scale, generate
 
 SETTINGS = {

@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from fixtures import handmade
 
 from estates_opt import read_dataset
-from estates_opt.build import build_model
-from estates_opt.plan import measure_travel
-from estates_opt.pulp_model import affine, to_pulp
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.pulp_model import affine, to_pulp
 from estates_opt.scenario import scenario_from_dict
 
 

@@ -181,7 +181,7 @@ def test_round_trip_through_json_dump():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_scenarios_load_and_reference_the_dataset(path, nel_dataset):
-    from estates_opt.changes import check_references
+    from estates_opt.inputs.changes import check_references
 
     scenario = load_scenario(path)
     assert scenario.name == path.stem

@@ -32,18 +32,13 @@ import numpy as np
 import pytest
 from fixtures import handmade
 
-from estates_opt.build import build_model
 from estates_opt.errors import InfeasibleError, SolveError, SolverUnavailableError
-from estates_opt.plan import measure_travel, solve
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.model.solve import _highs_status, _pulp_status, fix_integers, solve_model
+from estates_opt.pipeline import solve
 from estates_opt.scenario import Solver
-from estates_opt.solve import (
-    SolveResult,
-    SolveStatus,
-    _highs_status,
-    _pulp_status,
-    fix_integers,
-    solve_model,
-)
 
 OPTIMUM = 1970.4
 BACKENDS = [("highs", "pulp"), ("cbc", "pulp"), ("highs", "direct")]

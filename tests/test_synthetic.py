@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from estates_opt import read_dataset
-from estates_opt.dataset import dataset_from_tables, utilisation_by_kind
+from estates_opt.inputs.dataset import dataset_from_tables, utilisation_by_kind
 from estates_opt.synthetic import (
     GENERATOR_VERSION,
     SCALES,

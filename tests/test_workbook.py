@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 from openpyxl import load_workbook
 
-from estates_opt.plan import solve
+from estates_opt.outputs.plan_folder import write_plan
+from estates_opt.outputs.workbook import FORMULA_PREFIXES, number_format, write_workbook
+from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario
-from estates_opt.workbook import FORMULA_PREFIXES, number_format, write_workbook
 
 SHEETS = ["Summary", "Moves", "Utilisation", "PCNs", "Bottlenecks", "Assumptions"]
 
@@ -107,5 +108,5 @@ def test_write_is_atomic_and_replaces(tiny_plan, tmp_path):
 
 
 def test_plan_write_includes_the_workbook(tiny_plan, tmp_path):
-    out = tiny_plan.write(tmp_path / "plan")
+    out = write_plan(tiny_plan, tmp_path / "plan")
     assert load_workbook(out / "plan.xlsx").sheetnames == SHEETS

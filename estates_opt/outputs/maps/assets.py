@@ -52,7 +52,7 @@ def vendor_text(relative: str) -> str:
 
 
 def _vendor_file(relative: str) -> Any:
-    node = resources.files("estates_opt").joinpath("vendor")
+    node = resources.files(__package__).joinpath("vendor")
     for part in relative.split("/"):
         if part in ("", ".", ".."):
             raise ValueError(f"bad vendored path {relative!r}")
@@ -147,3 +147,14 @@ def number_elements(root: Element) -> None:
 def remote_references(html: str) -> list[str]:
     """Tags that would load a script, style sheet, image or frame from the network."""
     return _REMOTE_REF.findall(html)
+
+
+def static_text(name: str) -> str:
+    """One of our own map scripts or style sheets (``static/``), to inline in a page."""
+    return resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+
+
+#: ``window.EstatesOptMaps.draw(map, data, groups)`` draws a plan map or a hub map.
+MAPS_JS = static_text("maps.js")
+MAPS_CSS = static_text("maps.css")
+HUB_CSS = static_text("hub.css")

@@ -17,8 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
-from .schema import (
+from estates_opt.errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
+from estates_opt.schema import (
     BANDS,
     ENHANCED_ACCESS_BANDS,
     GEOGRAPHIC_CRS,

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .build import OBJECTIVE_TERMS, LinearProgram
-from .dataset import Dataset, baseline_room_use, opening_rooms
-from .geo import lsoa_points, pair_travel, points_km, site_points
-from .scenario import Scenario
-from .schema import SESSION_HOURS, SITE_KINDS
-from .solve import SolveResult
+from estates_opt.inputs.dataset import Dataset, baseline_room_use, opening_rooms
+from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_points
+from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
+from estates_opt.model.result import SolveResult
+from estates_opt.scenario import Scenario
+from estates_opt.schema import SESSION_HOURS, SITE_KINDS
 
 EPS = 1e-6
 

@@ -9,7 +9,7 @@ side gives an optimal solution of the whole, with the same objective; row
 duals stay valid too, since each row belongs to exactly one block.
 
 Components are packed into a few balanced blocks (by nonzeros), each solved by
-:func:`estates_opt.solve.solve_model` in its own process via
+:func:`estates_opt.model.solve.solve_model` in its own process via
 :func:`estates_opt.parallel.map_parallel`, locally or on a Dask cluster. A
 ``move_budget`` row couples every column, so such a model (or any model that is
 one component) is solved whole.
@@ -28,12 +28,14 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .build import LinearProgram
-from .parallel import map_parallel
-from .scenario import Solver
-from .solve import SolveResult, SolveStatus, solve_model
+from estates_opt.model.program import LinearProgram
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.model.solve import solve_model
+from estates_opt.parallel import map_parallel
+from estates_opt.scenario import Solver
 
 log = logging.getLogger(__name__)
+
 
 #: Status severity when blocks disagree: the combined result reports the worst.
 _SEVERITY = {

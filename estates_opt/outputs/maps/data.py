@@ -2,7 +2,7 @@
 
 Everything a page shows is computed here, once per plan, from the plan tables
 (allocations, utilisation, pcn_summary, moves) and the dataset's geometries;
-:mod:`estates_opt.maps` only assembles pages. Geometries are projected to
+:mod:`estates_opt.outputs.maps.pages` only assembles pages. Geometries are projected to
 WGS84, lightly simplified and rounded to 5 decimal places (about 1 m), which
 keeps the whole-ICS page small without visible change at map scales.
 """
@@ -18,10 +18,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .schema import BANDS, CATEGORIES, GEOGRAPHIC_CRS, ROOM_TYPES, SESSION_HOURS, SITE_KINDS
+from estates_opt.schema import (
+    BANDS,
+    CATEGORIES,
+    GEOGRAPHIC_CRS,
+    ROOM_TYPES,
+    SESSION_HOURS,
+    SITE_KINDS,
+)
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from estates_opt.results.plan import Plan
+
 
 EPS = 1e-6
 #: Display simplification in metres (EPSG:27700) before projecting to WGS84.

@@ -7,7 +7,7 @@ bands :math:`b`. Service :math:`k` needs room type :math:`r_k`, may use bands
 :math:`B_k` and site kinds :math:`K_k`, and has a travel limit :math:`L_k` (km).
 
 Data: demand :math:`D_{kp}` (hours/week, times the scenario's growth factors);
-travel :math:`t_{ps}` (km, population-weighted, see :mod:`estates_opt.geo`);
+travel :math:`t_{ps}` (km, population-weighted, see :mod:`estates_opt.inputs.travel`);
 capacity :math:`C_{srb}` and fixed use :math:`F_{srb}` (room-hours/week);
 utilisation cap :math:`u_{\kappa(s)}` of the site's kind; room cost
 :math:`c_{sb}` (GBP/room-hour); today's allocation :math:`\beta_{kpsb}`;
@@ -52,71 +52,27 @@ does not run that service today (no extra variables; "hours moved" means
 exactly this everywhere in the tool).
 
 Everything here is vectorised with pandas merges and one sparse matrix; the
-PuLP model is made from these arrays in :mod:`estates_opt.pulp_model`.
+PuLP model is made from these arrays in :mod:`estates_opt.model.pulp_model`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .dataset import Dataset, opening_rooms
-from .errors import ModelSpecificationError
-from .geo import deprived_share
-from .scenario import Scenario
-from .schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS
+from estates_opt.errors import ModelSpecificationError
+from estates_opt.inputs.dataset import Dataset, opening_rooms
+from estates_opt.inputs.travel import deprived_share
+from estates_opt.model.checks import diagnose
+from estates_opt.model.program import INF, LinearProgram
+from estates_opt.scenario import Scenario
+from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS
 
 log = logging.getLogger(__name__)
-
-INF = float("inf")
-
-#: Objective terms reported separately by ``explain``.
-OBJECTIVE_TERMS = ("travel", "cost", "move", "unmet", "opening")
-
-
-@dataclass(frozen=True)
-class LinearProgram:
-    """The model as arrays plus the domain ids of every column and row.
-
-    ``columns`` has one row per variable (``family`` x/unmet/open and its ids);
-    ``rows`` one row per constraint (``family`` demand/capacity/move_budget).
-    ``terms`` holds each objective term's coefficients so they can be reported.
-    """
-
-    columns: pd.DataFrame
-    rows: pd.DataFrame
-    matrix: sp.csr_matrix
-    objective: np.ndarray
-    terms: dict[str, np.ndarray]
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    integer: np.ndarray
-    diagnostics: tuple[str, ...] = ()
-    build_seconds: float = 0.0
-    demand: pd.DataFrame = field(default_factory=pd.DataFrame)
-    slots: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def is_mip(self) -> bool:
-        return bool(self.integer.any())
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(variables, constraints, nonzeros)."""
-        return len(self.columns), len(self.rows), int(self.matrix.nnz)
-
-    def family_counts(self) -> dict[str, dict[str, int]]:
-        return {
-            "variables": self.columns["family"].value_counts().sort_index().to_dict(),
-            "constraints": self.rows["family"].value_counts().sort_index().to_dict(),
-        }
 
 
 def scaled_demand(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
@@ -398,109 +354,3 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
         lp.build_seconds,
     )
     return lp
-
-
-def diagnose(
-    dataset: Dataset,
-    scenario: Scenario,
-    demand: pd.DataFrame,
-    cand: pd.DataFrame,
-    slots: pd.DataFrame,
-) -> list[str]:
-    """Arithmetic, before solving: demand that cannot be met and why."""
-    notes: list[str] = []
-    # Plain dicts: a pandas lookup per (service, PCN) took a second at national scale.
-    rules = dataset.services.set_index("service_id").to_dict(orient="index")
-    reach = cand.merge(
-        slots[["site_id", "room_type", "band", "limit_hours", "state"]],
-        on=["site_id", "room_type", "band", "state"],
-        how="left",
-    )
-    per = reach.drop_duplicates(["service_id", "pcn_code", "site_id", "room_type", "band"])
-    room = per.groupby(["service_id", "pcn_code"])["limit_hours"].sum().to_dict()
-    for service, pcn, hours in demand[["service_id", "pcn_code", "demand_hours"]].itertuples(
-        index=False
-    ):
-        svc = rules[service]
-        limit_km = scenario.travel.max_km_by_service.get(service, svc["max_travel_km"])
-        if (service, pcn) not in room:
-            notes.append(
-                f"{pcn} {service}: no {svc['room_type']} room of an allowed site kind "
-                f"({', '.join(svc['site_kinds'])}) is open within {limit_km:g} km in "
-                f"an allowed band ({', '.join(svc['bands'])}); all {hours:.1f} h/week will be unmet."
-            )
-        elif room[(service, pcn)] + 1e-6 < hours:
-            notes.append(
-                f"{pcn} {service}: reachable {svc['room_type']} rooms have only "
-                f"{room[(service, pcn)]:.1f} h/week free under the caps for {hours:.1f} h/week "
-                "of demand, even before other PCNs compete for them."
-            )
-    over = slots[
-        (slots["state"] == "open")
-        & (slots["fixed_hours"] > slots["cap"] * slots["capacity_hours"] + 1e-9)
-    ]
-    if len(over):
-        kinds = over.groupby("kind").size().to_dict()
-        notes.append(
-            f"{len(over)} room slots already exceed their utilisation cap with fixed work alone "
-            f"({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))}); they take no movable work."
-        )
-    return notes
-
-
-def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
-    """Pinned allocations that cannot all hold, by arithmetic before solving.
-
-    Pins are lower bounds, so pins above a room's free hours, above the PCN's
-    demand (LP mode, where demand is met exactly) or above the move budget make
-    the model infeasible; the solver would only say "infeasible", this says why.
-    """
-    if not scenario.pinned:
-        return []
-    whole = scenario.options.whole_sessions
-    keys = ["pcn_code", "service_id", "site_id", "band"]
-    x = lp.columns[lp.columns["family"] == "x"].set_index(keys)
-    rows = []
-    for i, pin in enumerate(scenario.pinned):
-        key = (pin.pcn_code, pin.service_id, pin.site_id, pin.band)
-        if key not in x.index:
-            continue  # build_model has refused it already
-        column = x.loc[key]
-        unit = float(column["hours_per_unit"])
-        hours = np.ceil(pin.hours_per_week / unit - 1e-9) * unit if whole else pin.hours_per_week
-        rows.append(
-            (f"pinned[{i}]", *key, column["room_type"], hours, column["baseline_hours"] > 0)
-        )
-    pins = pd.DataFrame(rows, columns=["pin", *keys, "room_type", "hours", "today"])
-    slots = lp.slots.drop_duplicates(["site_id", "room_type", "band"])
-    slots = slots.set_index(["site_id", "room_type", "band"])
-    problems = []
-    for (site, room, band), group in pins.groupby(["site_id", "room_type", "band"], sort=True):
-        slot = slots.loc[(site, room, band)]
-        free = (
-            slot["limit_hours"] if slot["state"] == "open" else slot["cap"] * slot["capacity_hours"]
-        )
-        if group["hours"].sum() > free + 1e-6:
-            problems.append(
-                f"{', '.join(group['pin'])}: {group['hours'].sum():g} h/week pinned in {room} "
-                f"rooms at {site} ({band}), but only {free:.1f} h/week are free there under the "
-                f"{slot['cap']:.0%} cap; lower hours_per_week or raise caps.{slot['kind']}"
-            )
-    if not whole:
-        demand = lp.demand.set_index(["pcn_code", "service_id"])["demand_hours"]
-        for (pcn, service), group in pins.groupby(["pcn_code", "service_id"], sort=True):
-            need = float(demand.get((pcn, service), 0.0))
-            if group["hours"].sum() > need + 1e-6:
-                problems.append(
-                    f"{', '.join(group['pin'])}: {group['hours'].sum():g} h/week of {service} "
-                    f"pinned for {pcn}, more than its demand of {need:.1f} h/week; lower "
-                    "hours_per_week"
-                )
-    budget = scenario.options.move_budget_hours
-    moved = pins.loc[~pins["today"].astype(bool), "hours"].sum()
-    if budget is not None and moved > budget + 1e-6:
-        problems.append(
-            f"pinned: {moved:g} h/week pinned in slots the PCNs do not use today, more than "
-            f"options.move_budget_hours = {budget:g}; raise the budget or remove pins"
-        )
-    return problems

@@ -17,11 +17,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import InputDataError, Problem
-from .io import read_text_table
-from .schema import BANDS, PROJECTED_CRS
+from estates_opt.errors import (
+    InputDataError,
+    Problem,
+)
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.inputs.files import read_text_table
+from estates_opt.scenario import Scenario
+from estates_opt.schema import BANDS, PROJECTED_CRS
 
 log = logging.getLogger(__name__)
+
 
 #: IMD deciles counted as "deprived" for the equity weighting and KPIs.
 DEPRIVED_DECILES = (1, 2)
@@ -368,3 +374,23 @@ def read_travel_matrix(
     if not table["band"].astype(str).ne("").any():
         table = table.drop(columns="band")
     return table
+
+
+def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """PCN-site travel table from geometry, or from the scenario's matrix file."""
+    matrix = scenario.matrix_path()
+    if matrix is not None:
+        return read_travel_matrix(
+            matrix,
+            dataset.lsoas,
+            set(dataset.premises["site_id"]),
+            scenario.travel.matrix_unit,
+            scenario.travel.speed_km_per_minute,
+        )
+    limits = dict(
+        zip(dataset.services["service_id"], dataset.services["max_travel_km"], strict=True)
+    )
+    limits.update(scenario.travel.max_km_by_service)
+    return pcn_site_travel(
+        dataset.lsoas, dataset.premises, scenario.travel.circuity, max(limits.values())
+    )

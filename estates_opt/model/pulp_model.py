@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from .build import LinearProgram
+from estates_opt.model.program import LinearProgram
 
 log = logging.getLogger(__name__)
 

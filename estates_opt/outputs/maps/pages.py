@@ -23,18 +23,21 @@ import folium
 from branca.element import Element, Figure
 from folium import plugins
 
-from .io import atomic_write_text
-from .maps_assets import (
+from estates_opt.outputs.files import atomic_write_text
+from estates_opt.outputs.maps.assets import (
     FULLSCREEN_CSS,
     FULLSCREEN_JS,
+    HUB_CSS,
     LEAFLET_CSS,
     LEAFLET_JS,
+    MAPS_CSS,
+    MAPS_JS,
     finish_page,
     number_elements,
     script_safe,
     to_js_literal,
 )
-from .maps_data import (
+from estates_opt.outputs.maps.data import (
     CATEGORY_STYLE,
     MapData,
     build_map_data,
@@ -43,12 +46,12 @@ from .maps_data import (
     lsoa_layer,
     sessions,
 )
-from .maps_js import HUB_CSS, MAPS_CSS, MAPS_JS
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from estates_opt.results.plan import Plan
 
 log = logging.getLogger(__name__)
+
 
 __all__ = ["hub_filename", "hub_map", "plan_map", "redraw_maps", "write_maps"]
 
@@ -111,7 +114,7 @@ def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[
 
 def redraw_maps(plan_dir: Path, maps_dir: Path) -> dict[Path, int]:
     """Redraw the maps of a written plan folder without solving again."""
-    from .plan import read_plan
+    from estates_opt.outputs.plan_folder import read_plan
 
     return write_maps(read_plan(plan_dir), Path(maps_dir))
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset
-from .scenario import Scenario
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.scenario import Scenario
 
 TOL = 1e-4
 EA_BANDS = {"evening", "saturday"}

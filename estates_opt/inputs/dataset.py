@@ -15,22 +15,23 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from .errors import Problem
-from .io import read_attribution, read_geo_table, read_text_table, resolve_input
-from .schema import (
+from estates_opt.errors import Problem
+from estates_opt.inputs.files import read_attribution, read_text_table, resolve_input
+from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.inputs.validate import (
+    ProblemCollector,
+    check_cross_file,
+    check_geometry,
+    coerce_columns,
+    raise_if_problems,
+)
+from estates_opt.schema import (
     GEOGRAPHIC_CRS,
     INPUT_FILES,
     OPENING,
     PROJECTED_CRS,
     ROOM_TYPES,
     FileSpec,
-)
-from .validate import (
-    ProblemCollector,
-    check_cross_file,
-    check_geometry,
-    coerce_columns,
-    raise_if_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -302,3 +303,11 @@ def summarise(dataset: Dataset) -> dict[str, object]:
         "demand_by_category": demand.groupby("category")["hours_per_week"].sum().to_dict(),
         "opening_options": len(dataset.opening),
     }
+
+
+def validate(path: str | Path) -> dict[str, object]:
+    """Check a dataset folder; its headline counts if sound, else raise listing every problem.
+
+    The same check as ``estates-opt validate``: it never modifies the files.
+    """
+    return summarise(read_dataset(path))

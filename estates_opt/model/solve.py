@@ -15,51 +15,16 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
 import numpy as np
 
-from .build import LinearProgram
-from .errors import ScenarioError, SolveError, SolverUnavailableError
-from .scenario import Solver
+from estates_opt.errors import ScenarioError, SolverUnavailableError
+from estates_opt.model.program import LinearProgram
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.scenario import Solver
 
 log = logging.getLogger(__name__)
-
-
-class SolveStatus(StrEnum):
-    OPTIMAL = "optimal"
-    FEASIBLE_TIME_LIMIT = "feasible_time_limit"
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    NO_SOLUTION_TIME_LIMIT = "time_limit_no_solution"
-    ERROR = "error"
-
-    @property
-    def has_plan(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE_TIME_LIMIT)
-
-
-@dataclass(frozen=True)
-class SolveResult:
-    """What the solver said: status, objective, bound, gap, values and row duals."""
-
-    status: SolveStatus
-    objective: float
-    best_bound: float | None
-    gap: float | None
-    values: np.ndarray
-    duals: np.ndarray | None
-    solver: str
-    backend: str
-    seconds: float
-    pulp_build_seconds: float = 0.0
-
-    def require_plan(self) -> SolveResult:
-        """Raise unless there is a plan to use (optimal or stopped with a feasible plan)."""
-        if not self.status.has_plan:
-            raise SolveError(f"the solver ({self.solver}) ended '{self.status}' with no plan")
-        return self
 
 
 @contextlib.contextmanager
@@ -326,7 +291,7 @@ def _bulk_highs_class():
 
 def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
     """Make the PuLP model and solve it with HiGHS (highspy) or CBC through PuLP."""
-    from .pulp_model import to_pulp
+    from estates_opt.model.pulp_model import to_pulp
 
     model = to_pulp(lp)
     prob = model.problem

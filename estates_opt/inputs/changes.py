@@ -15,10 +15,10 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from .dataset import Dataset, opening_rooms
-from .errors import ScenarioError
-from .scenario import Scenario
-from .schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK
+from estates_opt.errors import ScenarioError
+from estates_opt.inputs.dataset import Dataset, opening_rooms
+from estates_opt.scenario import Scenario
+from estates_opt.schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK
 
 
 def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:

@@ -25,9 +25,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .io import atomic_write_bytes
+from estates_opt.outputs.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
+
 
 #: Leading characters a spreadsheet would read as the start of a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -1,0 +1,158 @@
+"""Reading the dataset's text tables (CSV, Parquet): encodings, line numbers, problems."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from estates_opt.errors import Problem
+from estates_opt.schema import FileSpec
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+GEO_SUFFIXES = (".geojson", ".gpkg")
+
+
+def resolve_input(directory: Path, spec: FileSpec) -> Path | None:
+    """Find ``spec``'s file in ``directory``, accepting the alternative formats."""
+    stem = Path(spec.name).stem
+    suffixes = GEO_SUFFIXES if spec.format == "geojson" else TABLE_SUFFIXES
+    for suffix in suffixes:
+        candidate = directory / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read a CSV or Parquet table with every cell as text (empty cell -> "")."""
+    name = path.name
+    if path.suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for a broken file
+            return None, [
+                Problem(name, f"cannot be read as Parquet ({exc}).", fix="write it again.")
+            ]
+        frame.columns = [str(c) for c in frame.columns]
+        repeated = _repeated_columns(name, list(frame.columns))
+        if repeated:
+            return None, repeated
+        return frame.astype(object).where(frame.notna(), "").astype(str), []
+    raw = path.read_bytes()
+    if not raw.strip():
+        return None, [Problem(name, "is empty.", fix="write a header row and data rows.")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [
+            Problem(
+                name,
+                f"is not UTF-8 text (bad byte at line {line}).",
+                fix="save the file as UTF-8 CSV.",
+            )
+        ]
+    # Keep each record's first line number in the file, so blank lines and quoted
+    # line breaks do not shift the line numbers that problems report.
+    numbered: list[tuple[int, list[str]]] = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        start = 1
+        for record in reader:
+            numbered.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return None, [
+            Problem(
+                name,
+                f"is not valid CSV ({exc}).",
+                row=f"line {start}",
+                fix="save the file again as comma-separated CSV.",
+            )
+        ]
+    if numbered and '"' in text and _ends_inside_quotes(text):
+        return None, [
+            Problem(
+                name,
+                'has a double quote (") that is never closed, so the rest of the file '
+                "was read as one value.",
+                row=f"line {numbered[-1][0]}",
+                fix="close the quote, or remove it.",
+            )
+        ]
+    numbered = [(n, r) for n, r in numbered if any(cell.strip() for cell in r)]
+    rows = [r for _, r in numbered]
+    if not rows:
+        return None, [Problem(name, "is empty.", fix="write a header row and data rows.")]
+    # A second BOM (a file saved twice with one) would hide the first column's name.
+    header = [h.strip().lstrip("\ufeff").strip() for h in rows[0]]
+    problems: list[Problem] = _repeated_columns(name, header)
+    if problems:
+        return None, problems
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+        return None, [
+            Problem(
+                name,
+                f"has one column '{header[0][:60]}': the delimiter is not a comma.",
+                fix="save the file as comma-separated CSV.",
+            )
+        ]
+    body: list[list[str]] = []
+    line_numbers: list[int] = []
+    for i, row in numbered[1:]:
+        if len(row) != len(header):
+            problems.append(
+                Problem(
+                    name,
+                    f"has {len(row)} fields but the header has {len(header)}.",
+                    row=f"line {i}",
+                    fix="check for a stray comma or a missing value.",
+                )
+            )
+            row = (row + [""] * len(header))[: len(header)]
+        body.append([c.strip() for c in row])
+        line_numbers.append(i)
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame.index = pd.Index(line_numbers, name="line")
+    return frame, problems
+
+
+def _repeated_columns(name: str, header: list[str]) -> list[Problem]:
+    """A column name used twice makes every lookup of it ambiguous: one problem per name."""
+    positions: dict[str, list[int]] = {}
+    for number, column in enumerate(header, start=1):
+        positions.setdefault(column, []).append(number)
+    return [
+        Problem(
+            name,
+            f"has the column '{column[:60]}' more than once (columns "
+            f"{', '.join(str(n) for n in numbers)}).",
+            row="line 1",
+            column=column[:60],
+            fix="rename or remove the extra column.",
+        )
+        for column, numbers in positions.items()
+        if len(numbers) > 1
+    ]
+
+
+def _ends_inside_quotes(text: str) -> bool:
+    """Whether the CSV text ends inside a quoted field (a quote that is never closed)."""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def read_attribution(directory: Path) -> str:
+    """The data licence text shipped with a dataset, or an empty string."""
+    for candidate in ("ATTRIBUTION.txt", "ATTRIBUTION.md"):
+        path = directory / candidate
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return ""

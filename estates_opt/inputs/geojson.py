@@ -1,0 +1,221 @@
+"""Reading geometry files, checking GeoJSON's structure, CRS and coordinates first."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+
+from estates_opt.errors import Problem
+
+GEOJSON_FIX = "export the layer again as GeoJSON (RFC 7946: UTF-8, longitude/latitude)."
+
+
+def _non_finite_word(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _first_non_finite(value: Any) -> float | None:
+    """The first NaN or infinite number anywhere inside a JSON value, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    if isinstance(value, list):
+        for item in value:
+            found = _first_non_finite(item)
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        return _first_non_finite(list(value.values()))
+    return None
+
+
+def _ring_problem(geometry: dict) -> str | None:
+    """Polygon rings GEOS refuses to build (it then rejects the whole file, naming no feature)."""
+    coordinates = geometry.get("coordinates")
+    if geometry.get("type") == "Polygon":
+        polygons = [coordinates]
+    elif geometry.get("type") == "MultiPolygon":
+        polygons = coordinates
+    else:
+        return None
+    if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):
+        return "has polygon coordinates that are not lists of rings"
+    for polygon in polygons:
+        for ring in polygon:
+            if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
+                return "has a polygon ring that is not closed (4 or more points, last = first)"
+    return None
+
+
+def _crs_member_problem(name: str, crs: Any) -> Problem | None:
+    """A ``crs`` member GDAL would silently ignore (so coordinates are taken as lon/lat)."""
+    fix = (
+        "remove the 'crs' member and save longitude/latitude (EPSG:4326), "
+        "as RFC 7946 GeoJSON requires."
+    )
+    if crs is None:
+        return None
+    declared = None
+    if isinstance(crs, dict) and isinstance(crs.get("properties"), dict):
+        props = crs["properties"]
+        if crs.get("type") == "name" and isinstance(props.get("name"), str):
+            declared = props["name"]
+        elif crs.get("type") == "EPSG" and isinstance(props.get("code"), int | str):
+            declared = f"EPSG:{props['code']}"
+        elif crs.get("type") == "link":
+            return None  # GDAL resolves links itself
+    if declared is None:
+        return Problem(name, f"has a 'crs' member that is not a CRS ({str(crs)[:60]}).", fix=fix)
+    try:
+        pyproj.CRS.from_user_input(declared)
+    except pyproj.exceptions.CRSError:
+        return Problem(
+            name, f"declares the CRS '{declared[:60]}', which is not a known CRS.", fix=fix
+        )
+    return None
+
+
+def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
+    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN."""
+    name = path.name
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return [
+            Problem(
+                name,
+                f"is not UTF-8 text (bad byte at line {line}).",
+                fix="save it as UTF-8; GeoJSON is always UTF-8.",
+            )
+        ]
+    try:
+        doc = json.loads(text)  # NaN, Infinity and 1e999 load as floats; reported below
+    except json.JSONDecodeError as exc:
+        return [
+            Problem(
+                name,
+                f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).",
+                fix=GEOJSON_FIX,
+            )
+        ]
+    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
+        return [Problem(name, f"is not valid JSON ({str(exc)[:80]}).", fix=GEOJSON_FIX)]
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        return [Problem(name, "is not a GeoJSON FeatureCollection.", fix=GEOJSON_FIX)]
+    features = doc.get("features")
+    if not isinstance(features, list):
+        return [Problem(name, "has no 'features' list.", column="features", fix=GEOJSON_FIX)]
+    if not features:
+        return [
+            Problem(name, "has no features.", fix="add the features, or export the layer again.")
+        ]
+    problems: list[Problem] = []
+    crs = _crs_member_problem(name, doc.get("crs"))
+    if crs is not None:
+        problems.append(crs)
+    for number, feature in enumerate(features, start=1):
+        row = f"feature {number}"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            problems.append(
+                Problem(name, "is not a GeoJSON Feature object.", row=row, fix=GEOJSON_FIX)
+            )
+            continue
+        props = feature.get("properties")
+        geometry = feature.get("geometry")
+        if isinstance(props, dict):
+            ids = [f"{k}={props[k]}" for k in key if isinstance(props.get(k), str | int)]
+            row += f" ({', '.join(ids)})" if ids else ""
+        elif props is not None:
+            problems.append(
+                Problem(name, "'properties' is not an object.", row=row, fix=GEOJSON_FIX)
+            )
+            props = {}
+        if geometry is not None and not (
+            isinstance(geometry, dict) and isinstance(geometry.get("type"), str)
+        ):
+            problems.append(
+                Problem(
+                    name,
+                    f"geometry {str(geometry)[:40]!r} is not a GeoJSON geometry object.",
+                    row=row,
+                    fix=GEOJSON_FIX,
+                )
+            )
+            geometry = None
+        ring = _ring_problem(geometry) if geometry is not None else None
+        if ring is not None:
+            problems.append(
+                Problem(name, f"geometry {ring}.", row=row, fix="repair or redraw the shape.")
+            )
+        for column, value in (props or {}).items():
+            bad = _first_non_finite(value)
+            if bad is not None:
+                problems.append(
+                    Problem(
+                        name,
+                        f"{_non_finite_word(bad)} is not a finite number.",
+                        row=row,
+                        column=str(column)[:60],
+                        fix="write a finite number, or null for a missing value.",
+                    )
+                )
+        bad = _first_non_finite(geometry)
+        if bad is not None:
+            problems.append(
+                Problem(
+                    name,
+                    f"geometry has a coordinate that is {_non_finite_word(bad)}.",
+                    row=row,
+                    fix="give finite longitude/latitude coordinates.",
+                )
+            )
+    if not problems and _first_non_finite(doc) is not None:
+        problems.append(
+            Problem(name, "contains NaN or Infinity, which JSON does not allow.", fix=GEOJSON_FIX)
+        )
+    return problems
+
+
+def read_geo_table(
+    path: Path, key: tuple[str, ...] = ()
+) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+    """Read a GeoJSON or GeoPackage layer; a file that is not geodata is a problem.
+
+    GeoJSON is checked first for what GDAL would silently drop or misread (features
+    that are not Features, geometries that are not geometry objects, NaN, an unknown
+    ``crs``); ``key`` names the id properties that label a feature in messages.
+    """
+    name = path.name
+    if path.stat().st_size == 0:
+        return None, [Problem(name, "is empty.", fix="export the layer again as GeoJSON.")]
+    if path.suffix == ".geojson":
+        problems = _geojson_problems(path, key)
+        if problems:
+            return None, problems
+    try:
+        with warnings.catch_warnings():
+            # A property column mixing types (true and "perhaps") stays text; the validator
+            # then names each bad cell. Without this, `-W error` turned it into "unreadable".
+            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            # GDAL's notes on shapes it cannot build (an empty Point): the shape becomes
+            # null and the validator reports it with the feature's id.
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
+            frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # GDAL raises several types for broken files
+        return None, [
+            Problem(
+                name,
+                f"cannot be read as geodata ({str(exc)[:200]}).",
+                fix="export the layer again as GeoJSON or GeoPackage.",
+            )
+        ]
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
+    return frame, []

@@ -1,0 +1,54 @@
+"""The allocation LP as arrays: the record every solver back-end reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+INF = float("inf")
+
+#: Objective terms reported separately by ``explain``.
+OBJECTIVE_TERMS = ("travel", "cost", "move", "unmet", "opening")
+
+
+@dataclass(frozen=True)
+class LinearProgram:
+    """The model as arrays plus the domain ids of every column and row.
+
+    ``columns`` has one row per variable (``family`` x/unmet/open and its ids);
+    ``rows`` one row per constraint (``family`` demand/capacity/move_budget).
+    ``terms`` holds each objective term's coefficients so they can be reported.
+    """
+
+    columns: pd.DataFrame
+    rows: pd.DataFrame
+    matrix: sp.csr_matrix
+    objective: np.ndarray
+    terms: dict[str, np.ndarray]
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    integer: np.ndarray
+    diagnostics: tuple[str, ...] = ()
+    build_seconds: float = 0.0
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)
+    slots: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self.integer.any())
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(variables, constraints, nonzeros)."""
+        return len(self.columns), len(self.rows), int(self.matrix.nnz)
+
+    def family_counts(self) -> dict[str, dict[str, int]]:
+        return {
+            "variables": self.columns["family"].value_counts().sort_index().to_dict(),
+            "constraints": self.rows["family"].value_counts().sort_index().to_dict(),
+        }

@@ -1,0 +1,45 @@
+"""What a solve returns: a typed status the caller cannot ignore, values and duals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from estates_opt.errors import SolveError
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE_TIME_LIMIT = "feasible_time_limit"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NO_SOLUTION_TIME_LIMIT = "time_limit_no_solution"
+    ERROR = "error"
+
+    @property
+    def has_plan(self) -> bool:
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE_TIME_LIMIT)
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What the solver said: status, objective, bound, gap, values and row duals."""
+
+    status: SolveStatus
+    objective: float
+    best_bound: float | None
+    gap: float | None
+    values: np.ndarray
+    duals: np.ndarray | None
+    solver: str
+    backend: str
+    seconds: float
+    pulp_build_seconds: float = 0.0
+
+    def require_plan(self) -> SolveResult:
+        """Raise unless there is a plan to use (optimal or stopped with a feasible plan)."""
+        if not self.status.has_plan:
+            raise SolveError(f"the solver ({self.solver}) ended '{self.status}' with no plan")
+        return self

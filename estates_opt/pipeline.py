@@ -1,0 +1,129 @@
+"""The public pipeline: dataset + scenario -> verified, explained :class:`Plan`.
+
+:func:`solve` chains the stages (apply scenario, measure travel, build,
+solve, explain, verify) and holds no modelling logic of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from estates_opt.errors import (
+    InfeasibleError,
+    ModelSpecificationError,
+    ScenarioError,
+    VerificationError,
+)
+from estates_opt.inputs.changes import apply_scenario
+from estates_opt.inputs.dataset import Dataset, read_dataset
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.checks import pin_problems
+from estates_opt.model.program import LinearProgram
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.model.solve import check_highs_options, solve_model
+from estates_opt.results import explain
+from estates_opt.results.plan import Plan
+from estates_opt.results.verify import verify_plan
+from estates_opt.scenario import Scenario, load_scenario
+
+log = logging.getLogger(__name__)
+
+
+def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
+    """Solve the allocation for ``scenario`` (defaults) on ``dataset`` and verify it."""
+    scenario = scenario or Scenario()
+    origin = scenario.source_file or f"scenario '{scenario.name}'"
+    try:
+        check_highs_options(scenario.solver)  # before the slow stages, naming the file
+    except ScenarioError as exc:
+        raise ScenarioError(f"{origin}: {exc}", [f"{origin}: {p}" for p in exc.problems]) from None
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    data = apply_scenario(dataset, scenario)
+    travel = measure_travel(data, scenario)
+    timings["travel"] = time.perf_counter() - t
+    try:
+        lp = build_model(data, scenario, travel)
+    except ModelSpecificationError as exc:
+        raise ModelSpecificationError(f"{origin}: {exc}") from None
+    timings["build"] = lp.build_seconds
+    impossible = pin_problems(lp, scenario)
+    if impossible:
+        raise ScenarioError(
+            f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
+        )
+    if scenario.solver.decompose:
+        from estates_opt.model.decompose import solve_decomposed
+
+        result = solve_decomposed(lp, scenario.solver)
+    else:
+        result = solve_model(lp, scenario.solver)
+    timings["pulp_build"] = result.pulp_build_seconds
+    timings["solve"] = result.seconds
+    if not result.status.has_plan:
+        diagnosis = lp.diagnostics or ("no arithmetic cause found",)
+        if result.status == SolveStatus.NO_SOLUTION_TIME_LIMIT:
+            diagnosis = (
+                f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
+                "found any plan: raise solver.time_limit_s, or try the LP first (options."
+                "whole_sessions and options.opening_decisions off)",
+                *lp.diagnostics,
+            )
+        raise InfeasibleError(
+            f"scenario '{scenario.name}': the solver ended '{result.status}' without a plan.",
+            diagnosis=diagnosis,
+        )
+    return explain_and_verify(data, scenario, lp, result, timings)
+
+
+def explain_and_verify(
+    dataset: Dataset,
+    scenario: Scenario,
+    lp: LinearProgram,
+    result: SolveResult,
+    timings: dict[str, float],
+) -> Plan:
+    t = time.perf_counter()
+    allocations = explain.allocation_table(dataset, scenario, lp, result)
+    unmet = explain.unmet_table(lp, result, allocations)
+    opened = explain.opened_slots(lp, result)
+    utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
+    moves = explain.moves_table(dataset, allocations, utilisation)
+    bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
+    pcn_summary = explain.pcn_summary_table(dataset, scenario, allocations, unmet)
+    imd = explain.travel_by_imd(dataset, scenario, allocations)
+    timings["explain"] = time.perf_counter() - t
+    kpis = explain.kpi_dict(
+        dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings
+    )
+    t = time.perf_counter()
+    violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
+    timings["verify"] = time.perf_counter() - t
+    kpis["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+    kpis["verified"] = not violations
+    if violations:
+        raise VerificationError(violations)
+    plan = Plan(
+        scenario,
+        dataset,
+        result.status,
+        allocations,
+        moves,
+        utilisation,
+        pcn_summary,
+        bottlenecks,
+        unmet,
+        kpis,
+        frozenset(opened),
+    )
+    log.info("%s", plan.summary())
+    return plan
+
+
+def run(scenario_path: str | Path) -> Plan:
+    """Load a scenario file, read its dataset and solve: the whole job, no side effects."""
+    scenario = load_scenario(scenario_path)
+    return solve(read_dataset(scenario.dataset_path()), scenario)

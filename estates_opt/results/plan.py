@@ -1,0 +1,73 @@
+"""The Plan record: a solved, verified allocation and the tables that explain it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.result import SolveStatus
+from estates_opt.results.verify import verify_plan
+from estates_opt.scenario import Scenario
+
+#: Output files every written plan contains (besides maps and the workbook).
+PLAN_TABLES = ("allocations", "moves", "utilisation", "pcn_summary", "bottlenecks", "unmet")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved, verified allocation with the tables that explain it."""
+
+    scenario: Scenario
+    dataset: Dataset
+    status: SolveStatus
+    allocations: pd.DataFrame
+    moves: pd.DataFrame
+    utilisation: pd.DataFrame
+    pcn_summary: pd.DataFrame
+    bottlenecks: pd.DataFrame
+    unmet: pd.DataFrame
+    kpis: dict[str, Any]
+    opened: frozenset[tuple[str, str]] = frozenset()
+
+    def verify(self) -> list[str]:
+        """Re-run the independent verifier on this plan's tables; [] means sound."""
+        return verify_plan(
+            self.dataset,
+            self.scenario,
+            self.allocations,
+            self.unmet,
+            self.utilisation,
+            self.kpis,
+            self.opened,
+        )
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in PLAN_TABLES}
+
+    def summary(self) -> str:
+        k = self.kpis
+        before = k["utilisation_before"]["weekday"]
+        after = k["utilisation_after"]["weekday"]
+        util = ", ".join(
+            f"{kind} {before.get(kind, 0):.0%}->{after.get(kind, 0):.0%}" for kind in sorted(after)
+        )
+        return (
+            f"{self.scenario.name}: {self.status}; weekday utilisation {util}; "
+            f"{k['hours_moved']:.0f} h/week moved; unmet {k['unmet_hours_total']:.1f} h/week; "
+            f"travel {k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f} km"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Plan '{self.scenario.name}' {self.status}: {len(self.allocations):,} allocations, "
+            f"{len(self.moves):,} moves, {self.kpis.get('hours_moved', 0):,.0f} h/week moved>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A short summary card for notebooks (the tables stay one attribute away)."""
+        from html import escape
+
+        return f"<p><b>Plan</b> {escape(self.summary())}</p>"
