@@ -21,6 +21,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from estates_opt.text import escape_control, neutralise_cell
+
 log = logging.getLogger(__name__)
 
 
@@ -55,9 +57,38 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def safe_text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text cells safe to open in a spreadsheet, numbers untouched.
+
+    A text cell a spreadsheet would run as a formula gets a leading ``'``
+    (:func:`~estates_opt.text.neutralise_cell`); control characters are written
+    out as ``\\xNN``. Only text (object/string) columns are touched.
+    """
+    text_columns = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    if not text_columns:
+        return frame
+    out = frame.copy()
+    for column in text_columns:
+        out[column] = out[column].map(_safe_cell).astype(object)
+    out.columns = [_safe_cell(str(c)) for c in out.columns]
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise_cell(escape_control(value))
+    return value
+
+
 def csv_text(frame: pd.DataFrame, float_digits: int = 4) -> str:
-    """A deterministic CSV rendering: fixed float format, LF line ends."""
-    return frame.to_csv(index=False, float_format=f"%.{float_digits}f", lineterminator="\n")
+    """A deterministic CSV rendering: fixed float format, LF line ends, safe text cells."""
+    return safe_text_cells(frame).to_csv(
+        index=False, float_format=f"%.{float_digits}f", lineterminator="\n"
+    )
 
 
 def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
@@ -83,6 +114,22 @@ def write_json(data: Any, path: Path) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
+#: The last_change date written into every GeoPackage (GeoPackage's ISO 8601 form).
+GPKG_FIXED_DATE = "2000-01-01T00:00:00.000Z"
+
+
+@contextlib.contextmanager
+def _gdal_config(**options: str) -> Iterator[None]:
+    import pyogrio
+
+    saved = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(saved)
+
+
 def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     """Write several layers to one GeoPackage atomically (built in a temp file first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +137,11 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        for layer, frame in layers.items():
-            frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        # GDAL stamps gpkg_contents.last_change with the clock unless told the date: fix it,
+        # so the same plan gives the same bytes.
+        with _gdal_config(OGR_CURRENT_DATE=GPKG_FIXED_DATE):
+            for layer, frame in layers.items():
+                frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
