@@ -30,6 +30,7 @@ from estates_opt.errors import (
     SolveError,
     VerificationError,
 )
+from estates_opt.text import escape_control
 
 if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
@@ -53,15 +54,36 @@ app = typer.Typer(
     "Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`\n\n"
     + EXIT_CODES,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A console that shows control characters in text as ``\\x1b``, never sends them.
+
+    Every string printed (messages, table cells) passes through :meth:`render_str`, so a
+    name in the data or a plan folder cannot move the cursor, retitle or clear the
+    terminal, or reorder what is shown (bidi overrides).
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(escape_control(text, keep="\n"), **kwargs)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines with control characters escaped, like the console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_control(super().format(record), keep="\n")
+
+
+console = SafeConsole()
+err = SafeConsole(stderr=True)
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     if not verbose:
         # Stage timings go to kpis.json; the terminal shows the summary table instead.
         logging.getLogger("estates_opt").setLevel(logging.WARNING)

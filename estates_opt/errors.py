@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from estates_opt.text import escape_control
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -30,7 +32,7 @@ class Problem:
         text = f"{where}: {self.message}"
         if self.fix:
             text += f" Fix: {self.fix}"
-        return text
+        return escape_control(text)  # a cell's control characters are shown, never sent
 
 
 class EstatesOptError(Exception):
@@ -69,7 +71,8 @@ class ScenarioError(EstatesOptError, ValueError):
     """
 
     def __init__(self, message: str, problems: Sequence[str] = ()):
-        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+        message = escape_control(message, keep="\n")
+        self.problems: tuple[str, ...] = tuple(escape_control(p) for p in problems) or (message,)
         super().__init__(message)
 
 

@@ -26,6 +26,7 @@ from estates_opt.schema import (
     Column,
     FileSpec,
 )
+from estates_opt.text import CONTROL_RE, control_characters
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
@@ -132,6 +133,19 @@ def _coerce(
 ) -> pd.Series:
     text = _as_text(frame[column.name])
     bad: list[tuple[object, str, str]] = []
+    # Control characters (ESC, BEL, NUL, bidi overrides...) could rewrite a terminal or break a
+    # workbook: refuse them, then check the rest of the cell as if they were not there.
+    hostile = text.str.contains(CONTROL_RE, regex=True)
+    if hostile.any():
+        for pos, raw in zip(text.index[hostile], text[hostile], strict=True):
+            bad.append(
+                (
+                    pos,
+                    f"contains control characters ({', '.join(control_characters(raw))})",
+                    "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
+                )
+            )
+        text = text.where(~hostile, text.map(lambda v: CONTROL_RE.sub("", v).strip()))
     if column.kind in ("float", "int"):
         numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
         for pos, raw, num in zip(text.index, text, numbers, strict=True):
