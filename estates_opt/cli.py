@@ -1,7 +1,9 @@
 """The ``estates-opt`` command line: a thin adapter over the public API.
 
 Exit codes: 0 success; 1 solved but not optimal, or no feasible plan;
-2 bad input (dataset, scenario or arguments). The only module that sets up
+2 bad input (dataset, scenario, arguments, or an output path that cannot be
+used); 3 outputs could not be written (disk full, I/O error; nothing was
+written); 130 stopped by Ctrl-C (nothing was written). The only module that sets up
 logging and prints. No traceback for bad input: every tool error becomes a
 clear message and an exit code.
 """
@@ -26,6 +28,7 @@ from estates_opt.errors import (
     EstatesOptError,
     InfeasibleError,
     InputDataError,
+    OutputWriteError,
     ScenarioError,
     SolveError,
     VerificationError,
@@ -36,12 +39,13 @@ if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
 
 
-EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
-    "2 bad input (dataset, scenario or arguments)."
+    "2 bad input (dataset, scenario or arguments); 3 outputs could not be written (disk full); "
+    "130 stopped by Ctrl-C. A run that fails or is stopped writes nothing."
 )
 
 app = typer.Typer(
@@ -113,6 +117,10 @@ def _fail(exc: BaseException) -> typer.Exit:
         err.print("[bold red]Solver error[/]:", highlight=False)
         err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_NOT_OPTIMAL)
+    if isinstance(exc, OutputWriteError):
+        err.print("[bold red]Write error[/]:", highlight=False)
+        err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(EXIT_BAD_INPUT if exc.user_path else EXIT_WRITE_FAILED)
     if isinstance(exc, OSError):
         err.print("[bold red]File error[/]:", highlight=False)
         err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -129,6 +137,13 @@ def _tool_errors() -> Iterator[None]:
         yield
     except (EstatesOptError, OSError) as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err.print(
+            "stopped (Ctrl-C): nothing was written; earlier outputs are unchanged.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
@@ -337,11 +352,12 @@ def solve(
 
     Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`
 
-    Exit codes: 0 optimal plan written; 1 stopped at the time limit (plan written) or no
-    feasible plan; 2 bad input.
+    Exit codes: 0 optimal plan written; 1 stopped at a limit (plan written) or no
+    feasible plan; 2 bad input; 3 outputs could not be written (disk full); 130 stopped
+    by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
     """
     from estates_opt.inputs.dataset import read_dataset
-    from estates_opt.outputs.plan_folder import write_plan
+    from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
     from estates_opt.scenario import load_scenario
 
@@ -350,10 +366,11 @@ def solve(
     with _tool_errors():
         with _step("reading scenario and dataset...", quiet):
             sc = load_scenario(scenario)
+            out_dir = out or Path("outputs") / sc.name
+            check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps)
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
-        out_dir = out or Path("outputs") / sc.name
         with _step("writing plan and maps...", quiet):
             write_plan(plan, out_dir, maps_dir=None if no_maps else maps)
     seconds = time.perf_counter() - started

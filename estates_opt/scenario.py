@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from estates_opt.errors import ScenarioError
+from estates_opt.paths import kind_of
 from estates_opt.schema import BANDS, ROOM_TYPES, SITE_KINDS
 from estates_opt.text import control_characters, escape_control
 
@@ -506,9 +507,12 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(
             f"{chain[-1]}: 'extends' makes a loop ({loop}); remove one of the 'extends' keys."
         )
-    if not path.is_file():
+    what = kind_of(path)
+    if what is not None:
         where = f"{chain[-1]}: 'extends' names " if chain else ""
-        raise ScenarioError(f"{where}{path}: scenario file not found.")
+        if what == "missing":
+            raise ScenarioError(f"{where}{path}: scenario file not found.")
+        raise ScenarioError(f"{where}{path}: is {what}; give a scenario .toml file.")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -47,6 +47,7 @@ class Column:
     required: bool = True
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
     nullable: bool = False
     unit: str = ""
     description: str = ""
@@ -146,7 +147,7 @@ LSOAS = FileSpec(
     columns=(
         Column("lsoa_code", "str"),
         Column("population", "float", minimum=0, unit="persons"),
-        Column("imd_decile", "int", minimum=1, description="1 = most deprived 10%"),
+        Column("imd_decile", "int", minimum=1, maximum=10, description="1 = most deprived 10%"),
         Column("pcn_code", "str"),
     ),
 )
@@ -163,7 +164,7 @@ SERVICES = FileSpec(
         Column("room_type", "str", allowed=ROOM_TYPES),
         Column("bands", "list", allowed=BANDS),
         Column("site_kinds", "list", allowed=SITE_KINDS),
-        Column("max_travel_km", "float", minimum=0, unit="km"),
+        Column("max_travel_km", "float", minimum=0, maximum=500, unit="km"),
     ),
 )
 

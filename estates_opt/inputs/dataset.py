@@ -16,7 +16,12 @@ import geopandas as gpd
 import pandas as pd
 
 from estates_opt.errors import Problem
-from estates_opt.inputs.files import read_attribution, read_text_table, resolve_input
+from estates_opt.inputs.files import (
+    not_a_file,
+    read_attribution,
+    read_text_table,
+    resolve_input,
+)
 from estates_opt.inputs.geojson import read_geo_table
 from estates_opt.inputs.validate import (
     ProblemCollector,
@@ -80,7 +85,10 @@ def read_dataset(path: str | Path) -> Dataset:
     for spec in INPUT_FILES:
         found = resolve_input(directory, spec)
         if found is None:
-            if not spec.optional:
+            odd = not_a_file(directory, spec)
+            if odd is not None:
+                problems.schema.append(odd)
+            elif not spec.optional:
                 problems.schema.append(
                     Problem(
                         spec.name,

@@ -9,16 +9,18 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString
 
+from estates_opt.errors import InputDataError, Problem
 from estates_opt.inputs.changes import apply_scenario
 from estates_opt.inputs.dataset import read_dataset
 from estates_opt.model.result import SolveStatus
 from estates_opt.outputs.files import (
-    csv_text,
     json_safe,
-    staged_directory,
+    staged_directories,
+    write_csv,
     write_geopackage,
     write_json,
 )
+from estates_opt.paths import is_inside
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -71,12 +73,20 @@ def write_plan(
     maps_dir: str | Path | None = None,
     workbook: bool = True,
 ) -> Path:
-    """Write the plan's tables, KPIs, GeoPackage (and workbook, maps) atomically."""
+    """Write the plan's tables, KPIs, GeoPackage, workbook and maps: all of them, or none.
+
+    Everything is written into staging folders first and committed together, so
+    a failure anywhere (a full disk, a file where the maps folder should be,
+    Ctrl-C) leaves the earlier plan and maps exactly as they were.
+    """
     out_dir = Path(out_dir)
     maps_dir = Path(maps_dir) if maps_dir is not None else None
-    with staged_directory(out_dir) as stage:
+    check_output_folders(plan.dataset.source, out_dir, maps_dir)
+    targets = [out_dir] if maps_dir is None else [out_dir, maps_dir]
+    with staged_directories(targets) as stages:
+        stage = stages[0]
         for name, frame in plan.tables().items():
-            (stage / f"{name}.csv").write_text(csv_text(frame), encoding="utf-8")
+            write_csv(frame, stage / f"{name}.csv")
         write_json(json_safe(plan.kpis), stage / "kpis.json")  # undefined means -> null
         write_json(plan.scenario.model_dump(mode="json"), stage / "scenario.json")
         write_geopackage(_gpkg_layers(plan), stage / "plan.gpkg")
@@ -84,14 +94,30 @@ def write_plan(
             from estates_opt.outputs.workbook import write_workbook  # openpyxl only when asked
 
             write_workbook(plan, stage / "plan.xlsx")
-    if maps_dir is not None:
-        from estates_opt.outputs.maps.pages import write_maps
+        if maps_dir is not None:
+            from estates_opt.outputs.maps.pages import write_maps
 
-        write_maps(plan, maps_dir)
+            write_maps(plan, stages[1])
     log.info("wrote plan to %s", out_dir)
     return out_dir
 
 
+def check_output_folders(dataset_dir: str | Path, *folders: Path | None) -> None:
+    """Refuse output folders inside the dataset folder (also through a symbolic link)."""
+    if not dataset_dir or str(dataset_dir).startswith("<"):  # a dataset built in memory
+        return
+    problems = [
+        Problem(
+            str(folder),
+            f"is inside the dataset folder {dataset_dir}: a plan written there would mix "
+            "outputs with the inputs (and could replace them).",
+            fix="choose an output folder outside the dataset, e.g. outputs/NAME.",
+        )
+        for folder in folders
+        if folder is not None and is_inside(folder, Path(dataset_dir))
+    ]
+    if problems:
+        raise InputDataError(problems, summary="output folder inside the dataset")
 def read_plan(plan_dir: str | Path) -> Plan:
     """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain."""
     import json

@@ -114,9 +114,15 @@ def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[
 
 def redraw_maps(plan_dir: Path, maps_dir: Path) -> dict[Path, int]:
     """Redraw the maps of a written plan folder without solving again."""
-    from estates_opt.outputs.plan_folder import read_plan
+    from estates_opt.outputs.files import staged_directory
+    from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 
-    return write_maps(read_plan(plan_dir), Path(maps_dir))
+    plan = read_plan(plan_dir)
+    maps_dir = Path(maps_dir)
+    check_output_folders(plan.dataset.source, maps_dir)
+    with staged_directory(maps_dir) as stage:  # every page, or none
+        written = write_maps(plan, stage)
+    return {maps_dir / path.relative_to(stage): size for path, size in written.items()}
 
 
 def render_page(m: folium.Map) -> str:
