@@ -384,9 +384,11 @@ def solve(
             highlight=False,
         )
     if plan.status != "optimal":
+        limit = plan.kpis.get("stopped_at")
         err.print(
-            f"[yellow]warning[/]: the solver stopped with status '{plan.status}' "
-            "(the plan is feasible but may not be optimal).",
+            f"[yellow]warning[/]: the solver stopped with status '{plan.status}'"
+            + (f" at its {escape(limit)}" if limit else "")
+            + " (the plan is feasible but may not be optimal).",
             highlight=False,
         )
         raise typer.Exit(EXIT_NOT_OPTIMAL)

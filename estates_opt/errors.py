@@ -134,6 +134,14 @@ class InfeasibleError(SolveError):
         super().__init__(text)
 
 
+class SolveInterrupted(KeyboardInterrupt):
+    """The user pressed Ctrl-C while the solver ran; it was stopped and no plan exists.
+
+    A ``KeyboardInterrupt`` (not an :class:`EstatesOptError`), so ``except Exception``
+    never swallows it and every caller unwinds as for Ctrl-C anywhere else.
+    """
+
+
 class SolverUnavailableError(SolveError):
     """The requested solver is not installed."""
 

@@ -66,17 +66,26 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
     if not result.status.has_plan:
         diagnosis = lp.diagnostics or ("no arithmetic cause found",)
         if result.status == SolveStatus.NO_SOLUTION_TIME_LIMIT:
-            diagnosis = (
-                f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
-                "found any plan: raise solver.time_limit_s, or try the LP first (options."
-                "whole_sessions and options.opening_decisions off)",
-                *lp.diagnostics,
-            )
+            diagnosis = (_limit_diagnosis(result.limit, scenario), *lp.diagnostics)
         raise InfeasibleError(
             f"scenario '{scenario.name}': the solver ended '{result.status}' without a plan.",
             diagnosis=diagnosis,
         )
     return explain_and_verify(data, scenario, lp, result, timings)
+
+
+def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:
+    """Why no plan: the limit the solver itself reported, and what to change."""
+    if limit is None or limit == "time limit":
+        return (
+            f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
+            "found any plan: raise solver.time_limit_s, or try the LP first (options."
+            "whole_sessions and options.opening_decisions off)"
+        )
+    return (
+        f"the solver stopped at its {limit} before it found any plan: raise that limit or "
+        "remove it from the scenario"
+    )
 
 
 def explain_and_verify(

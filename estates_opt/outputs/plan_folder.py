@@ -118,6 +118,8 @@ def check_output_folders(dataset_dir: str | Path, *folders: Path | None) -> None
     ]
     if problems:
         raise InputDataError(problems, summary="output folder inside the dataset")
+
+
 def read_plan(plan_dir: str | Path) -> Plan:
     """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain."""
     import json
