@@ -540,7 +540,7 @@ def map_(
     Exit codes: 0 maps written; 1 maps unavailable in this installation; 2 bad input.
     """
     _setup_logging(verbose, quiet)
-    if not (plan_dir / "kpis.json").is_file():
+    if not (plan_dir / "kpis.json").exists():
         err.print(
             f"[bold red]Input error[/]: {escape(str(plan_dir))} is not a plan folder (no "
             "kpis.json). Fix: give the --out folder of `estates-opt solve`.",
