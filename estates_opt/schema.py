@@ -65,6 +65,12 @@ class FileSpec:
     optional: bool = False
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: The canonical row order (default: the key); enumerated columns sort in their schema order.
+    order: tuple[str, ...] = ()
+
+    @property
+    def sort_columns(self) -> tuple[str, ...]:
+        return self.order or self.key
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -94,6 +100,7 @@ CAPACITY = FileSpec(
     name="capacity.csv",
     format="csv",
     key=("site_id", "room_type", "band"),
+    order=("site_id", "band", "room_type"),
     description="one row per site x room type x band the site is open in",
     columns=(
         Column("site_id", "str"),
