@@ -161,18 +161,18 @@ def _coerce(
     text = _as_text(frame[column.name])
     bad: list[tuple[object, str, str]] = []
     # Control characters (ESC, BEL, NUL, bidi overrides...) could rewrite a terminal or break a
-    # workbook: refuse them, then check the rest of the cell as if they were not there.
+    # workbook: refuse them; the cell then counts as missing (one problem, not a cascade).
     hostile = text.str.contains(CONTROL_RE, regex=True)
-    if hostile.any():
-        for pos, raw in zip(text.index[hostile], text[hostile], strict=True):
-            bad.append(
-                (
-                    pos,
-                    f"contains control characters ({', '.join(control_characters(raw))})",
-                    "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
-                )
-            )
-        text = text.where(~hostile, text.map(lambda v: CONTROL_RE.sub("", v).strip()))
+    refused: list[tuple[object, str, str]] = [
+        (
+            pos,
+            f"contains control characters ({', '.join(control_characters(raw))})",
+            "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
+        )
+        for pos, raw in zip(text.index[hostile], text[hostile], strict=True)
+    ]
+    if refused:
+        text = text.where(~hostile, "")
     if column.kind in ("float", "int"):
         result = _numbers(text, column, bad)
     elif column.kind == "bool":
@@ -216,6 +216,10 @@ def _coerce(
                     )
                 )
         result = text
+    if refused:
+        hostile_positions = set(text.index[hostile])
+        bad = refused + [b for b in bad if b[0] not in hostile_positions]
+        result = _missing_where(result, hostile, column.kind)
     for pos, message, fix in bad:
         problems.schema.append(
             Problem(
@@ -227,6 +231,17 @@ def _coerce(
             )
         )
     return result
+
+
+def _missing_where(values: pd.Series, mask: pd.Series, kind: str) -> pd.Series:
+    """``values`` with the cells under ``mask`` missing (NaN, NA, "" or an empty list)."""
+    if kind == "list":
+        return pd.Series(
+            [() if m else v for v, m in zip(values, mask, strict=True)], index=values.index
+        )
+    if kind == "str":
+        return values.where(~mask, "")
+    return values.mask(mask)
 
 
 def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str):
