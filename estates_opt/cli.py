@@ -130,19 +130,18 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_NOT_OPTIMAL)
 
 
+STOPPED = "stopped (Ctrl-C): nothing was written; earlier outputs are unchanged."
+
+
 @contextlib.contextmanager
-def _tool_errors() -> Iterator[None]:
-    """Turn tool and file errors into a message and an exit code."""
+def _tool_errors(stopped: str = STOPPED) -> Iterator[None]:
+    """Turn tool and file errors into a message and an exit code; Ctrl-C into one line."""
     try:
         yield
     except (EstatesOptError, OSError) as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
-        err.print(
-            "stopped (Ctrl-C): nothing was written; earlier outputs are unchanged.",
-            markup=False,
-            highlight=False,
-        )
+        err.print(stopped, markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
@@ -446,7 +445,11 @@ def compare(
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
-    with _tool_errors():
+    stopped = (
+        "stopped (Ctrl-C): each plan folder is either complete or unchanged; the comparison "
+        "was not written."
+    )
+    with _tool_errors(stopped):
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
         with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
             table = compare_scenarios(
@@ -474,6 +477,8 @@ def compare(
             )
     if any(r.get("error_kind") == "bad_input" for r in results):
         raise typer.Exit(EXIT_BAD_INPUT)
+    if any(r.get("error_kind") == "write" for r in results):
+        raise typer.Exit(EXIT_WRITE_FAILED)
     if any(table.at["status", n] != "optimal" for n in names):
         raise typer.Exit(EXIT_NOT_OPTIMAL)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from estates_opt.errors import EstatesOptError, ScenarioError
+from estates_opt.errors import EstatesOptError, OutputWriteError, ScenarioError
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_HTML,
@@ -69,7 +69,7 @@ def solve_scenario_file(path: str, out_dir: str, maps: bool = False) -> dict[str
     except EstatesOptError as exc:
         result.update(
             error=str(exc),
-            error_kind="bad_input" if isinstance(exc, ValueError) else "solve",
+            error_kind=_error_kind(exc),
             seconds={"total": round(time.perf_counter() - started, 3)},
         )
         return result
@@ -77,6 +77,13 @@ def solve_scenario_file(path: str, out_dir: str, maps: bool = False) -> dict[str
     seconds["total"] = round(time.perf_counter() - started, 3)
     result.update(kpis=kpi_rows(plan), plan_dir=str(plan_dir), seconds=seconds)
     return result
+
+
+def _error_kind(exc: EstatesOptError) -> str:
+    """'bad_input' (exit 2), 'write' (outputs not written, exit 3) or 'solve' (exit 1)."""
+    if isinstance(exc, OutputWriteError):
+        return "bad_input" if exc.user_path else "write"
+    return "bad_input" if isinstance(exc, ValueError) else "solve"
 
 
 def check_scenario_files(paths: Sequence[str | Path]) -> list[Any]:

@@ -125,8 +125,7 @@ def edit_csv(path: Path, column: str, values) -> None:
 def toml_string(text: str) -> str:
     """``text`` as a TOML basic string (control characters, quotes and backslashes escaped)."""
     escaped = "".join(
-        f"\\u{ord(c):04x}" if c in '"\\' or ord(c) < 32 or 127 <= ord(c) < 160 else c
-        for c in text
+        f"\\u{ord(c):04x}" if c in '"\\' or ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text
     )
     return f'"{escaped}"'
 
