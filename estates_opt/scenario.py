@@ -563,6 +563,9 @@ NUMBER_ERRORS = frozenset({"float_type", "int_type", "float_parsing", "int_parsi
 
 def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
     """Validate a dict into a Scenario, with errors naming each bad key and the origin."""
+    hostile = hostile_values(data)  # also for dicts not read from TOML (a plan's scenario.json)
+    if hostile:
+        raise ScenarioError(f"{origin}: " + "; ".join(hostile), [f"{origin}: {p}" for p in hostile])
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

@@ -181,7 +181,7 @@ def times_csv(results: Sequence[dict[str, Any]], wall_seconds: float) -> str:
         {"scenario": r["name"], **{s: r.get("seconds", {}).get(s) for s in stages}} for r in results
     ]
     rows.append({"scenario": "(all, wall clock)", "total": round(wall_seconds, 3)})
-    return pd.DataFrame(rows, columns=["scenario", *stages]).to_csv(
+    return safe_text_cells(pd.DataFrame(rows, columns=["scenario", *stages])).to_csv(
         index=False, float_format="%.3f", lineterminator="\n"
     )
 
