@@ -7,8 +7,6 @@ from enum import StrEnum
 
 import numpy as np
 
-from estates_opt.errors import SolveError
-
 
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
@@ -40,9 +38,3 @@ class SolveResult:
     #: The limit the solver stopped at, in words ("time limit", "simplex iteration limit"...),
     #: from the solver's own model status; None when it ran to the end.
     limit: str | None = None
-
-    def require_plan(self) -> SolveResult:
-        """Raise unless there is a plan to use (optimal or stopped with a feasible plan)."""
-        if not self.status.has_plan:
-            raise SolveError(f"the solver ({self.solver}) ended '{self.status}' with no plan")
-        return self

@@ -111,6 +111,7 @@ def csv_text(frame: pd.DataFrame, float_digits: int = 4) -> str:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
+    """Write :func:`csv_text` of ``frame`` to ``path`` atomically."""
     atomic_write_text(path, csv_text(frame, float_digits))
 
 
