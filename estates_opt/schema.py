@@ -134,6 +134,15 @@ PCNS = FileSpec(
         Column("pcn_name", "str"),
         Column("registered_patients", "float", minimum=0, unit="patients"),
         Column("borough", "str", nullable=True),
+        Column(
+            "adjusted_patients",
+            "float",
+            required=False,
+            minimum=0,
+            nullable=True,
+            unit="patients",
+            description="PCN adjusted population for enhanced access (default: registered)",
+        ),
     ),
 )
 
