@@ -332,6 +332,13 @@ class Buildings(_Strict):
     """Changes to the estate: close, open new, resize, change opening hours."""
 
     close: list[str] = Field(default_factory=list, description="site ids to close")
+    rehouse_max_km: float | None = Field(
+        None,
+        gt=0,
+        le=500,
+        description="travel limit for rehoused fixed work (default: the largest pcn_clinic "
+        "max_travel_km)",
+    )
     new: list[NewSite] = Field(default_factory=list, description="new sites ([[buildings.new]])")
     capacity: list[CapacityChange] = Field(
         default_factory=list, description="capacity changes ([[buildings.capacity]])"

@@ -161,6 +161,8 @@ def moves_table(
         )
     )
     cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean().to_dict()
+    shut = dataset.closed_slots
+    closed = dict(zip(zip(shut["site_id"], shut["band"], strict=True), shut["reason"], strict=True))
     lines = []
     change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
     keys = ["service_id", "pcn_code"]
@@ -194,7 +196,7 @@ def moves_table(
         while losses and gains:
             src, dst = losses[0], gains[0]
             hours = min(src[2], dst[2])
-            why = _why(src, dst, room, full, cost)
+            why = closed.get((src[0], src[1])) or _why(src, dst, room, full, cost)
             lines.append(
                 {
                     "service_id": service,

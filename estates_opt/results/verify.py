@@ -81,7 +81,21 @@ def verify_plan(
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
     v += _check_hours_moved(allocations, kpis)
+    v += _check_closures(dataset, alloc)
     return v
+
+
+def _check_closures(dataset: Dataset, alloc: pd.DataFrame) -> list[str]:
+    """Nothing is placed in a room band the scenario closed or shut."""
+    shut = dataset.closed_slots
+    if not len(shut) or not len(alloc):
+        return []
+    closed = set(zip(shut["site_id"], shut["band"], strict=True))
+    inside = [(s, b) in closed for s, b in zip(alloc["site_id"], alloc["band"], strict=True)]
+    return [
+        f"{r.service_id} for {r.pcn_code} placed at {r.site_id} ({r.band}), which is closed"
+        for r in alloc[inside].itertuples(index=False)
+    ]
 
 
 def _ea_contract_on(dataset: Dataset, scenario: Scenario) -> bool:
