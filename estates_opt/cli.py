@@ -592,11 +592,21 @@ def _bottleneck_lines(bottlenecks: Any, top: int) -> list[str]:
         return ["  none: no room constraint binds (one more room-hour would save nothing)."]
     lines = []
     for row in bottlenecks.head(top).itertuples(index=False):
-        lines.append(
+        head = (
             f"  - {row.name} ({row.site_id}), {row.room_type} rooms, {row.band}: "
-            f"{row.after_utilisation:.0%} used (cap {row.cap:.0%}); one more room-hour a week "
-            f"would save £{row.shadow_price_gbp_per_room_hour:,.2f} a week."
+            f"{row.after_utilisation:.0%} used (cap {row.cap:.0%}); "
         )
+        before = float(getattr(row, "room_hours_before_saving", 0.0) or 0.0)
+        if before > 0:
+            lines.append(
+                head + "fixed work alone is over the cap, so one more room-hour a week saves "
+                f"£0.00; {before:,.1f} room-hours must be added before a saving starts."
+            )
+        else:
+            lines.append(
+                head + "one more room-hour a week would save "
+                f"£{row.shadow_price_gbp_per_room_hour:,.2f} a week."
+            )
     if len(bottlenecks) > top:
         lines.append(f"  ... and {len(bottlenecks) - top} more (see bottlenecks.csv).")
     return lines

@@ -70,7 +70,10 @@ LABELS = {
     "enhanced_access_demand_hours": "Enhanced access demand (hours/week)",
     "enhanced_access_met_hours": "Enhanced access met (hours/week)",
     "hours_moved": "Hours moved per week",
-    "shadow_price_gbp_per_room_hour": "Shadow price (£ per room-hour/week)",
+    "shadow_price_gbp_per_room_hour": "Saving from one more room-hour (£/week)",
+    "dual_gbp_per_movable_hour": "Dual of the capacity row (£ per movable hour/week)",
+    "room_hours_before_saving": "Room-hours to add before a saving starts",
+    "price_basis": "Prices are",
     "room_type": "Room type",
 }
 
@@ -79,7 +82,7 @@ def number_format(column: str) -> str | None:
     """The Excel number format for a plan column, from its name and unit."""
     if column.endswith("utilisation") or column == "cap":
         return PERCENT
-    if "gbp" in column or "price" in column:
+    if ("gbp" in column or "price" in column) and column != "price_basis":
         return POUNDS
     if column.endswith("_km"):
         return KM
