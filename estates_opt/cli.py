@@ -276,6 +276,33 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
     facts.add_row(
         "enhanced access met for every PCN", "yes" if k["enhanced_access_all_met"] else "no"
     )
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        met, every = contract["pcns_meeting"], contract["pcns"]
+        before, after = contract["hours_by_band_before"], contract["hours_by_band_after"]
+        facts.add_row(
+            "EA contract: PCNs meeting evening / Saturday / total",
+            f"{met['evening']}/{every} / {met['saturday']}/{every} / {met['total']}/{every}",
+        )
+        facts.add_row(
+            "EA h/week evening, Saturday: before -> after",
+            f"{before['evening']:,.1f}, {before['saturday']:,.1f} -> "
+            f"{after['evening']:,.1f}, {after['saturday']:,.1f}",
+        )
+    gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
+    if gap:
+        facts.add_row(
+            "community utilisation vs strategy's 100% (weekday)",
+            f"{gap['after']:.1%} ({gap['gap']:.1%} short)",
+        )
+    free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
+    if free:
+        facts.add_row(
+            "free room-hours/week left (weekday, by kind)",
+            ", ".join(
+                f"{kind} {bands.get('weekday', 0):,.0f}" for kind, bands in sorted(free.items())
+            ),
+        )
     facts.add_row(
         "mean travel before -> after (km)",
         f"{k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f}",
