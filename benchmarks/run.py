@@ -179,7 +179,8 @@ def run_case(case: Case, out_dir: Path | None = None) -> tuple[dict[str, Any], L
     t = time.perf_counter()
     result = _solve(lp, scenario.solver)
     seconds["solve"] = time.perf_counter() - t
-    result.require_plan()
+    if not result.status.has_plan:
+        raise SystemExit(f"{scenario.name}: the solver ended '{result.status}' with no plan")
 
     timings: dict[str, float] = {}
     plan = explain_and_verify(data, scenario, lp, result, timings)

@@ -53,6 +53,7 @@ _PUBLIC = {
     "Plan": "estates_opt.results.plan",
     "solve": "estates_opt.pipeline",
     "run": "estates_opt.pipeline",
+    "redraw_maps": "estates_opt.pipeline",
     "write_plan": "estates_opt.outputs.plan_folder",
     "read_plan": "estates_opt.outputs.plan_folder",
     "write_workbook": "estates_opt.outputs.workbook",
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
     from estates_opt.outputs.maps.pages import hub_map, plan_map, write_maps
     from estates_opt.outputs.plan_folder import read_plan, write_plan
     from estates_opt.outputs.workbook import write_workbook
-    from estates_opt.pipeline import run, solve
+    from estates_opt.pipeline import redraw_maps, run, solve
     from estates_opt.results.plan import Plan
     from estates_opt.scenario import Scenario, load_scenario, scenario_from_dict
     from estates_opt.synthetic import write_dataset
@@ -114,6 +115,7 @@ __all__ = [
     "plan_map",
     "read_dataset",
     "read_plan",
+    "redraw_maps",
     "run",
     "scenario_from_dict",
     "solve",

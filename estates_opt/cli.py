@@ -534,7 +534,7 @@ def map_(
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        from estates_opt.outputs.maps.pages import redraw_maps
+        from estates_opt.pipeline import redraw_maps
     except ImportError as exc:
         err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_NOT_OPTIMAL) from None

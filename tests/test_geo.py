@@ -12,9 +12,11 @@ from shapely.geometry import Point, box
 from estates_opt.errors import InputDataError
 from estates_opt.inputs.travel import (
     deprived_share,
-    lsoa_site_km,
+    lsoa_points,
     pcn_site_travel,
+    points_km,
     read_travel_matrix,
+    site_points,
 )
 
 X0, Y0 = 530_000.0, 180_000.0
@@ -90,9 +92,9 @@ def test_deprived_share_of_an_unpopulated_pcn_is_zero(two_lsoa_pcn):
     assert deprived_share(lsoas)["Q"] == 0.0
 
 
-def test_lsoa_site_km(two_lsoa_pcn):
+def test_points_km(two_lsoa_pcn):
     lsoas, premises = two_lsoa_pcn
-    km = lsoa_site_km(lsoas, premises)
+    km = points_km(lsoa_points(lsoas), site_points(premises))
     assert km.shape == (3, 2)
     assert km[0, 0] == pytest.approx(4.0)
     assert km[1, 0] == pytest.approx(5.0)

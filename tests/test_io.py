@@ -18,7 +18,6 @@ from estates_opt.outputs.files import (
     atomic_write_text,
     csv_text,
     staged_directory,
-    write_csv,
     write_geopackage,
     write_json,
 )
@@ -193,7 +192,7 @@ def test_csv_text_is_deterministic_with_fixed_floats():
 
 def test_write_csv_and_json_round_trip(tmp_path):
     frame = pd.DataFrame({"id": ["a"], "x": [1.25]})
-    write_csv(frame, tmp_path / "f.csv")
+    atomic_write_text(tmp_path / "f.csv", csv_text(frame))
     assert pd.read_csv(tmp_path / "f.csv").equals(frame)
     write_json({"a": [1, 2], "b": None}, tmp_path / "k.json")
     assert json.loads((tmp_path / "k.json").read_text()) == {"a": [1, 2], "b": None}

@@ -23,12 +23,11 @@ from estates_opt.outputs.maps.pages import (
     hub_filename,
     hub_map,
     plan_map,
-    redraw_maps,
     render_page,
     write_maps,
 )
 from estates_opt.outputs.plan_folder import write_plan
-from estates_opt.pipeline import solve
+from estates_opt.pipeline import redraw_maps, solve
 from estates_opt.results.plan import Plan
 from estates_opt.scenario import Scenario
 from estates_opt.synthetic import generate, write_dataset

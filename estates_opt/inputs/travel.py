@@ -177,16 +177,11 @@ def deprived_share(lsoas: pd.DataFrame) -> pd.Series:
     return (sums["dep"] / sums["pop"].where(sums["pop"] > 0)).fillna(0.0)
 
 
-def lsoa_site_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> np.ndarray:
-    """Dense straight-line distance matrix (km), LSOAs x sites, for small subsets."""
-    return points_km(lsoa_points(lsoas), site_points(premises))
-
-
 def points_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dense straight-line distance matrix (km) between (n, 2) and (m, 2) metre arrays.
 
-    For callers that project once and index many small subsets (cheaper than
-    :func:`lsoa_site_km`, which projects its frames on every call).
+    Callers project once (:func:`lsoa_points`, :func:`site_points`) and index
+    many small subsets.
     """
     return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)) / 1000.0
 

@@ -7,8 +7,6 @@ from enum import StrEnum
 
 import numpy as np
 
-from estates_opt.errors import SolveError
-
 
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
@@ -37,9 +35,3 @@ class SolveResult:
     backend: str
     seconds: float
     pulp_build_seconds: float = 0.0
-
-    def require_plan(self) -> SolveResult:
-        """Raise unless there is a plan to use (optimal or stopped with a feasible plan)."""
-        if not self.status.has_plan:
-            raise SolveError(f"the solver ({self.solver}) ended '{self.status}' with no plan")
-        return self

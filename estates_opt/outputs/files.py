@@ -60,10 +60,6 @@ def csv_text(frame: pd.DataFrame, float_digits: int = 4) -> str:
     return frame.to_csv(index=False, float_format=f"%.{float_digits}f", lineterminator="\n")
 
 
-def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
-    atomic_write_text(path, csv_text(frame, float_digits))
-
-
 def json_safe(value: Any) -> Any:
     """``value`` with NaN and infinity (say, a mean over nothing) as None: JSON has no NaN.
 

@@ -2,7 +2,7 @@
 
 Pages are drawn from the plan tables only (allocations, utilisation,
 pcn_summary, moves, KPIs) and the dataset's geometries, never from the LP,
-so a written plan can be redrawn later (:func:`redraw_maps`). Folium builds
+so a written plan can be redrawn later (:func:`estates_opt.pipeline.redraw_maps`). Folium builds
 the map, layer groups, layer control, scale bar and full-screen button; one
 small script of ours (:mod:`estates_opt.maps_js`) draws buildings, flows and
 catchments from a JSON payload. Pages work offline: Leaflet and the plugin
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["hub_filename", "hub_map", "plan_map", "redraw_maps", "write_maps"]
+__all__ = ["hub_filename", "hub_map", "plan_map", "write_maps"]
 
 #: Width (px) kept free on the right of the initial view for the layer control and legend.
 LEGEND_PX = 350
@@ -110,13 +110,6 @@ def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[
         time.perf_counter() - started,
     )
     return written
-
-
-def redraw_maps(plan_dir: Path, maps_dir: Path) -> dict[Path, int]:
-    """Redraw the maps of a written plan folder without solving again."""
-    from estates_opt.outputs.plan_folder import read_plan
-
-    return write_maps(read_plan(plan_dir), Path(maps_dir))
 
 
 def render_page(m: folium.Map) -> str:
