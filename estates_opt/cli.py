@@ -312,6 +312,33 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
     facts.add_row(
         "enhanced access met for every PCN", "yes" if k["enhanced_access_all_met"] else "no"
     )
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        met, every = contract["pcns_meeting"], contract["pcns"]
+        before, after = contract["hours_by_band_before"], contract["hours_by_band_after"]
+        facts.add_row(
+            "EA contract: PCNs meeting evening / Saturday / total",
+            f"{met['evening']}/{every} / {met['saturday']}/{every} / {met['total']}/{every}",
+        )
+        facts.add_row(
+            "EA h/week evening, Saturday: before -> after",
+            f"{before['evening']:,.1f}, {before['saturday']:,.1f} -> "
+            f"{after['evening']:,.1f}, {after['saturday']:,.1f}",
+        )
+    gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
+    if gap:
+        facts.add_row(
+            "community utilisation vs strategy's 100% (weekday)",
+            f"{gap['after']:.1%} ({gap['gap']:.1%} short)",
+        )
+    free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
+    if free:
+        facts.add_row(
+            "free room-hours/week left (weekday, by kind)",
+            ", ".join(
+                f"{kind} {bands.get('weekday', 0):,.0f}" for kind, bands in sorted(free.items())
+            ),
+        )
     facts.add_row(
         "mean travel before -> after (km)",
         f"{k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f}",
@@ -638,11 +665,21 @@ def _bottleneck_lines(bottlenecks: Any, top: int) -> list[str]:
         return ["  none: no room constraint binds (one more room-hour would save nothing)."]
     lines = []
     for row in bottlenecks.head(top).itertuples(index=False):
-        lines.append(
+        head = (
             f"  - {row.name} ({row.site_id}), {row.room_type} rooms, {row.band}: "
-            f"{row.after_utilisation:.0%} used (cap {row.cap:.0%}); one more room-hour a week "
-            f"would save £{row.shadow_price_gbp_per_room_hour:,.2f} a week."
+            f"{row.after_utilisation:.0%} used (cap {row.cap:.0%}); "
         )
+        before = float(getattr(row, "room_hours_before_saving", 0.0) or 0.0)
+        if before > 0:
+            lines.append(
+                head + "fixed work alone is over the cap, so one more room-hour a week saves "
+                f"£0.00; {before:,.1f} room-hours must be added before a saving starts."
+            )
+        else:
+            lines.append(
+                head + "one more room-hour a week would save "
+                f"£{row.shadow_price_gbp_per_room_hour:,.2f} a week."
+            )
     if len(bottlenecks) > top:
         lines.append(f"  ... and {len(bottlenecks) - top} more (see bottlenecks.csv).")
     return lines

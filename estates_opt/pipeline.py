@@ -105,11 +105,13 @@ def explain_and_verify(
     utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
     moves = explain.moves_table(dataset, allocations, utilisation)
     bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
-    pcn_summary = explain.pcn_summary_table(dataset, scenario, allocations, unmet)
+    pcn_summary = explain.pcn_summary_table(
+        dataset, scenario, allocations, unmet, lp.targets, moves
+    )
     imd = explain.travel_by_imd(dataset, scenario, allocations)
     timings["explain"] = time.perf_counter() - t
     kpis = explain.kpi_dict(
-        dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings
+        dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings, moves
     )
     t = time.perf_counter()
     violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)

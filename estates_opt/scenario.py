@@ -157,6 +157,32 @@ class Options(_Strict):
     )
 
 
+class Contract(_Strict):
+    """The PCN contract's enhanced-access rules (Network Contract DES, October 2022)."""
+
+    enhanced_access: bool = Field(
+        True,
+        description="enforce the enhanced-access minimums per PCN and band (with penalised "
+        "shortfall where a PCN cannot meet them)",
+    )
+    minutes_per_1000_patients: float = Field(
+        60.0, ge=0, le=600, description="weekly enhanced access, minutes per 1,000 patients"
+    )
+    evening_min_hours: float = Field(
+        7.5, ge=0, le=168, description="weekday evening band minimum, hours/week per PCN"
+    )
+    saturday_min_hours: float = Field(
+        8.0, ge=0, le=168, description="Saturday band minimum, hours/week per PCN"
+    )
+    shortfall_gbp_per_hour: float = Field(
+        10000.0, ge=0, description="penalty per hour/week a PCN falls short of a minimum"
+    )
+
+    def band_minimums(self) -> dict[str, float]:
+        """Minimum enhanced-access hours/week per PCN in each band."""
+        return {"evening": self.evening_min_hours, "saturday": self.saturday_min_hours}
+
+
 class Pin(_Strict):
     """An allocation the plan must keep: at least ``hours_per_week`` in this slot."""
 
@@ -309,6 +335,13 @@ class Buildings(_Strict):
     """Changes to the estate: close, open new, resize, change opening hours."""
 
     close: list[str] = Field(default_factory=list, description="site ids to close")
+    rehouse_max_km: float | None = Field(
+        None,
+        gt=0,
+        le=500,
+        description="travel limit for rehoused fixed work (default: the largest pcn_clinic "
+        "max_travel_km)",
+    )
     new: list[NewSite] = Field(default_factory=list, description="new sites ([[buildings.new]])")
     capacity: list[CapacityChange] = Field(
         default_factory=list, description="capacity changes ([[buildings.capacity]])"
@@ -347,6 +380,7 @@ class Scenario(_Strict):
     weights: Weights = Weights()
     travel: Travel = Travel()
     options: Options = Options()
+    contract: Contract = Contract()
     pinned: list[Pin] = Field(default_factory=list, description="pinned allocations ([[pinned]])")
     solver: Solver = Solver()
     source_file: str | None = Field(None, description="set by load_scenario; not for files")

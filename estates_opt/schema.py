@@ -16,6 +16,12 @@ BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
 SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
 
+#: Category of the services a scenario creates for the fixed work of a building it closes
+#: or shuts in a band (not a category an input file may use).
+REHOUSED_CATEGORY = "rehoused_fixed_work"
+#: Reasons a closed room band gives in moves.csv.
+CLOSURE_REASONS: dict[str, str] = {"close": "building closes", "shut": "building shut in this band"}
+
 #: Length of one bookable session in each band, hours (DOMAIN.md "Units").
 SESSION_HOURS: dict[str, float] = {"weekday": 4.0, "evening": 1.5, "saturday": 4.0, "sunday": 4.0}
 
@@ -142,6 +148,15 @@ PCNS = FileSpec(
         Column("pcn_name", "str"),
         Column("registered_patients", "float", minimum=0, unit="patients"),
         Column("borough", "str", nullable=True),
+        Column(
+            "adjusted_patients",
+            "float",
+            required=False,
+            minimum=0,
+            nullable=True,
+            unit="patients",
+            description="PCN adjusted population for enhanced access (default: registered)",
+        ),
     ),
 )
 

@@ -42,8 +42,17 @@ def test_closing_a_site_moves_its_sessions(tiny_dataset):
     site = str(base[base.index.str.startswith("G")].idxmax())
     plan = solve(tiny_dataset, make(buildings={"close": [site]}))
     assert plan.allocations.loc[plan.allocations["site_id"] == site, "hours_per_week"].sum() == 0
-    moved_away = plan.moves[plan.moves["from_site_id"] == site]["hours_per_week"].sum()
-    assert moved_away == pytest.approx(base[site], abs=0.05)
+    moves = plan.moves[plan.moves["from_site_id"] == site]
+    assert set(moves["why"]) == {"building closes"}
+    # Everything the site held, fixed work as well as sessions, is rehoused or listed unmet.
+    cap = tiny_dataset.capacity
+    fixed = cap.loc[cap["site_id"] == site, "fixed_hours"].sum()
+    assert fixed > 0
+    unmet = plan.unmet
+    rehouse_unmet = unmet.loc[unmet["service_id"].str.startswith(f"rehouse_{site}_"), "unmet_hours"]
+    assert moves["hours_per_week"].sum() + rehouse_unmet.sum() == pytest.approx(
+        base[site] + fixed, abs=0.05
+    )
     assert plan.kpis["verified"]
 
 

@@ -210,7 +210,13 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
 
     assert at_site(base, "RATDY") > 50
     assert at_site(close, "RATDY") == 0
-    assert value("unmet_hours", close) <= value("unmet_hours", base) + 1.0
+    # Langthorne's fixed work is rehoused too (issue 11); only what cannot fit is unmet,
+    # named by its rehouse_ service (its Sunday work: no Sunday room within reach).
+    unmet = pd.read_csv(tmp_path / close / "unmet.csv")
+    rehouse = unmet["service_id"].str.startswith("rehouse_RATDY_")
+    assert unmet.loc[~rehouse, "unmet_hours"].sum() <= value("unmet_hours", base) + 1.0
+    assert unmet.loc[rehouse, "demand_hours"].sum() == pytest.approx(227.41, abs=0.01)
+    assert unmet.loc[rehouse, "unmet_hours"].sum() < 227.41 / 2
     assert value("objective", close) > value("objective", base)
 
     # New hub: shorter travel in Havering South PCN, and the hub is used.

@@ -174,7 +174,10 @@ def test_bottlenecks_rank_binding_rows_by_shadow_price(plan):
         ("S2", "saturday"),
         ("S3", "weekday"),
     ]
-    assert b["shadow_price_gbp_per_room_hour"].tolist() == pytest.approx([13.0, 12.0])
+    # One more room-hour adds cap (0.9) movable hours: saving = cap x the row's dual.
+    assert b["dual_gbp_per_movable_hour"].tolist() == pytest.approx([13.0, 12.0])
+    assert b["shadow_price_gbp_per_room_hour"].tolist() == pytest.approx([0.9 * 13.0, 0.9 * 12.0])
+    assert b["room_hours_before_saving"].tolist() == [0.0, 0.0]
     assert b["after_utilisation"].tolist() == pytest.approx([7.2 / 8, 0.9])
 
 

@@ -304,7 +304,8 @@ def test_shadow_price_equals_the_gain_from_one_more_room_hour(name, backend, sit
 def test_shadow_price_from_the_data_one_room_hour_freed():
     """The same gain through the whole pipeline: free one room-hour of fixed use at S3."""
     plan = solve(handmade.dataset(), handmade.scenario())
-    prices = plan.bottlenecks.set_index(["site_id", "band"])["shadow_price_gbp_per_room_hour"]
+    table = plan.bottlenecks.set_index(["site_id", "band"])
+    prices = table["dual_gbp_per_movable_hour"]  # one hour of fixed work freed
     assert dict(prices) == pytest.approx({("S2", "saturday"): 13.0, ("S3", "weekday"): 12.0})
     capacity = [
         (*row[:4], row[4] - 1.0, row[5]) if row[:3] == ("S3", "consulting", "weekday") else row
@@ -313,5 +314,46 @@ def test_shadow_price_from_the_data_one_room_hour_freed():
     better = solve(handmade.dataset(capacity=capacity), handmade.scenario())
     gain = plan.kpis["objective"] - better.kpis["objective"]
     assert gain == pytest.approx(prices[("S3", "weekday")], abs=1e-6)
+    # One more room-hour of capacity instead: cap (0.9) more movable hours.
+    capacity = [
+        (*row[:3], row[3] + 1.0, *row[4:]) if row[:3] == ("S3", "consulting", "weekday") else row
+        for row in handmade.CAPACITY_ROWS
+    ]
+    roomier = solve(handmade.dataset(capacity=capacity), handmade.scenario())
+    saving = plan.kpis["objective"] - roomier.kpis["objective"]
+    assert saving == pytest.approx(table.at[("S3", "weekday"), "shadow_price_gbp_per_room_hour"])
+    assert saving == pytest.approx(0.9 * 12.0, abs=1e-6)
     # Slack rows have no price: S1 weekday has 5 h to spare at the optimum.
     assert "S1" not in set(plan.bottlenecks["site_id"])
+
+
+def _resolve_with_one_more_room_hour(dataset, scenario, site, room, band) -> float:
+    from estates_opt.inputs.changes import apply_scenario
+
+    cap = dataset.capacity.copy()
+    row = (cap["site_id"] == site) & (cap["room_type"] == room) & (cap["band"] == band)
+    assert row.sum() == 1
+    cap.loc[row, "capacity_hours"] += 1.0
+    data = apply_scenario(replace(dataset, capacity=cap), scenario)
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    return solve_model(lp, scenario.solver).objective
+
+
+def test_nel_prices_are_what_one_more_room_hour_saves(nel_dataset, nel_plan):
+    """Issue 11: +1 room-hour on a hub, a community site and a practice whose fixed work is
+    over its cap; the re-solved objective moves by the reported price (within 2%)."""
+    b = nel_plan.bottlenecks
+    hub = b[(b["kind"] == "pcn_hub") & (b["room_hours_before_saving"] == 0)].iloc[0]
+    community = b[(b["kind"] == "community") & (b["room_hours_before_saving"] == 0)].iloc[0]
+    over = b[(b["kind"] == "gp_practice") & (b["room_hours_before_saving"] > 2)].iloc[0]
+    assert over["fixed_hours"] > over["cap"] * over["capacity_hours"]
+    assert over["shadow_price_gbp_per_room_hour"] == 0.0
+    assert over["dual_gbp_per_movable_hour"] > 1.0  # the dual alone would overstate it
+    base = nel_plan.kpis["objective"]
+    for row in (hub, community, over):
+        again = _resolve_with_one_more_room_hour(
+            nel_dataset, nel_plan.scenario, row["site_id"], row["room_type"], row["band"]
+        )
+        saving = base - again
+        price = float(row["shadow_price_gbp_per_room_hour"])
+        assert saving == pytest.approx(price, rel=0.02, abs=0.01), row["site_id"]

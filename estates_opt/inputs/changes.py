@@ -9,7 +9,7 @@ never silently ignored (:func:`check_references` lists every such problem).
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import pandas as pd
@@ -19,7 +19,13 @@ from estates_opt.errors import ScenarioError
 from estates_opt.inputs.dataset import Dataset, opening_rooms
 from estates_opt.paths import kind_of
 from estates_opt.scenario import Scenario
-from estates_opt.schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK
+from estates_opt.schema import (
+    CLOSURE_REASONS,
+    GEOGRAPHIC_CRS,
+    PROJECTED_CRS,
+    REHOUSED_CATEGORY,
+    ROOM_HOURS_PER_WEEK,
+)
 
 
 def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:
@@ -99,68 +105,114 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
     return problems
 
 
-def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
-    """The dataset as the scenario describes it (buildings and population changed)."""
-    b = scenario.buildings
-    origin = scenario.source_file or f"scenario {scenario.name!r}"
-    problems = check_references(dataset, scenario)
+def _raise(origin: str, problems: list[str]) -> None:
     if problems:
         raise ScenarioError(
             f"{origin}: " + "; ".join(problems), [f"{origin}: {p}" for p in problems]
         )
-    premises = dataset.premises.copy()
-    capacity = dataset.capacity.copy()
-    opening = dataset.opening.copy()
+
+
+@dataclass
+class _Estate:
+    """The frames a scenario changes, while it changes them."""
+
+    premises: gpd.GeoDataFrame
+    capacity: pd.DataFrame
+    opening: pd.DataFrame
+    removed: list[pd.DataFrame] = field(default_factory=list)  # capacity rows closed or shut
+
+    def remove(self, mask: pd.Series, reason: str) -> None:
+        """Drop capacity rows, remembering them (and why) so their fixed work is rehoused."""
+        self.removed.append(self.capacity[mask].assign(reason=reason))
+        self.capacity = self.capacity[~mask]
+
+
+def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
+    """The dataset as the scenario describes it (buildings and population changed).
+
+    Closed buildings and bands a building is shut in keep nothing: their fixed
+    work becomes demand of its own (:func:`rehouse_fixed_work`) and today's
+    sessions there move like any other.
+    """
+    origin = scenario.source_file or f"scenario {scenario.name!r}"
+    _raise(origin, check_references(dataset, scenario))
+    estate = _Estate(dataset.premises.copy(), dataset.capacity.copy(), dataset.opening.copy())
+    _close_buildings(estate, scenario)
+    _add_new_sites(estate, dataset, scenario)
+    problems = _resize_rooms(estate, scenario)
+    problems += _retime_sites(estate, scenario)
+    _raise(origin, problems)
+    _restrict_opening_options(estate, scenario)
     lsoas = dataset.lsoas
-    if b.close:
-        closing = set(b.close)
-        premises = premises[~premises["site_id"].isin(closing)]
-        capacity = capacity[~capacity["site_id"].isin(closing)]
-        opening = opening[~opening["site_id"].isin(closing)]
+    if scenario.growth.population != 1.0:
+        lsoas = lsoas.copy()
+        lsoas["population"] = lsoas["population"] * scenario.growth.population
+    changed = replace(
+        dataset,
+        premises=estate.premises.reset_index(drop=True),
+        capacity=estate.capacity.reset_index(drop=True),
+        opening=estate.opening.reset_index(drop=True),
+        lsoas=lsoas,
+    )
+    return rehouse_fixed_work(changed, dataset, estate.removed, scenario)
 
-    if b.new:
-        rows, caps = [], []
-        pcn_borough = dict(zip(dataset.pcns["pcn_code"], dataset.pcns["borough"], strict=True))
-        for new in b.new:
-            borough = new.borough or (pcn_borough.get(new.pcn_code) if new.pcn_code else None)
-            rows.append(
-                {
-                    "site_id": new.site_id,
-                    "name": new.name,
-                    "kind": new.kind,
-                    "pcn_code": new.pcn_code or "",
-                    "borough": borough if isinstance(borough, str) else "",
-                    "geometry": Point(new.lon, new.lat),
-                }
-            )
-            for band in new.bands:
-                for room, count in new.rooms.items():
-                    if count <= 0:
-                        continue
-                    hours = count * ROOM_HOURS_PER_WEEK[band]
-                    caps.append(
-                        {
-                            "site_id": new.site_id,
-                            "room_type": room,
-                            "band": band,
-                            "capacity_hours": hours,
-                            "fixed_hours": hours * new.fixed_fraction,
-                            "cost_per_hour_gbp": new.cost_per_hour_gbp,
-                            "rooms": count,
-                        }
-                    )
-        if rows:
-            added = gpd.GeoDataFrame(rows, geometry="geometry", crs=GEOGRAPHIC_CRS).to_crs(
-                PROJECTED_CRS
-            )
-            lonlat = gpd.GeoSeries([r["geometry"] for r in rows], crs=GEOGRAPHIC_CRS)
-            added["lon"] = lonlat.x.to_numpy()
-            added["lat"] = lonlat.y.to_numpy()
-            premises = pd.concat([premises, added], ignore_index=True)
-            capacity = pd.concat([capacity, pd.DataFrame(caps)], ignore_index=True)
 
+def _close_buildings(estate: _Estate, scenario: Scenario) -> None:
+    if not scenario.buildings.close:
+        return
+    closing = set(scenario.buildings.close)
+    estate.remove(estate.capacity["site_id"].isin(closing), CLOSURE_REASONS["close"])
+    estate.premises = estate.premises[~estate.premises["site_id"].isin(closing)]
+    estate.opening = estate.opening[~estate.opening["site_id"].isin(closing)]
+
+
+def _add_new_sites(estate: _Estate, dataset: Dataset, scenario: Scenario) -> None:
+    """``[[buildings.new]]``: premises rows (projected) and their rooms."""
+    if not scenario.buildings.new:
+        return
+    rows, caps = [], []
+    pcn_borough = dict(zip(dataset.pcns["pcn_code"], dataset.pcns["borough"], strict=True))
+    for new in scenario.buildings.new:
+        borough = new.borough or (pcn_borough.get(new.pcn_code) if new.pcn_code else None)
+        rows.append(
+            {
+                "site_id": new.site_id,
+                "name": new.name,
+                "kind": new.kind,
+                "pcn_code": new.pcn_code or "",
+                "borough": borough if isinstance(borough, str) else "",
+                "geometry": Point(new.lon, new.lat),
+            }
+        )
+        for band in new.bands:
+            for room, count in new.rooms.items():
+                if count <= 0:
+                    continue
+                hours = count * ROOM_HOURS_PER_WEEK[band]
+                caps.append(
+                    {
+                        "site_id": new.site_id,
+                        "room_type": room,
+                        "band": band,
+                        "capacity_hours": hours,
+                        "fixed_hours": hours * new.fixed_fraction,
+                        "cost_per_hour_gbp": new.cost_per_hour_gbp,
+                        "rooms": count,
+                    }
+                )
+    added = gpd.GeoDataFrame(rows, geometry="geometry", crs=GEOGRAPHIC_CRS).to_crs(PROJECTED_CRS)
+    lonlat = gpd.GeoSeries([r["geometry"] for r in rows], crs=GEOGRAPHIC_CRS)
+    added["lon"] = lonlat.x.to_numpy()
+    added["lat"] = lonlat.y.to_numpy()
+    estate.premises = pd.concat([estate.premises, added], ignore_index=True)
+    estate.capacity = pd.concat([estate.capacity, pd.DataFrame(caps)], ignore_index=True)
+
+
+def _resize_rooms(estate: _Estate, scenario: Scenario) -> list[str]:
+    """``[[buildings.capacity]]``: scale capacity; fixed use is capped at the new capacity."""
     problems = []
-    for i, change in enumerate(b.capacity):
+    capacity = estate.capacity
+    for i, change in enumerate(scenario.buildings.capacity):
         mask = capacity["site_id"] == change.site_id
         if change.room_type:
             mask &= capacity["room_type"] == change.room_type
@@ -177,8 +229,15 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         capacity.loc[mask, "fixed_hours"] = capacity.loc[
             mask, ["fixed_hours", "capacity_hours"]
         ].min(axis=1)
+    estate.capacity = capacity
+    return problems
 
-    for i, timing in enumerate(b.opening):
+
+def _retime_sites(estate: _Estate, scenario: Scenario) -> list[str]:
+    """``[[buildings.opening]]``: shut a site in a band, or open it from opening.csv."""
+    problems = []
+    for i, timing in enumerate(scenario.buildings.opening):
+        capacity, opening = estate.capacity, estate.opening
         has = (capacity["site_id"] == timing.site_id) & (capacity["band"] == timing.band)
         option = (opening["site_id"] == timing.site_id) & (opening["band"] == timing.band)
         if not timing.open:
@@ -187,8 +246,8 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
                     f"buildings.opening[{i}]: site '{timing.site_id}' is not open in "
                     f"{timing.band} today, so it cannot be shut; remove the change"
                 )
-            capacity = capacity[~has]
-            opening = opening[~option]
+            estate.remove(has, CLOSURE_REASONS["shut"])
+            estate.opening = opening[~option]
             continue
         if has.any():
             continue  # already open in that band
@@ -200,28 +259,103 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
             )
             continue
         opened = opening_rooms(opening[option], capacity).drop(columns="open_cost_gbp_per_week")
-        capacity = pd.concat([capacity, opened])
-        capacity = capacity.reset_index(drop=True)
-        opening = opening[~option]
-    if problems:
-        raise ScenarioError(
-            f"{origin}: " + "; ".join(problems), [f"{origin}: {p}" for p in problems]
-        )
+        estate.capacity = pd.concat([capacity, opened]).reset_index(drop=True)
+        estate.opening = opening[~option]
+    return problems
 
+
+def _restrict_opening_options(estate: _Estate, scenario: Scenario) -> None:
     options = scenario.options
     if options.opening_bands is not None:
-        opening = opening[opening["band"].isin(options.opening_bands)]
+        estate.opening = estate.opening[estate.opening["band"].isin(options.opening_bands)]
     if options.opening_kinds is not None:
-        kinds = premises.set_index("site_id")["kind"]
-        opening = opening[opening["site_id"].map(kinds).isin(options.opening_kinds)]
+        kinds = estate.premises.set_index("site_id")["kind"]
+        kept = estate.opening["site_id"].map(kinds).isin(options.opening_kinds)
+        estate.opening = estate.opening[kept]
 
-    if scenario.growth.population != 1.0:
-        lsoas = lsoas.copy()
-        lsoas["population"] = lsoas["population"] * scenario.growth.population
-    return replace(
-        dataset,
-        premises=premises.reset_index(drop=True),
-        capacity=capacity.reset_index(drop=True),
-        opening=opening.reset_index(drop=True),
-        lsoas=lsoas,
+
+def _served_pcn(dataset: Dataset, sites: pd.Series) -> pd.Series:
+    """The PCN each (original) site serves: its own pcn_code, else the catchment it lies in,
+    else the nearest catchment."""
+    premises = dataset.premises.set_index("site_id")
+    own = sites.map(premises["pcn_code"]).fillna("").astype(str)
+    points = gpd.GeoSeries(sites.map(premises.geometry).to_numpy(), crs=premises.crs)
+    pcns = dataset.pcns.reset_index(drop=True)
+    nearest = [
+        str(pcns["pcn_code"].iloc[int(pcns.geometry.distance(pt).to_numpy().argmin())])
+        if pt is not None and len(pcns)
+        else ""
+        for pt in points
+    ]
+    known = set(pcns["pcn_code"])
+    return pd.Series(
+        [o if o in known else n for o, n in zip(own, nearest, strict=True)], index=sites.index
     )
+
+
+def rehouse_fixed_work(
+    changed: Dataset, original: Dataset, removed: list[pd.DataFrame], scenario: Scenario
+) -> Dataset:
+    """Turn the fixed work of closed or shut room bands into demand that must be placed.
+
+    One service per (site, room type, band), category ``rehoused_fixed_work``: same
+    room type and band, within ``[buildings] rehouse_max_km`` of the PCN the site
+    served; today it runs at the closed site (a baseline row), so placing it
+    anywhere is a move. ``closed_slots`` records every closed (site, band) and why.
+    """
+    gone = pd.concat(removed, ignore_index=True) if removed else pd.DataFrame()
+    if not len(gone):
+        return changed
+    closed = gone[["site_id", "band", "reason"]].drop_duplicates(["site_id", "band"])
+    blocks = gone[gone["fixed_hours"] > 0].copy()
+    if not len(blocks):
+        return replace(changed, closed_slots=closed.reset_index(drop=True))
+    kind = blocks["site_id"].map(original.premises.set_index("site_id")["kind"])
+    name = blocks["site_id"].map(original.premises.set_index("site_id")["name"])
+    blocks["pcn_code"] = _served_pcn(original, blocks["site_id"])
+    blocks["service_id"] = (
+        "rehouse_" + blocks["site_id"] + "_" + blocks["room_type"] + "_" + blocks["band"]
+    )
+    limit = scenario.buildings.rehouse_max_km or _default_rehouse_km(original)
+    primary = ("gp_practice", "pcn_hub", "community")
+    services = pd.DataFrame(
+        {
+            "service_id": blocks["service_id"],
+            "name": "fixed "
+            + blocks["room_type"]
+            + " work of "
+            + name.fillna(blocks["site_id"])
+            + " ("
+            + blocks["band"]
+            + ")",
+            "category": REHOUSED_CATEGORY,
+            "room_type": blocks["room_type"],
+            "bands": [(b,) for b in blocks["band"]],
+            "site_kinds": [(*primary, "acute") if k == "acute" else primary for k in kind],
+            "max_travel_km": float(limit),
+        }
+    )
+    hours = blocks["fixed_hours"].astype(float)
+    demand = pd.DataFrame(
+        {
+            "pcn_code": blocks["pcn_code"],
+            "service_id": blocks["service_id"],
+            "hours_per_week": hours,
+        }
+    )
+    baseline = demand.assign(site_id=blocks["site_id"], band=blocks["band"])
+    return replace(
+        changed,
+        services=pd.concat([changed.services, services], ignore_index=True),
+        demand=pd.concat([changed.demand, demand], ignore_index=True),
+        baseline=pd.concat(
+            [changed.baseline, baseline[changed.baseline.columns]], ignore_index=True
+        ),
+        closed_slots=closed.reset_index(drop=True),
+    )
+
+
+def _default_rehouse_km(dataset: Dataset) -> float:
+    services = dataset.services
+    clinics = services.loc[services["category"] == "pcn_clinic", "max_travel_km"]
+    return float(clinics.max() if len(clinics) else services["max_travel_km"].max())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -57,6 +57,11 @@ class Dataset:
     boroughs: gpd.GeoDataFrame | None = None
     source: str = ""
     attribution: str = ""
+    #: (site_id, band, reason) of every room band a scenario closed or shut
+    #: (:func:`estates_opt.inputs.changes.apply_scenario`); empty for the dataset as read.
+    closed_slots: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["site_id", "band", "reason"])
+    )
 
     def __repr__(self) -> str:
         kinds = self.premises["kind"].value_counts().to_dict()

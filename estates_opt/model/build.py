@@ -31,7 +31,8 @@ Constraints (row families, with their name prefixes)
 ---------------------------------------------------
 (1) ``demand``: :math:`\sum_{s,b} x_{kpsb} + m_{kp} = D_{kp}` for every
     :math:`(k,p)` with :math:`D_{kp} > 0` (:math:`\ge` with whole sessions, which
-    may round a PCN's demand up to a whole session).
+    may round a PCN's demand up to a whole session, and for enhanced access while
+    the contract rules (6)-(7) are on, which may ask for more than the demand).
 (2) ``capacity`` (room open in the band):
     :math:`\sum_{k: r_k = r,\,p} x_{kpsb} \le \max(0,\ u_{\kappa(s)} C_{srb} - F_{srb})`;
     fixed work that already exceeds the cap cannot move, so the site simply
@@ -40,16 +41,59 @@ Constraints (row families, with their name prefixes)
     :math:`\sum x_{kpsb} - u_{\kappa(s)} C^{open}_{srb}\, y_{sb} \le 0`.
 (4) ``move_budget`` (optional): :math:`\sum_{(k,p,s,b) \notin \mathrm{today}} x_{kpsb} \le B`.
 (5) Pinned allocations are lower bounds :math:`x_{kpsb} \ge \pi_{kpsb}` (not rows).
+(6) ``ea_band`` (PCN contract, enhanced access in every Network Standard Hours band):
+    :math:`\sum_{k \in EA,\,s} x_{kpsb} + e_{pb} \ge H_b` for every PCN :math:`p` and
+    :math:`b \in \{\mathrm{evening}, \mathrm{saturday}\}`; :math:`H_{evening} = 7.5`
+    (one 1.5 h room-session every weekday evening), :math:`H_{saturday} = 8`
+    (09:00-17:00). Only x columns within the service's travel limit exist, so only
+    sites within the EA travel limit count.
+(7) ``ea_total``: :math:`\sum_{k \in EA,\,s,b} x_{kpsb} + e_{p} \ge \mu P_p / 1000`
+    (:math:`\mu` = 1 h for 60 minutes per 1,000 patients a week; the target is
+    rounded to 0.01 h, the precision of demand.csv).
+    The shortfalls :math:`e \ge 0` are penalised at :math:`w_e` per hour, so a PCN
+    that cannot meet a minimum is reported per PCN and band, never "infeasible".
+
+Symbols and where they come from
+--------------------------------
+=====================  ============================================================
+symbol                 dataset column or scenario key
+=====================  ============================================================
+:math:`D_{kp}`         demand.csv ``hours_per_week`` x ``[growth]`` factors
+:math:`t_{ps}`         travel (LSOA ``population``-weighted, ``[travel] circuity``)
+:math:`L_k`            services.csv ``max_travel_km``; ``[travel] max_km_by_service``
+:math:`C_{srb}`        capacity.csv ``capacity_hours``
+:math:`C^{open}_{srb}` opening.csv ``<room>_hours_if_opened``
+:math:`F_{srb}`        capacity.csv ``fixed_hours``
+:math:`u_\kappa`       ``[caps]`` by premises.geojson ``kind``
+:math:`c_{sb}`         capacity.csv / opening.csv ``cost_per_hour_gbp``
+:math:`O_{sb}`         opening.csv ``open_cost_gbp_per_week``
+:math:`\beta_{kpsb}`   baseline.csv ``hours_per_week``
+:math:`\delta_p`       lsoas.geojson ``imd_decile`` (1-2) and ``population``
+:math:`\ell_b`         :data:`estates_opt.schema.SESSION_HOURS`
+:math:`B`              ``[options] move_budget_hours``
+:math:`\pi_{kpsb}`     ``[[pinned]] hours_per_week``
+:math:`H_b`            ``[contract] evening_min_hours``, ``saturday_min_hours``
+:math:`\mu`            ``[contract] minutes_per_1000_patients`` / 60
+:math:`P_p`            pcns.geojson ``adjusted_patients``, else ``registered_patients``,
+                       x ``[growth] population``
+:math:`w_t, w_c, w_m`  ``[weights] travel_gbp_per_hour_km``, ``cost``, ``move_gbp_per_hour``
+:math:`w_u, w_o`       ``[weights] unmet_gbp_per_hour``, ``opening``
+:math:`w_{imd}`        ``[weights] imd_weight``
+:math:`w_e`            ``[contract] shortfall_gbp_per_hour``
+=====================  ============================================================
 
 Objective (minimise, GBP-equivalent per week)
 ---------------------------------------------
 .. math::
    \sum x_{kpsb}\big[w_t\, t_{ps}(1 + w_{imd}\,\delta_p) + w_c\, c_{sb}
    + w_m [\beta_{kpsb} = 0]\big] + w_u \sum m_{kp} + w_o \sum O_{sb}\, y_{sb}
+   + w_e \sum e
 
 The move penalty charges hours placed in a (site, band) slot where the PCN
-does not run that service today (no extra variables; "hours moved" means
-exactly this everywhere in the tool).
+does not run that service today (no extra variables; reported as
+``hours_in_new_slots``). The headline "hours moved" is the sum of
+``moves.csv``: hours that leave a slot the PCN uses today and arrive in
+another (models/README.md, "Hours moved").
 
 Everything here is vectorised with pandas merges and one sparse matrix; the
 PuLP model is made from these arrays in :mod:`estates_opt.model.pulp_model`.
@@ -59,6 +103,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -180,169 +225,326 @@ def candidate_allocations(
     )
 
 
-def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> LinearProgram:
-    """Assemble the LP/MIP of the module docstring from validated inputs."""
-    started = time.perf_counter()
+@dataclass
+class _Rows:
+    """Row families as sparse triplets, stacked in the order they are added."""
+
+    n_cols: int
+    r: list[np.ndarray] = field(default_factory=list)
+    c: list[np.ndarray] = field(default_factory=list)
+    v: list[np.ndarray] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    lower: list[np.ndarray] = field(default_factory=list)
+    upper: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+
+    def add(
+        self,
+        frame: pd.DataFrame,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        entries: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> None:
+        """Append ``len(frame)`` rows; ``entries`` are (local row, column, value) arrays."""
+        for rows, cols, vals in entries:
+            self.r.append(self.count + np.asarray(rows, dtype=np.int64))
+            self.c.append(np.asarray(cols, dtype=np.int64))
+            self.v.append(np.asarray(vals, dtype=float))
+        self.frames.append(frame)
+        self.lower.append(np.asarray(lower, dtype=float))
+        self.upper.append(np.asarray(upper, dtype=float))
+        self.count += len(frame)
+
+    def matrix(self) -> sp.csr_matrix:
+        empty = [np.zeros(0)]
+        return sp.csr_matrix(
+            (
+                np.concatenate(self.v or empty),
+                (np.concatenate(self.r or empty), np.concatenate(self.c or empty)),
+            ),
+            shape=(self.count, self.n_cols),
+        )
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Every column with its ids, objective terms, bounds and integrality."""
+
+    frame: pd.DataFrame
+    terms: dict[str, np.ndarray]
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: np.ndarray
+    hours_per_unit: np.ndarray  # of the x columns
+    moved: np.ndarray  # x columns in a slot the PCN does not use today
+
+
+def _x_columns(
+    dataset: Dataset, scenario: Scenario, cand: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The x columns and their objective coefficients (travel, cost, move)."""
     weights = scenario.weights
-    whole = scenario.options.whole_sessions
-    slots = room_slots(dataset, scenario)
-    cand = candidate_allocations(dataset, scenario, travel, slots)
-    demand = scaled_demand(dataset, scenario)
-    demand = demand[demand["demand_hours"] > 0].reset_index(drop=True)
-
-    # --- columns -------------------------------------------------------------
     n_x = len(cand)
+    whole = scenario.options.whole_sessions
     hours_per_unit = cand["band"].map(SESSION_HOURS).to_numpy(float) if whole else np.ones(n_x)
-    share = deprived_share(dataset.lsoas)
-    dep = cand["pcn_code"].map(share).fillna(0.0).to_numpy(float)
-    travel_coef = weights.travel_gbp_per_hour_km * cand["travel_km"].to_numpy(float)
-    travel_coef = travel_coef * (1.0 + weights.imd_weight * dep) * hours_per_unit
-    cost_coef = weights.cost * cand["cost_per_hour_gbp"].to_numpy(float) * hours_per_unit
+    dep = cand["pcn_code"].map(deprived_share(dataset.lsoas)).fillna(0.0).to_numpy(float)
+    travel = weights.travel_gbp_per_hour_km * cand["travel_km"].to_numpy(float)
+    travel = travel * (1.0 + weights.imd_weight * dep) * hours_per_unit
+    cost = weights.cost * cand["cost_per_hour_gbp"].to_numpy(float) * hours_per_unit
     moved = cand["baseline_hours"].to_numpy(float) <= 0
-    move_coef = weights.move_gbp_per_hour * moved * hours_per_unit
+    move = weights.move_gbp_per_hour * moved * hours_per_unit
+    frame = cand.assign(family="x", hours_per_unit=hours_per_unit)
+    return frame, {"travel": travel, "cost": cost, "move": move}, hours_per_unit, moved
 
-    x_cols = cand.assign(family="x", hours_per_unit=hours_per_unit)
-    unmet_cols = demand[["service_id", "pcn_code"]].assign(family="unmet", hours_per_unit=1.0)
+
+def _open_columns(slots: pd.DataFrame, cand: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """y columns: one per openable (site, band) some x column could use (opening mode)."""
     open_pairs = (
         slots.loc[slots["state"] == "openable", ["site_id", "band", "open_cost_gbp_per_week"]]
         .drop_duplicates(["site_id", "band"])
         .reset_index(drop=True)
     )
-    if scenario.options.opening_decisions:
-        used = set(
-            zip(
-                cand.loc[cand["state"] == "openable", "site_id"],
-                cand.loc[cand["state"] == "openable", "band"],
-                strict=True,
-            )
+    if not scenario.options.opening_decisions:
+        return open_pairs.iloc[0:0].assign(family="open", hours_per_unit=0.0)
+    openable = cand[cand["state"] == "openable"]
+    used = pd.MultiIndex.from_frame(openable[["site_id", "band"]].drop_duplicates())
+    # A boolean array, not a list: an empty list would select no *columns*.
+    keep = pd.MultiIndex.from_frame(open_pairs[["site_id", "band"]]).isin(used)
+    return (
+        open_pairs.loc[np.asarray(keep, dtype=bool)]
+        .reset_index(drop=True)
+        .assign(family="open", hours_per_unit=0.0)
+    )
+
+
+def contract_targets(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """Per PCN: the enhanced-access minimum of each band and the weekly total (hours/week).
+
+    Empty when ``[contract] enhanced_access`` is off or the dataset has no
+    enhanced-access service. ``patients`` is ``adjusted_patients`` where given,
+    else ``registered_patients``, times the population growth factor; the total
+    is rounded to 0.01 h, the precision of demand.csv.
+    """
+    contract = scenario.contract
+    has_ea = (dataset.services["category"] == "enhanced_access").any()
+    if not contract.enhanced_access or not has_ea:
+        return pd.DataFrame(columns=["pcn_code", "band", "min_hours"])
+    pcns = dataset.pcns
+    patients = pcns["registered_patients"].astype(float)
+    if "adjusted_patients" in pcns:
+        patients = pcns["adjusted_patients"].astype(float).fillna(patients)
+    patients = patients * scenario.growth.population
+    # To 0.01 h (36 seconds), the precision of demand.csv's hours.
+    total = np.round(contract.minutes_per_1000_patients / 60.0 * patients / 1000.0, 2)
+    frames = [
+        pd.DataFrame({"pcn_code": pcns["pcn_code"], "band": band, "min_hours": hours})
+        for band, hours in contract.band_minimums().items()
+    ]
+    frames.append(pd.DataFrame({"pcn_code": pcns["pcn_code"], "band": "total", "min_hours": total}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _assemble_columns(
+    dataset: Dataset,
+    scenario: Scenario,
+    cand: pd.DataFrame,
+    demand: pd.DataFrame,
+    slots: pd.DataFrame,
+    targets: pd.DataFrame,
+) -> _Columns:
+    """x, unmet, open and enhanced-access shortfall columns, in that order."""
+    weights = scenario.weights
+    x_cols, x_terms, hours_per_unit, moved = _x_columns(dataset, scenario, cand)
+    unmet_cols = demand[["service_id", "pcn_code"]].assign(family="unmet", hours_per_unit=1.0)
+    open_cols = _open_columns(slots, cand, scenario)
+    short_cols = targets[["pcn_code", "band"]].assign(family="ea_shortfall", hours_per_unit=1.0)
+    sizes = {"x": len(x_cols), "unmet": len(unmet_cols), "open": len(open_cols)}
+    sizes["ea_shortfall"] = len(short_cols)
+    n = sum(sizes.values())
+
+    def stack(values: dict[str, np.ndarray | float]) -> np.ndarray:
+        return np.concatenate(
+            [np.broadcast_to(np.asarray(values.get(f, 0.0), float), (k,)) for f, k in sizes.items()]
         )
-        keep = [
-            (s, b) in used for s, b in zip(open_pairs["site_id"], open_pairs["band"], strict=True)
-        ]
-        # A boolean array, not a list: an empty list would select no *columns*.
-        open_pairs = open_pairs.loc[np.array(keep, dtype=bool)]
-        open_pairs = open_pairs.reset_index(drop=True)
-    else:
-        open_pairs = open_pairs.iloc[0:0]
-    open_cols = open_pairs.assign(family="open", hours_per_unit=0.0)
-    columns = pd.concat([x_cols, unmet_cols, open_cols], ignore_index=True)
-    n_u, n_o = len(unmet_cols), len(open_cols)
-    n = n_x + n_u + n_o
-    zeros_u, zeros_o = np.zeros(n_u), np.zeros(n_o)
+
+    open_cost = weights.opening * open_cols["open_cost_gbp_per_week"].to_numpy(float)
     terms = {
-        "travel": np.concatenate([travel_coef, zeros_u, zeros_o]),
-        "cost": np.concatenate([cost_coef, zeros_u, zeros_o]),
-        "move": np.concatenate([move_coef, zeros_u, zeros_o]),
-        "unmet": np.concatenate([np.zeros(n_x), np.full(n_u, weights.unmet_gbp_per_hour), zeros_o]),
-        "opening": np.concatenate(
-            [
-                np.zeros(n_x + n_u),
-                weights.opening * open_cols["open_cost_gbp_per_week"].to_numpy(float),
-            ]
+        "travel": stack({"x": x_terms["travel"]}),
+        "cost": stack({"x": x_terms["cost"]}),
+        "move": stack({"x": x_terms["move"]}),
+        "unmet": stack(
+            {
+                "unmet": weights.unmet_gbp_per_hour,
+                "ea_shortfall": scenario.contract.shortfall_gbp_per_hour,
+            }
         ),
+        "opening": stack({"open": open_cost}),
     }
-    objective = sum(terms.values())
-    col_lower = np.zeros(n)
-    col_upper = np.full(n, INF)
-    col_upper[n_x + n_u :] = 1.0
-    integer = np.zeros(n, dtype=bool)
-    if whole:
-        integer[:n_x] = True
-    integer[n_x + n_u :] = True
+    is_open = stack({"open": 1.0}) > 0
+    integer = is_open | (stack({"x": 1.0}) > 0) & scenario.options.whole_sessions
+    frame = pd.concat([x_cols, unmet_cols, open_cols, short_cols], ignore_index=True)
+    return _Columns(
+        frame=frame,
+        terms=terms,
+        lower=np.zeros(n),
+        upper=np.where(is_open, 1.0, INF),
+        integer=integer,
+        hours_per_unit=hours_per_unit,
+        moved=moved,
+    )
 
-    # Pinned allocations: lower bounds on existing columns.
-    if scenario.pinned:
-        key = pd.MultiIndex.from_frame(cand[["pcn_code", "service_id", "site_id", "band"]])
-        for pin in scenario.pinned:
-            where = key.get_indexer([(pin.pcn_code, pin.service_id, pin.site_id, pin.band)])[0]
-            if where < 0:
-                raise ModelSpecificationError(
-                    f"pinned allocation {pin.service_id} for {pin.pcn_code} at {pin.site_id} "
-                    f"({pin.band}) is not an allowed combination (wrong band, room type, site "
-                    "kind, closed site or beyond the travel limit); remove or correct the pin."
-                )
-            units = pin.hours_per_week / hours_per_unit[where]
-            col_lower[where] = np.ceil(units - 1e-9) if whole else units
 
-    # --- rows ------------------------------------------------------------------
-    triplets_r: list[np.ndarray] = []
-    triplets_c: list[np.ndarray] = []
-    triplets_v: list[np.ndarray] = []
+def _pin_allocations(cols: _Columns, cand: pd.DataFrame, scenario: Scenario) -> None:
+    """(5) Pinned allocations: lower bounds on existing x columns."""
+    if not scenario.pinned:
+        return
+    key = pd.MultiIndex.from_frame(cand[["pcn_code", "service_id", "site_id", "band"]])
+    for pin in scenario.pinned:
+        where = key.get_indexer([(pin.pcn_code, pin.service_id, pin.site_id, pin.band)])[0]
+        if where < 0:
+            raise ModelSpecificationError(
+                f"pinned allocation {pin.service_id} for {pin.pcn_code} at {pin.site_id} "
+                f"({pin.band}) is not an allowed combination (wrong band, room type, site "
+                "kind, closed site or beyond the travel limit); remove or correct the pin."
+            )
+        units = pin.hours_per_week / cols.hours_per_unit[where]
+        cols.lower[where] = np.ceil(units - 1e-9) if scenario.options.whole_sessions else units
 
-    # (1) demand rows, one per (service, PCN) with demand.
+
+def _demand_rows(
+    rows: _Rows, cols: _Columns, cand: pd.DataFrame, demand: pd.DataFrame, at_least: np.ndarray
+) -> None:
+    """(1) ``demand``: placed plus unmet hours equal (``at_least``: reach) each demand."""
+    n_x, n_u = len(cand), len(demand)
     d_key = pd.MultiIndex.from_frame(demand[["service_id", "pcn_code"]])
     d_rows = d_key.get_indexer(pd.MultiIndex.from_frame(cand[["service_id", "pcn_code"]]))
-    triplets_r += [d_rows, np.arange(n_u)]
-    triplets_c += [np.arange(n_x), n_x + np.arange(n_u)]
-    triplets_v += [hours_per_unit, np.ones(n_u)]
-    row_frames = [demand[["service_id", "pcn_code"]].assign(family="demand")]
     d_val = demand["demand_hours"].to_numpy(float)
-    row_lower = [d_val]
-    row_upper = [np.full(n_u, INF) if whole else d_val]
-
-    # (2)/(3) capacity rows, one per used (site, room type, band).
-    used_slots = cand[["site_id", "room_type", "band"]].drop_duplicates().reset_index(drop=True)
-    used_slots = used_slots.merge(slots, on=["site_id", "room_type", "band"], how="left")
-    c_key = pd.MultiIndex.from_frame(used_slots[["site_id", "room_type", "band"]])
-    c_rows = n_u + c_key.get_indexer(
-        pd.MultiIndex.from_frame(cand[["site_id", "room_type", "band"]])
+    rows.add(
+        demand[["service_id", "pcn_code"]].assign(family="demand"),
+        d_val,
+        np.where(at_least, INF, d_val),
+        [
+            (d_rows, np.arange(n_x), cols.hours_per_unit),
+            (np.arange(n_u), n_x + np.arange(n_u), np.ones(n_u)),
+        ],
     )
-    triplets_r.append(c_rows)
-    triplets_c.append(np.arange(n_x))
-    triplets_v.append(hours_per_unit)
-    openable = (used_slots["state"] == "openable").to_numpy()
-    cap_upper = np.where(openable, 0.0, used_slots["limit_hours"].to_numpy(float))
-    if n_o:
+
+
+def _capacity_rows(
+    rows: _Rows, cols: _Columns, cand: pd.DataFrame, slots: pd.DataFrame, n_x: int
+) -> None:
+    """(2)/(3) ``capacity``: movable hours per used (site, room type, band) under the cap."""
+    used = cand[["site_id", "room_type", "band"]].drop_duplicates().reset_index(drop=True)
+    used = used.merge(slots, on=["site_id", "room_type", "band"], how="left")
+    c_key = pd.MultiIndex.from_frame(used[["site_id", "room_type", "band"]])
+    c_rows = c_key.get_indexer(pd.MultiIndex.from_frame(cand[["site_id", "room_type", "band"]]))
+    entries = [(c_rows, np.arange(n_x), cols.hours_per_unit)]
+    openable = (used["state"] == "openable").to_numpy()
+    open_cols = cols.frame[cols.frame["family"] == "open"]
+    if len(open_cols):
         o_key = pd.MultiIndex.from_frame(open_cols[["site_id", "band"]])
-        o_idx = o_key.get_indexer(
-            pd.MultiIndex.from_frame(used_slots.loc[openable, ["site_id", "band"]])
+        o_idx = o_key.get_indexer(pd.MultiIndex.from_frame(used.loc[openable, ["site_id", "band"]]))
+        room_hours = (used.loc[openable, "cap"] * used.loc[openable, "capacity_hours"]).to_numpy(
+            float
         )
-        triplets_r.append(n_u + np.flatnonzero(openable))
-        triplets_c.append(n_x + n_u + o_idx)
-        triplets_v.append(
-            -(
-                used_slots.loc[openable, "cap"] * used_slots.loc[openable, "capacity_hours"]
-            ).to_numpy(float)
-        )
-    row_frames.append(used_slots[["site_id", "room_type", "band"]].assign(family="capacity"))
-    row_lower.append(np.full(len(used_slots), -INF))
-    row_upper.append(cap_upper)
-    n_rows = n_u + len(used_slots)
-
-    # (4) move budget.
-    budget = scenario.options.move_budget_hours
-    if budget is not None:
-        idx = np.flatnonzero(moved)
-        triplets_r.append(np.full(idx.size, n_rows))
-        triplets_c.append(idx)
-        triplets_v.append(hours_per_unit[idx])
-        row_frames.append(pd.DataFrame({"family": ["move_budget"]}))
-        row_lower.append(np.array([-INF]))
-        row_upper.append(np.array([float(budget)]))
-        n_rows += 1
-
-    rows = pd.concat(row_frames, ignore_index=True)
-    rows["row_name"] = [f"{f}_{i}" for i, f in enumerate(rows["family"])]
-    matrix = sp.csr_matrix(
-        (np.concatenate(triplets_v), (np.concatenate(triplets_r), np.concatenate(triplets_c))),
-        shape=(n_rows, n),
+        entries.append((np.flatnonzero(openable), open_cols.index.to_numpy()[o_idx], -room_hours))
+    rows.add(
+        used[["site_id", "room_type", "band"]].assign(family="capacity"),
+        np.full(len(used), -INF),
+        np.where(openable, 0.0, used["limit_hours"].to_numpy(float)),
+        entries,
     )
+
+
+def _move_budget_row(rows: _Rows, cols: _Columns, scenario: Scenario) -> None:
+    """(4) ``move_budget``: hours placed in slots the PCN does not use today."""
+    budget = scenario.options.move_budget_hours
+    if budget is None:
+        return
+    idx = np.flatnonzero(cols.moved)
+    rows.add(
+        pd.DataFrame({"family": ["move_budget"]}),
+        np.array([-INF]),
+        np.array([float(budget)]),
+        [(np.zeros(idx.size), idx, cols.hours_per_unit[idx])],
+    )
+
+
+def _enhanced_access_rows(
+    rows: _Rows, cols: _Columns, cand: pd.DataFrame, targets: pd.DataFrame
+) -> None:
+    """(6) ``ea_band`` and (7) ``ea_total``: enhanced-access minimums per PCN, with shortfall."""
+    if not len(targets):
+        return
+    short = cols.frame.index[cols.frame["family"] == "ea_shortfall"].to_numpy()
+    ea = np.flatnonzero((cand["category"] == "enhanced_access").to_numpy())
+    pcn_band = pd.MultiIndex.from_frame(targets[["pcn_code", "band"]])
+    ea_pcn = cand["pcn_code"].to_numpy(object)[ea]
+    in_band = pcn_band.get_indexer(
+        pd.MultiIndex.from_arrays([ea_pcn, cand["band"].to_numpy(object)[ea]])
+    )
+    in_total = pcn_band.get_indexer(
+        pd.MultiIndex.from_arrays([ea_pcn, np.full(ea.size, "total", object)])
+    )
+    hours = cols.hours_per_unit[ea]
+    keep = in_band >= 0
+    family = np.where(targets["band"].to_numpy(object) == "total", "ea_total", "ea_band")
+    rows.add(
+        targets[["pcn_code", "band"]].assign(family=family),
+        targets["min_hours"].to_numpy(float),
+        np.full(len(targets), INF),
+        [
+            (in_band[keep], ea[keep], hours[keep]),
+            (in_total[in_total >= 0], ea[in_total >= 0], hours[in_total >= 0]),
+            (np.arange(len(targets)), short, np.ones(len(targets))),
+        ],
+    )
+
+
+def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> LinearProgram:
+    """Assemble the LP/MIP of the module docstring from validated inputs."""
+    started = time.perf_counter()
+    slots = room_slots(dataset, scenario)
+    cand = candidate_allocations(dataset, scenario, travel, slots)
+    demand = scaled_demand(dataset, scenario)
+    demand = demand[demand["demand_hours"] > 0].reset_index(drop=True)
+    demand["category"] = demand["service_id"].map(
+        dataset.services.set_index("service_id")["category"]
+    )
+    targets = contract_targets(dataset, scenario)
+    cols = _assemble_columns(dataset, scenario, cand, demand, slots, targets)
+    _pin_allocations(cols, cand, scenario)
+    n_x = len(cand)
+    rows = _Rows(n_cols=len(cols.frame))
+    # Enhanced access may exceed its demand where the contract's minimums ask for more.
+    at_least = (
+        np.full(len(demand), scenario.options.whole_sessions)
+        | (len(targets) > 0) & (demand["category"] == "enhanced_access").to_numpy()
+    )
+    _demand_rows(rows, cols, cand, demand, at_least)
+    _capacity_rows(rows, cols, cand, slots, n_x)
+    _move_budget_row(rows, cols, scenario)
+    _enhanced_access_rows(rows, cols, cand, targets)
+
+    row_frame = pd.concat(rows.frames, ignore_index=True)
+    row_frame["row_name"] = [f"{f}_{i}" for i, f in enumerate(row_frame["family"])]
     diagnostics = tuple(diagnose(dataset, scenario, demand, cand, slots))
     lp = LinearProgram(
-        columns=columns,
-        rows=rows,
-        matrix=matrix,
-        objective=np.asarray(objective, dtype=float),
-        terms=terms,
-        col_lower=col_lower,
-        col_upper=col_upper,
-        row_lower=np.concatenate(row_lower),
-        row_upper=np.concatenate(row_upper),
-        integer=integer,
+        columns=cols.frame,
+        rows=row_frame,
+        matrix=rows.matrix(),
+        objective=np.asarray(sum(cols.terms.values()), dtype=float),
+        terms=cols.terms,
+        col_lower=cols.lower,
+        col_upper=cols.upper,
+        row_lower=np.concatenate(rows.lower),
+        row_upper=np.concatenate(rows.upper),
+        integer=cols.integer,
         diagnostics=diagnostics,
         build_seconds=time.perf_counter() - started,
-        demand=demand,
+        demand=demand.drop(columns="category"),
         slots=slots,
+        targets=targets,
     )
     nv, nc, nz = lp.shape
     log.info(

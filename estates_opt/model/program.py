@@ -18,8 +18,8 @@ OBJECTIVE_TERMS = ("travel", "cost", "move", "unmet", "opening")
 class LinearProgram:
     """The model as arrays plus the domain ids of every column and row.
 
-    ``columns`` has one row per variable (``family`` x/unmet/open and its ids);
-    ``rows`` one row per constraint (``family`` demand/capacity/move_budget).
+    ``columns`` has one row per variable (``family`` x/unmet/open/ea_shortfall and its ids);
+    ``rows`` one row per constraint (``family`` demand/capacity/move_budget/ea_band/ea_total).
     ``terms`` holds each objective term's coefficients so they can be reported.
     """
 
@@ -37,6 +37,8 @@ class LinearProgram:
     build_seconds: float = 0.0
     demand: pd.DataFrame = field(default_factory=pd.DataFrame)
     slots: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Enhanced-access minimums per (PCN, band), band ``total`` for the weekly total.
+    targets: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def is_mip(self) -> bool:

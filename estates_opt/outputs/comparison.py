@@ -48,6 +48,18 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
             k["unmet_hours_by_category"].get(category, 0.0),
         )
     rows["enhanced_access_all_met"] = ("yes/no", "yes" if k["enhanced_access_all_met"] else "no")
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        for band in ("evening", "saturday", "total"):
+            rows[f"enhanced_access_pcns_meeting.{band}"] = ("count", contract["pcns_meeting"][band])
+        for band in ("evening", "saturday"):
+            rows[f"enhanced_access_hours.{band}"] = (
+                "hours/week",
+                contract["hours_by_band_after"][band],
+            )
+    community = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
+    if community:
+        rows["community_utilisation_gap_to_100pct.weekday"] = ("fraction", community["gap"])
     rows["hours_moved"] = ("hours/week", k["hours_moved"])
     rows["hours_in_new_slots"] = ("hours/week", k["hours_in_new_slots"])
     rows["buildings_used_before"] = ("count", int(k["buildings_used_before"]))

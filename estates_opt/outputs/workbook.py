@@ -73,7 +73,19 @@ LABELS = {
     "enhanced_access_demand_hours": "Enhanced access demand (hours/week)",
     "enhanced_access_met_hours": "Enhanced access met (hours/week)",
     "hours_moved": "Hours moved per week",
-    "shadow_price_gbp_per_room_hour": "Shadow price (£ per room-hour/week)",
+    "enhanced_access_evening_hours_before": "EA evening before (hours/week)",
+    "enhanced_access_evening_hours": "EA evening after (hours/week)",
+    "enhanced_access_saturday_hours_before": "EA Saturday before (hours/week)",
+    "enhanced_access_saturday_hours": "EA Saturday after (hours/week)",
+    "enhanced_access_required_hours": "EA contract total (hours/week)",
+    "enhanced_access_evening_shortfall_hours": "EA evening shortfall (hours/week)",
+    "enhanced_access_saturday_shortfall_hours": "EA Saturday shortfall (hours/week)",
+    "enhanced_access_total_shortfall_hours": "EA total shortfall (hours/week)",
+    "enhanced_access_contract_met": "EA contract met",
+    "shadow_price_gbp_per_room_hour": "Saving from one more room-hour (£/week)",
+    "dual_gbp_per_movable_hour": "Dual of the capacity row (£ per movable hour/week)",
+    "room_hours_before_saving": "Room-hours to add before a saving starts",
+    "price_basis": "Prices are",
     "room_type": "Room type",
 }
 
@@ -82,7 +94,7 @@ def number_format(column: str) -> str | None:
     """The Excel number format for a plan column, from its name and unit."""
     if column.endswith("utilisation") or column == "cap":
         return PERCENT
-    if "gbp" in column or "price" in column:
+    if ("gbp" in column or "price" in column) and column != "price_basis":
         return POUNDS
     if column.endswith("_km"):
         return KM
@@ -193,8 +205,37 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     ]
     for category, hours in k["unmet_hours_by_category"].items():
         rows.append((f"  unmet {category} (hours per week)", hours, HOURS))
+    rows.append(
+        ("Enhanced access met in every PCN", "yes" if k["enhanced_access_all_met"] else "no", None)
+    )
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        for band, label in (("evening", "evening"), ("saturday", "Saturday"), ("total", "total")):
+            rows.append(
+                (f"PCNs meeting the EA contract: {label}", contract["pcns_meeting"][band], COUNT)
+            )
+        for band, label in (("evening", "evening"), ("saturday", "Saturday")):
+            rows.append(
+                (f"EA before: {label} (hours/week)", contract["hours_by_band_before"][band], HOURS)
+            )
+            rows.append(
+                (f"EA after: {label} (hours/week)", contract["hours_by_band_after"][band], HOURS)
+            )
+    gap = k.get("strategy_gap", {})
+    for label, key in (("weekday", "weekday"), ("all bands", "all_bands")):
+        frame = gap.get("community_utilisation", {}).get(key)
+        if frame:
+            rows.append(
+                (
+                    f"Community utilisation after, {label} (strategy target 100%)",
+                    frame["after"],
+                    PERCENT,
+                )
+            )
+    for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
+        for band, hours in sorted(bands.items()):
+            rows.append((f"Free room-hours left: {kind}, {band}", hours, HOURS))
     rows += [
-        ("Enhanced access met in every PCN", "yes" if k["enhanced_access_all_met"] else "no", None),
         ("Mean travel before (km)", k.get("travel_km_before"), KM),
         ("Mean travel after (km)", k.get("travel_km_after"), KM),
         ("Sites opened in a band", ", ".join(k.get("sites_opened", [])) or "none", None),

@@ -14,9 +14,12 @@ from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Scenario
-from estates_opt.schema import SESSION_HOURS, SITE_KINDS
+from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS, SITE_KINDS
 
 EPS = 1e-6
+#: Shortfalls below this (hours/week, 0.6 minutes) are rounding, not a breach.
+CONTRACT_TOL = 0.01
+_UTIL_KEYS = ["site_id", "room_type", "band", "after_hours", "cap", "capacity_hours"]
 
 
 def allocation_table(
@@ -158,6 +161,8 @@ def moves_table(
         )
     )
     cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean().to_dict()
+    shut = dataset.closed_slots
+    closed = dict(zip(zip(shut["site_id"], shut["band"], strict=True), shut["reason"], strict=True))
     lines = []
     change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
     keys = ["service_id", "pcn_code"]
@@ -191,7 +196,7 @@ def moves_table(
         while losses and gains:
             src, dst = losses[0], gains[0]
             hours = min(src[2], dst[2])
-            why = _why(src, dst, room, full, cost)
+            why = closed.get((src[0], src[1])) or _why(src, dst, room, full, cost)
             lines.append(
                 {
                     "service_id": service,
@@ -249,10 +254,26 @@ def _why(src, dst, room, full, cost) -> str:
     return "; ".join(reasons) or "frees capacity elsewhere in the plan"
 
 
+#: What the price columns of bottlenecks.csv are the duals of.
+PRICE_BASIS = {
+    False: "LP duals",
+    True: "duals of the LP with the opening decisions fixed at the plan's and whole sessions "
+    "relaxed (MIP)",
+}
+
+
 def bottleneck_table(
     dataset: Dataset, lp: LinearProgram, result: SolveResult, utilisation: pd.DataFrame
 ) -> pd.DataFrame:
-    """Binding capacity rows and what one more room-hour there is worth (GBP/week)."""
+    """Binding capacity rows and what one more room-hour there is worth (GBP/week).
+
+    A capacity row bounds movable hours by ``cap * capacity - fixed``, so one more
+    room-hour of capacity adds ``cap`` movable hours: the saving is ``cap`` times
+    the row's dual (``dual_gbp_per_movable_hour``, also the saving from freeing one
+    hour of fixed work). Where fixed work alone exceeds the cap the row's bound is
+    0 whatever one room-hour adds, so the saving is 0 until
+    ``room_hours_before_saving = fixed / cap - capacity`` room-hours are added.
+    """
     columns = [
         "site_id",
         "name",
@@ -264,21 +285,75 @@ def bottleneck_table(
         "after_hours",
         "after_utilisation",
         "shadow_price_gbp_per_room_hour",
+        "dual_gbp_per_movable_hour",
+        "fixed_hours",
+        "room_hours_before_saving",
+        "price_basis",
     ]
     if result.duals is None:
         return pd.DataFrame(columns=columns)
     rows = lp.rows.assign(dual=result.duals)
     cap_rows = rows[(rows["family"] == "capacity") & (rows["dual"] < -1e-7)].copy()
-    cap_rows["shadow_price_gbp_per_room_hour"] = -cap_rows["dual"]
     table = cap_rows.merge(utilisation, on=["site_id", "room_type", "band"], how="left")
+    table = table.dropna(subset=["capacity_hours"])  # an openable room the plan left shut
+    dual = -table["dual"].to_numpy(float)
+    cap = table["cap"].to_numpy(float)
+    over = np.maximum(table["fixed_hours"].to_numpy(float) / cap - table["capacity_hours"], 0.0)
+    table["dual_gbp_per_movable_hour"] = dual
+    table["room_hours_before_saving"] = np.where(over > 1e-9, over, 0.0)
+    table["shadow_price_gbp_per_room_hour"] = np.where(over > 1e-9, 0.0, cap * dual)
+    table["price_basis"] = PRICE_BASIS[bool(lp.is_mip)]
     table = table.sort_values(
-        ["shadow_price_gbp_per_room_hour", "site_id"], ascending=[False, True]
+        ["shadow_price_gbp_per_room_hour", "dual_gbp_per_movable_hour", "site_id"],
+        ascending=[False, False, True],
     )
     return table[columns].reset_index(drop=True)
 
 
+def enhanced_access_by_band(
+    dataset: Dataset, allocations: pd.DataFrame, targets: pd.DataFrame
+) -> pd.DataFrame:
+    """Per PCN: enhanced-access hours before and after in each band, the contract's
+    minimums and the shortfall against each (hours/week).
+
+    ``targets`` is :attr:`LinearProgram.targets` (band ``total`` for the weekly
+    total); without targets (contract off) the minimums and shortfalls are 0.
+    """
+    categories = dataset.services.set_index("service_id")["category"]
+    ea = allocations[allocations["service_id"].map(categories) == "enhanced_access"]
+    out = pd.DataFrame({"pcn_code": dataset.pcns["pcn_code"].to_numpy()})
+    need = (
+        targets.set_index(["pcn_code", "band"])["min_hours"]
+        if len(targets)
+        else pd.Series(dtype=float)
+    )
+    n = len(out)
+    for when, column in (("before", "baseline_hours_per_week"), ("after", "hours_per_week")):
+        sums = ea.groupby(["pcn_code", "band"])[column].sum() if len(ea) else None
+        for band in ENHANCED_ACCESS_BANDS:
+            key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(n, band, object)])
+            hours = sums.reindex(key).fillna(0.0).to_numpy(float) if sums is not None else 0.0
+            out[f"{band}_{when}"] = hours
+    out["total_before"] = out[[f"{b}_before" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    out["total_after"] = out[[f"{b}_after" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    for band in (*ENHANCED_ACCESS_BANDS, "total"):
+        key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(len(out), band, object)])
+        required = need.reindex(key).fillna(0.0).to_numpy(float)
+        out[f"{band}_required"] = required
+        short = np.maximum(required - out[f"{band}_after"].to_numpy(float), 0.0)
+        out[f"{band}_shortfall"] = np.where(short > CONTRACT_TOL, short, 0.0)
+    shortfalls = [f"{b}_shortfall" for b in (*ENHANCED_ACCESS_BANDS, "total")]
+    out["contract_met"] = (out[shortfalls] <= 0).all(axis=1)
+    return out
+
+
 def pcn_summary_table(
-    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, unmet: pd.DataFrame
+    dataset: Dataset,
+    scenario: Scenario,
+    allocations: pd.DataFrame,
+    unmet: pd.DataFrame,
+    targets: pd.DataFrame | None = None,
+    moves: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     pcns = dataset.pcns[["pcn_code", "pcn_name", "borough", "registered_patients"]].copy()
     pop = dataset.lsoas.groupby("pcn_code")["population"].sum()
@@ -304,11 +379,25 @@ def pcn_summary_table(
     )
     pcns["enhanced_access_demand_hours"] = pcns["pcn_code"].map(ea["demand_hours"]).fillna(0.0)
     pcns["enhanced_access_met_hours"] = pcns["pcn_code"].map(ea["met_hours"]).fillna(0.0)
-    # "Moved" everywhere means hours placed in a slot the PCN does not use today (build.py).
-    moved = allocations.assign(
-        m=allocations["hours_per_week"].where(allocations["baseline_hours_per_week"] <= EPS, 0.0)
-    )
-    pcns["hours_moved"] = pcns["pcn_code"].map(moved.groupby("pcn_code")["m"].sum()).fillna(0.0)
+    by_band = enhanced_access_by_band(
+        dataset, allocations, pd.DataFrame() if targets is None else targets
+    ).set_index("pcn_code")
+    for band in ENHANCED_ACCESS_BANDS:
+        pcns[f"enhanced_access_{band}_hours_before"] = pcns["pcn_code"].map(
+            by_band[f"{band}_before"]
+        )
+        pcns[f"enhanced_access_{band}_hours"] = pcns["pcn_code"].map(by_band[f"{band}_after"])
+    pcns["enhanced_access_required_hours"] = pcns["pcn_code"].map(by_band["total_required"])
+    for band in (*ENHANCED_ACCESS_BANDS, "total"):
+        pcns[f"enhanced_access_{band}_shortfall_hours"] = pcns["pcn_code"].map(
+            by_band[f"{band}_shortfall"]
+        )
+    pcns["enhanced_access_contract_met"] = pcns["pcn_code"].map(by_band["contract_met"])
+    # "Hours moved" is the sum of moves.csv, per PCN here (models/README.md "Hours moved").
+    if moves is None:
+        moves = moves_table(dataset, allocations, pd.DataFrame(columns=_UTIL_KEYS))
+    per_pcn = moves.groupby("pcn_code")["hours_per_week"].sum()
+    pcns["hours_moved"] = pcns["pcn_code"].map(per_pcn).fillna(0.0)
     return pcns.sort_values("pcn_code").reset_index(drop=True)
 
 
@@ -378,10 +467,86 @@ def objective_terms(lp: LinearProgram, result: SolveResult) -> dict[str, float]:
     return {term: float(lp.terms[term] @ values) for term in OBJECTIVE_TERMS}
 
 
+def enhanced_access_kpis(dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram) -> dict:
+    """The contract's enhanced-access rules: PCNs meeting each, hours per band, shortfalls."""
+    table = enhanced_access_by_band(dataset, allocations, lp.targets)
+    bands = (*ENHANCED_ACCESS_BANDS, "total")
+    shortfall = [
+        {
+            "pcn_code": str(r["pcn_code"]),
+            "band": band,
+            "required_hours": float(r[f"{band}_required"]),
+            "placed_hours": float(r[f"{band}_after"]),
+            "shortfall_hours": float(r[f"{band}_shortfall"]),
+        }
+        for _, r in table.iterrows()
+        for band in bands
+        if r[f"{band}_shortfall"] > 0
+    ]
+    return {
+        "enforced": bool(len(lp.targets)),
+        "pcns": len(table),
+        "pcns_meeting_all": int(table["contract_met"].sum()),
+        "pcns_meeting": {b: int((table[f"{b}_shortfall"] <= 0).sum()) for b in bands},
+        "hours_by_band_before": {b: float(table[f"{b}_before"].sum()) for b in bands},
+        "hours_by_band_after": {b: float(table[f"{b}_after"].sum()) for b in bands},
+        "shortfall": shortfall,
+    }
+
+
+def strategy_gap(utilisation: pd.DataFrame) -> dict:
+    """How far the plan is from the strategy's targets (DOMAIN.md).
+
+    The NEL strategy aims at 100% community asset utilisation; the gap is
+    measured in the weekday band and over all bands, with the free room-hours
+    left (capacity minus hours used) by site kind and band.
+    """
+    community = utilisation[utilisation["kind"] == "community"]
+    gap = {}
+    for label, frame in (
+        ("weekday", community[community["band"] == "weekday"]),
+        ("all_bands", community),
+    ):
+        cap = float(frame["capacity_hours"].sum())
+        used = float(frame["after_hours"].sum())
+        gap[label] = {
+            "target": 1.0,
+            "after": used / cap if cap else 0.0,
+            "gap": 1.0 - used / cap if cap else 0.0,
+        }
+    free = (
+        utilisation.assign(
+            free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
+        )
+        .groupby(["kind", "band"])["free"]
+        .sum()
+    )
+    by_kind: dict[str, dict[str, float]] = {}
+    for (kind, band), hours in free.items():
+        by_kind.setdefault(str(kind), {})[str(band)] = float(hours)
+    return {"community_utilisation": gap, "free_room_hours_after": by_kind}
+
+
 def kpi_dict(
-    dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings
+    dataset,
+    scenario,
+    lp,
+    result,
+    allocations,
+    unmet,
+    utilisation,
+    imd,
+    opened,
+    timings,
+    moves: pd.DataFrame | None = None,
 ) -> dict:
-    """The headline numbers, in one JSON-ready dict."""
+    """The headline numbers, in one JSON-ready dict.
+
+    ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
+    not given): the one definition used by every output.
+    """
+    if moves is None:
+        moves = moves_table(dataset, allocations, utilisation)
     categories = dataset.services.set_index("service_id")["category"]
     unmet_cat = (
         unmet.assign(category=unmet["service_id"].map(categories))
@@ -425,7 +590,7 @@ def kpi_dict(
             b: utilisation_by_kind(utilisation, "after_hours", b) for b in ("weekday",)
         }
         | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
-        "hours_moved": float(new_slot["hours_per_week"].sum()),
+        "hours_moved": float(moves["hours_per_week"].sum()),
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
         "hours_leaving_today_slots": float(moved),
         "buildings_used_before": len(before_sites),
@@ -442,6 +607,8 @@ def kpi_dict(
         },
         "enhanced_access_met_share_by_pcn": ea_by_pcn,
         "enhanced_access_all_met": bool(all(v >= 1 - 1e-6 for v in ea_by_pcn.values())),
+        "enhanced_access_contract": enhanced_access_kpis(dataset, allocations, lp),
+        "strategy_gap": strategy_gap(utilisation),
         "model": {
             "variables": nv,
             "constraints": nc,

@@ -16,6 +16,8 @@ from estates_opt.inputs.dataset import Dataset
 from estates_opt.scenario import Scenario
 
 TOL = 1e-4
+#: Enhanced-access shortfalls below this (hours/week) are rounding, not a breach.
+CONTRACT_TOL = 0.01
 EA_BANDS = {"evening", "saturday"}
 SESSION = {"weekday": 4.0, "evening": 1.5, "saturday": 4.0, "sunday": 4.0}
 
@@ -65,11 +67,47 @@ def verify_plan(
     opened: set[tuple[str, str]] = frozenset(),
 ) -> list[str]:
     """Return every rule the plan breaks (empty when it is sound)."""
-    v: list[str] = []
     alloc = allocations[allocations["hours_per_week"] > TOL].copy()
     services = dataset.services.set_index("service_id")
+    openable = _openable_slots(dataset, opened)
+    alloc["room_type"] = alloc["service_id"].map(services["room_type"])
+    v: list[str] = []
+    v += _check_demand(dataset, scenario, alloc, unmet)
+    v += _check_allowed(dataset, scenario, alloc, openable)
+    v += _check_travel(dataset, scenario, alloc)
+    v += _check_capacity(dataset, scenario, alloc, openable, opened)
+    v += _check_utilisation(dataset, alloc, utilisation, kpis)
+    v += _check_unmet_kpi(unmet, kpis)
+    v += _check_pins(scenario, alloc)
+    v += _check_contract(dataset, scenario, alloc, kpis)
+    v += _check_hours_moved(allocations, kpis)
+    v += _check_closures(dataset, alloc)
+    return v
 
-    # Demand met or reported unmet.
+
+def _check_closures(dataset: Dataset, alloc: pd.DataFrame) -> list[str]:
+    """Nothing is placed in a room band the scenario closed or shut."""
+    shut = dataset.closed_slots
+    if not len(shut) or not len(alloc):
+        return []
+    closed = set(zip(shut["site_id"], shut["band"], strict=True))
+    inside = [(s, b) in closed for s, b in zip(alloc["site_id"], alloc["band"], strict=True)]
+    return [
+        f"{r.service_id} for {r.pcn_code} placed at {r.site_id} ({r.band}), which is closed"
+        for r in alloc[inside].itertuples(index=False)
+    ]
+
+
+def _ea_contract_on(dataset: Dataset, scenario: Scenario) -> bool:
+    has_ea = bool((dataset.services["category"] == "enhanced_access").any())
+    return scenario.contract.enhanced_access and has_ea
+
+
+def _check_demand(
+    dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame, unmet: pd.DataFrame
+) -> list[str]:
+    """Demand met or reported unmet (enhanced access may exceed it under the contract)."""
+    v: list[str] = []
     expected = _expected_demand(dataset, scenario)
     met = alloc.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
     reported = (
@@ -77,29 +115,27 @@ def verify_plan(
         if len(unmet)
         else pd.Series(dtype=float)
     )
+    category = dict(zip(dataset.services["service_id"], dataset.services["category"], strict=True))
+    may_exceed = scenario.options.whole_sessions
+    ea_on = _ea_contract_on(dataset, scenario)
     for key, demand in expected.items():
         if demand <= TOL:
             continue
         got = float(met.get(key, 0.0)) + float(reported.get(key, 0.0))
         if got < demand - 1e-3 * max(1.0, demand):
             v.append(f"demand {key}: {demand:.3f} h but only {got:.3f} h met or reported unmet")
-        if not scenario.options.whole_sessions and got > demand + 1e-3 * max(1.0, demand):
+        exceed_ok = may_exceed or (ea_on and category.get(key[0]) == "enhanced_access")
+        if not exceed_ok and got > demand + 1e-3 * max(1.0, demand):
             v.append(f"demand {key}: {got:.3f} h placed or unmet exceeds demand {demand:.3f} h")
     for key in set(met.index) - set(expected.index):
         v.append(f"allocation for {key} but there is no such demand")
+    return v
 
-    # Allowed band, site kind, room type, travel.
-    kinds = dataset.premises.set_index("site_id")["kind"]
-    open_slots = set(
-        zip(
-            dataset.capacity["site_id"],
-            dataset.capacity["room_type"],
-            dataset.capacity["band"],
-            strict=True,
-        )
-    )
+
+def _openable_slots(dataset: Dataset, opened: set[tuple[str, str]]) -> set[tuple[str, str, str]]:
+    """(site, room type, band) rooms that exist because the plan opened the site in the band."""
     opening = dataset.opening
-    openable = set()
+    openable: set[tuple[str, str, str]] = set()
     for room in ("consulting", "treatment", "group", "diagnostics"):
         col = f"{room}_hours_if_opened"
         if len(opening) and col in opening:
@@ -109,11 +145,28 @@ def verify_plan(
                 for s, b in zip(rows["site_id"], rows["band"], strict=True)
                 if (s, b) in opened
             }
-    limits = dict(services["max_travel_km"])
-    limits.update(scenario.travel.max_km_by_service)
+    return openable
+
+
+def _check_allowed(
+    dataset: Dataset,
+    scenario: Scenario,
+    alloc: pd.DataFrame,
+    openable: set[tuple[str, str, str]],
+) -> list[str]:
+    """Allowed band, site kind and room type; whole sessions where asked."""
+    v: list[str] = []
+    open_slots = set(
+        zip(
+            dataset.capacity["site_id"],
+            dataset.capacity["room_type"],
+            dataset.capacity["band"],
+            strict=True,
+        )
+    )
     # Plain dicts: a pandas row lookup per allocation dominated large plans.
-    service_rules = services.to_dict(orient="index")
-    kind_of = kinds.to_dict()
+    service_rules = dataset.services.set_index("service_id").to_dict(orient="index")
+    kind_of = dict(zip(dataset.premises["site_id"], dataset.premises["kind"], strict=True))
     for row in alloc.itertuples(index=False):
         svc = service_rules[row.service_id]
         where = f"{row.service_id} for {row.pcn_code} at {row.site_id} ({row.band})"
@@ -130,37 +183,47 @@ def verify_plan(
             sessions = row.hours_per_week / SESSION[row.band]
             if abs(sessions - round(sessions)) > 1e-4:
                 v.append(f"{where}: {row.hours_per_week:.3f} h is not whole sessions")
-    if scenario.travel.matrix is None and len(alloc):
-        pairs = alloc[["pcn_code", "site_id"]].drop_duplicates()
-        km = _travel_km(dataset, pairs, scenario.travel.circuity)
-        pairs = pairs.assign(km=km.to_numpy())
-        check = alloc.merge(pairs, on=["pcn_code", "site_id"])
-        for row in check.itertuples(index=False):
-            limit = limits[row.service_id]
-            if row.km > limit + 1e-6:
-                v.append(
-                    f"{row.service_id} for {row.pcn_code} at {row.site_id}: travel {row.km:.2f} km over limit {limit:g}"
-                )
-            if "travel_km" in check and abs(row.km - row.travel_km) > 1e-3:
-                v.append(
-                    f"{row.service_id} for {row.pcn_code} at {row.site_id}: reported travel {row.travel_km:.3f} km, recomputed {row.km:.3f}"
-                )
+    return v
 
-    # Capacity under caps, and the utilisation table's arithmetic.
-    alloc["room_type"] = alloc["service_id"].map(services["room_type"])
-    placed = alloc.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
-    cap = dict(
-        zip(
-            zip(
-                dataset.capacity["site_id"],
-                dataset.capacity["room_type"],
-                dataset.capacity["band"],
-                strict=True,
-            ),
-            zip(dataset.capacity["capacity_hours"], dataset.capacity["fixed_hours"], strict=True),
-            strict=True,
-        )
+
+def _check_travel(dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame) -> list[str]:
+    """Travel within each service's limit, and the reported travel recomputed."""
+    if scenario.travel.matrix is not None or not len(alloc):
+        return []
+    v: list[str] = []
+    limits = dict(
+        zip(dataset.services["service_id"], dataset.services["max_travel_km"], strict=True)
     )
+    limits.update(scenario.travel.max_km_by_service)
+    pairs = alloc[["pcn_code", "site_id"]].drop_duplicates()
+    km = _travel_km(dataset, pairs, scenario.travel.circuity)
+    pairs = pairs.assign(km=km.to_numpy())
+    check = alloc.merge(pairs, on=["pcn_code", "site_id"])
+    for row in check.itertuples(index=False):
+        where = f"{row.service_id} for {row.pcn_code} at {row.site_id}"
+        limit = limits[row.service_id]
+        if row.km > limit + 1e-6:
+            v.append(f"{where}: travel {row.km:.2f} km over limit {limit:g}")
+        if "travel_km" in check and abs(row.km - row.travel_km) > 1e-3:
+            v.append(f"{where}: reported travel {row.travel_km:.3f} km, recomputed {row.km:.3f}")
+    return v
+
+
+def _check_capacity(
+    dataset: Dataset,
+    scenario: Scenario,
+    alloc: pd.DataFrame,
+    openable: set[tuple[str, str, str]],
+    opened: set[tuple[str, str]],
+) -> list[str]:
+    """Fixed plus placed hours within each room's cap (or within fixed work already over it)."""
+    v: list[str] = []
+    kind_of = dict(zip(dataset.premises["site_id"], dataset.premises["kind"], strict=True))
+    placed = alloc.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
+    c = dataset.capacity
+    keys = zip(c["site_id"], c["room_type"], c["band"], strict=True)
+    cap = dict(zip(keys, zip(c["capacity_hours"], c["fixed_hours"], strict=True), strict=True))
+    opening = dataset.opening
     for slot, hours in placed.items():
         kind = kind_of.get(slot[0])
         limit_frac = scenario.cap(kind) if kind else 0.0
@@ -170,19 +233,30 @@ def verify_plan(
             row = opening[(opening["site_id"] == slot[0]) & (opening["band"] == slot[2])].iloc[0]
             capacity, fixed = float(row[f"{slot[1]}_hours_if_opened"]), 0.0
         else:
-            continue  # already reported above
+            continue  # reported by _check_allowed
         allowed = max(limit_frac * capacity, fixed)
         if fixed + hours > allowed + 1e-3:
             v.append(
-                f"capacity {slot}: fixed {fixed:.2f} + placed {hours:.2f} h exceeds {allowed:.2f} h ({limit_frac:.0%} of {capacity:.2f})"
+                f"capacity {slot}: fixed {fixed:.2f} + placed {hours:.2f} h exceeds "
+                f"{allowed:.2f} h ({limit_frac:.0%} of {capacity:.2f})"
             )
+    return v
+
+
+def _check_utilisation(
+    dataset: Dataset, alloc: pd.DataFrame, utilisation: pd.DataFrame, kpis: dict
+) -> list[str]:
+    """The utilisation table's arithmetic and the utilisation and unmet KPIs."""
+    v: list[str] = []
+    placed = alloc.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     if len(utilisation):
         u = utilisation.set_index(["site_id", "room_type", "band"])
         after = u["fixed_hours"] + placed.reindex(u.index).fillna(0.0)
         bad = (after - u["after_hours"]).abs() > 1e-3
         for slot in u.index[bad.to_numpy()][:20]:
             v.append(
-                f"utilisation {slot}: reported after_hours {u.at[slot, 'after_hours']:.3f}, recomputed {after[slot]:.3f}"
+                f"utilisation {slot}: reported after_hours {u.at[slot, 'after_hours']:.3f}, "
+                f"recomputed {after[slot]:.3f}"
             )
         ratio = u["after_hours"] / u["capacity_hours"].where(u["capacity_hours"] > 0)
         bad = (ratio.fillna(0) - u["after_utilisation"].fillna(0)).abs() > 1e-6
@@ -193,23 +267,33 @@ def verify_plan(
         missing = set(placed.index) - set(u.index)
         for slot in list(missing)[:20]:
             v.append(f"utilisation table lacks slot {slot} that hosts {placed[slot]:.2f} h")
-        # KPI: utilisation by kind, weekday band, after.
         reported_kpi = kpis.get("utilisation_after", {}).get("weekday", {})
         u2 = u.reset_index()
-        u2["kind"] = u2["site_id"].map(kinds)
+        u2["kind"] = u2["site_id"].map(dataset.premises.set_index("site_id")["kind"])
         wk = u2[u2["band"] == "weekday"].groupby("kind")[["after_hours", "capacity_hours"]].sum()
         for kind, row in wk.iterrows():
             mine = row["after_hours"] / row["capacity_hours"] if row["capacity_hours"] else 0.0
             theirs = reported_kpi.get(kind)
             if theirs is None or abs(mine - theirs) > 1e-4:
                 v.append(
-                    f"KPI weekday utilisation after for {kind}: reported {theirs}, recomputed {mine:.5f}"
+                    f"KPI weekday utilisation after for {kind}: reported {theirs}, "
+                    f"recomputed {mine:.5f}"
                 )
+    return v
+
+
+def _check_unmet_kpi(unmet: pd.DataFrame, kpis: dict) -> list[str]:
     total_unmet = float(unmet["unmet_hours"].sum()) if len(unmet) else 0.0
     if abs(total_unmet - float(kpis.get("unmet_hours_total", 0.0))) > 1e-3:
-        v.append(
-            f"KPI unmet_hours_total {kpis.get('unmet_hours_total')} but unmet table sums to {total_unmet:.3f}"
-        )
+        return [
+            f"KPI unmet_hours_total {kpis.get('unmet_hours_total')} but unmet table sums to "
+            f"{total_unmet:.3f}"
+        ]
+    return []
+
+
+def _check_pins(scenario: Scenario, alloc: pd.DataFrame) -> list[str]:
+    v: list[str] = []
     for pin in scenario.pinned:
         got = alloc[
             (alloc["pcn_code"] == pin.pcn_code)
@@ -219,6 +303,70 @@ def verify_plan(
         ]["hours_per_week"].sum()
         if got < pin.hours_per_week - 1e-4:
             v.append(
-                f"pinned {pin.service_id} for {pin.pcn_code} at {pin.site_id} ({pin.band}): {got:.2f} h < {pin.hours_per_week:.2f} h"
+                f"pinned {pin.service_id} for {pin.pcn_code} at {pin.site_id} ({pin.band}): "
+                f"{got:.2f} h < {pin.hours_per_week:.2f} h"
             )
     return v
+
+
+def _check_contract(
+    dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame, kpis: dict
+) -> list[str]:
+    """Every PCN in every enhanced-access band meets the contract or its shortfall is reported."""
+    if not _ea_contract_on(dataset, scenario):
+        return []
+    contract = scenario.contract
+    pcns = dataset.pcns
+    patients = pcns["registered_patients"].astype(float).to_numpy()
+    if "adjusted_patients" in pcns:
+        adjusted = pcns["adjusted_patients"].astype(float).to_numpy()
+        patients = np.where(np.isnan(adjusted), patients, adjusted)
+    patients = patients * scenario.growth.population
+    ea_services = set(
+        dataset.services.loc[dataset.services["category"] == "enhanced_access", "service_id"]
+    )
+    ea = alloc[alloc["service_id"].isin(ea_services)]
+    placed = ea.groupby(["pcn_code", "band"])["hours_per_week"].sum().to_dict()
+    reported = {
+        (r["pcn_code"], r["band"]): float(r["shortfall_hours"])
+        for r in kpis.get("enhanced_access_contract", {}).get("shortfall", [])
+    }
+    v: list[str] = []
+    for pcn, people in zip(pcns["pcn_code"], patients, strict=True):
+        need = {
+            "evening": contract.evening_min_hours,
+            "saturday": contract.saturday_min_hours,
+            "total": round(contract.minutes_per_1000_patients / 60.0 * people / 1000.0, 2),
+        }
+        got = {b: float(placed.get((pcn, b), 0.0)) for b in ("evening", "saturday")}
+        got["total"] = got["evening"] + got["saturday"]
+        for band, required in need.items():
+            short = required - got[band]
+            said = reported.get((pcn, band), 0.0)
+            if short > CONTRACT_TOL and said < short - CONTRACT_TOL:
+                v.append(
+                    f"enhanced access {pcn} {band}: {got[band]:.2f} h/week placed, contract asks "
+                    f"{required:.2f} h, shortfall {short:.2f} h not reported"
+                )
+            elif said > max(short, 0.0) + CONTRACT_TOL:
+                v.append(
+                    f"enhanced access {pcn} {band}: shortfall reported {said:.2f} h, "
+                    f"recomputed {max(short, 0.0):.2f} h"
+                )
+    return v
+
+
+def _check_hours_moved(allocations: pd.DataFrame, kpis: dict) -> list[str]:
+    """Hours moved: per (service, PCN), the hours leaving today's slots that arrive elsewhere."""
+    if "hours_moved" not in kpis:
+        return []
+    change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
+    frame = allocations[["service_id", "pcn_code"]].assign(
+        loss=np.maximum(-change, 0.0), gain=np.maximum(change, 0.0)
+    )
+    sums = frame.groupby(["service_id", "pcn_code"])[["loss", "gain"]].sum()
+    mine = float(np.minimum(sums["loss"], sums["gain"]).sum())
+    theirs = float(kpis["hours_moved"])
+    if abs(mine - theirs) > 1e-3 * max(1.0, mine):
+        return [f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week"]
+    return []

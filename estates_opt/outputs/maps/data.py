@@ -346,6 +346,13 @@ def _pcn_records(
                 "moved": _num(s.get("hours_moved")),
                 "eaDemand": _num(s.get("enhanced_access_demand_hours")),
                 "eaMet": _num(s.get("enhanced_access_met_hours")),
+                "eaEvening": _num(s.get("enhanced_access_evening_hours")),
+                "eaEveningBefore": _num(s.get("enhanced_access_evening_hours_before")),
+                "eaSaturday": _num(s.get("enhanced_access_saturday_hours")),
+                "eaSaturdayBefore": _num(s.get("enhanced_access_saturday_hours_before")),
+                "eaContractMet": None
+                if s.get("enhanced_access_contract_met") is None
+                else bool(s.get("enhanced_access_contract_met")),
             }
         )
     shading = _shading(records)

@@ -420,6 +420,20 @@ def _hub_panel(
         ("Demand", f"{_n(pcn['demand'], 1)} h/week"),
         ("Unmet after the plan", f"{_n(pcn['unmet'], 1)} h/week"),
         ("Enhanced access met", f"{_n(pcn['eaMet'], 1)} of {_n(pcn['eaDemand'], 1)} h/week"),
+        (
+            "Enhanced access, weekday evenings",
+            f"{_n(pcn.get('eaEveningBefore'), 1)} &rarr; <b>{_n(pcn.get('eaEvening'), 1)}</b> h/week",
+        ),
+        (
+            "Enhanced access, Saturday",
+            f"{_n(pcn.get('eaSaturdayBefore'), 1)} &rarr; <b>{_n(pcn.get('eaSaturday'), 1)}</b> h/week",
+        ),
+        (
+            "Enhanced-access contract (every band and the total)",
+            "&ndash;"
+            if pcn.get("eaContractMet") is None
+            else ("met" if pcn["eaContractMet"] else "<b>short</b>"),
+        ),
         ("Hours moved", f"{_n(pcn['moved'], 1)} h/week"),
         ("Buildings used", f"{used_before} &rarr; {used_after}"),
         (
@@ -505,6 +519,8 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
             f'<td class="n">{_n(p["moved"], 1)}</td>'
             f'<td class="n">{_n(p["unmet"], 1)}</td>'
             f'<td class="n">{_n(p["eaMet"], 1)} / {_n(p["eaDemand"], 1)}</td>'
+            f'<td class="n">{_n(p.get("eaEvening"), 1)}</td>'
+            f'<td class="n">{_n(p.get("eaSaturday"), 1)}</td>'
             f'<td class="n">{_n(p["travelBefore"], 2)} &rarr; {_n(p["travelAfter"], 2)}</td>'
             "</tr>"
         )
@@ -519,6 +535,7 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
         '<th class="n">Population</th><th class="n">Demand h/wk</th>'
         '<th class="n">Moved h/wk</th><th class="n">Unmet h/wk</th>'
         '<th class="n">Enhanced access met / due h/wk</th>'
+        '<th class="n">EA evenings h/wk</th><th class="n">EA Saturday h/wk</th>'
         '<th class="n">Travel before &rarr; after km</th></tr></thead><tbody>'
         + "".join(rows)
         + f'</tbody></table><div class="attr">{_e(data.attribution)}</div></body></html>\n'
