@@ -213,7 +213,16 @@ def _moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
         moves.assign(pcn_code=moves["pcn_code"].astype(str))
         .groupby([*keys, "from_band", "to_band"], as_index=False, dropna=False)["hours_per_week"]
         .sum()
-        .sort_values(["pcn_code", "service", "hours_per_week"], ascending=[True, True, False])
+    )
+    grouped["sessions_per_week"] = [
+        sessions(float(h), str(b))
+        for h, b in zip(grouped["hours_per_week"], grouped["to_band"], strict=True)
+    ]
+    # Largest first: a team acts on the moves that shift the most sessions first.
+    grouped = grouped.sort_values(
+        ["pcn_code", "sessions_per_week", "service", "from_site", "to_site"],
+        ascending=[True, False, True, True, True],
+        kind="stable",
     )
     return {str(code): frame for code, frame in grouped.groupby("pcn_code", sort=False)}
 
