@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
+#: One meaning of --maps in every command: the folder under which each scenario's maps go.
+MAPS_HELP = "Maps folder: each scenario's maps go to MAPS/NAME/ (NAME = scenario name)."
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
     "2 bad input (dataset, scenario or arguments)."
@@ -306,7 +308,7 @@ def solve(
             "--out", "-o", help="Plan folder (default outputs/NAME, NAME = scenario name)."
         ),
     ] = None,
-    maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -319,6 +321,7 @@ def solve(
     feasible plan; 2 bad input.
     """
     from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.maps.pages import scenario_maps_dir
     from estates_opt.outputs.plan_folder import write_plan
     from estates_opt.pipeline import solve as solve_plan
     from estates_opt.scenario import load_scenario
@@ -332,8 +335,9 @@ def solve(
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
         out_dir = out or Path("outputs") / sc.name
+        maps_dir = scenario_maps_dir(maps, sc.name)
         with _step("writing plan and maps...", quiet):
-            write_plan(plan, out_dir, maps_dir=None if no_maps else maps)
+            write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir)
     seconds = time.perf_counter() - started
     if quiet:
         console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
@@ -341,7 +345,7 @@ def solve(
         print_plan_summary(plan, seconds)
         console.print(
             f"plan written to [bold]{escape(str(out_dir))}[/]"
-            + ("" if no_maps else f", maps to [bold]{escape(str(maps))}[/]"),
+            + ("" if no_maps else f", maps to [bold]{escape(str(maps_dir))}[/]"),
             highlight=False,
         )
     if plan.status != "optimal":
@@ -386,7 +390,9 @@ def compare(
         str | None,
         typer.Option("--dask-scheduler", help="Use an existing Dask cluster (tcp://host:port)."),
     ] = None,
-    with_maps: Annotated[bool, typer.Option("--maps", help="Also draw each plan's maps.")] = False,
+    maps: Annotated[
+        Path | None, typer.Option("--maps", help=MAPS_HELP + " Default: no maps.")
+    ] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -409,7 +415,7 @@ def compare(
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
         with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
             table = compare_scenarios(
-                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=with_maps
+                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=maps or False
             )
     results = table.attrs.get("results", [])
     seconds = time.perf_counter() - started
@@ -421,8 +427,9 @@ def compare(
         _print_comparison(table, names, results)
         console.print(
             f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
-            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario "
-            f"in {seconds:.1f} s",
+            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
+            + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
+            + f" in {seconds:.1f} s",
             highlight=False,
         )
     for result in results:
@@ -488,7 +495,7 @@ def _common_prefix(names: list[str]) -> str:
 @app.command("map")
 def map_(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
-    maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -512,8 +519,9 @@ def map_(
         err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_NOT_OPTIMAL) from None
     with _tool_errors(), _step(f"drawing maps of {plan_dir}...", quiet):
-        redraw_maps(plan_dir, maps)
-    console.print(f"maps written to [bold]{escape(str(maps))}[/]", highlight=False)
+        written = redraw_maps(plan_dir, maps, per_scenario=True)
+    where = next(iter(written)).parent if written else maps
+    console.print(f"maps written to [bold]{escape(str(where))}[/]", highlight=False)
 
 
 # --- explain -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
-from estates_opt.outputs.maps.pages import write_maps
+from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import read_plan
 from estates_opt.results import explain
 from estates_opt.results.plan import Plan
@@ -131,6 +131,14 @@ def run(scenario_path: str | Path) -> Plan:
     return solve(read_dataset(scenario.dataset_path()), scenario)
 
 
-def redraw_maps(plan_dir: str | Path, maps_dir: str | Path) -> dict[Path, int]:
-    """Redraw the maps of a written plan folder without solving again."""
-    return write_maps(read_plan(plan_dir), Path(maps_dir))
+def redraw_maps(
+    plan_dir: str | Path, maps_dir: str | Path, *, per_scenario: bool = False
+) -> dict[Path, int]:
+    """Redraw the maps of a written plan folder without solving again.
+
+    With ``per_scenario`` the maps go to ``<maps_dir>/<scenario name>/`` (as the CLI does).
+    Returns every written path with its size, the planner's map first.
+    """
+    plan = read_plan(plan_dir)
+    target = scenario_maps_dir(maps_dir, plan.scenario.name) if per_scenario else Path(maps_dir)
+    return write_maps(plan, target)

@@ -192,7 +192,28 @@ def test_map_redraws_or_rejects(tiny_plan_dir, tmp_path):
     assert result.exit_code == EXIT_BAD_INPUT
     result = run("map", tiny_plan_dir, "--maps", tmp_path / "maps")
     assert result.exit_code == EXIT_OK, result.output
-    assert any((tmp_path / "maps").rglob("*.html"))
+    # In the scenario's own folder (the tiny scenario is named after its file).
+    assert (tmp_path / "maps" / "tiny" / "plan_map.html").is_file()
+    assert (tmp_path / "maps" / "tiny" / "hubs" / "index.html").is_file()
+    assert "maps/tiny" in flat(result.output).replace(" ", "")
+
+
+def test_each_scenarios_maps_have_their_own_folder(tiny_dir, tmp_path):
+    """solve A then solve B: A's maps are still there, and unchanged."""
+    for name, circuity in (("a", 1.2), ("b", 1.5)):
+        (tmp_path / f"{name}.toml").write_text(
+            f'dataset = "{tiny_dir}"\n[travel]\ncircuity = {circuity}\n', encoding="utf-8"
+        )
+    maps = tmp_path / "maps"
+    result = run("solve", tmp_path / "a.toml", "--out", tmp_path / "out_a", "--maps", maps)
+    assert result.exit_code == EXIT_OK, result.output
+    first = (maps / "a" / "plan_map.html").read_bytes()
+    result = run("solve", tmp_path / "b.toml", "--out", tmp_path / "out_b", "--maps", maps)
+    assert result.exit_code == EXIT_OK, result.output
+    assert (maps / "a" / "plan_map.html").read_bytes() == first
+    assert (maps / "b" / "plan_map.html").is_file()
+    assert not (maps / "plan_map.html").exists()
+    assert "maps/b" in flat(result.output).replace(" ", "")
 
 
 def test_console_script_bad_input_has_no_traceback(tmp_path):

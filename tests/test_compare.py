@@ -52,8 +52,17 @@ def compared(tiny_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     models = write_models(root / "models", tiny_dir)
     table = compare_scenarios(models, root / "one")
-    compare_scenarios(models, root / "two")
+    compare_scenarios(models, root / "two", maps=root / "maps")
     return table, root / "one", root / "two"
+
+
+def test_maps_of_each_scenario_in_their_own_folder(compared):
+    _, _, two_dir = compared
+    maps = two_dir.parent / "maps"
+    for folder in ("base", "grow_30"):  # "grow+30", cleaned for a folder name
+        assert (maps / folder / "plan_map.html").is_file()
+        assert (maps / folder / "hubs" / "index.html").is_file()
+    assert "grow+30" in (maps / "grow_30" / "hubs" / "index.html").read_text(encoding="utf-8")
 
 
 def test_same_inputs_give_byte_identical_csv(compared):

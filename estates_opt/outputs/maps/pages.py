@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["hub_filename", "hub_map", "plan_map", "write_maps"]
+__all__ = ["hub_filename", "hub_map", "plan_map", "scenario_maps_dir", "write_maps"]
 
 #: Width (px) kept free on the right of the initial view for the layer control and legend.
 LEGEND_PX = 350
@@ -109,6 +109,15 @@ def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[
         time.perf_counter() - started,
     )
     return written
+
+
+def scenario_maps_dir(root: str | Path, scenario_name: str) -> Path:
+    """Where one scenario's maps go under a maps folder: ``<root>/<scenario name>/``.
+
+    Each plan's maps get their own folder, so solving scenario A and then B
+    overwrites nothing of A's. The name is cleaned like a hub file name (names are data).
+    """
+    return Path(root) / hub_filename(str(scenario_name))
 
 
 def render_page(m: folium.Map) -> str:
