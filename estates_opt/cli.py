@@ -59,6 +59,46 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _flags_without_type() -> None:
+    """Typer's rich help prints ``<bool>`` after every on/off flag (``--quiet <bool>``), which
+    reads as if the flag took a value: show no type for flags, as click does."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_estates_opt", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._estates_opt = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from estates_opt import __version__
+
+        console.print(f"estates-opt {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Reallocate NHS primary-care sessions into underused community estate, explain and map
+    the plan."""
+
+
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
     logging.basicConfig(
@@ -112,10 +152,40 @@ def _tool_errors() -> Iterator[None]:
 
 
 def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
-    """A spinner for a step that may take more than a moment (nothing when quiet)."""
-    if quiet or not console.is_terminal:
+    """A spinner for a step that may take more than a moment (nothing when quiet).
+
+    Without a terminal (a log file, CI, a pipe) there is no spinner: a line when the step
+    starts and one with its elapsed time when it ends, on stderr, so a long run is never
+    silent and the output stays clean.
+    """
+    if quiet:
         return contextlib.nullcontext()
+    if not console.is_terminal:
+        return _logged_step(message)
     return console.status(message, spinner="dots")
+
+
+@contextlib.contextmanager
+def _logged_step(message: str) -> Iterator[None]:
+    started = time.perf_counter()
+    err.print(f"[{_clock()}] {message}", markup=False, highlight=False, soft_wrap=True)
+    yield
+    took = time.perf_counter() - started
+    err.print(
+        f"[{_clock()}] done: {message.rstrip('.')} ({took:.1f} s)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _clock() -> str:
+    """Elapsed time since the command started (the module was loaded), mm:ss."""
+    total = int(time.perf_counter() - _STARTED)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+_STARTED = time.perf_counter()
 
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show every stage's log lines.")]
@@ -531,10 +601,12 @@ def map_(
 def explain(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
     pcn: Annotated[
-        str | None, typer.Option("--pcn", help="Explain one PCN (PCN code, e.g. U00367).")
+        str | None,
+        typer.Option("--pcn", help="Explain one PCN: its code or name (U00367, 'Havering South')."),
     ] = None,
     site: Annotated[
-        str | None, typer.Option("--site", help="Explain one building (site id, e.g. RATDY).")
+        str | None,
+        typer.Option("--site", help="Explain one building: its site id or name (RATDY)."),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many moves/rooms to list.")] = 10,
     verbose: Verbose = False,
@@ -568,12 +640,57 @@ def explain(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _unknown(kind: str, value: str, known: list[str]) -> typer.Exit:
+def _plain(text: str) -> str:
+    """A name as typed: lower case, single spaces, '&' as 'and', without a trailing 'PCN'."""
+    words = " ".join(str(text).replace("&", " and ").lower().split())
+    return words[:-4] if words.endswith(" pcn") else words
+
+
+def _lookup(kind: str, value: str, names: dict[str, str]) -> str:
+    """The code a user means by ``value``: a code (any case) or a name (or a unique part of one).
+
+    ``names`` maps each code to its display name. Raises the bad-input exit with
+    did-you-mean suggestions (names with their codes) when nothing or several match.
+    """
     import difflib
 
-    close = difflib.get_close_matches(value, known, n=3)
+    if value in names:
+        return value
+    by_code = {c.lower(): c for c in names}
+    if value.lower() in by_code:
+        return by_code[value.lower()]
+    wanted = _plain(value)
+    exact = sorted(c for c, n in names.items() if _plain(n) == wanted)
+    partial = sorted(c for c, n in names.items() if wanted and wanted in _plain(n))
+    found = exact or partial
+    if len(found) == 1:
+        return found[0]
+    label = {c: f"{n} ({c})" if n else c for c, n in names.items()}
+    if found:
+        listed = ", ".join(label[c] for c in found[:6]) + (", ..." if len(found) > 6 else "")
+        err.print(
+            f"[bold red]Input error[/]: '{escape(value)}' matches {len(found)} {kind}s: "
+            f"{escape(listed)}. Give the code.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    plain = {_plain(n): c for c, n in names.items() if n}
+    close = difflib.get_close_matches(wanted, list(plain), n=3, cutoff=0.6)
+    codes = difflib.get_close_matches(value, list(names), n=3)
+    hints = [label[plain[p]] for p in close] + [label[c] for c in codes]
+    raise _unknown(kind, value, [], hints=list(dict.fromkeys(hints))[:3])
+
+
+def _unknown(kind: str, value: str, known: list[str], hints: list[str] | None = None) -> typer.Exit:
+    import difflib
+
+    close = hints if hints is not None else difflib.get_close_matches(value, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    err.print(f"[bold red]Input error[/]: no {kind} '{escape(value)}' in this plan.{hint}")
+    err.print(
+        f"[bold red]Input error[/]: no {kind} '{escape(value)}' in this plan (give its code or "
+        f"name).{escape(hint)}",
+        highlight=False,
+    )
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -633,9 +750,11 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
 
 def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
     summary = plan.pcn_summary
-    known = [str(c) for c in summary["pcn_code"]]
-    if code not in known:
-        raise _unknown("PCN", code, known)
+    code = _lookup(
+        "PCN",
+        code,
+        {str(c): str(n) for c, n in zip(summary["pcn_code"], summary["pcn_name"], strict=True)},
+    )
     row = summary[summary["pcn_code"] == code].iloc[0]
     lines = [
         f"PCN {code} {row['pcn_name']} ({row['borough']}): population {row['population']:,.0f}, "
@@ -684,15 +803,14 @@ def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
 
 
 def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
-    util = plan.utilisation[plan.utilisation["site_id"] == site_id]
     premises = plan.dataset.premises.set_index("site_id")
     moves = plan.moves
-    if util.empty and site_id not in premises.index:
-        closed = site_id in plan.scenario.buildings.close
-        in_moves = (moves["from_site_id"] == site_id).any()
-        if not (closed or in_moves):
-            known = sorted(str(s) for s in plan.utilisation["site_id"].unique())
-            raise _unknown("site", site_id, known)
+    names = {str(s): str(n) for s, n in zip(moves["from_site_id"], moves["from_site"], strict=True)}
+    names |= {str(s): "" for s in plan.utilisation["site_id"].unique()}
+    names |= {str(s): str(n) for s, n in premises["name"].items()}
+    names |= {str(s): "" for s in plan.scenario.buildings.close if str(s) not in names}
+    site_id = _lookup("site", site_id, names)
+    util = plan.utilisation[plan.utilisation["site_id"] == site_id]
     lines = []
     if site_id in premises.index:
         p = premises.loc[site_id]

@@ -92,31 +92,44 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
 
 
 def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:
-    """Load every scenario and check it against its dataset; raise on the first bad one.
+    """Load every scenario and check it against its dataset; report every problem at once.
 
     Each dataset is read and validated once, however many scenarios use it.
     Two scenarios with the same name would write to the same folder: an error.
+    Problems in several files (a typo in one, an unknown site in another) come in
+    one :class:`ScenarioError`, like a dataset's, not one per run.
     """
     if not paths:
         raise ScenarioError("compare: give at least one scenario file.")
-    scenarios = [load_scenario(p) for p in paths]
+    problems: list[str] = []
+    loaded: list[tuple[str | Path, Scenario]] = []
+    for path in paths:
+        try:
+            loaded.append((path, load_scenario(path)))
+        except ScenarioError as exc:
+            problems += exc.problems or [str(exc)]
     seen: dict[str, str] = {}
-    for path, scenario in zip(paths, scenarios, strict=True):
+    for path, scenario in loaded:
         if scenario.name in seen:
-            raise ScenarioError(
+            problems.append(
                 f"{path}: scenario name '{scenario.name}' is also used by {seen[scenario.name]}; "
                 "each plan is written to a folder named after its scenario, so give each a "
                 "distinct name."
             )
-        seen[scenario.name] = str(path)
+        seen.setdefault(scenario.name, str(path))
     datasets: dict[Path, Dataset] = {}
     checked = []
-    for scenario in scenarios:
+    for _, scenario in loaded:
         where = scenario.dataset_path().resolve()
         if where not in datasets:
             datasets[where] = dataset_files.read_dataset(where)
-        apply_scenario(datasets[where], scenario)
+        try:
+            apply_scenario(datasets[where], scenario)
+        except ScenarioError as exc:
+            problems += exc.problems or [str(exc)]
         checked.append((scenario, datasets[where]))
+    if problems:
+        raise ScenarioError("; ".join(problems), problems)
     return checked
 
 

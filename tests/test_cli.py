@@ -229,3 +229,50 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
     assert proc.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "not a folder" in proc.stderr
+
+
+def test_version():
+    from estates_opt import __version__
+
+    result = run("--version")
+    assert result.exit_code == EXIT_OK
+    assert result.output.strip() == f"estates-opt {__version__}"
+
+
+def test_explain_finds_pcns_and_sites_by_name(tiny_plan_dir):
+    # By name, in any case, without the trailing "PCN", or by the code in lower case.
+    for value in ("Synthetic PCN 1", "synthetic pcn 1", "p00001"):
+        result = run("explain", tiny_plan_dir, "--pcn", value)
+        assert result.exit_code == EXIT_OK, result.output
+        assert "PCN P00001 Synthetic PCN 1" in flat(result.output)
+    result = run("explain", tiny_plan_dir, "--site", "hub 0")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Site H00000" in flat(result.output)
+    # A typo: did you mean, naming the PCN and its code.
+    result = run("explain", tiny_plan_dir, "--pcn", "Synthetic PNC 1")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "Did you mean Synthetic PCN 1 (P00001)" in flat(result.output)
+    # Ambiguous: both PCNs listed, asking for the code.
+    result = run("explain", tiny_plan_dir, "--pcn", "synthetic")
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = flat(result.output)
+    assert "matches 2 PCNs" in text and "(P00000)" in text and "(P00001)" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_no_type_after_flags(command):
+    text = run(command, "--help").output
+    assert "<bool>" not in text
+    assert "--quiet" in text
+
+
+def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
+    result = run("explain", tiny_plan_dir)
+    assert result.exit_code == EXIT_OK
+    lines = result.output.splitlines()
+    assert re.fullmatch(r"\[\d\d:\d\d\] reading .*\.\.\.", lines[0]), lines[0]
+    assert re.fullmatch(r"\[\d\d:\d\d\] done: reading .* \(\d+\.\d s\)", lines[1]), lines[1]
+    assert not any(
+        "[" in line and "done" in line
+        for line in run("explain", tiny_plan_dir, "--quiet").output.splitlines()
+    )

@@ -139,6 +139,24 @@ def test_bad_file_stops_before_anything_is_solved(tiny_models, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_every_scenario_problem_is_reported_at_once(tiny_models, tmp_path):
+    folder = tiny_models[0].parent
+    (folder / "typo.toml").write_text('extends = "base.toml"\nname = "t"\n[growht]\n', "utf-8")
+    (folder / "site.toml").write_text(
+        'extends = "base.toml"\nname = "s"\n[buildings]\nclose = ["NOPE"]\n', "utf-8"
+    )
+    (folder / "twin.toml").write_text('extends = "base.toml"\nname = "base"\n', "utf-8")
+    paths = [tiny_models[0], *(folder / f"{n}.toml" for n in ("typo", "site", "twin"))]
+    with pytest.raises(ScenarioError) as caught:
+        compare_scenarios(paths, tmp_path / "out")
+    problems = " | ".join(caught.value.problems)
+    assert len(caught.value.problems) == 3, problems
+    assert "typo.toml" in problems and "growht" in problems
+    assert "site.toml" in problems and "NOPE" in problems
+    assert "distinct name" in problems
+    assert not (tmp_path / "out").exists()
+
+
 def test_duplicate_names_are_an_error(tiny_models, tmp_path):
     twin = tiny_models[0].parent / "twin.toml"
     twin.write_text('extends = "base.toml"\nname = "base"\n', encoding="utf-8")
