@@ -40,6 +40,15 @@ DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
 #: One meaning of --maps in every command: the folder under which each scenario's maps go.
 MAPS_HELP = "Maps folder: each scenario's maps go to MAPS/NAME/ (NAME = scenario name)."
+Tiles = Annotated[
+    str | None,
+    typer.Option(
+        "--tiles",
+        help="Online background tiles under the offline basemap, for readers with a network "
+        "(a Folium tile name, e.g. OpenStreetMap or CartoDB positron). Default: none, the "
+        "pages load nothing from the internet.",
+    ),
+]
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
     "2 bad input (dataset, scenario or arguments)."
@@ -380,6 +389,7 @@ def solve(
     ] = None,
     maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
+    tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -407,7 +417,7 @@ def solve(
         out_dir = out or Path("outputs") / sc.name
         maps_dir = scenario_maps_dir(maps, sc.name)
         with _step("writing plan and maps...", quiet):
-            write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir)
+            write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
     if quiet:
         console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
@@ -566,6 +576,7 @@ def _common_prefix(names: list[str]) -> str:
 def map_(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
     maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
+    tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -589,7 +600,7 @@ def map_(
         err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_NOT_OPTIMAL) from None
     with _tool_errors(), _step(f"drawing maps of {plan_dir}...", quiet):
-        written = redraw_maps(plan_dir, maps, per_scenario=True)
+        written = redraw_maps(plan_dir, maps, per_scenario=True, tiles=tiles)
     where = next(iter(written)).parent if written else maps
     console.print(f"maps written to [bold]{escape(str(where))}[/]", highlight=False)
 

@@ -132,7 +132,11 @@ def run(scenario_path: str | Path) -> Plan:
 
 
 def redraw_maps(
-    plan_dir: str | Path, maps_dir: str | Path, *, per_scenario: bool = False
+    plan_dir: str | Path,
+    maps_dir: str | Path,
+    *,
+    per_scenario: bool = False,
+    tiles: str | None = None,
 ) -> dict[Path, int]:
     """Redraw the maps of a written plan folder without solving again.
 
@@ -141,4 +145,4 @@ def redraw_maps(
     """
     plan = read_plan(plan_dir)
     target = scenario_maps_dir(maps_dir, plan.scenario.name) if per_scenario else Path(maps_dir)
-    return write_maps(plan, target)
+    return write_maps(plan, target, tiles=tiles)

@@ -196,6 +196,12 @@ def test_map_redraws_or_rejects(tiny_plan_dir, tmp_path):
     assert (tmp_path / "maps" / "tiny" / "plan_map.html").is_file()
     assert (tmp_path / "maps" / "tiny" / "hubs" / "index.html").is_file()
     assert "maps/tiny" in flat(result.output).replace(" ", "")
+    page = (tmp_path / "maps" / "tiny" / "plan_map.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" not in page  # offline unless asked
+    result = run("map", tiny_plan_dir, "--maps", tmp_path / "online", "--tiles", "OpenStreetMap")
+    assert result.exit_code == EXIT_OK, result.output
+    page = (tmp_path / "online" / "tiny" / "plan_map.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in page
 
 
 def test_each_scenarios_maps_have_their_own_folder(tiny_dir, tmp_path):

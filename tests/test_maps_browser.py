@@ -122,6 +122,11 @@ def test_nel_plan_map_renders(nel_plan, nel_maps, open_page, tmp_path):
     assert count(page, "path.eo-flow") > 0
     assert count(page, ".leaflet-eoAreas-pane path") >= len(nel_plan.dataset.pcns)
     assert "Open Government Licence" in page.inner_text(".leaflet-control-attribution")
+    # A sense of place: water, roads and rail beneath the data, town names on top of it.
+    assert count(page, ".leaflet-eoBase-pane path") >= 3
+    assert page.locator(".eo-place-label", has_text="Romford").first.is_visible()
+    page.locator(".leaflet-control-attribution summary").click()
+    assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
     shot = tmp_path / "plan_map.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000
@@ -174,6 +179,10 @@ def test_nel_hub_page_renders(nel_plan, nel_maps, open_page, tmp_path):
     assert count(page, "path.eo-site") == len(data["sites"])
     assert count(page, ".leaflet-eoAreas-pane path") >= len(data["lsoas"]["features"])
     assert page.locator(".eo-panel h1").inner_text() == data["pcns"][0]["name"]
+    boroughs = page.locator(".eo-borough-label").all_inner_texts()
+    assert data["pcns"][0]["borough"].upper() in {b.upper() for b in boroughs}
+    assert count(page, ".leaflet-eoBase-pane path") > 0
+    assert count(page, ".eo-place-label") > 0
     rows = page.locator("[data-eo-site]")
     assert rows.count() > 0
     rows.first.click()

@@ -70,6 +70,7 @@ def write_plan(
     *,
     maps_dir: str | Path | None = None,
     workbook: bool = True,
+    tiles: str | None = None,
 ) -> Path:
     """Write the plan's tables, KPIs, GeoPackage (and workbook, maps) atomically."""
     out_dir = Path(out_dir)
@@ -87,7 +88,7 @@ def write_plan(
     if maps_dir is not None:
         from estates_opt.outputs.maps.pages import write_maps
 
-        write_maps(plan, maps_dir)
+        write_maps(plan, maps_dir, tiles=tiles)
     log.info("wrote plan to %s", out_dir)
     return out_dir
 

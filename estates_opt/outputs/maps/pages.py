@@ -40,6 +40,7 @@ from estates_opt.outputs.maps.assets import (
 from estates_opt.outputs.maps.data import (
     CATEGORY_STYLE,
     MapData,
+    basemap_layer,
     build_map_data,
     imd_legend,
     imd_profile,
@@ -267,6 +268,8 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     }
     outlines = _group(m, "Outlines only", base=True, show=False)
     groups: dict[str, Any] = {"shading": shading, "outlines": outlines}
+    basemap = basemap_layer(data)
+    groups |= _basemap_groups(m, basemap)
     if data.boroughs is not None:
         groups["boroughs"] = _group(m, "Borough outlines")
     groups["sites"] = _group(m, "Buildings")
@@ -286,10 +289,44 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
         "shading": data.shading,
         "boroughs": data.boroughs,
         "boroughLabels": data.borough_labels,
+        "basemap": basemap,
         "attribution": data.attribution,
     }
     m.add_child(_Draw(payload, groups))
     return m
+
+
+def _basemap_groups(m: folium.Map, basemap: dict[str, Any] | None) -> dict[str, Any]:
+    """Layer groups for the offline basemap (water, roads, rail; stations; place names)."""
+    if not basemap:
+        return {}
+    groups = {"background": _group(m, "Background: water, roads, rail")}
+    if "stations" in basemap:
+        groups["stations"] = _group(m, "Stations")
+    if "places" in basemap:
+        groups["places"] = _group(m, "Place names")
+    return groups
+
+
+def _borough_labels_in_view(data: MapData, bounds: list[list[float]]) -> list[list[Any]]:
+    """Borough names placed inside a hub page's view (where the borough meets it), so a
+    PCN director sees which borough each side of a boundary is."""
+    import shapely
+    from shapely.geometry import box, shape
+
+    if data.boroughs is None:
+        return []
+    (south, west), (north, east) = bounds
+    dy, dx = (north - south) * 0.25, (east - west) * 0.25
+    view = box(west - dx, south - dy, east + dx, north + dy)
+    labels = []
+    for feature in data.boroughs["features"]:
+        part = shape(feature["geometry"]).intersection(view)
+        if part.is_empty or part.area < view.area * 0.04:
+            continue
+        point = shapely.Point(part.representative_point())
+        labels.append([feature["properties"]["name"], round(point.y, 5), round(point.x, 5), 99.0])
+    return labels
 
 
 def _check_pcn(data: MapData, pcn_code: str) -> None:
@@ -316,11 +353,15 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     pcn = data.pcns[p_index]
     m = _base_map(pcn["bounds"], f"Hub map: {pcn['name']} ({pcn_code})", tiles)
     _page(m).html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
+    basemap = basemap_layer(data, pcn["bounds"])
     groups: dict[str, Any] = {
         "lsoas": _group(m, "Deprivation (IMD) by LSOA"),
         "catchment": _group(m, "Catchment outline"),
-        "sites": _group(m, "Buildings"),
+        **_basemap_groups(m, basemap),
     }
+    if data.boroughs is not None:
+        groups["boroughs"] = _group(m, "Boroughs")
+    groups["sites"] = _group(m, "Buildings")
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
@@ -366,6 +407,9 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
             ],
             data.pcns,
         ),
+        "boroughs": data.boroughs,
+        "boroughLabels": _borough_labels_in_view(data, pcn["bounds"]),
+        "basemap": basemap,
         "attribution": data.attribution,
     }
     _page(m).html.add_child(_Raw(_hub_panel(data, pcn, sites, local, hubs, links)), name="eo_panel")

@@ -39,12 +39,16 @@
     var S = D.style;
     var state = {mode: "after", shading: D.shading ? D.shading[0].key : null};
     pane(map, "eoAreas", 350);
+    pane(map, "eoBase", 360);
     pane(map, "eoBorders", 380);
+    pane(map, "eoBaseLabels", 440);
     pane(map, "eoFlows", 420);
     pane(map, "eoSites", 450);
     pane(map, "eoLabels", 460);
     map.getPane("eoBorders").style.pointerEvents = "none";
     map.getPane("eoLabels").style.pointerEvents = "none";
+    map.getPane("eoBase").style.pointerEvents = "none";
+    map.getPane("eoBaseLabels").style.pointerEvents = "none";
 
     /* --- buildings ------------------------------------------------------ */
     var markers = [];
@@ -218,7 +222,9 @@
     }
     if (D.boroughs && G.boroughs) {
       L.geoJSON(D.boroughs, {pane: "eoBorders", interactive: false,
-        style: {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
+        style: D.page === "hub" ?
+          {color: "#4a4a4a", weight: 1.6, opacity: 0.8, dashArray: "8 5", fill: false} :
+          {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
       var labels = (D.boroughLabels || []).map(function (b) {
         var marker = L.marker([b[1], b[2]], {pane: "eoLabels", interactive: false,
           keyboard: false,
@@ -237,6 +243,69 @@
       G.boroughs.on("add", showLabels);
       showLabels();
     }
+    /* --- basemap: a sense of place, muted, beneath the data ------------- */
+    var B = D.basemap || {};
+    if (G.background) {
+      if (B.water) {
+        L.geoJSON(B.water, {pane: "eoBase", interactive: false, style: function (f) {
+          return f.properties.shape === "area" ?
+            {stroke: false, fillColor: "#a6cbe3", fillOpacity: 0.9} :
+            {color: "#8dbcdc", weight: f.properties.kind === "canal" ? 1.4 : 2, opacity: 0.9,
+              fill: false};
+        }}).addTo(G.background);
+      }
+      if (B.roads) {
+        L.geoJSON(B.roads, {pane: "eoBase", interactive: false, style: function (f) {
+          return {color: f.properties.major ? "#b58b4c" : "#c9ab7c", opacity: 0.75,
+            weight: f.properties.major ? 2.6 : 1.6, fill: false, lineCap: "round"};
+        }}).addTo(G.background);
+      }
+      if (B.rail) {
+        L.geoJSON(B.rail, {pane: "eoBase", interactive: false, style: function (f) {
+          return {color: "#5f5f5f", opacity: 0.65, weight: f.properties.rail_type === "rail" ?
+            1.4 : 1, dashArray: f.properties.rail_type === "subway" ? "2 3" : null, fill: false};
+        }}).addTo(G.background);
+      }
+    }
+    /* Labels that would crowd the whole-ICS view appear as the reader zooms in. */
+    var zoomed = [];
+    function byZoom(layer, minZoom) { zoomed.push([layer, minZoom]); return layer; }
+    if (B.stations && G.stations) {
+      L.geoJSON(B.stations, {pane: "eoBaseLabels", interactive: false,
+        pointToLayer: function (f, ll) {
+          var group = L.layerGroup([L.circleMarker(ll, {pane: "eoBaseLabels", radius: 2.6,
+            color: "#555", weight: 1, fillColor: "#fff", fillOpacity: 1, interactive: false})]);
+          group.addLayer(byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false,
+            keyboard: false, icon: L.divIcon({className: "eo-station-label",
+              html: esc(f.properties.name), iconSize: null})}), 14));
+          return byZoom(group, 12);
+        }}).addTo(G.stations);
+    }
+    if (B.places && G.places) {
+      L.geoJSON(B.places, {pane: "eoBaseLabels", interactive: false,
+        pointToLayer: function (f, ll) {
+          var rank = f.properties.rank || 0;
+          return byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false, keyboard: false,
+            icon: L.divIcon({className: "eo-place-label" + (rank === 0 ? " eo-place-major" : ""),
+              html: esc(f.properties.name), iconSize: null})}), rank === 0 ? 0 : 12.5);
+        }}).addTo(G.places);
+    }
+    function showByZoom() {
+      var z = map.getZoom();
+      zoomed.forEach(function (x) {
+        var layer = x[0], on = z >= x[1];
+        var els = [];
+        if (layer.getElement) { els.push(layer.getElement()); }
+        if (layer.eachLayer) {
+          layer.eachLayer(function (l) { if (l.getElement && !(l instanceof L.Marker)) {
+            els.push(l.getElement()); } });
+        }
+        els.forEach(function (el) { if (el) { el.style.display = on ? "" : "none"; } });
+      });
+    }
+    map.on("zoomend", showByZoom);
+    ["stations", "places"].forEach(function (k) { if (G[k]) { G[k].on("add", showByZoom); } });
+
     if (D.lsoas && G.lsoas) {
       L.geoJSON(D.lsoas, {pane: "eoAreas",
         style: function (f) {
@@ -441,7 +510,7 @@
         '</summary><div class="eo-attr-full">' + lines.map(esc).join("<br>") + "</div></details>");
     }
 
-    function refresh() { restyleSites(); refreshFlows(); legend.update(); }
+    function refresh() { restyleSites(); refreshFlows(); legend.update(); showByZoom(); }
 
     /* --- view: fit the area of interest, leaving room for the controls ---- */
     function cornerBox(v, h) {
