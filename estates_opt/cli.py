@@ -89,9 +89,13 @@ _flags_without_type()
 
 def _version(value: bool) -> None:
     if value:
-        from estates_opt import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
-        console.print(f"estates-opt {__version__}", markup=False, highlight=False)
+        try:
+            number = version("estates-opt")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "0.0.0"
+        console.print(f"estates-opt {number}", markup=False, highlight=False)
         raise typer.Exit()
 
 

@@ -19,6 +19,7 @@ from estates_opt.outputs.files import (
     write_geopackage,
     write_json,
 )
+from estates_opt.outputs.gis import moves_layer, write_layer_styles
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -80,7 +81,10 @@ def write_plan(
             (stage / f"{name}.csv").write_text(csv_text(frame), encoding="utf-8")
         write_json(json_safe(plan.kpis), stage / "kpis.json")  # undefined means -> null
         write_json(plan.scenario.model_dump(mode="json"), stage / "scenario.json")
-        write_geopackage(_gpkg_layers(plan), stage / "plan.gpkg")
+        layers = _gpkg_layers(plan)
+        layers["moves"] = moves_layer(plan)
+        write_geopackage(layers, stage / "plan.gpkg")
+        write_layer_styles(stage / "plan.gpkg", layers)  # QGIS opens each layer styled
         if workbook:
             from estates_opt.outputs.workbook import write_workbook  # openpyxl only when asked
 
