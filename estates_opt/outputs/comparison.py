@@ -428,28 +428,7 @@ def _line_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] | N
     }
 
 
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>estates-opt scenario comparison</title><style>{{ css }}</style></head><body>
-<h1>Scenario comparison</h1>
-<p class="note">The first scenario, <b>{{ names[0] }}</b>, is the reference: each change is a
-scenario minus it. <span class="good">Green</span> = better (lower cost, travel, unmet demand),
-<span class="bad">red</span> = worse, grey = neither better nor worse by itself. Utilisation
-changes are in percentage points (pt). The same numbers, unrounded, are in comparison.csv.</p>
-<h2>Scenarios</h2><ul>
-{% for r in results %}<li><b>{{ r.name }}</b> ({{ r.path }}): {{ r.description }}
-{% if r.error %}<b class="bad">error:</b> {{ r.error }}{% endif %}</li>
-{% endfor %}</ul>
-<h2>Headlines</h2>
-<table class="kpis"><thead><tr><th class="k">measure</th>
-{% for n in names %}<th>{{ n }}</th>{% endfor %}
-{% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
-{% for row in headlines %}<tr><td class="k">{{ row.label }}</td>
-{% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
-{% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>
-{% if change %}<h2>Change against {{ names[0] }}</h2>
+CHARTS = """{% if change %}<h2>Change against {{ names[0] }}</h2>
 <p class="note">Each measure on its own scale, centred on no change.</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{ change.width }}" height="{{ change.height }}"
  role="img" aria-label="Change of each headline measure against {{ names[0] }}">
@@ -484,6 +463,30 @@ changes are in percentage points (pt). The same numbers, unrounded, are in compa
 </svg>
 <p class="legend">{% for line in travel.lines %}<span><i style="background:{{ line.colour }}"></i>{{ line.name }}</span>{% endfor %}</p>
 {% endif %}
+"""
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>estates-opt scenario comparison</title><style>{{ css }}</style></head><body>
+<h1>Scenario comparison</h1>
+<p class="note">The first scenario, <b>{{ names[0] }}</b>, is the reference: each change is a
+scenario minus it. <span class="good">Green</span> = better (lower cost, travel, unmet demand),
+<span class="bad">red</span> = worse, grey = neither better nor worse by itself. Utilisation
+changes are in percentage points (pt). The same numbers, unrounded, are in comparison.csv.</p>
+<h2>Scenarios</h2><ul>
+{% for r in results %}<li><b>{{ r.name }}</b> ({{ r.path }}): {{ r.description }}
+{% if r.error %}<b class="bad">error:</b> {{ r.error }}{% endif %}</li>
+{% endfor %}</ul>
+<h2>Headlines</h2>
+<table class="kpis"><thead><tr><th class="k">measure</th>
+{% for n in names %}<th>{{ n }}</th>{% endfor %}
+{% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in headlines %}<tr><td class="k">{{ row.label }}</td>
+{% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
+{% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>
+{% include "charts" %}
 <h2>All measures</h2>
 <table><thead><tr><th class="k">kpi</th><th>unit</th>
 {% for n in names %}<th>{{ n }}</th>{% endfor %}
@@ -531,7 +534,51 @@ def _seconds(value: Any) -> str:
 def _environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(
+        loader=jinja2.DictLoader({"page": TEMPLATE, "charts": CHARTS}),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _charts(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
+    kinds = [k for k in SITE_KINDS if f"utilisation_after.{k}.weekday" in table.index]
+    label = {
+        "gp_practice": "GP practices",
+        "pcn_hub": "PCN hubs",
+        "community": "Community",
+        "acute": "Acute hospitals",
+    }
+    dots = [
+        (
+            f"{title}, by kind of building",
+            _dot_chart(
+                table, names, [(f"utilisation_after.{k}.{band}", label.get(k, k)) for k in kinds]
+            ),
+        )
+        for title, band in (
+            ("Weekday utilisation after", "weekday"),
+            ("Utilisation after, all bands", "all_bands"),
+        )
+    ]
+    return {
+        "names": list(names),
+        "change": _change_chart(table, names),
+        "dots": dots,
+        "travel": _line_chart(table, names),
+        "palette": PALETTE,
+    }
+
+
+def comparison_charts(table: pd.DataFrame, names: Sequence[str] | None = None) -> str:
+    """The comparison page's charts alone (inline SVG in HTML), e.g. for a notebook.
+
+    ``names``: the scenario columns, the reference first (default: every column of the
+    table that is neither ``unit`` nor a difference).
+    """
+    if names is None:
+        names = [c for c in table.columns if c != "unit" and " - " not in str(c)]
+    return str(_environment().get_template("charts").render(**_charts(table, names)))
 
 
 def _cells(table: pd.DataFrame, key: str, names: Sequence[str]) -> dict[str, Any]:
@@ -555,7 +602,6 @@ def comparison_html(
 ) -> str:
     """The comparison as one offline HTML page: headlines, charts, every KPI, run times."""
     names = [r["name"] for r in results]
-    kinds = [k for k in SITE_KINDS if f"utilisation_after.{k}.weekday" in table.index]
     headlines = [
         {"label": label, **_cells(table, key, names)}
         for key, label in HEADLINES.items()
@@ -573,26 +619,6 @@ def comparison_html(
             }
         )
         previous = group
-    label = {
-        "gp_practice": "GP practices",
-        "pcn_hub": "PCN hubs",
-        "community": "Community",
-        "acute": "Acute hospitals",
-    }
-    dots = [
-        (
-            "Weekday utilisation after, by kind of building",
-            _dot_chart(
-                table, names, [(f"utilisation_after.{k}.weekday", label.get(k, k)) for k in kinds]
-            ),
-        ),
-        (
-            "Utilisation after, all bands, by kind of building",
-            _dot_chart(
-                table, names, [(f"utilisation_after.{k}.all_bands", label.get(k, k)) for k in kinds]
-            ),
-        ),
-    ]
     people = [
         {
             "name": r["name"],
@@ -604,19 +630,14 @@ def comparison_html(
         }
         for r in results
     ]
-    return (
-        _environment()
-        .from_string(TEMPLATE)
-        .render(
+    page = _environment().get_template("page")
+    return str(
+        page.render(
             css=CSS,
-            names=names,
             results=people,
             headlines=headlines,
-            change=_change_chart(table, names),
-            dots=dots,
-            travel=_line_chart(table, names),
             rows=rows,
-            palette=PALETTE,
             wall=wall_seconds,
+            **_charts(table, names),
         )
     )
