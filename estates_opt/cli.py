@@ -1,7 +1,9 @@
 """The ``estates-opt`` command line: a thin adapter over the public API.
 
 Exit codes: 0 success; 1 solved but not optimal, or no feasible plan;
-2 bad input (dataset, scenario or arguments). The only module that sets up
+2 bad input (dataset, scenario, arguments, or an output path that cannot be
+used); 3 outputs could not be written (disk full, I/O error; nothing was
+written); 130 stopped by Ctrl-C (nothing was written). The only module that sets up
 logging and prints. No traceback for bad input: every tool error becomes a
 clear message and an exit code.
 """
@@ -26,16 +28,18 @@ from estates_opt.errors import (
     EstatesOptError,
     InfeasibleError,
     InputDataError,
+    OutputWriteError,
     ScenarioError,
     SolveError,
     VerificationError,
 )
+from estates_opt.text import escape_control
 
 if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
 
 
-EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
 #: One meaning of --maps in every command: the folder under which each scenario's maps go.
@@ -51,7 +55,8 @@ Tiles = Annotated[
 ]
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
-    "2 bad input (dataset, scenario or arguments)."
+    "2 bad input (dataset, scenario or arguments); 3 outputs could not be written (disk full); "
+    "130 stopped by Ctrl-C. A run that fails or is stopped writes nothing."
 )
 
 app = typer.Typer(
@@ -64,8 +69,29 @@ app = typer.Typer(
     "Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`\n\n"
     + EXIT_CODES,
 )
-console = Console()
-err = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A console that shows control characters in text as ``\\x1b``, never sends them.
+
+    Every string printed (messages, table cells) passes through :meth:`render_str`, so a
+    name in the data or a plan folder cannot move the cursor, retitle or clear the
+    terminal, or reorder what is shown (bidi overrides).
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(escape_control(text, keep="\n"), **kwargs)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines with control characters escaped, like the console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_control(super().format(record), keep="\n")
+
+
+console = SafeConsole()
+err = SafeConsole(stderr=True)
 
 
 def _flags_without_type() -> None:
@@ -114,9 +140,9 @@ def _main(
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     if not verbose:
         # Stage timings go to kpis.json; the terminal shows the summary table instead.
         logging.getLogger("estates_opt").setLevel(logging.WARNING)
@@ -146,6 +172,10 @@ def _fail(exc: BaseException) -> typer.Exit:
         err.print("[bold red]Solver error[/]:", highlight=False)
         err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(EXIT_NOT_OPTIMAL)
+    if isinstance(exc, OutputWriteError):
+        err.print("[bold red]Write error[/]:", highlight=False)
+        err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(EXIT_BAD_INPUT if exc.user_path else EXIT_WRITE_FAILED)
     if isinstance(exc, OSError):
         err.print("[bold red]File error[/]:", highlight=False)
         err.print(f"  - {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -155,13 +185,19 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_NOT_OPTIMAL)
 
 
+STOPPED = "stopped (Ctrl-C): nothing was written; earlier outputs are unchanged."
+
+
 @contextlib.contextmanager
-def _tool_errors() -> Iterator[None]:
-    """Turn tool and file errors into a message and an exit code."""
+def _tool_errors(stopped: str = STOPPED) -> Iterator[None]:
+    """Turn tool and file errors into a message and an exit code; Ctrl-C into one line."""
     try:
         yield
     except (EstatesOptError, OSError) as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err.print(stopped, markup=False, highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
@@ -401,12 +437,13 @@ def solve(
 
     Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`
 
-    Exit codes: 0 optimal plan written; 1 stopped at the time limit (plan written) or no
-    feasible plan; 2 bad input.
+    Exit codes: 0 optimal plan written; 1 stopped at a limit (plan written) or no
+    feasible plan; 2 bad input; 3 outputs could not be written (disk full); 130 stopped
+    by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
     """
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.outputs.maps.pages import scenario_maps_dir
-    from estates_opt.outputs.plan_folder import write_plan
+    from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
     from estates_opt.scenario import load_scenario
 
@@ -415,11 +452,12 @@ def solve(
     with _tool_errors():
         with _step("reading scenario and dataset...", quiet):
             sc = load_scenario(scenario)
+            out_dir = out or Path("outputs") / sc.name
+            maps_dir = scenario_maps_dir(maps, sc.name)
+            check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
-        out_dir = out or Path("outputs") / sc.name
-        maps_dir = scenario_maps_dir(maps, sc.name)
         with _step("writing plan and maps...", quiet):
             write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
@@ -433,9 +471,11 @@ def solve(
             highlight=False,
         )
     if plan.status != "optimal":
+        limit = plan.kpis.get("stopped_at")
         err.print(
-            f"[yellow]warning[/]: the solver stopped with status '{plan.status}' "
-            "(the plan is feasible but may not be optimal).",
+            f"[yellow]warning[/]: the solver stopped with status '{plan.status}'"
+            + (f" at its {escape(limit)}" if limit else "")
+            + " (the plan is feasible but may not be optimal).",
             highlight=False,
         )
         raise typer.Exit(EXIT_NOT_OPTIMAL)
@@ -495,7 +535,11 @@ def compare(
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
-    with _tool_errors():
+    stopped = (
+        "stopped (Ctrl-C): each plan folder is either complete or unchanged; the comparison "
+        "was not written."
+    )
+    with _tool_errors(stopped):
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
         with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
             table = compare_scenarios(
@@ -524,6 +568,8 @@ def compare(
             )
     if any(r.get("error_kind") == "bad_input" for r in results):
         raise typer.Exit(EXIT_BAD_INPUT)
+    if any(r.get("error_kind") == "write" for r in results):
+        raise typer.Exit(EXIT_WRITE_FAILED)
     if any(table.at["status", n] != "optimal" for n in names):
         raise typer.Exit(EXIT_NOT_OPTIMAL)
 
@@ -591,7 +637,7 @@ def map_(
     Exit codes: 0 maps written; 1 maps unavailable in this installation; 2 bad input.
     """
     _setup_logging(verbose, quiet)
-    if not (plan_dir / "kpis.json").is_file():
+    if not (plan_dir / "kpis.json").exists():
         err.print(
             f"[bold red]Input error[/]: {escape(str(plan_dir))} is not a plan folder (no "
             "kpis.json). Fix: give the --out folder of `estates-opt solve`.",

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from estates_opt.errors import EstatesOptError, ScenarioError
+from estates_opt.errors import EstatesOptError, OutputWriteError, ScenarioError
 from estates_opt.inputs import dataset as dataset_files
 from estates_opt.inputs.changes import apply_scenario
 from estates_opt.inputs.dataset import Dataset
@@ -81,7 +81,7 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
     except EstatesOptError as exc:
         result.update(
             error=str(exc),
-            error_kind="bad_input" if isinstance(exc, ValueError) else "solve",
+            error_kind=_error_kind(exc),
             seconds={"total": round(time.perf_counter() - started, 3)},
         )
         return result
@@ -89,6 +89,13 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
     seconds["total"] = round(time.perf_counter() - started, 3)
     result.update(kpis=kpi_rows(plan), plan_dir=str(plan_dir), seconds=seconds)
     return result
+
+
+def _error_kind(exc: EstatesOptError) -> str:
+    """'bad_input' (exit 2), 'write' (outputs not written, exit 3) or 'solve' (exit 1)."""
+    if isinstance(exc, OutputWriteError):
+        return "bad_input" if exc.user_path else "write"
+    return "bad_input" if isinstance(exc, ValueError) else "solve"
 
 
 def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from estates_opt.text import escape_control
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -30,7 +32,7 @@ class Problem:
         text = f"{where}: {self.message}"
         if self.fix:
             text += f" Fix: {self.fix}"
-        return text
+        return escape_control(text)  # a cell's control characters are shown, never sent
 
 
 class EstatesOptError(Exception):
@@ -69,8 +71,48 @@ class ScenarioError(EstatesOptError, ValueError):
     """
 
     def __init__(self, message: str, problems: Sequence[str] = ()):
-        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+        message = escape_control(message, keep="\n")
+        self.problems: tuple[str, ...] = tuple(escape_control(p) for p in problems) or (message,)
         super().__init__(message)
+
+
+class OutputWriteError(EstatesOptError, OSError):
+    """An output file could not be written (disk full, no permission, a file in the way).
+
+    ``path`` is the file or folder that failed, as the user knows it (never a hidden
+    staging path); nothing of the run was committed, so an earlier plan is unchanged.
+    ``user_path`` says whether the path given is the cause (a file where a folder
+    should be, no permission) rather than the machine (disk full, I/O error).
+    """
+
+    #: errno values that mean the path the user gave is wrong, not the machine.
+    PATH_ERRNOS = frozenset({1, 2, 13, 17, 20, 21, 30, 36, 40})  # EPERM ENOENT EACCES EEXIST ...
+
+    def __init__(self, path: object, cause: BaseException):
+        self.path = str(path)
+        self.cause = cause
+        code = getattr(cause, "errno", None)
+        reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+        self.user_path = code in self.PATH_ERRNOS
+        fix = (
+            "choose another output folder, or remove what is in the way."
+            if self.user_path
+            else "free some disk space (or fix the disk), then run again."
+        )
+        super().__init__(
+            code,
+            escape_control(
+                f"could not write {self.path}: {reason}. Nothing of this run was written; "
+                f"earlier outputs are unchanged. Fix: {fix}"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+    def at(self, path: object) -> OutputWriteError:
+        """The same failure, naming ``path`` (the final place of a staged file)."""
+        return OutputWriteError(path, self.cause)
 
 
 class ModelSpecificationError(EstatesOptError, ValueError):
@@ -90,6 +132,14 @@ class InfeasibleError(SolveError):
         if self.diagnosis:
             text += "\n" + "\n".join(f"  - {d}" for d in self.diagnosis)
         super().__init__(text)
+
+
+class SolveInterrupted(KeyboardInterrupt):
+    """The user pressed Ctrl-C while the solver ran; it was stopped and no plan exists.
+
+    A ``KeyboardInterrupt`` (not an :class:`EstatesOptError`), so ``except Exception``
+    never swallows it and every caller unwinds as for Ctrl-C anywhere else.
+    """
 
 
 class SolverUnavailableError(SolveError):

@@ -24,8 +24,9 @@ from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
+from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
-from estates_opt.outputs.plan_folder import read_plan
+from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
@@ -68,17 +69,26 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
     if not result.status.has_plan:
         diagnosis = lp.diagnostics or ("no arithmetic cause found",)
         if result.status == SolveStatus.NO_SOLUTION_TIME_LIMIT:
-            diagnosis = (
-                f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
-                "found any plan: raise solver.time_limit_s, or try the LP first (options."
-                "whole_sessions and options.opening_decisions off)",
-                *lp.diagnostics,
-            )
+            diagnosis = (_limit_diagnosis(result.limit, scenario), *lp.diagnostics)
         raise InfeasibleError(
             f"scenario '{scenario.name}': the solver ended '{result.status}' without a plan.",
             diagnosis=diagnosis,
         )
     return explain_and_verify(data, scenario, lp, result, timings)
+
+
+def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:
+    """Why no plan: the limit the solver itself reported, and what to change."""
+    if limit is None or limit == "time limit":
+        return (
+            f"the time limit ({scenario.solver.time_limit_s:g} s) ran out before the solver "
+            "found any plan: raise solver.time_limit_s, or try the LP first (options."
+            "whole_sessions and options.opening_decisions off)"
+        )
+    return (
+        f"the solver stopped at its {limit} before it found any plan: raise that limit or "
+        "remove it from the scenario"
+    )
 
 
 def explain_and_verify(
@@ -138,11 +148,14 @@ def redraw_maps(
     per_scenario: bool = False,
     tiles: str | None = None,
 ) -> dict[Path, int]:
-    """Redraw the maps of a written plan folder without solving again.
+    """Redraw the maps of a written plan folder without solving again: every page, or none.
 
     With ``per_scenario`` the maps go to ``<maps_dir>/<scenario name>/`` (as the CLI does).
     Returns every written path with its size, the planner's map first.
     """
     plan = read_plan(plan_dir)
     target = scenario_maps_dir(maps_dir, plan.scenario.name) if per_scenario else Path(maps_dir)
-    return write_maps(plan, target, tiles=tiles)
+    check_output_folders(plan.dataset.source, target)
+    with staged_directory(target) as stage:
+        written = write_maps(plan, stage, tiles=tiles)
+    return {target / path.relative_to(stage): size for path, size in written.items()}

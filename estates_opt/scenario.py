@@ -23,7 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from estates_opt.errors import ScenarioError
+from estates_opt.paths import kind_of
 from estates_opt.schema import BANDS, ROOM_TYPES, SITE_KINDS
+from estates_opt.text import control_characters, escape_control
 
 SiteKind = Literal["gp_practice", "pcn_hub", "community", "acute"]
 Band = Literal["weekday", "evening", "saturday", "sunday"]
@@ -35,7 +37,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+()-]{0,99}$")
 
 class _Strict(BaseModel):
     # NaN and infinity pass `ge`/`le` checks unevenly (inf >= 0) and poison the LP: refuse both.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # Strict types: `true` is not the number 1, "2" is not 2 (a whole number still is a float).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 def _check_factors(value: dict[str, float]) -> dict[str, float]:
@@ -314,6 +317,23 @@ class Buildings(_Strict):
         default_factory=list, description="opening-hour changes ([[buildings.opening]])"
     )
 
+    @model_validator(mode="after")
+    def _distinct_new_ids(self) -> Buildings:
+        first: dict[str, int] = {}
+        repeated = []
+        for i, site in enumerate(self.new):
+            if site.site_id in first:
+                repeated.append(
+                    f"site_id '{site.site_id}' is used by buildings.new[{first[site.site_id]}] "
+                    f"and buildings.new[{i}]"
+                )
+            first.setdefault(site.site_id, i)
+        if repeated:
+            raise ValueError(
+                "; ".join(repeated) + ": give each new site its own site_id (rename one)"
+            )
+        return self
+
 
 class Scenario(_Strict):
     """One what-if: dataset, growth, buildings, caps, weights, travel, options, solver."""
@@ -440,6 +460,46 @@ def _rebase_paths(data: dict[str, Any], source: Path, target: Path) -> None:
             )
 
 
+#: Deepest nesting of tables and arrays a scenario may have (real ones use 3).
+MAX_DEPTH = 20
+
+
+def hostile_values(data: Any) -> list[str]:
+    """Keys and text that no scenario needs: nesting deeper than :data:`MAX_DEPTH`, control
+    characters (ESC, BEL, NUL, bidi overrides) in a key or a string. Walks without recursion.
+    """
+    problems: list[str] = []
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problems.append(
+                f"'{where}' is nested more than {MAX_DEPTH} levels deep: remove the nesting "
+                "(see models/README.md)"
+            )
+            return problems
+        if isinstance(value, dict):
+            items = [(f"{where}.{k}" if where else str(k), v, str(k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{where}[{i}]", v, "") for i, v in enumerate(value)]
+        else:
+            if isinstance(value, str) and control_characters(value):
+                problems.append(
+                    f"key '{escape_control(where)}' contains control characters "
+                    f"({', '.join(control_characters(value))}): remove them"
+                )
+            continue
+        for path, item, key in reversed(items):
+            if control_characters(key):
+                problems.append(
+                    f"key '{escape_control(path)}' has control characters in its name "
+                    f"({', '.join(control_characters(key))}): remove them"
+                )
+                continue
+            stack.append((path, item, depth + 1))
+    return problems
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in chain:
@@ -447,9 +507,12 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(
             f"{chain[-1]}: 'extends' makes a loop ({loop}); remove one of the 'extends' keys."
         )
-    if not path.is_file():
+    what = kind_of(path)
+    if what is not None:
         where = f"{chain[-1]}: 'extends' names " if chain else ""
-        raise ScenarioError(f"{where}{path}: scenario file not found.")
+        if what == "missing":
+            raise ScenarioError(f"{where}{path}: scenario file not found.")
+        raise ScenarioError(f"{where}{path}: is {what}; give a scenario .toml file.")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
@@ -459,6 +522,14 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}).") from exc
+    except RecursionError:
+        raise ScenarioError(
+            f"{path}: not valid TOML for a scenario: arrays or tables nested too deeply to "
+            f"read; a scenario needs at most {MAX_DEPTH} levels: remove the nesting."
+        ) from None
+    problems = hostile_values(data)
+    if problems:
+        raise ScenarioError(f"{path}: " + "; ".join(problems), [f"{path}: {p}" for p in problems])
     parent = data.pop("extends", None)
     problems = unknown_keys(data)
     if problems:
@@ -487,8 +558,14 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario_from_dict(data, str(path))
 
 
+NUMBER_ERRORS = frozenset({"float_type", "int_type", "float_parsing", "int_parsing"})
+
+
 def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
     """Validate a dict into a Scenario, with errors naming each bad key and the origin."""
+    hostile = hostile_values(data)  # also for dicts not read from TOML (a plan's scenario.json)
+    if hostile:
+        raise ScenarioError(f"{origin}: " + "; ".join(hostile), [f"{origin}: {p}" for p in hostile])
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -499,6 +576,11 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scen
                 lines.append(f"unknown key '{key}' (check the spelling; see models/README.md)")
             elif error["type"] == "missing":
                 lines.append(f"key '{key}' is required: add it (see models/README.md)")
+            elif isinstance(error.get("input"), bool) and error["type"] in NUMBER_ERRORS:
+                lines.append(
+                    f"key '{key}': {error['input']!r} is a true/false value, not a number: "
+                    "give a number"
+                )
             else:
                 lines.append(f"key '{key}': {error['msg'].removeprefix('Value error, ')}")
         raise ScenarioError(

@@ -47,6 +47,7 @@ class Column:
     required: bool = True
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
     nullable: bool = False
     unit: str = ""
     description: str = ""
@@ -64,6 +65,12 @@ class FileSpec:
     optional: bool = False
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: The canonical row order (default: the key); enumerated columns sort in their schema order.
+    order: tuple[str, ...] = ()
+
+    @property
+    def sort_columns(self) -> tuple[str, ...]:
+        return self.order or self.key
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -93,6 +100,7 @@ CAPACITY = FileSpec(
     name="capacity.csv",
     format="csv",
     key=("site_id", "room_type", "band"),
+    order=("site_id", "band", "room_type"),
     description="one row per site x room type x band the site is open in",
     columns=(
         Column("site_id", "str"),
@@ -146,7 +154,7 @@ LSOAS = FileSpec(
     columns=(
         Column("lsoa_code", "str"),
         Column("population", "float", minimum=0, unit="persons"),
-        Column("imd_decile", "int", minimum=1, description="1 = most deprived 10%"),
+        Column("imd_decile", "int", minimum=1, maximum=10, description="1 = most deprived 10%"),
         Column("pcn_code", "str"),
     ),
 )
@@ -163,7 +171,7 @@ SERVICES = FileSpec(
         Column("room_type", "str", allowed=ROOM_TYPES),
         Column("bands", "list", allowed=BANDS),
         Column("site_kinds", "list", allowed=SITE_KINDS),
-        Column("max_travel_km", "float", minimum=0, unit="km"),
+        Column("max_travel_km", "float", minimum=0, maximum=500, unit="km"),
     ),
 )
 

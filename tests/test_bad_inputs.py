@@ -24,6 +24,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -280,6 +281,22 @@ def add_row(name: str, cells: dict[str, str]) -> Callable[[Path], Facts]:
         rows.append([template[c] for c in rows[0]])
         write_rows(d / name, rows)
         return {**template, "added": str(len(rows))}
+
+    return mutate
+
+
+def not_a_file(name: str, kind: str) -> Callable[[Path], Facts]:
+    """Replace a data file with a folder, a named pipe or a broken symbolic link."""
+
+    def mutate(d: Path) -> Facts:
+        (d / name).unlink()
+        if kind == "folder":
+            (d / name).mkdir()
+        elif kind == "fifo":
+            os.mkfifo(d / name)
+        else:
+            (d / name).symlink_to(d / "no_such_target.csv")
+        return {}
 
     return mutate
 
@@ -924,6 +941,61 @@ DATASET_CASES = [
         1,
     ),
     D("not-a-folder", None, ("is not a folder",), 1),
+    # round two: control characters (terminal escapes, bidi overrides) in any text cell
+    D(
+        "escape-sequence-in-csv-name",
+        set_cell("services.csv", "name", "Clinic\x1b[2J\x1b]0;pwned\x07"),
+        ("services.csv", "line 2", "column 'name'", "control characters (\\x1b, \\x07)"),
+        1,
+    ),
+    D(
+        "escape-sequence-in-geojson-name",
+        set_prop("premises.geojson", "name", "Surgery\x1b[31m"),
+        ("premises.geojson", "feature 1", "column 'name'", "control characters (\\x1b)"),
+        1,
+    ),
+    D(
+        "bidi-override-in-id",
+        set_cell("demand.csv", "service_id", "\u202e" + "x"),
+        ("demand.csv", "line 2", "column 'service_id'", "\\u202e"),
+    ),
+    D(
+        "nul-in-number",
+        set_cell("capacity.csv", "capacity_hours", "4\x000"),
+        ("capacity.csv", "column 'capacity_hours'", "\\x00"),
+        1,
+    ),
+    # round two: values above a maximum; data files that are not files
+    D(
+        "imd-decile-eleven",
+        set_prop("lsoas.geojson", "imd_decile", 11),
+        ("lsoas.geojson", "feature 1", "column 'imd_decile'", "above the maximum 10"),
+        1,
+    ),
+    D(
+        "travel-limit-absurd",
+        set_cell("services.csv", "max_travel_km", "5000"),
+        ("services.csv", "column 'max_travel_km'", "above the maximum 500"),
+        1,
+    ),
+    D(
+        "data-file-is-a-folder",
+        not_a_file("capacity.csv", "folder"),
+        ("capacity.csv", "is a folder, not a file"),
+        1,
+    ),
+    D(
+        "data-file-is-a-fifo",
+        not_a_file("demand.csv", "fifo"),
+        ("demand.csv", "is a named pipe (FIFO)"),
+        1,
+    ),
+    D(
+        "data-file-is-a-broken-link",
+        not_a_file("baseline.csv", "link"),
+        ("baseline.csv", "broken symbolic link"),
+        1,
+    ),
 ]
 
 
@@ -1184,6 +1256,53 @@ SCENARIO_CASES = [
     S("new-sites-not-a-list", '[buildings]\nnew = "NEW1"\n', ("'buildings.new'", "list")),
     S("pinned-not-a-list", '[pinned]\npcn_code = "x"\n', ("'pinned'", "list")),
     S("scenario-file-missing", "", ("scenario file not found",)),
+    # round two: hostile TOML, booleans as numbers, repeated ids, matrices that are not tables
+    S(
+        "toml-nested-50000-deep",
+        "x = " + "[" * 50_000 + "]" * 50_000 + "\n",
+        ("nested too deeply",),
+    ),
+    S("toml-dotted-table-deep", "[" + ".".join(["growth"] * 30) + "]\n", ("nested more than 20",)),
+    S("bool-as-cap", "[caps]\ngp_practice = true\n", ("'caps.gp_practice'", "not a number")),
+    S("bool-as-weight", "[weights]\ncost = false\n", ("'weights.cost'", "not a number")),
+    S("bool-as-thread-count", "[solver]\nthreads = true\n", ("'solver.threads'", "not a number")),
+    S(
+        "bool-as-growth-factor",
+        "[growth.by_service]\n{clinic} = true\n",
+        ("growth.by_service", "not a number"),
+    ),
+    S(
+        "bool-as-room-count",
+        _new_site(rooms="rooms = {{consulting = true}}\n"),
+        ("rooms.consulting", "not a number"),
+    ),
+    S("text-as-time-limit", '[solver]\ntime_limit_s = "60"\n', ("'solver.time_limit_s'",)),
+    S(
+        "new-site-ids-repeated",
+        _new_site() + _new_site(),
+        ("site_id 'NEW1'", "buildings.new[0] and buildings.new[1]"),
+        problems=1,
+    ),
+    S(
+        "escape-sequence-in-description",
+        'description = "ok\\u001b]0;pwned\\u0007"\n',
+        ("'description'", "control characters (\\x1b, \\x07)"),
+    ),
+    S(
+        "escape-sequence-in-key",
+        '[growth.by_service]\n"a\\u001b" = 2\n',
+        ("has control characters in its name",),
+    ),
+    S(
+        "matrix-is-geojson",
+        '[travel]\nmatrix = "matrix.geojson"\n',
+        ("matrix.geojson", "is GeoJSON/JSON, not a table"),
+    ),
+    S(
+        "matrix-is-a-folder",
+        '[travel]\nmatrix = "matrix_folder"\n',
+        ("travel.matrix", "is a folder, not a file"),
+    ),
 ]
 
 #: Inputs that look odd but are valid: exit 0 and the files untouched.
@@ -1268,6 +1387,10 @@ def side_files(case_id: str, data: Path, folder: Path) -> None:
         matrix.write_text("origin;site_id;km\n" + "".join(";".join(r) + "\n" for r in rows))
     elif case_id == "matrix-unknown-origin":
         _write_matrix(matrix, [("NOWHERE", *rows[0][1:]), *rows[1:]])
+    elif case_id == "matrix-is-geojson":
+        shutil.copy(data / "premises.geojson", folder / "matrix.geojson")
+    elif case_id == "matrix-is-a-folder":
+        (folder / "matrix_folder").mkdir()
     elif case_id == "extends-loop":
         (folder / "a.toml").write_text(f'extends = "b.toml"\ndataset = "{data}"\n')
         (folder / "b.toml").write_text('extends = "a.toml"\n')

@@ -133,7 +133,7 @@ def _fail_on_call(n: int, real):
 @pytest.mark.parametrize(
     ("module", "name", "call"),
     [
-        (plan_folder, "csv_text", 4),  # after three tables are staged
+        (plan_folder, "write_csv", 4),  # after three tables are staged
         (plan_folder, "write_json", 2),  # kpis.json staged, scenario.json fails
         (plan_folder, "write_geopackage", 1),  # every table and JSON staged
         ("estates_opt.outputs.workbook", "write_workbook", 1),  # the last file of all

@@ -17,6 +17,7 @@ from shapely.geometry import Point
 
 from estates_opt.errors import ScenarioError
 from estates_opt.inputs.dataset import Dataset, opening_rooms
+from estates_opt.paths import kind_of
 from estates_opt.scenario import Scenario
 from estates_opt.schema import GEOGRAPHIC_CRS, PROJECTED_CRS, ROOM_HOURS_PER_WEEK
 
@@ -90,8 +91,11 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
             "go; keep at least one open, or add one with [[buildings.new]]"
         )
     matrix = scenario.matrix_path()
-    if matrix is not None and not matrix.is_file():
+    what = kind_of(matrix) if matrix is not None else None
+    if what == "missing":
         problems.append(f"travel.matrix: file '{matrix}' not found")
+    elif what is not None:
+        problems.append(f"travel.matrix: '{matrix}' is {what}: give the matrix file's path")
     return problems
 
 

@@ -16,7 +16,12 @@ import geopandas as gpd
 import pandas as pd
 
 from estates_opt.errors import Problem
-from estates_opt.inputs.files import read_attribution, read_text_table, resolve_input
+from estates_opt.inputs.files import (
+    not_a_file,
+    read_attribution,
+    read_text_table,
+    resolve_input,
+)
 from estates_opt.inputs.geojson import read_geo_table
 from estates_opt.inputs.validate import (
     ProblemCollector,
@@ -80,7 +85,10 @@ def read_dataset(path: str | Path) -> Dataset:
     for spec in INPUT_FILES:
         found = resolve_input(directory, spec)
         if found is None:
-            if not spec.optional:
+            odd = not_a_file(directory, spec)
+            if odd is not None:
+                problems.schema.append(odd)
+            elif not spec.optional:
                 problems.schema.append(
                     Problem(
                         spec.name,
@@ -172,6 +180,7 @@ def dataset_from_tables(
         typed[name] = coerce_columns(frame, spec, problems, label)
     check_cross_file(typed, problems)
     raise_if_problems(problems, source)
+    typed = {name: canonical_order(frame, SPECS[name]) for name, frame in typed.items()}
 
     premises = _project(typed["premises"])
     lonlat = typed["premises"].geometry.to_crs(GEOGRAPHIC_CRS)
@@ -194,6 +203,29 @@ def dataset_from_tables(
         source=source,
         attribution=attribution,
     )
+
+
+SPECS = {_table_name(spec): spec for spec in INPUT_FILES}
+
+
+def canonical_order(frame: pd.DataFrame, spec: FileSpec) -> pd.DataFrame:
+    """``frame``'s rows in one order whatever order the file had them in.
+
+    Rows sort by the file's key (:attr:`FileSpec.sort_columns`), enumerated
+    columns (band, room type...) in their schema order: the same data in any row
+    order then builds the same model and writes byte-identical outputs.
+    """
+    columns = [c for c in spec.sort_columns if c in frame.columns]
+    if not columns or len(frame) < 2:
+        return frame
+    ranks = {c.name: {v: i for i, v in enumerate(c.allowed)} for c in spec.columns if c.allowed}
+
+    def rank(values: pd.Series) -> pd.Series:
+        if values.name in ranks:
+            return values.map(ranks[str(values.name)]).fillna(len(ranks[str(values.name)]))
+        return values.astype(str)
+
+    return frame.sort_values(columns, key=rank, kind="stable")
 
 
 def _dtype(kind: str) -> str:

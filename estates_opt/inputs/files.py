@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from estates_opt.errors import Problem
+from estates_opt.paths import exists_as_something, kind_of
 from estates_opt.schema import FileSpec
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -21,8 +22,23 @@ def resolve_input(directory: Path, spec: FileSpec) -> Path | None:
     suffixes = GEO_SUFFIXES if spec.format == "geojson" else TABLE_SUFFIXES
     for suffix in suffixes:
         candidate = directory / f"{stem}{suffix}"
-        if candidate.is_file():
+        if kind_of(candidate) is None:  # a regular file: never open a pipe or a device
             return candidate
+    return None
+
+
+def not_a_file(directory: Path, spec: FileSpec) -> Problem | None:
+    """A problem if ``spec``'s file is there but is a folder, a pipe, a device... (not read)."""
+    stem = Path(spec.name).stem
+    for suffix in GEO_SUFFIXES if spec.format == "geojson" else TABLE_SUFFIXES:
+        candidate = directory / f"{stem}{suffix}"
+        what = kind_of(candidate)
+        if what is not None and exists_as_something(candidate):
+            return Problem(
+                candidate.name,
+                f"is {what} (in {directory}).",
+                fix=f"put the {spec.name} file itself there ({spec.description}).",
+            )
     return None
 
 
@@ -153,6 +169,6 @@ def read_attribution(directory: Path) -> str:
     """The data licence text shipped with a dataset, or an empty string."""
     for candidate in ("ATTRIBUTION.txt", "ATTRIBUTION.md"):
         path = directory / candidate
-        if path.is_file():
+        if kind_of(path) is None:
             return path.read_text(encoding="utf-8").strip()
     return ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,6 +24,7 @@ from estates_opt.errors import (
 )
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.inputs.files import read_text_table
+from estates_opt.paths import kind_of
 from estates_opt.scenario import Scenario
 from estates_opt.schema import BANDS, PROJECTED_CRS
 
@@ -199,30 +201,80 @@ def read_travel_matrix(
     codes. A PCN-site pair that is absent is unreachable; a PCN whose LSOAs are
     only partly present for a site cannot be aggregated and is an error. Without
     any band in the file the table has no ``band`` column, like
-    :func:`pcn_site_travel`'s (travel is the same in every band).
+    :func:`pcn_site_travel`'s (travel is the same in every band). Three steps:
+    read the file, check its rows, aggregate LSOAs to PCNs.
     """
+    frame, columns = _read_matrix_file(path)
+    long = _check_matrix_rows(path.name, frame, columns, site_ids, unit, km_per_minute)
+    table = _matrix_by_pcn(path.name, long, lsoas, columns.origin)
+    if not table["band"].astype(str).ne("").any():
+        table = table.drop(columns="band")
+    return table
+
+
+@dataclass(frozen=True)
+class _MatrixColumns:
+    origin: str
+    site: str
+    value: str
+    band: str | None
+
+
+#: File signatures of formats that are not a table, with what to tell the user.
+_NOT_A_TABLE = (
+    (b"SQLite format 3\x00", "a GeoPackage/SQLite database"),
+    (b"PK\x03\x04", "a zip archive (an Excel workbook?)"),
+)
+
+
+def _sniff_format(path: Path) -> str | None:
+    """What the file is, if it is plainly not CSV or Parquet (read from its first bytes)."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if path.suffix.lower() == ".parquet" and head.startswith(b"PAR1"):
+        return None
+    for magic, what in _NOT_A_TABLE:
+        if head.startswith(magic):
+            return what
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if path.suffix.lower() in (".geojson", ".json") or text.startswith((b"{", b"[")):
+        return "GeoJSON/JSON"
+    return None
+
+
+def _read_matrix_file(path: Path) -> tuple[pd.DataFrame, _MatrixColumns]:
+    """The matrix as text cells, and which column holds what; refuse what is not a table."""
     name = path.name
-    if not path.is_file():
+    what = kind_of(path)
+    if what is not None:
+        problem = (
+            f"travel matrix not found at {path}."
+            if what == "missing"
+            else f"travel matrix at {path} is {what}."
+        )
+        raise InputDataError([Problem(name, problem, fix="correct travel.matrix in the scenario.")])
+    fmt = _sniff_format(path)
+    if fmt is not None:
         raise InputDataError(
             [
                 Problem(
                     name,
-                    f"travel matrix not found at {path}.",
-                    fix="correct travel.matrix in the scenario.",
+                    f"is {fmt}, not a table: a travel matrix is CSV (or Parquet) with one row per "
+                    "origin and site.",
+                    fix="export it as CSV with columns origin, site_id, travel_km (see "
+                    "models/README.md, [travel]).",
                 )
             ]
         )
     frame, problems = read_text_table(path)
     if frame is None:
         raise InputDataError(problems)
-    columns = {c.lower(): c for c in frame.columns}
-    origin_col = next(
-        (columns[c] for c in ("origin", "lsoa_code", "pcn_code") if c in columns), None
+    lower = {c.lower(): c for c in frame.columns}
+    origin = next((lower[c] for c in ("origin", "lsoa_code", "pcn_code") if c in lower), None)
+    value = next(
+        (lower[c] for c in ("travel_km", "km", "travel_minutes", "minutes") if c in lower), None
     )
-    value_col = next(
-        (columns[c] for c in ("travel_km", "km", "travel_minutes", "minutes") if c in columns), None
-    )
-    if origin_col is None:
+    if origin is None:
         problems.append(
             Problem(
                 name,
@@ -231,11 +283,11 @@ def read_travel_matrix(
                 fix="name it origin, lsoa_code or pcn_code.",
             )
         )
-    if "site_id" not in columns:
+    if "site_id" not in lower:
         problems.append(
             Problem(name, "has no site_id column.", column="site_id", fix="add a site_id column.")
         )
-    if value_col is None:
+    if value is None:
         problems.append(
             Problem(
                 name,
@@ -244,20 +296,33 @@ def read_travel_matrix(
                 fix="name it travel_km or travel_minutes.",
             )
         )
-    if problems:
+    if problems or origin is None or value is None:
         raise InputDataError(problems)
-    values = pd.to_numeric(frame[value_col], errors="coerce")
+    return frame, _MatrixColumns(origin, lower["site_id"], value, lower.get("band"))
+
+
+def _check_matrix_rows(
+    name: str,
+    frame: pd.DataFrame,
+    columns: _MatrixColumns,
+    site_ids: set[str],
+    unit: str,
+    km_per_minute: float,
+) -> pd.DataFrame:
+    """Every row's value, band and site checked; the long ``origin, site_id, band, travel_km``."""
+    problems: list[Problem] = []
+    values = pd.to_numeric(frame[columns.value], errors="coerce")
     for line in frame.index[~np.isfinite(values.to_numpy(dtype=float)) | (values < 0).to_numpy()]:
         problems.append(
             Problem(
                 name,
-                f"'{frame.at[line, value_col]}' is not a non-negative number.",
+                f"'{frame.at[line, columns.value]}' is not a non-negative number.",
                 row=f"line {line}",
-                column=value_col,
+                column=columns.value,
                 fix="enter the travel as a number >= 0, or leave the pair out if unreachable.",
             )
         )
-    band = frame[columns["band"]] if "band" in columns else pd.Series("", index=frame.index)
+    band = frame[columns.band] if columns.band else pd.Series("", index=frame.index)
     for line in frame.index[~band.isin(["", *BANDS])]:
         problems.append(
             Problem(
@@ -268,7 +333,7 @@ def read_travel_matrix(
                 fix=f"use one of {', '.join(BANDS)} or leave empty.",
             )
         )
-    sites = frame[columns["site_id"]]
+    sites = frame[columns.site]
     for line in frame.index[~sites.isin(list(site_ids))]:
         problems.append(
             Problem(
@@ -279,11 +344,30 @@ def read_travel_matrix(
                 fix="use a site_id from premises.",
             )
         )
+    problems += _repeated_pairs(name, frame, columns.origin, sites, band)
+    if problems:
+        raise InputDataError(problems)
+    is_minutes = unit == "minutes" or "minute" in columns.value.lower()
+    km = values.to_numpy(dtype=float) * (km_per_minute if is_minutes else 1.0)
+    return pd.DataFrame(
+        {
+            "origin": frame[columns.origin].to_numpy(),
+            "site_id": sites.to_numpy(),
+            "band": band.to_numpy(),
+            "travel_km": km,
+        }
+    )
+
+
+def _repeated_pairs(
+    name: str, frame: pd.DataFrame, origin_col: str, sites: pd.Series, band: pd.Series
+) -> list[Problem]:
     pairs = pd.DataFrame({"o": frame[origin_col], "s": sites, "b": band})
     repeated = pairs.duplicated(keep="first")
     first_line: dict[tuple, object] = {}
     for line, key in zip(frame.index, map(tuple, pairs.to_numpy()), strict=True):
         first_line.setdefault(key, line)
+    problems = []
     for line in frame.index[repeated.to_numpy()]:
         origin, site, slot = pairs.loc[line]
         problems.append(
@@ -297,61 +381,19 @@ def read_travel_matrix(
                 fix="keep one row per origin, site and band.",
             )
         )
-    if problems:
-        raise InputDataError(problems)
-    is_minutes = unit == "minutes" or "minute" in value_col.lower()
-    km = values.to_numpy(dtype=float) * (km_per_minute if is_minutes else 1.0)
-    long = pd.DataFrame(
-        {
-            "origin": frame[origin_col].to_numpy(),
-            "site_id": sites.to_numpy(),
-            "band": band.to_numpy(),
-            "travel_km": km,
-        }
-    )
+    return problems
+
+
+def _matrix_by_pcn(
+    name: str, long: pd.DataFrame, lsoas: pd.DataFrame, origin_col: str
+) -> pd.DataFrame:
+    """PCN origins as they are; LSOA origins averaged to their PCN, weighted by population."""
     pcn_of_lsoa = dict(zip(lsoas["lsoa_code"], lsoas["pcn_code"], strict=True))
     pcn_codes = set(lsoas["pcn_code"])
     if long["origin"].isin(pcn_codes).all():
         table = long.rename(columns={"origin": "pcn_code"})
     else:
-        unknown = sorted(set(long["origin"]) - set(pcn_of_lsoa) - pcn_codes)
-        if unknown:
-            raise InputDataError(
-                [
-                    Problem(
-                        name,
-                        f"origin '{u}' is neither an LSOA nor a PCN code.",
-                        column=origin_col,
-                        fix="use lsoa_code values from lsoas or pcn_code values from pcns.",
-                    )
-                    for u in unknown[:20]
-                ]
-            )
-        pop = lsoas.set_index("lsoa_code")["population"].astype(float)
-        long["pcn_code"] = long["origin"].map(pcn_of_lsoa)
-        long["pop"] = long["origin"].map(pop)
-        size = lsoas.groupby("pcn_code")["lsoa_code"].size()
-        counts = long.groupby(["pcn_code", "site_id", "band"])["origin"].nunique()
-        partial = counts[
-            counts.to_numpy() != size.reindex(counts.index.get_level_values(0)).to_numpy()
-        ]
-        if len(partial):
-            raise InputDataError(
-                [
-                    Problem(
-                        name,
-                        f"PCN {p} has travel to site {s} for only {n} of its "
-                        f"{size[p]} LSOAs, so it cannot be averaged.",
-                        column=origin_col,
-                        fix="give every LSOA of the PCN a row for that site, or none.",
-                    )
-                    for (p, s, _b), n in list(partial.items())[:20]
-                ]
-            )
-        long["w"] = long["pop"] * long["travel_km"]
-        sums = long.groupby(["pcn_code", "site_id", "band"], as_index=False)[["w", "pop"]].sum()
-        sums["travel_km"] = sums["w"] / sums["pop"].where(sums["pop"] > 0)
-        table = sums[["pcn_code", "site_id", "band", "travel_km"]]
+        table = _lsoas_to_pcns(name, long, lsoas, origin_col, pcn_of_lsoa, pcn_codes)
     missing = sorted(pcn_codes - set(table["pcn_code"]))
     if missing:
         raise InputDataError(
@@ -365,10 +407,54 @@ def read_travel_matrix(
                 for p in missing[:20]
             ]
         )
-    table = table.sort_values(["pcn_code", "site_id", "band"]).reset_index(drop=True)
-    if not table["band"].astype(str).ne("").any():
-        table = table.drop(columns="band")
-    return table
+    return table.sort_values(["pcn_code", "site_id", "band"]).reset_index(drop=True)
+
+
+def _lsoas_to_pcns(
+    name: str,
+    long: pd.DataFrame,
+    lsoas: pd.DataFrame,
+    origin_col: str,
+    pcn_of_lsoa: dict[str, str],
+    pcn_codes: set[str],
+) -> pd.DataFrame:
+    unknown = sorted(set(long["origin"]) - set(pcn_of_lsoa) - pcn_codes)
+    if unknown:
+        raise InputDataError(
+            [
+                Problem(
+                    name,
+                    f"origin '{u}' is neither an LSOA nor a PCN code.",
+                    column=origin_col,
+                    fix="use lsoa_code values from lsoas or pcn_code values from pcns.",
+                )
+                for u in unknown[:20]
+            ]
+        )
+    pop = lsoas.set_index("lsoa_code")["population"].astype(float)
+    long = long.assign(pcn_code=long["origin"].map(pcn_of_lsoa), pop=long["origin"].map(pop))
+    size = lsoas.groupby("pcn_code")["lsoa_code"].size()
+    counts = long.groupby(["pcn_code", "site_id", "band"])["origin"].nunique()
+    partial = counts[counts.to_numpy() != size.reindex(counts.index.get_level_values(0)).to_numpy()]
+    if len(partial):
+        raise InputDataError(
+            [
+                Problem(
+                    name,
+                    f"PCN {p} has travel to site {s} for only {n} of its "
+                    f"{size[p]} LSOAs, so it cannot be averaged.",
+                    column=origin_col,
+                    fix="give every LSOA of the PCN a row for that site, or none.",
+                )
+                for (p, s, _b), n in list(partial.items())[:20]
+            ]
+        )
+    # Sum in a fixed order (by PCN, site, band, then origin) so row order never moves a digit.
+    long = long.sort_values(["pcn_code", "site_id", "band", "origin"], kind="stable")
+    long["w"] = long["pop"] * long["travel_km"]
+    sums = long.groupby(["pcn_code", "site_id", "band"], as_index=False)[["w", "pop"]].sum()
+    sums["travel_km"] = sums["w"] / sums["pop"].where(sums["pop"] > 0)
+    return sums[["pcn_code", "site_id", "band", "travel_km"]]
 
 
 def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from estates_opt.schema import (
     Column,
     FileSpec,
 )
+from estates_opt.text import CONTROL_RE, control_characters
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
@@ -127,34 +128,53 @@ def coerce_columns(
     return out
 
 
+def _numbers(text: pd.Series, column: Column, bad: list[tuple[object, str, str]]) -> pd.Series:
+    """A numeric column's values (float64, or Int64 for whole numbers); bad cells to ``bad``."""
+    numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+    for pos, raw, num in zip(text.index, text, numbers, strict=True):
+        if raw == "":
+            if not column.nullable:
+                bad.append((pos, "is empty", "enter a number"))
+        elif math.isnan(num) and raw.lower() not in ("nan",):
+            bad.append((pos, f"'{raw[:40]}' is not a number", "enter a number"))
+        elif math.isnan(num) or math.isinf(num):
+            bad.append((pos, f"'{raw[:40]}' is not a finite number", "enter a finite number"))
+        elif column.minimum is not None and num < column.minimum:
+            bad.append((pos, f"{raw} is below the minimum {column.minimum:g}", "correct the value"))
+        elif column.maximum is not None and num > column.maximum:
+            bad.append((pos, f"{raw} is above the maximum {column.maximum:g}", "correct the value"))
+        elif column.kind == "int" and not float(num).is_integer():
+            bad.append((pos, f"{raw[:40]} is not a whole number", "enter a whole number"))
+        elif column.kind == "int" and abs(num) > MAX_WHOLE:
+            bad.append((pos, f"{raw[:40]} is too large", "enter a realistic whole number"))
+    result: pd.Series = numbers
+    if column.kind == "int":
+        # Only values that passed can be cast; the rest (reported above) become missing.
+        castable = np.isfinite(numbers) & (numbers.abs() <= MAX_WHOLE)
+        result = numbers.where(castable).round().astype("Int64")
+    return result
+
+
 def _coerce(
     frame: pd.DataFrame, column: Column, spec: FileSpec, problems: ProblemCollector, file: str
 ) -> pd.Series:
     text = _as_text(frame[column.name])
     bad: list[tuple[object, str, str]] = []
+    # Control characters (ESC, BEL, NUL, bidi overrides...) could rewrite a terminal or break a
+    # workbook: refuse them; the cell then counts as missing (one problem, not a cascade).
+    hostile = text.str.contains(CONTROL_RE, regex=True)
+    refused: list[tuple[object, str, str]] = [
+        (
+            pos,
+            f"contains control characters ({', '.join(control_characters(raw))})",
+            "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
+        )
+        for pos, raw in zip(text.index[hostile], text[hostile], strict=True)
+    ]
+    if refused:
+        text = text.where(~hostile, "")
     if column.kind in ("float", "int"):
-        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
-        for pos, raw, num in zip(text.index, text, numbers, strict=True):
-            if raw == "":
-                if not column.nullable:
-                    bad.append((pos, "is empty", "enter a number"))
-            elif math.isnan(num) and raw.lower() not in ("nan",):
-                bad.append((pos, f"'{raw[:40]}' is not a number", "enter a number"))
-            elif math.isnan(num) or math.isinf(num):
-                bad.append((pos, f"'{raw[:40]}' is not a finite number", "enter a finite number"))
-            elif column.minimum is not None and num < column.minimum:
-                bad.append(
-                    (pos, f"{raw} is below the minimum {column.minimum:g}", "correct the value")
-                )
-            elif column.kind == "int" and not float(num).is_integer():
-                bad.append((pos, f"{raw[:40]} is not a whole number", "enter a whole number"))
-            elif column.kind == "int" and abs(num) > MAX_WHOLE:
-                bad.append((pos, f"{raw[:40]} is too large", "enter a realistic whole number"))
-        result: pd.Series = numbers
-        if column.kind == "int":
-            # Only values that passed can be cast; the rest (reported above) become missing.
-            castable = np.isfinite(numbers) & (numbers.abs() <= MAX_WHOLE)
-            result = numbers.where(castable).round().astype("Int64")
+        result = _numbers(text, column, bad)
     elif column.kind == "bool":
         lowered = text.str.lower()
         for pos, raw in zip(text.index, lowered, strict=True):
@@ -196,6 +216,10 @@ def _coerce(
                     )
                 )
         result = text
+    if refused:
+        hostile_positions = set(text.index[hostile])
+        bad = refused + [b for b in bad if b[0] not in hostile_positions]
+        result = _missing_where(result, hostile, column.kind)
     for pos, message, fix in bad:
         problems.schema.append(
             Problem(
@@ -207,6 +231,17 @@ def _coerce(
             )
         )
     return result
+
+
+def _missing_where(values: pd.Series, mask: pd.Series, kind: str) -> pd.Series:
+    """``values`` with the cells under ``mask`` missing (NaN, NA, "" or an empty list)."""
+    if kind == "list":
+        return pd.Series(
+            [() if m else v for v, m in zip(values, mask, strict=True)], index=values.index
+        )
+    if kind == "str":
+        return values.where(~mask, "")
+    return values.mask(mask)
 
 
 def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str):
@@ -344,22 +379,24 @@ def check_references(
             )
 
 
-def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
-    """Rules that span files: references, capacity arithmetic, coverage."""
-    premises = tables.get("premises")
-    capacity = tables.get("capacity")
-    opening = tables.get("opening")
-    pcns = tables.get("pcns")
-    lsoas = tables.get("lsoas")
-    services = tables.get("services")
-    demand = tables.get("demand")
-    baseline = tables.get("baseline")
+def _ids(frame: pd.DataFrame | None, column: str) -> set[str] | None:
+    return set(frame[column]) if frame is not None and column in frame else None
 
-    site_ids = set(premises["site_id"]) if premises is not None and "site_id" in premises else None
-    pcn_codes = set(pcns["pcn_code"]) if pcns is not None and "pcn_code" in pcns else None
-    service_ids = (
-        set(services["service_id"]) if services is not None and "service_id" in services else None
-    )
+
+def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Rules that span files: references, capacity arithmetic, coverage (one function each)."""
+    for rule in CROSS_FILE_RULES:
+        rule(tables, problems)
+
+
+def check_cross_references(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every site, PCN and service id a file names exists where it is defined."""
+    premises, pcns, services = tables.get("premises"), tables.get("pcns"), tables.get("services")
+    site_ids = _ids(premises, "site_id")
+    pcn_codes = _ids(pcns, "pcn_code")
+    service_ids = _ids(services, "service_id")
+    capacity, opening, lsoas = tables.get("capacity"), tables.get("opening"), tables.get("lsoas")
+    demand, baseline = tables.get("demand"), tables.get("baseline")
 
     def refs(name: str, frame, column, known, what, where, key):
         if frame is not None and known is not None:
@@ -377,6 +414,12 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
     refs("baseline.csv", baseline, "service_id", service_ids, "service", "services.csv", key_b)
     refs("baseline.csv", baseline, "site_id", site_ids, "site", "premises", key_b)
 
+
+def check_fixed_within_capacity(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Fixed use never exceeds a room's capacity."""
+    capacity = tables.get("capacity")
     if capacity is not None and {"fixed_hours", "capacity_hours"} <= set(capacity.columns):
         fixed, hours = capacity["fixed_hours"], capacity["capacity_hours"]
         # Compare only values that passed their own checks: no second message for one fault.
@@ -394,6 +437,13 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                 )
             )
 
+
+def check_opening_not_already_open(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """An opening option is for a band the site is shut in."""
+    capacity = tables.get("capacity")
+    opening = tables.get("opening")
     if (
         capacity is not None
         and opening is not None
@@ -413,6 +463,12 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                     )
                 )
 
+
+def check_practices_name_their_pcn(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """GP practices and PCN hubs name their PCN."""
+    premises = tables.get("premises")
     if premises is not None and {"kind", "pcn_code"} <= set(premises.columns):
         needs_pcn = premises["kind"].isin(["gp_practice", "pcn_hub"]) & (premises["pcn_code"] == "")
         for pos in premises.index[needs_pcn.to_numpy()]:
@@ -426,6 +482,11 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                 )
             )
 
+
+def check_pcns_have_population(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every PCN has LSOAs, with people in them."""
+    pcns = tables.get("pcns")
+    lsoas = tables.get("lsoas")
     if pcns is not None and lsoas is not None and {"pcn_code", "population"} <= set(lsoas.columns):
         population = lsoas.groupby("pcn_code")["population"].sum()
         for pos, code in zip(pcns.index, pcns.get("pcn_code", []), strict=False):
@@ -452,6 +513,12 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                     )
                 )
 
+
+def check_enhanced_access_bands(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Enhanced access uses only the Network Standard Hours bands."""
+    services = tables.get("services")
     if services is not None and {"category", "bands"} <= set(services.columns):
         for pos, category, bands in zip(
             services.index, services["category"], services["bands"], strict=True
@@ -470,6 +537,12 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                         )
                     )
 
+
+def check_room_types_exist(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every service's room type exists somewhere (open or openable)."""
+    services = tables.get("services")
+    capacity = tables.get("capacity")
+    opening = tables.get("opening")
     if services is not None and capacity is not None and "room_type" in services.columns:
         available = set(capacity.get("room_type", []))
         if opening is not None:
@@ -489,6 +562,14 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                     )
                 )
 
+
+def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Today's hours are in a room that is open then."""
+    baseline = tables.get("baseline")
+    services = tables.get("services")
+    capacity = tables.get("capacity")
+    premises = tables.get("premises")
+    site_ids = _ids(premises, "site_id")
     slot_columns = {"site_id", "room_type", "band"}
     if (
         baseline is not None
@@ -533,3 +614,16 @@ def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector
                         fix="correct the site or band, or add the room to capacity.csv.",
                     )
                 )
+
+
+#: The cross-file rules, in the order their problems are listed.
+CROSS_FILE_RULES = (
+    check_cross_references,
+    check_fixed_within_capacity,
+    check_opening_not_already_open,
+    check_practices_name_their_pcn,
+    check_pcns_have_population,
+    check_enhanced_access_bands,
+    check_room_types_exist,
+    check_baseline_rooms_open,
+)

@@ -208,4 +208,5 @@ def stitch(
         backend=options.backend,
         seconds=seconds,
         pulp_build_seconds=math.fsum(r.pulp_build_seconds for r in results),
+        limit=next((r.limit for r in results if r.limit), None),
     )

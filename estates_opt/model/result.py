@@ -35,3 +35,6 @@ class SolveResult:
     backend: str
     seconds: float
     pulp_build_seconds: float = 0.0
+    #: The limit the solver stopped at, in words ("time limit", "simplex iteration limit"...),
+    #: from the solver's own model status; None when it ran to the end.
+    limit: str | None = None

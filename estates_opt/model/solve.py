@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from estates_opt.errors import ScenarioError, SolverUnavailableError
+from estates_opt.errors import ScenarioError, SolveInterrupted, SolverUnavailableError
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.scenario import Solver
@@ -86,6 +86,50 @@ def _highs_status(highs, highspy) -> tuple[SolveStatus, float | None, float | No
             return SolveStatus.FEASIBLE_TIME_LIMIT, bound, gap
         return SolveStatus.NO_SOLUTION_TIME_LIMIT, bound, gap
     return SolveStatus.ERROR, bound, gap
+
+
+def _highs_limit(highs, highspy) -> str | None:
+    """The limit HiGHS stopped at, from its model status (None if it did not stop at one)."""
+    M = highspy.HighsModelStatus
+    status = highs.getModelStatus()
+    if status == M.kIterationLimit:
+        info = highs.getInfo()
+        if getattr(info, "ipm_iteration_count", 0) > 0 and info.simplex_iteration_count <= 0:
+            return "interior-point iteration limit (solver.highs_options.ipm_iteration_limit)"
+        return "simplex iteration limit (solver.highs_options.simplex_iteration_limit)"
+    names = {
+        M.kTimeLimit: "time limit",
+        M.kSolutionLimit: "node, leaf or solution limit (solver.highs_options.mip_max_nodes, "
+        "mip_max_leaves, mip_max_stall_nodes)",
+        M.kInterrupt: "interrupt (Ctrl-C)",
+    }
+    if hasattr(M, "kMemoryLimit"):
+        names[M.kMemoryLimit] = "memory limit"
+    return names.get(status)
+
+
+def run_interruptibly(highs) -> None:
+    """``highs.run()``, but Ctrl-C stops HiGHS promptly and raises :class:`SolveInterrupted`.
+
+    HiGHS runs in highspy's solver thread while this thread waits; a
+    KeyboardInterrupt here asks HiGHS to stop at its next interrupt check (the
+    simplex, interior-point and MIP interrupt callbacks), waits for it to return,
+    then raises. Without this, SIGINT is only seen once the native solve has ended.
+    """
+    highs.HandleUserInterrupt = True
+    interrupted = False
+    highs.startSolve()
+    while True:
+        try:
+            done, _ = highs.wait(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            highs.cancelSolve()
+            continue
+        if done:
+            break
+    if interrupted:
+        raise SolveInterrupted("the solver was stopped by Ctrl-C before it finished")
 
 
 def _highs_options(options: Solver, mip: bool) -> dict[str, object]:
@@ -158,7 +202,7 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
     for key, value in _highs_options(options, lp.is_mip).items():
         highs.setOptionValue(key, value)
     highs.passModel(model)
-    highs.run()
+    run_interruptibly(highs)
     status, bound, gap = _highs_status(highs, highspy)
     solution = highs.getSolution()
     values = (
@@ -180,6 +224,7 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
         "highs",
         "direct",
         time.perf_counter() - started,
+        limit=_highs_limit(highs, highspy),
     )
 
 
@@ -278,6 +323,9 @@ def _bulk_highs_class():
                 np.asarray(value, dtype=float),
             )
 
+        def callSolver(self, lp):  # noqa: N802 - PuLP's name
+            run_interruptibly(lp.solverModel)  # Ctrl-C stops HiGHS promptly
+
         def actualSolve(self, lp):  # noqa: N802 - PuLP's name
             variables = lp.variables()
             lp.variables = lambda: variables  # unchanged during the solve: sort once
@@ -316,6 +364,13 @@ def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
         returned = prob.solve(solver)
     seconds = time.perf_counter() - started
     status, bound, gap = _pulp_status(prob, returned, options.name)
+    limit = None
+    if options.name == "highs" and getattr(prob, "solverModel", None) is not None:
+        import highspy
+
+        limit = _highs_limit(prob.solverModel, highspy)
+    elif status in (SolveStatus.FEASIBLE_TIME_LIMIT, SolveStatus.NO_SOLUTION_TIME_LIMIT):
+        limit = "time limit"  # the only limit estates-opt gives CBC
     values = np.array([np.nan if v.varValue is None else v.varValue for v in model.variables])
     duals = None
     if status.has_plan and not lp.is_mip:
@@ -338,6 +393,7 @@ def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
         "pulp",
         seconds,
         model.build_seconds,
+        limit=limit,
     )
 
 

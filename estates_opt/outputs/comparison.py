@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.model.program import OBJECTIVE_TERMS
+from estates_opt.outputs.files import safe_text_cells
 from estates_opt.schema import BANDS, CATEGORIES, SITE_KINDS
 
 #: Deciles counted as most and least deprived in the equity rows.
@@ -169,7 +170,7 @@ def format_value(value: Value) -> str:
 def comparison_csv(table: pd.DataFrame) -> str:
     """The table as deterministic CSV text (fixed formats, LF line ends)."""
     text = table.reset_index().map(format_value)
-    return text.to_csv(index=False, lineterminator="\n")
+    return safe_text_cells(text).to_csv(index=False, lineterminator="\n")
 
 
 def times_csv(results: Sequence[dict[str, Any]], wall_seconds: float) -> str:
@@ -179,7 +180,7 @@ def times_csv(results: Sequence[dict[str, Any]], wall_seconds: float) -> str:
         {"scenario": r["name"], **{s: r.get("seconds", {}).get(s) for s in stages}} for r in results
     ]
     rows.append({"scenario": "(all, wall clock)", "total": round(wall_seconds, 3)})
-    return pd.DataFrame(rows, columns=["scenario", *stages]).to_csv(
+    return safe_text_cells(pd.DataFrame(rows, columns=["scenario", *stages])).to_csv(
         index=False, float_format="%.3f", lineterminator="\n"
     )
 

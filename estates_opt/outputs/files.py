@@ -8,18 +8,22 @@ which row and column is wrong; writers are atomic (temporary file, then
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+
+from estates_opt.errors import OutputWriteError
+from estates_opt.text import escape_control, neutralise_cell
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +32,38 @@ log = logging.getLogger(__name__)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never half.
+
+    Unbuffered writes (no "Exception ignored" on a full disk); any failure is an
+    :class:`~estates_opt.errors.OutputWriteError` naming ``path``.
+    """
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputWriteError(path, exc) from None
+    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         # mkstemp creates 0600 files; give the result the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OutputWriteError(path, exc) from None
         raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to the file descriptor (the one low-level write)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _current_umask() -> int:
@@ -55,9 +76,43 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def safe_text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text cells safe to open in a spreadsheet, numbers untouched.
+
+    A text cell a spreadsheet would run as a formula gets a leading ``'``
+    (:func:`~estates_opt.text.neutralise_cell`); control characters are written
+    out as ``\\xNN``. Only text (object/string) columns are touched.
+    """
+    text_columns = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    if not text_columns:
+        return frame
+    out = frame.copy()
+    for column in text_columns:
+        out[column] = out[column].map(_safe_cell).astype(object)
+    out.columns = [_safe_cell(str(c)) for c in out.columns]
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise_cell(escape_control(value))
+    return value
+
+
 def csv_text(frame: pd.DataFrame, float_digits: int = 4) -> str:
-    """A deterministic CSV rendering: fixed float format, LF line ends."""
-    return frame.to_csv(index=False, float_format=f"%.{float_digits}f", lineterminator="\n")
+    """A deterministic CSV rendering: fixed float format, LF line ends, safe text cells."""
+    return safe_text_cells(frame).to_csv(
+        index=False, float_format=f"%.{float_digits}f", lineterminator="\n"
+    )
+
+
+def write_csv(frame: pd.DataFrame, path: Path, float_digits: int = 4) -> None:
+    """Write :func:`csv_text` of ``frame`` to ``path`` atomically."""
+    atomic_write_text(path, csv_text(frame, float_digits))
 
 
 def json_safe(value: Any) -> Any:
@@ -79,19 +134,43 @@ def write_json(data: Any, path: Path) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
+#: The last_change date written into every GeoPackage (GeoPackage's ISO 8601 form).
+GPKG_FIXED_DATE = "2000-01-01T00:00:00.000Z"
+
+
+@contextlib.contextmanager
+def _gdal_config(**options: str) -> Iterator[None]:
+    import pyogrio
+
+    saved = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(saved)
+
+
 def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     """Write several layers to one GeoPackage atomically (built in a temp file first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
     try:
-        for layer, frame in layers.items():
-            frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gpkg", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise OutputWriteError(path, exc) from None
+    try:
+        # GDAL stamps gpkg_contents.last_change with the clock unless told the date: fix it,
+        # so the same plan gives the same bytes.
+        with _gdal_config(OGR_CURRENT_DATE=GPKG_FIXED_DATE):
+            for layer, frame in layers.items():
+                frame.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, Exception):  # GDAL reports a full disk as its own error types
+            raise OutputWriteError(path, exc) from None
         raise
 
 
@@ -121,63 +200,126 @@ def remove_stale_staging(target: Path) -> list[Path]:
     return removed
 
 
-def _move_all(staging: Path, target: Path) -> None:
-    """Move every staged file into ``target``; if one move fails, put the old files back.
+class _Commit:
+    """Move every staged file into ``target``; :meth:`undo` puts the old files back.
 
     Each move is an atomic ``os.replace``; the files they replace are kept (hard
-    links, else copies) until the last move succeeds, so a failure part-way never
-    leaves a mix of the old plan and the new one.
+    links, else copies) until :meth:`discard`, so a failure part-way (in this
+    folder, or in another folder of the same run) never leaves a mix of old and new.
     """
-    backup = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=target))
-    done: list[tuple[Path, Path | None]] = []
-    try:
-        for source in sorted(staging.rglob("*")):
+
+    def __init__(self, staging: Path, target: Path):
+        self.staging, self.target = staging, target
+        self.backup = Path(
+            tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=target)
+        )
+        self.done: list[tuple[Path, Path | None]] = []
+
+    def apply(self) -> None:
+        for source in sorted(self.staging.rglob("*")):
             if source.is_dir():
                 continue
-            relative = source.relative_to(staging)
-            destination = target / relative
+            relative = source.relative_to(self.staging)
+            destination = self.target / relative
             saved = None
-            if destination.is_file():
-                saved = backup / relative
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(destination, saved)
-                except OSError:  # no hard links on this file system
-                    shutil.copy2(destination, saved)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, destination)
-            done.append((destination, saved))
-    except BaseException:
-        for destination, saved in reversed(done):
+            try:
+                if destination.is_file():
+                    saved = self.backup / relative
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    try:
+                        os.link(destination, saved)
+                    except OSError:  # no hard links on this file system
+                        shutil.copy2(destination, saved)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, destination)
+            except OSError as exc:
+                raise OutputWriteError(destination, exc) from None
+            self.done.append((destination, saved))
+
+    def undo(self) -> None:
+        for destination, saved in reversed(self.done):
             with contextlib.suppress(OSError):
                 if saved is not None:
                     os.replace(saved, destination)
                 else:
                     destination.unlink()
+        self.done.clear()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.backup, ignore_errors=True)
+
+
+def _prepare(target: Path, created: list[Path]) -> Path:
+    """Make ``target`` if needed (noting it in ``created``) and a staging folder inside it."""
+    try:
+        if not target.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            created.append(target)
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target))
+    except OSError as exc:
+        # A file where the folder (or one of its parents, e.g. MAPS of MAPS/<scenario>) should
+        # be: name that file.
+        blocker = next((p for p in (target, *target.parents) if p.is_file()), None)
+        if blocker is not None:
+            cause = OSError(errno.EEXIST, "it is a file, not a folder")
+            raise OutputWriteError(blocker, cause) from None
+        raise OutputWriteError(target, exc) from None
+
+
+@contextlib.contextmanager
+def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
+    """Yield one staging folder per target; on success commit them all, else none.
+
+    A failure anywhere (writing, or moving any file of any target into place)
+    leaves every target exactly as it was, and a folder created for this run is
+    removed again. A write failure names the file where it would have gone, never
+    the staging path. A run killed outright can leave a hidden ``.staging-<pid>-*``
+    folder; the next successful run removes it.
+    """
+    created: list[Path] = []
+    stagings: list[Path] = []
+    try:
+        for target in targets:
+            stagings.append(_prepare(target, created))
+        try:
+            yield stagings
+        except OutputWriteError as exc:
+            raise exc.at(_unstaged(Path(exc.path), stagings, targets)) from None
+        commits: list[_Commit] = []
+        try:
+            for staging, target in zip(stagings, targets, strict=True):
+                commits.append(_Commit(staging, target))
+                commits[-1].apply()
+        except BaseException:
+            for commit in reversed(commits):
+                commit.undo()
+            raise
+        finally:
+            for commit in commits:
+                commit.discard()
+    except BaseException:
+        for staging in stagings:
+            shutil.rmtree(staging, ignore_errors=True)
+        for target in reversed(created):
+            with contextlib.suppress(OSError):
+                target.rmdir()  # only if still empty
         raise
-    finally:
-        shutil.rmtree(backup, ignore_errors=True)
+    for staging in stagings:
+        shutil.rmtree(staging, ignore_errors=True)
+    for target in dict.fromkeys(targets):
+        remove_stale_staging(target)
+
+
+def _unstaged(path: Path, stagings: list[Path], targets: Sequence[Path]) -> Path:
+    """Where a staged file would have gone (``path`` itself if it is not staged)."""
+    for staging, target in zip(stagings, targets, strict=True):
+        if path == staging or staging in path.parents:
+            return target / path.relative_to(staging)
+    return path
 
 
 @contextlib.contextmanager
 def staged_directory(target: Path) -> Iterator[Path]:
-    """Yield a staging folder; on success move each file into ``target`` atomically.
-
-    A failure anywhere inside the block leaves ``target`` exactly as it was (a
-    folder created for this run is removed again). A run killed outright can
-    leave a hidden ``.staging-<pid>-*`` folder; the next successful run removes it.
-    """
-    created = not target.exists()
-    target.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target))
-    try:
+    """One staging folder for ``target``: see :func:`staged_directories`."""
+    with staged_directories([target]) as (staging,):
         yield staging
-        _move_all(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            with contextlib.suppress(OSError):
-                target.rmdir()  # only if still empty
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
-    remove_stale_staging(target)

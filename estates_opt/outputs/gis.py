@@ -18,6 +18,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString
 
+from estates_opt.errors import OutputWriteError
+from estates_opt.outputs.files import GPKG_FIXED_DATE, _gdal_config
 from estates_opt.outputs.maps.data import CATEGORY_STYLE, KIND_STYLE, sessions
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -211,5 +213,10 @@ def write_layer_styles(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
         return
     import pyogrio
 
-    pyogrio.write_dataframe(pd.DataFrame(rows), path, layer="layer_styles", driver="GPKG")
+    try:
+        # The same fixed date as the other layers: the same plan gives the same bytes.
+        with _gdal_config(OGR_CURRENT_DATE=GPKG_FIXED_DATE):
+            pyogrio.write_dataframe(pd.DataFrame(rows), path, layer="layer_styles", driver="GPKG")
+    except Exception as exc:  # GDAL reports a full disk as its own error types
+        raise OutputWriteError(path, exc) from None
     log.info("wrote QGIS styles for %d layers to %s", len(rows), path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,17 +10,19 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString
 
+from estates_opt.errors import InputDataError, Problem
 from estates_opt.inputs.changes import apply_scenario
 from estates_opt.inputs.dataset import read_dataset
 from estates_opt.model.result import SolveStatus
 from estates_opt.outputs.files import (
-    csv_text,
     json_safe,
-    staged_directory,
+    staged_directories,
+    write_csv,
     write_geopackage,
     write_json,
 )
 from estates_opt.outputs.gis import moves_layer, write_layer_styles
+from estates_opt.paths import is_inside, kind_of
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -73,12 +76,20 @@ def write_plan(
     workbook: bool = True,
     tiles: str | None = None,
 ) -> Path:
-    """Write the plan's tables, KPIs, GeoPackage (and workbook, maps) atomically."""
+    """Write the plan's tables, KPIs, GeoPackage, workbook and maps: all of them, or none.
+
+    Everything is written into staging folders first and committed together, so
+    a failure anywhere (a full disk, a file where the maps folder should be,
+    Ctrl-C) leaves the earlier plan and maps exactly as they were.
+    """
     out_dir = Path(out_dir)
     maps_dir = Path(maps_dir) if maps_dir is not None else None
-    with staged_directory(out_dir) as stage:
+    check_output_folders(plan.dataset.source, out_dir, maps_dir)
+    targets = [out_dir] if maps_dir is None else [out_dir, maps_dir]
+    with staged_directories(targets) as stages:
+        stage = stages[0]
         for name, frame in plan.tables().items():
-            (stage / f"{name}.csv").write_text(csv_text(frame), encoding="utf-8")
+            write_csv(frame, stage / f"{name}.csv")
         write_json(json_safe(plan.kpis), stage / "kpis.json")  # undefined means -> null
         write_json(plan.scenario.model_dump(mode="json"), stage / "scenario.json")
         layers = _gpkg_layers(plan)
@@ -89,24 +100,195 @@ def write_plan(
             from estates_opt.outputs.workbook import write_workbook  # openpyxl only when asked
 
             write_workbook(plan, stage / "plan.xlsx")
-    if maps_dir is not None:
-        from estates_opt.outputs.maps.pages import write_maps
+        if maps_dir is not None:
+            from estates_opt.outputs.maps.pages import write_maps
 
-        write_maps(plan, maps_dir, tiles=tiles)
+            write_maps(plan, stages[1], tiles=tiles)
     log.info("wrote plan to %s", out_dir)
     return out_dir
 
 
-def read_plan(plan_dir: str | Path) -> Plan:
-    """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain."""
-    import json
+def check_output_folders(dataset_dir: str | Path, *folders: Path | None) -> None:
+    """Refuse output folders inside the dataset folder (also through a symbolic link)."""
+    if not dataset_dir or str(dataset_dir).startswith("<"):  # a dataset built in memory
+        return
+    problems = [
+        Problem(
+            str(folder),
+            f"is inside the dataset folder {dataset_dir}: a plan written there would mix "
+            "outputs with the inputs (and could replace them).",
+            fix="choose an output folder outside the dataset, e.g. outputs/NAME.",
+        )
+        for folder in folders
+        if folder is not None and is_inside(folder, Path(dataset_dir))
+    ]
+    if problems:
+        raise InputDataError(problems, summary="output folder inside the dataset")
 
+
+#: The columns of each plan table, as :func:`write_plan` writes them; all but TEXT_COLUMNS
+#: are numbers.
+PLAN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "allocations": (
+        "service_id", "pcn_code", "site_id", "band", "room_type", "hours_per_week",
+        "sessions_per_week", "travel_km", "baseline_hours_per_week",
+    ),
+    "moves": (
+        "service_id", "service", "pcn_code", "from_site_id", "from_site", "from_band",
+        "to_site_id", "to_site", "to_band", "hours_per_week", "sessions_per_week",
+        "from_travel_km", "to_travel_km", "why",
+    ),
+    "utilisation": (
+        "site_id", "name", "kind", "room_type", "band", "capacity_hours", "fixed_hours",
+        "before_hours", "after_hours", "before_utilisation", "after_utilisation", "cap",
+    ),
+    "pcn_summary": (
+        "pcn_code", "pcn_name", "borough", "registered_patients", "population", "demand_hours",
+        "met_hours", "unmet_hours", "travel_before_km", "travel_after_km",
+        "enhanced_access_demand_hours", "enhanced_access_met_hours", "hours_moved",
+    ),
+    "bottlenecks": (
+        "site_id", "name", "kind", "room_type", "band", "capacity_hours", "cap", "after_hours",
+        "after_utilisation", "shadow_price_gbp_per_room_hour",
+    ),
+    "unmet": ("service_id", "pcn_code", "demand_hours", "met_hours", "unmet_hours"),
+}  # fmt: skip
+TEXT_COLUMNS = frozenset(
+    {
+        "service_id", "service", "pcn_code", "site_id", "from_site_id", "from_site",
+        "from_band", "to_site_id", "to_site", "to_band", "why", "band", "room_type", "name",
+        "kind", "pcn_name", "borough",
+    }
+)  # fmt: skip
+
+_NUMBER = (int, float)
+#: KPIs the readers of a plan use, with the JSON types they must have.
+KPI_TYPES: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "utilisation_before": (dict,),
+    "utilisation_after": (dict,),
+    "hours_moved": _NUMBER,
+    "unmet_hours_total": _NUMBER,
+    "demand_hours_total": _NUMBER,
+    "unmet_hours_by_category": (dict,),
+    "buildings_used_before": _NUMBER,
+    "buildings_used_after": _NUMBER,
+    "enhanced_access_all_met": (bool,),
+    "travel_km_before": (*_NUMBER, type(None)),
+    "travel_km_after": (*_NUMBER, type(None)),
+    "sites_opened": (list,),
+    "model": (dict,),
+}
+
+REWRITE = "write the plan again with `estates-opt solve` (the plan files are not for editing)."
+
+
+def _problem(path: Path, message: str, fix: str = REWRITE, **where: str) -> Problem:
+    return Problem(str(path), message, fix=fix, **where)
+
+
+def _read_json(path: Path, problems: list[Problem]) -> object:
+    what = kind_of(path)
+    if what is not None:
+        problems.append(_problem(path, f"is {what}." if what != "missing" else "is missing."))
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        problems.append(_problem(path, "is not UTF-8 text."))
+    except json.JSONDecodeError as exc:
+        problems.append(_problem(path, f"is not valid JSON ({exc.msg}).", row=f"line {exc.lineno}"))
+    except RecursionError:
+        problems.append(_problem(path, "is nested too deeply to read."))
+    return None
+
+
+def _check_kpis(path: Path, kpis: object, problems: list[Problem]) -> bool:
+    """Whether ``kpis`` has every KPI the readers use, with the right types."""
+    if not isinstance(kpis, dict):
+        problems.append(
+            _problem(path, f"holds a {type(kpis).__name__}, not the plan's KPIs (an object).")
+        )
+        return False
+    before = len(problems)
+    for key, types in KPI_TYPES.items():
+        if key not in kpis:
+            problems.append(_problem(path, f"has no '{key}'.", column=key))
+        elif not isinstance(kpis[key], types) or (
+            bool not in types and isinstance(kpis[key], bool)
+        ):
+            problems.append(_problem(path, f"'{key}' is a {type(kpis[key]).__name__}.", column=key))
+    if len(problems) > before:
+        return False
+    statuses = {s.value for s in SolveStatus}
+    if kpis["status"] not in statuses:
+        problems.append(
+            _problem(path, f"status '{kpis['status'][:40]}' is unknown.", column="status")
+        )
+    for key in ("utilisation_before", "utilisation_after"):
+        weekday = kpis[key].get("weekday")
+        if not isinstance(weekday, dict) or not all(
+            isinstance(v, _NUMBER) and not isinstance(v, bool) for v in weekday.values()
+        ):
+            problems.append(
+                _problem(path, f"'{key}.weekday' is not a table of numbers.", column=key)
+            )
+    if not all(isinstance(x, str) and ":" in x for x in kpis["sites_opened"]):
+        problems.append(
+            _problem(path, "'sites_opened' is not a list of 'site:band'.", column="sites_opened")
+        )
+    return len(problems) == before
+
+
+def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame | None:
+    what = kind_of(path)
+    if what is not None:
+        problems.append(_problem(path, f"is {what}." if what != "missing" else "is missing."))
+        return None
+    columns = PLAN_COLUMNS[name]
+    text = {c: str for c in columns if c in TEXT_COLUMNS}
+    try:
+        frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError:
+        problems.append(_problem(path, "is not UTF-8 text."))
+        return None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        problems.append(_problem(path, f"is not a readable table ({str(exc).strip()[:160]})."))
+        return None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        problems.append(_problem(path, f"has no column(s) {', '.join(missing)}."))
+        return None
+    for column in columns:
+        if column in TEXT_COLUMNS or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame.index[numbers.isna() & frame[column].notna()]
+        if len(bad):
+            value = str(frame.at[bad[0], column])[:40]
+            problems.append(
+                _problem(
+                    path,
+                    f"'{value}' is not a number ({len(bad)} such cell(s)).",
+                    row=f"line {bad[0] + 2}",
+                    column=column,
+                )
+            )
+            return None
+    return frame
+
+
+def read_plan(plan_dir: str | Path) -> Plan:
+    """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain.
+
+    The folder is checked first: a missing, truncated or edited file is an
+    :class:`~estates_opt.errors.InputDataError` naming the file, what is wrong and
+    what to do, never a traceback.
+    """
     from estates_opt.scenario import scenario_from_dict
 
     plan_dir = Path(plan_dir)
-    if not (plan_dir / "kpis.json").is_file():
-        from estates_opt.errors import InputDataError, Problem
-
+    if not plan_dir.is_dir() or kind_of(plan_dir / "kpis.json") == "missing":
         raise InputDataError(
             [
                 Problem(
@@ -116,36 +298,29 @@ def read_plan(plan_dir: str | Path) -> Plan:
                 )
             ]
         )
-    kpis = json.loads((plan_dir / "kpis.json").read_text(encoding="utf-8"))
-    scenario = scenario_from_dict(
-        json.loads((plan_dir / "scenario.json").read_text(encoding="utf-8")),
-        str(plan_dir / "scenario.json"),
-    )
+    problems: list[Problem] = []
+    kpis = _read_json(plan_dir / "kpis.json", problems)
+    kpis_ok = kpis is not None and _check_kpis(plan_dir / "kpis.json", kpis, problems)
+    raw_scenario = _read_json(plan_dir / "scenario.json", problems)
+    if raw_scenario is not None and not isinstance(raw_scenario, dict):
+        problems.append(_problem(plan_dir / "scenario.json", "does not hold a scenario."))
+    tables = {name: _read_table(plan_dir / f"{name}.csv", name, problems) for name in PLAN_TABLES}
+    if problems or not kpis_ok or not isinstance(raw_scenario, dict) or not isinstance(kpis, dict):
+        raise InputDataError(problems, summary=f"{plan_dir} is not a readable plan folder")
+    scenario = scenario_from_dict(raw_scenario, str(plan_dir / "scenario.json"))
     dataset = apply_scenario(read_dataset(scenario.dataset_path()), scenario)
-    text_cols = {
-        "service_id": str,
-        "pcn_code": str,
-        "site_id": str,
-        "from_site_id": str,
-        "to_site_id": str,
-    }
-    tables = {
-        name: pd.read_csv(
-            plan_dir / f"{name}.csv", dtype=text_cols, keep_default_na=False, na_values=[""]
-        )
-        for name in PLAN_TABLES
-    }
     opened = frozenset(tuple(x.split(":", 1)) for x in kpis.get("sites_opened", []))
+    frames = {name: frame for name, frame in tables.items() if frame is not None}
     return Plan(
         scenario,
         dataset,
         SolveStatus(kpis["status"]),
-        tables["allocations"],
-        tables["moves"],
-        tables["utilisation"],
-        tables["pcn_summary"],
-        tables["bottlenecks"],
-        tables["unmet"],
+        frames["allocations"],
+        frames["moves"],
+        frames["utilisation"],
+        frames["pcn_summary"],
+        frames["bottlenecks"],
+        frames["unmet"],
         kpis,
         opened,
     )

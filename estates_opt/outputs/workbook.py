@@ -15,10 +15,13 @@ atomically.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import logging
 import math
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +36,12 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from estates_opt.outputs.files import atomic_write_bytes
+from estates_opt.text import FORMULA_PREFIXES, escape_control, is_formula
+
+__all__ = ["FORMULA_PREFIXES", "safe_text", "write_workbook"]
 
 log = logging.getLogger(__name__)
 
-
-#: Leading characters a spreadsheet would read as the start of a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "0.0", "0.00", '"£"#,##0.00', "#,##0"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -99,7 +102,7 @@ def number_format(column: str) -> str | None:
 
 def safe_text(cell: Any) -> None:
     """Make a string cell that looks like a formula plain text (data type ``s``, quote prefix)."""
-    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
+    if is_formula(cell.value):
         cell.data_type = "s"
         cell.quotePrefix = True
 
@@ -113,7 +116,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, list | tuple | dict):
-        return json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        # openpyxl refuses control characters (IllegalCharacterError): write them out as \xNN.
+        return escape_control(value, keep="\t\n\r")
     return value
 
 
@@ -371,6 +377,29 @@ def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: The date written into every workbook (document properties and zip entries).
+FIXED_DATE = datetime.datetime(2000, 1, 1)
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The zip archive ``data`` rewritten with every entry dated :data:`FIXED_DATE`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_DATE.timetuple()[:6])
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' when saving
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + FIXED_DATE.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
+                    content,
+                )
+            target.writestr(fixed, content)
+    return out.getvalue()
+
+
 def write_workbook(plan: Any, path: str | Path) -> Path:
     """Write the plan's workbook to ``path`` (atomically) and return the path."""
     path = Path(path)
@@ -404,8 +433,11 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
     assumptions.column_dimensions["B"].width = 100
     assumptions.auto_filter.ref = f"A1:B{len(rows) + 1}"
     prepare_for_print(wb, title=f"estates-opt plan: {plan.scenario.name}")
+
+    # The same plan gives the same bytes: fixed document dates and zip entry times.
+    wb.properties.created = FIXED_DATE
     buffer = io.BytesIO()
     wb.save(buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, _fixed_zip_times(buffer.getvalue()))
     log.info("wrote workbook %s", path)
     return path

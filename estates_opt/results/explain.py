@@ -406,9 +406,11 @@ def kpi_dict(
     def clean(x):
         return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
+    stopped = {"stopped_at": result.limit} if result.limit else {}  # only when it stopped early
     return {
         "scenario": scenario.name,
         "status": str(result.status),
+        **stopped,
         "solver": result.solver,
         "backend": result.backend,
         "objective": clean(result.objective),
