@@ -1,5 +1,6 @@
 # The two commands a new user needs (see README.md):
-#   make demo   solve the North East London default and write the plan and maps
+#   make demo   solve the North East London default: the plan in outputs/nel_baseline/,
+#               its maps in maps/nel_baseline/ (each scenario's maps in maps/<scenario>/)
 #   make test   run the whole test suite
 # Both create .venv and install everything on a fresh machine.
 
@@ -32,4 +33,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --scale nel
 
 clean:
-	rm -rf outputs maps/*.html maps/hubs .cache
+	find maps -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf outputs .cache

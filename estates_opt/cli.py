@@ -42,6 +42,17 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
+#: One meaning of --maps in every command: the folder under which each scenario's maps go.
+MAPS_HELP = "Maps folder: each scenario's maps go to MAPS/NAME/ (NAME = scenario name)."
+Tiles = Annotated[
+    str | None,
+    typer.Option(
+        "--tiles",
+        help="Online background tiles under the offline basemap, for readers with a network "
+        "(a Folium tile name, e.g. OpenStreetMap or CartoDB positron). Default: none, the "
+        "pages load nothing from the internet.",
+    ),
+]
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
     "2 bad input (dataset, scenario or arguments); 3 outputs could not be written (disk full); "
@@ -81,6 +92,50 @@ class SafeFormatter(logging.Formatter):
 
 console = SafeConsole()
 err = SafeConsole(stderr=True)
+
+
+def _flags_without_type() -> None:
+    """Typer's rich help prints ``<bool>`` after every on/off flag (``--quiet <bool>``), which
+    reads as if the flag took a value: show no type for flags, as click does."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_estates_opt", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._estates_opt = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("estates-opt")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "0.0.0"
+        console.print(f"estates-opt {number}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Reallocate NHS primary-care sessions into underused community estate, explain and map
+    the plan."""
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
@@ -146,10 +201,40 @@ def _tool_errors(stopped: str = STOPPED) -> Iterator[None]:
 
 
 def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
-    """A spinner for a step that may take more than a moment (nothing when quiet)."""
-    if quiet or not console.is_terminal:
+    """A spinner for a step that may take more than a moment (nothing when quiet).
+
+    Without a terminal (a log file, CI, a pipe) there is no spinner: a line when the step
+    starts and one with its elapsed time when it ends, on stderr, so a long run is never
+    silent and the output stays clean.
+    """
+    if quiet:
         return contextlib.nullcontext()
+    if not console.is_terminal:
+        return _logged_step(message)
     return console.status(message, spinner="dots")
+
+
+@contextlib.contextmanager
+def _logged_step(message: str) -> Iterator[None]:
+    started = time.perf_counter()
+    err.print(f"[{_clock()}] {message}", markup=False, highlight=False, soft_wrap=True)
+    yield
+    took = time.perf_counter() - started
+    err.print(
+        f"[{_clock()}] done: {message.rstrip('.')} ({took:.1f} s)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _clock() -> str:
+    """Elapsed time since the command started (the module was loaded), mm:ss."""
+    total = int(time.perf_counter() - _STARTED)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+_STARTED = time.perf_counter()
 
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show every stage's log lines.")]
@@ -369,8 +454,9 @@ def solve(
             "--out", "-o", help="Plan folder (default outputs/NAME, NAME = scenario name)."
         ),
     ] = None,
-    maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
+    tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -383,6 +469,7 @@ def solve(
     by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
     """
     from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.maps.pages import scenario_maps_dir
     from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
     from estates_opt.scenario import load_scenario
@@ -393,12 +480,13 @@ def solve(
         with _step("reading scenario and dataset...", quiet):
             sc = load_scenario(scenario)
             out_dir = out or Path("outputs") / sc.name
-            check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps)
+            maps_dir = scenario_maps_dir(maps, sc.name)
+            check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
         with _step("writing plan and maps...", quiet):
-            write_plan(plan, out_dir, maps_dir=None if no_maps else maps)
+            write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
     if quiet:
         console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
@@ -406,7 +494,7 @@ def solve(
         print_plan_summary(plan, seconds)
         console.print(
             f"plan written to [bold]{escape(str(out_dir))}[/]"
-            + ("" if no_maps else f", maps to [bold]{escape(str(maps))}[/]"),
+            + ("" if no_maps else f", maps to [bold]{escape(str(maps_dir))}[/]"),
             highlight=False,
         )
     if plan.status != "optimal":
@@ -453,7 +541,9 @@ def compare(
         str | None,
         typer.Option("--dask-scheduler", help="Use an existing Dask cluster (tcp://host:port)."),
     ] = None,
-    with_maps: Annotated[bool, typer.Option("--maps", help="Also draw each plan's maps.")] = False,
+    maps: Annotated[
+        Path | None, typer.Option("--maps", help=MAPS_HELP + " Default: no maps.")
+    ] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -480,7 +570,7 @@ def compare(
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
         with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
             table = compare_scenarios(
-                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=with_maps
+                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=maps or False
             )
     results = table.attrs.get("results", [])
     seconds = time.perf_counter() - started
@@ -492,8 +582,9 @@ def compare(
         _print_comparison(table, names, results)
         console.print(
             f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
-            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario "
-            f"in {seconds:.1f} s",
+            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
+            + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
+            + f" in {seconds:.1f} s",
             highlight=False,
         )
     for result in results:
@@ -561,7 +652,8 @@ def _common_prefix(names: list[str]) -> str:
 @app.command("map")
 def map_(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
-    maps: Annotated[Path, typer.Option("--maps", help="Folder for the HTML maps.")] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
+    tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -585,8 +677,9 @@ def map_(
         err.print(f"[bold red]Maps unavailable[/]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_NOT_OPTIMAL) from None
     with _tool_errors(), _step(f"drawing maps of {plan_dir}...", quiet):
-        redraw_maps(plan_dir, maps)
-    console.print(f"maps written to [bold]{escape(str(maps))}[/]", highlight=False)
+        written = redraw_maps(plan_dir, maps, per_scenario=True, tiles=tiles)
+    where = next(iter(written)).parent if written else maps
+    console.print(f"maps written to [bold]{escape(str(where))}[/]", highlight=False)
 
 
 # --- explain -------------------------------------------------------------------------------
@@ -596,10 +689,12 @@ def map_(
 def explain(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
     pcn: Annotated[
-        str | None, typer.Option("--pcn", help="Explain one PCN (PCN code, e.g. U00367).")
+        str | None,
+        typer.Option("--pcn", help="Explain one PCN: its code or name (U00367, 'Havering South')."),
     ] = None,
     site: Annotated[
-        str | None, typer.Option("--site", help="Explain one building (site id, e.g. RATDY).")
+        str | None,
+        typer.Option("--site", help="Explain one building: its site id or name (RATDY)."),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many moves/rooms to list.")] = 10,
     verbose: Verbose = False,
@@ -633,12 +728,57 @@ def explain(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def _unknown(kind: str, value: str, known: list[str]) -> typer.Exit:
+def _plain(text: str) -> str:
+    """A name as typed: lower case, single spaces, '&' as 'and', without a trailing 'PCN'."""
+    words = " ".join(str(text).replace("&", " and ").lower().split())
+    return words[:-4] if words.endswith(" pcn") else words
+
+
+def _lookup(kind: str, value: str, names: dict[str, str]) -> str:
+    """The code a user means by ``value``: a code (any case) or a name (or a unique part of one).
+
+    ``names`` maps each code to its display name. Raises the bad-input exit with
+    did-you-mean suggestions (names with their codes) when nothing or several match.
+    """
     import difflib
 
-    close = difflib.get_close_matches(value, known, n=3)
+    if value in names:
+        return value
+    by_code = {c.lower(): c for c in names}
+    if value.lower() in by_code:
+        return by_code[value.lower()]
+    wanted = _plain(value)
+    exact = sorted(c for c, n in names.items() if _plain(n) == wanted)
+    partial = sorted(c for c, n in names.items() if wanted and wanted in _plain(n))
+    found = exact or partial
+    if len(found) == 1:
+        return found[0]
+    label = {c: f"{n} ({c})" if n else c for c, n in names.items()}
+    if found:
+        listed = ", ".join(label[c] for c in found[:6]) + (", ..." if len(found) > 6 else "")
+        err.print(
+            f"[bold red]Input error[/]: '{escape(value)}' matches {len(found)} {kind}s: "
+            f"{escape(listed)}. Give the code.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    plain = {_plain(n): c for c, n in names.items() if n}
+    close = difflib.get_close_matches(wanted, list(plain), n=3, cutoff=0.6)
+    codes = difflib.get_close_matches(value, list(names), n=3)
+    hints = [label[plain[p]] for p in close] + [label[c] for c in codes]
+    raise _unknown(kind, value, [], hints=list(dict.fromkeys(hints))[:3])
+
+
+def _unknown(kind: str, value: str, known: list[str], hints: list[str] | None = None) -> typer.Exit:
+    import difflib
+
+    close = hints if hints is not None else difflib.get_close_matches(value, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    err.print(f"[bold red]Input error[/]: no {kind} '{escape(value)}' in this plan.{hint}")
+    err.print(
+        f"[bold red]Input error[/]: no {kind} '{escape(value)}' in this plan (give its code or "
+        f"name).{escape(hint)}",
+        highlight=False,
+    )
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -708,9 +848,11 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
 
 def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
     summary = plan.pcn_summary
-    known = [str(c) for c in summary["pcn_code"]]
-    if code not in known:
-        raise _unknown("PCN", code, known)
+    code = _lookup(
+        "PCN",
+        code,
+        {str(c): str(n) for c, n in zip(summary["pcn_code"], summary["pcn_name"], strict=True)},
+    )
     row = summary[summary["pcn_code"] == code].iloc[0]
     lines = [
         f"PCN {code} {row['pcn_name']} ({row['borough']}): population {row['population']:,.0f}, "
@@ -759,15 +901,14 @@ def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
 
 
 def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
-    util = plan.utilisation[plan.utilisation["site_id"] == site_id]
     premises = plan.dataset.premises.set_index("site_id")
     moves = plan.moves
-    if util.empty and site_id not in premises.index:
-        closed = site_id in plan.scenario.buildings.close
-        in_moves = (moves["from_site_id"] == site_id).any()
-        if not (closed or in_moves):
-            known = sorted(str(s) for s in plan.utilisation["site_id"].unique())
-            raise _unknown("site", site_id, known)
+    names = {str(s): str(n) for s, n in zip(moves["from_site_id"], moves["from_site"], strict=True)}
+    names |= {str(s): "" for s in plan.utilisation["site_id"].unique()}
+    names |= {str(s): str(n) for s, n in premises["name"].items()}
+    names |= {str(s): "" for s in plan.scenario.buildings.close if str(s) not in names}
+    site_id = _lookup("site", site_id, names)
+    util = plan.utilisation[plan.utilisation["site_id"] == site_id]
     lines = []
     if site_id in premises.index:
         p = premises.loc[site_id]

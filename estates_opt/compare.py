@@ -40,6 +40,7 @@ from estates_opt.outputs.comparison import (
     times_csv,
 )
 from estates_opt.outputs.files import atomic_write_text
+from estates_opt.outputs.maps.pages import scenario_maps_dir
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.parallel import map_parallel
 from estates_opt.pipeline import solve
@@ -56,7 +57,8 @@ class ScenarioJob:
     scenario: Scenario
     dataset: Dataset
     out_dir: str
-    maps: bool = False
+    #: Where this scenario's maps go (``None``: no maps).
+    maps_dir: str | None = None
 
 
 def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
     try:
         plan = solve(job.dataset, scenario)
         plan_dir = Path(job.out_dir) / scenario.name
-        write_plan(plan, plan_dir, maps_dir=plan_dir / "maps" if job.maps else None)
+        write_plan(plan, plan_dir, maps_dir=job.maps_dir)
     except EstatesOptError as exc:
         result.update(
             error=str(exc),
@@ -97,31 +99,44 @@ def _error_kind(exc: EstatesOptError) -> str:
 
 
 def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:
-    """Load every scenario and check it against its dataset; raise on the first bad one.
+    """Load every scenario and check it against its dataset; report every problem at once.
 
     Each dataset is read and validated once, however many scenarios use it.
     Two scenarios with the same name would write to the same folder: an error.
+    Problems in several files (a typo in one, an unknown site in another) come in
+    one :class:`ScenarioError`, like a dataset's, not one per run.
     """
     if not paths:
         raise ScenarioError("compare: give at least one scenario file.")
-    scenarios = [load_scenario(p) for p in paths]
+    problems: list[str] = []
+    loaded: list[tuple[str | Path, Scenario]] = []
+    for path in paths:
+        try:
+            loaded.append((path, load_scenario(path)))
+        except ScenarioError as exc:
+            problems += exc.problems or [str(exc)]
     seen: dict[str, str] = {}
-    for path, scenario in zip(paths, scenarios, strict=True):
+    for path, scenario in loaded:
         if scenario.name in seen:
-            raise ScenarioError(
+            problems.append(
                 f"{path}: scenario name '{scenario.name}' is also used by {seen[scenario.name]}; "
                 "each plan is written to a folder named after its scenario, so give each a "
                 "distinct name."
             )
-        seen[scenario.name] = str(path)
+        seen.setdefault(scenario.name, str(path))
     datasets: dict[Path, Dataset] = {}
     checked = []
-    for scenario in scenarios:
+    for _, scenario in loaded:
         where = scenario.dataset_path().resolve()
         if where not in datasets:
             datasets[where] = dataset_files.read_dataset(where)
-        apply_scenario(datasets[where], scenario)
+        try:
+            apply_scenario(datasets[where], scenario)
+        except ScenarioError as exc:
+            problems += exc.problems or [str(exc)]
         checked.append((scenario, datasets[where]))
+    if problems:
+        raise ScenarioError("; ".join(problems), problems)
     return checked
 
 
@@ -131,9 +146,12 @@ def compare_scenarios(
     *,
     dask: bool = False,
     scheduler: str | None = None,
-    maps: bool = False,
+    maps: bool | str | Path = False,
 ) -> pd.DataFrame:
     """Solve scenarios in parallel, write their plans and the comparison; return the table.
+
+    ``maps``: a folder draws each scenario's maps in ``<maps>/<scenario name>/``; ``True``
+    draws them in each plan folder (``<out_dir>/<name>/maps/``); ``False`` draws none.
 
     The table is indexed by KPI, with a ``unit`` column, one column per
     scenario and one ``<name> - <first>`` difference column per later scenario.
@@ -144,7 +162,7 @@ def compare_scenarios(
     checked = check_scenario_files(paths)
     read_seconds = time.perf_counter() - started
     jobs = [
-        ScenarioJob(str(path), scenario, dataset, str(out), maps)
+        ScenarioJob(str(path), scenario, dataset, str(out), _maps_dir(maps, out, scenario.name))
         for path, (scenario, dataset) in zip(paths, checked, strict=True)
     ]
     results = map_parallel(solve_scenario, jobs, dask=dask, scheduler=scheduler)
@@ -159,3 +177,11 @@ def compare_scenarios(
     table.attrs["results"] = results
     table.attrs["wall_seconds"] = wall
     return table
+
+
+def _maps_dir(maps: bool | str | Path, out: Path, name: str) -> str | None:
+    if maps is False:
+        return None
+    if maps is True:
+        return str(out / name / "maps")
+    return str(scenario_maps_dir(maps, name))

@@ -25,7 +25,7 @@ from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
 from estates_opt.outputs.files import staged_directory
-from estates_opt.outputs.maps.pages import write_maps
+from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
 from estates_opt.results.plan import Plan
@@ -143,11 +143,21 @@ def run(scenario_path: str | Path) -> Plan:
     return solve(read_dataset(scenario.dataset_path()), scenario)
 
 
-def redraw_maps(plan_dir: str | Path, maps_dir: str | Path) -> dict[Path, int]:
-    """Redraw the maps of a written plan folder without solving again: every page, or none."""
+def redraw_maps(
+    plan_dir: str | Path,
+    maps_dir: str | Path,
+    *,
+    per_scenario: bool = False,
+    tiles: str | None = None,
+) -> dict[Path, int]:
+    """Redraw the maps of a written plan folder without solving again: every page, or none.
+
+    With ``per_scenario`` the maps go to ``<maps_dir>/<scenario name>/`` (as the CLI does).
+    Returns every written path with its size, the planner's map first.
+    """
     plan = read_plan(plan_dir)
-    maps_dir = Path(maps_dir)
-    check_output_folders(plan.dataset.source, maps_dir)
-    with staged_directory(maps_dir) as stage:
-        written = write_maps(plan, stage)
-    return {maps_dir / path.relative_to(stage): size for path, size in written.items()}
+    target = scenario_maps_dir(maps_dir, plan.scenario.name) if per_scenario else Path(maps_dir)
+    check_output_folders(plan.dataset.source, target)
+    with staged_directory(target) as stage:
+        written = write_maps(plan, stage, tiles=tiles)
+    return {target / path.relative_to(stage): size for path, size in written.items()}

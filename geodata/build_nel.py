@@ -26,6 +26,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import cdist
 
+from build_basemap import build as build_basemap  # geodata/build_basemap.py, beside this file
+
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw" / "nel"
 OUT = HERE / "nel"
@@ -746,6 +748,7 @@ def main() -> None:
         write_csv(table, OUT / f"{name}.csv")
     write_csv(dropped.sort_values("OrganisationCode"), CURATION_LOG)
     (OUT / "ATTRIBUTION.txt").write_text(attribution_text(), encoding="utf-8")
+    build_basemap()  # geodata/nel/basemap/: the maps' offline water, roads, rail and places
     report(premises, pcns, lsoas, capacity, opening, baseline, services, demand, travel)
 
 

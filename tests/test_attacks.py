@@ -399,8 +399,8 @@ def _fd_path(fd: int) -> str:
         (".moves.csv.", "out/moves.csv"),
         (".kpis.json.", "out/kpis.json"),
         (".plan.xlsx.", "out/plan.xlsx"),
-        (".plan_map.html.", "maps/plan_map.html"),
-        (".index.html.", "maps/hubs/index.html"),
+        (".plan_map.html.", "maps/s/plan_map.html"),  # each scenario's maps in maps/NAME/
+        (".index.html.", "maps/s/hubs/index.html"),
     ],
     ids=["csv", "json", "workbook", "map", "hub-index"],
 )

@@ -192,7 +192,34 @@ def test_map_redraws_or_rejects(tiny_plan_dir, tmp_path):
     assert result.exit_code == EXIT_BAD_INPUT
     result = run("map", tiny_plan_dir, "--maps", tmp_path / "maps")
     assert result.exit_code == EXIT_OK, result.output
-    assert any((tmp_path / "maps").rglob("*.html"))
+    # In the scenario's own folder (the tiny scenario is named after its file).
+    assert (tmp_path / "maps" / "tiny" / "plan_map.html").is_file()
+    assert (tmp_path / "maps" / "tiny" / "hubs" / "index.html").is_file()
+    assert "maps/tiny" in flat(result.output).replace(" ", "")
+    page = (tmp_path / "maps" / "tiny" / "plan_map.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" not in page  # offline unless asked
+    result = run("map", tiny_plan_dir, "--maps", tmp_path / "online", "--tiles", "OpenStreetMap")
+    assert result.exit_code == EXIT_OK, result.output
+    page = (tmp_path / "online" / "tiny" / "plan_map.html").read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in page
+
+
+def test_each_scenarios_maps_have_their_own_folder(tiny_dir, tmp_path):
+    """solve A then solve B: A's maps are still there, and unchanged."""
+    for name, circuity in (("a", 1.2), ("b", 1.5)):
+        (tmp_path / f"{name}.toml").write_text(
+            f'dataset = "{tiny_dir}"\n[travel]\ncircuity = {circuity}\n', encoding="utf-8"
+        )
+    maps = tmp_path / "maps"
+    result = run("solve", tmp_path / "a.toml", "--out", tmp_path / "out_a", "--maps", maps)
+    assert result.exit_code == EXIT_OK, result.output
+    first = (maps / "a" / "plan_map.html").read_bytes()
+    result = run("solve", tmp_path / "b.toml", "--out", tmp_path / "out_b", "--maps", maps)
+    assert result.exit_code == EXIT_OK, result.output
+    assert (maps / "a" / "plan_map.html").read_bytes() == first
+    assert (maps / "b" / "plan_map.html").is_file()
+    assert not (maps / "plan_map.html").exists()
+    assert "maps/b" in flat(result.output).replace(" ", "")
 
 
 def test_console_script_bad_input_has_no_traceback(tmp_path):
@@ -208,3 +235,50 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
     assert proc.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "not a folder" in proc.stderr
+
+
+def test_version():
+    from estates_opt import __version__
+
+    result = run("--version")
+    assert result.exit_code == EXIT_OK
+    assert result.output.strip() == f"estates-opt {__version__}"
+
+
+def test_explain_finds_pcns_and_sites_by_name(tiny_plan_dir):
+    # By name, in any case, without the trailing "PCN", or by the code in lower case.
+    for value in ("Synthetic PCN 1", "synthetic pcn 1", "p00001"):
+        result = run("explain", tiny_plan_dir, "--pcn", value)
+        assert result.exit_code == EXIT_OK, result.output
+        assert "PCN P00001 Synthetic PCN 1" in flat(result.output)
+    result = run("explain", tiny_plan_dir, "--site", "hub 0")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Site H00000" in flat(result.output)
+    # A typo: did you mean, naming the PCN and its code.
+    result = run("explain", tiny_plan_dir, "--pcn", "Synthetic PNC 1")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "Did you mean Synthetic PCN 1 (P00001)" in flat(result.output)
+    # Ambiguous: both PCNs listed, asking for the code.
+    result = run("explain", tiny_plan_dir, "--pcn", "synthetic")
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = flat(result.output)
+    assert "matches 2 PCNs" in text and "(P00000)" in text and "(P00001)" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_no_type_after_flags(command):
+    text = run(command, "--help").output
+    assert "<bool>" not in text
+    assert "--quiet" in text
+
+
+def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
+    result = run("explain", tiny_plan_dir)
+    assert result.exit_code == EXIT_OK
+    lines = result.output.splitlines()
+    assert re.fullmatch(r"\[\d\d:\d\d\] reading .*\.\.\.", lines[0]), lines[0]
+    assert re.fullmatch(r"\[\d\d:\d\d\] done: reading .* \(\d+\.\d s\)", lines[1]), lines[1]
+    assert not any(
+        "[" in line and "done" in line
+        for line in run("explain", tiny_plan_dir, "--quiet").output.splitlines()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_HTML,
     TIMES_CSV,
-    bar_chart_svg,
     comparison_csv,
     comparison_html,
     comparison_table,
     format_value,
+    judge,
+    show,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +54,17 @@ def compared(tiny_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     models = write_models(root / "models", tiny_dir)
     table = compare_scenarios(models, root / "one")
-    compare_scenarios(models, root / "two")
+    compare_scenarios(models, root / "two", maps=root / "maps")
     return table, root / "one", root / "two"
+
+
+def test_maps_of_each_scenario_in_their_own_folder(compared):
+    _, _, two_dir = compared
+    maps = two_dir.parent / "maps"
+    for folder in ("base", "grow_30"):  # "grow+30", cleaned for a folder name
+        assert (maps / folder / "plan_map.html").is_file()
+        assert (maps / folder / "hubs" / "index.html").is_file()
+    assert "grow+30" in (maps / "grow_30" / "hubs" / "index.html").read_text(encoding="utf-8")
 
 
 def test_same_inputs_give_byte_identical_csv(compared):
@@ -130,6 +141,24 @@ def test_bad_file_stops_before_anything_is_solved(tiny_models, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_every_scenario_problem_is_reported_at_once(tiny_models, tmp_path):
+    folder = tiny_models[0].parent
+    (folder / "typo.toml").write_text('extends = "base.toml"\nname = "t"\n[growht]\n', "utf-8")
+    (folder / "site.toml").write_text(
+        'extends = "base.toml"\nname = "s"\n[buildings]\nclose = ["NOPE"]\n', "utf-8"
+    )
+    (folder / "twin.toml").write_text('extends = "base.toml"\nname = "base"\n', "utf-8")
+    paths = [tiny_models[0], *(folder / f"{n}.toml" for n in ("typo", "site", "twin"))]
+    with pytest.raises(ScenarioError) as caught:
+        compare_scenarios(paths, tmp_path / "out")
+    problems = " | ".join(caught.value.problems)
+    assert len(caught.value.problems) == 3, problems
+    assert "typo.toml" in problems and "growht" in problems
+    assert "site.toml" in problems and "NOPE" in problems
+    assert "distinct name" in problems
+    assert not (tmp_path / "out").exists()
+
+
 def test_duplicate_names_are_an_error(tiny_models, tmp_path):
     twin = tiny_models[0].parent / "twin.toml"
     twin.write_text('extends = "base.toml"\nname = "base"\n', encoding="utf-8")
@@ -176,11 +205,56 @@ def test_format_value(value, text):
     assert format_value(value) == text
 
 
-def test_bar_chart_escapes_and_has_no_script():
-    svg = bar_chart_svg("a<b", ["c&d"], [("<s>", [0.5])], percent=True)
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert "a&lt;b" in svg and "c&amp;d" in svg and "&lt;s&gt;" in svg
-    assert "<script" not in svg
+@pytest.mark.parametrize(
+    ("key", "difference", "verdict"),
+    [
+        ("objective", -10.0, "good"),
+        ("objective.cost", 5.0, "bad"),
+        ("travel_km_after", 0.2, "bad"),
+        ("travel_km_after.deprived_imd_1_2", -0.1, "good"),
+        ("unmet_hours", -1.0, "good"),
+        ("unmet_hours", 0.0, "neutral"),
+        ("hours_moved", 100.0, "neutral"),
+        ("buildings_used_after", 3, "neutral"),
+        ("status", "changed", "neutral"),
+    ],
+)
+def test_changes_are_coloured_by_whether_they_are_good(key, difference, verdict):
+    assert judge(key, difference) == verdict
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "change", "text"),
+    [
+        (1193068.625, "GBP-eq/week", False, "£1,193,069/wk"),
+        (-3300.4, "GBP-eq/week", True, "−£3,300/wk"),
+        (21029.94, "hours/week", False, "21,029.9 h/wk"),
+        (0.2, "km", True, "+0.20 km"),
+        (0.894, "fraction", False, "89.4%"),
+        (-0.032, "fraction", True, "−3.2 pt"),
+        (341, "count", False, "341"),
+        (None, "km", False, ""),
+    ],
+)
+def test_numbers_are_shown_with_units(value, unit, change, text):
+    assert show(value, unit, change=change) == text
+
+
+def test_page_reads_right(compared):
+    """Colours follow good and bad, numbers have units, the charts show the differences."""
+    table, out, _ = compared
+    page = (out / COMPARISON_HTML).read_text(encoding="utf-8")
+    assert "1193068" not in page and not re.search(r"\d\.\d{4}<", page)  # no raw floats
+    # Growth raises cost: a red (bad) change; the headline table says so with a unit.
+    cost = table.at["objective.cost", "grow+30 - base"]
+    assert cost > 0
+    assert f'<td class="bad">{html.escape(show(cost, "GBP-eq/week", change=True))}</td>' in page
+    # The change chart is centred on zero with one scale per measure, labelled in its unit.
+    assert "Change against base" in page and "Each measure on its own scale" in page
+    assert re.search(r'class="bar bad"', page)
+    # The utilisation chart's axis is fitted to the data, not 0-100%.
+    ticks = re.findall(r'class="tick">(\d+)%<', page)
+    assert ticks and not ("0" in ticks and "100" in ticks)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,8 @@ HOSTILE_SITE = '<script>alert("site")</script>'
 HOSTILE_PCN = '"><img src=x onerror=alert(2)>{{ 7*7 }}'
 HOSTILE_SERVICE = "</script><script>alert(3)</script>"
 HOSTILE_ATTRIBUTION = "Test data <b>bold</b> & Open Government Licence v3.0 </script>"
+HOSTILE_PLACE = '<img src=x onerror=alert("place")>'
+HOSTILE_BASEMAP_NOTE = "Basemap © <i>nobody</i> </script>"
 MB = 1024 * 1024
 
 
@@ -74,7 +77,53 @@ def hostile_plan(folder: Path) -> Plan:
     tables["services"].loc[0, "name"] = HOSTILE_SERVICE
     folder = write_dataset(tables, folder)
     (folder / "ATTRIBUTION.txt").write_text(HOSTILE_ATTRIBUTION, encoding="utf-8")
+    write_basemap(folder, premises)
     return solve(read_dataset(folder), Scenario(name="small_maps", dataset=str(folder)))
+
+
+def write_basemap(folder: Path, premises: Any) -> None:
+    """A tiny offline basemap around the synthetic buildings, with hostile names."""
+    points = premises.to_crs("EPSG:4326").geometry
+    lon, lat = float(points.x.mean()), float(points.y.mean())
+    base = folder / "basemap"
+    base.mkdir()
+
+    def collection(*features: dict) -> str:
+        return json.dumps({"type": "FeatureCollection", "features": list(features)})
+
+    def feature(props: dict, kind: str, coords: Any) -> dict:
+        return {
+            "type": "Feature",
+            "properties": props,
+            "geometry": {"type": kind, "coordinates": coords},
+        }
+
+    square = [
+        [
+            [lon - 0.02, lat - 0.01],
+            [lon + 0.02, lat - 0.01],
+            [lon + 0.02, lat - 0.005],
+            [lon - 0.02, lat - 0.005],
+            [lon - 0.02, lat - 0.01],
+        ]
+    ]
+    line = [[lon - 0.05, lat], [lon + 0.05, lat + 0.01]]
+    files = {
+        "water": collection(
+            feature(
+                {"name": HOSTILE_PLACE, "kind": "reservoir", "shape": "area"}, "Polygon", square
+            )
+        ),
+        "roads": collection(feature({"ref": HOSTILE_PLACE, "major": True}, "LineString", line)),
+        "rail": collection(feature({"rail_type": "rail"}, "LineString", line[::-1])),
+        "stations": collection(
+            feature({"name": HOSTILE_PLACE, "modes": ""}, "Point", [lon, lat + 0.004])
+        ),
+        "places": collection(feature({"name": HOSTILE_PLACE, "rank": 0}, "Point", [lon, lat])),
+    }
+    for name, text in files.items():
+        (base / f"{name}.geojson").write_text(text, encoding="utf-8")
+    (base / "ATTRIBUTION.txt").write_text(HOSTILE_BASEMAP_NOTE, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -163,14 +212,21 @@ def test_attribution_is_on_every_page(small_pages):
         if path.name == "index.html":
             assert html.escape(HOSTILE_ATTRIBUTION) in page
         else:
-            assert payload(page)["attribution"] == HOSTILE_ATTRIBUTION
+            assert payload(page)["attribution"] == f"{HOSTILE_ATTRIBUTION}\n{HOSTILE_BASEMAP_NOTE}"
 
 
 def test_hostile_names_are_escaped(small_plan, small_pages):
     _, written = small_pages
     for path in written:
         page = path.read_text(encoding="utf-8")
-        for hostile in (HOSTILE_SITE, HOSTILE_PCN, HOSTILE_SERVICE, HOSTILE_ATTRIBUTION):
+        for hostile in (
+            HOSTILE_SITE,
+            HOSTILE_PCN,
+            HOSTILE_SERVICE,
+            HOSTILE_ATTRIBUTION,
+            HOSTILE_PLACE,
+            HOSTILE_BASEMAP_NOTE,
+        ):
             assert hostile not in page, f"{path.name} contains raw {hostile!r}"
         assert "<img src=x" not in page
         assert page.count("<script") == page.count("</script>")
@@ -293,3 +349,27 @@ def test_nel_hub_pages(nel_plan, nel_pages):
     page = hubs[0].read_text(encoding="utf-8")
     assert_offline(page)
     assert "IMD" in page
+
+
+def test_basemap_is_drawn_beneath_the_data(nel_plan, nel_pages):
+    """Water, roads, rail, stations and place names ship with NEL, with their licences."""
+    out, written = nel_pages
+    plan_page = (out / "plan_map.html").read_text(encoding="utf-8")
+    data = payload(plan_page)
+    counts = {name: len(layer["features"]) for name, layer in data["basemap"].items()}
+    assert set(counts) == {"water", "roads", "rail", "stations", "places"}
+    assert min(counts.values()) > 0, counts
+    assert "River Thames" in {f["properties"]["name"] for f in data["basemap"]["water"]["features"]}
+    assert "OpenStreetMap" in data["attribution"] and "ODbL" in data["attribution"]
+    assert "TfL Open Data" in data["attribution"]
+    _, overlays = layer_names(plan_page)
+    assert {"Background: water, roads, rail", "Stations", "Place names"} <= set(overlays)
+    # Hub pages carry only their part of it, and name the boroughs they show.
+    code = str(nel_plan.pcn_summary.sort_values("hours_moved")["pcn_code"].iloc[-1])
+    hub = payload((out / "hubs" / f"{hub_filename(code)}.html").read_text(encoding="utf-8"))
+    size = len(json.dumps(hub["basemap"]))
+    assert 0 < size < len(json.dumps(data["basemap"])) / 3
+    assert hub["basemap"]["places"]["features"]
+    borough = str(nel_plan.pcn_summary.set_index("pcn_code").loc[code, "borough"])
+    assert borough in {label[0] for label in hub["boroughLabels"]}
+    assert all(written[p] < 1 * MB for p in written if p.parent.name == "hubs")

@@ -60,8 +60,11 @@ def browser() -> Iterator[Any]:
 def open_page(browser) -> Iterator[Any]:
     contexts = []
 
-    def opener(path: Path, *, wait_for_sites: bool = True) -> Opened:
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, offline=True)
+    def opener(
+        path: Path, *, wait_for_sites: bool = True, viewport: tuple[int, int] = (1400, 900)
+    ) -> Opened:
+        width, height = viewport
+        context = browser.new_context(viewport={"width": width, "height": height}, offline=True)
         contexts.append(context)
         opened = Opened(context.new_page())
 
@@ -107,6 +110,8 @@ def count(page: Any, selector: str) -> int:
 
 
 def layer_box(page: Any, name: str) -> Any:
+    """A layer's check box, the (collapsed) layer control opened first, as a reader would."""
+    page.hover(".leaflet-control-layers")
     return page.locator(".leaflet-control-layers label", has_text=name).locator("input")
 
 
@@ -117,6 +122,11 @@ def test_nel_plan_map_renders(nel_plan, nel_maps, open_page, tmp_path):
     assert count(page, "path.eo-flow") > 0
     assert count(page, ".leaflet-eoAreas-pane path") >= len(nel_plan.dataset.pcns)
     assert "Open Government Licence" in page.inner_text(".leaflet-control-attribution")
+    # A sense of place: water, roads and rail beneath the data, town names on top of it.
+    assert count(page, ".leaflet-eoBase-pane path") >= 3
+    assert page.locator(".eo-place-label", has_text="Romford").first.is_visible()
+    page.locator(".leaflet-control-attribution summary").click()
+    assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
     shot = tmp_path / "plan_map.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000
@@ -169,6 +179,10 @@ def test_nel_hub_page_renders(nel_plan, nel_maps, open_page, tmp_path):
     assert count(page, "path.eo-site") == len(data["sites"])
     assert count(page, ".leaflet-eoAreas-pane path") >= len(data["lsoas"]["features"])
     assert page.locator(".eo-panel h1").inner_text() == data["pcns"][0]["name"]
+    boroughs = page.locator(".eo-borough-label").all_inner_texts()
+    assert data["pcns"][0]["borough"].upper() in {b.upper() for b in boroughs}
+    assert count(page, ".leaflet-eoBase-pane path") > 0
+    assert count(page, ".eo-place-label") > 0
     rows = page.locator("[data-eo-site]")
     assert rows.count() > 0
     rows.first.click()
@@ -212,3 +226,184 @@ def test_hostile_names_never_run(small_maps, open_page, tmp_path):
     assert hub.page.locator(".eo-panel h1").inner_text() == HOSTILE_PCN
     assert count(hub.page, "img[src=x]") == 0
     hub.assert_clean()
+
+
+# --- phones, small screens and paper -------------------------------------------------
+
+SCREENS = {"desktop": (1400, 900), "phone": (390, 844)}
+#: Kept for a person to look at after a run (also copied under each test's tmp dir).
+SHOTS = Path(__file__).resolve().parent.parent / ".cache" / "screenshots"
+
+
+def rect(page: Any, selector: str) -> dict[str, float] | None:
+    """The first matching element's box on the page (None if absent or not displayed)."""
+    return page.evaluate(
+        """s => { const e = document.querySelector(s); if (!e) return null;
+        const r = e.getBoundingClientRect(); if (!r.width || !r.height) return null;
+        return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; }""",
+        selector,
+    )
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """Area (px²) shared by two boxes."""
+    w = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+    h = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    return max(w, 0) * max(h, 0)
+
+
+def keep_shot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False) -> Path:
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=full_page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / shot.name).write_bytes(shot.read_bytes())
+    return shot
+
+
+def drawn_sites(page: Any) -> tuple[int, int]:
+    """Building markers drawn with a real position and size, and those Leaflet left out
+    because they are outside the view (``M0 0``); a NaN position counts as neither."""
+    drawn, clipped = page.evaluate(
+        """() => { let drawn = 0, clipped = 0;
+          document.querySelectorAll('path.eo-site').forEach(p => {
+            const r = p.getBoundingClientRect(), d = p.getAttribute('d') || '';
+            if (d.indexOf('NaN') >= 0) return;
+            if (r.width > 0 && r.height > 0) drawn++; else if (d === 'M0 0') clipped++; });
+          return [drawn, clipped]; }"""
+    )
+    return int(drawn), int(clipped)
+
+
+def two_hubs(nel_plan: Any, nel_maps: Path) -> list[Path]:
+    """The hub pages of the PCNs with the most and the fewest hours moved."""
+    order = nel_plan.pcn_summary.sort_values("hours_moved")["pcn_code"].astype(str)
+    return [nel_maps / "hubs" / f"{hub_filename(c)}.html" for c in (order.iloc[-1], order.iloc[0])]
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_pages_work_on_desktop_and_phone(nel_plan, nel_maps, open_page, tmp_path, screen):
+    size = SCREENS[screen]
+    for path in [nel_maps / "plan_map.html", *two_hubs(nel_plan, nel_maps)]:
+        opened = open_page(path, viewport=size)
+        page = opened.page
+        page.wait_for_timeout(150)  # the resize observer's refit
+        expected = count(page, "path.eo-site")
+        assert expected > 0
+        drawn, clipped = drawn_sites(page)
+        assert drawn + clipped == expected, f"{path.name}: markers without a position at {size}"
+        assert drawn >= 0.8 * expected, f"{path.name}: markers not drawn at {size}"
+        view = rect(page, ".folium-map")
+        # The map keeps most of the screen: full width on a phone, all but the panel on a desktop.
+        least = size[0] * (0.7 if screen == "desktop" else 0.95)
+        assert view is not None and view["w"] >= least and view["h"] >= 400, f"{path.name}: {view}"
+        panel = rect(page, ".eo-panel")
+        if panel is not None:  # hub pages: the panel is beside or below the map, never over it
+            assert overlap(panel, view) == 0, f"{path.name}: panel covers the map at {size}"
+            if screen == "phone":
+                assert panel["y"] >= view["y"] + view["h"] - 1
+        # Folded legend and layer list on a phone; the layer list folded everywhere.
+        assert count(page, ".leaflet-control-layers-expanded") == 0
+        legend_open = count(page, ".eo-legend details[open]")
+        assert legend_open == (1 if screen == "desktop" else 0)
+        # The attribution and the scale bar never share pixels.
+        attribution, scale = (
+            rect(page, ".leaflet-control-attribution"),
+            rect(page, ".leaflet-control-scale"),
+        )
+        assert attribution and scale and overlap(attribution, scale) == 0
+        keep_shot(page, tmp_path, f"{screen}_{path.stem}")
+        opened.assert_clean()
+
+    opened = open_page(nel_maps / "hubs" / "index.html", wait_for_sites=False, viewport=size)
+    page = opened.page
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0] + 1, "index too wide"
+    assert page.locator("table a").count() == len(nel_plan.dataset.pcns)
+    keep_shot(page, tmp_path, f"{screen}_index")
+    opened.assert_clean()
+
+
+def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
+    for path in [nel_maps / "plan_map.html", *two_hubs(nel_plan, nel_maps)]:
+        opened = open_page(path)
+        page = opened.page
+        page.emulate_media(media="print")
+        page.wait_for_timeout(200)
+        for control in (
+            ".eo-search",
+            ".leaflet-control-zoom",
+            ".leaflet-control-layers",
+            ".eo-mode",
+            ".leaflet-control-fullscreen",
+        ):
+            assert rect(page, control) is None, f"{path.name}: {control} printed"
+        expected = count(page, "path.eo-site")
+        drawn, clipped = drawn_sites(page)
+        assert drawn + clipped == expected and drawn >= 0.8 * expected > 0
+        data = payload(path.read_text(encoding="utf-8"))
+        if data["page"] == "hub":
+            view, panel = rect(page, ".folium-map"), rect(page, ".eo-panel")
+            assert view and panel and overlap(view, panel) == 0
+            assert view["w"] > 1000, "the printed map does not span the page"
+            # Every move is printed: the panel is not a scrolling box cut at one page.
+            rows = page.locator(".eo-moves tbody tr")
+            grouped = page.evaluate(
+                "() => { const p = document.querySelector('.eo-panel');"
+                " return [p.scrollHeight, p.clientHeight]; }"
+            )
+            assert grouped[0] <= grouped[1] + 1
+            assert rows.count() == len(
+                nel_plan.moves[
+                    nel_plan.moves["pcn_code"].astype(str) == data["pcns"][0]["code"]
+                ].groupby(["service", "from_site_id", "to_site_id", "from_band", "to_band"])
+            )
+        pdf = tmp_path / f"{path.stem}.pdf"
+        page.pdf(path=str(pdf), format="A4")
+        pages = pdf.read_bytes().count(b"/Type /Page") - pdf.read_bytes().count(b"/Type /Pages")
+        assert pages >= 1
+        keep_shot(page, tmp_path, f"print_{path.stem}", full_page=True)
+        opened.assert_clean()
+
+
+def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
+    # The search box never covers a building popup's first line.
+    opened = open_page(nel_maps / "plan_map.html")
+    page = opened.page
+    search = page.locator(".eo-search input")
+    names = sorted(nel_plan.dataset.premises["name"].astype(str))
+    for name in (names[0], names[len(names) // 2], names[-1]):
+        search.fill(name)
+        search.press("Enter")
+        page.locator(".leaflet-popup .eo-pop h3").first.wait_for(timeout=5_000)
+        page.wait_for_timeout(400)  # the pan that brings the popup into view
+        title, box = rect(page, ".leaflet-popup .eo-pop h3"), rect(page, ".eo-search")
+        assert title and box and overlap(title, box) == 0, f"search box covers {name!r}"
+        for corner in (".leaflet-top.leaflet-right",):
+            other = rect(page, corner + " .leaflet-control")
+            assert other is None or overlap(title, other) == 0
+    opened.assert_clean()
+
+    # The hub popup shows its whole rooms table, "Booked" included, and the hub's label is
+    # not under the legend on a 1024x768 screen.
+    hub = two_hubs(nel_plan, nel_maps)[0]
+    for size in ((1400, 900), (1024, 768)):
+        opened = open_page(hub, viewport=size)
+        page = opened.page
+        page.wait_for_timeout(150)
+        label, legend = rect(page, ".eo-hub-label"), rect(page, ".eo-legend")
+        assert label and legend and overlap(label, legend) == 0, f"legend hides the hub at {size}"
+        page.locator(".eo-moves [data-eo-site]").first.click()
+        page.wait_for_selector(".leaflet-popup .eo-tt", timeout=5_000)
+        widths = page.evaluate(
+            "() => { const c = document.querySelector('.leaflet-popup-content');"
+            " const t = c.querySelector('.eo-tt'); return [t.scrollWidth, c.clientWidth]; }"
+        )
+        assert widths[0] <= widths[1], f"rooms table clipped at {size}: {widths}"
+        assert "Booked" in page.inner_text(".leaflet-popup .eo-tt thead")
+        page.wait_for_timeout(400)  # the pan that brings the popup into view
+        popup, view = rect(page, ".leaflet-popup-content-wrapper"), rect(page, ".folium-map")
+        assert popup and view and overlap(popup, view) == popup["w"] * popup["h"], "popup cut"
+        for control in (".eo-search", ".eo-mode", ".leaflet-control-layers"):
+            box = rect(page, control)
+            assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
+        keep_shot(page, tmp_path, f"popup_{size[0]}x{size[1]}_{hub.stem}")
+        opened.assert_clean()

@@ -328,3 +328,15 @@ def test_solving_twice_gives_identical_tables(nel_plan, nel_dataset, tmp_path):
     for table in PLAN_TABLES:
         pd.testing.assert_frame_equal(getattr(again, table), getattr(nel_plan, table))
     assert _without_timing(again.kpis) == _without_timing(nel_plan.kpis)
+
+
+def test_plan_reads_well_in_a_notebook(nel_plan):
+    plan = nel_plan
+    text = repr(plan)
+    assert len(text) < 120 and text.startswith("<Plan 'nel_baseline' optimal:")
+    hostile = plan.scenario.model_copy(update={"description": "<script>x</script>"})
+    card = type(plan)(**{**plan.__dict__, "scenario": hostile})._repr_html_()
+    assert "<script>" not in card and "&lt;script&gt;" in card
+    assert "Weekday utilisation" in card and "GP practices" in card
+    assert f"{plan.kpis['hours_moved']:,.1f} h/week" in card
+    assert len(card) < 4000  # a card, not the whole scenario or a table dump

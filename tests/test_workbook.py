@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import shutil
+import subprocess
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.outputs.workbook import FORMULA_PREFIXES, number_format, write_workbook
@@ -36,9 +40,18 @@ def test_every_sheet_has_a_frozen_header(book):
         assert ws.cell(row=1, column=1).font.bold, ws.title
 
 
-def test_table_sheets_have_filters_and_readable_headers(book, tiny_plan):
+def test_table_sheets_are_excel_tables_with_readable_headers(book, tiny_plan):
+    names = set()
     for title in ("Moves", "Utilisation", "PCNs", "Bottlenecks", "Assumptions"):
-        assert book[title].auto_filter.ref, title
+        ws = book[title]
+        if ws.max_row < 2:
+            continue
+        (table,) = ws.tables.values()
+        assert table.ref == f"A1:{get_column_letter(ws.max_column)}{ws.max_row}", title
+        assert table.autoFilter is not None  # the Table's own filter buttons
+        assert not ws.auto_filter.ref  # not a second, clashing sheet filter
+        names.add(table.displayName)
+    assert "Moves" in names and len(names) >= 4
     headers = [c.value for c in book["Utilisation"][1]]
     assert "Utilisation after" in headers
     assert "Capacity (room-hours/week)" in headers
@@ -110,3 +123,93 @@ def test_write_is_atomic_and_replaces(tiny_plan, tmp_path):
 def test_plan_write_includes_the_workbook(tiny_plan, tmp_path):
     out = write_plan(tiny_plan, tmp_path / "plan")
     assert load_workbook(out / "plan.xlsx").sheetnames == SHEETS
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_repeated_headers(book):
+    for ws in book:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert "&A" in ws.oddFooter.center.text and "&P" in ws.oddFooter.right.text
+
+
+def test_utilisation_is_coloured(book):
+    ws = book["Utilisation"]
+    headers = {c.value: get_column_letter(c.column) for c in ws[1]}
+    ranges = {str(r.sqref): r.rules for r in ws.conditional_formatting}
+    for label in ("Utilisation before", "Utilisation after"):
+        column = headers[label]
+        rules = ranges[f"{column}2:{column}{ws.max_row}"]
+        assert {r.operator for r in rules} == {"greaterThan", "between", "lessThan"}
+    assert not any(headers["Utilisation cap"] in ref for ref in ranges)
+
+
+def test_moves_name_the_pcn_beside_its_code(book, tiny_plan):
+    if tiny_plan.moves.empty:
+        pytest.skip("no moves")
+    headers = [c.value for c in book["Moves"][1]]
+    assert headers[headers.index("PCN code") + 1] == "PCN"
+    summary = tiny_plan.pcn_summary
+    names = dict(zip(summary["pcn_code"], summary["pcn_name"], strict=True))
+    row = [c.value for c in book["Moves"][2]]
+    assert row[headers.index("PCN")] == names[row[headers.index("PCN code")]]
+
+
+def _libreoffice() -> str | None:
+    return shutil.which("libreoffice") or shutil.which("soffice")
+
+
+@pytest.mark.skipif(
+    _libreoffice() is None or shutil.which("pdftotext") is None,
+    reason="LibreOffice (libreoffice-calc) and pdftotext (poppler-utils) are needed to print",
+)
+def test_printed_workbook_keeps_labels_with_values_and_headers_on_every_page(tiny_plan, tmp_path):
+    path = write_workbook(tiny_plan, tmp_path / "plan.xlsx")
+    subprocess.run(
+        [
+            _libreoffice(),
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = tmp_path / "plan.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(next(x for x in info.stdout.splitlines() if x.startswith("Pages:")).split()[1])
+    assert "841.89 x 595" in info.stdout  # A4 landscape
+    book = load_workbook(path)
+    headers = {ws.title: [str(c.value) for c in ws[1] if c.value is not None] for ws in book}
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
+    seen: dict[str, int] = {}
+    for page in range(1, pages + 1):
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        # The footer names the sheet: "estates-opt plan: tiny    Moves    page 2 of 9".
+        footer = re.search(r"plan: tiny\s+(\S+)\s+page \d+ of \d+", text)
+        assert footer, (page, text[-300:])
+        sheet = footer.group(1)
+        seen[sheet] = seen.get(sheet, 0) + 1
+        # One page wide, header repeated: every page shows the first and the last column's
+        # header (a sheet split sideways would lose the last columns, or their labels).
+        first, last = headers[sheet][0], headers[sheet][-1]
+        assert first in text and last.split()[0] in text, (page, sheet, first, last)
+        # Summary: each label prints on the same line as its value.
+        for label in ("Scenario", "Description", "Solver status"):
+            for line in text.splitlines():
+                if line.strip().startswith(label + " "):
+                    assert str(summary[label]) in line, line
+    assert set(seen) == set(headers), seen
+    assert seen["PCNs"] == 1 and seen["Bottlenecks"] == 1, seen

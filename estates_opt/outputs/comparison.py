@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -199,85 +198,81 @@ def times_csv(results: Sequence[dict[str, Any]], wall_seconds: float) -> str:
 
 
 # --- HTML ---------------------------------------------------------------------
+#
+# The page is a Jinja2 template (Jinja2 comes with Folium), autoescaped: every name,
+# path and description from a scenario file is text, never markup. Charts are SVG drawn
+# by the template from numbers laid out here; nothing is fetched, no script runs.
 
 PALETTE = ("#005eb8", "#ed8b00", "#009639", "#7c2855", "#41b6e6", "#ffb81c", "#330072", "#768692")
+GOOD, BAD, NEUTRAL = "good", "bad", "neutral"
 
-CSS = """
-body{font-family:Arial,Helvetica,sans-serif;margin:24px;color:#212b32;max-width:1400px}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:13px}
-th,td{border:1px solid #d8dde0;padding:3px 8px;text-align:right}
-th{background:#f0f4f5;position:sticky;top:0}
-td.k,th.k{text-align:left;font-family:monospace}td.u{text-align:left;color:#4c6272;white-space:nowrap}
-td.pos{color:#006747}td.neg{color:#8a1538}tr.g td{border-top:2px solid #768692}
-.note{color:#4c6272;font-size:13px}svg{display:block;margin:8px 0}
-"""
+#: Headline KPIs: what a planner compares first, with a readable label.
+HEADLINES = {
+    "status": "Solver status",
+    "objective": "Objective (all terms)",
+    "objective.cost": "Room cost",
+    "objective.travel": "Travel (valued)",
+    "travel_km_after": "Mean travel after",
+    "travel_km_after.deprived_imd_1_2": "Travel, most deprived fifth (IMD 1-2)",
+    "travel_km_after.imd_gap_1_2_minus_9_10": "Travel gap, IMD 1-2 minus 9-10",
+    "unmet_hours": "Unmet demand",
+    "enhanced_access_all_met": "Enhanced access met everywhere",
+    "hours_moved": "Hours moved",
+    "buildings_used_after": "Buildings used after",
+    "site_bands_opened": "Buildings opened in a new band",
+}
+#: Rows charted as "change against the reference" (numbers only).
+CHANGE_ROWS = [k for k in HEADLINES if k not in ("status", "enhanced_access_all_met")]
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+def direction(key: str) -> int:
+    """-1 if a lower value is better (cost, travel, unmet, gap), +1 if higher, 0 if neither."""
+    if key.startswith(("objective", "unmet_hours", "travel_km")) or key == "gap":
+        return -1
+    if key == "enhanced_access_all_met":
+        return 1
+    return 0
 
 
-def bar_chart_svg(
-    title: str,
-    categories: Sequence[str],
-    series: Sequence[tuple[str, Sequence[float | None]]],
-    *,
-    percent: bool = False,
-    width: int = 900,
-    height: int = 320,
-) -> str:
-    """A grouped bar chart as a self-contained inline SVG (no scripts, no fonts to fetch)."""
-    left, right, top, bottom = 56, 16, 36, 70
-    plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for _, vals in series for v in vals if v is not None and math.isfinite(v)]
-    vmax = _nice_ceiling(max(values, default=1.0) * 1.05)
-    n_cat, n_ser = max(len(categories), 1), max(len(series), 1)
-    group = plot_w / n_cat
-    bar = group * 0.8 / n_ser
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{_esc(title)}">',
-        f"<title>{_esc(title)}</title>",
-        f'<text x="{left}" y="20" font-size="14" font-weight="bold">{_esc(title)}</text>',
-    ]
-    for i in range(6):
-        value = vmax * i / 5
-        y = top + plot_h - plot_h * i / 5
-        label = f"{value:.0%}" if percent else f"{value:.2f}"
-        parts.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d8dde0"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{label}</text>'
-        )
-    for c, category in enumerate(categories):
-        x0 = left + c * group + group * 0.1
-        for s, (name, vals) in enumerate(series):
-            given = vals[c] if c < len(vals) else None
-            if given is None or not math.isfinite(given):
-                continue
-            value = float(given)
-            h = plot_h * max(value, 0.0) / vmax
-            x, y = x0 + s * bar, top + plot_h - h
-            shown = f"{value:.1%}" if percent else f"{value:.2f}"
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(bar - 1, 1):.1f}" height="{h:.1f}" '
-                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{_esc(name)}, {_esc(category)}: '
-                f"{shown}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 16}" font-size="11" '
-            f'text-anchor="middle">{_esc(category)}</text>'
-        )
-    for s, (name, _) in enumerate(series):
-        x = left + (s % 4) * (plot_w / 4)
-        y = top + plot_h + 36 + (s // 4) * 16
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y - 9}" width="10" height="10" '
-            f'fill="{PALETTE[s % len(PALETTE)]}"/>'
-            f'<text x="{x + 14:.1f}" y="{y}" font-size="11">{_esc(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+def judge(key: str, difference: Value) -> str:
+    """Whether a change against the reference is good, bad or neither, for colouring."""
+    if isinstance(difference, str) or difference is None:
+        return NEUTRAL
+    number = _number(difference)
+    sign = direction(key)
+    if number is None or sign == 0 or abs(number) < 5e-5:
+        return NEUTRAL
+    return GOOD if number * sign > 0 else BAD
+
+
+def show(value: Value, unit: str, *, change: bool = False) -> str:
+    """A value for people: thousands separators, units, signs on changes (−, not -)."""
+    number = _number(value)
+    if number is None:
+        return "" if value is None else str(value)
+    sign = "+" if change and number > 0 else ("−" if number < 0 else "")
+    size = abs(number)
+    if unit == "GBP-eq/week":
+        text = f"£{size:,.0f}/wk"
+    elif unit == "hours/week":
+        text = f"{size:,.1f} h/wk"
+    elif unit == "km":
+        text = f"{size:,.2f} km"
+    elif unit == "fraction":
+        text = f"{size * 100:.1f} pt" if change else f"{size:.1%}"
+    elif unit == "count":
+        text = f"{size:,.0f}"
+    else:
+        text = f"{size:,.4g}"
+    return sign + text
+
+
+def _label(key: str) -> str:
+    return HEADLINES.get(key, key)
+
+
+def _nice(value: float) -> float:
+    return _nice_ceiling(value) if value > 0 else 1.0
 
 
 def _nice_ceiling(value: float) -> float:
@@ -288,90 +283,374 @@ def _nice_ceiling(value: float) -> float:
     return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= value - 1e-12)
 
 
-def _series(table: pd.DataFrame, names: Sequence[str], keys: Sequence[str]) -> list:
-    return [
-        (name, [_number(table.at[k, name]) if k in table.index else None for k in keys])
-        for name in names
+def _change_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] | None:
+    """Each headline KPI's change against the reference: one scale per KPI, centred on 0."""
+    others = names[1:]
+    if not others:
+        return None
+    half, row_h, label_w = 230.0, 20, 300
+    panels, y = [], 28
+    for key in CHANGE_ROWS:
+        if key not in table.index:
+            continue
+        unit = str(table.at[key, "unit"])
+        diffs = [_number(table.at[key, f"{n} - {names[0]}"]) for n in others]
+        if all(d is None for d in diffs):
+            continue
+        scale = _nice(max(abs(d) for d in diffs if d is not None))
+        bars = []
+        for i, (name, d) in enumerate(zip(others, diffs, strict=True)):
+            if d is None:
+                continue
+            w = half * abs(d) / scale
+            bars.append(
+                {
+                    "x": label_w + half - (w if d < 0 else 0),
+                    "y": y + i * row_h,
+                    "w": max(w, 1.0),
+                    "text": show(d, unit, change=True),
+                    "tx": label_w + half + (w + 4 if d >= 0 else -w - 4),
+                    "anchor": "start" if d >= 0 else "end",
+                    "css": judge(key, d),
+                    "name": name,
+                }
+            )
+        height = row_h * len(others)
+        panels.append(
+            {
+                "label": _label(key),
+                "y": y,
+                "h": height,
+                "bars": bars,
+                "scale": show(scale, unit, change=True),
+                "mscale": show(-scale, unit, change=True),
+            }
+        )
+        y += height + 22
+    return {
+        "width": label_w + 2 * half + 230,
+        "height": y + 10,
+        "panels": panels,
+        "mid": label_w + half,
+        "left": label_w,
+        "right": label_w + 2 * half,
+        "legend": [(n, PALETTE[(i + 1) % len(PALETTE)]) for i, n in enumerate(others)],
+    }
+
+
+def _dot_chart(
+    table: pd.DataFrame, names: Sequence[str], rows: Sequence[tuple[str, str]]
+) -> dict[str, Any] | None:
+    """Values per scenario on an axis fitted to the data (not 0-100%), so differences show."""
+    values = [
+        (label, [_number(table.at[key, n]) if key in table.index else None for n in names])
+        for key, label in rows
     ]
+    numbers = [v for _, vs in values for v in vs if v is not None]
+    if not numbers:
+        return None
+    low, high = min(numbers), max(numbers)
+    pad = max((high - low) * 0.15, 0.01)
+    low = math.floor((low - pad) * 20) / 20
+    high = math.ceil((high + pad) * 20) / 20
+    left, width, row_h = 170, 640, 26
+    ticks = [low + (high - low) * i / 5 for i in range(6)]
+
+    def x(v: float) -> float:
+        return left + width * (v - low) / (high - low)
+
+    lines = []
+    for i, (label, vs) in enumerate(values):
+        y = 30 + i * row_h
+        dots = [
+            {
+                "x": x(v),
+                "colour": PALETTE[j % len(PALETTE)],
+                "name": names[j],
+                "text": f"{v:.1%}",
+                "ref": j == 0,
+            }
+            for j, v in enumerate(vs)
+            if v is not None
+        ]
+        lines.append({"label": label, "y": y, "dots": dots})
+    return {
+        "width": left + width + 40,
+        "height": 30 + row_h * len(values) + 30,
+        "left": left,
+        "right": left + width,
+        "bottom": 30 + row_h * len(values) - 8,
+        "ticks": [{"x": x(t), "text": f"{t:.0%}"} for t in ticks],
+        "lines": lines,
+    }
+
+
+def _line_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] | None:
+    """Mean travel after by IMD decile, one line per scenario, the axis fitted to the data."""
+    deciles = list(range(1, 11))
+    series = [
+        [
+            _number(table.at[f"travel_km_after.imd_{d}", n])
+            if f"travel_km_after.imd_{d}" in table.index
+            else None
+            for d in deciles
+        ]
+        for n in names
+    ]
+    numbers = [v for vs in series for v in vs if v is not None]
+    if not numbers:
+        return None
+    step = _nice(max((max(numbers) - min(numbers)) / 4, 0.05))
+    low = math.floor(min(numbers) / step) * step
+    high = math.ceil(max(numbers) / step) * step
+    high = high if high > low else low + step
+    left, top, width, height = 60, 20, 700, 220
+
+    def px(i: int) -> float:
+        return left + width * i / 9
+
+    def py(v: float) -> float:
+        return top + height - height * (v - low) / (high - low)
+
+    ticks = []
+    t = low
+    while t <= high + 1e-9:
+        ticks.append({"y": py(t), "text": f"{t:.2f} km"})
+        t += step
+    lines = []
+    for j, vs in enumerate(series):
+        points = [(px(i), py(v)) for i, v in enumerate(vs) if v is not None]
+        lines.append(
+            {
+                "name": names[j],
+                "colour": PALETTE[j % len(PALETTE)],
+                "points": " ".join(f"{a:.1f},{b:.1f}" for a, b in points),
+                "dots": [{"x": a, "y": b} for a, b in points],
+            }
+        )
+    return {
+        "width": left + width + 40,
+        "height": top + height + 60,
+        "left": left,
+        "right": left + width,
+        "top": top,
+        "bottom": top + height,
+        "ticks": ticks,
+        "deciles": [{"x": px(i), "text": str(d)} for i, d in enumerate(deciles)],
+        "lines": lines,
+    }
+
+
+CHARTS = """{% if change %}<h2>Change against {{ names[0] }}</h2>
+<p class="note">Each measure on its own scale, centred on no change.</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ change.width }}" height="{{ change.height }}"
+ role="img" aria-label="Change of each headline measure against {{ names[0] }}">
+{% for p in change.panels %}
+<text x="{{ change.left - 10 }}" y="{{ p.y + 13 }}" text-anchor="end" class="lbl">{{ p.label }}</text>
+<line x1="{{ change.left }}" x2="{{ change.right }}" y1="{{ p.y + p.h + 2 }}" y2="{{ p.y + p.h + 2 }}" class="axis"/>
+<text x="{{ change.left }}" y="{{ p.y + p.h + 14 }}" class="tick" text-anchor="middle">{{ p.mscale }}</text>
+<text x="{{ change.right }}" y="{{ p.y + p.h + 14 }}" class="tick" text-anchor="middle">{{ p.scale }}</text>
+{% for b in p.bars %}<rect x="{{ '%.1f' % b.x }}" y="{{ b.y + 2 }}" width="{{ '%.1f' % b.w }}" height="14" class="bar {{ b.css }}"><title>{{ b.name }}: {{ b.text }}</title></rect>
+<text x="{{ '%.1f' % b.tx }}" y="{{ b.y + 13 }}" text-anchor="{{ b.anchor }}" class="val">{{ b.name }} {{ b.text }}</text>
+{% endfor %}{% endfor %}
+<line x1="{{ change.mid }}" x2="{{ change.mid }}" y1="20" y2="{{ change.height - 10 }}" class="zero"/>
+</svg>{% endif %}
+{% for title, chart in dots %}{% if chart %}<h2>{{ title }}</h2>
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ chart.width }}" height="{{ chart.height }}" role="img" aria-label="{{ title }}">
+{% for t in chart.ticks %}<line x1="{{ '%.1f' % t.x }}" x2="{{ '%.1f' % t.x }}" y1="18" y2="{{ chart.bottom }}" class="grid"/>
+<text x="{{ '%.1f' % t.x }}" y="{{ chart.bottom + 14 }}" text-anchor="middle" class="tick">{{ t.text }}</text>{% endfor %}
+{% for line in chart.lines %}<text x="{{ chart.left - 10 }}" y="{{ line.y + 4 }}" text-anchor="end" class="lbl">{{ line.label }}</text>
+<line x1="{{ chart.left }}" x2="{{ chart.right }}" y1="{{ line.y }}" y2="{{ line.y }}" class="row"/>
+{% for d in line.dots %}<circle cx="{{ '%.1f' % d.x }}" cy="{{ line.y }}" r="{{ 7 if d.ref else 5 }}" fill="{{ 'none' if d.ref else d.colour }}" stroke="{{ d.colour }}" stroke-width="2"><title>{{ d.name }}: {{ d.text }}</title></circle>{% endfor %}
+{% endfor %}</svg>
+<p class="legend">{% for n in names %}<span><i style="background:{{ palette[loop.index0 % palette|length] }}"></i>{{ n }}{% if loop.first %} (reference, ring){% endif %}</span>{% endfor %}</p>
+{% endif %}{% endfor %}
+{% if travel %}<h2>Mean travel after by IMD decile (1 = most deprived)</h2>
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ travel.width }}" height="{{ travel.height }}" role="img" aria-label="Mean travel after by IMD decile">
+{% for t in travel.ticks %}<line x1="{{ travel.left }}" x2="{{ travel.right }}" y1="{{ '%.1f' % t.y }}" y2="{{ '%.1f' % t.y }}" class="grid"/>
+<text x="{{ travel.left - 6 }}" y="{{ '%.1f' % (t.y + 4) }}" text-anchor="end" class="tick">{{ t.text }}</text>{% endfor %}
+{% for d in travel.deciles %}<text x="{{ '%.1f' % d.x }}" y="{{ travel.bottom + 16 }}" text-anchor="middle" class="tick">{{ d.text }}</text>{% endfor %}
+<text x="{{ (travel.left + travel.right) / 2 }}" y="{{ travel.bottom + 34 }}" text-anchor="middle" class="lbl">IMD decile of where patients live</text>
+{% for line in travel.lines %}<polyline points="{{ line.points }}" fill="none" stroke="{{ line.colour }}" stroke-width="2"><title>{{ line.name }}</title></polyline>
+{% for d in line.dots %}<circle cx="{{ '%.1f' % d.x }}" cy="{{ '%.1f' % d.y }}" r="3" fill="{{ line.colour }}"/>{% endfor %}{% endfor %}
+</svg>
+<p class="legend">{% for line in travel.lines %}<span><i style="background:{{ line.colour }}"></i>{{ line.name }}</span>{% endfor %}</p>
+{% endif %}
+"""
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>estates-opt scenario comparison</title><style>{{ css }}</style></head><body>
+<h1>Scenario comparison</h1>
+<p class="note">The first scenario, <b>{{ names[0] }}</b>, is the reference: each change is a
+scenario minus it. <span class="good">Green</span> = better (lower cost, travel, unmet demand),
+<span class="bad">red</span> = worse, grey = neither better nor worse by itself. Utilisation
+changes are in percentage points (pt). The same numbers, unrounded, are in comparison.csv.</p>
+<h2>Scenarios</h2><ul>
+{% for r in results %}<li><b>{{ r.name }}</b> ({{ r.path }}): {{ r.description }}
+{% if r.error %}<b class="bad">error:</b> {{ r.error }}{% endif %}</li>
+{% endfor %}</ul>
+<h2>Headlines</h2>
+<table class="kpis"><thead><tr><th class="k">measure</th>
+{% for n in names %}<th>{{ n }}</th>{% endfor %}
+{% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in headlines %}<tr><td class="k">{{ row.label }}</td>
+{% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
+{% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>
+{% include "charts" %}
+<h2>All measures</h2>
+<table><thead><tr><th class="k">kpi</th><th>unit</th>
+{% for n in names %}<th>{{ n }}</th>{% endfor %}
+{% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
+{% for row in rows %}<tr{% if row.first %} class="g"{% endif %}><td class="k">{{ row.key }}</td><td class="u">{{ row.unit }}</td>
+{% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
+{% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>
+<h2>Run times (seconds)</h2><p class="note">Times vary between runs, so they are kept out of
+comparison.csv (see comparison_times.csv).</p>
+<table><thead><tr><th class="k">scenario</th><th>solve</th><th>total</th></tr></thead><tbody>
+{% for r in results %}<tr><td class="k">{{ r.name }}</td><td>{{ r.solve }}</td><td>{{ r.total }}</td></tr>{% endfor %}
+</tbody></table>
+<p class="note">Wall clock for all scenarios: {{ '%.1f' % wall }} s.</p>
+</body></html>
+"""
+
+CSS = """
+body{font-family:Arial,Helvetica,sans-serif;margin:24px;color:#212b32;max-width:1400px}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:13px}
+th,td{border:1px solid #d8dde0;padding:3px 8px;text-align:right;white-space:nowrap}
+th{background:#f0f4f5;position:sticky;top:0}
+td.k,th.k{text-align:left}td.u{text-align:left;color:#4c6272}
+table:not(.kpis) td.k{font-family:monospace}
+.good{color:#00703c;background:#e3f2e8}.bad{color:#a4262c;background:#fbe5e6}
+td.neutral{color:#4c6272}tr.g td{border-top:2px solid #768692}
+span.good,span.bad{padding:0 3px;border-radius:3px}
+.note{color:#4c6272;font-size:13px;max-width:900px}svg{display:block;margin:8px 0;max-width:100%}
+svg text{font-size:12px;fill:#212b32}svg .tick{font-size:11px;fill:#4c6272}
+svg .val{font-size:11px}svg .axis,svg .row{stroke:#d8dde0}svg .grid{stroke:#eef0f1}
+svg .zero{stroke:#212b32;stroke-width:1}
+svg .bar.good{fill:#00a499}svg .bar.bad{fill:#d5281b}svg .bar.neutral{fill:#aeb7bd}
+.legend span{margin-right:14px;font-size:12px;white-space:nowrap}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:50%}
+@media print{th{position:static}body{margin:0}}
+"""
+
+
+def _seconds(value: Any) -> str:
+    number = _number(value)
+    return "" if number is None else f"{number:,.1f}"
+
+
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.DictLoader({"page": TEMPLATE, "charts": CHARTS}),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _charts(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
+    kinds = [k for k in SITE_KINDS if f"utilisation_after.{k}.weekday" in table.index]
+    label = {
+        "gp_practice": "GP practices",
+        "pcn_hub": "PCN hubs",
+        "community": "Community",
+        "acute": "Acute hospitals",
+    }
+    dots = [
+        (
+            f"{title}, by kind of building",
+            _dot_chart(
+                table, names, [(f"utilisation_after.{k}.{band}", label.get(k, k)) for k in kinds]
+            ),
+        )
+        for title, band in (
+            ("Weekday utilisation after", "weekday"),
+            ("Utilisation after, all bands", "all_bands"),
+        )
+    ]
+    return {
+        "names": list(names),
+        "change": _change_chart(table, names),
+        "dots": dots,
+        "travel": _line_chart(table, names),
+        "palette": PALETTE,
+    }
+
+
+def comparison_charts(table: pd.DataFrame, names: Sequence[str] | None = None) -> str:
+    """The comparison page's charts alone (inline SVG in HTML), e.g. for a notebook.
+
+    ``names``: the scenario columns, the reference first (default: every column of the
+    table that is neither ``unit`` nor a difference).
+    """
+    if names is None:
+        names = [c for c in table.columns if c != "unit" and " - " not in str(c)]
+    return str(_environment().get_template("charts").render(**_charts(table, names)))
+
+
+def _cells(table: pd.DataFrame, key: str, names: Sequence[str]) -> dict[str, Any]:
+    unit = str(table.at[key, "unit"])
+    values = [show(table.at[key, n], unit) for n in names]
+    changes = []
+    for name in names[1:]:
+        diff = table.at[key, f"{name} - {names[0]}"]
+        text = show(diff, unit, change=True) if _number(diff) is not None else str(diff or "")
+        if _number(diff) is not None and abs(float(diff)) < 5e-5:
+            text = "no change"
+        css = judge(key, diff)
+        if key == "enhanced_access_all_met" and diff == "changed":
+            css = GOOD if table.at[key, name] == "yes" else BAD
+        changes.append({"text": text, "css": css})
+    return {"cells": values, "deltas": changes}
 
 
 def comparison_html(
     table: pd.DataFrame, results: Sequence[dict[str, Any]], wall_seconds: float
 ) -> str:
-    """The comparison as one offline HTML page: scenarios, charts, the full table, times."""
+    """The comparison as one offline HTML page: headlines, charts, every KPI, run times."""
     names = [r["name"] for r in results]
-    kinds = [
-        k for k in SITE_KINDS if any(f"utilisation_after.{k}.weekday" == i for i in table.index)
+    headlines = [
+        {"label": label, **_cells(table, key, names)}
+        for key, label in HEADLINES.items()
+        if key in table.index
     ]
-    util_chart = bar_chart_svg(
-        "Weekday utilisation after, by site kind",
-        kinds,
-        _series(table, names, [f"utilisation_after.{k}.weekday" for k in kinds]),
-        percent=True,
-    )
-    util_all_chart = bar_chart_svg(
-        "Utilisation after (all bands), by site kind",
-        kinds,
-        _series(table, names, [f"utilisation_after.{k}.all_bands" for k in kinds]),
-        percent=True,
-    )
-    deciles = [str(d) for d in range(1, 11)]
-    travel_chart = bar_chart_svg(
-        "Mean travel after (km) by IMD decile (1 = most deprived)",
-        deciles,
-        _series(table, names, [f"travel_km_after.imd_{d}" for d in deciles]),
-    )
-    rows_html = []
-    previous_group = None
+    rows, previous = [], None
     for key in table.index:
         group = key.split(".")[0]
-        cls = ' class="g"' if previous_group is not None and group != previous_group else ""
-        previous_group = group
-        cells = [
-            f'<td class="k">{_esc(key)}</td>',
-            f'<td class="u">{_esc(table.at[key, "unit"])}</td>',
-        ]
-        for column in table.columns[1:]:
-            value = table.at[key, column]
-            css = ""
-            if column not in names:
-                number = _number(value)
-                if number is not None and abs(number) > 5e-5:
-                    css = ' class="pos"' if number > 0 else ' class="neg"'
-            text = format_value(value)
-            if table.at[key, "unit"] == "fraction" and _number(value) is not None:
-                text = f"{float(value):.1%}" if column in names else f"{float(value) * 100:+.1f} pt"
-            cells.append(f"<td{css}>{_esc(text)}</td>")
-        rows_html.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    header = "".join(f"<th>{_esc(c)}</th>" for c in table.columns[1:])
-    scen = "".join(
-        f"<li><b>{_esc(r['name'])}</b> ({_esc(r['path'])}): {_esc(r.get('description', ''))}"
-        + (f" <b>error:</b> {_esc(r['error'])}" if "error" in r else "")
-        + "</li>"
+        rows.append(
+            {
+                "key": key,
+                "unit": str(table.at[key, "unit"]),
+                "first": previous is not None and group != previous,
+                **_cells(table, key, names),
+            }
+        )
+        previous = group
+    people = [
+        {
+            "name": r["name"],
+            "path": r.get("path", ""),
+            "description": r.get("description", "") or "",
+            "error": r.get("error", ""),
+            "solve": _seconds(r.get("seconds", {}).get("solve")),
+            "total": _seconds(r.get("seconds", {}).get("total")),
+        }
         for r in results
-    )
-    times = "".join(
-        f"<tr><td class='k'>{_esc(r['name'])}</td>"
-        f"<td>{_esc(format_value(r.get('seconds', {}).get('solve')))}</td>"
-        f"<td>{_esc(format_value(r.get('seconds', {}).get('total')))}</td></tr>"
-        for r in results
-    )
-    return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<title>estates-opt scenario comparison</title>"
-        f"<style>{CSS}</style></head><body>"
-        "<h1>Scenario comparison</h1>"
-        f"<p class='note'>First scenario ({_esc(names[0])}) is the reference: the "
-        "difference columns are each scenario minus it. Utilisation differences are in "
-        "percentage points. The same table is in comparison.csv.</p>"
-        f"<h2>Scenarios</h2><ul>{scen}</ul>"
-        f"<h2>Charts</h2>{util_chart}{util_all_chart}{travel_chart}"
-        f"<h2>All KPIs</h2><table><thead><tr><th class='k'>kpi</th><th>unit</th>{header}"
-        f"</tr></thead><tbody>{''.join(rows_html)}</tbody></table>"
-        "<h2>Run times (seconds)</h2><p class='note'>Times vary between runs, so they are "
-        "kept out of comparison.csv (see comparison_times.csv).</p>"
-        f"<table><thead><tr><th class='k'>scenario</th><th>solve</th><th>total</th></tr>"
-        f"</thead><tbody>{times}</tbody></table>"
-        f"<p class='note'>Wall clock for all scenarios: {wall_seconds:.1f} s.</p>"
-        "</body></html>\n"
+    ]
+    page = _environment().get_template("page")
+    return str(
+        page.render(
+            css=CSS,
+            results=people,
+            headlines=headlines,
+            rows=rows,
+            wall=wall_seconds,
+            **_charts(table, names),
+        )
     )

@@ -257,10 +257,13 @@ def _prepare(target: Path, created: list[Path]) -> Path:
             created.append(target)
         return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target))
     except OSError as exc:
-        cause = exc
-        if target.exists() and not target.is_dir():
+        # A file where the folder (or one of its parents, e.g. MAPS of MAPS/<scenario>) should
+        # be: name that file.
+        blocker = next((p for p in (target, *target.parents) if p.is_file()), None)
+        if blocker is not None:
             cause = OSError(errno.EEXIST, "it is a file, not a folder")
-        raise OutputWriteError(target, cause) from None
+            raise OutputWriteError(blocker, cause) from None
+        raise OutputWriteError(target, exc) from None
 
 
 @contextlib.contextmanager

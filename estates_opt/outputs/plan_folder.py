@@ -21,6 +21,7 @@ from estates_opt.outputs.files import (
     write_geopackage,
     write_json,
 )
+from estates_opt.outputs.gis import moves_layer, write_layer_styles
 from estates_opt.paths import is_inside, kind_of
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
@@ -73,6 +74,7 @@ def write_plan(
     *,
     maps_dir: str | Path | None = None,
     workbook: bool = True,
+    tiles: str | None = None,
 ) -> Path:
     """Write the plan's tables, KPIs, GeoPackage, workbook and maps: all of them, or none.
 
@@ -90,7 +92,10 @@ def write_plan(
             write_csv(frame, stage / f"{name}.csv")
         write_json(json_safe(plan.kpis), stage / "kpis.json")  # undefined means -> null
         write_json(plan.scenario.model_dump(mode="json"), stage / "scenario.json")
-        write_geopackage(_gpkg_layers(plan), stage / "plan.gpkg")
+        layers = _gpkg_layers(plan)
+        layers["moves"] = moves_layer(plan)
+        write_geopackage(layers, stage / "plan.gpkg")
+        write_layer_styles(stage / "plan.gpkg", layers)  # QGIS opens each layer styled
         if workbook:
             from estates_opt.outputs.workbook import write_workbook  # openpyxl only when asked
 
@@ -98,7 +103,7 @@ def write_plan(
         if maps_dir is not None:
             from estates_opt.outputs.maps.pages import write_maps
 
-            write_maps(plan, stages[1])
+            write_maps(plan, stages[1], tiles=tiles)
     log.info("wrote plan to %s", out_dir)
     return out_dir
 

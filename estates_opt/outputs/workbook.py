@@ -1,9 +1,13 @@
 """The planner's workbook: a plan as ``plan.xlsx`` for checking and taking into a spreadsheet.
 
-Sheets: Summary, Moves, Utilisation, PCNs, Bottlenecks, Assumptions. Each
-table sheet has readable headers, set column widths, number formats
-(percent for utilisation, ``0.0`` for hours, pounds for prices), a frozen
-header row and an autofilter. Text that comes from input data can never
+Sheets: Summary, Moves, Utilisation, PCNs, Bottlenecks, Assumptions (and
+any later sheet, such as Phases). Each table sheet has readable headers, set
+column widths, number formats (percent for utilisation, ``0.0`` for hours,
+pounds for prices), a frozen header row and is an Excel Table (filters,
+banded rows); utilisation is coloured (over capacity red, above 85% amber,
+under 40% blue). Every sheet prints on A4 landscape, fitted to the page
+width, with the header row repeated on each page and a footer naming the
+sheet and page (see :func:`prepare_for_print`). Text that comes from input data can never
 become a formula: a string starting with ``= + - @`` (or a tab or carriage
 return) is stored as text with Excel's quote prefix. The file is written
 atomically.
@@ -24,8 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from estates_opt.outputs.files import atomic_write_bytes
@@ -264,6 +271,153 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, data)]
 
 
+#: Utilisation colours: over capacity, above the usual 85% practice ceiling, under 40% (the
+#: community estate's average use): fills a planner can scan, also when printed.
+UTILISATION_RULES = (
+    ("greaterThan", ["1.0005"], "F4A6A6"),
+    ("between", ["0.85", "1.0005"], "FFE08A"),
+    ("lessThan", ["0.4"], "CFE3F6"),
+)
+
+
+def prepare_for_print(wb: Workbook, *, title: str = "") -> None:
+    """Make every sheet print and filter well (call once the sheets are filled).
+
+    - A4 landscape, fitted to one page wide (as many pages tall as needed), narrow
+      margins, the header row repeated on every page, a footer with sheet and page.
+    - Table sheets (those with a filter row) become Excel Tables: filter buttons,
+      banded rows, a name (``Moves``...) formulas and Power Query can refer to.
+    - Utilisation columns get conditional formatting.
+    - Two-column sheets (Summary, Assumptions) wrap their value column, so a label
+      and its value always print side by side on one page.
+    """
+    used_names: set[str] = set()
+    for ws in wb.worksheets:
+        ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.7
+        ws.page_margins.header, ws.page_margins.footer = 0.25, 0.3
+        ws.print_title_rows = "1:1"
+        ws.print_options.horizontalCentered = False
+        ws.oddFooter.left.text = title.replace("&", "&&")[:80]
+        ws.oddFooter.center.text = "&A"
+        ws.oddFooter.right.text = "page &P of &N"
+        if ws.max_column == 2:
+            _two_columns(ws)
+        else:
+            _print_widths(ws)
+        _colour_utilisation(ws)
+        _as_table(ws, used_names)
+
+
+def _two_columns(ws: Worksheet) -> None:
+    """Label | value sheets: values left-aligned beside their label, long ones wrapped."""
+    for row in ws.iter_rows(min_row=2, min_col=1, max_col=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+
+
+#: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 48.
+MAX_WIDTH, WHY_WIDTH = 30, 60
+
+
+def _print_widths(ws: Worksheet) -> None:
+    """Columns narrow enough that a table prints legibly one page wide; long text wraps.
+
+    Row heights are set from the wrapped text (LibreOffice does not grow rows of a
+    file it opens, so wrapped lines would print over the next row).
+    """
+    wrapped: list[tuple[int, float]] = []
+    for cell in ws[1]:
+        dim = ws.column_dimensions[get_column_letter(cell.column)]
+        wide = str(cell.value or "") == "Why"
+        limit = WHY_WIDTH if wide else MAX_WIDTH
+        if (dim.width or 0) > limit or wide:
+            dim.width = limit
+            wrapped.append((cell.column, limit))
+    if not wrapped:
+        return
+    wrap = {column for column, _ in wrapped}
+    top, top_wrapped = Alignment(vertical="top"), Alignment(wrap_text=True, vertical="top")
+    for r in range(2, ws.max_row + 1):
+        lines = 1
+        for cell in ws[r]:  # one row reads across: every cell starts at the top
+            cell.alignment = top_wrapped if cell.column in wrap else top
+        for column, width in wrapped:
+            value = ws.cell(row=r, column=column).value
+            if isinstance(value, str):
+                lines = max(lines, _lines(value, width))
+        if lines > 1:
+            ws.row_dimensions[r].height = 14.5 * lines
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a text takes wrapped at ``width`` characters (words kept whole)."""
+    count, used = 1, 0
+    for word in text.split():
+        need = len(word) + (1 if used else 0)
+        if used and used + need > width - 1:
+            count, used = count + 1, len(word)
+        else:
+            used += need
+    return count
+
+
+def _colour_utilisation(ws: Worksheet) -> None:
+    if ws.max_row < 2:
+        return
+    for cell in ws[1]:
+        label = str(cell.value or "")
+        if not label.startswith("Utilisation") or label == "Utilisation cap":
+            continue
+        letter = get_column_letter(cell.column)
+        ref = f"{letter}2:{letter}{ws.max_row}"
+        for operator, formula, colour in UTILISATION_RULES:
+            fill = PatternFill("solid", start_color=colour, end_color=colour)
+            ws.conditional_formatting.add(
+                ref, CellIsRule(operator=operator, formula=formula, fill=fill, stopIfTrue=True)
+            )
+
+
+def _as_table(ws: Worksheet, used_names: set[str]) -> None:
+    """Turn a sheet's filter range into an Excel Table (a Table carries its own filter)."""
+    ref = ws.auto_filter.ref
+    headers = [str(c.value) for c in ws[1] if c.value is not None]
+    # A Table needs at least one data row and distinct, non-empty header texts.
+    if not ref or ws.max_row < 2 or len(set(headers)) != len(headers) or not headers:
+        return
+    base = "".join(ch for ch in ws.title if ch.isalnum()) or "Table"
+    name = base if base[0].isalpha() else f"T{base}"
+    n = 1
+    while name.lower() in used_names:
+        n += 1
+        name = f"{base}{n}"
+    used_names.add(name.lower())
+    ws.auto_filter.ref = None
+    table = Table(displayName=name, ref=ref)
+    table.tableStyleInfo = TableStyleInfo(
+        name="TableStyleLight9", showRowStripes=True, showColumnStripes=False
+    )
+    ws.add_table(table)
+
+
+def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
+    """Moves with the PCN's name beside its code (people read names; filters use codes)."""
+    if "pcn_name" in moves.columns or "pcn_code" not in moves.columns:
+        return moves
+    if "pcn_name" not in pcns.columns or "pcn_code" not in pcns.columns:
+        return moves
+    names = dict(zip(pcns["pcn_code"].astype(str), pcns["pcn_name"], strict=False))
+    at = list(moves.columns).index("pcn_code") + 1
+    out = moves.copy()
+    out.insert(at, "pcn_name", out["pcn_code"].astype(str).map(names))
+    return out
+
+
 #: The date written into every workbook (document properties and zip entries).
 FIXED_DATE = datetime.datetime(2000, 1, 1)
 
@@ -300,7 +454,7 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
         _put(ws, i, 2, value, fmt)
     ws.column_dimensions["A"].width = 48
     ws.column_dimensions["B"].width = 60
-    table_sheet(wb, "Moves", plan.moves)
+    table_sheet(wb, "Moves", _with_pcn_names(plan.moves, plan.pcn_summary))
     table_sheet(wb, "Utilisation", plan.utilisation)
     table_sheet(wb, "PCNs", plan.pcn_summary)
     table_sheet(wb, "Bottlenecks", plan.bottlenecks)
@@ -319,6 +473,8 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
     assumptions.column_dimensions["A"].width = 40
     assumptions.column_dimensions["B"].width = 100
     assumptions.auto_filter.ref = f"A1:B{len(rows) + 1}"
+    prepare_for_print(wb, title=f"estates-opt plan: {plan.scenario.name}")
+
     # The same plan gives the same bytes: fixed document dates and zip entry times.
     wb.properties.created = FIXED_DATE
     buffer = io.BytesIO()

@@ -67,7 +67,56 @@ class Plan:
         )
 
     def _repr_html_(self) -> str:
-        """A short summary card for notebooks (the tables stay one attribute away)."""
+        """A short summary card for notebooks: headline numbers and weekday utilisation by
+        kind of building, before and after (the tables stay one attribute away)."""
         from html import escape
 
-        return f"<p><b>Plan</b> {escape(self.summary())}</p>"
+        k = self.kpis
+        before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+        kinds = {
+            "gp_practice": "GP practices",
+            "pcn_hub": "PCN hubs",
+            "community": "Community",
+            "acute": "Acute hospitals",
+        }
+
+        def pct(value: Any) -> str:
+            return "&ndash;" if value is None else f"{float(value):.0%}"
+
+        cell = "style='padding:1px 8px;text-align:right'"
+        util = "".join(
+            f"<tr><td>{escape(kinds.get(kind, kind))}</td><td {cell}>{pct(before.get(kind))}</td>"
+            f"<td {cell}>{pct(after.get(kind))}</td>"
+            f"<td {cell}>{pct(self.scenario.cap(kind))}</td></tr>"
+            for kind in sorted(after)
+        )
+        facts = [
+            (
+                "Status",
+                escape(str(self.status)) + ("" if k.get("verified", True) else " (not verified)"),
+            ),
+            ("Hours moved", f"{k['hours_moved']:,.1f} h/week in {len(self.moves):,} moves"),
+            ("Unmet demand", f"{k['unmet_hours_total']:,.1f} h/week"),
+            ("Mean travel", f"{k['travel_km_before']:.2f} &rarr; {k['travel_km_after']:.2f} km"),
+            (
+                "Buildings used",
+                f"{k['buildings_used_before']:,} &rarr; {k['buildings_used_after']:,}",
+            ),
+        ]
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{a}</th><td>{b}</td></tr>" for a, b in facts
+        )
+        cell = "style='padding:1px 8px;text-align:right'"
+        return (
+            f"<div><b>Plan {escape(self.scenario.name)}</b>"
+            + (
+                f" <span>{escape(self.scenario.description)}</span>"
+                if self.scenario.description
+                else ""
+            )
+            + f"<table>{rows}</table>"
+            f"<table><thead><tr><th>Weekday utilisation</th><th {cell}>before</th>"
+            f"<th {cell}>after</th><th {cell}>cap</th></tr></thead><tbody>{util}</tbody></table>"
+            "<small>Tables: plan.moves, plan.utilisation, plan.pcn_summary, plan.bottlenecks; "
+            "maps: eo.plan_map(plan), eo.hub_map(plan, pcn_code).</small></div>"
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -132,6 +133,8 @@ class MapData:
     attribution: str
     kpis: dict[str, Any]
     bounds: list[list[float]]
+    #: Offline basemap layers (water, roads, rail, stations, places) if the dataset has them.
+    basemap: dict[str, gpd.GeoDataFrame] | None = None
 
     def style(self) -> dict[str, Any]:
         """The colour keys shared by both kinds of page."""
@@ -183,6 +186,7 @@ def build_map_data(plan: Plan) -> MapData:
     else:
         lsoas["lsoa_name"] = ""
     lsoas["display"] = list(display_geometry(ds.lsoas, SIMPLIFY_M["lsoas"]))
+    basemap, basemap_attribution = read_basemap(ds.source)
     return MapData(
         bands=bands,
         sites=sites,
@@ -198,10 +202,57 @@ def build_map_data(plan: Plan) -> MapData:
         pcn_flows=pcn_flows,
         lsoas=lsoas,
         moves_by_pcn=_moves_by_pcn(plan.moves),
-        attribution=ds.attribution or "",
+        attribution="\n".join(t for t in (ds.attribution, basemap_attribution) if t),
         kpis=plan.kpis,
         bounds=_with_points(bounds, sites),
+        basemap=basemap,
     )
+
+
+# --- basemap -----------------------------------------------------------------------
+
+#: The layers of ``<dataset>/basemap/`` (built by ``geodata/build_basemap.py``), in drawing order.
+BASEMAP_LAYERS = ("water", "roads", "rail", "stations", "places")
+
+
+def read_basemap(source: str) -> tuple[dict[str, gpd.GeoDataFrame] | None, str]:
+    """The dataset's offline basemap layers and their attribution, if it ships them.
+
+    A dataset folder may hold ``basemap/<layer>.geojson`` (WGS84) and
+    ``basemap/ATTRIBUTION.txt``; without them the maps simply have no basemap.
+    """
+    folder = Path(source) / "basemap" if source else None
+    if folder is None or not folder.is_dir():
+        return None, ""
+    layers = {
+        name: gpd.read_file(folder / f"{name}.geojson")
+        for name in BASEMAP_LAYERS
+        if (folder / f"{name}.geojson").is_file()
+    }
+    note = folder / "ATTRIBUTION.txt"
+    text = note.read_text(encoding="utf-8").strip() if note.is_file() else ""
+    return (layers or None), text
+
+
+def basemap_layer(
+    data: MapData, bounds: list[list[float]] | None = None, pad: float = 0.35
+) -> dict[str, Any] | None:
+    """The basemap as GeoJSON per layer; clipped to ``bounds`` (padded) for a hub page."""
+    if not data.basemap:
+        return None
+    out: dict[str, Any] = {}
+    for name, frame in data.basemap.items():
+        if bounds is not None:
+            (south, west), (north, east) = bounds
+            dy, dx = (north - south) * pad, (east - west) * pad
+            clipped = frame.clip_by_rect(west - dx, south - dy, east + dx, north + dy)
+            frame = frame.set_geometry(
+                shapely.set_precision(clipped.to_numpy(), 10.0**-COORD_DECIMALS)
+            )
+            frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
+        properties = frame.drop(columns=frame.geometry.name).to_dict("records")
+        out[name] = feature_collection(frame.geometry.to_numpy(), properties)
+    return out
 
 
 def _moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -213,7 +264,16 @@ def _moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
         moves.assign(pcn_code=moves["pcn_code"].astype(str))
         .groupby([*keys, "from_band", "to_band"], as_index=False, dropna=False)["hours_per_week"]
         .sum()
-        .sort_values(["pcn_code", "service", "hours_per_week"], ascending=[True, True, False])
+    )
+    grouped["sessions_per_week"] = [
+        sessions(float(h), str(b))
+        for h, b in zip(grouped["hours_per_week"], grouped["to_band"], strict=True)
+    ]
+    # Largest first: a team acts on the moves that shift the most sessions first.
+    grouped = grouped.sort_values(
+        ["pcn_code", "sessions_per_week", "service", "from_site", "to_site"],
+        ascending=[True, False, True, True, True],
+        kind="stable",
     )
     return {str(code): frame for code, frame in grouped.groupby("pcn_code", sort=False)}
 

@@ -40,11 +40,11 @@ from estates_opt.outputs.maps.assets import (
 from estates_opt.outputs.maps.data import (
     CATEGORY_STYLE,
     MapData,
+    basemap_layer,
     build_map_data,
     imd_legend,
     imd_profile,
     lsoa_layer,
-    sessions,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["hub_filename", "hub_map", "plan_map", "write_maps"]
+__all__ = ["hub_filename", "hub_map", "plan_map", "scenario_maps_dir", "write_maps"]
 
 #: Width (px) kept free on the right of the initial view for the layer control and legend.
 LEGEND_PX = 350
@@ -110,6 +110,15 @@ def write_maps(plan: Plan, maps_dir: Path, *, tiles: str | None = None) -> dict[
         time.perf_counter() - started,
     )
     return written
+
+
+def scenario_maps_dir(root: str | Path, scenario_name: str) -> Path:
+    """Where one scenario's maps go under a maps folder: ``<root>/<scenario name>/``.
+
+    Each plan's maps get their own folder, so solving scenario A and then B
+    overwrites nothing of A's. The name is cleaned like a hub file name (names are data).
+    """
+    return Path(root) / hub_filename(str(scenario_name))
 
 
 def render_page(m: folium.Map) -> str:
@@ -234,8 +243,8 @@ def _base_map(bounds: list[list[float]], title: str, tiles: str | None) -> foliu
     root.header.add_child(_Raw(f"<script>{script_safe(MAPS_JS)}</script>"), name="eo_js")
     # In the body so it comes after leaflet.css (which Folium puts in the head at render).
     root.html.add_child(_Raw(f"<style>{MAPS_CSS}</style>"), name="eo_css")
-    # Keep the right-hand side (layer control, legend) clear of the area of interest.
-    m.fit_bounds(bounds, padding_top_left=(10, 10), padding_bottom_right=(LEGEND_PX, 10))
+    # The view is fitted by the drawing script, from the map's real size: padding for the
+    # legend is only kept on a wide screen (a fixed 350 px on a phone left no map at all).
     return m
 
 
@@ -259,14 +268,18 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     }
     outlines = _group(m, "Outlines only", base=True, show=False)
     groups: dict[str, Any] = {"shading": shading, "outlines": outlines}
+    basemap = basemap_layer(data)
+    groups |= _basemap_groups(m, basemap)
     if data.boroughs is not None:
         groups["boroughs"] = _group(m, "Borough outlines")
     groups["sites"] = _group(m, "Buildings")
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     pcns = [dict(p, href=f"hubs/{files[p['code']]}") for p in data.pcns]
     payload = {
         "page": "plan",
+        "view": data.bounds,
+        "legendPx": LEGEND_PX,
         "style": data.style(),
         "bands": data.bands,
         "sites": data.sites,
@@ -276,10 +289,44 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
         "shading": data.shading,
         "boroughs": data.boroughs,
         "boroughLabels": data.borough_labels,
+        "basemap": basemap,
         "attribution": data.attribution,
     }
     m.add_child(_Draw(payload, groups))
     return m
+
+
+def _basemap_groups(m: folium.Map, basemap: dict[str, Any] | None) -> dict[str, Any]:
+    """Layer groups for the offline basemap (water, roads, rail; stations; place names)."""
+    if not basemap:
+        return {}
+    groups = {"background": _group(m, "Background: water, roads, rail")}
+    if "stations" in basemap:
+        groups["stations"] = _group(m, "Stations")
+    if "places" in basemap:
+        groups["places"] = _group(m, "Place names")
+    return groups
+
+
+def _borough_labels_in_view(data: MapData, bounds: list[list[float]]) -> list[list[Any]]:
+    """Borough names placed inside a hub page's view (where the borough meets it), so a
+    PCN director sees which borough each side of a boundary is."""
+    import shapely
+    from shapely.geometry import box, shape
+
+    if data.boroughs is None:
+        return []
+    (south, west), (north, east) = bounds
+    dy, dx = (north - south) * 0.25, (east - west) * 0.25
+    view = box(west - dx, south - dy, east + dx, north + dy)
+    labels = []
+    for feature in data.boroughs["features"]:
+        part = shape(feature["geometry"]).intersection(view)
+        if part.is_empty or part.area < view.area * 0.04:
+            continue
+        point = shapely.Point(part.representative_point())
+        labels.append([feature["properties"]["name"], round(point.y, 5), round(point.x, 5), 99.0])
+    return labels
 
 
 def _check_pcn(data: MapData, pcn_code: str) -> None:
@@ -306,13 +353,17 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     pcn = data.pcns[p_index]
     m = _base_map(pcn["bounds"], f"Hub map: {pcn['name']} ({pcn_code})", tiles)
     _page(m).html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
+    basemap = basemap_layer(data, pcn["bounds"])
     groups: dict[str, Any] = {
         "lsoas": _group(m, "Deprivation (IMD) by LSOA"),
         "catchment": _group(m, "Catchment outline"),
-        "sites": _group(m, "Buildings"),
+        **_basemap_groups(m, basemap),
     }
+    if data.boroughs is not None:
+        groups["boroughs"] = _group(m, "Boroughs")
+    groups["sites"] = _group(m, "Buildings")
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
     shown, hubs = _hub_sites(data, pcn_code)
     local = {g: i for i, g in enumerate(shown)}
@@ -338,6 +389,8 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     by_index = {f["properties"]["i"]: f for f in features}
     payload = {
         "page": "hub",
+        "view": pcn["bounds"],
+        "legendPx": LEGEND_PX,
         "style": data.style(),
         "bands": data.bands,
         "sites": sites,
@@ -354,6 +407,9 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
             ],
             data.pcns,
         ),
+        "boroughs": data.boroughs,
+        "boroughLabels": _borough_labels_in_view(data, pcn["bounds"]),
+        "basemap": basemap,
         "attribution": data.attribution,
     }
     _page(m).html.add_child(_Raw(_hub_panel(data, pcn, sites, local, hubs, links)), name="eo_panel")
@@ -455,9 +511,16 @@ def _hub_panel(
     out.append(_moves_table(data, code, local))
     out.append(
         '<p class="eo-sub">Hours and sessions are per week; a session is 4 h in core hours '
-        "and on Saturdays, 1.5 h in the evening. Click a row to see the building.</p></aside>"
+        'and on Saturdays, 1.5 h in the evening.<span class="eo-click"> Click a row to see the '
+        "building.</span></p></aside>"
     )
     return "".join(out)
+
+
+def _site_name(name: Any, site_id: Any) -> str:
+    """A building by name, with its code in small print (the code is what a planner searches)."""
+    code = f' <span class="eo-code">{_e(site_id)}</span>' if site_id not in (None, "") else ""
+    return f"{_e(name)}{code}"
 
 
 def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
@@ -465,9 +528,9 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
     if grouped is None or grouped.empty:
         return "<h2>What moved</h2><p>Nothing moved for this PCN.</p>"
     out = [
-        f"<h2>What moved ({len(grouped)} changes)</h2>",
+        f"<h2>What moved ({len(grouped)} changes, largest first)</h2>",
         '<table class="eo-moves"><thead><tr><th>Service: from &rarr; to</th>'
-        '<th>Band</th><th class="n">Sessions</th></tr></thead><tbody>',
+        '<th>Band</th><th class="n">Sessions a week</th></tr></thead><tbody>',
     ]
     for r in grouped.itertuples(index=False):
         band = (
@@ -478,9 +541,9 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
         target = local.get(data.site_index.get(str(r.to_site_id), -1))
         attr = f' data-eo-site="{target}"' if target is not None else ""
         out.append(
-            f"<tr{attr}><td><b>{_e(r.service)}</b><br>{_e(r.from_site)} &rarr; "
-            f"{_e(r.to_site)}</td><td>{band}</td>"
-            f'<td class="n">{_n(sessions(float(r.hours_per_week), str(r.to_band)), 1)}</td></tr>'
+            f"<tr{attr}><td><b>{_e(r.service)}</b><br>{_site_name(r.from_site, r.from_site_id)}"
+            f" &rarr; {_site_name(r.to_site, r.to_site_id)}</td><td>{band}</td>"
+            f'<td class="n">{_n(r.sessions_per_week, 1)}</td></tr>'
         )
     out.append("</tbody></table>")
     return "".join(out)
@@ -497,6 +560,26 @@ thead th { border-bottom: 2px solid #999; position: sticky; top: 0; background: 
 tbody tr:hover { background: #fff7d6; }
 .sub { color: #555; }
 .attr { color: #666; font-size: 12px; margin-top: 20px; white-space: pre-line; }
+@media (max-width: 760px) {
+  body { margin: 12px; }
+  table, tbody, tr, td { display: block; width: 100%; box-sizing: border-box; }
+  thead { display: none; }
+  tr { border: 1px solid #ddd; border-radius: 6px; margin: 0 0 10px; padding: 4px 8px; }
+  td, td.n { display: flex; justify-content: space-between; gap: 12px; border: 0;
+    padding: 2px 0; text-align: right; white-space: normal; }
+  td::before { content: attr(data-label); color: #555; text-align: left; }
+  td:first-child { font-size: 15px; font-weight: 600; }
+  td:first-child::before { content: none; }
+}
+@media print {
+  @page { size: A4 landscape; margin: 12mm; }
+  body { margin: 0; font-size: 11px; }
+  thead th { position: static; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+  .sub a { display: none; }
+}
 """
 
 
@@ -508,22 +591,48 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
         f"{_n(k.get('unmet_hours_total'), 1)} h/week; mean travel "
         f"{_n(k.get('travel_km_before'), 2)} &rarr; {_n(k.get('travel_km_after'), 2)} km"
     )
+    heads = [
+        ("PCN", ""),
+        ("Code", ""),
+        ("Borough", ""),
+        ("Population", "n"),
+        ("Demand h/wk", "n"),
+        ("Moved h/wk", "n"),
+        ("Unmet h/wk", "n"),
+        ("Enhanced access met / due h/wk", "n"),
+        ("EA evenings h/wk", "n"),
+        ("EA Saturday h/wk", "n"),
+        ("Travel before &rarr; after km", "n"),
+    ]
     rows = []
     for p in sorted(data.pcns, key=lambda q: (q["borough"], q["name"])):
+        cells = [
+            f'<a href="{_e(files[p["code"]])}">{_e(p["name"])}</a>',
+            _e(p["code"]),
+            _e(p["borough"]),
+            _n(p["population"]),
+            _n(p["demand"], 1),
+            _n(p["moved"], 1),
+            _n(p["unmet"], 1),
+            f"{_n(p['eaMet'], 1)} / {_n(p['eaDemand'], 1)}",
+            _n(p.get("eaEvening"), 1),
+            _n(p.get("eaSaturday"), 1),
+            f"{_n(p['travelBefore'], 2)} &rarr; {_n(p['travelAfter'], 2)}",
+        ]
+        # data-label: on a phone each row is a card and each cell names its column.
         rows.append(
             "<tr>"
-            f'<td><a href="{_e(files[p["code"]])}">{_e(p["name"])}</a></td>'
-            f"<td>{_e(p['code'])}</td><td>{_e(p['borough'])}</td>"
-            f'<td class="n">{_n(p["population"])}</td>'
-            f'<td class="n">{_n(p["demand"], 1)}</td>'
-            f'<td class="n">{_n(p["moved"], 1)}</td>'
-            f'<td class="n">{_n(p["unmet"], 1)}</td>'
-            f'<td class="n">{_n(p["eaMet"], 1)} / {_n(p["eaDemand"], 1)}</td>'
-            f'<td class="n">{_n(p.get("eaEvening"), 1)}</td>'
-            f'<td class="n">{_n(p.get("eaSaturday"), 1)}</td>'
-            f'<td class="n">{_n(p["travelBefore"], 2)} &rarr; {_n(p["travelAfter"], 2)}</td>'
-            "</tr>"
+            + "".join(
+                f'<td{" class=" + chr(34) + cls + chr(34) if cls else ""} data-label="{head}">'
+                f"{cell}</td>"
+                for (head, cls), cell in zip(heads, cells, strict=True)
+            )
+            + "</tr>"
         )
+    header = "".join(
+        f"<th{' class=' + chr(34) + cls + chr(34) if cls else ''}>{head}</th>"
+        for head, cls in heads
+    )
     scenario = _e(k.get("scenario", ""))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -531,12 +640,7 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
         f"<title>Hub maps: {scenario}</title><style>{_INDEX_CSS}</style></head><body>"
         f'<h1>PCN hub maps</h1><div class="sub">Scenario {scenario}: {head}. '
         '<a href="../plan_map.html">Whole-ICS plan map</a></div>'
-        "<table><thead><tr><th>PCN</th><th>Code</th><th>Borough</th>"
-        '<th class="n">Population</th><th class="n">Demand h/wk</th>'
-        '<th class="n">Moved h/wk</th><th class="n">Unmet h/wk</th>'
-        '<th class="n">Enhanced access met / due h/wk</th>'
-        '<th class="n">EA evenings h/wk</th><th class="n">EA Saturday h/wk</th>'
-        '<th class="n">Travel before &rarr; after km</th></tr></thead><tbody>'
+        f"<table><thead><tr>{header}</tr></thead><tbody>"
         + "".join(rows)
         + f'</tbody></table><div class="attr">{_e(data.attribution)}</div></body></html>\n'
     )

@@ -30,16 +30,25 @@
     return name;
   }
 
+  /* Room kept clear of the controls when a popup opens: updated in place from the controls'
+     real sizes (Leaflet reads these arrays each time it pans a popup into view). */
+  var PAD_TOP_LEFT = [50, 60], PAD_BOTTOM_RIGHT = [20, 20];
+  function wide(map) { var s = map.getSize(); return s.x >= 900 && s.y >= 600; }
+
   function draw(map, D, G) {
     var S = D.style;
     var state = {mode: "after", shading: D.shading ? D.shading[0].key : null};
     pane(map, "eoAreas", 350);
+    pane(map, "eoBase", 360);
     pane(map, "eoBorders", 380);
+    pane(map, "eoBaseLabels", 440);
     pane(map, "eoFlows", 420);
     pane(map, "eoSites", 450);
     pane(map, "eoLabels", 460);
     map.getPane("eoBorders").style.pointerEvents = "none";
     map.getPane("eoLabels").style.pointerEvents = "none";
+    map.getPane("eoBase").style.pointerEvents = "none";
+    map.getPane("eoBaseLabels").style.pointerEvents = "none";
 
     /* --- buildings ------------------------------------------------------ */
     var markers = [];
@@ -107,6 +116,8 @@
       }
       return h.join("") + "</div>";
     }
+    /* Wide enough for the whole rooms table ("Booked" included) where the map allows. */
+    var popupWidth = Math.max(220, Math.min(620, map.getSize().x - 70));
     D.sites.forEach(function (site, i) {
       var ll = [site.lat, site.lon], R = site.r + 3;
       var track = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
@@ -118,8 +129,10 @@
         fillColor: (S.kinds[site.kind] || ["", "#999"])[1], fillOpacity: 0.95,
         className: "eo-site eo-kind-" + site.kind});
       dot.bindTooltip(function () { return siteTooltip(site); }, {direction: "top", offset: [0, -R]});
-      dot.bindPopup(function () { return sitePopup(site); }, {maxWidth: 480, minWidth: 320,
-        maxHeight: 380, autoPanPaddingTopLeft: [60, 60]});
+      dot.bindPopup(function () { return sitePopup(site); }, {maxWidth: popupWidth, minWidth:
+        Math.min(320, popupWidth),
+        maxHeight: 380, autoPanPaddingTopLeft: PAD_TOP_LEFT,
+        autoPanPaddingBottomRight: PAD_BOTTOM_RIGHT});
       if (site.label) {
         dot.unbindTooltip();
         dot.bindTooltip(esc(site.label), {permanent: true, direction: "right",
@@ -209,7 +222,9 @@
     }
     if (D.boroughs && G.boroughs) {
       L.geoJSON(D.boroughs, {pane: "eoBorders", interactive: false,
-        style: {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
+        style: D.page === "hub" ?
+          {color: "#4a4a4a", weight: 1.6, opacity: 0.8, dashArray: "8 5", fill: false} :
+          {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
       var labels = (D.boroughLabels || []).map(function (b) {
         var marker = L.marker([b[1], b[2]], {pane: "eoLabels", interactive: false,
           keyboard: false,
@@ -228,6 +243,69 @@
       G.boroughs.on("add", showLabels);
       showLabels();
     }
+    /* --- basemap: a sense of place, muted, beneath the data ------------- */
+    var B = D.basemap || {};
+    if (G.background) {
+      if (B.water) {
+        L.geoJSON(B.water, {pane: "eoBase", interactive: false, style: function (f) {
+          return f.properties.shape === "area" ?
+            {stroke: false, fillColor: "#a6cbe3", fillOpacity: 0.9} :
+            {color: "#8dbcdc", weight: f.properties.kind === "canal" ? 1.4 : 2, opacity: 0.9,
+              fill: false};
+        }}).addTo(G.background);
+      }
+      if (B.roads) {
+        L.geoJSON(B.roads, {pane: "eoBase", interactive: false, style: function (f) {
+          return {color: f.properties.major ? "#b58b4c" : "#c9ab7c", opacity: 0.75,
+            weight: f.properties.major ? 2.6 : 1.6, fill: false, lineCap: "round"};
+        }}).addTo(G.background);
+      }
+      if (B.rail) {
+        L.geoJSON(B.rail, {pane: "eoBase", interactive: false, style: function (f) {
+          return {color: "#5f5f5f", opacity: 0.65, weight: f.properties.rail_type === "rail" ?
+            1.4 : 1, dashArray: f.properties.rail_type === "subway" ? "2 3" : null, fill: false};
+        }}).addTo(G.background);
+      }
+    }
+    /* Labels that would crowd the whole-ICS view appear as the reader zooms in. */
+    var zoomed = [];
+    function byZoom(layer, minZoom) { zoomed.push([layer, minZoom]); return layer; }
+    if (B.stations && G.stations) {
+      L.geoJSON(B.stations, {pane: "eoBaseLabels", interactive: false,
+        pointToLayer: function (f, ll) {
+          var group = L.layerGroup([L.circleMarker(ll, {pane: "eoBaseLabels", radius: 2.6,
+            color: "#555", weight: 1, fillColor: "#fff", fillOpacity: 1, interactive: false})]);
+          group.addLayer(byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false,
+            keyboard: false, icon: L.divIcon({className: "eo-station-label",
+              html: esc(f.properties.name), iconSize: null})}), 14));
+          return byZoom(group, 12);
+        }}).addTo(G.stations);
+    }
+    if (B.places && G.places) {
+      L.geoJSON(B.places, {pane: "eoBaseLabels", interactive: false,
+        pointToLayer: function (f, ll) {
+          var rank = f.properties.rank || 0;
+          return byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false, keyboard: false,
+            icon: L.divIcon({className: "eo-place-label" + (rank === 0 ? " eo-place-major" : ""),
+              html: esc(f.properties.name), iconSize: null})}), rank === 0 ? 0 : 12.5);
+        }}).addTo(G.places);
+    }
+    function showByZoom() {
+      var z = map.getZoom();
+      zoomed.forEach(function (x) {
+        var layer = x[0], on = z >= x[1];
+        var els = [];
+        if (layer.getElement) { els.push(layer.getElement()); }
+        if (layer.eachLayer) {
+          layer.eachLayer(function (l) { if (l.getElement && !(l instanceof L.Marker)) {
+            els.push(l.getElement()); } });
+        }
+        els.forEach(function (el) { if (el) { el.style.display = on ? "" : "none"; } });
+      });
+    }
+    map.on("zoomend", showByZoom);
+    ["stations", "places"].forEach(function (k) { if (G[k]) { G[k].on("add", showByZoom); } });
+
     if (D.lsoas && G.lsoas) {
       L.geoJSON(D.lsoas, {pane: "eoAreas",
         style: function (f) {
@@ -287,7 +365,7 @@
     };
     legend.update = function () {
       if (!this._div) { return; }
-      var h = ['<details open><summary>Legend</summary>'];
+      var h = ['<details' + (legendOpen ? " open" : "") + "><summary>Legend</summary>"];
       var key = null;
       if (D.shading) {
         D.shading.forEach(function (s) { if (s.key === state.shading) { key = s.legend; } });
@@ -342,7 +420,13 @@
         colour + '" stroke-width="3" stroke-dasharray="' + (u * C).toFixed(2) + " " +
         (C + 1).toFixed(2) + '" transform="rotate(-90 9 9)"/></svg>';
     }
+    /* Open on a big screen; folded on a phone or a small window, where it would hide the map
+       (the hub's label at 1024x768). The reader's choice is kept when the legend redraws. */
+    var legendOpen = wide(map);
     legend.addTo(map);
+    legend.getContainer().addEventListener("toggle", function (e) {
+      if (e.target.tagName === "DETAILS") { legendOpen = e.target.open; }
+    }, true);
 
     var modeCtl = L.control({position: "topright"});
     modeCtl.onAdd = function () {
@@ -404,7 +488,7 @@
         if (!t) { return; }
         if (t.marker) {
           if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
-          map.setView(t.marker.dot.getLatLng(), Math.max(map.getZoom(), 15));
+          map.setView(t.marker.dot.getLatLng(), Math.max(map.getZoom(), 15), {animate: false});
           t.marker.dot.openPopup();
         } else {
           map.fitBounds(t.pcn.bounds);
@@ -426,7 +510,64 @@
         '</summary><div class="eo-attr-full">' + lines.map(esc).join("<br>") + "</div></details>");
     }
 
-    function refresh() { restyleSites(); refreshFlows(); legend.update(); }
+    function refresh() { restyleSites(); refreshFlows(); legend.update(); showByZoom(); }
+
+    /* --- view: fit the area of interest, leaving room for the controls ---- */
+    function cornerBox(v, h) {
+      var el = map.getContainer().querySelector(".leaflet-" + v + ".leaflet-" + h);
+      var r = {w: 0, h: 0};
+      if (!el) { return r; }
+      Array.prototype.forEach.call(el.children, function (c) {
+        var b = c.getBoundingClientRect();
+        r.w = Math.max(r.w, b.width + 10);
+        r.h += b.height + 10;
+      });
+      return r;
+    }
+    function padControls() {
+      var size = map.getSize(), tl = cornerBox("top", "left"), tr = cornerBox("top", "right");
+      /* A popup opens above its building and below the search box and the top-right
+         controls: never under them. */
+      PAD_TOP_LEFT[0] = 10;
+      PAD_TOP_LEFT[1] = Math.min(Math.max(tl.h, tr.h) + 8, Math.max(size.y / 3, 20));
+      PAD_BOTTOM_RIGHT[0] = 10;
+      PAD_BOTTOM_RIGHT[1] = 24;
+      /* The attribution never runs over the scale bar. */
+      var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
+      if (attribution) { attribution.style.maxWidth = Math.max(size.x - 140, 120) + "px"; }
+    }
+    var fitted = false;
+    function fitView() {
+      if (!D.view) { return; }
+      var size = map.getSize();
+      if (size.x < 50 || size.y < 50) { return; }  /* not laid out (yet): nothing to fit */
+      var right = wide(map) ? Math.min(D.legendPx || 0, size.x / 3) : 10;
+      map.fitBounds(D.view, {paddingTopLeft: [10, 10], paddingBottomRight: [right, 10],
+        animate: false});
+      fitted = true;
+    }
+    fitView();
+    padControls();
+    /* A phone turned, a window resized: keep the reader's view (refit only if it never was).
+       Printing: the map takes the paper's size, so refit the area of interest to it. */
+    var resizing = null;
+    function resized(refit) {
+      map.invalidateSize({animate: false});
+      if (refit || !fitted) { fitView(); }
+      padControls();
+    }
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        if (resizing) { clearTimeout(resizing); }
+        resizing = setTimeout(function () { resized(false); }, 60);
+      }).observe(map.getContainer());
+    }
+    var printing = window.matchMedia ? window.matchMedia("print") : null;
+    if (printing && printing.addEventListener) {
+      printing.addEventListener("change", function () { resized(true); });
+    }
+    window.addEventListener("beforeprint", function () { resized(true); });
+    window.addEventListener("afterprint", function () { resized(true); });
     map.on("overlayadd overlayremove", function (e) {
       var isBand = Object.keys(G.bands).some(function (b) { return G.bands[b] === e.layer; });
       if (isBand) { refresh(); }
@@ -437,7 +578,7 @@
         var m = markers[Number(row.getAttribute("data-eo-site"))];
         if (!m) { return; }
         if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
-        map.setView(m.dot.getLatLng(), Math.max(map.getZoom(), 15));
+        map.setView(m.dot.getLatLng(), Math.max(map.getZoom(), 15), {animate: false});
         m.dot.openPopup();
       });
     });

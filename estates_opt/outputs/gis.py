@@ -1,0 +1,222 @@
+"""GIS extras for ``plan.gpkg``: a moves layer and QGIS styles (the ``layer_styles`` table).
+
+QGIS opens a GeoPackage layer with the style marked ``useAsDefault`` in its
+``layer_styles`` table, so a planner who drags ``plan.gpkg`` into QGIS sees
+buildings coloured by kind, catchments labelled, flows and moves drawn, with
+no styling work. The styles are QML (QGIS's own style format) written here
+from the same colours as the web maps.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import LineString
+
+from estates_opt.errors import OutputWriteError
+from estates_opt.outputs.files import GPKG_FIXED_DATE, _gdal_config
+from estates_opt.outputs.maps.data import CATEGORY_STYLE, KIND_STYLE, sessions
+from estates_opt.schema import GEOGRAPHIC_CRS
+
+if TYPE_CHECKING:
+    from estates_opt.results.plan import Plan
+
+log = logging.getLogger(__name__)
+
+#: Columns of the moves layer, in order: what moved, for whom, from where to where, when.
+MOVES_COLUMNS = [
+    "service_id",
+    "service",
+    "category",
+    "pcn_code",
+    "pcn_name",
+    "from_site_id",
+    "from_site",
+    "to_site_id",
+    "to_site",
+    "from_band",
+    "to_band",
+    "hours_per_week",
+    "sessions_per_week",
+]
+
+
+def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
+    """One line per move, from the building it leaves to the one it goes to (WGS84).
+
+    A move out of a building the scenario closes starts at its PCN's catchment
+    (the closed building is no longer in the dataset).
+    """
+    ds = plan.dataset
+    moves = plan.moves.copy()
+    crs = ds.premises.crs
+    if moves.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in MOVES_COLUMNS})
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=crs)).to_crs(GEOGRAPHIC_CRS)
+    names = dict(zip(plan.pcn_summary["pcn_code"], plan.pcn_summary["pcn_name"], strict=False))
+    category = ds.services.set_index("service_id")["category"]
+    moves["pcn_name"] = moves["pcn_code"].map(names)
+    moves["category"] = moves["service_id"].map(category)
+    if "sessions_per_week" not in moves.columns:
+        moves["sessions_per_week"] = [
+            sessions(float(h), str(b))
+            for h, b in zip(moves["hours_per_week"], moves["to_band"], strict=True)
+        ]
+    site = ds.premises.set_index("site_id").geometry
+    catchment = ds.pcns.set_index("pcn_code").geometry.representative_point()
+    lines = []
+    for p, a, b in zip(moves["pcn_code"], moves["from_site_id"], moves["to_site_id"], strict=True):
+        start = site.get(a, catchment.get(p))
+        end = site.get(b)
+        lines.append(LineString([start, end]) if start is not None and end is not None else None)
+    frame = gpd.GeoDataFrame(moves[MOVES_COLUMNS], geometry=lines, crs=crs)
+    frame = frame[frame.geometry.notna()].sort_values(
+        ["pcn_code", "sessions_per_week", "service_id"], ascending=[True, False, True]
+    )
+    return frame.to_crs(GEOGRAPHIC_CRS)
+
+
+# --- QGIS styles -----------------------------------------------------------------
+
+
+def _rgb(colour: str, alpha: int = 255) -> str:
+    colour = colour.lstrip("#")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
+    return f"{r},{g},{b},{alpha}"
+
+
+def _options(values: dict[str, str]) -> str:
+    inner = "".join(
+        f'<Option name="{html.escape(k)}" type="QString" value="{html.escape(v)}"/>'
+        for k, v in values.items()
+    )
+    return f'<Option type="Map">{inner}</Option>'
+
+
+def _symbol(kind: str, name: str, colour: str, *, dash: str = "", width: str = "0.6") -> str:
+    if kind == "marker":
+        layer = (
+            "SimpleMarker",
+            {
+                "name": "circle",
+                "color": _rgb(colour),
+                "outline_color": "255,255,255,255",
+                "outline_width": "0.3",
+                "size": "2.8",
+            },
+        )
+    elif kind == "line":
+        line = {"line_color": _rgb(colour, 200), "line_width": width, "capstyle": "round"}
+        if dash:
+            line |= {"use_custom_dash": "1", "customdash": dash.replace(" ", ";")}
+        layer = "SimpleLine", line
+    else:
+        layer = (
+            "SimpleFill",
+            {
+                "color": _rgb(colour, 60),
+                "outline_color": "60,60,60,255",
+                "outline_width": "0.4",
+                "style": "solid",
+            },
+        )
+    cls, options = layer
+    return (
+        f'<symbol type="{kind}" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
+        f'<layer class="{cls}" enabled="1" locked="0" pass="0">{_options(options)}</layer>'
+        "</symbol>"
+    )
+
+
+def _categorised(attribute: str, kind: str, styles: dict[str, tuple[str, str, str]]) -> str:
+    categories, symbols = [], []
+    for i, (value, (label, colour, dash)) in enumerate(styles.items()):
+        categories.append(
+            f'<category render="true" symbol="{i}" value="{html.escape(value)}" '
+            f'label="{html.escape(label)}"/>'
+        )
+        symbols.append(_symbol(kind, str(i), colour, dash=dash, width="0.8"))
+    return (
+        f'<renderer-v2 type="categorizedSymbol" attr="{attribute}" symbollevels="0" '
+        f'enableorderby="0" forceraster="0"><categories>{"".join(categories)}</categories>'
+        f"<symbols>{''.join(symbols)}</symbols></renderer-v2>"
+    )
+
+
+def _single(kind: str, colour: str) -> str:
+    return (
+        '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
+        f"<symbols>{_symbol(kind, '0', colour)}</symbols></renderer-v2>"
+    )
+
+
+def _labels(field: str) -> str:
+    return (
+        '<labeling type="simple"><settings calloutType="simple">'
+        f'<text-style fieldName="{field}" fontSize="8" textColor="40,40,40,255" '
+        'isExpression="0"><text-buffer bufferDraw="1" bufferSize="0.8" '
+        'bufferColor="255,255,255,255"/></text-style><placement placement="1"/>'
+        "</settings></labeling>"
+    )
+
+
+def _qml(renderer: str, labels: str = "") -> str:
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.28.0" styleCategories="Symbology|Labeling">'
+        f"{renderer}{labels}<labelsEnabled>{1 if labels else 0}</labelsEnabled></qgis>"
+    )
+
+
+#: The style of each ``plan.gpkg`` layer: (description, QML).
+def layer_qml() -> dict[str, tuple[str, str]]:
+    kinds = {k: (label, colour, "") for k, (label, colour) in KIND_STYLE.items()}
+    categories = dict(CATEGORY_STYLE)
+    return {
+        "sites": ("Buildings coloured by kind", _qml(_categorised("kind", "marker", kinds))),
+        "pcns": ("PCN catchments, named", _qml(_single("fill", "#bdbdbd"), _labels("pcn_name"))),
+        "flows": ("Where each PCN's sessions run with the plan", _qml(_single("line", "#e7298a"))),
+        "moves": (
+            "What moved, coloured by kind of service",
+            _qml(_categorised("category", "line", categories)),
+        ),
+    }
+
+
+def write_layer_styles(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Add QGIS's ``layer_styles`` table to a GeoPackage: one default style per layer."""
+    styles = layer_qml()
+    rows = [
+        {
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": name,
+            "f_geometry_column": "geom",
+            "styleName": f"estates-opt {name}",
+            "styleQML": styles[name][1],
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": styles[name][0],
+            "owner": "estates-opt",
+            "ui": "",
+            "update_time": "2000-01-01T00:00:00Z",
+        }
+        for name in layers
+        if name in styles
+    ]
+    if not rows:
+        return
+    import pyogrio
+
+    try:
+        # The same fixed date as the other layers: the same plan gives the same bytes.
+        with _gdal_config(OGR_CURRENT_DATE=GPKG_FIXED_DATE):
+            pyogrio.write_dataframe(pd.DataFrame(rows), path, layer="layer_styles", driver="GPKG")
+    except Exception as exc:  # GDAL reports a full disk as its own error types
+        raise OutputWriteError(path, exc) from None
+    log.info("wrote QGIS styles for %d layers to %s", len(rows), path)
