@@ -253,15 +253,13 @@ def test_killed_while_writing_keeps_the_earlier_plan_and_the_next_run_cleans_up(
     assert visible_files(out) != before
 
 
-def test_killed_at_an_arbitrary_moment_keeps_the_earlier_plan(
-    out_with_earlier_plan, small_dir, tmp_path
-):
-    """A whole-sessions MIP that takes seconds, killed during its run."""
+def test_killed_at_an_arbitrary_moment_keeps_the_earlier_plan(out_with_earlier_plan, tmp_path):
+    """The NEL whole-sessions MIP at gap 0 (many seconds), killed during its run."""
     out = out_with_earlier_plan
     before = visible_files(out)
     scenario = write_scenario(
         tmp_path / "mip.toml",
-        small_dir,
+        ROOT / "geodata" / "nel",
         "[options]\nwhole_sessions = true\nopening_decisions = true\n"
         "[solver]\ntime_limit_s = 60\nmip_gap = 0.0\n",
     )

@@ -556,6 +556,7 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 table { border-collapse: collapse; margin-top: 12px; }
 th, td { padding: 4px 9px; border-bottom: 1px solid #e3e3e3; text-align: left; }
 td.n, th.n { text-align: right; white-space: nowrap; }
+th.n { white-space: normal; max-width: 8em; vertical-align: bottom; }
 thead th { border-bottom: 2px solid #999; position: sticky; top: 0; background: #fff; }
 tbody tr:hover { background: #fff7d6; }
 .sub { color: #555; }
@@ -600,8 +601,7 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
         ("Moved h/wk", "n"),
         ("Unmet h/wk", "n"),
         ("Enhanced access met / due h/wk", "n"),
-        ("EA evenings h/wk", "n"),
-        ("EA Saturday h/wk", "n"),
+        ("EA evening / Saturday h/wk", "n"),
         ("Travel before &rarr; after km", "n"),
     ]
     rows = []
@@ -615,8 +615,7 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
             _n(p["moved"], 1),
             _n(p["unmet"], 1),
             f"{_n(p['eaMet'], 1)} / {_n(p['eaDemand'], 1)}",
-            _n(p.get("eaEvening"), 1),
-            _n(p.get("eaSaturday"), 1),
+            f"{_n(p.get('eaEvening'), 1)} / {_n(p.get('eaSaturday'), 1)}",
             f"{_n(p['travelBefore'], 2)} &rarr; {_n(p['travelAfter'], 2)}",
         ]
         # data-label: on a phone each row is a card and each cell names its column.
