@@ -21,13 +21,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline --maps maps
 
-test: $(STAMP)
+test: $(STAMP) lint
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check estates_opt tests benchmarks
 	$(BIN)/ruff format --check estates_opt tests benchmarks
+	$(BIN)/mypy estates_opt
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --scale nel

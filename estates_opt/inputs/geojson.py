@@ -39,9 +39,9 @@ def _ring_problem(geometry: dict) -> str | None:
     """Polygon rings GEOS refuses to build (it then rejects the whole file, naming no feature)."""
     coordinates = geometry.get("coordinates")
     if geometry.get("type") == "Polygon":
-        polygons = [coordinates]
+        polygons: list[Any] = [coordinates]
     elif geometry.get("type") == "MultiPolygon":
-        polygons = coordinates
+        polygons = list(coordinates) if isinstance(coordinates, list) else []
     else:
         return None
     if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):

@@ -194,7 +194,7 @@ def stitch(
             for r in results
         ]
         if all(b is not None for b in bounds):
-            bound = math.fsum(bounds)
+            bound = math.fsum(b for b in bounds if b is not None)
             gap = abs(objective - bound) / max(abs(objective), 1e-9)
     first = results[0]
     return SolveResult(

@@ -410,7 +410,7 @@ def travel_by_imd(
     the per-PCN arithmetic is unchanged (projecting per PCN was the slow part).
     """
     lsoas = dataset.lsoas
-    out = {"before": {}, "after": {}}
+    out: dict[str, dict[str, float]] = {"before": {}, "after": {}}
     per_lsoa = {"before": np.full(len(lsoas), np.nan), "after": np.full(len(lsoas), np.nan)}
     members = lsoas.groupby("pcn_code").indices
     lsoa_xy = lsoa_points(lsoas)

@@ -9,6 +9,8 @@ is sound. ``run`` fails the run on any violation.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 import pandas as pd
 
@@ -30,7 +32,7 @@ def _expected_demand(dataset: Dataset, scenario: Scenario) -> pd.Series:
     borough = dict(zip(dataset.pcns["pcn_code"], dataset.pcns["borough"], strict=True))
     factor = np.full(len(d), g.overall * g.population)
     factor *= np.array([g.by_service.get(s, 1.0) for s in services])
-    factor *= np.array([g.by_borough.get(borough.get(p), 1.0) for p in pcns])
+    factor *= np.array([g.by_borough.get(str(borough.get(p, "")), 1.0) for p in pcns])
     return d * factor
 
 
@@ -64,7 +66,7 @@ def verify_plan(
     unmet: pd.DataFrame,
     utilisation: pd.DataFrame,
     kpis: dict,
-    opened: set[tuple[str, str]] = frozenset(),
+    opened: AbstractSet[tuple[str, str]] = frozenset(),
 ) -> list[str]:
     """Return every rule the plan breaks (empty when it is sound)."""
     alloc = allocations[allocations["hours_per_week"] > TOL].copy()
@@ -132,7 +134,9 @@ def _check_demand(
     return v
 
 
-def _openable_slots(dataset: Dataset, opened: set[tuple[str, str]]) -> set[tuple[str, str, str]]:
+def _openable_slots(
+    dataset: Dataset, opened: AbstractSet[tuple[str, str]]
+) -> set[tuple[str, str, str]]:
     """(site, room type, band) rooms that exist because the plan opened the site in the band."""
     opening = dataset.opening
     openable: set[tuple[str, str, str]] = set()
@@ -214,7 +218,7 @@ def _check_capacity(
     scenario: Scenario,
     alloc: pd.DataFrame,
     openable: set[tuple[str, str, str]],
-    opened: set[tuple[str, str]],
+    opened: AbstractSet[tuple[str, str]],
 ) -> list[str]:
     """Fixed plus placed hours within each room's cap (or within fixed work already over it)."""
     v: list[str] = []
