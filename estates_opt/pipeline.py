@@ -24,6 +24,7 @@ from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
+from estates_opt.model.staged import solve_staged
 from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
@@ -58,7 +59,9 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
         raise ScenarioError(
             f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
         )
-    if scenario.solver.decompose:
+    if scenario.options.whole_sessions and scenario.relocation.least_disruption:
+        lp, result = solve_staged(lp, scenario)
+    elif scenario.solver.decompose:
         from estates_opt.model.decompose import solve_decomposed
 
         result = solve_decomposed(lp, scenario.solver)

@@ -141,7 +141,9 @@ class Options(_Strict):
     """Modelling modes: whole sessions, opening decisions, move budget."""
 
     whole_sessions: bool = Field(
-        False, description="book whole sessions (4 h, evening 1.5 h): makes a MIP"
+        True,
+        description="book whole sessions (4 h, evening 1.5 h) and move whole clinics: a MIP; "
+        "false gives the LP relaxation (fractions of sessions), for quick what-ifs and as a bound",
     )
     opening_decisions: bool = Field(
         False, description="may open sites in bands listed in opening.csv, at a cost: makes a MIP"
@@ -181,6 +183,71 @@ class Contract(_Strict):
     def band_minimums(self) -> dict[str, float]:
         """Minimum enhanced-access hours/week per PCN in each band."""
         return {"evening": self.evening_min_hours, "saturday": self.saturday_min_hours}
+
+
+class Relocation(_Strict):
+    """How a whole-session plan relocates clinics: least disruption first, few moves."""
+
+    least_disruption: bool = Field(
+        True,
+        description="first find the least movement that meets demand, the caps and the "
+        "contract, then optimise travel and cost within `tolerance` of it",
+    )
+    tolerance: float = Field(
+        0.10, ge=0, le=10, description="share above the least movement the plan may move"
+    )
+    excess_gbp_per_hour: float = Field(
+        500.0, ge=0, description="penalty per hour/week moved beyond the tolerance"
+    )
+    gbp_per_relocation: float = Field(
+        400.0,
+        ge=0,
+        description="fixed disruption cost of each (service, PCN, site, band) slot a plan "
+        "starts to use or enlarges, GBP-eq/week",
+    )
+    candidate_sites: int = Field(
+        12,
+        ge=1,
+        le=1000,
+        description="nearest sites with a free session considered per (service, PCN, band), "
+        "besides today's sites and the PCN's own hub",
+    )
+    gbp_per_specialty_site: float = Field(
+        1500.0,
+        ge=0,
+        description="fixed cost of each site an outpatient specialty starts to use, "
+        "GBP-eq/week: gathers a specialty's outreach in few sites",
+    )
+    max_sites_per_specialty_per_borough: int | None = Field(
+        None,
+        ge=1,
+        description="most sites an outpatient specialty may use in one borough (today's "
+        "hospital included); none for no limit",
+    )
+    own_hub_min_sessions: float = Field(
+        1.0,
+        ge=0,
+        description="sessions/week each PCN runs at its own hub (penalised where it cannot)",
+    )
+    keep_preference_gbp_per_hour: float = Field(
+        0.05, ge=0, description="tie-break: value of an hour left in today's slot"
+    )
+    own_hub_preference_gbp_per_hour: float = Field(
+        0.5, ge=0, description="tie-break: value of an hour moved to the PCN's own hub"
+    )
+    phases: list[int] = Field(
+        default_factory=lambda: [10, 25, 50, 100],
+        description="relocation counts of the phased plan (the whole plan is the last phase)",
+    )
+
+    @field_validator("phases")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(n < 1 for n in value) or any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError(
+                "phases must be increasing whole numbers of relocations, e.g. [10, 25, 50]"
+            )
+        return value
 
 
 class Pin(_Strict):
@@ -381,6 +448,7 @@ class Scenario(_Strict):
     travel: Travel = Travel()
     options: Options = Options()
     contract: Contract = Contract()
+    relocation: Relocation = Relocation()
     pinned: list[Pin] = Field(default_factory=list, description="pinned allocations ([[pinned]])")
     solver: Solver = Solver()
     source_file: str | None = Field(None, description="set by load_scenario; not for files")

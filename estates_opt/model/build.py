@@ -114,10 +114,15 @@ from estates_opt.inputs.dataset import Dataset, opening_rooms
 from estates_opt.inputs.travel import deprived_share
 from estates_opt.model.checks import diagnose
 from estates_opt.model.program import INF, LinearProgram
+from estates_opt.model.relocations import plausible_candidates, split_kept_added, today_in_sessions
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS
 
 log = logging.getLogger(__name__)
+
+#: Penalty per session/week a PCN falls short of ``relocation.own_hub_min_sessions`` at its
+#: own hub: five relocations' worth at the default, so a hub with room is always used.
+HUB_SHORTFALL_GBP_PER_SESSION = 2000.0
 
 
 def scaled_demand(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
@@ -217,6 +222,7 @@ def candidate_allocations(
         "state",
         "travel_km",
         "cost_per_hour_gbp",
+        "limit_hours",
         "baseline_hours",
     ]
     cand = cand[keep].sort_values(["service_id", "pcn_code", "site_id", "band"], kind="stable")
@@ -291,10 +297,32 @@ def _x_columns(
     travel = weights.travel_gbp_per_hour_km * cand["travel_km"].to_numpy(float)
     travel = travel * (1.0 + weights.imd_weight * dep) * hours_per_unit
     cost = weights.cost * cand["cost_per_hour_gbp"].to_numpy(float) * hours_per_unit
-    moved = cand["baseline_hours"].to_numpy(float) <= 0
+    if "part" in cand:  # whole sessions: kept and added parts of each slot
+        moved = (cand["part"] == "add").to_numpy()
+    else:
+        moved = cand["baseline_hours"].to_numpy(float) <= 0
     move = weights.move_gbp_per_hour * moved * hours_per_unit
+    preference = np.zeros(n_x)
+    if "part" in cand:
+        # (12) Tie-breaks, so equally good plans cannot reshuffle the moves: today's slot
+        # first, then the PCN's own hub, then (through the travel term) the nearest site.
+        rel = scenario.relocation
+        own_hub = cand["own_hub"].to_numpy(bool)
+        preference -= rel.keep_preference_gbp_per_hour * (~moved) * hours_per_unit
+        preference -= rel.own_hub_preference_gbp_per_hour * (moved & own_hub) * hours_per_unit
     frame = cand.assign(family="x", hours_per_unit=hours_per_unit)
-    return frame, {"travel": travel, "cost": cost, "move": move}, hours_per_unit, moved
+    terms = {"travel": travel, "cost": cost, "move": move, "preference": preference}
+    return frame, terms, hours_per_unit, moved
+
+
+def own_hub_mask(dataset: Dataset, frame: pd.DataFrame) -> np.ndarray:
+    """Rows of ``frame`` (pcn_code, site_id) at a PCN hub of that same PCN (premises.geojson)."""
+    prem = dataset.premises
+    hubs = prem.loc[prem["kind"] == "pcn_hub", ["site_id", "pcn_code"]].dropna()
+    pairs = pd.MultiIndex.from_frame(hubs[["pcn_code", "site_id"]])
+    return np.asarray(
+        pd.MultiIndex.from_frame(frame[["pcn_code", "site_id"]]).isin(pairs), dtype=bool
+    )
 
 
 def _open_columns(slots: pd.DataFrame, cand: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
@@ -344,6 +372,33 @@ def contract_targets(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _relocation_frames(dataset: Dataset, scenario: Scenario, cand: pd.DataFrame) -> dict:
+    """(8)-(11) The whole-session model's extra columns: relocations, specialty sites, hubs."""
+    if "part" not in cand:
+        empty = pd.DataFrame()
+        return {"relocate": empty, "specialty_site": empty, "move_excess": empty, "hub": empty}
+    added = cand.index[cand["part"] == "add"]
+    relocate = cand.loc[added, ["service_id", "pcn_code", "site_id", "band"]].assign(x_index=added)
+    outpatient = cand["category"] == "outpatient_outreach"
+    ops = cand.loc[outpatient, ["service_id", "site_id", "baseline_hours"]]
+    specialty = (
+        ops.groupby(["service_id", "site_id"], as_index=False, sort=True)["baseline_hours"]
+        .sum()
+        .rename(columns={"baseline_hours": "today_hours"})
+    )
+    borough = dataset.premises.set_index("site_id")["borough"]
+    specialty["borough"] = specialty["site_id"].map(borough).fillna("(no borough)")
+    hub_pcns = cand.loc[cand["own_hub"].to_numpy(bool), ["pcn_code"]].drop_duplicates()
+    if scenario.relocation.own_hub_min_sessions <= 0:
+        hub_pcns = hub_pcns.iloc[0:0]
+    return {
+        "relocate": relocate.reset_index(drop=True),
+        "specialty_site": specialty,
+        "move_excess": pd.DataFrame({"pcn_code": [None]}),
+        "hub": hub_pcns.reset_index(drop=True),
+    }
+
+
 def _assemble_columns(
     dataset: Dataset,
     scenario: Scenario,
@@ -351,15 +406,28 @@ def _assemble_columns(
     demand: pd.DataFrame,
     slots: pd.DataFrame,
     targets: pd.DataFrame,
+    extra: dict,
 ) -> _Columns:
-    """x, unmet, open and enhanced-access shortfall columns, in that order."""
+    """x, unmet, open, enhanced-access shortfall, then the whole-session families."""
     weights = scenario.weights
+    rel = scenario.relocation
     x_cols, x_terms, hours_per_unit, moved = _x_columns(dataset, scenario, cand)
     unmet_cols = demand[["service_id", "pcn_code"]].assign(family="unmet", hours_per_unit=1.0)
     open_cols = _open_columns(slots, cand, scenario)
     short_cols = targets[["pcn_code", "band"]].assign(family="ea_shortfall", hours_per_unit=1.0)
-    sizes = {"x": len(x_cols), "unmet": len(unmet_cols), "open": len(open_cols)}
-    sizes["ea_shortfall"] = len(short_cols)
+    frames = {
+        "x": x_cols,
+        "unmet": unmet_cols,
+        "open": open_cols,
+        "ea_shortfall": short_cols,
+        "relocate": extra["relocate"].assign(family="relocate", hours_per_unit=0.0),
+        "specialty_site": extra["specialty_site"].assign(
+            family="specialty_site", hours_per_unit=0.0
+        ),
+        "move_excess": extra["move_excess"].assign(family="move_excess", hours_per_unit=1.0),
+        "hub_shortfall": extra["hub"].assign(family="hub_shortfall", hours_per_unit=0.0),
+    }
+    sizes = {f: len(frame) for f, frame in frames.items()}
     n = sum(sizes.values())
 
     def stack(values: dict[str, np.ndarray | float]) -> np.ndarray:
@@ -368,47 +436,84 @@ def _assemble_columns(
         )
 
     open_cost = weights.opening * open_cols["open_cost_gbp_per_week"].to_numpy(float)
+    spec = extra["specialty_site"]
+    site_cost = (
+        rel.gbp_per_specialty_site * (spec["today_hours"].to_numpy(float) <= 0)
+        if len(spec)
+        else 0.0
+    )
     terms = {
         "travel": stack({"x": x_terms["travel"]}),
         "cost": stack({"x": x_terms["cost"]}),
-        "move": stack({"x": x_terms["move"]}),
+        "move": stack({"x": x_terms["move"], "move_excess": rel.excess_gbp_per_hour}),
+        "relocation": stack({"relocate": rel.gbp_per_relocation, "specialty_site": site_cost}),
         "unmet": stack(
             {
                 "unmet": weights.unmet_gbp_per_hour,
                 "ea_shortfall": scenario.contract.shortfall_gbp_per_hour,
+                "hub_shortfall": HUB_SHORTFALL_GBP_PER_SESSION,
             }
         ),
         "opening": stack({"open": open_cost}),
+        "preference": stack({"x": x_terms["preference"]}),
     }
-    is_open = stack({"open": 1.0}) > 0
-    integer = is_open | (stack({"x": 1.0}) > 0) & scenario.options.whole_sessions
-    frame = pd.concat([x_cols, unmet_cols, open_cols, short_cols], ignore_index=True)
+    binary = stack({"open": 1.0, "relocate": 1.0, "specialty_site": 1.0}) > 0
+    upper = np.where(binary, 1.0, INF)
+    if "unit_upper" in cand:
+        upper[: len(cand)] = cand["unit_upper"].to_numpy(float)
+    whole = scenario.options.whole_sessions
+    integer = binary | (stack({"x": 1.0}) > 0) & whole
+    frame = pd.concat(list(frames.values()), ignore_index=True)
     return _Columns(
         frame=frame,
         terms=terms,
         lower=np.zeros(n),
-        upper=np.where(is_open, 1.0, INF),
+        upper=upper,
         integer=integer,
         hours_per_unit=hours_per_unit,
         moved=moved,
     )
 
 
+def _pinned_mask(cand: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    """Candidate rows that are pinned slots (kept through candidate pruning)."""
+    if not scenario.pinned:
+        return np.zeros(len(cand), dtype=bool)
+    pins = pd.MultiIndex.from_tuples(
+        [(p.pcn_code, p.service_id, p.site_id, p.band) for p in scenario.pinned]
+    )
+    key = pd.MultiIndex.from_frame(cand[["pcn_code", "service_id", "site_id", "band"]])
+    return np.asarray(key.isin(pins), dtype=bool)
+
+
 def _pin_allocations(cols: _Columns, cand: pd.DataFrame, scenario: Scenario) -> None:
-    """(5) Pinned allocations: lower bounds on existing x columns."""
+    """(5) Pinned allocations: lower bounds on existing x columns.
+
+    With whole sessions a slot has a kept part (today's sessions) and an added
+    part: the pin fills the kept part first, then the added part.
+    """
     if not scenario.pinned:
         return
-    key = pd.MultiIndex.from_frame(cand[["pcn_code", "service_id", "site_id", "band"]])
+    key = cand[["pcn_code", "service_id", "site_id", "band"]].apply(tuple, axis=1)
+    part = cand["part"].to_numpy() if "part" in cand else np.full(len(cand), "slot")
     for pin in scenario.pinned:
-        where = key.get_indexer([(pin.pcn_code, pin.service_id, pin.site_id, pin.band)])[0]
-        if where < 0:
+        where = np.flatnonzero(key == (pin.pcn_code, pin.service_id, pin.site_id, pin.band))
+        if where.size == 0:
             raise ModelSpecificationError(
                 f"pinned allocation {pin.service_id} for {pin.pcn_code} at {pin.site_id} "
                 f"({pin.band}) is not an allowed combination (wrong band, room type, site "
                 "kind, closed site or beyond the travel limit); remove or correct the pin."
             )
-        units = pin.hours_per_week / cols.hours_per_unit[where]
-        cols.lower[where] = np.ceil(units - 1e-9) if scenario.options.whole_sessions else units
+        units = pin.hours_per_week / cols.hours_per_unit[where[0]]
+        if not scenario.options.whole_sessions:
+            cols.lower[where[0]] = units
+            continue
+        left = float(np.ceil(units - 1e-9))
+        for i in sorted(where, key=lambda i: part[i] != "keep"):
+            take = left if part[i] == "add" else min(left, cols.upper[i])
+            cols.lower[i] = take
+            cols.upper[i] = max(cols.upper[i], take)
+            left -= take
 
 
 def _demand_rows(
@@ -501,6 +606,94 @@ def _enhanced_access_rows(
     )
 
 
+def _relocation_rows(
+    rows: _Rows, cols: _Columns, cand: pd.DataFrame, extra: dict, scenario: Scenario
+) -> None:
+    """(8) ``relocate`` links, (9) ``specialty_sites``, (10) ``move_tolerance``, (11) ``own_hub``."""
+    if "part" not in cand:
+        return
+    family = cols.frame["family"].to_numpy()
+    units = cols.upper[: len(cand)]
+    # (8) added sessions only with the slot's relocation decision: add_j <= U_j z_j
+    z = np.flatnonzero(family == "relocate")
+    x_of_z = extra["relocate"]["x_index"].to_numpy(int)
+    n = len(z)
+    rows.add(
+        extra["relocate"][["service_id", "pcn_code", "site_id", "band"]].assign(family="relocate"),
+        np.full(n, -INF),
+        np.zeros(n),
+        [(np.arange(n), x_of_z, np.ones(n)), (np.arange(n), z, -units[x_of_z])],
+    )
+    # (9) an outpatient specialty uses a site only with its site decision; few per borough
+    spec = extra["specialty_site"]
+    if len(spec):
+        w = np.flatnonzero(family == "specialty_site")
+        key = pd.MultiIndex.from_frame(spec[["service_id", "site_id"]])
+        op = np.flatnonzero((cand["category"] == "outpatient_outreach").to_numpy())
+        w_of_x = key.get_indexer(pd.MultiIndex.from_frame(cand.iloc[op][["service_id", "site_id"]]))
+        rows.add(
+            cand.iloc[op][["service_id", "pcn_code", "site_id", "band"]].assign(
+                family="specialty_site"
+            ),
+            np.full(op.size, -INF),
+            np.zeros(op.size),
+            [
+                (np.arange(op.size), op, np.ones(op.size)),
+                (np.arange(op.size), w[w_of_x], -units[op]),
+            ],
+        )
+    limit = scenario.relocation.max_sites_per_specialty_per_borough
+    if len(spec) and limit is not None:
+        w = np.flatnonzero(family == "specialty_site")
+        groups = spec.groupby(["service_id", "borough"], sort=True).ngroup().to_numpy()
+        frame = spec.drop_duplicates(["service_id", "borough"]).sort_values(
+            ["service_id", "borough"]
+        )
+        rows.add(
+            frame[["service_id", "borough"]].assign(family="specialty_sites"),
+            np.full(len(frame), -INF),
+            np.full(len(frame), float(limit)),
+            [(groups, w, np.ones(w.size))],
+        )
+    _tolerance_and_hub_rows(rows, cols, cand, extra, scenario)
+
+
+def _tolerance_and_hub_rows(
+    rows: _Rows, cols: _Columns, cand: pd.DataFrame, extra: dict, scenario: Scenario
+) -> None:
+    """(10) ``move_tolerance`` and (11) ``own_hub`` rows of the whole-session model."""
+    family = cols.frame["family"].to_numpy()
+    # (10) hours moved within the tolerance of the least movement (set by the staged solve)
+    added = np.flatnonzero(cols.moved)
+    excess = np.flatnonzero(family == "move_excess")
+    rows.add(
+        pd.DataFrame({"family": ["move_tolerance"]}),
+        np.array([-INF]),
+        # Finite (PuLP refuses a free row): every added session at once, until stage 2 sets it.
+        np.array([float(cols.hours_per_unit[added] @ cols.upper[added]) + 1.0]),
+        [
+            (np.zeros(added.size), added, cols.hours_per_unit[added]),
+            (np.zeros(excess.size), excess, -np.ones(excess.size)),
+        ],
+    )
+    # (11) each PCN runs at least a few sessions at its own hub
+    hubs = extra["hub"]
+    if len(hubs):
+        at_hub = np.flatnonzero(cand["own_hub"].to_numpy(bool))
+        hub_row = pd.Index(hubs["pcn_code"]).get_indexer(cand["pcn_code"].to_numpy()[at_hub])
+        short = np.flatnonzero(family == "hub_shortfall")
+        need = scenario.relocation.own_hub_min_sessions
+        rows.add(
+            hubs.assign(family="own_hub"),
+            np.full(len(hubs), need),
+            np.full(len(hubs), INF),
+            [
+                (hub_row, at_hub, np.ones(at_hub.size)),
+                (np.arange(len(hubs)), short, np.ones(len(hubs))),
+            ],
+        )
+
+
 def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> LinearProgram:
     """Assemble the LP/MIP of the module docstring from validated inputs."""
     started = time.perf_counter()
@@ -508,11 +701,18 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
     cand = candidate_allocations(dataset, scenario, travel, slots)
     demand = scaled_demand(dataset, scenario)
     demand = demand[demand["demand_hours"] > 0].reset_index(drop=True)
+    cand["own_hub"] = own_hub_mask(dataset, cand)
+    if scenario.options.whole_sessions:
+        nearest = scenario.relocation.candidate_sites
+        keep = cand["own_hub"].to_numpy(bool) | _pinned_mask(cand, scenario)
+        cand = plausible_candidates(cand, keep, nearest, demand)
+        cand = split_kept_added(cand, today_in_sessions(dataset.baseline), demand)
     demand["category"] = demand["service_id"].map(
         dataset.services.set_index("service_id")["category"]
     )
     targets = contract_targets(dataset, scenario)
-    cols = _assemble_columns(dataset, scenario, cand, demand, slots, targets)
+    extra = _relocation_frames(dataset, scenario, cand)
+    cols = _assemble_columns(dataset, scenario, cand, demand, slots, targets, extra)
     _pin_allocations(cols, cand, scenario)
     n_x = len(cand)
     rows = _Rows(n_cols=len(cols.frame))
@@ -525,6 +725,7 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
     _capacity_rows(rows, cols, cand, slots, n_x)
     _move_budget_row(rows, cols, scenario)
     _enhanced_access_rows(rows, cols, cand, targets)
+    _relocation_rows(rows, cols, cand, extra, scenario)
 
     row_frame = pd.concat(rows.frames, ignore_index=True)
     row_frame["row_name"] = [f"{f}_{i}" for i, f in enumerate(row_frame["family"])]

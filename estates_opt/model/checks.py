@@ -21,7 +21,7 @@ def diagnose(
     notes: list[str] = []
     # Plain dicts: a pandas lookup per (service, PCN) took a second at national scale.
     rules = dataset.services.set_index("service_id").to_dict(orient="index")
-    reach = cand.merge(
+    reach = cand.drop(columns="limit_hours", errors="ignore").merge(
         slots[["site_id", "room_type", "band", "limit_hours", "state"]],
         on=["site_id", "room_type", "band", "state"],
         how="left",

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 INF = float("inf")
 
 #: Objective terms reported separately by ``explain``.
-OBJECTIVE_TERMS = ("travel", "cost", "move", "unmet", "opening")
+OBJECTIVE_TERMS = ("travel", "cost", "move", "relocation", "unmet", "opening", "preference")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,24 @@ class LinearProgram:
     slots: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Enhanced-access minimums per (PCN, band), band ``total`` for the weekly total.
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The least hours/week any plan must move (stage 1 of the staged solve), once known.
+    least_movement_hours: float | None = None
+    #: A feasible solution to start a MIP from (HiGHS), in column order.
+    start: np.ndarray | None = None
+
+    def moved_hours(self) -> np.ndarray:
+        """Hours/week each column moves: added sessions of the whole-session model."""
+        x = (self.columns["family"] == "x").to_numpy().copy()
+        if "part" in self.columns:
+            x &= (self.columns["part"] == "add").to_numpy()
+        else:
+            x &= (
+                self.columns.get("baseline_hours", pd.Series(0.0, index=self.columns.index)).fillna(
+                    0
+                )
+                <= 0
+            ).to_numpy()
+        return np.where(x, self.columns["hours_per_unit"].to_numpy(float), 0.0)
 
     @property
     def is_mip(self) -> bool:

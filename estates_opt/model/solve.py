@@ -202,6 +202,7 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
     for key, value in _highs_options(options, lp.is_mip).items():
         highs.setOptionValue(key, value)
     highs.passModel(model)
+    _set_start(highs, highspy, lp)
     run_interruptibly(highs)
     status, bound, gap = _highs_status(highs, highspy)
     solution = highs.getSolution()
@@ -226,6 +227,16 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
         time.perf_counter() - started,
         limit=_highs_limit(highs, highspy),
     )
+
+
+def _set_start(highs, highspy, lp: LinearProgram) -> None:
+    """Give HiGHS the model's known feasible MIP solution, if any, to start from."""
+    if lp.start is None or not lp.is_mip or highs.getNumCol() != len(lp.start):
+        return
+    solution = highspy.HighsSolution()
+    solution.col_value = np.asarray(lp.start, dtype=float).tolist()
+    solution.value_valid = True
+    highs.setSolution(solution)
 
 
 def _cbc_solver(options: Solver, mip: bool):
@@ -324,6 +335,9 @@ def _bulk_highs_class():
             )
 
         def callSolver(self, lp):  # noqa: N802 - PuLP's name
+            start = getattr(self, "start", None)
+            if start is not None:  # columns are PuLP's variables, in array order
+                _set_start(lp.solverModel, highspy, start)
             run_interruptibly(lp.solverModel)  # Ctrl-C stops HiGHS promptly
 
         def actualSolve(self, lp):  # noqa: N802 - PuLP's name
@@ -358,6 +372,7 @@ def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
             threads=options.threads,
             **params,
         )
+        solver.start = lp
     else:
         solver = _cbc_solver(options, lp.is_mip)
     with quiet_native_stdout():

@@ -23,6 +23,7 @@ from estates_opt.outputs.files import (
 )
 from estates_opt.outputs.gis import moves_layer, write_layer_styles
 from estates_opt.paths import is_inside, kind_of
+from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -131,13 +132,9 @@ def check_output_folders(dataset_dir: str | Path, *folders: Path | None) -> None
 PLAN_COLUMNS: dict[str, tuple[str, ...]] = {
     "allocations": (
         "service_id", "pcn_code", "site_id", "band", "room_type", "hours_per_week",
-        "sessions_per_week", "travel_km", "baseline_hours_per_week",
+        "sessions_per_week", "travel_km", "baseline_hours_per_week", "today_session_hours",
     ),
-    "moves": (
-        "service_id", "service", "pcn_code", "from_site_id", "from_site", "from_band",
-        "to_site_id", "to_site", "to_band", "hours_per_week", "sessions_per_week",
-        "from_travel_km", "to_travel_km", "why",
-    ),
+    "moves": tuple(MOVE_COLUMNS),
     "utilisation": (
         "site_id", "name", "kind", "room_type", "band", "capacity_hours", "fixed_hours",
         "before_hours", "after_hours", "before_utilisation", "after_utilisation", "cap",
@@ -157,7 +154,7 @@ TEXT_COLUMNS = frozenset(
     {
         "service_id", "service", "pcn_code", "site_id", "from_site_id", "from_site",
         "from_band", "to_site_id", "to_site", "to_band", "why", "band", "room_type", "name",
-        "kind", "pcn_name", "borough",
+        "kind", "pcn_name", "borough", "from_sites",
     }
 )  # fmt: skip
 

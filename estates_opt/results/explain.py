@@ -12,6 +12,7 @@ import pandas as pd
 from estates_opt.inputs.dataset import Dataset, baseline_room_use, opening_rooms
 from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_points
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
+from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS, SITE_KINDS
@@ -35,6 +36,10 @@ def allocation_table(
         result.values[x] * cols.loc[x, "hours_per_unit"].to_numpy(float), 6
     )
     plan = plan[plan["hours_per_week"] > EPS]
+    if "part" in cols:  # whole sessions: a slot's kept and added parts are one allocation
+        plan = plan.groupby(
+            ["service_id", "pcn_code", "site_id", "band"], as_index=False, sort=False
+        ).agg({"room_type": "first", "travel_km": "first", "hours_per_week": "sum"})
     base = (
         dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
             "hours_per_week"
@@ -59,6 +64,7 @@ def allocation_table(
             )
             table.loc[missing, "travel_km"] = fill["travel_km"].to_numpy()
     table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
+    table["today_session_hours"] = today_reference(dataset, scenario, table)
     order = [
         "service_id",
         "pcn_code",
@@ -69,12 +75,28 @@ def allocation_table(
         "sessions_per_week",
         "travel_km",
         "baseline_hours_per_week",
+        "today_session_hours",
     ]
     return (
         table[order]
         .sort_values(["service_id", "pcn_code", "site_id", "band"])
         .reset_index(drop=True)
     )
+
+
+def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -> np.ndarray:
+    """Today's hours per slot as the plan counts changes: in whole sessions where it books them.
+
+    A whole-session plan that leaves a clinic where it is (10.8 h today, 3 sessions
+    in the plan) moves nothing; today's hours are read in whole sessions by
+    :func:`estates_opt.model.relocations.today_in_sessions`.
+    """
+    if not scenario.options.whole_sessions:
+        return table["baseline_hours_per_week"].to_numpy(float)
+    today = today_in_sessions(dataset.baseline)
+    key = pd.MultiIndex.from_frame(table[["service_id", "pcn_code", "site_id", "band"]])
+    sessions = today.reindex(key).fillna(0.0).to_numpy(float)
+    return sessions * table["band"].map(SESSION_HOURS).to_numpy(float)
 
 
 def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFrame) -> pd.DataFrame:
@@ -164,7 +186,7 @@ def moves_table(
     shut = dataset.closed_slots
     closed = dict(zip(zip(shut["site_id"], shut["band"], strict=True), shut["reason"], strict=True))
     lines = []
-    change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
+    change = allocations["hours_per_week"] - allocations["today_session_hours"]
     keys = ["service_id", "pcn_code"]
     moved = (change.abs() > EPS) & allocations[keys].notna().all(axis=1)
     # change[moved], not change: assigning a longer Series to an empty frame adopts its index.
@@ -237,7 +259,65 @@ def moves_table(
         "to_travel_km",
         "why",
     ]
-    return pd.DataFrame(lines, columns=columns)
+    return relocation_lines(pd.DataFrame(lines, columns=columns))
+
+
+#: moves.csv: one line per relocation (a clinic arriving in a slot), from one or more slots.
+MOVE_COLUMNS = [
+    "service_id",
+    "service",
+    "pcn_code",
+    "from_site_id",
+    "from_site",
+    "from_band",
+    "from_sites",
+    "n_from_sites",
+    "to_site_id",
+    "to_site",
+    "to_band",
+    "hours_per_week",
+    "sessions_per_week",
+    "from_travel_km",
+    "to_travel_km",
+    "why",
+]
+
+
+def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
+    """Legs (one source slot to one arriving slot) gathered into one line per relocation.
+
+    A relocation is what an estates team decides: "move this PCN's clinic, so many
+    sessions, into this building": all legs of a (service, PCN) arriving in one
+    (site, band). ``from_site_id`` is its largest source; ``from_sites`` lists them
+    all with their hours; ``from_travel_km`` is the hours-weighted mean.
+    """
+    if legs.empty:
+        return pd.DataFrame(columns=MOVE_COLUMNS)
+    legs = legs.sort_values(
+        ["service_id", "pcn_code", "to_site_id", "to_band", "hours_per_week", "from_site_id"],
+        ascending=[True, True, True, True, False, True],
+        kind="stable",
+    )
+    legs = legs.assign(
+        _label=legs["from_site"].astype(str)
+        + " ("
+        + legs["from_band"].astype(str)
+        + ", "
+        + legs["hours_per_week"].map(lambda h: f"{h:.1f}")
+        + " h)",
+        _km=legs["from_travel_km"].astype(float) * legs["hours_per_week"],
+    )
+    keys = ["service_id", "pcn_code", "to_site_id", "to_band"]
+    grouped = legs.groupby(keys, sort=False)
+    lines = grouped.first()[
+        ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
+    ]
+    lines["from_sites"] = grouped["_label"].agg("; ".join)
+    lines["n_from_sites"] = grouped["from_site_id"].nunique()
+    lines["hours_per_week"] = grouped["hours_per_week"].sum()
+    lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
+    lines["from_travel_km"] = grouped["_km"].sum() / lines["hours_per_week"]
+    return lines.reset_index()[MOVE_COLUMNS]
 
 
 def _why(src, dst, room, full, cost) -> str:
@@ -527,6 +607,19 @@ def strategy_gap(utilisation: pd.DataFrame) -> dict:
     return {"community_utilisation": gap, "free_room_hours_after": by_kind}
 
 
+def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
+    """Relocations (lines of moves.csv) and movement against the least any plan needs."""
+    hours = float(moves["hours_per_week"].sum())
+    least = lp.least_movement_hours
+    sessions = moves["sessions_per_week"].to_numpy(float)
+    return {
+        "relocations": len(moves),
+        "relocations_under_one_session": int((sessions < 1 - 1e-6).sum()),
+        "least_movement_hours": least,
+        "movement_ratio_to_least": hours / least if least else None,
+    }
+
+
 def kpi_dict(
     dataset,
     scenario,
@@ -553,9 +646,7 @@ def kpi_dict(
         .groupby("category")["unmet_hours"]
         .sum()
     )
-    moved = np.maximum(
-        allocations["baseline_hours_per_week"] - allocations["hours_per_week"], 0
-    ).sum()
+    moved = np.maximum(allocations["today_session_hours"] - allocations["hours_per_week"], 0).sum()
     new_slot = allocations[
         (allocations["baseline_hours_per_week"] <= EPS) & (allocations["hours_per_week"] > EPS)
     ]
@@ -591,6 +682,7 @@ def kpi_dict(
         }
         | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
         "hours_moved": float(moves["hours_per_week"].sum()),
+        **relocation_kpis(lp, moves),
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
         "hours_leaving_today_slots": float(moved),
         "buildings_used_before": len(before_sites),

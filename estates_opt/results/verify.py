@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.relocations import today_in_sessions
 from estates_opt.scenario import Scenario
+from estates_opt.schema import SESSION_HOURS
 
 TOL = 1e-4
 #: Enhanced-access shortfalls below this (hours/week) are rounding, not a breach.
@@ -82,7 +84,7 @@ def verify_plan(
     v += _check_unmet_kpi(unmet, kpis)
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
-    v += _check_hours_moved(allocations, kpis)
+    v += _check_hours_moved(dataset, scenario, allocations, kpis)
     v += _check_closures(dataset, alloc)
     return v
 
@@ -360,10 +362,41 @@ def _check_contract(
     return v
 
 
-def _check_hours_moved(allocations: pd.DataFrame, kpis: dict) -> list[str]:
-    """Hours moved: per (service, PCN), the hours leaving today's slots that arrive elsewhere."""
+def _check_hours_moved(
+    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, kpis: dict
+) -> list[str]:
+    """Hours moved: per (service, PCN), the hours leaving today's slots that arrive elsewhere.
+
+    Today's slots are read in whole sessions where the plan books them (recomputed
+    here from baseline.csv); every relocation is then at least one session.
+    """
+    v: list[str] = []
+    today = allocations["baseline_hours_per_week"].to_numpy(float)
+    if scenario.options.whole_sessions:
+        sessions = today_in_sessions(dataset.baseline)
+        key = pd.MultiIndex.from_frame(allocations[["service_id", "pcn_code", "site_id", "band"]])
+        today = sessions.reindex(key).fillna(0.0).to_numpy(float) * allocations["band"].map(
+            SESSION_HOURS
+        ).to_numpy(float)
+        if not np.allclose(today, allocations["today_session_hours"].to_numpy(float), atol=1e-6):
+            v.append("allocations: today_session_hours is not today's allocation in whole sessions")
     if "hours_moved" not in kpis:
-        return []
+        return v
+    change = allocations["hours_per_week"].to_numpy(float) - today
+    frame = allocations[["service_id", "pcn_code"]].assign(
+        loss=np.maximum(-change, 0.0), gain=np.maximum(change, 0.0)
+    )
+    sums = frame.groupby(["service_id", "pcn_code"])[["loss", "gain"]].sum()
+    mine = float(np.minimum(sums["loss"], sums["gain"]).sum())
+    theirs = float(kpis["hours_moved"])
+    if abs(mine - theirs) > 1e-3 * max(1.0, mine):
+        v.append(f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week")
+    if scenario.options.whole_sessions:
+        units = change / allocations["band"].map(SESSION_HOURS).to_numpy(float)
+        fragments = int((np.abs(units - np.round(units)) > 1e-6).sum())
+        if fragments:
+            v.append(f"{fragments} slots change by a fraction of a session")
+    return v
     change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
     frame = allocations[["service_id", "pcn_code"]].assign(
         loss=np.maximum(-change, 0.0), gain=np.maximum(change, 0.0)

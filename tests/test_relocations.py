@@ -1,0 +1,126 @@
+"""Whole-clinic plans: today's sessions, relocation lines, least disruption first, stability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from estates_opt.model.relocations import today_in_sessions
+from estates_opt.pipeline import solve
+from tests.fixtures import handmade
+
+WHOLE = {"whole_sessions": True}
+
+
+def _baseline(rows):
+    return pd.DataFrame(
+        rows, columns=["pcn_code", "service_id", "site_id", "band", "hours_per_week"]
+    )
+
+
+def test_today_in_sessions_rounds_each_clinic_up_by_largest_remainder():
+    base = _baseline(
+        [
+            ("P", "s", "A", "weekday", 10.83),  # 2.71 sessions
+            ("P", "s", "B", "weekday", 6.50),  # 1.63 sessions
+            ("P", "s", "C", "weekday", 0.89),  # 0.22 sessions
+            ("Q", "s", "A", "weekday", 8.00),  # exactly 2
+        ]
+    )
+    today = today_in_sessions(base)
+    # P's clinic holds 18.22 h: 3 whole sessions (12 h), then the largest fractions get one
+    # more each until 18.22 h is covered: A (0.71) and B (0.63) -> 5 sessions, 20 h.
+    assert today[("s", "P", "A", "weekday")] == 3
+    assert today[("s", "P", "B", "weekday")] == 2
+    assert today[("s", "P", "C", "weekday")] == 0
+    assert today[("s", "Q", "A", "weekday")] == 2
+    hours = today.to_numpy() * 4
+    assert hours.sum() >= base["hours_per_week"].sum()
+    # and the same answer whatever the row order
+    shuffled = today_in_sessions(base.sample(frac=1.0, random_state=3))
+    pd.testing.assert_series_equal(today, shuffled)
+
+
+def test_evening_sessions_are_one_and_a_half_hours():
+    today = today_in_sessions(_baseline([("P", "ea", "A", "evening", 7.4)]))
+    assert today[("ea", "P", "A", "evening")] == 5  # 4.93 sessions of 1.5 h, rounded up
+
+
+@pytest.fixture(scope="module")
+def whole_plan():
+    return solve(handmade.dataset(), handmade.scenario(options=WHOLE))
+
+
+def test_whole_session_plan_moves_one_clinic_in_whole_sessions(whole_plan):
+    # PA's clinic is 8 sessions at S1 today (30 h, rounded up); S1 has room for 10 h
+    # (2 sessions) under its cap, so 6 sessions (24 h) must go, and S3 is the one
+    # place they may go: one relocation.
+    moves = whole_plan.moves
+    assert len(moves) == 1
+    line = moves.iloc[0]
+    assert (line.service_id, line.pcn_code, line.from_site_id, line.to_site_id) == (
+        "clin",
+        "PA",
+        "S1",
+        "S3",
+    )
+    assert line.sessions_per_week == 6
+    assert line.hours_per_week == 24
+    assert line.n_from_sites == 1
+    kpis = whole_plan.kpis
+    assert kpis["least_movement_hours"] == pytest.approx(24.0)
+    assert kpis["movement_ratio_to_least"] == pytest.approx(1.0)
+    assert kpis["relocations"] == 1
+    assert kpis["relocations_under_one_session"] == 0
+    assert kpis["hours_moved"] == pytest.approx(moves["hours_per_week"].sum())
+
+
+def test_every_allocation_is_whole_sessions(whole_plan):
+    alloc = whole_plan.allocations
+    sessions = alloc["hours_per_week"] / alloc["band"].map(
+        {"weekday": 4.0, "evening": 1.5, "saturday": 4.0, "sunday": 4.0}
+    )
+    assert np.allclose(sessions, np.round(sessions))
+
+
+def test_lp_relaxation_is_still_available_and_moves_no_less():
+    lp_plan = solve(handmade.dataset(), handmade.scenario())
+    assert not lp_plan.allocations["hours_per_week"].isna().any()
+    # the LP moves the 20 h the cap forces out of S1 (fractions allowed)
+    assert lp_plan.kpis["hours_moved"] >= 20.0 - 1e-6
+
+
+def test_a_zero_tolerance_moves_exactly_the_least():
+    # With a tolerance of 0 the plan moves exactly the least movement.
+    plan = solve(
+        handmade.dataset(), handmade.scenario(options=WHOLE, relocation={"tolerance": 0.0})
+    )
+    assert plan.kpis["hours_moved"] == pytest.approx(plan.kpis["least_movement_hours"])
+
+
+def test_shuffled_input_rows_give_the_same_moves(whole_plan):
+    tables = handmade.tables()
+    shuffled = {
+        name: table.sample(frac=1.0, random_state=7).reset_index(drop=True)
+        if hasattr(table, "sample")
+        else table
+        for name, table in tables.items()
+    }
+    from estates_opt.inputs.dataset import dataset_from_tables
+
+    again = solve(
+        dataset_from_tables(shuffled, source="shuffled"), handmade.scenario(options=WHOLE)
+    )
+    cols = ["service_id", "pcn_code", "from_site_id", "to_site_id", "to_band", "sessions_per_week"]
+    pd.testing.assert_frame_equal(
+        whole_plan.moves[cols].reset_index(drop=True), again.moves[cols].reset_index(drop=True)
+    )
+
+
+def test_cbc_gives_the_same_moves_as_highs(whole_plan):
+    cbc = solve(handmade.dataset(), handmade.scenario(options=WHOLE, solver={"name": "cbc"}))
+    cols = ["service_id", "pcn_code", "from_site_id", "to_site_id", "to_band", "sessions_per_week"]
+    pd.testing.assert_frame_equal(
+        whole_plan.moves[cols].reset_index(drop=True), cbc.moves[cols].reset_index(drop=True)
+    )
