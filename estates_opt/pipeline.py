@@ -24,11 +24,12 @@ from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
-from estates_opt.model.staged import solve_staged
+from estates_opt.model.staged import neighbourhoods, solve_staged
 from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
+from estates_opt.results.phases import phase_plan, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario, load_scenario
@@ -60,7 +61,12 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
             f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
         )
     if scenario.options.whole_sessions and scenario.relocation.least_disruption:
-        lp, result = solve_staged(lp, scenario)
+        groups = neighbourhoods(
+            lp,
+            data.pcns.set_index("pcn_code")["borough"],
+            data.premises.set_index("site_id")["borough"],
+        )
+        lp, result = solve_staged(lp, scenario, groups)
     elif scenario.solver.decompose:
         from estates_opt.model.decompose import solve_decomposed
 
@@ -106,7 +112,9 @@ def explain_and_verify(
     unmet = explain.unmet_table(lp, result, allocations)
     opened = explain.opened_slots(lp, result)
     utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
-    moves = explain.moves_table(dataset, allocations, utilisation)
+    legs = explain.move_legs(dataset, allocations, utilisation)
+    phase_of, phases = phase_plan(dataset, scenario, legs, utilisation, allocations)
+    moves = with_phases(explain.relocation_lines(legs), phase_of)
     bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
     pcn_summary = explain.pcn_summary_table(
         dataset, scenario, allocations, unmet, lp.targets, moves
@@ -135,6 +143,7 @@ def explain_and_verify(
         unmet,
         kpis,
         frozenset(opened),
+        phases,
     )
     log.info("%s", plan.summary())
     return plan

@@ -13,14 +13,15 @@ Both stages run on HiGHS or CBC alike: stage 2 is an ordinary MIP with one more 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from estates_opt.model.program import LinearProgram
-from estates_opt.model.result import SolveResult
-from estates_opt.model.solve import solve_model
+from estates_opt.model.result import SolveResult, SolveStatus
+from estates_opt.model.solve import fix_integers, solve_direct, solve_model, solve_pulp
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,114 @@ def within_tolerance(lp: LinearProgram, least: float, tolerance: float) -> Linea
     return replace(lp, row_upper=upper, least_movement_hours=least)
 
 
-def solve_staged(lp: LinearProgram, scenario: Scenario) -> tuple[LinearProgram, SolveResult]:
-    """Stage 1 then stage 2 (warm-started from stage 1's plan).
+def _raw_solver(scenario: Scenario):
+    """The configured back-end without the duals step of :func:`solve_model`."""
+    if scenario.solver.backend == "direct":
+        return solve_direct
+    return solve_pulp
 
-    The returned model carries the least movement it was held to; the result's
-    time is both stages'.
+
+def neighbourhoods(lp: LinearProgram, dataset_boroughs: pd.Series, site_boroughs: pd.Series):
+    """Column groups the improvement step re-optimises one at a time: one per borough.
+
+    A PCN's columns (its allocations, relocations, shortfalls) belong to its borough;
+    a specialty-site decision to the site's borough. Few clinics cross a borough
+    boundary, so each group is nearly a problem of its own, small enough for HiGHS
+    to solve close to optimality in seconds.
     """
+    cols = lp.columns
+    family = cols["family"].to_numpy()
+    borough = (
+        cols["pcn_code"].map(dataset_boroughs).to_numpy(object) if "pcn_code" in cols else None
+    )
+    if borough is None:
+        return []
+    if "site_id" in cols:
+        at_site = cols["site_id"].map(site_boroughs).to_numpy(object)
+        borough = np.where(family == "specialty_site", at_site, borough)
+    names = sorted({b for b in borough if isinstance(b, str)})
+    always = family == "move_excess"
+    return [(name, (borough == name) | always) for name in names]
+
+
+def improve(
+    lp: LinearProgram, scenario: Scenario, values: np.ndarray, groups, budget_s: float
+) -> tuple[np.ndarray, bool]:
+    """Re-optimise one borough at a time with the rest fixed (a large-neighbourhood search).
+
+    Each step starts from the incumbent, so the objective never rises; returns the
+    improved values and whether every step finished within its time.
+    """
+    solve = _raw_solver(scenario)
+    current = values.copy()
+    finished = True
+    started = time.perf_counter()
+    for position, (name, free) in enumerate(groups):
+        left = budget_s - (time.perf_counter() - started)
+        share = left / (len(groups) - position)
+        if share < 0.2:
+            finished = False
+            break
+        lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
+        lower[~free] = current[~free]
+        upper[~free] = current[~free]
+        options = scenario.solver.model_copy(update={"time_limit_s": share})
+        step = solve(replace(lp, col_lower=lower, col_upper=upper, start=current), options)
+        if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
+            current = np.where(lp.integer, np.round(step.values), step.values)
+        finished &= step.status == SolveStatus.OPTIMAL
+        log.info("improved %s: objective %.0f", name, lp.objective @ current)
+    return current, finished
+
+
+def solve_staged(
+    lp: LinearProgram, scenario: Scenario, groups=()
+) -> tuple[LinearProgram, SolveResult]:
+    """Stage 1, then stage 2: the full MIP from stage 1's plan, improved borough by borough.
+
+    ``groups`` are the neighbourhoods of :func:`improve` (none: the whole model in one
+    MIP solve). The returned model carries the least movement it was held to; the
+    result's time is both stages', its bound the LP relaxation's (so its gap is honest,
+    if loose), and its duals those of the plan's LP with the decisions fixed.
+    """
+    started = time.perf_counter()
     least, first = least_movement(lp, scenario)
     if not first.status.has_plan:
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
-    staged = replace(staged, start=decisions_of(lp, first.values))
-    second = solve_model(staged, scenario.solver)
-    if not second.status.has_plan:
-        return staged, second
-    return staged, replace(second, seconds=first.seconds + second.seconds)
+    start = decisions_of(lp, first.values)
+    budget = scenario.solver.time_limit_s
+    if groups:
+        values, finished = improve(staged, scenario, start, groups, budget)
+    else:
+        whole = _raw_solver(scenario)(replace(staged, start=start), scenario.solver)
+        if not whole.status.has_plan:
+            return staged, whole
+        values, finished = whole.values, whole.status == SolveStatus.OPTIMAL
+    solve = _raw_solver(scenario)
+    relaxed = solve(
+        replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
+    )
+    objective = float(staged.objective @ values)
+    bound = relaxed.objective if relaxed.status.has_plan else None
+    gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
+    within = gap is not None and gap <= scenario.solver.mip_gap
+    duals = solve(fix_integers(staged, values), scenario.solver).duals
+    status = (
+        SolveStatus.OPTIMAL
+        if (within or (finished and not groups))
+        else SolveStatus.FEASIBLE_TIME_LIMIT
+    )
+    result = SolveResult(
+        status,
+        objective,
+        bound,
+        gap,
+        values,
+        duals,
+        first.solver,
+        first.backend,
+        time.perf_counter() - started,
+        limit=None if status == SolveStatus.OPTIMAL else "time limit",
+    )
+    return staged, result

@@ -24,6 +24,7 @@ from estates_opt.outputs.files import (
 from estates_opt.outputs.gis import moves_layer, write_layer_styles
 from estates_opt.paths import is_inside, kind_of
 from estates_opt.results.explain import MOVE_COLUMNS
+from estates_opt.results.phases import PHASE_COLUMNS
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
 
@@ -135,6 +136,7 @@ PLAN_COLUMNS: dict[str, tuple[str, ...]] = {
         "sessions_per_week", "travel_km", "baseline_hours_per_week", "today_session_hours",
     ),
     "moves": tuple(MOVE_COLUMNS),
+    "phases": tuple(PHASE_COLUMNS),
     "utilisation": (
         "site_id", "name", "kind", "room_type", "band", "capacity_hours", "fixed_hours",
         "before_hours", "after_hours", "before_utilisation", "after_utilisation", "cap",
@@ -320,4 +322,5 @@ def read_plan(plan_dir: str | Path) -> Plan:
         frames["unmet"],
         kpis,
         opened,
+        frames["phases"],
     )

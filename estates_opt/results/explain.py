@@ -163,7 +163,14 @@ def utilisation_by_kind(
 def moves_table(
     dataset: Dataset, allocations: pd.DataFrame, utilisation: pd.DataFrame
 ) -> pd.DataFrame:
-    """One readable line per change: hours leaving a slot paired with hours arriving.
+    """moves.csv: one line per relocation (see :func:`relocation_lines`)."""
+    return relocation_lines(move_legs(dataset, allocations, utilisation))
+
+
+def move_legs(
+    dataset: Dataset, allocations: pd.DataFrame, utilisation: pd.DataFrame
+) -> pd.DataFrame:
+    """One leg per change: hours leaving a slot paired with hours arriving.
 
     Lines are paired per (service, PCN) in sorted key order, slots in table order.
     Lookups are plain dicts and rows are read from arrays: a pandas groupby with
@@ -259,9 +266,11 @@ def moves_table(
         "to_travel_km",
         "why",
     ]
-    return relocation_lines(pd.DataFrame(lines, columns=columns))
+    return pd.DataFrame(lines, columns=columns)
 
 
+#: What makes one relocation: a (service, PCN) clinic arriving in one (site, band).
+RELOCATION_KEY = ["service_id", "pcn_code", "to_site_id", "to_band"]
 #: moves.csv: one line per relocation (a clinic arriving in a slot), from one or more slots.
 MOVE_COLUMNS = [
     "service_id",
@@ -280,6 +289,7 @@ MOVE_COLUMNS = [
     "from_travel_km",
     "to_travel_km",
     "why",
+    "phase",
 ]
 
 
@@ -307,8 +317,7 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
         + " h)",
         _km=legs["from_travel_km"].astype(float) * legs["hours_per_week"],
     )
-    keys = ["service_id", "pcn_code", "to_site_id", "to_band"]
-    grouped = legs.groupby(keys, sort=False)
+    grouped = legs.groupby(RELOCATION_KEY, sort=False)
     lines = grouped.first()[
         ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
     ]
@@ -317,6 +326,7 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     lines["hours_per_week"] = grouped["hours_per_week"].sum()
     lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
     lines["from_travel_km"] = grouped["_km"].sum() / lines["hours_per_week"]
+    lines["phase"] = 0  # set by the phased plan
     return lines.reset_index()[MOVE_COLUMNS]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -13,7 +13,15 @@ from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
 
 #: Output files every written plan contains (besides maps and the workbook).
-PLAN_TABLES = ("allocations", "moves", "utilisation", "pcn_summary", "bottlenecks", "unmet")
+PLAN_TABLES = (
+    "allocations",
+    "moves",
+    "phases",
+    "utilisation",
+    "pcn_summary",
+    "bottlenecks",
+    "unmet",
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class Plan:
     unmet: pd.DataFrame
     kpis: dict[str, Any]
     opened: frozenset[tuple[str, str]] = frozenset()
+    #: The phased plan (phases.csv): KPIs after each rung of the relocation ladder.
+    phases: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def verify(self) -> list[str]:
         """Re-run the independent verifier on this plan's tables; [] means sound."""

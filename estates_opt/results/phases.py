@@ -1,0 +1,223 @@
+r"""The phased plan: which relocations to make first.
+
+For each rung of a ladder of relocation counts (``relocation.phases``, e.g. 10, 25,
+50, 100, then all), the best partial plan with at most that many of the plan's
+relocations, each rung keeping the relocations of the one before. A relocation is
+taken whole (all its legs). Over-capacity relieved is the objective:
+
+.. math::
+   \max \sum_{\rho} r_\rho \quad\text{s.t.}\quad r_\rho \le O_\rho,\;
+   r_\rho \le \sum_{l \,\text{leaves}\, \rho} h_l q_{j(l)},\;
+   \sum_j q_j \le N,\; q_j \ge q^{prev}_j,
+
+with :math:`q_j \in \{0,1\}` per relocation, :math:`O_\rho` the hours room
+:math:`\rho` (site, room type, band) holds above its cap today, and one row per
+receiving room: its load after the phase's legs may not exceed its cap (or today's
+load, where that is already higher). So a partial plan may leave a sending building
+over its cap, but never pushes a receiving one over. Ties go to more hours moved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from estates_opt.model.program import INF, LinearProgram
+from estates_opt.model.solve import solve_direct
+from estates_opt.results.explain import RELOCATION_KEY
+from estates_opt.scenario import Scenario
+
+ROOM = ["site_id", "room_type", "band"]
+PHASE_COLUMNS = [
+    "phase",
+    "relocations",
+    "new_relocations",
+    "hours_moved",
+    "over_cap_hours_relieved",
+    "over_cap_share_relieved",
+    "community_weekday_utilisation",
+    "gp_practice_weekday_utilisation",
+    "travel_km",
+    "room_cost_change_gbp_per_week",
+]
+
+
+def _legs_with_rooms(legs: pd.DataFrame, dataset) -> pd.DataFrame:
+    rooms = dataset.services.set_index("service_id")["room_type"]
+    cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
+    legs = legs.assign(room_type=legs["service_id"].map(rooms))
+    key = RELOCATION_KEY
+    legs["relocation"] = legs.groupby(key, sort=True).ngroup()
+    for side in ("from", "to"):
+        idx = pd.MultiIndex.from_arrays([legs[f"{side}_site_id"], legs[f"{side}_band"]])
+        legs[f"{side}_cost"] = cost.reindex(idx).fillna(0.0).to_numpy()
+    return legs
+
+
+def _rooms(utilisation: pd.DataFrame) -> pd.DataFrame:
+    rooms = utilisation[[*ROOM, "kind", "capacity_hours", "cap", "before_hours"]].copy()
+    rooms["limit"] = np.maximum(rooms["cap"] * rooms["capacity_hours"], rooms["before_hours"])
+    rooms["over"] = np.maximum(rooms["before_hours"] - rooms["cap"] * rooms["capacity_hours"], 0)
+    return rooms.reset_index(drop=True)
+
+
+def _phase_program(legs, rooms, n_rel, most, before) -> LinearProgram:
+    """Columns: q (one per relocation, binary), r (relief per over-cap room)."""
+    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+    src = room_key.get_indexer(
+        pd.MultiIndex.from_arrays([legs["from_site_id"], legs["room_type"], legs["from_band"]])
+    )
+    dst = room_key.get_indexer(
+        pd.MultiIndex.from_arrays([legs["to_site_id"], legs["room_type"], legs["to_band"]])
+    )
+    over = np.flatnonzero(rooms["over"].to_numpy() > 1e-9)
+    n_r = over.size
+    n = n_rel + n_r
+    hours = legs["hours_per_week"].to_numpy(float)
+    rel = legs["relocation"].to_numpy(int)
+    triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    row_lo: list[np.ndarray] = []
+    row_up: list[np.ndarray] = []
+    count = 0
+    # relief of over-cap room k: r_k - sum_{legs leaving k} h q <= 0
+    where = pd.Index(over).get_indexer(src)
+    ok = where >= 0
+    triplets.append((count + where[ok], rel[ok], -hours[ok]))
+    triplets.append((count + np.arange(n_r), n_rel + np.arange(n_r), np.ones(n_r)))
+    row_lo.append(np.full(n_r, -INF))
+    row_up.append(np.zeros(n_r))
+    count += n_r
+    # receiving rooms: before + arrivals - departures <= limit
+    load = rooms["before_hours"].to_numpy(float)
+    limit = rooms["limit"].to_numpy(float)
+    n_room = len(rooms)
+    ok_d, ok_s = dst >= 0, src >= 0
+    triplets.append((count + dst[ok_d], rel[ok_d], hours[ok_d]))
+    triplets.append((count + src[ok_s], rel[ok_s], -hours[ok_s]))
+    row_lo.append(np.full(n_room, -INF))
+    row_up.append(limit - load + 1e-6)
+    count += n_room
+    # at most `most` relocations
+    triplets.append((np.full(n_rel, count), np.arange(n_rel), np.ones(n_rel)))
+    row_lo.append(np.array([-INF]))
+    row_up.append(np.array([float(most)]))
+    count += 1
+    r, c, v = (np.concatenate(parts) for parts in zip(*triplets, strict=True))
+    matrix = sp.csr_matrix((v, (r, c)), shape=(count, n))
+    moved = np.bincount(rel, weights=hours, minlength=n_rel)
+    objective = np.concatenate([-1e-3 * moved, -np.ones(n_r)])
+    upper = np.concatenate([np.ones(n_rel), rooms["over"].to_numpy(float)[over]])
+    lower = np.zeros(n)
+    lower[:n_rel] = before
+    return LinearProgram(
+        columns=pd.DataFrame({"family": ["q"] * n_rel + ["relief"] * n_r}),
+        rows=pd.DataFrame(
+            {"family": ["phase"] * count, "row_name": [f"p{i}" for i in range(count)]}
+        ),
+        matrix=matrix,
+        objective=objective,
+        terms={},
+        col_lower=lower,
+        col_upper=upper,
+        row_lower=np.concatenate(row_lo),
+        row_upper=np.concatenate(row_up),
+        integer=np.concatenate([np.ones(n_rel, bool), np.zeros(n_r, bool)]),
+    )
+
+
+def phase_plan(
+    dataset,
+    scenario: Scenario,
+    legs: pd.DataFrame,
+    utilisation: pd.DataFrame,
+    allocations: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(phase of each relocation, keyed by :data:`RELOCATION_KEY`; phases.csv)."""
+    if legs.empty:
+        empty = pd.DataFrame(columns=[*RELOCATION_KEY, "phase"])
+        return empty, pd.DataFrame(columns=PHASE_COLUMNS)
+    legs = _legs_with_rooms(legs, dataset)
+    rooms = _rooms(utilisation)
+    n_rel = int(legs["relocation"].max()) + 1
+    ladder = [n for n in scenario.relocation.phases if n < n_rel] + [n_rel]
+    chosen = np.zeros(n_rel)
+    phase_of = np.zeros(n_rel, dtype=int)
+    solver = scenario.solver.model_copy(update={"mip_gap": 1e-4, "time_limit_s": 20.0})
+    for number, most in enumerate(ladder, start=1):
+        if most >= n_rel:
+            now = np.ones(n_rel)
+        else:
+            result = solve_direct(_phase_program(legs, rooms, n_rel, most, chosen), solver)
+            now = np.round(result.values[:n_rel]) if result.status.has_plan else chosen
+        phase_of[(now > 0.5) & (chosen < 0.5)] = number
+        chosen = np.maximum(chosen, now)
+    keys = legs.drop_duplicates("relocation").sort_values("relocation")[RELOCATION_KEY]
+    phases = keys.assign(phase=phase_of).reset_index(drop=True)
+    table = phase_table(legs, rooms, phase_of, ladder, allocations)
+    return phases, table
+
+
+def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
+    """moves.csv with the phase in which each relocation is made."""
+    if moves.empty:
+        return moves
+    key = pd.MultiIndex.from_frame(moves[RELOCATION_KEY])
+    phase = phase_of.set_index(RELOCATION_KEY)["phase"].reindex(key).fillna(0)
+    return moves.assign(phase=phase.to_numpy(int))
+
+
+def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
+    """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
+    total_over = float(rooms["over"].sum())
+    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+    weekday = (rooms["band"] == "weekday").to_numpy()
+    today = allocations["today_session_hours"].to_numpy(float)
+    km = allocations["travel_km"].fillna(0.0).to_numpy(float)
+    base_km = float((today * km).sum())
+    base_hours = float(today.sum())
+    rows = []
+    for number in range(1, len(ladder) + 1):
+        live = legs[phase_of[legs["relocation"].to_numpy()] <= number]
+        load = rooms["before_hours"].to_numpy(float).copy()
+        for side, sign in (("to", 1.0), ("from", -1.0)):
+            idx = room_key.get_indexer(
+                pd.MultiIndex.from_arrays(
+                    [live[f"{side}_site_id"], live["room_type"], live[f"{side}_band"]]
+                )
+            )
+            ok = idx >= 0
+            np.add.at(load, idx[ok], sign * live["hours_per_week"].to_numpy(float)[ok])
+        departures = np.zeros(len(rooms))
+        idx = room_key.get_indexer(
+            pd.MultiIndex.from_arrays([live["from_site_id"], live["room_type"], live["from_band"]])
+        )
+        np.add.at(departures, idx[idx >= 0], live["hours_per_week"].to_numpy(float)[idx >= 0])
+        relieved = float(np.minimum(departures, rooms["over"].to_numpy(float)).sum())
+        h = live["hours_per_week"].to_numpy(float)
+        km_after = base_km + float(
+            (h * (live["to_travel_km"].fillna(0) - live["from_travel_km"].fillna(0))).sum()
+        )
+
+        def util(kind: str, load: np.ndarray = load) -> float:
+            mask = weekday & (rooms["kind"] == kind).to_numpy()
+            cap = rooms["capacity_hours"].to_numpy(float)[mask].sum()
+            return float(load[mask].sum() / cap) if cap else 0.0
+
+        rows.append(
+            {
+                "phase": number,
+                "relocations": int(live["relocation"].nunique()),
+                "new_relocations": int((phase_of == number).sum()),
+                "hours_moved": float(h.sum()),
+                "over_cap_hours_relieved": relieved,
+                "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
+                "community_weekday_utilisation": util("community"),
+                "gp_practice_weekday_utilisation": util("gp_practice"),
+                "travel_km": km_after / base_hours if base_hours else 0.0,
+                "room_cost_change_gbp_per_week": float(
+                    (h * (live["to_cost"] - live["from_cost"])).sum()
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=PHASE_COLUMNS)
