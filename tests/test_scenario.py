@@ -192,10 +192,11 @@ def test_shipped_scenarios_load_and_reference_the_dataset(path, nel_dataset):
 def test_required_scenarios_are_shipped():
     names = {p.stem for p in SHIPPED}
     required = {"nel_baseline", "nel_growth_2031", "nel_new_hub", "nel_equity"}
-    assert required | {"nel_whole_sessions", "nel_evening_hubs"} <= names
+    assert required | {"nel_lp", "nel_evening_hubs"} <= names
     assert any(n.startswith("nel_close_") for n in names)
     assert load_scenario(MODELS / "nel_growth_2031.toml").growth.population == 1.18
-    assert load_scenario(MODELS / "nel_whole_sessions.toml").options.whole_sessions
+    assert load_scenario(MODELS / "nel_baseline.toml").options.whole_sessions
+    assert not load_scenario(MODELS / "nel_lp.toml").options.whole_sessions
     evening = load_scenario(MODELS / "nel_evening_hubs.toml").options
     assert evening.opening_decisions and evening.opening_bands == ["evening", "saturday"]
 

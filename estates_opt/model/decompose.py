@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 #: Status severity when blocks disagree: the combined result reports the worst.
 _SEVERITY = {
     SolveStatus.OPTIMAL: 0,
+    SolveStatus.IMPROVED: 1,
     SolveStatus.FEASIBLE_TIME_LIMIT: 1,
     SolveStatus.NO_SOLUTION_TIME_LIMIT: 2,
     SolveStatus.UNBOUNDED: 3,

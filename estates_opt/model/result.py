@@ -10,6 +10,9 @@ import numpy as np
 
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
+    #: A plan from the staged whole-session solve: every borough re-optimised with the
+    #: rest fixed, within the time budget; not proven optimal (its gap is to the LP bound).
+    IMPROVED = "improved"
     FEASIBLE_TIME_LIMIT = "feasible_time_limit"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
@@ -18,7 +21,12 @@ class SolveStatus(StrEnum):
 
     @property
     def has_plan(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE_TIME_LIMIT)
+        return self in (SolveStatus.OPTIMAL, SolveStatus.IMPROVED, SolveStatus.FEASIBLE_TIME_LIMIT)
+
+    @property
+    def complete(self) -> bool:
+        """The solve ran to its end (optimal, or improved through every neighbourhood)."""
+        return self in (SolveStatus.OPTIMAL, SolveStatus.IMPROVED)
 
 
 @dataclass(frozen=True)

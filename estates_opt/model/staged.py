@@ -114,7 +114,7 @@ def improve(
     """Re-optimise one borough at a time with the rest fixed (a large-neighbourhood search).
 
     Each step starts from the incumbent, so the objective never rises; returns the
-    improved values and whether every step finished within its time.
+    improved values and whether every neighbourhood had its turn within the budget.
     """
     solve = _raw_solver(scenario)
     current = values.copy()
@@ -133,7 +133,6 @@ def improve(
         step = solve(replace(lp, col_lower=lower, col_upper=upper, start=current), options)
         if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
             current = np.where(lp.integer, np.round(step.values), step.values)
-        finished &= step.status == SolveStatus.OPTIMAL
         log.info("improved %s: objective %.0f", name, lp.objective @ current)
     return current, finished
 
@@ -171,11 +170,12 @@ def solve_staged(
     gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
     within = gap is not None and gap <= scenario.solver.mip_gap
     duals = solve(fix_integers(staged, values), scenario.solver).duals
-    status = (
-        SolveStatus.OPTIMAL
-        if (within or (finished and not groups))
-        else SolveStatus.FEASIBLE_TIME_LIMIT
-    )
+    if within or (finished and not groups):
+        status = SolveStatus.OPTIMAL
+    elif finished:
+        status = SolveStatus.IMPROVED
+    else:
+        status = SolveStatus.FEASIBLE_TIME_LIMIT
     result = SolveResult(
         status,
         objective,
@@ -186,6 +186,6 @@ def solve_staged(
         first.solver,
         first.backend,
         time.perf_counter() - started,
-        limit=None if status == SolveStatus.OPTIMAL else "time limit",
+        limit="time limit" if status == SolveStatus.FEASIBLE_TIME_LIMIT else None,
     )
     return staged, result
