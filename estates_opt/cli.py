@@ -456,6 +456,14 @@ def solve(
     ] = None,
     maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
+    phases: Annotated[
+        str | None,
+        typer.Option(
+            "--phases",
+            help="Relocation counts of the phased plan, e.g. 10,25,50 (overrides "
+            "relocation.phases).",
+        ),
+    ] = None,
     tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -479,6 +487,8 @@ def solve(
     with _tool_errors():
         with _step("reading scenario and dataset...", quiet):
             sc = load_scenario(scenario)
+            if phases is not None:
+                sc = with_phases(sc, phases)
             out_dir = out or Path("outputs") / sc.name
             maps_dir = scenario_maps_dir(maps, sc.name)
             check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
@@ -513,6 +523,25 @@ def solve(
             highlight=False,
         )
         raise typer.Exit(EXIT_NOT_OPTIMAL)
+
+
+def with_phases(sc: Any, text: str) -> Any:
+    """The scenario with the ``--phases`` ladder, checked like the scenario key."""
+    from pydantic import ValidationError
+
+    from estates_opt.errors import ScenarioError
+    from estates_opt.scenario import Relocation
+
+    try:
+        ladder = [int(part) for part in text.split(",") if part.strip()]
+        relocation = Relocation.model_validate({**sc.relocation.model_dump(), "phases": ladder})
+    except (ValueError, ValidationError):
+        problem = (
+            f"--phases '{text}': give increasing whole numbers of relocations separated by "
+            "commas, e.g. --phases 10,25,50"
+        )
+        raise ScenarioError(problem, [problem]) from None
+    return sc.model_copy(update={"relocation": relocation})
 
 
 # --- compare -------------------------------------------------------------------------------

@@ -124,3 +124,45 @@ def test_cbc_gives_the_same_moves_as_highs(whole_plan):
     pd.testing.assert_frame_equal(
         whole_plan.moves[cols].reset_index(drop=True), cbc.moves[cols].reset_index(drop=True)
     )
+
+
+def test_cli_phases_ladder_and_a_bad_ladder(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from estates_opt.cli import EXIT_BAD_INPUT, app
+
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["solve", str(scenario), "--phases", "10,5", "--no-maps"])
+    assert bad.exit_code == EXIT_BAD_INPUT
+    assert "--phases" in bad.output and "Traceback" not in bad.output
+    out = tmp_path / "plan"
+    good = runner.invoke(
+        app, ["solve", str(scenario), "--phases", "1,2", "--no-maps", "--out", str(out)]
+    )
+    assert good.exit_code in (0, 1), good.output
+    phases = pd.read_csv(out / "phases.csv")
+    moves = pd.read_csv(out / "moves.csv")
+    # rungs of at most 1 and 2 relocations where the plan has more, then all of them
+    assert list(phases["relocations"]) == sorted(phases["relocations"])
+    assert phases["relocations"].iloc[-1] == len(moves)
+    assert (phases["relocations"].iloc[:-1] <= [1, 2][: len(phases) - 1]).all()
+    relieved = phases["over_cap_hours_relieved"].to_numpy()
+    assert (np.diff(relieved) >= -1e-6).all()  # each rung keeps the one before
+    assert set(moves["phase"]) <= set(phases["phase"])
+
+
+def test_phases_never_push_a_receiving_room_over_its_cap(whole_plan):
+    plan = whole_plan
+    util = plan.utilisation.set_index(["site_id", "room_type", "band"])
+    rooms = plan.dataset.services.set_index("service_id")["room_type"]
+    for phase in plan.phases["phase"]:
+        live = plan.moves[plan.moves["phase"] <= phase]
+        load = util["before_hours"].copy()
+        for line in live.itertuples():
+            room = rooms[line.service_id]
+            load[(line.to_site_id, room, line.to_band)] += line.hours_per_week
+            load[(line.from_site_id, room, line.from_band)] -= line.hours_per_week
+        limit = np.maximum(util["cap"] * util["capacity_hours"], util["before_hours"])
+        assert (load <= limit + 1e-6).all()

@@ -53,6 +53,29 @@ Constraints (row families, with their name prefixes)
     The shortfalls :math:`e \ge 0` are penalised at :math:`w_e` per hour, so a PCN
     that cannot meet a minimum is reported per PCN and band, never "infeasible".
 
+With whole sessions (the default) the plan moves whole clinics
+(:mod:`estates_opt.model.relocations`). Today's allocation is read in whole sessions
+:math:`\hat\beta_{kpsb}` (largest remainder per clinic), and each candidate slot
+:math:`j = (k,p,s,b)` splits into *kept* sessions :math:`0 \le n^{keep}_j \le \hat\beta_j`
+and *added* sessions :math:`n^{add}_j \ge 0`, both integer; candidates are today's slots,
+the PCN's own hub and the nearest ``relocation.candidate_sites`` sites with a free session.
+
+(8) ``relocate``: :math:`n^{add}_j \le U_j z_j`, :math:`z_j \in \{0,1\}` with the fixed
+    disruption cost :math:`F` (``relocation.gbp_per_relocation``): an allocation changes
+    only by whole relocations, each at least one session.
+(9) ``specialty_site``: :math:`n_j \le U_j w_{ks}`, :math:`w_{ks} \in \{0,1\}` for outpatient
+    specialties, at ``gbp_per_specialty_site`` where the specialty is not there today;
+    ``specialty_sites`` (optional): :math:`\sum_{s \in \text{borough}} w_{ks} \le L`.
+(10) ``move_tolerance``: :math:`\sum_j \ell_b n^{add}_j - \epsilon \le (1+\tau) M^*`, with
+    :math:`M^*` the least movement (stage 1, :mod:`estates_opt.model.staged`) and the
+    excess :math:`\epsilon` at ``excess_gbp_per_hour``.
+(11) ``own_hub``: each PCN runs at least ``own_hub_min_sessions`` sessions at its own hub
+    (a shortfall column at :data:`HUB_SHORTFALL_GBP_PER_SESSION` per session).
+(12) Tie-breaks (objective term ``preference``): an hour kept in today's slot earns
+    ``keep_preference_gbp_per_hour``, an hour moved to the PCN's own hub
+    ``own_hub_preference_gbp_per_hour``; with the travel term this makes equally good
+    plans pick today's building, then the own hub, then the nearest.
+
 Symbols and where they come from
 --------------------------------
 =====================  ============================================================
