@@ -507,7 +507,7 @@ def solve(
             + ("" if no_maps else f", maps to [bold]{escape(str(maps_dir))}[/]"),
             highlight=False,
         )
-    if plan.status == "improved":
+    if plan.status == "improved" and not quiet:
         gap = plan.kpis.get("gap")
         console.print(
             "note: whole-session plan improved borough by borough within the time budget"

@@ -67,8 +67,11 @@ def row_entries(lp, r: int) -> dict[int, float]:
     return dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
 
 
-def x(lp, service, pcn, site, band) -> int:
-    return column_index(lp, "x", service_id=service, pcn_code=pcn, site_id=site, band=band)
+def x(lp, service, pcn, site, band, part=None) -> int:
+    ids = {"service_id": service, "pcn_code": pcn, "site_id": site, "band": band}
+    if part is not None:
+        ids["part"] = part
+    return column_index(lp, "x", **ids)
 
 
 def test_only_allowed_combinations_become_variables():
@@ -198,15 +201,25 @@ def test_travel_override_excludes_far_sites():
 def test_whole_sessions_count_sessions():
     lp = build(options={"whole_sessions": True})
     assert lp.is_mip
-    xs = lp.columns["family"].to_numpy() == "x"
-    assert lp.integer[xs].all() and not lp.integer[~xs].any()
+    family = lp.columns["family"].to_numpy()
+    # sessions, relocation and specialty-site decisions, and unmet demand in whole sessions
+    decisions = np.isin(family, ["x", "relocate", "specialty_site", "unmet"])
+    assert lp.integer[decisions].all() and not lp.integer[~decisions].any()
     r = row_index(lp, "demand", service_id="ea", pcn_code="PA")
     entries = row_entries(lp, r)
-    assert entries[x(lp, "ea", "PA", "S1", "evening")] == 1.5  # evening sessions are 1.5 h
-    assert entries[x(lp, "ea", "PA", "S2", "saturday")] == 4.0
+    # today's 6 h at S1 in the evening are 4 sessions of 1.5 h (kept), and more may be added
+    keep = x(lp, "ea", "PA", "S1", "evening", "keep")
+    assert entries[keep] == 1.5 and lp.col_upper[keep] == 4
+    assert entries[x(lp, "ea", "PA", "S1", "evening", "add")] == 1.5
+    assert entries[x(lp, "ea", "PA", "S2", "saturday", "add")] == 4.0
     assert lp.row_lower[r] == 6.0 and lp.row_upper[r] == np.inf  # may round up to a session
-    j = x(lp, "ea", "PA", "S2", "saturday")
+    j = x(lp, "ea", "PA", "S2", "saturday", "add")
     assert lp.objective[j] == pytest.approx(4.0 * (6 * 2.0 + 20.0 + 4.0))
+    # an added slot is used only with its relocation decision, at the fixed cost
+    z = column_index(lp, "relocate", service_id="ea", pcn_code="PA", site_id="S2", band="saturday")
+    link = row_index(lp, "relocate", service_id="ea", pcn_code="PA", site_id="S2", band="saturday")
+    assert row_entries(lp, link) == {j: 1.0, z: -lp.col_upper[j]}
+    assert lp.terms["relocation"][z] == 2000.0
 
 
 def test_opening_mode_adds_binary_columns_and_linked_capacity_rows():
@@ -258,7 +271,9 @@ def test_pins_become_lower_bounds():
     assert lp.col_lower[x(lp, "clin", "PA", "S1", "weekday")] == 8.0
     assert (np.delete(lp.col_lower, x(lp, "clin", "PA", "S1", "weekday")) == 0).all()
     whole = build(pinned=[{**pin, "hours_per_week": 5.0}], options={"whole_sessions": True})
-    assert whole.col_lower[x(whole, "clin", "PA", "S1", "weekday")] == 2.0  # ceil(5 / 4)
+    # ceil(5 / 4) = 2 sessions, held in today's (kept) sessions first
+    assert whole.col_lower[x(whole, "clin", "PA", "S1", "weekday", "keep")] == 2.0
+    assert whole.col_lower[x(whole, "clin", "PA", "S1", "weekday", "add")] == 0.0
 
 
 def test_pin_on_a_forbidden_combination_is_a_specification_error():

@@ -50,9 +50,10 @@ def test_closing_a_site_moves_its_sessions(tiny_dataset):
     assert fixed > 0
     unmet = plan.unmet
     rehouse_unmet = unmet.loc[unmet["service_id"].str.startswith(f"rehouse_{site}_"), "unmet_hours"]
-    assert moves["hours_per_week"].sum() + rehouse_unmet.sum() == pytest.approx(
-        base[site] + fixed, abs=0.05
-    )
+    # in whole sessions, each clinic leaving rounds up by less than one session (4 h)
+    rehoused = moves["hours_per_week"].sum() + rehouse_unmet.sum()
+    clinics = moves[["service_id", "pcn_code"]].drop_duplicates().shape[0]
+    assert base[site] + fixed - 0.05 <= rehoused <= base[site] + fixed + 4.0 * clinics
     assert plan.kpis["verified"]
 
 

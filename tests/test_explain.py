@@ -52,6 +52,7 @@ def test_allocation_table(plan):
         "sessions_per_week",
         "travel_km",
         "baseline_hours_per_week",
+        "today_session_hours",
     ]
     expected = {
         # (service, PCN, site, band): (planned, today)

@@ -399,8 +399,9 @@ def test_nothing_placeable_solves_with_all_demand_unmet(tiny_dir, tiny_data, tmp
 def test_a_plan_that_moves_nothing_has_an_empty_moves_table(earlier_plan):
     from estates_opt.results import explain
 
+    # today's allocation as the plan counts it (in whole sessions where it books them)
     unchanged = earlier_plan.allocations.assign(
-        hours_per_week=earlier_plan.allocations["baseline_hours_per_week"]
+        hours_per_week=earlier_plan.allocations["today_session_hours"]
     )
     moves = explain.moves_table(earlier_plan.dataset, unchanged, earlier_plan.utilisation)
     assert len(moves) == 0

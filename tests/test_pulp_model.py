@@ -76,8 +76,22 @@ def test_handmade_mip_with_every_family_matches():
     lp = handmade_lp(
         options={"whole_sessions": True, "opening_decisions": True, "move_budget_hours": 10}
     )
-    assert set(lp.columns["family"]) == {"x", "unmet", "open"}
-    assert set(lp.rows["family"]) == {"demand", "capacity", "move_budget"}
+    assert set(lp.columns["family"]) == {
+        "x",
+        "unmet",
+        "open",
+        "relocate",
+        "move_excess",
+        "hub_shortfall",
+    }
+    assert set(lp.rows["family"]) == {
+        "demand",
+        "capacity",
+        "move_budget",
+        "relocate",
+        "move_tolerance",
+        "own_hub",
+    }
     assert_same_model(lp, seed=1)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.pipeline import solve
-from tests.fixtures import handmade
+from fixtures import handmade
 
 WHOLE = {"whole_sessions": True}
 

@@ -348,6 +348,20 @@ def own_hub_mask(dataset: Dataset, frame: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _unmet_unit(dataset: Dataset, scenario: Scenario, demand: pd.DataFrame) -> np.ndarray:
+    """Hours per unit of an unmet column: a whole session of the service with whole sessions.
+
+    Unmet demand then counts whole sessions too, so leaving the last part-session of a
+    clinic unmet costs a whole session's penalty, never less than placing it would.
+    (The unmet hours reported are demand less what is placed.)
+    """
+    if not scenario.options.whole_sessions:
+        return np.ones(len(demand))
+    bands = dataset.services.set_index("service_id")["bands"]
+    shortest = {k: min(SESSION_HOURS[b] for b in v) for k, v in bands.items()}
+    return demand["service_id"].map(shortest).fillna(1.0).to_numpy(float)
+
+
 def _open_columns(slots: pd.DataFrame, cand: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """y columns: one per openable (site, band) some x column could use (opening mode)."""
     open_pairs = (
@@ -435,7 +449,9 @@ def _assemble_columns(
     weights = scenario.weights
     rel = scenario.relocation
     x_cols, x_terms, hours_per_unit, moved = _x_columns(dataset, scenario, cand)
-    unmet_cols = demand[["service_id", "pcn_code"]].assign(family="unmet", hours_per_unit=1.0)
+    unmet_cols = demand[["service_id", "pcn_code"]].assign(
+        family="unmet", hours_per_unit=_unmet_unit(dataset, scenario, demand)
+    )
     open_cols = _open_columns(slots, cand, scenario)
     short_cols = targets[["pcn_code", "band"]].assign(family="ea_shortfall", hours_per_unit=1.0)
     frames = {
@@ -472,7 +488,7 @@ def _assemble_columns(
         "relocation": stack({"relocate": rel.gbp_per_relocation, "specialty_site": site_cost}),
         "unmet": stack(
             {
-                "unmet": weights.unmet_gbp_per_hour,
+                "unmet": weights.unmet_gbp_per_hour * unmet_cols["hours_per_unit"].to_numpy(float),
                 "ea_shortfall": scenario.contract.shortfall_gbp_per_hour,
                 "hub_shortfall": HUB_SHORTFALL_GBP_PER_SESSION,
             }
@@ -481,11 +497,12 @@ def _assemble_columns(
         "preference": stack({"x": x_terms["preference"]}),
     }
     binary = stack({"open": 1.0, "relocate": 1.0, "specialty_site": 1.0}) > 0
+    sessions_short = stack({"unmet": 1.0}) > 0
     upper = np.where(binary, 1.0, INF)
     if "unit_upper" in cand:
         upper[: len(cand)] = cand["unit_upper"].to_numpy(float)
     whole = scenario.options.whole_sessions
-    integer = binary | (stack({"x": 1.0}) > 0) & whole
+    integer = binary | ((stack({"x": 1.0}) > 0) | sessions_short) & whole
     frame = pd.concat(list(frames.values()), ignore_index=True)
     return _Columns(
         frame=frame,
@@ -553,7 +570,11 @@ def _demand_rows(
         np.where(at_least, INF, d_val),
         [
             (d_rows, np.arange(n_x), cols.hours_per_unit),
-            (np.arange(n_u), n_x + np.arange(n_u), np.ones(n_u)),
+            (
+                np.arange(n_u),
+                n_x + np.arange(n_u),
+                cols.frame["hours_per_unit"].to_numpy(float)[n_x : n_x + n_u],
+            ),
         ],
     )
 

@@ -69,7 +69,10 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
         return []
     whole = scenario.options.whole_sessions
     keys = ["pcn_code", "service_id", "site_id", "band"]
-    x = lp.columns[lp.columns["family"] == "x"].set_index(keys)
+    x = lp.columns[lp.columns["family"] == "x"]
+    # whole sessions: a slot's kept and added parts are one allocation
+    x = x.assign(baseline_hours=x.groupby(keys)["baseline_hours"].transform("max"))
+    x = x.drop_duplicates(keys).set_index(keys)
     rows = []
     for i, pin in enumerate(scenario.pinned):
         key = (pin.pcn_code, pin.service_id, pin.site_id, pin.band)
@@ -79,9 +82,9 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
         unit = float(column["hours_per_unit"])
         hours = np.ceil(pin.hours_per_week / unit - 1e-9) * unit if whole else pin.hours_per_week
         rows.append(
-            (f"pinned[{i}]", *key, column["room_type"], hours, column["baseline_hours"] > 0)
+            (f"pinned[{i}]", *key, column["room_type"], hours, column["baseline_hours"] > 0, unit)
         )
-    pins = pd.DataFrame(rows, columns=["pin", *keys, "room_type", "hours", "today"])
+    pins = pd.DataFrame(rows, columns=["pin", *keys, "room_type", "hours", "today", "unit"])
     slots = lp.slots.drop_duplicates(["site_id", "room_type", "band"])
     slots = slots.set_index(["site_id", "room_type", "band"])
     problems = []
@@ -96,16 +99,17 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
                 f"rooms at {site} ({band}), but only {free:.1f} h/week are free there under the "
                 f"{slot['cap']:.0%} cap; lower hours_per_week or raise caps.{slot['kind']}"
             )
-    if not whole:
-        demand = lp.demand.set_index(["pcn_code", "service_id"])["demand_hours"]
-        for (pcn, service), group in pins.groupby(["pcn_code", "service_id"], sort=True):
-            need = float(demand.get((pcn, service), 0.0))
-            if group["hours"].sum() > need + 1e-6:
-                problems.append(
-                    f"{', '.join(group['pin'])}: {group['hours'].sum():g} h/week of {service} "
-                    f"pinned for {pcn}, more than its demand of {need:.1f} h/week; lower "
-                    "hours_per_week"
-                )
+    demand = lp.demand.set_index(["pcn_code", "service_id"])["demand_hours"]
+    for (pcn, service), group in pins.groupby(["pcn_code", "service_id"], sort=True):
+        need = float(demand.get((pcn, service), 0.0))
+        # with whole sessions a clinic may round up by less than one session
+        slack = float(group["unit"].max()) - 1e-6 if whole else 0.0
+        if group["hours"].sum() > need + slack + 1e-6:
+            problems.append(
+                f"{', '.join(group['pin'])}: {group['hours'].sum():g} h/week of {service} "
+                f"pinned for {pcn}, more than its demand of {need:.1f} h/week; lower "
+                "hours_per_week"
+            )
     budget = scenario.options.move_budget_hours
     moved = pins.loc[~pins["today"].astype(bool), "hours"].sum()
     if budget is not None and moved > budget + 1e-6:

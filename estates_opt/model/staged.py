@@ -78,6 +78,21 @@ def within_tolerance(lp: LinearProgram, least: float, tolerance: float) -> Linea
     return replace(lp, row_upper=upper, least_movement_hours=least)
 
 
+def _stopped_early(result: SolveResult) -> bool:
+    """Stopped at a limit the user set (not the time limit, not this module's node limits)."""
+    return (
+        bool(result.limit)
+        and result.limit != "time limit"
+        and not result.limit.startswith("node, leaf")
+    )
+
+
+def _with_nodes(scenario: Scenario, nodes: int):
+    """The solver options with a node limit added (unless the scenario sets its own)."""
+    extra = {"mip_max_nodes": nodes, **scenario.solver.highs_options}
+    return scenario.solver.model_copy(update={"highs_options": extra})
+
+
 def _raw_solver(scenario: Scenario):
     """The configured back-end without the duals step of :func:`solve_model`."""
     if scenario.solver.backend == "direct":
@@ -120,16 +135,15 @@ def improve(
     current = values.copy()
     finished = True
     started = time.perf_counter()
-    for position, (name, free) in enumerate(groups):
+    for name, free in groups:
         left = budget_s - (time.perf_counter() - started)
-        share = left / (len(groups) - position)
-        if share < 0.2:
+        if left < 0.2:
             finished = False
             break
         lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
         lower[~free] = current[~free]
         upper[~free] = current[~free]
-        options = scenario.solver.model_copy(update={"time_limit_s": share})
+        options = _with_nodes(scenario, BOROUGH_MIP_NODES).model_copy(update={"time_limit_s": left})
         step = solve(replace(lp, col_lower=lower, col_upper=upper, start=current), options)
         if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
             current = np.where(lp.integer, np.round(step.values), step.values)
@@ -137,48 +151,65 @@ def improve(
     return current, finished
 
 
+#: Work limits (branch-and-bound nodes) of the whole stage-2 MIP and of each borough's
+#: re-optimisation. Work, not time, so a plan never depends on the machine's speed or
+#: load: small models are proved optimal within the first; the time limit is a safety net.
+WHOLE_MIP_NODES = 500
+BOROUGH_MIP_NODES = 200
+
+
 def solve_staged(
     lp: LinearProgram, scenario: Scenario, groups=()
 ) -> tuple[LinearProgram, SolveResult]:
-    """Stage 1, then stage 2: the full MIP from stage 1's plan, improved borough by borough.
+    """Stage 1, then stage 2: the full MIP from stage 1's plan, then borough by borough.
 
-    ``groups`` are the neighbourhoods of :func:`improve` (none: the whole model in one
-    MIP solve). The returned model carries the least movement it was held to; the
-    result's time is both stages', its bound the LP relaxation's (so its gap is honest,
-    if loose), and its duals those of the plan's LP with the decisions fixed.
+    Stage 2 first solves the whole MIP, warm-started from stage 1's plan, for
+    :data:`WHOLE_MIP_SHARE` of the time budget; if that proves its gap, that is the
+    plan. Otherwise ``groups`` (the neighbourhoods of :func:`improve`) are re-optimised
+    one at a time from its best plan. The returned model carries the least movement it
+    was held to; the result's time is both stages'; its bound is the whole MIP's (or the
+    LP relaxation's, so the gap is honest if loose); its duals are those of the plan's
+    LP with the decisions fixed.
     """
     started = time.perf_counter()
     least, first = least_movement(lp, scenario)
     if not first.status.has_plan:
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
-    start = decisions_of(lp, first.values)
-    budget = scenario.solver.time_limit_s
-    if groups:
-        values, finished = improve(staged, scenario, start, groups, budget)
-    else:
-        whole = _raw_solver(scenario)(replace(staged, start=start), scenario.solver)
-        if not whole.status.has_plan:
-            return staged, whole
-        values, finished = whole.values, whole.status == SolveStatus.OPTIMAL
     solve = _raw_solver(scenario)
-    relaxed = solve(
-        replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
-    )
-    objective = float(staged.objective @ values)
-    bound = relaxed.objective if relaxed.status.has_plan else None
-    gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
-    within = gap is not None and gap <= scenario.solver.mip_gap
+    budget = scenario.solver.time_limit_s
+    options = _with_nodes(scenario, WHOLE_MIP_NODES) if groups else scenario.solver
+    whole = solve(replace(staged, start=decisions_of(lp, first.values)), options)
+    if not whole.status.has_plan:
+        return staged, whole
+    limits = [r.limit for r in (first, whole) if _stopped_early(r)]
+    values, bound, gap = whole.values, whole.best_bound, whole.gap
+    status = whole.status
+    if status != SolveStatus.OPTIMAL and groups and not limits:
+        left = budget - (time.perf_counter() - started)
+        values, finished = improve(staged, scenario, values, groups, left)
+        relaxed = solve(
+            replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
+        )
+        objective = float(staged.objective @ values)
+        if relaxed.status.has_plan:
+            bound = max(relaxed.objective, bound if bound is not None else -np.inf)
+        gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
+        within = gap is not None and gap <= scenario.solver.mip_gap
+        status = (
+            SolveStatus.OPTIMAL
+            if within
+            else SolveStatus.IMPROVED
+            if finished
+            else SolveStatus.FEASIBLE_TIME_LIMIT
+        )
     duals = solve(fix_integers(staged, values), scenario.solver).duals
-    if within or (finished and not groups):
-        status = SolveStatus.OPTIMAL
-    elif finished:
-        status = SolveStatus.IMPROVED
-    else:
-        status = SolveStatus.FEASIBLE_TIME_LIMIT
+    limit = limits[0] if limits else None
+    if status == SolveStatus.FEASIBLE_TIME_LIMIT and limit is None:
+        limit = "time limit"
     result = SolveResult(
-        status,
-        objective,
+        SolveStatus.FEASIBLE_TIME_LIMIT if limits else status,
+        float(staged.objective @ values),
         bound,
         gap,
         values,
@@ -186,6 +217,6 @@ def solve_staged(
         first.solver,
         first.backend,
         time.perf_counter() - started,
-        limit="time limit" if status == SolveStatus.FEASIBLE_TIME_LIMIT else None,
+        limit=limit,
     )
     return staged, result

@@ -103,10 +103,15 @@ def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFram
     cols = lp.columns
     u = cols["family"].to_numpy() == "unmet"
     table = lp.demand[["service_id", "pcn_code", "demand_hours"]].copy()
-    table["unmet_hours"] = np.round(np.maximum(result.values[u], 0.0), 6)
     met = allocations.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
     key = pd.MultiIndex.from_frame(table[["service_id", "pcn_code"]])
     table["met_hours"] = met.reindex(key).fillna(0.0).to_numpy()
+    # what the plan leaves unplaced (an unmet column may count whole sessions)
+    short = np.minimum(
+        result.values[u] * cols.loc[u, "hours_per_unit"].to_numpy(float),
+        np.maximum(table["demand_hours"] - table["met_hours"], 0.0),
+    )
+    table["unmet_hours"] = np.round(np.maximum(short, 0.0), 6)
     return table[["service_id", "pcn_code", "demand_hours", "met_hours", "unmet_hours"]]
 
 
