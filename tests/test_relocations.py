@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures import handmade
 
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.pipeline import solve
-from fixtures import handmade
 
 WHOLE = {"whole_sessions": True}
 
