@@ -260,6 +260,27 @@ def keep_shot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False) 
     return shot
 
 
+def inside(a: dict[str, float], b: dict[str, float], slack: float = 2) -> bool:
+    """Whether box ``a`` lies within box ``b`` (to ``slack`` px)."""
+    return (
+        a["x"] >= b["x"] - slack
+        and a["y"] >= b["y"] - slack
+        and a["x"] + a["w"] <= b["x"] + b["w"] + slack
+        and a["y"] + a["h"] <= b["y"] + b["h"] + slack
+    )
+
+
+def catchment_box(page: Any) -> dict[str, float] | None:
+    """The box around a hub page's catchment outline (all its parts)."""
+    return page.evaluate(
+        """() => { const ps = document.querySelectorAll('path.eo-catchment'); if (!ps.length)
+          return null; let x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
+          ps.forEach(p => { const r = p.getBoundingClientRect(); x0 = Math.min(x0, r.left);
+            y0 = Math.min(y0, r.top); x1 = Math.max(x1, r.right); y1 = Math.max(y1, r.bottom); });
+          return {x: x0 + scrollX, y: y0 + scrollY, w: x1 - x0, h: y1 - y0}; }"""
+    )
+
+
 def drawn_sites(page: Any) -> tuple[int, int]:
     """Building markers drawn with a real position and size, and those Leaflet left out
     because they are outside the view (``M0 0``); a NaN position counts as neither."""
@@ -301,6 +322,13 @@ def test_pages_work_on_desktop_and_phone(nel_plan, nel_maps, open_page, tmp_path
             assert overlap(panel, view) == 0, f"{path.name}: panel covers the map at {size}"
             if screen == "phone":
                 assert panel["y"] >= view["y"] + view["h"] - 1
+            # The catchment is fitted clear of the controls over the map's top and foot
+            # (on a phone they cover a third of it), and of the open legend on a desktop.
+            area = catchment_box(page)
+            assert area and inside(area, view), f"{path.name}: catchment cut at {size}"
+            for control in (".eo-search", ".eo-mode", ".leaflet-control-attribution"):
+                box = rect(page, control)
+                assert box and overlap(area, box) == 0, f"{path.name}: {control} over the PCN"
         # Folded legend and layer list on a phone; the layer list folded everywhere.
         assert count(page, ".leaflet-control-layers-expanded") == 0
         legend_open = count(page, ".eo-legend details[open]")
@@ -327,6 +355,9 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         opened = open_page(path)
         page = opened.page
         page.emulate_media(media="print")
+        # As a browser does before printing (page.pdf does too): the map takes its paper
+        # size and the view is fitted to it; a view fitted to the screen printed shifted.
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
         page.wait_for_timeout(200)
         for control in (
             ".eo-search",
@@ -340,10 +371,21 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         drawn, clipped = drawn_sites(page)
         assert drawn + clipped == expected and drawn >= 0.8 * expected > 0
         data = payload(path.read_text(encoding="utf-8"))
+        view, legend = rect(page, ".folium-map"), rect(page, ".eo-legend")
+        assert view and legend and inside(legend, view)
+        assert page.locator(".eo-legend details[open]").count() == 1, "legend folded on paper"
+        if data["page"] == "plan":
+            # Every building on the paper, none under the legend: A4 landscape, 257 x 178 mm.
+            assert drawn == expected, f"{expected - drawn} buildings off the printed map"
+            assert view["w"] >= 257 * 96 / 25.4 - 2
         if data["page"] == "hub":
-            view, panel = rect(page, ".folium-map"), rect(page, ".eo-panel")
-            assert view and panel and overlap(view, panel) == 0
-            assert view["w"] > 1000, "the printed map does not span the page"
+            panel = rect(page, ".eo-panel")
+            assert panel and overlap(view, panel) == 0
+            # A4 portrait less its margins: 186 mm wide.
+            assert view["w"] >= 186 * 96 / 25.4 - 2, "the printed map does not span the page"
+            area = catchment_box(page)
+            assert area and inside(area, view), "the printed map cuts the catchment"
+            assert overlap(area, legend) == 0, "the printed legend covers the catchment"
             # Every move is printed: the panel is not a scrolling box cut at one page.
             rows = page.locator(".eo-moves tbody tr")
             grouped = page.evaluate(
