@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -94,20 +95,29 @@ console = SafeConsole()
 err = SafeConsole(stderr=True)
 
 
+#: Typer's type labels that read as Python rather than as what to type.
+_TYPE_LABELS = {"<list[Path]>": "<path>...", "<int range>": "<int>", "<float range>": "<number>"}
+
+
 def _flags_without_type() -> None:
     """Typer's rich help prints ``<bool>`` after every on/off flag (``--quiet <bool>``), which
-    reads as if the flag took a value: show no type for flags, as click does."""
-    from typer.core import TyperOption
+    reads as if the flag took a value: show no type for flags, as click does. Python type
+    names (``<list[Path]>``, ``<int range>``) are shown as what to type (``<path>...``)."""
+    from typer.core import TyperArgument, TyperOption
 
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "_estates_opt", False):
-        return
+    for kind in (TyperOption, TyperArgument):
+        shown = kind.display_type_rich
+        if getattr(shown, "_estates_opt", False):
+            continue
 
-    def display_type_rich(self: Any, ctx: Any) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
+        def display_type_rich(self: Any, ctx: Any, shown: Any = shown) -> str | None:
+            if getattr(self, "is_flag", False):
+                return None
+            label = shown(self, ctx)
+            return _TYPE_LABELS.get(label, label) if isinstance(label, str) else label
 
-    display_type_rich._estates_opt = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+        display_type_rich._estates_opt = True  # type: ignore[attr-defined]
+        kind.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 _flags_without_type()
@@ -729,8 +739,10 @@ def explain(
 
 
 def _plain(text: str) -> str:
-    """A name as typed: lower case, single spaces, '&' as 'and', without a trailing 'PCN'."""
-    words = " ".join(str(text).replace("&", " and ").lower().split())
+    """A name as typed: lower case, single spaces, '&' as 'and', without apostrophes, full
+    stops or a trailing 'PCN' ("queens hospital" finds "Queen's Hospital")."""
+    text = re.sub(r"['\u2019.]", "", str(text).replace("&", " and "))
+    words = " ".join(re.sub(r"[,;:()/-]", " ", text).lower().split())
     return words[:-4] if words.endswith(" pcn") else words
 
 

@@ -270,6 +270,18 @@ def test_help_shows_no_type_after_flags(command):
     text = run(command, "--help").output
     assert "<bool>" not in text
     assert "--quiet" in text
+    # Types as what to type, not Python's names for them.
+    assert "<list[" not in text and " range>" not in text
+
+
+def test_names_match_without_punctuation():
+    from estates_opt.cli import _plain
+
+    assert (
+        _plain("queens hospital") == _plain("Queen's Hospital") == _plain("QUEEN\u2019S HOSPITAL")
+    )
+    assert _plain("Barking and Dagenham West") == _plain("BARKING & DAGENHAM WEST PCN")
+    assert _plain("St. Stephens") == _plain("st stephens")
 
 
 def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
