@@ -424,6 +424,21 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
             assert other is None or overlap(title, other) == 0
     opened.assert_clean()
 
+    # On a small desktop (1024x768) the open legend sits beside the ICS, not over Havering.
+    opened = open_page(nel_maps / "plan_map.html", viewport=(1024, 768))
+    page = opened.page
+    page.wait_for_timeout(150)
+    assert count(page, ".eo-legend details[open]") == 1
+    under = page.evaluate(
+        """() => { const l = document.querySelector('.eo-legend').getBoundingClientRect();
+          let east = -1e9; document.querySelectorAll('.leaflet-eoAreas-pane path').forEach(p => {
+            const r = p.getBoundingClientRect(); if (r.width > 0) east = Math.max(east, r.right);
+          }); return east - l.left; }"""
+    )
+    assert under <= 0, f"the east of the ICS is {under:.0f} px under the legend at 1024x768"
+    keep_shot(page, tmp_path, "plan_map_1024x768")
+    opened.assert_clean()
+
     # The hub popup shows its whole rooms table, "Booked" included, and the hub's label is
     # not under the legend on a 1024x768 screen.
     hub = two_hubs(nel_plan, nel_maps)[0]

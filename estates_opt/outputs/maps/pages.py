@@ -275,6 +275,7 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     groups["sites"] = _group(m, "Buildings")
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    _page(m).html.add_child(_Raw(_print_title(data)), name="eo_print_title")
     pcns = [dict(p, href=f"hubs/{files[p['code']]}") for p in data.pcns]
     payload = {
         "page": "plan",
@@ -294,6 +295,17 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     }
     m.add_child(_Draw(payload, groups))
     return m
+
+
+def _print_title(data: MapData) -> str:
+    """The planner's map's heading on paper (the screen shows the map alone)."""
+    k = data.kpis
+    return (
+        f'<h1 class="eo-print-title">Estates plan, whole ICS: scenario {_e(k.get("scenario", ""))}'
+        f"<span>{_n(k.get('hours_moved'), 0)} hours a week moved; unmet "
+        f"{_n(k.get('unmet_hours_total'), 1)} h/week; mean travel "
+        f"{_n(k.get('travel_km_before'), 2)} &rarr; {_n(k.get('travel_km_after'), 2)} km</span></h1>"
+    )
 
 
 def _basemap_groups(m: folium.Map, basemap: dict[str, Any] | None) -> dict[str, Any]:

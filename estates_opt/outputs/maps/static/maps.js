@@ -544,12 +544,14 @@
       if (!D.view) { return; }
       var size = map.getSize();
       if (size.x < 50 || size.y < 50) { return; }  /* not laid out (yet): nothing to fit */
-      var right = wide(map) ? Math.min(D.legendPx || 0, size.x / 3) : 10, top = 10, bottom = 10;
+      var right = 10, top = 10, bottom = 10;
+      var key = legend.getContainer().getBoundingClientRect();
       if (paper) {
         /* On paper the legend is the only control: keep the area of interest beside it. */
-        var key = legend.getContainer().getBoundingClientRect();
         right = Math.min(key.width + 16, size.x / 2);
       } else {
+        /* An open legend on a wide screen: the area of interest beside it, not under it. */
+        if (wide(map)) { right = Math.min(Math.max(key.width + 16, D.legendPx || 0), size.x / 2.5); }
         /* The search box and the buttons sit over the top of the map, the scale, the
            attribution (and on a phone the folded legend) over its foot: fit the area of
            interest between them rather than under them (on a phone they take a third of
