@@ -400,10 +400,32 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
             )
         pdf = tmp_path / f"{path.stem}.pdf"
         page.pdf(path=str(pdf), format="A4")
-        pages = pdf.read_bytes().count(b"/Type /Page") - pdf.read_bytes().count(b"/Type /Pages")
+        pages = pdf_pages(pdf)
         assert pages >= 1
+        if data["page"] == "hub" and rows.count() > 60:
+            assert pages >= 2, f"{path.name}: {rows.count()} moves printed on one page"
+        (SHOTS / pdf.name).write_bytes(pdf.read_bytes())
         keep_shot(page, tmp_path, f"print_{path.stem}", full_page=True)
         opened.assert_clean()
+
+    # The index on paper: every PCN, no link to follow, one table.
+    opened = open_page(nel_maps / "hubs" / "index.html", wait_for_sites=False)
+    page = opened.page
+    page.emulate_media(media="print")
+    assert page.locator("table tbody tr").count() == len(nel_plan.dataset.pcns)
+    assert rect(page, ".sub a") is None
+    pdf = tmp_path / "index.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    assert pdf_pages(pdf) <= 4
+    (SHOTS / pdf.name).write_bytes(pdf.read_bytes())
+    keep_shot(page, tmp_path, "print_index", full_page=True)
+    opened.assert_clean()
+
+
+def pdf_pages(pdf: Path) -> int:
+    """Pages in a PDF that Chromium wrote."""
+    data = pdf.read_bytes()
+    return data.count(b"/Type /Page") - data.count(b"/Type /Pages")
 
 
 def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
