@@ -224,11 +224,36 @@ def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
     return console.status(message, spinner="dots")
 
 
+#: Seconds between "still ..." lines while a step runs without a terminal.
+HEARTBEAT_S = 30.0
+
+
 @contextlib.contextmanager
 def _logged_step(message: str) -> Iterator[None]:
+    import threading
+
     started = time.perf_counter()
     err.print(f"[{_clock()}] {message}", markup=False, highlight=False, soft_wrap=True)
-    yield
+    done = threading.Event()
+
+    def beat() -> None:
+        # A step that takes minutes (compare's parallel solves) says it is still going.
+        while not done.wait(HEARTBEAT_S):
+            err.print(
+                f"[{_clock()}] still {message.rstrip('.')} "
+                f"({time.perf_counter() - started:.0f} s so far)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    beater = threading.Thread(target=beat, name="estates-opt-progress", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
     took = time.perf_counter() - started
     err.print(
         f"[{_clock()}] done: {message.rstrip('.')} ({took:.1f} s)",

@@ -294,3 +294,18 @@ def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
         "[" in line and "done" in line
         for line in run("explain", tiny_plan_dir, "--quiet").output.splitlines()
     )
+
+
+def test_a_long_step_without_a_terminal_says_it_is_still_going(monkeypatch, capsys):
+    import time
+
+    from estates_opt import cli
+
+    monkeypatch.setattr(cli, "HEARTBEAT_S", 0.05)
+    with cli._logged_step("solving 3 scenarios..."):
+        time.sleep(0.18)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("solving 3 scenarios...")
+    still = [line for line in lines if "still solving 3 scenarios (" in line]
+    assert 2 <= len(still) <= 4, lines
+    assert re.fullmatch(r"\[\d\d:\d\d\] done: solving 3 scenarios \(0\.\d s\)", lines[-1])
