@@ -827,11 +827,19 @@ def _km(value: Any) -> str:
     return "-" if number != number else f"{number:.2f} km"
 
 
-def _move_line(row: Any) -> str:
+def _pcn_names(plan: Plan) -> dict[str, str]:
+    """PCN code -> name, for naming PCNs in words as well as by code."""
+    summary = plan.pcn_summary
+    return {str(c): str(n) for c, n in zip(summary["pcn_code"], summary["pcn_name"], strict=True)}
+
+
+def _move_line(row: Any, pcns: dict[str, str] | None = None) -> str:
     band = row.from_band if row.from_band == row.to_band else f"{row.from_band} -> {row.to_band}"
+    name = (pcns or {}).get(str(row.pcn_code))
+    pcn = f"{name} ({row.pcn_code})" if name else str(row.pcn_code)
     return (
         f"  - {row.hours_per_week:.1f} h/week ({row.sessions_per_week:.1f} sessions) of "
-        f"{row.service} for {row.pcn_code}, {band}: {row.from_site} ({row.from_site_id}) -> "
+        f"{row.service} for {pcn}, {band}: {row.from_site} ({row.from_site_id}) -> "
         f"{row.to_site} ({row.to_site_id}); travel {_km(row.from_travel_km)} -> "
         f"{_km(row.to_travel_km)}. Why: {row.why}."
     )
@@ -876,7 +884,7 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
         lines.append("  " + ", ".join(k["sites_opened"]))
     moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
     lines += ["", f"{len(plan.moves)} moves; the largest:"]
-    lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in moves.head(top).itertuples(index=False)]
     lines += ["", "Bottleneck rooms (binding capacity, by shadow price):"]
     lines += _bottleneck_lines(plan.bottlenecks, top)
     lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
@@ -980,13 +988,13 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
         f"Sessions leaving: {leaving['hours_per_week'].sum():,.1f} h/week in {len(leaving)} moves"
         + ("; the largest:" if len(leaving) else "."),
     ]
-    lines += [_move_line(r) for r in leaving.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in leaving.head(top).itertuples(index=False)]
     lines += [
         "",
         f"Sessions arriving: {arriving['hours_per_week'].sum():,.1f} h/week in "
         f"{len(arriving)} moves" + ("; the largest:" if len(arriving) else "."),
     ]
-    lines += [_move_line(r) for r in arriving.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in arriving.head(top).itertuples(index=False)]
     served = (
         plan.allocations[plan.allocations["site_id"] == site_id]
         .groupby("pcn_code")[["baseline_hours_per_week", "hours_per_week"]]
@@ -995,9 +1003,11 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
     )
     if len(served):
         lines += ["", "PCNs served (hours/week before -> after):"]
+        pcns = _pcn_names(plan)
         for code, r in served.head(top).iterrows():
+            name = f"{pcns[str(code)]} ({code})" if str(code) in pcns else str(code)
             lines.append(
-                f"  - {code}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
+                f"  - {name}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
             )
     lines += ["", "Bottleneck rooms at this site:"]
     lines += _bottleneck_lines(plan.bottlenecks[plan.bottlenecks["site_id"] == site_id], top)

@@ -161,6 +161,9 @@ def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
     result = run("explain", tiny_plan_dir)
     assert result.exit_code == EXIT_OK, result.output
     assert "Bottleneck rooms" in result.output
+    moved = pd.read_csv(tiny_plan_dir / "moves.csv", dtype=str)
+    if len(moved):  # each move names its PCN in words as well as by code
+        assert re.search(r"for Synthetic PCN \d \(P\d{5}\),", flat(result.output))
     pcn = str(tiny_dataset.pcns["pcn_code"].iloc[0])
     result = run("explain", tiny_plan_dir, "--pcn", pcn)
     assert result.exit_code == EXIT_OK, result.output
