@@ -45,10 +45,25 @@ DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
 #: One meaning of --maps in every command: the folder under which each scenario's maps go.
 MAPS_HELP = "Maps folder: each scenario's maps go to MAPS/NAME/ (NAME = scenario name)."
+
+
+def _tiles(value: str | None) -> str | None:
+    """Refuse an unknown --tiles name before anything is solved or drawn."""
+    if value is None:
+        return None
+    from estates_opt.outputs.maps.pages import check_tiles
+
+    try:
+        return check_tiles(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 Tiles = Annotated[
     str | None,
     typer.Option(
         "--tiles",
+        callback=_tiles,
         help="Online background tiles under the offline basemap, for readers with a network "
         "(a Folium tile name, e.g. OpenStreetMap or CartoDB positron). Default: none, the "
         "pages load nothing from the internet.",

@@ -312,3 +312,15 @@ def test_a_long_step_without_a_terminal_says_it_is_still_going(monkeypatch, caps
     still = [line for line in lines if "still solving 3 scenarios (" in line]
     assert 2 <= len(still) <= 4, lines
     assert re.fullmatch(r"\[\d\d:\d\d\] done: solving 3 scenarios \(0\.\d s\)", lines[-1])
+
+
+def test_unknown_tiles_are_bad_input_before_anything_runs(tiny_plan_dir, tmp_path):
+    # Was a traceback with exit 1, after the whole solve in `solve`.
+    result = run("map", tiny_plan_dir, "--maps", tmp_path / "maps", "--tiles", "CartoDB Positrn")
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = flat(result.output)
+    assert "Traceback" not in text and "no tile layer called 'CartoDB Positrn'" in text
+    assert "CartoDB.Positron" in text
+    assert not (tmp_path / "maps").exists()
+    result = run("solve", "--tiles", "nosuch", "--out", tmp_path / "out")
+    assert result.exit_code == EXIT_BAD_INPUT and not (tmp_path / "out").exists()

@@ -53,7 +53,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["hub_filename", "hub_map", "plan_map", "scenario_maps_dir", "write_maps"]
+__all__ = [
+    "check_tiles",
+    "hub_filename",
+    "hub_map",
+    "plan_map",
+    "scenario_maps_dir",
+    "write_maps",
+]
 
 #: Width (px) kept free on the right of the initial view for the layer control and legend.
 LEGEND_PX = 350
@@ -119,6 +126,30 @@ def scenario_maps_dir(root: str | Path, scenario_name: str) -> Path:
     overwrites nothing of A's. The name is cleaned like a hub file name (names are data).
     """
     return Path(root) / hub_filename(str(scenario_name))
+
+
+def check_tiles(name: str) -> str:
+    """``name`` if Folium can draw it as online tiles (a tile provider's name, any case);
+    otherwise a ValueError naming close matches. URL templates are refused: they carry no
+    attribution, which every map must show."""
+    import difflib
+
+    import xyzservices
+
+    providers = xyzservices.providers
+    wanted = "OpenStreetMap Mapnik" if name.strip().lower() == "openstreetmap" else name
+    try:
+        providers.query_name(wanted)
+    except ValueError:
+        known = ["OpenStreetMap", *sorted(str(k) for k in providers.flatten())]
+        plain = {k.lower().replace(".", " "): k for k in known}
+        close = difflib.get_close_matches(name.lower().replace(".", " "), list(plain), n=3)
+        hint = f" Did you mean {', '.join(repr(plain[c]) for c in close)}?" if close else ""
+        raise ValueError(
+            f"no tile layer called {name!r}: give a tile provider's name, such as "
+            f"'OpenStreetMap' or 'CartoDB positron'.{hint}"
+        ) from None
+    return name
 
 
 def render_page(m: folium.Map) -> str:
