@@ -464,7 +464,7 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
     # The hub popup shows its whole rooms table, "Booked" included, and the hub's label is
     # not under the legend on a 1024x768 screen.
     hub = two_hubs(nel_plan, nel_maps)[0]
-    for size in ((1400, 900), (1024, 768)):
+    for size in ((1400, 900), (1024, 768), (390, 844)):
         opened = open_page(hub, viewport=size)
         page = opened.page
         page.wait_for_timeout(150)
@@ -478,11 +478,21 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
         )
         assert widths[0] <= widths[1], f"rooms table clipped at {size}: {widths}"
         assert "Booked" in page.inner_text(".leaflet-popup .eo-tt thead")
+        # The popup is on the screen (on a phone the list is below the map: it scrolls back).
+        seen = page.evaluate(
+            "() => { const r = document.querySelector('.leaflet-popup-content-wrapper')"
+            ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+        )
+        assert seen, f"the popup opened off the screen at {size}"
         page.wait_for_timeout(400)  # the pan that brings the popup into view
         popup, view = rect(page, ".leaflet-popup-content-wrapper"), rect(page, ".folium-map")
         assert popup and view and overlap(popup, view) == popup["w"] * popup["h"], "popup cut"
         for control in (".eo-search", ".eo-mode", ".leaflet-control-layers"):
             box = rect(page, control)
             assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
+        if size[0] < 500:  # a phone: the folded legend and the attribution are below it too
+            for control in (".eo-legend", ".leaflet-control-attribution"):
+                box = rect(page, control)
+                assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
         keep_shot(page, tmp_path, f"popup_{size[0]}x{size[1]}_{hub.stem}")
         opened.assert_clean()

@@ -98,7 +98,9 @@
             " \u2192 " + pct(ratio(r[5], r[2])) + "</td></tr>");
         });
         h.push('</tbody></table><div class="eo-note">Room-hours per week. Fixed = work that ' +
-          "stays (practice lists, inpatients); before/after include it.</div>");
+          "stays (practice lists, inpatients); before/after include it." +
+          '<span class="eo-phone-note">Capacity, fixed and before: on a wider screen or ' +
+          "in the workbook.</span></div>");
       } else {
         h.push("<p>No bookable rooms in the plan.</p>");
       }
@@ -118,6 +120,9 @@
     }
     /* Wide enough for the whole rooms table ("Booked" included) where the map allows. */
     var popupWidth = Math.max(220, Math.min(620, map.getSize().x - 70));
+    /* Tall enough to read, short enough to fit between the controls over a phone's map
+       (the search box and buttons above, the legend and attribution below). */
+    var popupHeight = wide(map) ? 380 : Math.max(160, Math.min(380, map.getSize().y - 310));
     D.sites.forEach(function (site, i) {
       var ll = [site.lat, site.lon], R = site.r + 3;
       var track = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
@@ -131,7 +136,7 @@
       dot.bindTooltip(function () { return siteTooltip(site); }, {direction: "top", offset: [0, -R]});
       dot.bindPopup(function () { return sitePopup(site); }, {maxWidth: popupWidth, minWidth:
         Math.min(320, popupWidth),
-        maxHeight: 380, autoPanPaddingTopLeft: PAD_TOP_LEFT,
+        maxHeight: popupHeight, autoPanPaddingTopLeft: PAD_TOP_LEFT,
         autoPanPaddingBottomRight: PAD_BOTTOM_RIGHT});
       if (site.label) {
         dot.unbindTooltip();
@@ -534,7 +539,9 @@
       PAD_TOP_LEFT[0] = 10;
       PAD_TOP_LEFT[1] = Math.min(Math.max(tl.h, tr.h) + 8, Math.max(size.y / 3, 20));
       PAD_BOTTOM_RIGHT[0] = 10;
-      PAD_BOTTOM_RIGHT[1] = 24;
+      /* ... and above the attribution (and on a phone the folded legend) at the foot. */
+      PAD_BOTTOM_RIGHT[1] = wide(map) ? 24 : Math.min(cornerBox("bottom", "right").h + 4,
+        Math.max(size.y / 4, 24));
       /* The attribution never runs over the scale bar. */
       var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
       if (attribution) { attribution.style.maxWidth = Math.max(size.x - 140, 120) + "px"; }
@@ -632,6 +639,12 @@
       row.addEventListener("click", function () {
         var m = markers[Number(row.getAttribute("data-eo-site"))];
         if (!m) { return; }
+        /* On a phone the map is above the list: bring it back into view, or the tap
+           seems to do nothing. */
+        var box = map.getContainer().getBoundingClientRect();
+        if (box.top < 0 || box.bottom > window.innerHeight + 1) {
+          map.getContainer().scrollIntoView({block: "start"});
+        }
         if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
         map.setView(m.dot.getLatLng(), Math.max(map.getZoom(), 15), {animate: false});
         m.dot.openPopup();
