@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -44,10 +45,25 @@ DEFAULT_DATASET = Path("geodata/nel")
 DEFAULT_SCENARIO = Path("models/nel_baseline.toml")
 #: One meaning of --maps in every command: the folder under which each scenario's maps go.
 MAPS_HELP = "Maps folder: each scenario's maps go to MAPS/NAME/ (NAME = scenario name)."
+
+
+def _tiles(value: str | None) -> str | None:
+    """Refuse an unknown --tiles name before anything is solved or drawn."""
+    if value is None:
+        return None
+    from estates_opt.outputs.maps.pages import check_tiles
+
+    try:
+        return check_tiles(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 Tiles = Annotated[
     str | None,
     typer.Option(
         "--tiles",
+        callback=_tiles,
         help="Online background tiles under the offline basemap, for readers with a network "
         "(a Folium tile name, e.g. OpenStreetMap or CartoDB positron). Default: none, the "
         "pages load nothing from the internet.",
@@ -94,20 +110,29 @@ console = SafeConsole()
 err = SafeConsole(stderr=True)
 
 
+#: Typer's type labels that read as Python rather than as what to type.
+_TYPE_LABELS = {"<list[Path]>": "<path>...", "<int range>": "<int>", "<float range>": "<number>"}
+
+
 def _flags_without_type() -> None:
     """Typer's rich help prints ``<bool>`` after every on/off flag (``--quiet <bool>``), which
-    reads as if the flag took a value: show no type for flags, as click does."""
-    from typer.core import TyperOption
+    reads as if the flag took a value: show no type for flags, as click does. Python type
+    names (``<list[Path]>``, ``<int range>``) are shown as what to type (``<path>...``)."""
+    from typer.core import TyperArgument, TyperOption
 
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "_estates_opt", False):
-        return
+    for kind in (TyperOption, TyperArgument):
+        shown = kind.display_type_rich
+        if getattr(shown, "_estates_opt", False):
+            continue
 
-    def display_type_rich(self: Any, ctx: Any) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
+        def display_type_rich(self: Any, ctx: Any, shown: Any = shown) -> str | None:
+            if getattr(self, "is_flag", False):
+                return None
+            label = shown(self, ctx)
+            return _TYPE_LABELS.get(label, label) if isinstance(label, str) else label
 
-    display_type_rich._estates_opt = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+        display_type_rich._estates_opt = True  # type: ignore[attr-defined]
+        kind.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 _flags_without_type()
@@ -214,11 +239,36 @@ def _step(message: str, quiet: bool) -> contextlib.AbstractContextManager[Any]:
     return console.status(message, spinner="dots")
 
 
+#: Seconds between "still ..." lines while a step runs without a terminal.
+HEARTBEAT_S = 30.0
+
+
 @contextlib.contextmanager
 def _logged_step(message: str) -> Iterator[None]:
+    import threading
+
     started = time.perf_counter()
     err.print(f"[{_clock()}] {message}", markup=False, highlight=False, soft_wrap=True)
-    yield
+    done = threading.Event()
+
+    def beat() -> None:
+        # A step that takes minutes (compare's parallel solves) says it is still going.
+        while not done.wait(HEARTBEAT_S):
+            err.print(
+                f"[{_clock()}] still {message.rstrip('.')} "
+                f"({time.perf_counter() - started:.0f} s so far)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    beater = threading.Thread(target=beat, name="estates-opt-progress", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
     took = time.perf_counter() - started
     err.print(
         f"[{_clock()}] done: {message.rstrip('.')} ({took:.1f} s)",
@@ -765,8 +815,10 @@ def explain(
 
 
 def _plain(text: str) -> str:
-    """A name as typed: lower case, single spaces, '&' as 'and', without a trailing 'PCN'."""
-    words = " ".join(str(text).replace("&", " and ").lower().split())
+    """A name as typed: lower case, single spaces, '&' as 'and', without apostrophes, full
+    stops or a trailing 'PCN' ("queens hospital" finds "Queen's Hospital")."""
+    text = re.sub(r"['\u2019.]", "", str(text).replace("&", " and "))
+    words = " ".join(re.sub(r"[,;:()/-]", " ", text).lower().split())
     return words[:-4] if words.endswith(" pcn") else words
 
 
@@ -826,11 +878,19 @@ def _km(value: Any) -> str:
     return "-" if number != number else f"{number:.2f} km"
 
 
-def _move_line(row: Any) -> str:
+def _pcn_names(plan: Plan) -> dict[str, str]:
+    """PCN code -> name, for naming PCNs in words as well as by code."""
+    summary = plan.pcn_summary
+    return {str(c): str(n) for c, n in zip(summary["pcn_code"], summary["pcn_name"], strict=True)}
+
+
+def _move_line(row: Any, pcns: dict[str, str] | None = None) -> str:
     band = row.from_band if row.from_band == row.to_band else f"{row.from_band} -> {row.to_band}"
+    name = (pcns or {}).get(str(row.pcn_code))
+    pcn = f"{name} ({row.pcn_code})" if name else str(row.pcn_code)
     return (
         f"  - {row.hours_per_week:.1f} h/week ({row.sessions_per_week:.1f} sessions) of "
-        f"{row.service} for {row.pcn_code}, {band}: {row.from_site} ({row.from_site_id}) -> "
+        f"{row.service} for {pcn}, {band}: {row.from_site} ({row.from_site_id}) -> "
         f"{row.to_site} ({row.to_site_id}); travel {_km(row.from_travel_km)} -> "
         f"{_km(row.to_travel_km)}. Why: {row.why}."
     )
@@ -875,7 +935,7 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
         lines.append("  " + ", ".join(k["sites_opened"]))
     moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
     lines += ["", f"{len(plan.moves)} moves; the largest:"]
-    lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in moves.head(top).itertuples(index=False)]
     lines += ["", "Bottleneck rooms (binding capacity, by shadow price):"]
     lines += _bottleneck_lines(plan.bottlenecks, top)
     lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
@@ -979,13 +1039,13 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
         f"Sessions leaving: {leaving['hours_per_week'].sum():,.1f} h/week in {len(leaving)} moves"
         + ("; the largest:" if len(leaving) else "."),
     ]
-    lines += [_move_line(r) for r in leaving.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in leaving.head(top).itertuples(index=False)]
     lines += [
         "",
         f"Sessions arriving: {arriving['hours_per_week'].sum():,.1f} h/week in "
         f"{len(arriving)} moves" + ("; the largest:" if len(arriving) else "."),
     ]
-    lines += [_move_line(r) for r in arriving.head(top).itertuples(index=False)]
+    lines += [_move_line(r, _pcn_names(plan)) for r in arriving.head(top).itertuples(index=False)]
     served = (
         plan.allocations[plan.allocations["site_id"] == site_id]
         .groupby("pcn_code")[["baseline_hours_per_week", "hours_per_week"]]
@@ -994,9 +1054,11 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
     )
     if len(served):
         lines += ["", "PCNs served (hours/week before -> after):"]
+        pcns = _pcn_names(plan)
         for code, r in served.head(top).iterrows():
+            name = f"{pcns[str(code)]} ({code})" if str(code) in pcns else str(code)
             lines.append(
-                f"  - {code}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
+                f"  - {name}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
             )
     lines += ["", "Bottleneck rooms at this site:"]
     lines += _bottleneck_lines(plan.bottlenecks[plan.bottlenecks["site_id"] == site_id], top)

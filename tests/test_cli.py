@@ -161,6 +161,9 @@ def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
     result = run("explain", tiny_plan_dir)
     assert result.exit_code == EXIT_OK, result.output
     assert "Bottleneck rooms" in result.output
+    moved = pd.read_csv(tiny_plan_dir / "moves.csv", dtype=str)
+    if len(moved):  # each move names its PCN in words as well as by code
+        assert re.search(r"for Synthetic PCN \d \(P\d{5}\),", flat(result.output))
     pcn = str(tiny_dataset.pcns["pcn_code"].iloc[0])
     result = run("explain", tiny_plan_dir, "--pcn", pcn)
     assert result.exit_code == EXIT_OK, result.output
@@ -270,6 +273,18 @@ def test_help_shows_no_type_after_flags(command):
     text = run(command, "--help").output
     assert "<bool>" not in text
     assert "--quiet" in text
+    # Types as what to type, not Python's names for them.
+    assert "<list[" not in text and " range>" not in text
+
+
+def test_names_match_without_punctuation():
+    from estates_opt.cli import _plain
+
+    assert (
+        _plain("queens hospital") == _plain("Queen's Hospital") == _plain("QUEEN\u2019S HOSPITAL")
+    )
+    assert _plain("Barking and Dagenham West") == _plain("BARKING & DAGENHAM WEST PCN")
+    assert _plain("St. Stephens") == _plain("st stephens")
 
 
 def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
@@ -282,3 +297,30 @@ def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
         "[" in line and "done" in line
         for line in run("explain", tiny_plan_dir, "--quiet").output.splitlines()
     )
+
+
+def test_a_long_step_without_a_terminal_says_it_is_still_going(monkeypatch, capsys):
+    import time
+
+    from estates_opt import cli
+
+    monkeypatch.setattr(cli, "HEARTBEAT_S", 0.05)
+    with cli._logged_step("solving 3 scenarios..."):
+        time.sleep(0.18)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("solving 3 scenarios...")
+    still = [line for line in lines if "still solving 3 scenarios (" in line]
+    assert 2 <= len(still) <= 4, lines
+    assert re.fullmatch(r"\[\d\d:\d\d\] done: solving 3 scenarios \(0\.\d s\)", lines[-1])
+
+
+def test_unknown_tiles_are_bad_input_before_anything_runs(tiny_plan_dir, tmp_path):
+    # Was a traceback with exit 1, after the whole solve in `solve`.
+    result = run("map", tiny_plan_dir, "--maps", tmp_path / "maps", "--tiles", "CartoDB Positrn")
+    assert result.exit_code == EXIT_BAD_INPUT
+    text = flat(result.output)
+    assert "Traceback" not in text and "no tile layer called 'CartoDB Positrn'" in text
+    assert "CartoDB.Positron" in text
+    assert not (tmp_path / "maps").exists()
+    result = run("solve", "--tiles", "nosuch", "--out", tmp_path / "out")
+    assert result.exit_code == EXIT_BAD_INPUT and not (tmp_path / "out").exists()

@@ -307,3 +307,30 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
     gap = "travel_km_after.imd_gap_1_2_minus_9_10"
     assert value(deprived, equity) < value(deprived, base)
     assert value(gap, equity) < value(gap, base)
+
+
+def test_change_chart_labels_never_run_into_the_measure_names():
+    """A long fall's label would cross into the names column: it goes right of zero instead."""
+    from estates_opt.outputs.comparison import _change_chart, _text_px
+
+    table = pd.DataFrame(
+        {
+            "unit": ["km"],
+            "base": [1.49],
+            "a_long_scenario_name": [1.46],
+            "short": [1.487],
+            "a_long_scenario_name - base": [-0.03],
+            "short - base": [-0.003],
+        },
+        index=["travel_km_after.deprived_imd_1_2"],
+    )
+    chart = _change_chart(table, ["base", "a_long_scenario_name", "short"])
+    assert chart is not None
+    bars = [b for p in chart["panels"] for b in p["bars"]]
+    assert len(bars) == 2
+    for b in bars:
+        label = _text_px(f"{b['name']} {b['text']}")
+        start = b["tx"] - label if b["anchor"] == "end" else b["tx"]
+        assert start >= chart["left"], b
+    # The full-length fall is labelled right of the zero line; the short one left of its bar.
+    assert [b["anchor"] for b in bars] == ["start", "end"]

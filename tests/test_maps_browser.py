@@ -260,6 +260,27 @@ def keep_shot(page: Any, tmp_path: Path, name: str, *, full_page: bool = False) 
     return shot
 
 
+def inside(a: dict[str, float], b: dict[str, float], slack: float = 2) -> bool:
+    """Whether box ``a`` lies within box ``b`` (to ``slack`` px)."""
+    return (
+        a["x"] >= b["x"] - slack
+        and a["y"] >= b["y"] - slack
+        and a["x"] + a["w"] <= b["x"] + b["w"] + slack
+        and a["y"] + a["h"] <= b["y"] + b["h"] + slack
+    )
+
+
+def catchment_box(page: Any) -> dict[str, float] | None:
+    """The box around a hub page's catchment outline (all its parts)."""
+    return page.evaluate(
+        """() => { const ps = document.querySelectorAll('path.eo-catchment'); if (!ps.length)
+          return null; let x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
+          ps.forEach(p => { const r = p.getBoundingClientRect(); x0 = Math.min(x0, r.left);
+            y0 = Math.min(y0, r.top); x1 = Math.max(x1, r.right); y1 = Math.max(y1, r.bottom); });
+          return {x: x0 + scrollX, y: y0 + scrollY, w: x1 - x0, h: y1 - y0}; }"""
+    )
+
+
 def drawn_sites(page: Any) -> tuple[int, int]:
     """Building markers drawn with a real position and size, and those Leaflet left out
     because they are outside the view (``M0 0``); a NaN position counts as neither."""
@@ -301,6 +322,13 @@ def test_pages_work_on_desktop_and_phone(nel_plan, nel_maps, open_page, tmp_path
             assert overlap(panel, view) == 0, f"{path.name}: panel covers the map at {size}"
             if screen == "phone":
                 assert panel["y"] >= view["y"] + view["h"] - 1
+            # The catchment is fitted clear of the controls over the map's top and foot
+            # (on a phone they cover a third of it), and of the open legend on a desktop.
+            area = catchment_box(page)
+            assert area and inside(area, view), f"{path.name}: catchment cut at {size}"
+            for control in (".eo-search", ".eo-mode", ".leaflet-control-attribution"):
+                box = rect(page, control)
+                assert box and overlap(area, box) == 0, f"{path.name}: {control} over the PCN"
         # Folded legend and layer list on a phone; the layer list folded everywhere.
         assert count(page, ".leaflet-control-layers-expanded") == 0
         legend_open = count(page, ".eo-legend details[open]")
@@ -327,6 +355,9 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         opened = open_page(path)
         page = opened.page
         page.emulate_media(media="print")
+        # As a browser does before printing (page.pdf does too): the map takes its paper
+        # size and the view is fitted to it; a view fitted to the screen printed shifted.
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
         page.wait_for_timeout(200)
         for control in (
             ".eo-search",
@@ -340,10 +371,21 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         drawn, clipped = drawn_sites(page)
         assert drawn + clipped == expected and drawn >= 0.8 * expected > 0
         data = payload(path.read_text(encoding="utf-8"))
+        view, legend = rect(page, ".folium-map"), rect(page, ".eo-legend")
+        assert view and legend and inside(legend, view)
+        assert page.locator(".eo-legend details[open]").count() == 1, "legend folded on paper"
+        if data["page"] == "plan":
+            # Every building on the paper, none under the legend: A4 landscape, 257 x 178 mm.
+            assert drawn == expected, f"{expected - drawn} buildings off the printed map"
+            assert view["w"] >= 257 * 96 / 25.4 - 2
         if data["page"] == "hub":
-            view, panel = rect(page, ".folium-map"), rect(page, ".eo-panel")
-            assert view and panel and overlap(view, panel) == 0
-            assert view["w"] > 1000, "the printed map does not span the page"
+            panel = rect(page, ".eo-panel")
+            assert panel and overlap(view, panel) == 0
+            # A4 portrait less its margins: 186 mm wide.
+            assert view["w"] >= 186 * 96 / 25.4 - 2, "the printed map does not span the page"
+            area = catchment_box(page)
+            assert area and inside(area, view), "the printed map cuts the catchment"
+            assert overlap(area, legend) == 0, "the printed legend covers the catchment"
             # Every move is printed: the panel is not a scrolling box cut at one page.
             rows = page.locator(".eo-moves tbody tr")
             grouped = page.evaluate(
@@ -358,10 +400,32 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
             )
         pdf = tmp_path / f"{path.stem}.pdf"
         page.pdf(path=str(pdf), format="A4")
-        pages = pdf.read_bytes().count(b"/Type /Page") - pdf.read_bytes().count(b"/Type /Pages")
+        pages = pdf_pages(pdf)
         assert pages >= 1
+        if data["page"] == "hub" and rows.count() > 60:
+            assert pages >= 2, f"{path.name}: {rows.count()} moves printed on one page"
+        (SHOTS / pdf.name).write_bytes(pdf.read_bytes())
         keep_shot(page, tmp_path, f"print_{path.stem}", full_page=True)
         opened.assert_clean()
+
+    # The index on paper: every PCN, no link to follow, one table.
+    opened = open_page(nel_maps / "hubs" / "index.html", wait_for_sites=False)
+    page = opened.page
+    page.emulate_media(media="print")
+    assert page.locator("table tbody tr").count() == len(nel_plan.dataset.pcns)
+    assert rect(page, ".sub a") is None
+    pdf = tmp_path / "index.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    assert pdf_pages(pdf) <= 4
+    (SHOTS / pdf.name).write_bytes(pdf.read_bytes())
+    keep_shot(page, tmp_path, "print_index", full_page=True)
+    opened.assert_clean()
+
+
+def pdf_pages(pdf: Path) -> int:
+    """Pages in a PDF that Chromium wrote."""
+    data = pdf.read_bytes()
+    return data.count(b"/Type /Page") - data.count(b"/Type /Pages")
 
 
 def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
@@ -382,10 +446,25 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
             assert other is None or overlap(title, other) == 0
     opened.assert_clean()
 
+    # On a small desktop (1024x768) the open legend sits beside the ICS, not over Havering.
+    opened = open_page(nel_maps / "plan_map.html", viewport=(1024, 768))
+    page = opened.page
+    page.wait_for_timeout(150)
+    assert count(page, ".eo-legend details[open]") == 1
+    under = page.evaluate(
+        """() => { const l = document.querySelector('.eo-legend').getBoundingClientRect();
+          let east = -1e9; document.querySelectorAll('.leaflet-eoAreas-pane path').forEach(p => {
+            const r = p.getBoundingClientRect(); if (r.width > 0) east = Math.max(east, r.right);
+          }); return east - l.left; }"""
+    )
+    assert under <= 0, f"the east of the ICS is {under:.0f} px under the legend at 1024x768"
+    keep_shot(page, tmp_path, "plan_map_1024x768")
+    opened.assert_clean()
+
     # The hub popup shows its whole rooms table, "Booked" included, and the hub's label is
     # not under the legend on a 1024x768 screen.
     hub = two_hubs(nel_plan, nel_maps)[0]
-    for size in ((1400, 900), (1024, 768)):
+    for size in ((1400, 900), (1024, 768), (390, 844)):
         opened = open_page(hub, viewport=size)
         page = opened.page
         page.wait_for_timeout(150)
@@ -399,11 +478,21 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
         )
         assert widths[0] <= widths[1], f"rooms table clipped at {size}: {widths}"
         assert "Booked" in page.inner_text(".leaflet-popup .eo-tt thead")
+        # The popup is on the screen (on a phone the list is below the map: it scrolls back).
+        seen = page.evaluate(
+            "() => { const r = document.querySelector('.leaflet-popup-content-wrapper')"
+            ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+        )
+        assert seen, f"the popup opened off the screen at {size}"
         page.wait_for_timeout(400)  # the pan that brings the popup into view
         popup, view = rect(page, ".leaflet-popup-content-wrapper"), rect(page, ".folium-map")
         assert popup and view and overlap(popup, view) == popup["w"] * popup["h"], "popup cut"
         for control in (".eo-search", ".eo-mode", ".leaflet-control-layers"):
             box = rect(page, control)
             assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
+        if size[0] < 500:  # a phone: the folded legend and the attribution are below it too
+            for control in (".eo-legend", ".leaflet-control-attribution"):
+                box = rect(page, control)
+                assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
         keep_shot(page, tmp_path, f"popup_{size[0]}x{size[1]}_{hub.stem}")
         opened.assert_clean()

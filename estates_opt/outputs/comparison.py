@@ -283,6 +283,11 @@ def _nice_ceiling(value: float) -> float:
     return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= value - 1e-12)
 
 
+def _text_px(text: str, size: float = 11) -> float:
+    """Rough width (px) of a chart label in the page's sans-serif at ``size`` px."""
+    return len(text) * size * 0.56
+
+
 def _change_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] | None:
     """Each headline KPI's change against the reference: one scale per KPI, centred on 0."""
     others = names[1:]
@@ -303,14 +308,18 @@ def _change_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] |
             if d is None:
                 continue
             w = half * abs(d) / scale
+            text = show(d, unit, change=True)
+            # A fall's label goes left of its bar unless it would run into the measure's
+            # name; then right of the zero line, where rises' labels go.
+            left_of_bar = d < 0 and _text_px(f"{name} {text}") <= half - w - 8
             bars.append(
                 {
                     "x": label_w + half - (w if d < 0 else 0),
                     "y": y + i * row_h,
                     "w": max(w, 1.0),
-                    "text": show(d, unit, change=True),
-                    "tx": label_w + half + (w + 4 if d >= 0 else -w - 4),
-                    "anchor": "start" if d >= 0 else "end",
+                    "text": text,
+                    "tx": label_w + half + (-w - 4 if left_of_bar else (w if d >= 0 else 0) + 4),
+                    "anchor": "end" if left_of_bar else "start",
                     "css": judge(key, d),
                     "name": name,
                 }
@@ -444,7 +453,7 @@ def _line_chart(table: pd.DataFrame, names: Sequence[str]) -> dict[str, Any] | N
 CHARTS = """{% if change %}<h2>Change against {{ names[0] }}</h2>
 <p class="note">Each measure on its own scale, centred on no change.</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="{{ change.width }}" height="{{ change.height }}"
- role="img" aria-label="Change of each headline measure against {{ names[0] }}">
+ viewBox="0 0 {{ change.width }} {{ change.height }}" role="img" aria-label="Change of each headline measure against {{ names[0] }}">
 {% for p in change.panels %}
 <text x="{{ change.left - 10 }}" y="{{ p.y + 13 }}" text-anchor="end" class="lbl">{{ p.label }}</text>
 <line x1="{{ change.left }}" x2="{{ change.right }}" y1="{{ p.y + p.h + 2 }}" y2="{{ p.y + p.h + 2 }}" class="axis"/>
@@ -456,7 +465,7 @@ CHARTS = """{% if change %}<h2>Change against {{ names[0] }}</h2>
 <line x1="{{ change.mid }}" x2="{{ change.mid }}" y1="20" y2="{{ change.height - 10 }}" class="zero"/>
 </svg>{% endif %}
 {% for title, chart in dots %}{% if chart %}<h2>{{ title }}</h2>
-<svg xmlns="http://www.w3.org/2000/svg" width="{{ chart.width }}" height="{{ chart.height }}" role="img" aria-label="{{ title }}">
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ chart.width }}" height="{{ chart.height }}" viewBox="0 0 {{ chart.width }} {{ chart.height }}" role="img" aria-label="{{ title }}">
 {% for t in chart.ticks %}<line x1="{{ '%.1f' % t.x }}" x2="{{ '%.1f' % t.x }}" y1="18" y2="{{ chart.bottom }}" class="grid"/>
 <text x="{{ '%.1f' % t.x }}" y="{{ chart.bottom + 14 }}" text-anchor="middle" class="tick">{{ t.text }}</text>{% endfor %}
 {% for line in chart.lines %}<text x="{{ chart.left - 10 }}" y="{{ line.y + 4 }}" text-anchor="end" class="lbl">{{ line.label }}</text>
@@ -466,7 +475,7 @@ CHARTS = """{% if change %}<h2>Change against {{ names[0] }}</h2>
 <p class="legend">{% for n in names %}<span><i style="background:{{ palette[loop.index0 % palette|length] }}"></i>{{ n }}{% if loop.first %} (reference, ring){% endif %}</span>{% endfor %}</p>
 {% endif %}{% endfor %}
 {% if travel %}<h2>Mean travel after by IMD decile (1 = most deprived)</h2>
-<svg xmlns="http://www.w3.org/2000/svg" width="{{ travel.width }}" height="{{ travel.height }}" role="img" aria-label="Mean travel after by IMD decile">
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ travel.width }}" height="{{ travel.height }}" viewBox="0 0 {{ travel.width }} {{ travel.height }}" role="img" aria-label="Mean travel after by IMD decile">
 {% for t in travel.ticks %}<line x1="{{ travel.left }}" x2="{{ travel.right }}" y1="{{ '%.1f' % t.y }}" y2="{{ '%.1f' % t.y }}" class="grid"/>
 <text x="{{ travel.left - 6 }}" y="{{ '%.1f' % (t.y + 4) }}" text-anchor="end" class="tick">{{ t.text }}</text>{% endfor %}
 {% for d in travel.deciles %}<text x="{{ '%.1f' % d.x }}" y="{{ travel.bottom + 16 }}" text-anchor="middle" class="tick">{{ d.text }}</text>{% endfor %}
@@ -492,22 +501,22 @@ changes are in percentage points (pt). The same numbers, unrounded, are in compa
 {% if r.error %}<b class="bad">error:</b> {{ r.error }}{% endif %}</li>
 {% endfor %}</ul>
 <h2>Headlines</h2>
-<table class="kpis"><thead><tr><th class="k">measure</th>
+<div class="wide"><table class="kpis"><thead><tr><th class="k">measure</th>
 {% for n in names %}<th>{{ n }}</th>{% endfor %}
 {% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in headlines %}<tr><td class="k">{{ row.label }}</td>
 {% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
 {% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>
+{% endfor %}</tbody></table></div>
 {% include "charts" %}
 <h2>All measures</h2>
-<table><thead><tr><th class="k">kpi</th><th>unit</th>
+<div class="wide"><table><thead><tr><th class="k">kpi</th><th>unit</th>
 {% for n in names %}<th>{{ n }}</th>{% endfor %}
 {% for n in names[1:] %}<th>{{ n }} vs {{ names[0] }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in rows %}<tr{% if row.first %} class="g"{% endif %}><td class="k">{{ row.key }}</td><td class="u">{{ row.unit }}</td>
 {% for v in row.cells %}<td>{{ v }}</td>{% endfor %}
 {% for c in row.deltas %}<td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>
+{% endfor %}</tbody></table></div>
 <h2>Run times (seconds)</h2><p class="note">Times vary between runs, so they are kept out of
 comparison.csv (see comparison_times.csv).</p>
 <table><thead><tr><th class="k">scenario</th><th>solve</th><th>total</th></tr></thead><tbody>
@@ -528,14 +537,16 @@ table:not(.kpis) td.k{font-family:monospace}
 .good{color:#00703c;background:#e3f2e8}.bad{color:#a4262c;background:#fbe5e6}
 td.neutral{color:#4c6272}tr.g td{border-top:2px solid #768692}
 span.good,span.bad{padding:0 3px;border-radius:3px}
-.note{color:#4c6272;font-size:13px;max-width:900px}svg{display:block;margin:8px 0;max-width:100%}
+.note{color:#4c6272;font-size:13px;max-width:900px}svg{display:block;margin:8px 0;max-width:100%;height:auto}
 svg text{font-size:12px;fill:#212b32}svg .tick{font-size:11px;fill:#4c6272}
 svg .val{font-size:11px}svg .axis,svg .row{stroke:#d8dde0}svg .grid{stroke:#eef0f1}
 svg .zero{stroke:#212b32;stroke-width:1}
 svg .bar.good{fill:#00a499}svg .bar.bad{fill:#d5281b}svg .bar.neutral{fill:#aeb7bd}
 .legend span{margin-right:14px;font-size:12px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:50%}
-@media print{th{position:static}body{margin:0}}
+@media (max-width:1100px){.wide{overflow-x:auto;max-width:100%}th{position:static}}
+@media (max-width:760px){body{margin:12px}}
+@media print{th{position:static}body{margin:0}.wide{overflow:visible}}
 """
 
 

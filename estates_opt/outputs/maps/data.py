@@ -237,15 +237,26 @@ def read_basemap(source: str) -> tuple[dict[str, gpd.GeoDataFrame] | None, str]:
 def basemap_layer(
     data: MapData, bounds: list[list[float]] | None = None, pad: float = 0.35
 ) -> dict[str, Any] | None:
-    """The basemap as GeoJSON per layer; clipped to ``bounds`` (padded) for a hub page."""
+    """The basemap as GeoJSON per layer; clipped to ``bounds`` (padded) for a hub page.
+
+    The clip box reaches at least the PCN's longer side beyond its centre in every
+    direction, so a tall PCN on a wide screen (or a wide one on a phone) is not framed by
+    roads and rivers that stop short of the map's edges.
+    """
     if not data.basemap:
         return None
     out: dict[str, Any] = {}
     for name, frame in data.basemap.items():
         if bounds is not None:
             (south, west), (north, east) = bounds
-            dy, dx = (north - south) * pad, (east - west) * pad
-            clipped = frame.clip_by_rect(west - dx, south - dy, east + dx, north + dy)
+            mid_lat, mid_lon = (south + north) / 2, (west + east) / 2
+            stretch = max(math.cos(math.radians(mid_lat)), 0.1)  # degrees of lon per km ratio
+            span = max(north - south, (east - west) * stretch)  # the longer side, lat degrees
+            half_lat = max((north - south) * (0.5 + pad), span)
+            half_lon = max((east - west) * (0.5 + pad), span / stretch)
+            clipped = frame.clip_by_rect(
+                mid_lon - half_lon, mid_lat - half_lat, mid_lon + half_lon, mid_lat + half_lat
+            )
             frame = frame.set_geometry(
                 shapely.set_precision(clipped.to_numpy(), 10.0**-COORD_DECIMALS)
             )

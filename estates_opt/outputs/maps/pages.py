@@ -53,7 +53,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["hub_filename", "hub_map", "plan_map", "scenario_maps_dir", "write_maps"]
+__all__ = [
+    "check_tiles",
+    "hub_filename",
+    "hub_map",
+    "plan_map",
+    "scenario_maps_dir",
+    "write_maps",
+]
 
 #: Width (px) kept free on the right of the initial view for the layer control and legend.
 LEGEND_PX = 350
@@ -119,6 +126,30 @@ def scenario_maps_dir(root: str | Path, scenario_name: str) -> Path:
     overwrites nothing of A's. The name is cleaned like a hub file name (names are data).
     """
     return Path(root) / hub_filename(str(scenario_name))
+
+
+def check_tiles(name: str) -> str:
+    """``name`` if Folium can draw it as online tiles (a tile provider's name, any case);
+    otherwise a ValueError naming close matches. URL templates are refused: they carry no
+    attribution, which every map must show."""
+    import difflib
+
+    import xyzservices
+
+    providers = xyzservices.providers
+    wanted = "OpenStreetMap Mapnik" if name.strip().lower() == "openstreetmap" else name
+    try:
+        providers.query_name(wanted)
+    except ValueError:
+        known = ["OpenStreetMap", *sorted(str(k) for k in providers.flatten())]
+        plain = {k.lower().replace(".", " "): k for k in known}
+        close = difflib.get_close_matches(name.lower().replace(".", " "), list(plain), n=3)
+        hint = f" Did you mean {', '.join(repr(plain[c]) for c in close)}?" if close else ""
+        raise ValueError(
+            f"no tile layer called {name!r}: give a tile provider's name, such as "
+            f"'OpenStreetMap' or 'CartoDB positron'.{hint}"
+        ) from None
+    return name
 
 
 def render_page(m: folium.Map) -> str:
@@ -275,6 +306,7 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     groups["sites"] = _group(m, "Buildings")
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    _page(m).html.add_child(_Raw(_print_title(data)), name="eo_print_title")
     pcns = [dict(p, href=f"hubs/{files[p['code']]}") for p in data.pcns]
     payload = {
         "page": "plan",
@@ -294,6 +326,17 @@ def _plan_map(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     }
     m.add_child(_Draw(payload, groups))
     return m
+
+
+def _print_title(data: MapData) -> str:
+    """The planner's map's heading on paper (the screen shows the map alone)."""
+    k = data.kpis
+    return (
+        f'<h1 class="eo-print-title">Estates plan, whole ICS: scenario {_e(k.get("scenario", ""))}'
+        f"<span>{_n(k.get('hours_moved'), 0)} hours a week moved; unmet "
+        f"{_n(k.get('unmet_hours_total'), 1)} h/week; mean travel "
+        f"{_n(k.get('travel_km_before'), 2)} &rarr; {_n(k.get('travel_km_after'), 2)} km</span></h1>"
+    )
 
 
 def _basemap_groups(m: folium.Map, basemap: dict[str, Any] | None) -> dict[str, Any]:

@@ -98,7 +98,9 @@
             " \u2192 " + pct(ratio(r[5], r[2])) + "</td></tr>");
         });
         h.push('</tbody></table><div class="eo-note">Room-hours per week. Fixed = work that ' +
-          "stays (practice lists, inpatients); before/after include it.</div>");
+          "stays (practice lists, inpatients); before/after include it." +
+          '<span class="eo-phone-note">Capacity, fixed and before: on a wider screen or ' +
+          "in the workbook.</span></div>");
       } else {
         h.push("<p>No bookable rooms in the plan.</p>");
       }
@@ -118,6 +120,9 @@
     }
     /* Wide enough for the whole rooms table ("Booked" included) where the map allows. */
     var popupWidth = Math.max(220, Math.min(620, map.getSize().x - 70));
+    /* Tall enough to read, short enough to fit between the controls over a phone's map
+       (the search box and buttons above, the legend and attribution below). */
+    var popupHeight = wide(map) ? 380 : Math.max(160, Math.min(380, map.getSize().y - 310));
     D.sites.forEach(function (site, i) {
       var ll = [site.lat, site.lon], R = site.r + 3;
       var track = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
@@ -131,7 +136,7 @@
       dot.bindTooltip(function () { return siteTooltip(site); }, {direction: "top", offset: [0, -R]});
       dot.bindPopup(function () { return sitePopup(site); }, {maxWidth: popupWidth, minWidth:
         Math.min(320, popupWidth),
-        maxHeight: 380, autoPanPaddingTopLeft: PAD_TOP_LEFT,
+        maxHeight: popupHeight, autoPanPaddingTopLeft: PAD_TOP_LEFT,
         autoPanPaddingBottomRight: PAD_BOTTOM_RIGHT});
       if (site.label) {
         dot.unbindTooltip();
@@ -269,6 +274,8 @@
     }
     /* Labels that would crowd the whole-ICS view appear as the reader zooms in. */
     var zoomed = [];
+    /* A hub page shows one PCN's few square miles: its towns are named from a wider view. */
+    var townZoom = D.page === "hub" ? 12 : 12.5;
     function byZoom(layer, minZoom) { zoomed.push([layer, minZoom]); return layer; }
     if (B.stations && G.stations) {
       L.geoJSON(B.stations, {pane: "eoBaseLabels", interactive: false,
@@ -287,7 +294,7 @@
           var rank = f.properties.rank || 0;
           return byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false, keyboard: false,
             icon: L.divIcon({className: "eo-place-label" + (rank === 0 ? " eo-place-major" : ""),
-              html: esc(f.properties.name), iconSize: null})}), rank === 0 ? 0 : 12.5);
+              html: esc(f.properties.name), iconSize: null})}), rank === 0 ? 0 : townZoom);
         }}).addTo(G.places);
     }
     function showByZoom() {
@@ -326,7 +333,8 @@
           layer.bindTooltip(esc(f.properties.name) + " (neighbouring PCN)", {sticky: true});
         }}).addTo(G.catchment);
       L.geoJSON(D.catchment, {pane: "eoBorders", interactive: false,
-        style: {color: "#111111", weight: 3, fill: false}}).addTo(G.catchment);
+        style: {color: "#111111", weight: 3, fill: false, className: "eo-catchment"}})
+        .addTo(G.catchment);
     }
 
     /* --- flows ---------------------------------------------------------- */
@@ -531,18 +539,38 @@
       PAD_TOP_LEFT[0] = 10;
       PAD_TOP_LEFT[1] = Math.min(Math.max(tl.h, tr.h) + 8, Math.max(size.y / 3, 20));
       PAD_BOTTOM_RIGHT[0] = 10;
-      PAD_BOTTOM_RIGHT[1] = 24;
+      /* ... and above the attribution (and on a phone the folded legend) at the foot. */
+      PAD_BOTTOM_RIGHT[1] = wide(map) ? 24 : Math.min(cornerBox("bottom", "right").h + 4,
+        Math.max(size.y / 4, 24));
       /* The attribution never runs over the scale bar. */
       var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
       if (attribution) { attribution.style.maxWidth = Math.max(size.x - 140, 120) + "px"; }
     }
-    var fitted = false;
+    var fitted = false, paper = null;
     function fitView() {
       if (!D.view) { return; }
       var size = map.getSize();
       if (size.x < 50 || size.y < 50) { return; }  /* not laid out (yet): nothing to fit */
-      var right = wide(map) ? Math.min(D.legendPx || 0, size.x / 3) : 10;
-      map.fitBounds(D.view, {paddingTopLeft: [10, 10], paddingBottomRight: [right, 10],
+      var right = 10, top = 10, bottom = 10;
+      var key = legend.getContainer().getBoundingClientRect();
+      if (paper) {
+        /* On paper the legend is the only control: keep the area of interest beside it. */
+        right = Math.min(key.width + 16, size.x / 2);
+      } else {
+        /* An open legend on a wide screen: the area of interest beside it, not under it. */
+        if (wide(map)) { right = Math.min(Math.max(key.width + 16, D.legendPx || 0), size.x / 2.5); }
+        /* The search box and the buttons sit over the top of the map, the scale, the
+           attribution (and on a phone the folded legend) over its foot: fit the area of
+           interest between them rather than under them (on a phone they take a third of
+           the map). On a wide screen the open legend has the room on the right instead. */
+        var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
+        var foot = wide(map) ? (attribution ? attribution.getBoundingClientRect().height + 4 : 0)
+          : cornerBox("bottom", "right").h;
+        top = Math.min(Math.max(cornerBox("top", "left").h, cornerBox("top", "right").h),
+          size.y / 3);
+        bottom = Math.min(Math.max(cornerBox("bottom", "left").h, foot), size.y / 5);
+      }
+      map.fitBounds(D.view, {paddingTopLeft: [10, top], paddingBottomRight: [right, bottom],
         animate: false});
       fitted = true;
     }
@@ -562,12 +590,46 @@
         resizing = setTimeout(function () { resized(false); }, 60);
       }).observe(map.getContainer());
     }
+    /* Printing. The browser fires "beforeprint" while the page still has its screen layout,
+       lays the page out for paper and prints without running scripts again, so a view
+       fitted to the screen would print shifted (the catchment off the paper's edge). The
+       paper size of the map is in the style sheet (--eo-print-w, --eo-print-h): the map
+       takes it before printing, the view is fitted to it with the legend open beside it,
+       and both go back afterwards. */
+    function beforePrint() {
+      if (paper) { return; }
+      var el = map.getContainer(), css = window.getComputedStyle(el);
+      var w = css.getPropertyValue("--eo-print-w").trim();
+      var h = css.getPropertyValue("--eo-print-h").trim();
+      paper = {open: legendOpen, style: el.getAttribute("style")};
+      document.documentElement.classList.add("eo-printing");
+      if (w && h) {
+        el.style.setProperty("width", w, "important");
+        el.style.setProperty("height", h, "important");
+      }
+      legendOpen = true;
+      legend.update();
+      map.invalidateSize({animate: false, pan: false});
+      fitView();
+    }
+    function afterPrint() {
+      if (!paper) { return; }
+      var el = map.getContainer();
+      if (paper.style === null) { el.removeAttribute("style"); } else { el.setAttribute("style", paper.style); }
+      legendOpen = paper.open;
+      paper = null;
+      document.documentElement.classList.remove("eo-printing");
+      legend.update();
+      resized(true);
+    }
+    window.addEventListener("beforeprint", beforePrint);
+    window.addEventListener("afterprint", afterPrint);
     var printing = window.matchMedia ? window.matchMedia("print") : null;
     if (printing && printing.addEventListener) {
-      printing.addEventListener("change", function () { resized(true); });
+      printing.addEventListener("change", function (e) {
+        if (!e.matches) { afterPrint(); } else if (!paper) { resized(true); }
+      });
     }
-    window.addEventListener("beforeprint", function () { resized(true); });
-    window.addEventListener("afterprint", function () { resized(true); });
     map.on("overlayadd overlayremove", function (e) {
       var isBand = Object.keys(G.bands).some(function (b) { return G.bands[b] === e.layer; });
       if (isBand) { refresh(); }
@@ -577,6 +639,12 @@
       row.addEventListener("click", function () {
         var m = markers[Number(row.getAttribute("data-eo-site"))];
         if (!m) { return; }
+        /* On a phone the map is above the list: bring it back into view, or the tap
+           seems to do nothing. */
+        var box = map.getContainer().getBoundingClientRect();
+        if (box.top < 0 || box.bottom > window.innerHeight + 1) {
+          map.getContainer().scrollIntoView({block: "start"});
+        }
         if (!map.hasLayer(G.sites)) { map.addLayer(G.sites); }
         map.setView(m.dot.getLatLng(), Math.max(map.getZoom(), 15), {animate: false});
         m.dot.openPopup();
