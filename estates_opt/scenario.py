@@ -127,6 +127,11 @@ class Travel(_Strict):
     speed_km_per_minute: float = Field(
         0.3, gt=0, description="converts minutes to km-equivalent when the matrix is in minutes"
     )
+    weighting: Literal["population", "patients"] = Field(
+        "population",
+        description="origins of a PCN's travel: its catchment LSOAs by population, or (patients) "
+        "the LSOAs its registered patients live in, by number (needs patients.csv)",
+    )
 
     @field_validator("max_km_by_service")
     @classmethod

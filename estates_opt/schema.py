@@ -216,6 +216,23 @@ BASELINE = FileSpec(
     ),
 )
 
+PATIENTS = FileSpec(
+    name="patients.csv",
+    format="csv",
+    key=("pcn_code", "lsoa_code"),
+    optional=True,
+    description="registered patients of each PCN by the LSOA they live in",
+    columns=(
+        Column("pcn_code", "str"),
+        Column(
+            "lsoa_code",
+            "str",
+            description="2011 LSOA code; codes outside lsoas (or NO2011) are counted, not located",
+        ),
+        Column("patients", "float", minimum=0, unit="patients"),
+    ),
+)
+
 BOROUGHS = FileSpec(
     name="boroughs.geojson",
     format="geojson",
@@ -235,5 +252,6 @@ INPUT_FILES: tuple[FileSpec, ...] = (
     SERVICES,
     DEMAND,
     BASELINE,
+    PATIENTS,
     BOROUGHS,
 )

@@ -298,22 +298,40 @@ def curate_estate(practices: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.Dat
     return estate.sort_values("site_id").reset_index(drop=True), dropped
 
 
-def assign_catchments(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> np.ndarray:
-    """PCN per LSOA: argmax over PCNs of sum(list size / (km + 0.5)^2) over its practices.
+def load_registrations(practices: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Registered patients (July 2022) of the kept practices, summed to PCN x home LSOA.
 
-    Gravity keeps catchments compact around where a PCN's patients are registered; a PCN
-    left with no LSOA would take the LSOA nearest its largest practice.
+    Every LSOA is kept, inside NEL or not, plus NO2011 (no LSOA recorded): patients living
+    outside the dataset are counted in patients.csv and reported, never dropped.
     """
-    lxy = bng_xy(lsoas)
-    pull = practices["registered_patients"].to_numpy() / (cdist(lxy, bng_xy(practices)) / 1000
-                                                          + 0.5) ** 2
-    codes = np.array(sorted(practices["pcn_code"].unique()))
-    member = (practices["pcn_code"].to_numpy()[:, None] == codes[None, :]).astype(float)
-    assigned = codes[np.argmax(pull @ member, axis=1)]
-    for code in sorted(set(codes) - set(assigned)):
-        big = practices[practices["pcn_code"] == code].nlargest(1, "registered_patients")
-        idx = int(np.argmin(cdist(lxy, bng_xy(big))[:, 0]))
-        log.warning("PCN %s had no LSOA: given %s", code, lsoas.at[idx, "lsoa_code"])
+    raw = pd.read_csv(RAW / "nel_practice_lsoa_patients.csv", dtype={"lsoa11cd": str})
+    pcn_of = practices.set_index("org_code")["pcn_code"]
+    kept = raw[raw["practice_code"].isin(pcn_of.index)]
+    table = (kept.assign(pcn_code=kept["practice_code"].map(pcn_of))
+             .groupby(["pcn_code", "lsoa11cd"], as_index=False)["patients"].sum()
+             .rename(columns={"lsoa11cd": "lsoa_code"}))
+    table["patients"] = table["patients"].astype(int)
+    log.info("registrations: %d practices, %d patients -> %d PCN x LSOA rows",
+             kept["practice_code"].nunique(), int(table["patients"].sum()), len(table))
+    return table.sort_values(["pcn_code", "lsoa_code"], ignore_index=True)
+
+
+def assign_catchments(lsoas: gpd.GeoDataFrame, registrations: pd.DataFrame) -> np.ndarray:
+    """PCN per LSOA: the PCN with the most registered patients living there (ties: the
+    smaller code), the rule of estates_opt.inputs.patients.plurality_pcn. A PCN left with
+    no LSOA takes the LSOA where most of its patients live (never happens with NEL)."""
+    rows = registrations[registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))]
+    rows = rows.sort_values(["lsoa_code", "patients", "pcn_code"],
+                            ascending=[True, False, True], kind="stable")
+    first = rows.drop_duplicates("lsoa_code").set_index("lsoa_code")["pcn_code"]
+    if first.reindex(lsoas["lsoa_code"]).isna().any():
+        raise ValueError("an LSOA has no registered patients of any NEL practice")
+    assigned = first.reindex(lsoas["lsoa_code"]).to_numpy(dtype=object)
+    for code in sorted(set(registrations["pcn_code"]) - set(assigned)):
+        own = rows[rows["pcn_code"] == code].sort_values(["patients", "lsoa_code"],
+                                                          ascending=[False, True])
+        idx = int(np.flatnonzero(lsoas["lsoa_code"].to_numpy() == own["lsoa_code"].iloc[0])[0])
+        log.warning("PCN %s had no plurality LSOA: given %s", code, lsoas.at[idx, "lsoa_code"])
         assigned[idx] = code
     return assigned
 
@@ -340,8 +358,10 @@ def build_premises(practices: gpd.GeoDataFrame, estate: gpd.GeoDataFrame,
     return prem.sort_values("site_id").reset_index(drop=True)
 
 
-def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """PCN catchment polygons with list totals, population and majority borough (by list)."""
+def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame,
+                  registrations: pd.DataFrame) -> gpd.GeoDataFrame:
+    """PCN catchment polygons with list totals, population, majority borough (by list) and
+    how many of the PCN's registered patients live inside / outside the NEL LSOAs."""
     shapes = lsoas.dissolve(by="pcn_code", aggfunc={"population": "sum"}).sort_index()
     geoms = round_geometry(gpd.GeoSeries(shapely.make_valid(shapes.geometry.values),
                                          index=shapes.index, crs=WGS84))
@@ -355,19 +375,29 @@ def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> gpd.G
     out["borough"] = by_borough.groupby("pcn_code")["borough_name"].first()
     out["population"] = shapes["population"]
     out["n_lsoas"] = lsoas["pcn_code"].value_counts()
+    inside = registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))
+    located = registrations[inside].groupby("pcn_code")["patients"].sum()
+    out["patients_located"] = located.reindex(out.index).fillna(0).astype(int)
+    out["patients_outside_area"] = (registrations[~inside].groupby("pcn_code")["patients"].sum()
+                                    .reindex(out.index).fillna(0).astype(int))
     return gpd.GeoDataFrame(out.reset_index(), geometry=geoms.reindex(out.index).values, crs=WGS84)
 
 
-def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> pd.DataFrame:
-    """PCN x site travel: population-weighted mean LSOA distance x circuity (as estates_opt.inputs.travel)."""
+def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame,
+              registrations: pd.DataFrame) -> pd.DataFrame:
+    """PCN x site travel: mean LSOA distance x circuity, weighted by where the PCN's
+    registered patients live (as estates_opt.inputs.travel with weighting = "patients")."""
     km = cdist(bng_xy(lsoas), bng_xy(premises)) / 1000
-    codes = sorted(lsoas["pcn_code"].unique())
-    rows = []
+    pos = pd.Index(lsoas["lsoa_code"]).get_indexer(registrations["lsoa_code"])
+    rows = registrations.assign(pos=pos)
+    rows = rows[(rows["pos"] >= 0) & (rows["patients"] > 0)]
+    out = []
+    codes = sorted(rows["pcn_code"].unique())
     for code in codes:
-        mask = (lsoas["pcn_code"] == code).to_numpy()
-        w = lsoas.loc[mask, "population"].to_numpy(dtype=float)
-        rows.append(CIRCUITY * (w / w.sum()) @ km[mask])
-    return pd.DataFrame(rows, index=codes, columns=premises["site_id"].to_numpy())
+        own = rows[rows["pcn_code"] == code]
+        w = own["patients"].to_numpy(dtype=float)
+        out.append(CIRCUITY * (w / w.sum()) @ km[own["pos"].to_numpy()])
+    return pd.DataFrame(out, index=codes, columns=premises["site_id"].to_numpy())
 
 
 # ---------------------------------------------------------------- illustrative data
@@ -707,11 +737,12 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     practices = load_practices()
     lsoas = load_lsoas()
-    lsoas["pcn_code"] = assign_catchments(lsoas, practices)
-    pcns = dissolve_pcns(lsoas, practices)
+    registrations = load_registrations(practices)
+    lsoas["pcn_code"] = assign_catchments(lsoas, registrations)
+    pcns = dissolve_pcns(lsoas, practices, registrations)
     estate, dropped = curate_estate(practices)
     premises = build_premises(practices, estate, lsoas)
-    travel = travel_km(lsoas, premises)
+    travel = travel_km(lsoas, premises, registrations)
     rooms = draw_rooms(premises)
     hubs = choose_hubs(premises, rooms, travel)
     make_hubs(premises, rooms, hubs, pcns.set_index("pcn_code")["registered_patients"])
@@ -736,7 +767,9 @@ def main() -> None:
                              "merged_records", "building_type", "catchment_pcn_code"],
                   "premises.geojson")
     write_geojson(pcns, ["pcn_code", "pcn_name", "registered_patients", "borough", "population",
-                         "n_practices", "n_lsoas", "hub_site_id"], "pcns.geojson")
+                         "n_practices", "n_lsoas", "patients_located", "patients_outside_area",
+                         "hub_site_id"], "pcns.geojson")
+    write_csv(registrations, OUT / "patients.csv")
     write_geojson(lsoas, ["lsoa_code", "lsoa_name", "borough", "population", "imd_decile",
                           "imd_rank", "pcn_code"], "lsoas.geojson")
     boroughs = gpd.read_file(RAW / "nel_boroughs.geojson").rename(
@@ -776,7 +809,7 @@ def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
         print("\nUtilisation = (fixed + baseline) / capacity, by kind x band:\n", util.to_string())
         print("\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
               room_check.to_string())
-        print("\nReachability (pop-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
+        print("\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
         print(f"\nWrote {OUT}")
 
 

@@ -616,6 +616,35 @@ def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: Problem
                 )
 
 
+def check_patients(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """patients.csv names known PCNs, and every PCN has patients living in the dataset's
+    LSOAs (else its travel could not be weighted). LSOA codes outside lsoas are allowed:
+    those patients are counted as living outside the area."""
+    patients, pcns, lsoas = tables.get("patients"), tables.get("pcns"), tables.get("lsoas")
+    if patients is None or pcns is None or not {"pcn_code", "lsoa_code"} <= set(patients):
+        return
+    key = ("pcn_code", "lsoa_code")
+    pcn_codes = _ids(pcns, "pcn_code") or set()
+    check_references(patients, "pcn_code", pcn_codes, problems, "patients.csv", key, "PCN", "pcns")
+    if lsoas is None or "lsoa_code" not in lsoas or "patients" not in patients:
+        return
+    counts = pd.to_numeric(patients["patients"], errors="coerce").fillna(0.0)
+    inside = patients["lsoa_code"].isin(set(lsoas["lsoa_code"])) & (counts > 0)
+    located = set(patients.loc[inside, "pcn_code"])
+    for code in sorted(c for c in pcns.get("pcn_code", []) if isinstance(c, str) and c):
+        if code not in located:
+            problems.schema.append(
+                Problem(
+                    "patients.csv",
+                    f"has no patients of PCN {code[:60]} living in an LSOA of lsoas.geojson, so "
+                    "its travel cannot be weighted by where its patients live.",
+                    column="pcn_code",
+                    fix="add its rows (pcn_code, lsoa_code, patients), or remove patients.csv to "
+                    "weight every PCN by its catchment population.",
+                )
+            )
+
+
 #: The cross-file rules, in the order their problems are listed.
 CROSS_FILE_RULES = (
     check_cross_references,
@@ -626,4 +655,5 @@ CROSS_FILE_RULES = (
     check_enhanced_access_bands,
     check_room_types_exist,
     check_baseline_rooms_open,
+    check_patients,
 )
