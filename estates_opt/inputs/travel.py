@@ -494,9 +494,9 @@ def travel_patients(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None
                 Problem(
                     "patients.csv",
                     f"is missing from {dataset.source}, but the scenario sets "
-                    "[travel] weighting = \"patients\".",
+                    '[travel] weighting = "patients".',
                     fix="add patients.csv (pcn_code, lsoa_code, patients; see geodata/README.md) "
-                    "or set weighting = \"population\".",
+                    'or set weighting = "population".',
                 )
             ]
         )
