@@ -29,6 +29,16 @@ from estates_opt.text import control_characters, escape_control
 
 SiteKind = Literal["gp_practice", "pcn_hub", "community", "acute"]
 Band = Literal["weekday", "evening", "saturday", "sunday"]
+BuildingType = Literal[
+    "practice",
+    "community_hospital",
+    "health_centre",
+    "clinic",
+    "childrens_centre",
+    "mental_health_base",
+    "team_base",
+    "acute",
+]
 RoomType = Literal["consulting", "treatment", "group", "diagnostics"]
 
 #: A scenario name becomes a folder name (``outputs/<name>``), so it is kept path-safe.
@@ -304,6 +314,11 @@ class NewSite(_Strict):
     fixed_fraction: float = Field(
         0.0, ge=0, le=1, description="share of capacity already taken by fixed work"
     )
+    building_type: BuildingType | None = Field(
+        None,
+        description="what the building is, for services' building_types (default: practice for "
+        "a gp_practice, acute for acute, health_centre otherwise)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> NewSite:
@@ -373,6 +388,15 @@ class Buildings(_Strict):
         return self
 
 
+class Suitability(_Strict):
+    """Which buildings may host which services (services.csv ``building_types``)."""
+
+    relax: list[str] = Field(
+        default_factory=list,
+        description="service_ids whose building-type rule is off (any building type may host them)",
+    )
+
+
 class Scenario(_Strict):
     """One what-if: dataset, growth, buildings, caps, weights, travel, options, solver."""
 
@@ -386,6 +410,7 @@ class Scenario(_Strict):
     travel: Travel = Travel()
     options: Options = Options()
     contract: Contract = Contract()
+    suitability: Suitability = Suitability()
     pinned: list[Pin] = Field(default_factory=list, description="pinned allocations ([[pinned]])")
     solver: Solver = Solver()
     source_file: str | None = Field(None, description="set by load_scenario; not for files")

@@ -15,6 +15,18 @@ ROOM_TYPES: tuple[str, ...] = ("consulting", "treatment", "group", "diagnostics"
 BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
 SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
+#: What a building is, for which services it may host (premises ``building_type``, services
+#: ``building_types``; geodata/README.md documents each).
+BUILDING_TYPES: tuple[str, ...] = (
+    "practice",
+    "community_hospital",
+    "health_centre",
+    "clinic",
+    "childrens_centre",
+    "mental_health_base",
+    "team_base",
+    "acute",
+)
 
 #: Category of the services a scenario creates for the fixed work of a building it closes
 #: or shuts in a band (not a category an input file may use).
@@ -99,6 +111,14 @@ PREMISES = FileSpec(
         Column("pcn_code", "str", nullable=True, description="PCN of a practice or hub"),
         Column("borough", "str", nullable=True),
         Column("step_free", "bool", required=False, nullable=True),
+        Column(
+            "building_type",
+            "str",
+            required=False,
+            nullable=True,
+            allowed=BUILDING_TYPES,
+            description="what the building is; empty: unknown (fit only for unrestricted services)",
+        ),
     ),
 )
 
@@ -187,6 +207,14 @@ SERVICES = FileSpec(
         Column("bands", "list", allowed=BANDS),
         Column("site_kinds", "list", allowed=SITE_KINDS),
         Column("max_travel_km", "float", minimum=0, maximum=500, unit="km"),
+        Column(
+            "building_types",
+            "list",
+            required=False,
+            nullable=True,
+            allowed=BUILDING_TYPES,
+            description="building types that may host the service; empty or absent: any",
+        ),
     ),
 )
 

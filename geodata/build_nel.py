@@ -96,6 +96,32 @@ BUILDING_TYPES = (  # first pattern found in any of a building's names wins
     ("clinic", re.compile(r"clinic|clinc|centre|sure start")),
 )
 HUB_BUILDING_TYPES = ("community_hospital", "health_centre")
+# Suitability types (geodata/README.md 3.12): which services a building may host. Refines the
+# curation class above (which keeps setting room counts and hub eligibility).
+MENTAL_HEALTH_WORDS = re.compile(
+    r"iapt|talking therap|psycholog|mental health|consultation service|therapeutic community|"
+    r"recovery service|addiction|learning disability")
+CHILDREN_WORDS = re.compile(r"children'?s'?s? centre|childrens centre|sure start|early years|"
+                            r"young people")
+ERIC_MENTAL_HEALTH = "4. Mental Health"
+BUILDING_TYPE_OVERRIDES = HERE / "curation" / "nel_building_type_overrides.csv"
+BUILDING_TYPE_LOG = HERE / "curation" / "nel_building_types.csv"
+# Which building types may host each category (and the exceptions by service): the data of
+# services.csv building_types. Nothing patient-facing goes into team bases and offices.
+CLINICAL = ("practice", "community_hospital", "health_centre", "clinic")
+SUITABLE_TYPES = {
+    "pcn_clinic": CLINICAL,
+    "outpatient_outreach": (*CLINICAL, "acute"),
+    "enhanced_access": CLINICAL,
+}
+SUITABLE_TYPES_BY_SERVICE = {  # community venues may host these
+    "pcn_social_prescribing": (*CLINICAL, "childrens_centre", "mental_health_base"),
+    "pcn_group_consultations": (*CLINICAL, "childrens_centre", "mental_health_base"),
+    "pcn_vaccination": (*CLINICAL, "childrens_centre"),  # childhood immunisation clinics
+    # diagnostics outreach needs an equipped clinical building, not a small clinic
+    "op_cardiology": ("practice", "community_hospital", "health_centre", "acute"),
+    "op_respiratory": ("practice", "community_hospital", "health_centre", "acute"),
+}
 ROOM_RANGES = {  # inclusive ranges: consulting, treatment, group, diagnostics
     "community_hospital": ((8, 14), (2, 4), (1, 2), (1, 2)),
     "health_centre": ((4, 8), (1, 3), (0, 1), (0, 1)),
@@ -264,7 +290,8 @@ def building_site(grp: pd.DataFrame, kind: str) -> dict:
             "name": rep["OrganisationName"], "kind": kind, "pcn_code": "",
             "borough": rep["borough_name"], "ods_code": rep["OrganisationCode"],
             "postcode": rep["Postcode"], "building_type": "acute" if kind == "acute" else btype,
-            "merged_records": len(grp), "geometry": rep.geometry,
+            "merged_records": len(grp), "geometry": rep.geometry, "record_codes": codes,
+            "record_names": names,
             "source": f"real: NHS website Hospital/Clinics 2022-12 ({codes})"}
 
 
@@ -490,12 +517,60 @@ def site_costs(premises: pd.DataFrame) -> pd.DataFrame:
 
 
 def services_table() -> pd.DataFrame:
-    """The movable services with their room type, bands, eligible site kinds and travel limit."""
+    """The movable services with their room type, bands, eligible site kinds, building types
+    and travel limit."""
     return pd.DataFrame([
         {"service_id": sid, "name": name, "category": cat, "room_type": room,
          "bands": CATEGORY_RULES[cat][0], "site_kinds": CATEGORY_RULES[cat][1],
+         "building_types": ";".join(SUITABLE_TYPES_BY_SERVICE.get(sid, SUITABLE_TYPES[cat])),
          "max_travel_km": CATEGORY_RULES[cat][2], "rate_hours_per_1000_per_week": rate,
          "provenance": CATEGORY_RULES[cat][3]} for sid, name, cat, room, rate in SERVICES])
+
+
+def classify_buildings(premises: pd.DataFrame) -> pd.DataFrame:
+    """Set each site's suitability ``building_type`` (in place) and return the decision log.
+
+    Practices stay ``practice`` and acute hospitals ``acute``. A community building keeps its
+    curation class ``community_hospital`` or ``health_centre`` unless its representative
+    name marks a mental-health or children's service; a ``clinic`` or ``team_base`` becomes
+    ``mental_health_base`` if any of its names (or an ERIC site type) marks mental health,
+    ``childrens_centre`` if any marks a children's centre; hand overrides come last.
+    """
+    eric = pd.read_csv(RAW / "nel_health_site_types.csv", dtype=str, keep_default_na=False)
+    eric_type = eric.set_index("site_code")["eric_site_type_latest"]
+    overrides = pd.read_csv(BUILDING_TYPE_OVERRIDES, dtype=str, keep_default_na=False)
+    override = overrides.set_index("site_id")
+    rows = []
+    for i, site in premises.iterrows():
+        curation = site["building_type"]
+        if curation in ("practice", "acute"):
+            decided, rule = curation, "kind"
+        else:
+            names = str(site["record_names"])
+            rep = str(site["name"]).lower()
+            types = {eric_type.get(c, "") for c in str(site["record_codes"]).split(";")}
+            eric_mh = next((t for t in sorted(types) if t.startswith(ERIC_MENTAL_HEALTH)), "")
+            strong = curation in HUB_BUILDING_TYPES
+            text = rep if strong else names
+            if m := MENTAL_HEALTH_WORDS.search(text):
+                decided, rule = "mental_health_base", f"name: '{m.group(0)}'"
+            elif m := CHILDREN_WORDS.search(text):
+                decided, rule = "childrens_centre", f"name: '{m.group(0)}'"
+            elif eric_mh and not strong:
+                decided, rule = "mental_health_base", f"ERIC site type: '{eric_mh}'"
+            else:
+                decided, rule = curation, "curation class (3.4 step 6)"
+        if site["site_id"] in override.index:
+            decided = override.at[site["site_id"], "building_type"]
+            rule = f"override: {override.at[site['site_id'], 'reason']}"
+        premises.at[i, "building_type"] = decided
+        if site["kind"] != "gp_practice":
+            rows.append({"site_id": site["site_id"], "name": site["name"], "kind": site["kind"],
+                         "curation_class": curation, "building_type": decided, "rule": rule})
+    log_table = pd.DataFrame(rows).sort_values("site_id", ignore_index=True)
+    log.info("building types: %s", log_table["building_type"].value_counts().sort_index()
+             .to_dict())
+    return log_table
 
 
 def demand_table(pcns: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
@@ -752,6 +827,7 @@ def main() -> None:
     rng = rng_for("step_free")
     premises["step_free"] = [k in ("acute", "pcn_hub") or bool(
         rng.random() < (0.85 if k == "community" else 0.75)) for k in premises["kind"]]
+    building_types = classify_buildings(premises)
     bands = opening_bands(premises, set(ea_sites.values()))
     costs = site_costs(premises)
     services = services_table()
@@ -780,6 +856,7 @@ def main() -> None:
                         ("demand", demand), ("baseline", baseline.drop(columns="room_type"))):
         write_csv(table, OUT / f"{name}.csv")
     write_csv(dropped.sort_values("OrganisationCode"), CURATION_LOG)
+    write_csv(building_types, BUILDING_TYPE_LOG)
     (OUT / "ATTRIBUTION.txt").write_text(attribution_text(), encoding="utf-8")
     build_basemap()  # geodata/nel/basemap/: the maps' offline water, roads, rail and places
     report(premises, pcns, lsoas, capacity, opening, baseline, services, demand, travel)

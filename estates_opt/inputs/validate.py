@@ -188,7 +188,7 @@ def _coerce(
     elif column.kind == "list":
         parts = text.map(lambda v: tuple(p.strip() for p in v.split(";") if p.strip()))
         for pos, items in zip(text.index, parts, strict=True):
-            if not items:
+            if not items and not column.nullable:
                 bad.append((pos, "is empty", f"list one or more of {column.allowed} with ';'"))
             for item in items:
                 if column.allowed and item not in column.allowed:
@@ -645,6 +645,25 @@ def check_patients(tables: dict[str, pd.DataFrame], problems: ProblemCollector) 
             )
 
 
+def check_building_types_given(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """A services.csv that restricts building types needs premises typed to match."""
+    services, premises = tables.get("services"), tables.get("premises")
+    if services is None or premises is None or "building_types" not in services.columns:
+        return
+    restricted = [t for t in services["building_types"] if isinstance(t, tuple) and t]
+    if restricted and "building_type" not in premises.columns:
+        problems.schema.append(
+            Problem(
+                "premises.geojson",
+                "has no building_type column, but services.csv says which building types may "
+                "host its services, so no building could host them.",
+                column="building_type",
+                fix="add building_type to premises (see geodata/README.md), or drop the "
+                "building_types column of services.csv.",
+            )
+        )
+
+
 #: The cross-file rules, in the order their problems are listed.
 CROSS_FILE_RULES = (
     check_cross_references,
@@ -656,4 +675,5 @@ CROSS_FILE_RULES = (
     check_room_types_exist,
     check_baseline_rooms_open,
     check_patients,
+    check_building_types_given,
 )
