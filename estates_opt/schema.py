@@ -136,6 +136,15 @@ CAPACITY = FileSpec(
         Column("fixed_hours", "float", minimum=0, unit="room-hours per week"),
         Column("cost_per_hour_gbp", "float", minimum=0, unit="GBP per room-hour"),
         Column("rooms", "int", required=False, minimum=0, nullable=True),
+        Column(
+            "fixed_pcn_clinic_hours",
+            "float",
+            required=False,
+            minimum=0,
+            nullable=True,
+            unit="room-hours per week",
+            description="of fixed_hours, the practice's own-list PCN-clinic work that never moves",
+        ),
     ),
 )
 

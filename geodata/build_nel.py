@@ -148,6 +148,14 @@ SERVICES = (  # id, name, category, room type, hours per 1,000 registered patien
     ("op_respiratory", "Respiratory outreach (spirometry)", "outpatient_outreach", "diagnostics", 0.3),
     ("ea_enhanced_access", "Enhanced access", "enhanced_access", "consulting", 1.0),
 )
+# Share of a PCN clinic's weekly hours the PCN runs at scale and could move (illustrative
+# assumption, geodata/README.md 3.13): the rest is long-term-condition review work the
+# practice's own nurses do for its own list (QOF), which stays in the practice as fixed work.
+MOVABLE_SHARE = {
+    "pcn_diabetes": 0.4, "pcn_respiratory": 0.4, "pcn_cardiovascular": 0.4,
+    "pcn_phlebotomy": 0.5, "pcn_vaccination": 0.5,
+    "pcn_social_prescribing": 1.0, "pcn_group_consultations": 1.0,  # network roles (ARRS)
+}
 CATEGORY_RULES = {  # bands, eligible site kinds, max travel km, provenance of the rate
     "pcn_clinic": ("weekday", "gp_practice;pcn_hub;community", 6.0,
                    "illustrative: typical long-term-condition workload, calibrated"),
@@ -524,6 +532,7 @@ def services_table() -> pd.DataFrame:
          "bands": CATEGORY_RULES[cat][0], "site_kinds": CATEGORY_RULES[cat][1],
          "building_types": ";".join(SUITABLE_TYPES_BY_SERVICE.get(sid, SUITABLE_TYPES[cat])),
          "max_travel_km": CATEGORY_RULES[cat][2], "rate_hours_per_1000_per_week": rate,
+         "movable_share": MOVABLE_SHARE.get(sid, 1.0),
          "provenance": CATEGORY_RULES[cat][3]} for sid, name, cat, room, rate in SERVICES])
 
 
@@ -574,12 +583,15 @@ def classify_buildings(premises: pd.DataFrame) -> pd.DataFrame:
 
 
 def demand_table(pcns: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
-    """Weekly hours per PCN and service: rate x registered patients / 1,000, rounded to 2 dp
-    the way pandas ``Series.round(2)`` does, so a reader recomputing it gets the same value."""
+    """Weekly movable hours per PCN and service: rate x registered patients / 1,000 x movable
+    share, each step rounded to 2 dp the way pandas ``Series.round(2)`` does, so a reader
+    recomputing it gets the same value. ``fixed_hours_per_week`` is the rest (the practices'
+    own work), which capacity.csv carries as fixed work (``fixed_pcn_clinic_hours``)."""
     both = pcns[["pcn_code", "registered_patients"]].merge(services, how="cross")
-    both["hours_per_week"] = (both["rate_hours_per_1000_per_week"] * both["registered_patients"]
-                              / 1000).round(2)
-    return both[["pcn_code", "service_id", "hours_per_week"]].sort_values(
+    total = (both["rate_hours_per_1000_per_week"] * both["registered_patients"] / 1000).round(2)
+    both["hours_per_week"] = (total * both["movable_share"]).round(2)
+    both["fixed_hours_per_week"] = (total - both["hours_per_week"]).round(2)
+    return both[["pcn_code", "service_id", "hours_per_week", "fixed_hours_per_week"]].sort_values(
         ["pcn_code", "service_id"], ignore_index=True)
 
 
@@ -639,11 +651,15 @@ def utilisation_target(kind: str, band: str, rng: np.random.Generator) -> tuple[
 
 
 def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
-                   baseline: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+                   baseline: pd.DataFrame, costs: pd.DataFrame,
+                   own_work: pd.DataFrame) -> pd.DataFrame:
     """Room-hours per open site x room type x band. Baseline comes first, then
-    fixed = clip(target x capacity - baseline, floor x capacity, capacity)."""
+    fixed = clip(target x capacity - baseline, max(floor x capacity, own), capacity), where
+    own is the practice's non-movable PCN-clinic work (``own_work``), reported as
+    ``fixed_pcn_clinic_hours``."""
     rng = rng_for("utilisation")
     base = baseline.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
+    own = own_work.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     rows = []
     for site in premises.itertuples():
         for band in bands[site.site_id]:
@@ -654,10 +670,12 @@ def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
                 cap = n * ROOM_HOURS[band]
                 target, floor = utilisation_target(site.kind, band, rng)
                 used = base.get((site.site_id, rt, band), 0.0)
+                kept = float(own.get((site.site_id, rt, band), 0.0))
+                fixed = round(float(np.clip(cap * target - used, max(floor * cap, kept), cap)), 2)
                 rows.append({
                     "site_id": site.site_id, "room_type": rt, "band": band, "rooms": n,
-                    "capacity_hours": cap,
-                    "fixed_hours": round(float(np.clip(cap * target - used, floor * cap, cap)), 2),
+                    "capacity_hours": cap, "fixed_hours": fixed,
+                    "fixed_pcn_clinic_hours": round(min(kept, fixed), 2),
                     "cost_per_hour_gbp": round(costs.at[site.site_id, "hour"]
                                                * BAND_COST_FACTOR[band], 2),
                     "provenance": ILLUSTRATIVE})
@@ -833,8 +851,12 @@ def main() -> None:
     services = services_table()
     demand = demand_table(pcns, services)
     baseline = baseline_table(demand, services, premises, rooms, hubs, ea_sites, travel)
+    own = demand[demand["fixed_hours_per_week"] > 0].drop(columns="hours_per_week").rename(
+        columns={"fixed_hours_per_week": "hours_per_week"})
+    own_work = baseline_table(own, services, premises, rooms, hubs, ea_sites, travel)
+    demand = demand.drop(columns="fixed_hours_per_week")
     size_acute(rooms, baseline, premises)
-    capacity = capacity_table(premises, rooms, bands, baseline, costs)
+    capacity = capacity_table(premises, rooms, bands, baseline, costs, own_work)
     opening = opening_table(premises, rooms, bands, costs)
     validate(premises, capacity, opening, demand, baseline, lsoas, pcns)
 
@@ -881,6 +903,13 @@ def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
         print(f"\nSites by kind: {premises['kind'].value_counts().sort_index().to_dict()}")
         print(f"Hubs: {len(hubs) - practice_hubs} community buildings, {practice_hubs} practices;"
               f" practices over-booked on weekdays today: {over} of {len(per_site)}")
+        clinics = baseline[baseline["service_id"].map(services.set_index("service_id")["category"])
+                           == "pcn_clinic"]
+        in_practice = clinics["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
+        own = capacity["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
+        print(f"PCN-clinic hours in gp_practice sites: movable (baseline) "
+              f"{clinics.loc[in_practice, 'hours_per_week'].sum():,.2f}, fixed (practices' own "
+              f"list) {capacity.loc[own, 'fixed_pcn_clinic_hours'].sum():,.2f}")
         print(f"PCNs {len(pcns)}, LSOAs {len(lsoas)}, population {lsoas['population'].sum():,},"
               f" registered patients {pcns['registered_patients'].sum():,}")
         print("\nUtilisation = (fixed + baseline) / capacity, by kind x band:\n", util.to_string())

@@ -438,6 +438,28 @@ def check_fixed_within_capacity(
             )
 
 
+def check_own_work_within_fixed(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """The non-movable PCN-clinic work is part of the fixed work, never more."""
+    capacity = tables.get("capacity")
+    if capacity is None or not {"fixed_pcn_clinic_hours", "fixed_hours"} <= set(capacity.columns):
+        return
+    own, fixed = capacity["fixed_pcn_clinic_hours"], capacity["fixed_hours"]
+    over = (own > fixed + 1e-9).fillna(False) & np.isfinite(fixed)
+    for pos in capacity.index[over.to_numpy(dtype=bool)]:
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"fixed_pcn_clinic_hours {own[pos]:g} exceed fixed_hours {fixed[pos]:g}: the "
+                "practice's own PCN-clinic work is part of its fixed work.",
+                row=_row_label(capacity, pos, ("site_id", "room_type", "band")),
+                column="fixed_pcn_clinic_hours",
+                fix="lower fixed_pcn_clinic_hours or raise fixed_hours.",
+            )
+        )
+
+
 def check_opening_not_already_open(
     tables: dict[str, pd.DataFrame], problems: ProblemCollector
 ) -> None:
@@ -668,6 +690,7 @@ def check_building_types_given(tables: dict[str, pd.DataFrame], problems: Proble
 CROSS_FILE_RULES = (
     check_cross_references,
     check_fixed_within_capacity,
+    check_own_work_within_fixed,
     check_opening_not_already_open,
     check_practices_name_their_pcn,
     check_pcns_have_population,
