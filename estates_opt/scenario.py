@@ -116,6 +116,49 @@ class Caps(_Strict):
         return float(getattr(self, kind))
 
 
+#: Default [travel.ptal] factors: how much more an LSOA's distance counts in the evening and
+#: on Saturday by its PTAL band (0/1a/1b: poor public transport, 4 and above: good).
+PTAL_FACTORS: dict[str, float] = {
+    "0": 1.5,
+    "1a": 1.5,
+    "1b": 1.4,
+    "2": 1.25,
+    "3": 1.1,
+    "4": 1.0,
+    "5": 1.0,
+    "6a": 1.0,
+    "6b": 1.0,
+}
+
+
+class PtalTravel(_Strict):
+    """Public-transport accessibility: journeys from low-PTAL LSOAs count for more in the
+    bands where buses and trains run least (evenings, Saturdays)."""
+
+    enabled: bool = Field(
+        False, description="weight travel by the LSOAs' PTAL band (lsoas.geojson ptal)"
+    )
+    bands: list[Band] = Field(
+        default_factory=lambda: list[Band](["evening", "saturday"]),
+        description="bands whose travel is weighted",
+    )
+    factors: dict[str, float] = Field(
+        default_factory=lambda: dict(PTAL_FACTORS),
+        description="factor per PTAL band (0, 1a, 1b, 2-5, 6a, 6b) on an LSOA's distance; "
+        "bands not listed count 1",
+    )
+
+    @field_validator("factors")
+    @classmethod
+    def _factors(cls, value: dict[str, float]) -> dict[str, float]:
+        for band, factor in value.items():
+            if band not in PTAL_FACTORS:
+                raise ValueError(f"unknown PTAL band '{band}' (use {', '.join(PTAL_FACTORS)})")
+            if not 1 <= factor <= 5:
+                raise ValueError(f"PTAL factor for '{band}' must be between 1 and 5")
+        return value
+
+
 class Travel(_Strict):
     """How travel is measured and how far each service may send patients."""
 
@@ -142,6 +185,7 @@ class Travel(_Strict):
         description="origins of a PCN's travel: its catchment LSOAs by population, or (patients) "
         "the LSOAs its registered patients live in, by number (needs patients.csv)",
     )
+    ptal: PtalTravel = PtalTravel()
 
     @field_validator("max_km_by_service")
     @classmethod

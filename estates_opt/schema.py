@@ -15,6 +15,8 @@ ROOM_TYPES: tuple[str, ...] = ("consulting", "treatment", "group", "diagnostics"
 BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
 SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
+#: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).
+PTAL_BANDS: tuple[str, ...] = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")
 #: What a building is, for which services it may host (premises ``building_type``, services
 #: ``building_types``; geodata/README.md documents each).
 BUILDING_TYPES: tuple[str, ...] = (
@@ -200,6 +202,14 @@ LSOAS = FileSpec(
         Column("population", "float", minimum=0, unit="persons"),
         Column("imd_decile", "int", minimum=1, maximum=10, description="1 = most deprived 10%"),
         Column("pcn_code", "str"),
+        Column(
+            "ptal",
+            "str",
+            required=False,
+            nullable=True,
+            allowed=PTAL_BANDS,
+            description="TfL PTAL band of the LSOA (2015 mean PTAI); for [travel.ptal]",
+        ),
     ),
 )
 

@@ -230,12 +230,17 @@ def load_practices() -> gpd.GeoDataFrame:
 
 
 def load_lsoas() -> gpd.GeoDataFrame:
-    """LSOA polygons with mid-2020 population and IMD 2019, coordinates rounded to 6 dp."""
+    """LSOA polygons with mid-2020 population, IMD 2019 and TfL PTAL 2015, coordinates
+    rounded to 6 dp."""
     g = gpd.read_file(RAW / "nel_lsoa11.geojson").to_crs(WGS84).rename(columns={
         "LSOA11CD": "lsoa_code", "LSOA11NM": "lsoa_name", "LAD11NM": "borough",
         "pop_mid2020_all": "population", "imd2019_decile": "imd_decile",
         "imd2019_rank": "imd_rank"})
     g["geometry"] = round_geometry(g.geometry)
+    ptal = pd.read_csv(RAW / "nel_lsoa11_ptal2015.csv", dtype={"ptal_2015": str})
+    g["ptal"] = g["lsoa_code"].map(ptal.set_index("lsoa11cd")["ptal_2015"])
+    if g["ptal"].isna().any():
+        raise ValueError("an LSOA has no PTAL 2015 band")
     return g.sort_values("lsoa_code").reset_index(drop=True)
 
 
@@ -869,7 +874,7 @@ def main() -> None:
                          "hub_site_id"], "pcns.geojson")
     write_csv(registrations, OUT / "patients.csv")
     write_geojson(lsoas, ["lsoa_code", "lsoa_name", "borough", "population", "imd_decile",
-                          "imd_rank", "pcn_code"], "lsoas.geojson")
+                          "imd_rank", "ptal", "pcn_code"], "lsoas.geojson")
     boroughs = gpd.read_file(RAW / "nel_boroughs.geojson").rename(
         columns={"LAD22CD": "borough_code", "LAD22NM": "borough"}).sort_values("borough_code")
     write_geojson(boroughs, ["borough_code", "borough", "nel_priority", "area_km2"],

@@ -59,10 +59,19 @@ def _pcn_weights(lsoas: gpd.GeoDataFrame, patients: pd.DataFrame | None = None):
     yield from origin_weights(lsoas, patients)
 
 
-def _weighted_km(pts: np.ndarray, weights: np.ndarray, targets: np.ndarray, circuity: float):
-    """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target."""
+def _weighted_km(
+    pts: np.ndarray,
+    weights: np.ndarray,
+    targets: np.ndarray,
+    circuity: float,
+    factors: np.ndarray | None = None,
+):
+    """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target;
+    each origin's distance times its ``factors`` entry when given (PTAL weighting)."""
     diff = pts[:, None, :] - targets[None, :, :]
     dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
+    if factors is not None:
+        dist_km = dist_km * factors[:, None]
     return circuity * (weights @ dist_km)
 
 
@@ -72,13 +81,15 @@ def pcn_site_travel(
     circuity: float = 1.3,
     max_km: float | None = None,
     patients: pd.DataFrame | None = None,
+    lsoa_factors: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Population-weighted travel (km) from each PCN to each site within ``max_km``.
 
     Returns columns ``pcn_code, site_id, travel_km`` sorted by PCN then site.
     Pairs further than ``max_km`` are dropped so large instances stay sparse.
     With ``patients`` (patients.csv), each PCN's origins are the LSOAs its
-    registered patients live in, weighted by their number.
+    registered patients live in, weighted by their number. ``lsoa_factors`` (>= 1,
+    one per LSOA) multiplies each origin's distance (:func:`ptal_factors`).
     """
     started = time.perf_counter()
     origins = lsoa_points(lsoas)
@@ -101,7 +112,8 @@ def pcn_site_travel(
             idx = np.arange(len(targets))
         if idx.size == 0:
             continue
-        travel = _weighted_km(pts, weights, targets[idx], circuity)
+        factors = lsoa_factors[members] if lsoa_factors is not None else None
+        travel = _weighted_km(pts, weights, targets[idx], circuity, factors)
         keep = travel <= max_km if max_km is not None else np.ones(idx.size, bool)
         pcn_parts.append(np.full(int(keep.sum()), code, dtype=object))
         site_parts.append(site_ids[idx[keep]])
@@ -471,13 +483,53 @@ def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
         zip(dataset.services["service_id"], dataset.services["max_travel_km"], strict=True)
     )
     limits.update(scenario.travel.max_km_by_service)
-    return pcn_site_travel(
-        dataset.lsoas,
-        dataset.premises,
-        scenario.travel.circuity,
-        max(limits.values()),
-        patients=travel_patients(dataset, scenario),
+    patients = travel_patients(dataset, scenario)
+    limit = max(limits.values())
+    ptal = scenario.travel.ptal
+    if not ptal.enabled:
+        return pcn_site_travel(
+            dataset.lsoas, dataset.premises, scenario.travel.circuity, limit, patients=patients
+        )
+    parts = []
+    for band in BANDS:
+        factors = ptal_factors(dataset, scenario) if band in ptal.bands else None
+        table = pcn_site_travel(
+            dataset.lsoas,
+            dataset.premises,
+            scenario.travel.circuity,
+            limit,
+            patients=patients,
+            lsoa_factors=factors,
+        )
+        parts.append(table.assign(band=band))
+    return (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["pcn_code", "site_id", "band"], kind="stable")
+        .reset_index(drop=True)
     )
+
+
+def ptal_factors(dataset: Dataset, scenario: Scenario) -> np.ndarray:
+    """Per LSOA, the factor its distance counts in a PTAL-weighted band (1 where the LSOA
+    has no PTAL or its band has no factor).
+
+    ``[travel.ptal] enabled`` on a dataset whose lsoas.geojson has no ``ptal`` column is an
+    input error naming the file and column.
+    """
+    if "ptal" not in dataset.lsoas.columns:
+        raise InputDataError(
+            [
+                Problem(
+                    "lsoas.geojson",
+                    "has no ptal column, but the scenario sets [travel.ptal] enabled = true.",
+                    column="ptal",
+                    fix="add each LSOA's PTAL band (0, 1a, 1b, 2-5, 6a, 6b; see "
+                    "geodata/README.md) or turn [travel.ptal] off.",
+                )
+            ]
+        )
+    bands = dataset.lsoas["ptal"].astype(object).where(dataset.lsoas["ptal"].notna(), "")
+    return bands.map(scenario.travel.ptal.factors).fillna(1.0).to_numpy(float)
 
 
 def travel_patients(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:

@@ -51,13 +51,13 @@ def _origins(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
 def _band_factor(dataset: Dataset, scenario: Scenario, band: str) -> np.ndarray:
     """Per LSOA, the factor its distance counts in ``band`` (1 unless PTAL weighting applies)."""
     factors = np.ones(len(dataset.lsoas))
-    ptal = getattr(scenario.travel, "ptal", None)
-    if not ptal or not getattr(ptal, "enabled", False) or band not in ptal.bands:
+    ptal = scenario.travel.ptal
+    if not ptal.enabled or band not in ptal.bands or "ptal" not in dataset.lsoas.columns:
         return factors
-    if "ptal" not in dataset.lsoas.columns:
-        return factors
-    mapped = dataset.lsoas["ptal"].astype(str).map(ptal.factors)
-    return mapped.fillna(1.0).to_numpy(float)
+    mapped = dataset.lsoas["ptal"].map(
+        lambda v: ptal.factors.get(v) if isinstance(v, str) else None
+    )
+    return mapped.astype(float).fillna(1.0).to_numpy(float)
 
 
 def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFrame) -> pd.Series:
