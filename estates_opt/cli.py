@@ -289,6 +289,13 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts.add_row("registered patients (PCNs)", f"{summary['registered_patients']:,.0f}")
     counts.add_row("services", f"{summary['services']}")
     counts.add_row("opening options (site x band)", f"{summary['opening_options']:,}")
+    located = summary.get("patients_located") or {}
+    if located:
+        counts.add_row(
+            "registered patients located (patients.csv)",
+            f"{located['patients_located']:,.0f} of {located['patients']:,.0f} "
+            f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
+        )
     for category, hours in sorted(summary["demand_by_category"].items()):
         counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
     console.print(counts)

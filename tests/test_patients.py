@@ -16,8 +16,6 @@ from estates_opt import dataset_from_tables
 from estates_opt.errors import InputDataError
 from estates_opt.inputs.dataset import summarise
 from estates_opt.inputs.patients import (
-    WEIGHTED_BY_PATIENTS,
-    WEIGHTED_BY_POPULATION,
     patients_by_pcn,
     plurality_pcn,
 )
@@ -74,12 +72,12 @@ def test_pair_travel_measures_as_the_table_does():
 
 def test_summary_names_the_weighting_and_counts_patients_outside_the_area():
     summary = summarise(_dataset())
-    assert summary["travel_weighting"] == WEIGHTED_BY_PATIENTS
+    assert summary["patient_weighting_available"] is True
     located = summary["patients_located"]
     assert located["pcns_weighted_by_patients"] == 2
     assert located["patients"] == pytest.approx(2050.0)
     assert located["patients_outside_area"] == pytest.approx(50.0)
-    assert summarise(handmade.dataset())["travel_weighting"] == WEIGHTED_BY_POPULATION
+    assert summarise(handmade.dataset())["patient_weighting_available"] is False
     table = patients_by_pcn(_dataset().lsoas, _dataset().patients).set_index("pcn_code")
     assert table.at["PB", "patients_outside_area"] == pytest.approx(50.0)
     assert table.at["PA", "lsoas_with_patients"] == 2

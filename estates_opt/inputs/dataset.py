@@ -23,7 +23,7 @@ from estates_opt.inputs.files import (
     resolve_input,
 )
 from estates_opt.inputs.geojson import read_geo_table
-from estates_opt.inputs.patients import located_summary, travel_weighting
+from estates_opt.inputs.patients import WEIGHTED_BY_PATIENTS, located_summary, travel_weighting
 from estates_opt.inputs.validate import (
     ProblemCollector,
     check_cross_file,
@@ -345,7 +345,8 @@ def summarise(dataset: Dataset) -> dict[str, object]:
         "utilisation": utilisation_by_kind(dataset),
         "demand_by_category": demand.groupby("category")["hours_per_week"].sum().to_dict(),
         "opening_options": len(dataset.opening),
-        "travel_weighting": travel_weighting(dataset.patients),
+        # patients.csv makes [travel] weighting = "patients" possible; the scenario chooses.
+        "patient_weighting_available": travel_weighting(dataset.patients) == WEIGHTED_BY_PATIENTS,
         "patients_located": located_summary(dataset.lsoas, dataset.patients),
     }
 
