@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from estates_opt.cli import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_OK, app
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "solve", "compare", "map", "explain"]
+COMMANDS = ["validate", "solve", "compare", "map", "explain", "robust"]
 
 runner = CliRunner()
 
@@ -282,3 +282,21 @@ def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
         "[" in line and "done" in line
         for line in run("explain", tiny_plan_dir, "--quiet").output.splitlines()
     )
+
+
+def test_robust_writes_the_core_and_its_summary(tiny_scenario, tmp_path):
+    out = tmp_path / "robust"
+    result = run("robust", tiny_scenario, "--out", out)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "moves hold in all 5 variants" in flat(result.output)
+    core = pd.read_csv(out / "robust_core.csv")
+    summary = json.loads((out / "robust_summary.json").read_text(encoding="utf-8"))
+    assert summary["moves_central"] == len(core)
+    assert int(core["robust"].sum()) == summary["moves_robust"]
+    assert set(summary["status"]) == {
+        "central",
+        "demand_low",
+        "demand_high",
+        "cost_low",
+        "cost_high",
+    }
