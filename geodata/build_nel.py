@@ -793,6 +793,29 @@ def validate(premises: pd.DataFrame, capacity: pd.DataFrame, opening: pd.DataFra
         raise AssertionError(f"dataset checks failed: {failed}")
 
 
+# Floor area one bookable room takes (illustrative assumption, README 4: a generic clinic
+# room of about 16 m2; diagnostics and group rooms larger).
+ROOM_M2 = {"consulting": 16.0, "treatment": 16.0, "group": 30.0, "diagnostics": 20.0}
+
+
+def acute_floor_check(capacity: pd.DataFrame, premises: pd.DataFrame) -> pd.DataFrame:
+    """Acute rooms in capacity.csv against ERIC 2016/17 site floor areas (SOURCES.md 9):
+    the share of the site's clinical space the illustrative bookable rooms would take, and
+    the empty and under-used shares the trust reported. A share well above a quarter would
+    say the illustrative rooms are more than the building could hold."""
+    eric = pd.read_csv(RAW / "nel_eric_sites.csv")
+    eric = eric[(eric["year"] == "2016/17") & (eric["site_code"] != "AGGRE")].set_index("site_code")
+    week = capacity[(capacity["band"] == "weekday")
+                    & capacity["site_id"].isin(premises.loc[premises["kind"] == "acute", "site_id"])]
+    area = (week["rooms"] * week["room_type"].map(ROOM_M2)).groupby(week["site_id"]).sum()
+    table = pd.DataFrame({"rooms": week.groupby("site_id")["rooms"].sum(), "rooms_m2": area})
+    table["eric_clinical_space_m2"] = eric["clinical_space_m2"].reindex(table.index)
+    table["rooms_share_of_clinical"] = (table["rooms_m2"] / table["eric_clinical_space_m2"]).round(3)
+    table["eric_empty_pct"] = eric["floor_area_empty_pct"].reindex(table.index)
+    table["eric_under_used_pct"] = eric["floor_area_under_used_pct"].reindex(table.index)
+    return table
+
+
 # ---------------------------------------------------------------- writers
 def json_value(v: object) -> object:
     """JSON-safe scalar: numpy -> Python, NaN/NA -> null."""
@@ -921,6 +944,8 @@ def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
         print("\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
               room_check.to_string())
         print("\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
+        print("\nAcute rooms vs ERIC 2016/17 clinical space:\n",
+              acute_floor_check(capacity, premises).to_string())
         print(f"\nWrote {OUT}")
 
 
