@@ -339,6 +339,13 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts.add_row("registered patients (PCNs)", f"{summary['registered_patients']:,.0f}")
     counts.add_row("services", f"{summary['services']}")
     counts.add_row("opening options (site x band)", f"{summary['opening_options']:,}")
+    located = summary.get("patients_located") or {}
+    if located:
+        counts.add_row(
+            "registered patients located (patients.csv)",
+            f"{located['patients_located']:,.0f} of {located['patients']:,.0f} "
+            f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
+        )
     for category, hours in sorted(summary["demand_by_category"].items()):
         counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
     console.print(counts)
@@ -592,6 +599,60 @@ def with_phases(sc: Any, text: str) -> Any:
         )
         raise ScenarioError(problem, [problem]) from None
     return sc.model_copy(update={"relocation": relocation})
+
+
+# --- robust --------------------------------------------------------------------------------
+
+
+@app.command()
+def robust(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")] = DEFAULT_SCENARIO,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder (default outputs/NAME_robust)."),
+    ] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Solve a scenario and its low/high demand and room-cost variants; list the moves that hold.
+
+    Writes OUT/robust_core.csv (every move of the central plan, the variants that make it too,
+    and whether it is in the robust core: made by all five) and OUT/robust_summary.json.
+
+    Example: `estates-opt robust models/nel_baseline.toml --out outputs/nel_robust`
+
+    Exit codes: 0 every variant optimal; 1 a variant not optimal; 2 bad input; 3 outputs could
+    not be written; 130 stopped by Ctrl-C. A failed or stopped run writes nothing.
+    """
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.files import staged_directory, write_csv, write_json
+    from estates_opt.outputs.plan_folder import check_output_folders
+    from estates_opt.robust import robust_core
+    from estates_opt.scenario import load_scenario
+
+    _setup_logging(verbose, quiet)
+    started = time.perf_counter()
+    with _tool_errors():
+        with _step("reading scenario and dataset...", quiet):
+            sc = load_scenario(scenario)
+            out_dir = out or Path("outputs") / f"{sc.name}_robust"
+            check_output_folders(sc.dataset_path(), out_dir, None)
+            dataset = read_dataset(sc.dataset_path())
+        with _step(f"solving {sc.name} and 4 variants...", quiet):
+            core = robust_core(dataset, sc)
+        with _step("writing the robust core...", quiet), staged_directory(out_dir) as staging:
+            write_csv(core.moves, staging / "robust_core.csv")
+            write_json(core.summary, staging / "robust_summary.json")
+    summary = core.summary
+    line = (
+        f"{summary['moves_robust']:,} of {summary['moves_central']:,} moves hold in all "
+        f"{len(summary['variants'])} variants ({summary['hours_moved_robust']:,.1f} of "
+        f"{summary['hours_moved_central']:,.1f} h/week); written to {out_dir} in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if any(status not in ("optimal", "improved") for status in summary["status"].values()):
+        raise typer.Exit(EXIT_NOT_OPTIMAL)
 
 
 # --- compare -------------------------------------------------------------------------------

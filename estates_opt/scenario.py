@@ -29,6 +29,16 @@ from estates_opt.text import control_characters, escape_control
 
 SiteKind = Literal["gp_practice", "pcn_hub", "community", "acute"]
 Band = Literal["weekday", "evening", "saturday", "sunday"]
+BuildingType = Literal[
+    "practice",
+    "community_hospital",
+    "health_centre",
+    "clinic",
+    "childrens_centre",
+    "mental_health_base",
+    "team_base",
+    "acute",
+]
 RoomType = Literal["consulting", "treatment", "group", "diagnostics"]
 
 #: A scenario name becomes a folder name (``outputs/<name>``), so it is kept path-safe.
@@ -106,6 +116,49 @@ class Caps(_Strict):
         return float(getattr(self, kind))
 
 
+#: Default [travel.ptal] factors: how much more an LSOA's distance counts in the evening and
+#: on Saturday by its PTAL band (0/1a/1b: poor public transport, 4 and above: good).
+PTAL_FACTORS: dict[str, float] = {
+    "0": 1.5,
+    "1a": 1.5,
+    "1b": 1.4,
+    "2": 1.25,
+    "3": 1.1,
+    "4": 1.0,
+    "5": 1.0,
+    "6a": 1.0,
+    "6b": 1.0,
+}
+
+
+class PtalTravel(_Strict):
+    """Public-transport accessibility: journeys from low-PTAL LSOAs count for more in the
+    bands where buses and trains run least (evenings, Saturdays)."""
+
+    enabled: bool = Field(
+        False, description="weight travel by the LSOAs' PTAL band (lsoas.geojson ptal)"
+    )
+    bands: list[Band] = Field(
+        default_factory=lambda: list[Band](["evening", "saturday"]),
+        description="bands whose travel is weighted",
+    )
+    factors: dict[str, float] = Field(
+        default_factory=lambda: dict(PTAL_FACTORS),
+        description="factor per PTAL band (0, 1a, 1b, 2-5, 6a, 6b) on an LSOA's distance; "
+        "bands not listed count 1",
+    )
+
+    @field_validator("factors")
+    @classmethod
+    def _factors(cls, value: dict[str, float]) -> dict[str, float]:
+        for band, factor in value.items():
+            if band not in PTAL_FACTORS:
+                raise ValueError(f"unknown PTAL band '{band}' (use {', '.join(PTAL_FACTORS)})")
+            if not 1 <= factor <= 5:
+                raise ValueError(f"PTAL factor for '{band}' must be between 1 and 5")
+        return value
+
+
 class Travel(_Strict):
     """How travel is measured and how far each service may send patients."""
 
@@ -127,6 +180,12 @@ class Travel(_Strict):
     speed_km_per_minute: float = Field(
         0.3, gt=0, description="converts minutes to km-equivalent when the matrix is in minutes"
     )
+    weighting: Literal["population", "patients"] = Field(
+        "population",
+        description="origins of a PCN's travel: its catchment LSOAs by population, or (patients) "
+        "the LSOAs its registered patients live in, by number (needs patients.csv)",
+    )
+    ptal: PtalTravel = PtalTravel()
 
     @field_validator("max_km_by_service")
     @classmethod
@@ -366,6 +425,11 @@ class NewSite(_Strict):
     fixed_fraction: float = Field(
         0.0, ge=0, le=1, description="share of capacity already taken by fixed work"
     )
+    building_type: BuildingType | None = Field(
+        None,
+        description="what the building is, for services' building_types (default: practice for "
+        "a gp_practice, acute for acute, health_centre otherwise)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> NewSite:
@@ -435,6 +499,15 @@ class Buildings(_Strict):
         return self
 
 
+class Suitability(_Strict):
+    """Which buildings may host which services (services.csv ``building_types``)."""
+
+    relax: list[str] = Field(
+        default_factory=list,
+        description="service_ids whose building-type rule is off (any building type may host them)",
+    )
+
+
 class Scenario(_Strict):
     """One what-if: dataset, growth, buildings, caps, weights, travel, options, solver."""
 
@@ -449,6 +522,8 @@ class Scenario(_Strict):
     options: Options = Options()
     contract: Contract = Contract()
     relocation: Relocation = Relocation()
+
+    suitability: Suitability = Suitability()
     pinned: list[Pin] = Field(default_factory=list, description="pinned allocations ([[pinned]])")
     solver: Solver = Solver()
     source_file: str | None = Field(None, description="set by load_scenario; not for files")

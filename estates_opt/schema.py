@@ -15,6 +15,20 @@ ROOM_TYPES: tuple[str, ...] = ("consulting", "treatment", "group", "diagnostics"
 BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
 SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
+#: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).
+PTAL_BANDS: tuple[str, ...] = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")
+#: What a building is, for which services it may host (premises ``building_type``, services
+#: ``building_types``; geodata/README.md documents each).
+BUILDING_TYPES: tuple[str, ...] = (
+    "practice",
+    "community_hospital",
+    "health_centre",
+    "clinic",
+    "childrens_centre",
+    "mental_health_base",
+    "team_base",
+    "acute",
+)
 
 #: Category of the services a scenario creates for the fixed work of a building it closes
 #: or shuts in a band (not a category an input file may use).
@@ -99,6 +113,14 @@ PREMISES = FileSpec(
         Column("pcn_code", "str", nullable=True, description="PCN of a practice or hub"),
         Column("borough", "str", nullable=True),
         Column("step_free", "bool", required=False, nullable=True),
+        Column(
+            "building_type",
+            "str",
+            required=False,
+            nullable=True,
+            allowed=BUILDING_TYPES,
+            description="what the building is; empty: unknown (fit only for unrestricted services)",
+        ),
     ),
 )
 
@@ -116,6 +138,15 @@ CAPACITY = FileSpec(
         Column("fixed_hours", "float", minimum=0, unit="room-hours per week"),
         Column("cost_per_hour_gbp", "float", minimum=0, unit="GBP per room-hour"),
         Column("rooms", "int", required=False, minimum=0, nullable=True),
+        Column(
+            "fixed_pcn_clinic_hours",
+            "float",
+            required=False,
+            minimum=0,
+            nullable=True,
+            unit="room-hours per week",
+            description="of fixed_hours, the practice's own-list PCN-clinic work that never moves",
+        ),
     ),
 )
 
@@ -171,6 +202,14 @@ LSOAS = FileSpec(
         Column("population", "float", minimum=0, unit="persons"),
         Column("imd_decile", "int", minimum=1, maximum=10, description="1 = most deprived 10%"),
         Column("pcn_code", "str"),
+        Column(
+            "ptal",
+            "str",
+            required=False,
+            nullable=True,
+            allowed=PTAL_BANDS,
+            description="TfL PTAL band of the LSOA (2015 mean PTAI); for [travel.ptal]",
+        ),
     ),
 )
 
@@ -187,6 +226,14 @@ SERVICES = FileSpec(
         Column("bands", "list", allowed=BANDS),
         Column("site_kinds", "list", allowed=SITE_KINDS),
         Column("max_travel_km", "float", minimum=0, maximum=500, unit="km"),
+        Column(
+            "building_types",
+            "list",
+            required=False,
+            nullable=True,
+            allowed=BUILDING_TYPES,
+            description="building types that may host the service; empty or absent: any",
+        ),
     ),
 )
 
@@ -216,6 +263,23 @@ BASELINE = FileSpec(
     ),
 )
 
+PATIENTS = FileSpec(
+    name="patients.csv",
+    format="csv",
+    key=("pcn_code", "lsoa_code"),
+    optional=True,
+    description="registered patients of each PCN by the LSOA they live in",
+    columns=(
+        Column("pcn_code", "str"),
+        Column(
+            "lsoa_code",
+            "str",
+            description="2011 LSOA code; codes outside lsoas (or NO2011) are counted, not located",
+        ),
+        Column("patients", "float", minimum=0, unit="patients"),
+    ),
+)
+
 BOROUGHS = FileSpec(
     name="boroughs.geojson",
     format="geojson",
@@ -235,5 +299,6 @@ INPUT_FILES: tuple[FileSpec, ...] = (
     SERVICES,
     DEMAND,
     BASELINE,
+    PATIENTS,
     BOROUGHS,
 )

@@ -96,6 +96,32 @@ BUILDING_TYPES = (  # first pattern found in any of a building's names wins
     ("clinic", re.compile(r"clinic|clinc|centre|sure start")),
 )
 HUB_BUILDING_TYPES = ("community_hospital", "health_centre")
+# Suitability types (geodata/README.md 3.12): which services a building may host. Refines the
+# curation class above (which keeps setting room counts and hub eligibility).
+MENTAL_HEALTH_WORDS = re.compile(
+    r"iapt|talking therap|psycholog|mental health|consultation service|therapeutic community|"
+    r"recovery service|addiction|learning disability")
+CHILDREN_WORDS = re.compile(r"children'?s'?s? centre|childrens centre|sure start|early years|"
+                            r"young people")
+ERIC_MENTAL_HEALTH = "4. Mental Health"
+BUILDING_TYPE_OVERRIDES = HERE / "curation" / "nel_building_type_overrides.csv"
+BUILDING_TYPE_LOG = HERE / "curation" / "nel_building_types.csv"
+# Which building types may host each category (and the exceptions by service): the data of
+# services.csv building_types. Nothing patient-facing goes into team bases and offices.
+CLINICAL = ("practice", "community_hospital", "health_centre", "clinic")
+SUITABLE_TYPES = {
+    "pcn_clinic": CLINICAL,
+    "outpatient_outreach": (*CLINICAL, "acute"),
+    "enhanced_access": CLINICAL,
+}
+SUITABLE_TYPES_BY_SERVICE = {  # community venues may host these
+    "pcn_social_prescribing": (*CLINICAL, "childrens_centre", "mental_health_base"),
+    "pcn_group_consultations": (*CLINICAL, "childrens_centre", "mental_health_base"),
+    "pcn_vaccination": (*CLINICAL, "childrens_centre"),  # childhood immunisation clinics
+    # diagnostics outreach needs an equipped clinical building, not a small clinic
+    "op_cardiology": ("practice", "community_hospital", "health_centre", "acute"),
+    "op_respiratory": ("practice", "community_hospital", "health_centre", "acute"),
+}
 ROOM_RANGES = {  # inclusive ranges: consulting, treatment, group, diagnostics
     "community_hospital": ((8, 14), (2, 4), (1, 2), (1, 2)),
     "health_centre": ((4, 8), (1, 3), (0, 1), (0, 1)),
@@ -122,6 +148,14 @@ SERVICES = (  # id, name, category, room type, hours per 1,000 registered patien
     ("op_respiratory", "Respiratory outreach (spirometry)", "outpatient_outreach", "diagnostics", 0.3),
     ("ea_enhanced_access", "Enhanced access", "enhanced_access", "consulting", 1.0),
 )
+# Share of a PCN clinic's weekly hours the PCN runs at scale and could move (illustrative
+# assumption, geodata/README.md 3.13): the rest is long-term-condition review work the
+# practice's own nurses do for its own list (QOF), which stays in the practice as fixed work.
+MOVABLE_SHARE = {
+    "pcn_diabetes": 0.4, "pcn_respiratory": 0.4, "pcn_cardiovascular": 0.4,
+    "pcn_phlebotomy": 0.5, "pcn_vaccination": 0.5,
+    "pcn_social_prescribing": 1.0, "pcn_group_consultations": 1.0,  # network roles (ARRS)
+}
 CATEGORY_RULES = {  # bands, eligible site kinds, max travel km, provenance of the rate
     "pcn_clinic": ("weekday", "gp_practice;pcn_hub;community", 6.0,
                    "illustrative: typical long-term-condition workload, calibrated"),
@@ -196,12 +230,17 @@ def load_practices() -> gpd.GeoDataFrame:
 
 
 def load_lsoas() -> gpd.GeoDataFrame:
-    """LSOA polygons with mid-2020 population and IMD 2019, coordinates rounded to 6 dp."""
+    """LSOA polygons with mid-2020 population, IMD 2019 and TfL PTAL 2015, coordinates
+    rounded to 6 dp."""
     g = gpd.read_file(RAW / "nel_lsoa11.geojson").to_crs(WGS84).rename(columns={
         "LSOA11CD": "lsoa_code", "LSOA11NM": "lsoa_name", "LAD11NM": "borough",
         "pop_mid2020_all": "population", "imd2019_decile": "imd_decile",
         "imd2019_rank": "imd_rank"})
     g["geometry"] = round_geometry(g.geometry)
+    ptal = pd.read_csv(RAW / "nel_lsoa11_ptal2015.csv", dtype={"ptal_2015": str})
+    g["ptal"] = g["lsoa_code"].map(ptal.set_index("lsoa11cd")["ptal_2015"])
+    if g["ptal"].isna().any():
+        raise ValueError("an LSOA has no PTAL 2015 band")
     return g.sort_values("lsoa_code").reset_index(drop=True)
 
 
@@ -264,7 +303,8 @@ def building_site(grp: pd.DataFrame, kind: str) -> dict:
             "name": rep["OrganisationName"], "kind": kind, "pcn_code": "",
             "borough": rep["borough_name"], "ods_code": rep["OrganisationCode"],
             "postcode": rep["Postcode"], "building_type": "acute" if kind == "acute" else btype,
-            "merged_records": len(grp), "geometry": rep.geometry,
+            "merged_records": len(grp), "geometry": rep.geometry, "record_codes": codes,
+            "record_names": names,
             "source": f"real: NHS website Hospital/Clinics 2022-12 ({codes})"}
 
 
@@ -298,22 +338,40 @@ def curate_estate(practices: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.Dat
     return estate.sort_values("site_id").reset_index(drop=True), dropped
 
 
-def assign_catchments(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> np.ndarray:
-    """PCN per LSOA: argmax over PCNs of sum(list size / (km + 0.5)^2) over its practices.
+def load_registrations(practices: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Registered patients (July 2022) of the kept practices, summed to PCN x home LSOA.
 
-    Gravity keeps catchments compact around where a PCN's patients are registered; a PCN
-    left with no LSOA would take the LSOA nearest its largest practice.
+    Every LSOA is kept, inside NEL or not, plus NO2011 (no LSOA recorded): patients living
+    outside the dataset are counted in patients.csv and reported, never dropped.
     """
-    lxy = bng_xy(lsoas)
-    pull = practices["registered_patients"].to_numpy() / (cdist(lxy, bng_xy(practices)) / 1000
-                                                          + 0.5) ** 2
-    codes = np.array(sorted(practices["pcn_code"].unique()))
-    member = (practices["pcn_code"].to_numpy()[:, None] == codes[None, :]).astype(float)
-    assigned = codes[np.argmax(pull @ member, axis=1)]
-    for code in sorted(set(codes) - set(assigned)):
-        big = practices[practices["pcn_code"] == code].nlargest(1, "registered_patients")
-        idx = int(np.argmin(cdist(lxy, bng_xy(big))[:, 0]))
-        log.warning("PCN %s had no LSOA: given %s", code, lsoas.at[idx, "lsoa_code"])
+    raw = pd.read_csv(RAW / "nel_practice_lsoa_patients.csv", dtype={"lsoa11cd": str})
+    pcn_of = practices.set_index("org_code")["pcn_code"]
+    kept = raw[raw["practice_code"].isin(pcn_of.index)]
+    table = (kept.assign(pcn_code=kept["practice_code"].map(pcn_of))
+             .groupby(["pcn_code", "lsoa11cd"], as_index=False)["patients"].sum()
+             .rename(columns={"lsoa11cd": "lsoa_code"}))
+    table["patients"] = table["patients"].astype(int)
+    log.info("registrations: %d practices, %d patients -> %d PCN x LSOA rows",
+             kept["practice_code"].nunique(), int(table["patients"].sum()), len(table))
+    return table.sort_values(["pcn_code", "lsoa_code"], ignore_index=True)
+
+
+def assign_catchments(lsoas: gpd.GeoDataFrame, registrations: pd.DataFrame) -> np.ndarray:
+    """PCN per LSOA: the PCN with the most registered patients living there (ties: the
+    smaller code), the rule of estates_opt.inputs.patients.plurality_pcn. A PCN left with
+    no LSOA takes the LSOA where most of its patients live (never happens with NEL)."""
+    rows = registrations[registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))]
+    rows = rows.sort_values(["lsoa_code", "patients", "pcn_code"],
+                            ascending=[True, False, True], kind="stable")
+    first = rows.drop_duplicates("lsoa_code").set_index("lsoa_code")["pcn_code"]
+    if first.reindex(lsoas["lsoa_code"]).isna().any():
+        raise ValueError("an LSOA has no registered patients of any NEL practice")
+    assigned = first.reindex(lsoas["lsoa_code"]).to_numpy(dtype=object)
+    for code in sorted(set(registrations["pcn_code"]) - set(assigned)):
+        own = rows[rows["pcn_code"] == code].sort_values(["patients", "lsoa_code"],
+                                                          ascending=[False, True])
+        idx = int(np.flatnonzero(lsoas["lsoa_code"].to_numpy() == own["lsoa_code"].iloc[0])[0])
+        log.warning("PCN %s had no plurality LSOA: given %s", code, lsoas.at[idx, "lsoa_code"])
         assigned[idx] = code
     return assigned
 
@@ -340,8 +398,10 @@ def build_premises(practices: gpd.GeoDataFrame, estate: gpd.GeoDataFrame,
     return prem.sort_values("site_id").reset_index(drop=True)
 
 
-def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """PCN catchment polygons with list totals, population and majority borough (by list)."""
+def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame,
+                  registrations: pd.DataFrame) -> gpd.GeoDataFrame:
+    """PCN catchment polygons with list totals, population, majority borough (by list) and
+    how many of the PCN's registered patients live inside / outside the NEL LSOAs."""
     shapes = lsoas.dissolve(by="pcn_code", aggfunc={"population": "sum"}).sort_index()
     geoms = round_geometry(gpd.GeoSeries(shapely.make_valid(shapes.geometry.values),
                                          index=shapes.index, crs=WGS84))
@@ -355,19 +415,29 @@ def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame) -> gpd.G
     out["borough"] = by_borough.groupby("pcn_code")["borough_name"].first()
     out["population"] = shapes["population"]
     out["n_lsoas"] = lsoas["pcn_code"].value_counts()
+    inside = registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))
+    located = registrations[inside].groupby("pcn_code")["patients"].sum()
+    out["patients_located"] = located.reindex(out.index).fillna(0).astype(int)
+    out["patients_outside_area"] = (registrations[~inside].groupby("pcn_code")["patients"].sum()
+                                    .reindex(out.index).fillna(0).astype(int))
     return gpd.GeoDataFrame(out.reset_index(), geometry=geoms.reindex(out.index).values, crs=WGS84)
 
 
-def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame) -> pd.DataFrame:
-    """PCN x site travel: population-weighted mean LSOA distance x circuity (as estates_opt.inputs.travel)."""
+def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame,
+              registrations: pd.DataFrame) -> pd.DataFrame:
+    """PCN x site travel: mean LSOA distance x circuity, weighted by where the PCN's
+    registered patients live (as estates_opt.inputs.travel with weighting = "patients")."""
     km = cdist(bng_xy(lsoas), bng_xy(premises)) / 1000
-    codes = sorted(lsoas["pcn_code"].unique())
-    rows = []
+    pos = pd.Index(lsoas["lsoa_code"]).get_indexer(registrations["lsoa_code"])
+    rows = registrations.assign(pos=pos)
+    rows = rows[(rows["pos"] >= 0) & (rows["patients"] > 0)]
+    out = []
+    codes = sorted(rows["pcn_code"].unique())
     for code in codes:
-        mask = (lsoas["pcn_code"] == code).to_numpy()
-        w = lsoas.loc[mask, "population"].to_numpy(dtype=float)
-        rows.append(CIRCUITY * (w / w.sum()) @ km[mask])
-    return pd.DataFrame(rows, index=codes, columns=premises["site_id"].to_numpy())
+        own = rows[rows["pcn_code"] == code]
+        w = own["patients"].to_numpy(dtype=float)
+        out.append(CIRCUITY * (w / w.sum()) @ km[own["pos"].to_numpy()])
+    return pd.DataFrame(out, index=codes, columns=premises["site_id"].to_numpy())
 
 
 # ---------------------------------------------------------------- illustrative data
@@ -460,21 +530,73 @@ def site_costs(premises: pd.DataFrame) -> pd.DataFrame:
 
 
 def services_table() -> pd.DataFrame:
-    """The movable services with their room type, bands, eligible site kinds and travel limit."""
+    """The movable services with their room type, bands, eligible site kinds, building types
+    and travel limit."""
     return pd.DataFrame([
         {"service_id": sid, "name": name, "category": cat, "room_type": room,
          "bands": CATEGORY_RULES[cat][0], "site_kinds": CATEGORY_RULES[cat][1],
+         "building_types": ";".join(SUITABLE_TYPES_BY_SERVICE.get(sid, SUITABLE_TYPES[cat])),
          "max_travel_km": CATEGORY_RULES[cat][2], "rate_hours_per_1000_per_week": rate,
+         "movable_share": MOVABLE_SHARE.get(sid, 1.0),
          "provenance": CATEGORY_RULES[cat][3]} for sid, name, cat, room, rate in SERVICES])
 
 
+def classify_buildings(premises: pd.DataFrame) -> pd.DataFrame:
+    """Set each site's suitability ``building_type`` (in place) and return the decision log.
+
+    Practices stay ``practice`` and acute hospitals ``acute``. A community building keeps its
+    curation class ``community_hospital`` or ``health_centre`` unless its representative
+    name marks a mental-health or children's service; a ``clinic`` or ``team_base`` becomes
+    ``mental_health_base`` if any of its names (or an ERIC site type) marks mental health,
+    ``childrens_centre`` if any marks a children's centre; hand overrides come last.
+    """
+    eric = pd.read_csv(RAW / "nel_health_site_types.csv", dtype=str, keep_default_na=False)
+    eric_type = eric.set_index("site_code")["eric_site_type_latest"]
+    overrides = pd.read_csv(BUILDING_TYPE_OVERRIDES, dtype=str, keep_default_na=False)
+    override = overrides.set_index("site_id")
+    rows = []
+    for i, site in premises.iterrows():
+        curation = site["building_type"]
+        if curation in ("practice", "acute"):
+            decided, rule = curation, "kind"
+        else:
+            names = str(site["record_names"])
+            rep = str(site["name"]).lower()
+            types = {eric_type.get(c, "") for c in str(site["record_codes"]).split(";")}
+            eric_mh = next((t for t in sorted(types) if t.startswith(ERIC_MENTAL_HEALTH)), "")
+            strong = curation in HUB_BUILDING_TYPES
+            text = rep if strong else names
+            if m := MENTAL_HEALTH_WORDS.search(text):
+                decided, rule = "mental_health_base", f"name: '{m.group(0)}'"
+            elif m := CHILDREN_WORDS.search(text):
+                decided, rule = "childrens_centre", f"name: '{m.group(0)}'"
+            elif eric_mh and not strong:
+                decided, rule = "mental_health_base", f"ERIC site type: '{eric_mh}'"
+            else:
+                decided, rule = curation, "curation class (3.4 step 6)"
+        if site["site_id"] in override.index:
+            decided = override.at[site["site_id"], "building_type"]
+            rule = f"override: {override.at[site['site_id'], 'reason']}"
+        premises.at[i, "building_type"] = decided
+        if site["kind"] != "gp_practice":
+            rows.append({"site_id": site["site_id"], "name": site["name"], "kind": site["kind"],
+                         "curation_class": curation, "building_type": decided, "rule": rule})
+    log_table = pd.DataFrame(rows).sort_values("site_id", ignore_index=True)
+    log.info("building types: %s", log_table["building_type"].value_counts().sort_index()
+             .to_dict())
+    return log_table
+
+
 def demand_table(pcns: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
-    """Weekly hours per PCN and service: rate x registered patients / 1,000, rounded to 2 dp
-    the way pandas ``Series.round(2)`` does, so a reader recomputing it gets the same value."""
+    """Weekly movable hours per PCN and service: rate x registered patients / 1,000 x movable
+    share, each step rounded to 2 dp the way pandas ``Series.round(2)`` does, so a reader
+    recomputing it gets the same value. ``fixed_hours_per_week`` is the rest (the practices'
+    own work), which capacity.csv carries as fixed work (``fixed_pcn_clinic_hours``)."""
     both = pcns[["pcn_code", "registered_patients"]].merge(services, how="cross")
-    both["hours_per_week"] = (both["rate_hours_per_1000_per_week"] * both["registered_patients"]
-                              / 1000).round(2)
-    return both[["pcn_code", "service_id", "hours_per_week"]].sort_values(
+    total = (both["rate_hours_per_1000_per_week"] * both["registered_patients"] / 1000).round(2)
+    both["hours_per_week"] = (total * both["movable_share"]).round(2)
+    both["fixed_hours_per_week"] = (total - both["hours_per_week"]).round(2)
+    return both[["pcn_code", "service_id", "hours_per_week", "fixed_hours_per_week"]].sort_values(
         ["pcn_code", "service_id"], ignore_index=True)
 
 
@@ -534,11 +656,15 @@ def utilisation_target(kind: str, band: str, rng: np.random.Generator) -> tuple[
 
 
 def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
-                   baseline: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+                   baseline: pd.DataFrame, costs: pd.DataFrame,
+                   own_work: pd.DataFrame) -> pd.DataFrame:
     """Room-hours per open site x room type x band. Baseline comes first, then
-    fixed = clip(target x capacity - baseline, floor x capacity, capacity)."""
+    fixed = clip(target x capacity - baseline, max(floor x capacity, own), capacity), where
+    own is the practice's non-movable PCN-clinic work (``own_work``), reported as
+    ``fixed_pcn_clinic_hours``."""
     rng = rng_for("utilisation")
     base = baseline.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
+    own = own_work.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     rows = []
     for site in premises.itertuples():
         for band in bands[site.site_id]:
@@ -549,10 +675,12 @@ def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
                 cap = n * ROOM_HOURS[band]
                 target, floor = utilisation_target(site.kind, band, rng)
                 used = base.get((site.site_id, rt, band), 0.0)
+                kept = float(own.get((site.site_id, rt, band), 0.0))
+                fixed = round(float(np.clip(cap * target - used, max(floor * cap, kept), cap)), 2)
                 rows.append({
                     "site_id": site.site_id, "room_type": rt, "band": band, "rooms": n,
-                    "capacity_hours": cap,
-                    "fixed_hours": round(float(np.clip(cap * target - used, floor * cap, cap)), 2),
+                    "capacity_hours": cap, "fixed_hours": fixed,
+                    "fixed_pcn_clinic_hours": round(min(kept, fixed), 2),
                     "cost_per_hour_gbp": round(costs.at[site.site_id, "hour"]
                                                * BAND_COST_FACTOR[band], 2),
                     "provenance": ILLUSTRATIVE})
@@ -665,6 +793,29 @@ def validate(premises: pd.DataFrame, capacity: pd.DataFrame, opening: pd.DataFra
         raise AssertionError(f"dataset checks failed: {failed}")
 
 
+# Floor area one bookable room takes (illustrative assumption, README 4: a generic clinic
+# room of about 16 m2; diagnostics and group rooms larger).
+ROOM_M2 = {"consulting": 16.0, "treatment": 16.0, "group": 30.0, "diagnostics": 20.0}
+
+
+def acute_floor_check(capacity: pd.DataFrame, premises: pd.DataFrame) -> pd.DataFrame:
+    """Acute rooms in capacity.csv against ERIC 2016/17 site floor areas (SOURCES.md 9):
+    the share of the site's clinical space the illustrative bookable rooms would take, and
+    the empty and under-used shares the trust reported. A share well above a quarter would
+    say the illustrative rooms are more than the building could hold."""
+    eric = pd.read_csv(RAW / "nel_eric_sites.csv")
+    eric = eric[(eric["year"] == "2016/17") & (eric["site_code"] != "AGGRE")].set_index("site_code")
+    week = capacity[(capacity["band"] == "weekday")
+                    & capacity["site_id"].isin(premises.loc[premises["kind"] == "acute", "site_id"])]
+    area = (week["rooms"] * week["room_type"].map(ROOM_M2)).groupby(week["site_id"]).sum()
+    table = pd.DataFrame({"rooms": week.groupby("site_id")["rooms"].sum(), "rooms_m2": area})
+    table["eric_clinical_space_m2"] = eric["clinical_space_m2"].reindex(table.index)
+    table["rooms_share_of_clinical"] = (table["rooms_m2"] / table["eric_clinical_space_m2"]).round(3)
+    table["eric_empty_pct"] = eric["floor_area_empty_pct"].reindex(table.index)
+    table["eric_under_used_pct"] = eric["floor_area_under_used_pct"].reindex(table.index)
+    return table
+
+
 # ---------------------------------------------------------------- writers
 def json_value(v: object) -> object:
     """JSON-safe scalar: numpy -> Python, NaN/NA -> null."""
@@ -707,11 +858,12 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     practices = load_practices()
     lsoas = load_lsoas()
-    lsoas["pcn_code"] = assign_catchments(lsoas, practices)
-    pcns = dissolve_pcns(lsoas, practices)
+    registrations = load_registrations(practices)
+    lsoas["pcn_code"] = assign_catchments(lsoas, registrations)
+    pcns = dissolve_pcns(lsoas, practices, registrations)
     estate, dropped = curate_estate(practices)
     premises = build_premises(practices, estate, lsoas)
-    travel = travel_km(lsoas, premises)
+    travel = travel_km(lsoas, premises, registrations)
     rooms = draw_rooms(premises)
     hubs = choose_hubs(premises, rooms, travel)
     make_hubs(premises, rooms, hubs, pcns.set_index("pcn_code")["registered_patients"])
@@ -721,13 +873,18 @@ def main() -> None:
     rng = rng_for("step_free")
     premises["step_free"] = [k in ("acute", "pcn_hub") or bool(
         rng.random() < (0.85 if k == "community" else 0.75)) for k in premises["kind"]]
+    building_types = classify_buildings(premises)
     bands = opening_bands(premises, set(ea_sites.values()))
     costs = site_costs(premises)
     services = services_table()
     demand = demand_table(pcns, services)
     baseline = baseline_table(demand, services, premises, rooms, hubs, ea_sites, travel)
+    own = demand[demand["fixed_hours_per_week"] > 0].drop(columns="hours_per_week").rename(
+        columns={"fixed_hours_per_week": "hours_per_week"})
+    own_work = baseline_table(own, services, premises, rooms, hubs, ea_sites, travel)
+    demand = demand.drop(columns="fixed_hours_per_week")
     size_acute(rooms, baseline, premises)
-    capacity = capacity_table(premises, rooms, bands, baseline, costs)
+    capacity = capacity_table(premises, rooms, bands, baseline, costs, own_work)
     opening = opening_table(premises, rooms, bands, costs)
     validate(premises, capacity, opening, demand, baseline, lsoas, pcns)
 
@@ -736,9 +893,11 @@ def main() -> None:
                              "merged_records", "building_type", "catchment_pcn_code"],
                   "premises.geojson")
     write_geojson(pcns, ["pcn_code", "pcn_name", "registered_patients", "borough", "population",
-                         "n_practices", "n_lsoas", "hub_site_id"], "pcns.geojson")
+                         "n_practices", "n_lsoas", "patients_located", "patients_outside_area",
+                         "hub_site_id"], "pcns.geojson")
+    write_csv(registrations, OUT / "patients.csv")
     write_geojson(lsoas, ["lsoa_code", "lsoa_name", "borough", "population", "imd_decile",
-                          "imd_rank", "pcn_code"], "lsoas.geojson")
+                          "imd_rank", "ptal", "pcn_code"], "lsoas.geojson")
     boroughs = gpd.read_file(RAW / "nel_boroughs.geojson").rename(
         columns={"LAD22CD": "borough_code", "LAD22NM": "borough"}).sort_values("borough_code")
     write_geojson(boroughs, ["borough_code", "borough", "nel_priority", "area_km2"],
@@ -747,6 +906,7 @@ def main() -> None:
                         ("demand", demand), ("baseline", baseline.drop(columns="room_type"))):
         write_csv(table, OUT / f"{name}.csv")
     write_csv(dropped.sort_values("OrganisationCode"), CURATION_LOG)
+    write_csv(building_types, BUILDING_TYPE_LOG)
     (OUT / "ATTRIBUTION.txt").write_text(attribution_text(), encoding="utf-8")
     build_basemap()  # geodata/nel/basemap/: the maps' offline water, roads, rail and places
     report(premises, pcns, lsoas, capacity, opening, baseline, services, demand, travel)
@@ -771,12 +931,21 @@ def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
         print(f"\nSites by kind: {premises['kind'].value_counts().sort_index().to_dict()}")
         print(f"Hubs: {len(hubs) - practice_hubs} community buildings, {practice_hubs} practices;"
               f" practices over-booked on weekdays today: {over} of {len(per_site)}")
+        clinics = baseline[baseline["service_id"].map(services.set_index("service_id")["category"])
+                           == "pcn_clinic"]
+        in_practice = clinics["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
+        own = capacity["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
+        print(f"PCN-clinic hours in gp_practice sites: movable (baseline) "
+              f"{clinics.loc[in_practice, 'hours_per_week'].sum():,.2f}, fixed (practices' own "
+              f"list) {capacity.loc[own, 'fixed_pcn_clinic_hours'].sum():,.2f}")
         print(f"PCNs {len(pcns)}, LSOAs {len(lsoas)}, population {lsoas['population'].sum():,},"
               f" registered patients {pcns['registered_patients'].sum():,}")
         print("\nUtilisation = (fixed + baseline) / capacity, by kind x band:\n", util.to_string())
         print("\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
               room_check.to_string())
-        print("\nReachability (pop-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
+        print("\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
+        print("\nAcute rooms vs ERIC 2016/17 clinical space:\n",
+              acute_floor_check(capacity, premises).to_string())
         print(f"\nWrote {OUT}")
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from estates_opt.cli import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_OK, app
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "solve", "compare", "map", "explain"]
+COMMANDS = ["validate", "solve", "compare", "map", "explain", "robust"]
 
 runner = CliRunner()
 
@@ -324,3 +324,21 @@ def test_unknown_tiles_are_bad_input_before_anything_runs(tiny_plan_dir, tmp_pat
     assert not (tmp_path / "maps").exists()
     result = run("solve", "--tiles", "nosuch", "--out", tmp_path / "out")
     assert result.exit_code == EXIT_BAD_INPUT and not (tmp_path / "out").exists()
+
+
+def test_robust_writes_the_core_and_its_summary(tiny_scenario, tmp_path):
+    out = tmp_path / "robust"
+    result = run("robust", tiny_scenario, "--out", out)
+    assert result.exit_code == EXIT_OK, result.output
+    assert "moves hold in all 5 variants" in flat(result.output)
+    core = pd.read_csv(out / "robust_core.csv")
+    summary = json.loads((out / "robust_summary.json").read_text(encoding="utf-8"))
+    assert summary["moves_central"] == len(core)
+    assert int(core["robust"].sum()) == summary["moves_robust"]
+    assert set(summary["status"]) == {
+        "central",
+        "demand_low",
+        "demand_high",
+        "cost_low",
+        "cost_high",
+    }

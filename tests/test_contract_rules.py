@@ -282,7 +282,7 @@ def test_nel_close_langthorne_loses_no_hour():
         cap["fixed_hours"].sum()
         + raw.baseline.loc[raw.baseline["site_id"] == "RATDY", "hours_per_week"].sum()
     )
-    assert held == pytest.approx(227.41, abs=0.01)
+    assert held == pytest.approx(219.43, abs=0.01)
     out = plan.moves.loc[plan.moves["from_site_id"] == "RATDY"]
     assert set(out["why"]) == {"building closes"}
     rehouse = plan.unmet["service_id"].str.startswith("rehouse_RATDY_")

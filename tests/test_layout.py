@@ -26,7 +26,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("results",),
     ("outputs",),
     ("pipeline", "synthetic"),
-    ("compare",),
+    ("compare", "robust"),
     ("cli",),
 )
 

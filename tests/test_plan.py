@@ -164,7 +164,12 @@ def test_nel_community_weekday_utilisation_rises_to_at_least_75_percent(nel_plan
 
 def test_nel_practices_end_at_or_below_their_cap(nel_plan):
     cap = nel_plan.scenario.cap("gp_practice")
-    assert _weekday_after(nel_plan, "gp_practice") <= cap + 1e-9
+    # In all: at most the cap, except where fixed work alone (the practices' own-list PCN
+    # clinics included, geodata/README.md 3.13) is already above it.
+    week = nel_plan.utilisation
+    week = week[(week["kind"] == "gp_practice") & (week["band"] == "weekday")]
+    ceiling = np.maximum(cap * week["capacity_hours"], week["fixed_hours"]).sum()
+    assert _weekday_after(nel_plan, "gp_practice") <= ceiling / week["capacity_hours"].sum() + 1e-9
     # Slot by slot: at most the cap, unless fixed work alone already exceeds it.
     u = nel_plan.utilisation
     u = u[u["kind"] == "gp_practice"]

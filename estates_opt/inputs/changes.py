@@ -51,6 +51,9 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
     for service in scenario.travel.max_km_by_service:
         if service not in services:
             problems.append(_unknown("service", "travel.max_km_by_service", service, services))
+    for service in scenario.suitability.relax:
+        if service not in services:
+            problems.append(_unknown("service", "suitability.relax", service, services))
     for site in scenario.buildings.close:
         if site not in sites:
             problems.append(_unknown("site", "buildings.close", site, sites))
@@ -166,6 +169,10 @@ def _close_buildings(estate: _Estate, scenario: Scenario) -> None:
     estate.opening = estate.opening[~estate.opening["site_id"].isin(closing)]
 
 
+#: Building type of a new site that names none, by kind.
+_NEW_SITE_TYPE = {"gp_practice": "practice", "acute": "acute"}
+
+
 def _add_new_sites(estate: _Estate, dataset: Dataset, scenario: Scenario) -> None:
     """``[[buildings.new]]``: premises rows (projected) and their rooms."""
     if not scenario.buildings.new:
@@ -181,6 +188,7 @@ def _add_new_sites(estate: _Estate, dataset: Dataset, scenario: Scenario) -> Non
                 "kind": new.kind,
                 "pcn_code": new.pcn_code or "",
                 "borough": borough if isinstance(borough, str) else "",
+                "building_type": new.building_type or _NEW_SITE_TYPE.get(new.kind, "health_centre"),
                 "geometry": Point(new.lon, new.lat),
             }
         )

@@ -23,6 +23,7 @@ from estates_opt.inputs.files import (
     resolve_input,
 )
 from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.inputs.patients import WEIGHTED_BY_PATIENTS, located_summary, travel_weighting
 from estates_opt.inputs.validate import (
     ProblemCollector,
     check_cross_file,
@@ -62,6 +63,9 @@ class Dataset:
     closed_slots: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["site_id", "band", "reason"])
     )
+    #: patients.csv (registered patients by PCN and home LSOA) if the dataset has it: travel
+    #: is then weighted by where each PCN's patients live (:mod:`estates_opt.inputs.patients`).
+    patients: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         kinds = self.premises["kind"].value_counts().to_dict()
@@ -195,6 +199,7 @@ def dataset_from_tables(
     if opening is None:
         opening = pd.DataFrame({c.name: pd.Series(dtype=_dtype(c.kind)) for c in OPENING.columns})
     boroughs = typed.get("boroughs")
+    patients = typed.get("patients")
     return Dataset(
         premises=_reset(premises),
         capacity=_reset(typed["capacity"]),
@@ -207,6 +212,7 @@ def dataset_from_tables(
         boroughs=_reset(_project(boroughs)) if boroughs is not None else None,
         source=source,
         attribution=attribution,
+        patients=_reset(patients) if patients is not None else None,
     )
 
 
@@ -339,6 +345,9 @@ def summarise(dataset: Dataset) -> dict[str, object]:
         "utilisation": utilisation_by_kind(dataset),
         "demand_by_category": demand.groupby("category")["hours_per_week"].sum().to_dict(),
         "opening_options": len(dataset.opening),
+        # patients.csv makes [travel] weighting = "patients" possible; the scenario chooses.
+        "patient_weighting_available": travel_weighting(dataset.patients) == WEIGHTED_BY_PATIENTS,
+        "patients_located": located_summary(dataset.lsoas, dataset.patients),
     }
 
 

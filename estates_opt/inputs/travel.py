@@ -2,7 +2,9 @@
 
 Travel from a PCN to a site is the population-weighted mean straight-line
 distance from the PCN's LSOAs (their representative points) to the site,
-times a circuity factor that turns crow-fly into road distance. A travel
+times a circuity factor that turns crow-fly into road distance. When the
+dataset has ``patients.csv``, the LSOAs are those the PCN's registered
+patients live in, weighted by their number (:mod:`estates_opt.inputs.patients`). A travel
 matrix file (for example from r5py) replaces the geometry when a scenario
 gives one. The LP never sees geometries: only the long table returned here.
 """
@@ -24,6 +26,7 @@ from estates_opt.errors import (
 )
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.inputs.files import read_text_table
+from estates_opt.inputs.patients import origin_weights
 from estates_opt.paths import kind_of
 from estates_opt.scenario import Scenario
 from estates_opt.schema import BANDS, PROJECTED_CRS
@@ -47,27 +50,28 @@ def site_points(premises: gpd.GeoDataFrame) -> np.ndarray:
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
-def _pcn_weights(lsoas: gpd.GeoDataFrame):
-    """Yield (PCN code, its LSOA positions, population weights summing to 1) per PCN."""
-    population = lsoas["population"].to_numpy(dtype=float)
-    codes = lsoas["pcn_code"].to_numpy()
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        members = order[start:stop]
-        weights = population[members]
-        weights = (
-            weights / weights.sum()
-            if weights.sum() > 0
-            else np.full(len(members), 1 / len(members))
-        )
-        yield codes[members[0]], members, weights
+def _pcn_weights(lsoas: gpd.GeoDataFrame, patients: pd.DataFrame | None = None):
+    """Yield (PCN code, its origin LSOA positions, weights summing to 1) per PCN.
+
+    Registered patients by home LSOA when ``patients`` is given, else catchment
+    population (:func:`estates_opt.inputs.patients.origin_weights`).
+    """
+    yield from origin_weights(lsoas, patients)
 
 
-def _weighted_km(pts: np.ndarray, weights: np.ndarray, targets: np.ndarray, circuity: float):
-    """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target."""
+def _weighted_km(
+    pts: np.ndarray,
+    weights: np.ndarray,
+    targets: np.ndarray,
+    circuity: float,
+    factors: np.ndarray | None = None,
+):
+    """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target;
+    each origin's distance times its ``factors`` entry when given (PTAL weighting)."""
     diff = pts[:, None, :] - targets[None, :, :]
     dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
+    if factors is not None:
+        dist_km = dist_km * factors[:, None]
     return circuity * (weights @ dist_km)
 
 
@@ -76,11 +80,16 @@ def pcn_site_travel(
     premises: gpd.GeoDataFrame,
     circuity: float = 1.3,
     max_km: float | None = None,
+    patients: pd.DataFrame | None = None,
+    lsoa_factors: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Population-weighted travel (km) from each PCN to each site within ``max_km``.
 
     Returns columns ``pcn_code, site_id, travel_km`` sorted by PCN then site.
     Pairs further than ``max_km`` are dropped so large instances stay sparse.
+    With ``patients`` (patients.csv), each PCN's origins are the LSOAs its
+    registered patients live in, weighted by their number. ``lsoa_factors`` (>= 1,
+    one per LSOA) multiplies each origin's distance (:func:`ptal_factors`).
     """
     started = time.perf_counter()
     origins = lsoa_points(lsoas)
@@ -88,7 +97,7 @@ def pcn_site_travel(
     site_ids = premises["site_id"].to_numpy()
     # Arrays per PCN, one frame at the end (a frame per PCN cost more than the distances).
     pcn_parts, site_parts, km_parts = [], [], []
-    for code, members, weights in _pcn_weights(lsoas):
+    for code, members, weights in _pcn_weights(lsoas, patients):
         pts = origins[members]
         centre = weights @ pts
         # Crow-fly pre-filter: a site further from every LSOA than max_km cannot qualify.
@@ -103,7 +112,8 @@ def pcn_site_travel(
             idx = np.arange(len(targets))
         if idx.size == 0:
             continue
-        travel = _weighted_km(pts, weights, targets[idx], circuity)
+        factors = lsoa_factors[members] if lsoa_factors is not None else None
+        travel = _weighted_km(pts, weights, targets[idx], circuity, factors)
         keep = travel <= max_km if max_km is not None else np.ones(idx.size, bool)
         pcn_parts.append(np.full(int(keep.sum()), code, dtype=object))
         site_parts.append(site_ids[idx[keep]])
@@ -135,6 +145,7 @@ def pair_travel(
     premises: gpd.GeoDataFrame,
     pairs: pd.DataFrame,
     circuity: float = 1.3,
+    patients: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Travel (km) for the given ``pcn_code, site_id`` pairs only, measured as
     :func:`pcn_site_travel` measures it.
@@ -151,7 +162,7 @@ def pair_travel(
     wanted = wanted[wanted["pos"] >= 0]
     by_pcn = wanted.groupby("pcn_code")["pos"].agg(list).to_dict()
     pcn_parts, site_parts, km_parts = [], [], []
-    for code, members, weights in _pcn_weights(lsoas):
+    for code, members, weights in _pcn_weights(lsoas, patients):
         positions = by_pcn.get(code)
         if not positions:
             continue
@@ -472,6 +483,73 @@ def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
         zip(dataset.services["service_id"], dataset.services["max_travel_km"], strict=True)
     )
     limits.update(scenario.travel.max_km_by_service)
-    return pcn_site_travel(
-        dataset.lsoas, dataset.premises, scenario.travel.circuity, max(limits.values())
+    patients = travel_patients(dataset, scenario)
+    limit = max(limits.values())
+    ptal = scenario.travel.ptal
+    if not ptal.enabled:
+        return pcn_site_travel(
+            dataset.lsoas, dataset.premises, scenario.travel.circuity, limit, patients=patients
+        )
+    parts = []
+    for band in BANDS:
+        factors = ptal_factors(dataset, scenario) if band in ptal.bands else None
+        table = pcn_site_travel(
+            dataset.lsoas,
+            dataset.premises,
+            scenario.travel.circuity,
+            limit,
+            patients=patients,
+            lsoa_factors=factors,
+        )
+        parts.append(table.assign(band=band))
+    return (
+        pd.concat(parts, ignore_index=True)
+        .sort_values(["pcn_code", "site_id", "band"], kind="stable")
+        .reset_index(drop=True)
     )
+
+
+def ptal_factors(dataset: Dataset, scenario: Scenario) -> np.ndarray:
+    """Per LSOA, the factor its distance counts in a PTAL-weighted band (1 where the LSOA
+    has no PTAL or its band has no factor).
+
+    ``[travel.ptal] enabled`` on a dataset whose lsoas.geojson has no ``ptal`` column is an
+    input error naming the file and column.
+    """
+    if "ptal" not in dataset.lsoas.columns:
+        raise InputDataError(
+            [
+                Problem(
+                    "lsoas.geojson",
+                    "has no ptal column, but the scenario sets [travel.ptal] enabled = true.",
+                    column="ptal",
+                    fix="add each LSOA's PTAL band (0, 1a, 1b, 2-5, 6a, 6b; see "
+                    "geodata/README.md) or turn [travel.ptal] off.",
+                )
+            ]
+        )
+    bands = dataset.lsoas["ptal"].astype(object).where(dataset.lsoas["ptal"].notna(), "")
+    return bands.map(scenario.travel.ptal.factors).fillna(1.0).to_numpy(float)
+
+
+def travel_patients(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
+    """patients.csv when the scenario weights travel by registered patients, else None.
+
+    ``[travel] weighting = "patients"`` on a dataset without patients.csv is an input
+    error naming the file, not a silent fall-back to catchment population.
+    """
+    if scenario.travel.weighting != "patients":
+        return None
+    if dataset.patients is None or not len(dataset.patients):
+        raise InputDataError(
+            [
+                Problem(
+                    "patients.csv",
+                    f"is missing from {dataset.source}, but the scenario sets "
+                    '[travel] weighting = "patients".',
+                    fix="add patients.csv (pcn_code, lsoa_code, patients; see geodata/README.md) "
+                    'or set weighting = "population".',
+                )
+            ]
+        )
+    return dataset.patients

@@ -188,7 +188,7 @@ def _coerce(
     elif column.kind == "list":
         parts = text.map(lambda v: tuple(p.strip() for p in v.split(";") if p.strip()))
         for pos, items in zip(text.index, parts, strict=True):
-            if not items:
+            if not items and not column.nullable:
                 bad.append((pos, "is empty", f"list one or more of {column.allowed} with ';'"))
             for item in items:
                 if column.allowed and item not in column.allowed:
@@ -438,6 +438,28 @@ def check_fixed_within_capacity(
             )
 
 
+def check_own_work_within_fixed(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """The non-movable PCN-clinic work is part of the fixed work, never more."""
+    capacity = tables.get("capacity")
+    if capacity is None or not {"fixed_pcn_clinic_hours", "fixed_hours"} <= set(capacity.columns):
+        return
+    own, fixed = capacity["fixed_pcn_clinic_hours"], capacity["fixed_hours"]
+    over = (own > fixed + 1e-9).fillna(False) & np.isfinite(fixed)
+    for pos in capacity.index[over.to_numpy(dtype=bool)]:
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"fixed_pcn_clinic_hours {own[pos]:g} exceed fixed_hours {fixed[pos]:g}: the "
+                "practice's own PCN-clinic work is part of its fixed work.",
+                row=_row_label(capacity, pos, ("site_id", "room_type", "band")),
+                column="fixed_pcn_clinic_hours",
+                fix="lower fixed_pcn_clinic_hours or raise fixed_hours.",
+            )
+        )
+
+
 def check_opening_not_already_open(
     tables: dict[str, pd.DataFrame], problems: ProblemCollector
 ) -> None:
@@ -616,14 +638,65 @@ def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: Problem
                 )
 
 
+def check_patients(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """patients.csv names known PCNs, and every PCN has patients living in the dataset's
+    LSOAs (else its travel could not be weighted). LSOA codes outside lsoas are allowed:
+    those patients are counted as living outside the area."""
+    patients, pcns, lsoas = tables.get("patients"), tables.get("pcns"), tables.get("lsoas")
+    if patients is None or pcns is None or not {"pcn_code", "lsoa_code"} <= set(patients):
+        return
+    key = ("pcn_code", "lsoa_code")
+    pcn_codes = _ids(pcns, "pcn_code") or set()
+    check_references(patients, "pcn_code", pcn_codes, problems, "patients.csv", key, "PCN", "pcns")
+    if lsoas is None or "lsoa_code" not in lsoas or "patients" not in patients:
+        return
+    counts = pd.to_numeric(patients["patients"], errors="coerce").fillna(0.0)
+    inside = patients["lsoa_code"].isin(set(lsoas["lsoa_code"])) & (counts > 0)
+    located = set(patients.loc[inside, "pcn_code"])
+    for code in sorted(c for c in pcns.get("pcn_code", []) if isinstance(c, str) and c):
+        if code not in located:
+            problems.schema.append(
+                Problem(
+                    "patients.csv",
+                    f"has no patients of PCN {code[:60]} living in an LSOA of lsoas.geojson, so "
+                    "its travel cannot be weighted by where its patients live.",
+                    column="pcn_code",
+                    fix="add its rows (pcn_code, lsoa_code, patients), or remove patients.csv to "
+                    "weight every PCN by its catchment population.",
+                )
+            )
+
+
+def check_building_types_given(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """A services.csv that restricts building types needs premises typed to match."""
+    services, premises = tables.get("services"), tables.get("premises")
+    if services is None or premises is None or "building_types" not in services.columns:
+        return
+    restricted = [t for t in services["building_types"] if isinstance(t, tuple) and t]
+    if restricted and "building_type" not in premises.columns:
+        problems.schema.append(
+            Problem(
+                "premises.geojson",
+                "has no building_type column, but services.csv says which building types may "
+                "host its services, so no building could host them.",
+                column="building_type",
+                fix="add building_type to premises (see geodata/README.md), or drop the "
+                "building_types column of services.csv.",
+            )
+        )
+
+
 #: The cross-file rules, in the order their problems are listed.
 CROSS_FILE_RULES = (
     check_cross_references,
     check_fixed_within_capacity,
+    check_own_work_within_fixed,
     check_opening_not_already_open,
     check_practices_name_their_pcn,
     check_pcns_have_population,
     check_enhanced_access_bands,
     check_room_types_exist,
     check_baseline_rooms_open,
+    check_patients,
+    check_building_types_given,
 )

@@ -134,6 +134,7 @@ import scipy.sparse as sp
 
 from estates_opt.errors import ModelSpecificationError
 from estates_opt.inputs.dataset import Dataset, opening_rooms
+from estates_opt.inputs.suitability import drop_unsuitable
 from estates_opt.inputs.travel import deprived_share
 from estates_opt.model.checks import diagnose
 from estates_opt.model.program import INF, LinearProgram
@@ -221,6 +222,7 @@ def candidate_allocations(
         cand = cand[(cand["band_x"] == cand["band_y"]) | (cand["band_x"] == "")]
         cand = cand.drop(columns="band_x").rename(columns={"band_y": "band"})
     cand = cand[cand["travel_km"] <= cand["max_travel_km"] + 1e-9]
+    cand = drop_unsuitable(dataset, scenario, cand)
     cand = cand.merge(
         slots[["site_id", "room_type", "band", "state", "cost_per_hour_gbp", "limit_hours"]],
         on=["site_id", "room_type", "band"],

@@ -16,6 +16,8 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.relocations import today_in_sessions
+from estates_opt.results.suitability_check import check_suitability
+from estates_opt.results.travel_check import recomputed_travel_km
 from estates_opt.scenario import Scenario
 from estates_opt.schema import SESSION_HOURS
 
@@ -36,29 +38,6 @@ def _expected_demand(dataset: Dataset, scenario: Scenario) -> pd.Series:
     factor *= np.array([g.by_service.get(s, 1.0) for s in services])
     factor *= np.array([g.by_borough.get(str(borough.get(p, "")), 1.0) for p in pcns])
     return d * factor
-
-
-def _travel_km(dataset: Dataset, pairs: pd.DataFrame, circuity: float) -> pd.Series:
-    """Population-weighted crow-fly distance x circuity, recomputed pair by pair."""
-    lsoas = dataset.lsoas
-    points = lsoas.geometry.representative_point()
-    lx, ly = points.x.to_numpy(), points.y.to_numpy()
-    pop = lsoas["population"].to_numpy(float)
-    by_pcn = lsoas.groupby("pcn_code").indices  # positions, ascending, in one pass
-    empty = np.array([], dtype=np.intp)
-    members = {p: by_pcn.get(p, empty) for p in pairs["pcn_code"].unique()}
-    site = dict(zip(dataset.premises["site_id"], dataset.premises.geometry, strict=True))
-    out = []
-    for pcn, site_id in pairs[["pcn_code", "site_id"]].itertuples(index=False):
-        idx = members[pcn]
-        if site_id not in site:
-            out.append(np.nan)
-            continue
-        pt = site[site_id]
-        dist = np.hypot(lx[idx] - pt.x, ly[idx] - pt.y) / 1000.0
-        w = pop[idx] / pop[idx].sum()
-        out.append(circuity * float(w @ dist))
-    return pd.Series(out, index=pairs.index)
 
 
 def verify_plan(
@@ -86,6 +65,7 @@ def verify_plan(
     v += _check_contract(dataset, scenario, alloc, kpis)
     v += _check_hours_moved(dataset, scenario, allocations, kpis)
     v += _check_closures(dataset, alloc)
+    v += check_suitability(dataset, scenario, alloc)
     return v
 
 
@@ -201,10 +181,10 @@ def _check_travel(dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame) -> 
         zip(dataset.services["service_id"], dataset.services["max_travel_km"], strict=True)
     )
     limits.update(scenario.travel.max_km_by_service)
-    pairs = alloc[["pcn_code", "site_id"]].drop_duplicates()
-    km = _travel_km(dataset, pairs, scenario.travel.circuity)
+    pairs = alloc[["pcn_code", "site_id", "band"]].drop_duplicates()
+    km = recomputed_travel_km(dataset, scenario, pairs)
     pairs = pairs.assign(km=km.to_numpy())
-    check = alloc.merge(pairs, on=["pcn_code", "site_id"])
+    check = alloc.merge(pairs, on=["pcn_code", "site_id", "band"])
     for row in check.itertuples(index=False):
         where = f"{row.service_id} for {row.pcn_code} at {row.site_id}"
         limit = limits[row.service_id]

@@ -1,0 +1,90 @@
+"""The verifier's own recomputation of PCN-to-site travel, for every travel rule.
+
+Independent of :mod:`estates_opt.inputs.travel` (it reads the dataset and the
+scenario, never the model's travel table): origins are the PCN's catchment LSOAs
+weighted by population, or, with ``[travel] weighting = "patients"``, the LSOAs its
+registered patients live in (patients.csv) weighted by their number; with
+``[travel] ptal`` on, an evening or Saturday journey from an LSOA counts its
+distance times the factor of the LSOA's PTAL band.
+
+``results/verify.py`` calls :func:`recomputed_travel_km` in place of its
+population-only recomputation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.scenario import Scenario
+
+
+def _origins(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """One row per (PCN, LSOA position) with the origin's weight (summing to 1 per PCN)."""
+    lsoas = dataset.lsoas
+    patients = dataset.patients
+    if scenario.travel.weighting == "patients" and patients is not None and len(patients):
+        pos = pd.Index(lsoas["lsoa_code"]).get_indexer(patients["lsoa_code"])
+        rows = pd.DataFrame(
+            {
+                "pcn_code": patients["pcn_code"].to_numpy(),
+                "pos": pos,
+                "w": patients["patients"].astype(float).to_numpy(),
+            }
+        )
+        rows = rows[(rows["pos"] >= 0) & (rows["w"] > 0)]
+    else:
+        rows = pd.DataFrame(
+            {
+                "pcn_code": lsoas["pcn_code"].to_numpy(),
+                "pos": np.arange(len(lsoas)),
+                "w": lsoas["population"].astype(float).to_numpy(),
+            }
+        )
+    total = rows.groupby("pcn_code")["w"].transform("sum")
+    size = rows.groupby("pcn_code")["w"].transform("size")
+    rows = rows.assign(w=np.where(total > 0, rows["w"] / total.where(total > 0), 1.0 / size))
+    return rows
+
+
+def _band_factor(dataset: Dataset, scenario: Scenario, band: str) -> np.ndarray:
+    """Per LSOA, the factor its distance counts in ``band`` (1 unless PTAL weighting applies)."""
+    factors = np.ones(len(dataset.lsoas))
+    ptal = scenario.travel.ptal
+    if not ptal.enabled or band not in ptal.bands or "ptal" not in dataset.lsoas.columns:
+        return factors
+    mapped = dataset.lsoas["ptal"].map(
+        lambda v: ptal.factors.get(v) if isinstance(v, str) else None
+    )
+    return mapped.astype(float).fillna(1.0).to_numpy(float)
+
+
+def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFrame) -> pd.Series:
+    """Travel (km) per row of ``pairs`` (``pcn_code``, ``site_id``, optional ``band``),
+    recomputed from the dataset as the scenario defines it; NaN for an unknown site or a
+    PCN with no origins. Index as ``pairs``."""
+    points = dataset.lsoas.geometry.representative_point()
+    lx, ly = points.x.to_numpy(), points.y.to_numpy()
+    origins = _origins(dataset, scenario)
+    by_pcn = {
+        str(code): (group["pos"].to_numpy(int), group["w"].to_numpy(float))
+        for code, group in origins.groupby("pcn_code", sort=True)
+    }
+    site = dict(zip(dataset.premises["site_id"], dataset.premises.geometry, strict=True))
+    bands = pairs["band"] if "band" in pairs.columns else pd.Series("", index=pairs.index)
+    factor_of: dict[str, np.ndarray] = {}
+    circuity = scenario.travel.circuity
+    out = []
+    for pcn, site_id, band in zip(pairs["pcn_code"], pairs["site_id"], bands, strict=True):
+        members = by_pcn.get(str(pcn))
+        if site_id not in site or members is None:
+            out.append(np.nan)
+            continue
+        idx, weights = members
+        if band not in factor_of:
+            factor_of[band] = _band_factor(dataset, scenario, str(band))
+        pt = site[site_id]
+        dist = np.hypot(lx[idx] - pt.x, ly[idx] - pt.y) / 1000.0 * factor_of[band][idx]
+        out.append(circuity * float(weights @ dist))
+    return pd.Series(out, index=pairs.index, dtype=float)
