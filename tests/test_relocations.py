@@ -166,3 +166,14 @@ def test_phases_never_push_a_receiving_room_over_its_cap(whole_plan):
             load[(line.from_site_id, room, line.from_band)] -= line.hours_per_week
         limit = np.maximum(util["cap"] * util["capacity_hours"], util["before_hours"])
         assert (load <= limit + 1e-6).all()
+
+
+def test_the_index_page_draws_the_phase_curve(whole_plan):
+    from estates_opt.outputs.maps.data import build_map_data
+    from estates_opt.outputs.maps.pages import hub_files, index_page
+
+    data = build_map_data(whole_plan)
+    page = index_page(data, hub_files(data))
+    assert "Phased plan: what to do first" in page
+    assert page.count("<circle") == len(whole_plan.phases)
+    assert "<polyline" in page

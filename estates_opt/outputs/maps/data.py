@@ -10,7 +10,7 @@ keeps the whole-ICS page small without visible change at map scales.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +135,8 @@ class MapData:
     bounds: list[list[float]]
     #: Offline basemap layers (water, roads, rail, stations, places) if the dataset has them.
     basemap: dict[str, gpd.GeoDataFrame] | None = None
+    #: The phased plan (phases.csv rows), for the curve on the index page.
+    phases: list[dict[str, Any]] = field(default_factory=list)
 
     def style(self) -> dict[str, Any]:
         """The colour keys shared by both kinds of page."""
@@ -204,6 +206,7 @@ def build_map_data(plan: Plan) -> MapData:
         moves_by_pcn=_moves_by_pcn(plan.moves),
         attribution="\n".join(t for t in (ds.attribution, basemap_attribution) if t),
         kpis=plan.kpis,
+        phases=plan.phases.to_dict(orient="records") if len(plan.phases) else [],
         bounds=_with_points(bounds, sites),
         basemap=basemap,
     )

@@ -604,6 +604,12 @@ thead th { border-bottom: 2px solid #999; position: sticky; top: 0; background: 
 tbody tr:hover { background: #fff7d6; }
 .sub { color: #555; }
 .attr { color: #666; font-size: 12px; margin-top: 20px; white-space: pre-line; }
+h2 { font-size: 18px; margin: 28px 0 4px; }
+.eo-phases { display: block; width: 100%; max-width: 520px; margin-top: 8px; }
+.eo-phases line { stroke: #999; }
+.eo-phases polyline { stroke: #b03a2e; stroke-width: 2; }
+.eo-phases circle { fill: #b03a2e; }
+.eo-phases text { font-size: 11px; fill: #444; }
 @media (max-width: 760px) {
   body { margin: 12px; }
   table, tbody, tr, td { display: block; width: 100%; box-sizing: border-box; }
@@ -684,5 +690,61 @@ def index_page(data: MapData, files: dict[str, str]) -> str:
         '<a href="../plan_map.html">Whole-ICS plan map</a></div>'
         f"<table><thead><tr>{header}</tr></thead><tbody>"
         + "".join(rows)
-        + f'</tbody></table><div class="attr">{_e(data.attribution)}</div></body></html>\n'
+        + "</tbody></table>"
+        + phases_chart(data.phases)
+        + f'<div class="attr">{_e(data.attribution)}</div></body></html>\n'
+    )
+
+
+def phases_chart(phases: list[dict[str, Any]]) -> str:
+    """The phased plan as a curve (share of over-cap hours relieved against relocations made)
+    and a table: what to do first. Inline SVG, so it works offline and prints."""
+    if not phases:
+        return ""
+    width, height, pad = 520, 220, 44
+    most = max(float(p["relocations"]) for p in phases) or 1.0
+
+    def xy(p: dict[str, Any]) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * float(p["relocations"]) / most
+        y = height - pad + (2 * pad - height) * float(p["over_cap_share_relieved"])
+        return x, y
+
+    points = [(pad, height - pad)] + [xy(p) for p in phases]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4"><title>phase {p["phase"]}: '
+        f"{p['relocations']} relocations, {float(p['over_cap_share_relieved']):.0%} of "
+        "over-cap hours relieved</title></circle>"
+        for p, (x, y) in zip(phases, points[1:], strict=True)
+    )
+    axes = (
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}"/>'
+        f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">relocations made</text>'
+        f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+        'text-anchor="middle">over-cap hours relieved</text>'
+        f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">100%</text>'
+        f'<text x="{pad - 4}" y="{height - pad}" text-anchor="end">0%</text>'
+        f'<text x="{width - pad}" y="{height - pad + 16}" text-anchor="end">{most:,.0f}</text>'
+    )
+    rows = "".join(
+        f'<tr><td>{_e(p["phase"])}</td><td class="n">{_n(p["relocations"])}</td>'
+        f'<td class="n">{_n(p["hours_moved"], 0)}</td>'
+        f'<td class="n">{float(p["over_cap_share_relieved"]):.0%}</td>'
+        f'<td class="n">{float(p["community_weekday_utilisation"]):.0%}</td>'
+        f'<td class="n">{float(p["gp_practice_weekday_utilisation"]):.0%}</td>'
+        f'<td class="n">{_n(p["travel_km"], 2)}</td></tr>'
+        for p in phases
+    )
+    return (
+        '<h2>Phased plan: what to do first</h2><div class="sub">Each phase keeps the '
+        "relocations before it and adds the ones that relieve the most over-capacity; "
+        "none pushes a receiving room over its cap.</div>"
+        f'<svg class="eo-phases" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="over-cap hours relieved against relocations made">{axes}'
+        f'<polyline points="{path}" fill="none"/>{dots}</svg>'
+        '<table><thead><tr><th>Phase</th><th class="n">Relocations</th>'
+        '<th class="n">Hours moved/wk</th><th class="n">Over-cap relieved</th>'
+        '<th class="n">Community weekday</th><th class="n">Practices weekday</th>'
+        f'<th class="n">Travel km</th></tr></thead><tbody>{rows}</tbody></table>'
     )
