@@ -250,3 +250,12 @@ def test_every_value_reads_back_as_written(tiny_plan, tmp_path):
     assert ws.cell(row=2, column=headers.index("Hours per week") + 1).number_format == "0.0"
     assert ws.row_dimensions[3].height is None  # one line: default height
     assert ws.row_dimensions[2].height == ws.row_dimensions[4].height > 14.5
+
+
+def test_a_table_longer_than_a_sheet_keeps_the_rows_a_sheet_holds(tiny_plan, tmp_path, monkeypatch):
+    from estates_opt.outputs import workbook
+
+    monkeypatch.setattr(workbook, "EXCEL_MAX_ROWS", 3)
+    plan = dataclasses.replace(tiny_plan, utilisation=tiny_plan.utilisation.head(5))
+    book = load_workbook(write_workbook(plan, tmp_path / "cut.xlsx"))
+    assert book["Utilisation"].max_row == 3  # the header and the first two rows

@@ -44,6 +44,8 @@ HEADER_FONT_COLOUR, HEADER_FILL_COLOUR = "FFFFFF", "005EB8"
 FIXED_DATE = datetime.datetime(2000, 1, 1)
 #: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 60.
 MAX_WIDTH, WHY_WIDTH = 30, 60
+#: Rows a worksheet holds (Excel's limit, header included).
+EXCEL_MAX_ROWS = 1_048_576
 #: Height of one line of wrapped text (points).
 LINE_HEIGHT = 14.5
 
@@ -299,6 +301,15 @@ def table_sheet(book: Book, title: str, frame: pd.DataFrame, used_names: set[str
     row); every cell of a row then starts at the top.
     """
     sheet = book.add_sheet(title)
+    if len(frame) >= EXCEL_MAX_ROWS:  # the CSV beside the workbook keeps every row
+        log.warning(
+            "%s: %d rows, more than a spreadsheet holds; the sheet has the first %d "
+            "(the CSV file has them all)",
+            title,
+            len(frame),
+            EXCEL_MAX_ROWS - 1,
+        )
+        frame = frame.iloc[: EXCEL_MAX_ROWS - 1]
     columns = [str(c) for c in frame.columns]
     labels = [_label(c) for c in columns]
     _header(book, sheet, labels)
