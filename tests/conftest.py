@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Every test reads and checks its files itself (and writes nothing to the user's cache);
+# tests/test_dataset_cache.py turns the validated-dataset cache on in a temporary folder.
+os.environ["ESTATES_OPT_CACHE"] = "off"
 
 from estates_opt import read_dataset
 from estates_opt.synthetic import generate, write_dataset

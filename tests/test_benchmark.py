@@ -68,4 +68,43 @@ def test_benchmark_smoke_run_reports_sizes_times_and_the_lower_bound(tmp_path):
         if "error" not in row and row["status"] == "optimal":
             assert row["objective"] == pytest.approx(record["objective"], rel=1e-4)
     assert "lower bound (direct)" in done.stdout
+    assert record["load_from_cache"] is False  # the tests run with the dataset cache off
+    assert record["mip"] is False and record["mip_seconds"] is None and record["gap"] is None
+    assert record["verified_plan_over_highs"] > 0
     assert (tmp_path / "cache" / "tiny-1" / "premises.geojson").is_file()
+
+
+def test_targets_carry_a_met_flag_for_what_was_measured():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = bench  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules["bench_run"]
+    seconds = {p: 1.0 for p in PHASES} | {"verified_plan": 6.0, "total": 8.0, "load": 0.5}
+    record = {
+        "seconds": seconds,
+        "ratio": 1.1,
+        "verified_plan_over_highs": 4.0,
+        "peak_rss_mb": 1000.0,
+        "mip": True,
+        "gap": 0.02,
+    }
+    england = bench._targets("england LP", record | {"mip": False, "gap": None})
+    assert england["ratio"] == {"target": 1.2, "measured": 1.1, "met": True}
+    assert england["verified_plan_over_highs"]["met"] is False
+    assert england["load"]["met"] is True and england["workbook"]["met"] is True
+    mip = bench._targets("nel20 MIP", record)
+    assert mip["gap"]["met"] is False and mip["total"]["met"] is True
+    assert set(bench.TARGETS) >= {
+        ("nel", False),
+        ("nel", True),
+        ("region", False),
+        ("england", False),
+        ("england", True),
+        ("nel20", False),
+    }

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -213,3 +214,48 @@ def test_printed_workbook_keeps_labels_with_values_and_headers_on_every_page(tin
                     assert str(summary[label]) in line, line
     assert set(seen) == set(headers), seen
     assert seen["PCNs"] == 1 and seen["Bottlenecks"] == 1, seen
+
+
+def test_every_value_reads_back_as_written(tiny_plan, tmp_path):
+    """The column writer: repeated, missing, boolean, padded, formula-like and wrapped values."""
+    long_text = " ".join(["word"] * 40)
+    moves = pd.DataFrame(
+        {
+            "service_id": ["a", "b", "a", None, "=1+1", "=1+1"],
+            "hours_per_week": [1.5, float("nan"), 3.0, 4.0, 1e-7, 2.0],
+            "sessions_per_week": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "enhanced_access_contract_met": [True, False, True, True, False, True],
+            "to_site": ["  padded ", "x & <y>", "x & <y>", "plain", "-3.5", "@home"],
+            "why": [long_text, "short", long_text, "", None, "short"],
+        }
+    )
+    plan = dataclasses.replace(tiny_plan, moves=moves)
+    ws = load_workbook(write_workbook(plan, tmp_path / "values.xlsx"))["Moves"]
+    headers = [c.value for c in ws[1]]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2, max_col=len(headers))]
+    assert [r[headers.index("Service ID")] for r in rows] == ["a", "b", "a", None, "=1+1", "=1+1"]
+    assert [r[headers.index("Hours per week")] for r in rows] == [1.5, None, 3.0, 4.0, 1e-7, 2.0]
+    assert [r[headers.index("Sessions per week")] for r in rows] == [1, None, 3, 4, 5, 6]
+    assert [r[headers.index("EA contract met")] for r in rows] == [
+        True, False, True, True, False, True
+    ]  # fmt: skip
+    to_site = [r[headers.index("To site")] for r in rows]
+    assert to_site == ["  padded ", "x & <y>", "x & <y>", "plain", "-3.5", "@home"]
+    service = headers.index("Service ID") + 1
+    assert ws.cell(row=6, column=service).quotePrefix and ws.cell(row=7, column=service).quotePrefix
+    assert not ws.cell(row=2, column=service).quotePrefix
+    to_column = headers.index("To site") + 1
+    assert not ws.cell(row=6, column=to_column).quotePrefix  # a number, not a formula
+    assert ws.cell(row=7, column=to_column).quotePrefix
+    assert ws.cell(row=2, column=headers.index("Hours per week") + 1).number_format == "0.0"
+    assert ws.row_dimensions[3].height is None  # one line: default height
+    assert ws.row_dimensions[2].height == ws.row_dimensions[4].height > 14.5
+
+
+def test_a_table_longer_than_a_sheet_keeps_the_rows_a_sheet_holds(tiny_plan, tmp_path, monkeypatch):
+    from estates_opt.outputs import workbook
+
+    monkeypatch.setattr(workbook, "EXCEL_MAX_ROWS", 3)
+    plan = dataclasses.replace(tiny_plan, utilisation=tiny_plan.utilisation.head(5))
+    book = load_workbook(write_workbook(plan, tmp_path / "cut.xlsx"))
+    assert book["Utilisation"].max_row == 3  # the header and the first two rows

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from estates_opt.errors import Problem
+from estates_opt.inputs import cache as dataset_cache
 from estates_opt.inputs.files import (
     not_a_file,
     read_attribution,
@@ -79,9 +80,22 @@ def read_dataset(path: str | Path) -> Dataset:
     """Read and validate a dataset folder in the public input format.
 
     Raises :class:`~estates_opt.errors.InputDataError` (or a subclass) listing
-    every problem found; input files are only read, never modified.
+    every problem found; input files are only read, never modified. A dataset
+    that passed every check is kept in the user's cache and reused while its
+    files are unchanged (:mod:`estates_opt.inputs.cache`).
     """
     directory = Path(path)
+    key = dataset_cache.dataset_key(directory) if directory.is_dir() else None
+    cached = dataset_cache.load(key)
+    if isinstance(cached, Dataset):
+        return replace(cached, source=str(directory))
+    dataset = _read_and_check(directory)
+    if key is not None and dataset_cache.dataset_key(directory) == key:  # unchanged meanwhile
+        dataset_cache.store(key, dataset)
+    return dataset
+
+
+def _read_and_check(directory: Path) -> Dataset:
     started = time.perf_counter()
     problems = ProblemCollector()
     if not directory.is_dir():

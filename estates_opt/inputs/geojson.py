@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pyproj
 
 from estates_opt.errors import Problem
 
+#: A number JSON may write that a float cannot hold (1e999, or 300+ digits): it loads as inf.
+_HUGE_NUMBER = re.compile(r"[eE]\+?\d{3}|\d{300}")
 GEOJSON_FIX = "export the layer again as GeoJSON (RFC 7946: UTF-8, longitude/latitude)."
 
 
@@ -96,8 +99,14 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
                 fix="save it as UTF-8; GeoJSON is always UTF-8.",
             )
         ]
+    constants: list[str] = []  # NaN, Infinity, -Infinity as written
+
+    def constant(word: str) -> float:
+        constants.append(word)
+        return float(word)
+
     try:
-        doc = json.loads(text)  # NaN, Infinity and 1e999 load as floats; reported below
+        doc = json.loads(text, parse_constant=constant)  # NaN... load as floats; reported below
     except json.JSONDecodeError as exc:
         return [
             Problem(
@@ -117,6 +126,9 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
         return [
             Problem(name, "has no features.", fix="add the features, or export the layer again.")
         ]
+    # Without a NaN/Infinity literal or a number that overflows to infinity, every number is
+    # finite: skip looking at each one.
+    maybe_infinite = bool(constants) or _HUGE_NUMBER.search(text) is not None
     problems: list[Problem] = []
     crs = _crs_member_problem(name, doc.get("crs"))
     if crs is not None:
@@ -155,6 +167,8 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
             problems.append(
                 Problem(name, f"geometry {ring}.", row=row, fix="repair or redraw the shape.")
             )
+        if not maybe_infinite:
+            continue
         for column, value in (props or {}).items():
             bad = _first_non_finite(value)
             if bad is not None:
@@ -177,7 +191,7 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
                     fix="give finite longitude/latitude coordinates.",
                 )
             )
-    if not problems and _first_non_finite(doc) is not None:
+    if not problems and maybe_infinite and _first_non_finite(doc) is not None:
         problems.append(
             Problem(name, "contains NaN or Infinity, which JSON does not allow.", fix=GEOJSON_FIX)
         )

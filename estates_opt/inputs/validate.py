@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from estates_opt.errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
 from estates_opt.schema import (
@@ -301,7 +302,14 @@ def check_geometry(
         )
         return
     geoms = frame.geometry
-    for pos, geom in zip(frame.index, geoms, strict=True):
+    # Vectorised screening; only the features that fail are looked at one by one.
+    shapes = np.asarray(geoms.array, dtype=object)
+    missing = shapely.is_missing(shapes)
+    empty = ~missing & shapely.is_empty(shapes)
+    wrong = ~missing & ~empty & ~np.isin(geoms.geom_type.to_numpy(), spec.geometry_types)
+    invalid = ~missing & ~empty & ~wrong & ~shapely.is_valid(shapes)
+    for i in np.flatnonzero(missing | empty | wrong | invalid).tolist():
+        pos, geom = frame.index[i], shapes[i]
         row = _row_label(frame, pos, spec.key)
         if geom is None:
             problems.geometry.append(

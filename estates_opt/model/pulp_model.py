@@ -1,5 +1,10 @@
 """Turn the array model into a PuLP problem, using only the API PuLP 4 keeps.
 
+This expression model is what CBC solves (PuLP writes it out for the binary)
+and what a user gets to inspect or export; HiGHS through PuLP is handed the
+arrays themselves (:func:`estates_opt.model.solve.pass_model`), so the default
+route never builds it.
+
 Variables come from ``prob.add_variable`` and expressions from lists of
 (variable, coefficient) pairs built once per row, never ``lpSum`` over
 generators. Variables and constraints are tracked by position in the array

@@ -1,9 +1,10 @@
 """The only module that calls a solver. Returns a typed result the caller must read.
 
-Backends: ``pulp`` (the array model made into a PuLP problem, solved by HiGHS
-through highspy or by CBC) and ``direct`` (the same arrays handed straight to
-highspy, skipping the modelling layer; the practical lower bound of any
-modelling layer). Both report the solver's *own* status: a time-limit stop
+Backends: ``pulp`` (PuLP runs the solver: HiGHS through PuLP's highspy
+interface, loading the array model as arrays, or CBC on the PuLP expression
+model of :mod:`estates_opt.model.pulp_model`) and ``direct`` (the same arrays
+handed straight to highspy with no PuLP at all; the practical lower bound of
+any modelling layer). Both HiGHS routes load the model with :func:`pass_model`. Both report the solver's *own* status: a time-limit stop
 with a plan is ``feasible_time_limit`` with its gap, never "optimal".
 """
 
@@ -173,10 +174,8 @@ def check_highs_options(options: Solver) -> None:
         raise ScenarioError("; ".join(problems), problems)
 
 
-def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
-    """Hand the arrays to highspy (column-wise matrix) and solve."""
-    highspy = _import_highspy()
-    started = time.perf_counter()
+def _highs_model(lp: LinearProgram, highspy):
+    """The LP as a ``HighsLp``: the arrays themselves, the matrix column-wise."""
     csc = lp.matrix.tocsc()
     model = highspy.HighsLp()
     model.num_col_ = csc.shape[1]
@@ -197,24 +196,31 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in lp.integer
         ]
-    with quiet_native_stdout():
-        highs = highspy.Highs()
-    for key, value in _highs_options(options, lp.is_mip).items():
-        highs.setOptionValue(key, value)
-    highs.passModel(model)
+    return model
+
+
+def pass_model(highs, highspy, lp: LinearProgram) -> None:
+    """Give ``highs`` the model (and its MIP start, if any): the one place both HiGHS
+    routes load it."""
+    highs.passModel(_highs_model(lp, highspy))
     _set_start(highs, highspy, lp)
-    run_interruptibly(highs)
+
+
+def _highs_result(
+    highs, highspy, lp: LinearProgram, backend: str, seconds: float, model_seconds: float = 0.0
+) -> SolveResult:
+    """What HiGHS said, read the same way on both routes."""
     status, bound, gap = _highs_status(highs, highspy)
-    solution = highs.getSolution()
-    values = (
-        np.asarray(solution.col_value, dtype=float)
-        if status.has_plan
-        else np.full(csc.shape[1], np.nan)
-    )
+    n = lp.shape[0]
+    values = np.full(n, np.nan)
     duals = None
-    if status.has_plan and not lp.is_mip and solution.dual_valid:
-        duals = np.asarray(solution.row_dual, dtype=float)
-    objective = float(highs.getInfo().objective_function_value) if status.has_plan else math.nan
+    objective = math.nan
+    if status.has_plan:
+        solution = highs.getSolution()
+        values = np.asarray(solution.col_value, dtype=float)
+        if not lp.is_mip and solution.dual_valid:
+            duals = np.asarray(solution.row_dual, dtype=float)
+        objective = float(highs.getInfo().objective_function_value)
     return SolveResult(
         status,
         objective,
@@ -223,8 +229,9 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
         values,
         duals,
         "highs",
-        "direct",
-        time.perf_counter() - started,
+        backend,
+        seconds,
+        model_seconds,
         limit=_highs_limit(highs, highspy),
     )
 
@@ -237,6 +244,19 @@ def _set_start(highs, highspy, lp: LinearProgram) -> None:
     solution.col_value = np.asarray(lp.start, dtype=float).tolist()
     solution.value_valid = True
     highs.setSolution(solution)
+
+
+def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
+    """Hand the arrays to highspy (column-wise matrix) and solve."""
+    highspy = _import_highspy()
+    started = time.perf_counter()
+    with quiet_native_stdout():
+        highs = highspy.Highs()
+    for key, value in _highs_options(options, lp.is_mip).items():
+        highs.setOptionValue(key, value)
+    pass_model(highs, highspy, lp)
+    run_interruptibly(highs)
+    return _highs_result(highs, highspy, lp, "direct", time.perf_counter() - started)
 
 
 def _cbc_solver(options: Solver, mip: bool):
@@ -266,113 +286,105 @@ def _cbc_solver(options: Solver, mip: bool):
     return solver
 
 
-def _bulk_highs_class():
-    """PuLP's HiGHS solver, passing the PuLP model to highspy in three calls, not one per item.
+def _array_highs_class():
+    """PuLP's HiGHS solver, loading the model from the arrays it already is.
 
-    PuLP 3.3 adds every column and row with its own highspy call and re-collects
-    (and re-sorts by name) the problem's variables three times per solve: about
-    4 s of a national model's 7 s. This subclass hands HiGHS exactly the same
-    columns (PuLP's order), rows, bounds and coefficients, as arrays, and reads
-    the variables once; results are bit-for-bit the same. On a PuLP whose HiGHS
-    interface lacks these hooks (PuLP 4 may change them) the stock class is used.
+    PuLP configures and runs HiGHS (options, time limit, gap, threads, callbacks,
+    its status codes on the problem); what it would otherwise do first, make a
+    Python object per variable, term and row and turn them back into arrays for
+    highspy (3x HiGHS's own time on a national model), is replaced by
+    :func:`pass_model`, the same call the direct route makes. So the two routes
+    solve one model, and the PuLP route costs what PuLP's set-up costs.
     """
     import highspy
     import pulp
 
     base = pulp.HiGHS
-    if not all(hasattr(base, hook) for hook in ("buildSolverModel", "actualSolve")):
-        return base
+    if not all(hasattr(base, hook) for hook in ("createAndConfigureSolver", "actualSolve")):
+        return None
 
-    class BulkHiGHS(base):
+    codes = {
+        SolveStatus.OPTIMAL: (pulp.LpStatusOptimal, pulp.LpSolutionOptimal),
+        SolveStatus.FEASIBLE_TIME_LIMIT: (pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible),
+        SolveStatus.INFEASIBLE: (pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible),
+        SolveStatus.UNBOUNDED: (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded),
+    }
+
+    class ArrayHiGHS(base):
+        program: LinearProgram
+
         def buildSolverModel(self, lp):  # noqa: N802 - PuLP's name
-            inf = highspy.kHighsInf
-            sign = -1 if lp.sense == pulp.LpMaximize else 1
-            variables = lp.variables()
-            objective = lp.objective
-            n = len(variables)
-            cost, lower, upper = np.empty(n), np.empty(n), np.empty(n)
-            integers = []
-            for i, var in enumerate(variables):
-                var.index = i
-                cost[i] = sign * objective.get(var, 0.0)
-                lower[i] = -inf if var.lowBound is None else var.lowBound
-                upper[i] = inf if var.upBound is None else var.upBound
-                if var.cat == pulp.LpInteger and self.mip:
-                    integers.append(i)
-            model = lp.solverModel
-            no_entries = np.zeros(0, dtype=np.int32)
-            model.addCols(n, cost, lower, upper, 0, no_entries, no_entries, np.zeros(0))
-            if integers:
-                model.changeColsIntegrality(
-                    len(integers),
-                    np.asarray(integers, dtype=np.int32),
-                    np.full(len(integers), int(highspy.HighsVarType.kInteger), dtype=np.uint8),
-                )
-            constraints = list(lp._constraints.values())
-            m = len(constraints)
-            starts = np.empty(m, dtype=np.int32)
-            row_lower, row_upper = np.empty(m), np.empty(m)
-            index: list[int] = []
-            value: list[float] = []
-            for i, constraint in enumerate(constraints):
-                constraint.index = i
-                starts[i] = len(index)
-                for var, coefficient in constraint.items():
-                    if coefficient != 0:
-                        index.append(var.index)
-                        value.append(coefficient)
-                lb, ub = constraint.getLb(), constraint.getUb()
-                row_lower[i] = -inf if lb is None else lb
-                row_upper[i] = inf if ub is None else ub
-            model.addRows(
-                m,
-                row_lower,
-                row_upper,
-                len(index),
-                starts,
-                np.asarray(index, dtype=np.int32),
-                np.asarray(value, dtype=float),
-            )
+            pass_model(lp.solverModel, highspy, self.program)
 
         def callSolver(self, lp):  # noqa: N802 - PuLP's name
-            start = getattr(self, "start", None)
-            if start is not None:  # columns are PuLP's variables, in array order
-                _set_start(lp.solverModel, highspy, start)
             run_interruptibly(lp.solverModel)  # Ctrl-C stops HiGHS promptly
 
         def actualSolve(self, lp):  # noqa: N802 - PuLP's name
-            variables = lp.variables()
-            lp.variables = lambda: variables  # unchanged during the solve: sort once
-            try:
-                return super().actualSolve(lp)
-            finally:
-                del lp.variables
+            self.createAndConfigureSolver(lp)
+            self.buildSolverModel(lp)
+            self.callSolver(lp)
+            status, _, _ = _highs_status(lp.solverModel, highspy)
+            code, solution = codes.get(
+                status, (pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound)
+            )
+            lp.assignStatus(code, solution)
+            return code
 
-    return BulkHiGHS
+    return ArrayHiGHS
+
+
+def _solve_pulp_highs(lp: LinearProgram, options: Solver) -> SolveResult | None:
+    """HiGHS run by PuLP on the array model (None where PuLP's HiGHS class differs)."""
+    import pulp
+
+    highspy = _import_highspy()
+    solver_class = _array_highs_class()
+    if solver_class is None:
+        return None
+    started = time.perf_counter()
+    params = {
+        k: v
+        for k, v in _highs_options(options, lp.is_mip).items()
+        if k not in ("output_flag", "time_limit", "mip_rel_gap", "threads")
+    }
+    solver = solver_class(
+        msg=False,
+        timeLimit=options.time_limit_s,
+        gapRel=options.mip_gap if lp.is_mip else None,
+        threads=options.threads,
+        **params,
+    )
+    solver.program = lp
+    prob = pulp.LpProblem("estates_opt", pulp.LpMinimize)
+    with quiet_native_stdout():
+        prob.solve(solver)
+    seconds = time.perf_counter() - started
+    highs = prob.solverModel
+    return _highs_result(highs, highspy, lp, "pulp", seconds, seconds - highs.getRunTime())
 
 
 def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
-    """Make the PuLP model and solve it with HiGHS (highspy) or CBC through PuLP."""
+    """Solve through PuLP: HiGHS loading the arrays, or CBC on the PuLP expression model."""
+    if options.name == "highs":
+        result = _solve_pulp_highs(lp, options)
+        if result is not None:
+            return result
     from estates_opt.model.pulp_model import to_pulp
 
     model = to_pulp(lp)
     prob = model.problem
     started = time.perf_counter()
-    if options.name == "highs":
+    if options.name == "highs":  # a PuLP whose HiGHS class lacks the hooks used above
         _import_highspy()
-        params = {
-            k: v
-            for k, v in _highs_options(options, lp.is_mip).items()
-            if k not in ("output_flag", "time_limit", "mip_rel_gap", "threads")
-        }
-        solver = _bulk_highs_class()(
+        import pulp
+
+        solver = pulp.HiGHS(
             msg=False,
             timeLimit=options.time_limit_s,
             gapRel=options.mip_gap if lp.is_mip else None,
             threads=options.threads,
-            **params,
+            **options.highs_options,
         )
-        solver.start = lp
     else:
         solver = _cbc_solver(options, lp.is_mip)
     with quiet_native_stdout():

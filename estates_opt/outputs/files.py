@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from estates_opt.errors import OutputWriteError
@@ -92,8 +93,38 @@ def safe_text_cells(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     for column in text_columns:
-        out[column] = out[column].map(_safe_cell).astype(object)
+        out[column] = _per_distinct(out[column], _safe_cell)
     out.columns = [_safe_cell(str(c)) for c in out.columns]
+    return out
+
+
+def _per_distinct(values: pd.Series, function: Any) -> pd.Series:
+    """``values.map(function)`` as objects, computed once per distinct value.
+
+    Only for columns of text (where equal means identical); missing cells stay as they
+    are. Anything else is mapped cell by cell.
+    """
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return values.map(function).astype(object)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([function(v) for v in distinct] + [None], dtype=object)
+    out = mapped[codes]  # code -1 (missing) takes the last entry, replaced below
+    missing = codes < 0
+    if missing.any():
+        out[missing] = values.to_numpy(dtype=object)[missing]
+    return pd.Series(out, index=values.index, name=values.name, dtype=object)
+
+
+def _formatted_floats(frame: pd.DataFrame, float_format: str) -> pd.DataFrame:
+    """Float columns as the text ``to_csv(float_format=...)`` writes, once per distinct value."""
+    columns = [c for c in frame.columns if frame[c].dtype.kind == "f" and frame[c].dtype == float]
+    if not columns:
+        return frame
+    out = frame.copy()
+    for column in columns:
+        codes, distinct = pd.factorize(out[column], use_na_sentinel=True)
+        text = np.array([float_format % v for v in distinct.tolist()] + [""], dtype=object)
+        out[column] = pd.Series(text[codes], index=out.index, dtype=object)
     return out
 
 
@@ -105,8 +136,9 @@ def _safe_cell(value: Any) -> Any:
 
 def csv_text(frame: pd.DataFrame, float_digits: int = 4) -> str:
     """A deterministic CSV rendering: fixed float format, LF line ends, safe text cells."""
-    return safe_text_cells(frame).to_csv(
-        index=False, float_format=f"%.{float_digits}f", lineterminator="\n"
+    float_format = f"%.{float_digits}f"
+    return _formatted_floats(safe_text_cells(frame), float_format).to_csv(
+        index=False, float_format=float_format, lineterminator="\n"
     )
 
 

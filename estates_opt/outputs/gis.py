@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import LineString
 
 from estates_opt.errors import OutputWriteError
@@ -69,16 +71,35 @@ def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
         ]
     site = ds.premises.set_index("site_id").geometry
     catchment = ds.pcns.set_index("pcn_code").geometry.representative_point()
-    lines = []
-    for p, a, b in zip(moves["pcn_code"], moves["from_site_id"], moves["to_site_id"], strict=True):
-        start = site.get(a, catchment.get(p))
-        end = site.get(b)
-        lines.append(LineString([start, end]) if start is not None and end is not None else None)
-    frame = gpd.GeoDataFrame(moves[MOVES_COLUMNS], geometry=lines, crs=crs)
+    frame = gpd.GeoDataFrame(
+        moves[MOVES_COLUMNS], geometry=_move_lines(moves, site, catchment), crs=crs
+    )
     frame = frame[frame.geometry.notna()].sort_values(
         ["pcn_code", "sessions_per_week", "service_id"], ascending=[True, False, True]
     )
     return frame.to_crs(GEOGRAPHIC_CRS)
+
+
+def _move_lines(moves: pd.DataFrame, site: gpd.GeoSeries, catchment: gpd.GeoSeries) -> list:
+    """Each move's line from its building (else its PCN's catchment) to the one it goes to."""
+    site = site[~site.index.duplicated()]
+    catchment = catchment[~catchment.index.duplicated()]
+    start = site.reindex(moves["from_site_id"].to_numpy()).to_numpy()
+    fallback = catchment.reindex(moves["pcn_code"].to_numpy()).to_numpy()
+    start = np.where(shapely.is_missing(start), fallback, start)
+    end = site.reindex(moves["to_site_id"].to_numpy()).to_numpy()
+    points = np.concatenate([start, end])
+    if not (shapely.get_type_id(points[~shapely.is_missing(points)]) == 0).all():
+        return [  # not all points: join whatever the shapes are, one by one
+            LineString([a, b]) if a is not None and b is not None else None
+            for a, b in zip(start, end, strict=True)
+        ]
+    ok = ~(shapely.is_missing(start) | shapely.is_missing(end))
+    lines = np.full(len(moves), None, dtype=object)
+    if ok.any():
+        coords = np.stack([shapely.get_coordinates(start[ok]), shapely.get_coordinates(end[ok])], 1)
+        lines[ok] = shapely.linestrings(coords)
+    return list(lines)
 
 
 # --- QGIS styles -----------------------------------------------------------------

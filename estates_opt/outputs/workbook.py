@@ -7,35 +7,29 @@ pounds for prices), a frozen header row and is an Excel Table (filters,
 banded rows); utilisation is coloured (over capacity red, above 85% amber,
 under 40% blue). Every sheet prints on A4 landscape, fitted to the page
 width, with the header row repeated on each page and a footer naming the
-sheet and page (see :func:`prepare_for_print`). Text that comes from input data can never
-become a formula: a string starting with ``= + - @`` (or a tab or carriage
-return) is stored as text with Excel's quote prefix. The file is written
-atomically.
+sheet and page. Text that comes from input data can never become a formula:
+a string starting with ``= + - @`` (or a tab or carriage return) is stored as
+text with Excel's quote prefix. The file is written atomically.
+
+The file is written by :mod:`estates_opt.outputs.xlsx`, which turns whole
+columns into SpreadsheetML at once (no object per cell), so every row of every
+table is in the workbook even at England scale (about a million cells in 2 s).
 """
 
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import logging
 import math
-import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
-from openpyxl.worksheet.table import Table, TableStyleInfo
-from openpyxl.worksheet.worksheet import Worksheet
 
 from estates_opt.outputs.files import atomic_write_bytes
+from estates_opt.outputs.xlsx import Book, CellStyle, Sheet, column_letter, frame_values
 from estates_opt.text import FORMULA_PREFIXES, escape_control, is_formula
 
 __all__ = ["FORMULA_PREFIXES", "safe_text", "write_workbook"]
@@ -44,8 +38,16 @@ log = logging.getLogger(__name__)
 
 
 PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "0.0", "0.00", '"£"#,##0.00', "#,##0"
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="005EB8")
+#: Header text and fill colours (RRGGBB): white on NHS blue.
+HEADER_FONT_COLOUR, HEADER_FILL_COLOUR = "FFFFFF", "005EB8"
+#: The date written into every workbook (document properties and zip entries).
+FIXED_DATE = datetime.datetime(2000, 1, 1)
+#: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 60.
+MAX_WIDTH, WHY_WIDTH = 30, 60
+#: Rows a worksheet holds (Excel's limit, header included).
+EXCEL_MAX_ROWS = 1_048_576
+#: Height of one line of wrapped text (points).
+LINE_HEIGHT = 14.5
 
 #: Readable headers for the plan's column names (others are derived from the name).
 LABELS = {
@@ -110,78 +112,6 @@ def number_format(column: str) -> str | None:
     if column in ("registered_patients", "population"):
         return COUNT
     return None
-
-
-def safe_text(cell: Any) -> None:
-    """Make a string cell that looks like a formula plain text (data type ``s``, quote prefix)."""
-    if is_formula(cell.value):
-        cell.data_type = "s"
-        cell.quotePrefix = True
-
-
-def _plain(value: Any) -> Any:
-    """A value openpyxl can store: Python scalars, no NaN, JSON for containers."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list | tuple | dict):
-        value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str):
-        # openpyxl refuses control characters (IllegalCharacterError): write them out as \xNN.
-        return escape_control(value, keep="\t\n\r")
-    return value
-
-
-def _put(ws: Worksheet, row: int, column: int, value: Any, fmt: str | None = None) -> None:
-    cell = ws.cell(row=row, column=column, value=_plain(value))
-    safe_text(cell)
-    if fmt and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
-        cell.number_format = fmt
-
-
-def _header(ws: Worksheet, labels: list[str]) -> None:
-    for j, label in enumerate(labels, start=1):
-        cell = ws.cell(row=1, column=j, value=label)
-        safe_text(cell)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "A2"
-
-
-def _widths(ws: Worksheet, texts: list[list[str]]) -> None:
-    for j, column in enumerate(texts, start=1):
-        longest = max((len(t) for t in column), default=8)
-        ws.column_dimensions[get_column_letter(j)].width = min(max(10, longest + 2), 60)
-
-
-def _label(column: str) -> str:
-    return LABELS.get(column, column.replace("_", " ").capitalize())
-
-
-def table_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> Worksheet:
-    """Add a sheet holding ``frame`` with headers, formats, widths, frozen header, filter."""
-    ws = wb.create_sheet(title)
-    columns = [str(c) for c in frame.columns]
-    _header(ws, [_label(c) for c in columns])
-    formats = [number_format(c) for c in columns]
-    for i, values in enumerate(frame.itertuples(index=False, name=None), start=2):
-        for j, value in enumerate(values, start=1):
-            _put(ws, i, j, value, formats[j - 1])
-    samples = frame.head(200)
-    texts = [
-        [_label(c)] + [str(_plain(v))[:60] if _plain(v) is not None else "" for v in samples[c]]
-        for c in frame.columns
-    ]
-    _widths(ws, [[t if len(t) < 30 else t[:30] for t in col] for col in texts])
-    if "why" in columns:
-        ws.column_dimensions[get_column_letter(columns.index("why") + 1)].width = 60
-    if columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(frame) + 1, 1)}"
-    return ws
 
 
 def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
@@ -280,81 +210,6 @@ UTILISATION_RULES = (
 )
 
 
-def prepare_for_print(wb: Workbook, *, title: str = "") -> None:
-    """Make every sheet print and filter well (call once the sheets are filled).
-
-    - A4 landscape, fitted to one page wide (as many pages tall as needed), narrow
-      margins, the header row repeated on every page, a footer with sheet and page.
-    - Table sheets (those with a filter row) become Excel Tables: filter buttons,
-      banded rows, a name (``Moves``...) formulas and Power Query can refer to.
-    - Utilisation columns get conditional formatting.
-    - Two-column sheets (Summary, Assumptions) wrap their value column, so a label
-      and its value always print side by side on one page.
-    """
-    used_names: set[str] = set()
-    for ws in wb.worksheets:
-        ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        ws.page_margins.left = ws.page_margins.right = 0.4
-        ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.7
-        ws.page_margins.header, ws.page_margins.footer = 0.25, 0.3
-        ws.print_title_rows = "1:1"
-        ws.print_options.horizontalCentered = False
-        ws.oddFooter.left.text = title.replace("&", "&&")[:80]
-        ws.oddFooter.center.text = "&A"
-        ws.oddFooter.right.text = "page &P of &N"
-        if ws.max_column == 2:
-            _two_columns(ws)
-        else:
-            _print_widths(ws)
-        _colour_utilisation(ws)
-        _as_table(ws, used_names)
-
-
-def _two_columns(ws: Worksheet) -> None:
-    """Label | value sheets: values left-aligned beside their label, long ones wrapped."""
-    for row in ws.iter_rows(min_row=2, min_col=1, max_col=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
-
-
-#: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 48.
-MAX_WIDTH, WHY_WIDTH = 30, 60
-
-
-def _print_widths(ws: Worksheet) -> None:
-    """Columns narrow enough that a table prints legibly one page wide; long text wraps.
-
-    Row heights are set from the wrapped text (LibreOffice does not grow rows of a
-    file it opens, so wrapped lines would print over the next row).
-    """
-    wrapped: list[tuple[int, float]] = []
-    for cell in ws[1]:
-        dim = ws.column_dimensions[get_column_letter(cell.column)]
-        wide = str(cell.value or "") == "Why"
-        limit = WHY_WIDTH if wide else MAX_WIDTH
-        if (dim.width or 0) > limit or wide:
-            dim.width = limit
-            wrapped.append((cell.column, limit))
-    if not wrapped:
-        return
-    wrap = {column for column, _ in wrapped}
-    top, top_wrapped = Alignment(vertical="top"), Alignment(wrap_text=True, vertical="top")
-    for r in range(2, ws.max_row + 1):
-        lines = 1
-        for cell in ws[r]:  # one row reads across: every cell starts at the top
-            cell.alignment = top_wrapped if cell.column in wrap else top
-        for column, width in wrapped:
-            value = ws.cell(row=r, column=column).value
-            if isinstance(value, str):
-                lines = max(lines, _lines(value, width))
-        if lines > 1:
-            ws.row_dimensions[r].height = 14.5 * lines
-
-
 def _lines(text: str, width: float) -> int:
     """Lines a text takes wrapped at ``width`` characters (words kept whole)."""
     count, used = 1, 0
@@ -365,44 +220,6 @@ def _lines(text: str, width: float) -> int:
         else:
             used += need
     return count
-
-
-def _colour_utilisation(ws: Worksheet) -> None:
-    if ws.max_row < 2:
-        return
-    for cell in ws[1]:
-        label = str(cell.value or "")
-        if not label.startswith("Utilisation") or label == "Utilisation cap":
-            continue
-        letter = get_column_letter(cell.column)
-        ref = f"{letter}2:{letter}{ws.max_row}"
-        for operator, formula, colour in UTILISATION_RULES:
-            fill = PatternFill("solid", start_color=colour, end_color=colour)
-            ws.conditional_formatting.add(
-                ref, CellIsRule(operator=operator, formula=formula, fill=fill, stopIfTrue=True)
-            )
-
-
-def _as_table(ws: Worksheet, used_names: set[str]) -> None:
-    """Turn a sheet's filter range into an Excel Table (a Table carries its own filter)."""
-    ref = ws.auto_filter.ref
-    headers = [str(c.value) for c in ws[1] if c.value is not None]
-    # A Table needs at least one data row and distinct, non-empty header texts.
-    if not ref or ws.max_row < 2 or len(set(headers)) != len(headers) or not headers:
-        return
-    base = "".join(ch for ch in ws.title if ch.isalnum()) or "Table"
-    name = base if base[0].isalpha() else f"T{base}"
-    n = 1
-    while name.lower() in used_names:
-        n += 1
-        name = f"{base}{n}"
-    used_names.add(name.lower())
-    ws.auto_filter.ref = None
-    table = Table(displayName=name, ref=ref)
-    table.tableStyleInfo = TableStyleInfo(
-        name="TableStyleLight9", showRowStripes=True, showColumnStripes=False
-    )
-    ws.add_table(table)
 
 
 def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
@@ -418,67 +235,212 @@ def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-#: The date written into every workbook (document properties and zip entries).
-FIXED_DATE = datetime.datetime(2000, 1, 1)
+def safe_text(cell: Any) -> None:
+    """Make a spreadsheet cell object that looks like a formula plain text (quote prefix).
+
+    For callers that edit a written workbook with openpyxl; the writer here does
+    the same for every text cell it writes.
+    """
+    if is_formula(cell.value):
+        cell.data_type = "s"
+        cell.quotePrefix = True
 
 
-def _fixed_zip_times(data: bytes) -> bytes:
-    """The zip archive ``data`` rewritten with every entry dated :data:`FIXED_DATE`."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
-        for info in source.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_DATE.timetuple()[:6])
-            fixed.compress_type = info.compress_type
-            fixed.external_attr = info.external_attr
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' when saving
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + FIXED_DATE.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
-                    content,
-                )
-            target.writestr(fixed, content)
-    return out.getvalue()
+def _plain(value: Any) -> Any:
+    """A value a cell can hold: Python scalars, no NaN, JSON for containers."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple | dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        # XML cannot hold most control characters: write them out as \xNN.
+        return escape_control(value, keep="\t\n\r")
+    return value
+
+
+def _label(column: str) -> str:
+    return LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def _width(texts: list[str]) -> float:
+    """A column's width from its header and first values (texts cut at 30 characters)."""
+    longest = max((min(len(t), 30) for t in texts), default=8)
+    return min(max(10, longest + 2), 60)
+
+
+def _header(book: Book, sheet: Sheet, labels: list[str]) -> None:
+    style = CellStyle(header=True, wrap=True, top=True)
+    cells = [
+        book.text_cells(column_letter(j), 1, [label], style)
+        for j, label in enumerate(labels, start=1)
+    ]
+    book.set_rows(sheet, cells, 1)
+
+
+def _table_name(title: str, used: set[str]) -> str:
+    base = "".join(ch for ch in title if ch.isalnum()) or "Table"
+    name = base if base[0].isalpha() else f"T{base}"
+    n = 1
+    while name.lower() in used:
+        n += 1
+        name = f"{base}{n}"
+    used.add(name.lower())
+    return name
+
+
+def table_sheet(book: Book, title: str, frame: pd.DataFrame, used_names: set[str]) -> Sheet:
+    """Add a sheet holding ``frame``: headers, formats, widths, frozen header, an Excel Table.
+
+    Columns wider than :data:`MAX_WIDTH` (and the "Why" text, at :data:`WHY_WIDTH`)
+    wrap, and rows are made tall enough for their wrapped text (LibreOffice does
+    not grow rows of a file it opens, so wrapped lines would print over the next
+    row); every cell of a row then starts at the top.
+    """
+    sheet = book.add_sheet(title)
+    if len(frame) >= EXCEL_MAX_ROWS:  # the CSV beside the workbook keeps every row
+        log.warning(
+            "%s: %d rows, more than a spreadsheet holds; the sheet has the first %d "
+            "(the CSV file has them all)",
+            title,
+            len(frame),
+            EXCEL_MAX_ROWS - 1,
+        )
+        frame = frame.iloc[: EXCEL_MAX_ROWS - 1]
+    columns = [str(c) for c in frame.columns]
+    labels = [_label(c) for c in columns]
+    _header(book, sheet, labels)
+    n = len(frame)
+    samples = frame.head(200)
+    wrapped: dict[int, float] = {}
+    for j, (column, label) in enumerate(zip(frame.columns, labels, strict=True), start=1):
+        texts = [label] + [
+            str(p)[:60] if (p := _plain(v)) is not None else "" for v in samples[column]
+        ]
+        width = _width(texts)
+        wide = label == "Why"
+        limit = WHY_WIDTH if wide else MAX_WIDTH
+        if wide or column == "why":
+            width = WHY_WIDTH
+        if len(columns) != 2 and (width > limit or wide):
+            width = limit
+            wrapped[j] = limit
+        sheet.widths[j] = width
+    two_columns = len(columns) == 2
+    body_cells: list[list[str]] = []
+    lines = np.ones(n, dtype=np.int64)
+    for j, column in enumerate(frame.columns, start=1):
+        style = CellStyle(
+            number_format(columns[j - 1]),
+            wrap=j in wrapped or two_columns,
+            top=bool(wrapped) or two_columns,
+            left=two_columns,
+        )
+        letter = column_letter(j)
+        series = frame[column]
+        numbers = frame_values(series)
+        if numbers is not None:
+            body_cells.append(book.number_cells(letter, 2, numbers, style))
+            continue
+        codes, distinct = _factorize(series)
+        values = [_plain(v) for v in distinct]
+        if j in wrapped and n:
+            width = wrapped[j]
+            counts = np.array([_lines(v, width) if isinstance(v, str) else 1 for v in values] + [1])
+            lines = np.maximum(lines, counts[codes])  # code -1 (missing) takes the last, 1
+        body_cells.append(
+            book.coded_cells(letter, 2, codes.tolist(), book.cell_bodies(values, style))
+        )
+    for i in np.flatnonzero(lines > 1).tolist():
+        sheet.heights[i + 2] = LINE_HEIGHT * int(lines[i])
+    if n:
+        book.set_rows(sheet, body_cells, 2)
+    if columns:
+        sheet.filter_ref = f"A1:{column_letter(len(columns))}{max(n + 1, 1)}"
+        if n and len(set(labels)) == len(labels) and all(labels):
+            sheet.table_name = _table_name(title, used_names)
+            sheet.table_columns = labels
+    for j, label in enumerate(labels, start=1):
+        if n and label.startswith("Utilisation") and label != "Utilisation cap":
+            letter = column_letter(j)
+            rules = [
+                (operator, formula, book.fill(colour))
+                for operator, formula, colour in UTILISATION_RULES
+            ]
+            sheet.conditional.append((f"{letter}2:{letter}{n + 1}", rules))
+    return sheet
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """(code per row, distinct values): each distinct value is formatted once.
+
+    Missing values get code -1; a column of unhashable values (lists) keeps one
+    code per row.
+    """
+    try:
+        codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:
+        return np.arange(len(series)), series.tolist()
+    return np.asarray(codes), list(distinct)
+
+
+def _two_column_sheet(
+    book: Book,
+    title: str,
+    labels: tuple[str, str],
+    rows: list[tuple[str, Any, str | None]],
+    widths: tuple[float, float],
+    used_names: set[str] | None,
+) -> Sheet:
+    """A label | value sheet: values left-aligned beside their label, long ones wrapped."""
+    sheet = book.add_sheet(title)
+    _header(book, sheet, list(labels))
+    style = CellStyle(wrap=True, top=True, left=True)
+    keys = book.text_cells("A", 2, [_plain(r[0]) for r in rows], style)
+    values = []
+    for i, (_, value, fmt) in enumerate(rows, start=2):
+        cell_style = CellStyle(fmt, wrap=True, top=True, left=True)
+        values.append(book.text_cells("B", i, [_plain(value)], cell_style)[0])
+    if rows:
+        book.set_rows(sheet, [keys, values], 2)
+    sheet.widths = {1: widths[0], 2: widths[1]}
+    if used_names is not None and rows:
+        sheet.filter_ref = f"A1:B{len(rows) + 1}"
+        sheet.table_name = _table_name(title, used_names)
+        sheet.table_columns = list(labels)
+    return sheet
 
 
 def write_workbook(plan: Any, path: str | Path) -> Path:
     """Write the plan's workbook to ``path`` (atomically) and return the path."""
     path = Path(path)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Summary"
-    _header(ws, ["Measure", "Value"])
-    summary = summary_rows(plan)
-    for i, (measure, value, fmt) in enumerate(summary, start=2):
-        _put(ws, i, 1, measure)
-        _put(ws, i, 2, value, fmt)
-    ws.column_dimensions["A"].width = 48
-    ws.column_dimensions["B"].width = 60
-    table_sheet(wb, "Moves", _with_pcn_names(plan.moves, plan.pcn_summary))
-    table_sheet(wb, "Utilisation", plan.utilisation)
-    table_sheet(wb, "PCNs", plan.pcn_summary)
-    table_sheet(wb, "Bottlenecks", plan.bottlenecks)
-    assumptions = wb.create_sheet("Assumptions")
-    _header(assumptions, ["Setting", "Value"])
-    rows = _flatten(plan.scenario.model_dump(mode="json"))
-    rows += [
+    book = Book(created=FIXED_DATE, header_fill=HEADER_FILL_COLOUR, header_font=HEADER_FONT_COLOUR)
+    used_names: set[str] = set()
+    _two_column_sheet(book, "Summary", ("Measure", "Value"), summary_rows(plan), (48, 60), None)
+    table_sheet(book, "Moves", _with_pcn_names(plan.moves, plan.pcn_summary), used_names)
+    table_sheet(book, "Utilisation", plan.utilisation, used_names)
+    table_sheet(book, "PCNs", plan.pcn_summary, used_names)
+    table_sheet(book, "Bottlenecks", plan.bottlenecks, used_names)
+    settings = _flatten(plan.scenario.model_dump(mode="json"))
+    settings += [
         ("data.source", plan.dataset.source),
         ("data.attribution", plan.dataset.attribution or "(none given with the dataset)"),
     ]
-    for i, (key, value) in enumerate(rows, start=2):
-        _put(assumptions, i, 1, key)
-        _put(assumptions, i, 2, value)
-        if key == "data.attribution":
-            assumptions.cell(row=i, column=2).alignment = Alignment(wrap_text=True)
-    assumptions.column_dimensions["A"].width = 40
-    assumptions.column_dimensions["B"].width = 100
-    assumptions.auto_filter.ref = f"A1:B{len(rows) + 1}"
-    prepare_for_print(wb, title=f"estates-opt plan: {plan.scenario.name}")
-
+    _two_column_sheet(
+        book,
+        "Assumptions",
+        ("Setting", "Value"),
+        [(key, value, None) for key, value in settings],
+        (40, 100),
+        used_names,
+    )
+    footer = f"estates-opt plan: {plan.scenario.name}".replace("&", "&&")[:80]
+    for sheet in book.sheets:
+        sheet.footer = footer
     # The same plan gives the same bytes: fixed document dates and zip entry times.
-    wb.properties.created = FIXED_DATE
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    atomic_write_bytes(path, _fixed_zip_times(buffer.getvalue()))
+    atomic_write_bytes(path, book.to_bytes())
     log.info("wrote workbook %s", path)
     return path
