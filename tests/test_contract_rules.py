@@ -287,7 +287,10 @@ def test_nel_close_langthorne_loses_no_hour():
     assert set(out["why"]) == {"building closes"}
     rehouse = plan.unmet["service_id"].str.startswith("rehouse_RATDY_")
     unmet = plan.unmet.loc[rehouse, "unmet_hours"].sum()
-    assert out["hours_per_week"].sum() + unmet == pytest.approx(held, abs=0.01)
+    # whole sessions: every clinic leaving is rounded up by less than one session
+    rehoused = out["hours_per_week"].sum() + unmet
+    clinics = out[["service_id", "pcn_code"]].drop_duplicates().shape[0]
+    assert held - 0.01 <= rehoused <= held + 4.0 * clinics
     assert plan.kpis["verified"]
 
 

@@ -32,7 +32,13 @@ def towns():
     return dataset_from_tables(generate(TOWNS, seed=11), source="three towns")
 
 
+#: Decomposition splits models whose blocks share no row: the LP, or a MIP of opening
+#: decisions. A whole-session plan's movement tolerance joins every block, so it has none.
+LP = {"whole_sessions": False}
+
+
 def model(dataset, **scenario):
+    scenario["options"] = {**LP, **scenario.get("options", {})}
     sc = scenario_from_dict({"name": "decompose", **scenario})
     return sc, build_model(dataset, sc, measure_travel(dataset, sc))
 
@@ -101,7 +107,7 @@ def test_decomposed_lp_equals_the_monolithic_one(towns, backend):
 
 
 def test_decomposed_plan_verifies_and_matches(towns):
-    base = {"name": "towns", "solver": {"backend": "direct"}}
+    base = {"name": "towns", "options": LP, "solver": {"backend": "direct"}}
     whole = solve(towns, scenario_from_dict(base))
     parts = solve(
         towns, scenario_from_dict({**base, "solver": {**base["solver"], "decompose": True}})
@@ -114,7 +120,7 @@ def test_decomposed_plan_verifies_and_matches(towns):
 def test_decomposed_mip_equals_the_monolithic_one_at_zero_gap(towns):
     sc, lp = model(
         towns,
-        options={"whole_sessions": True, "opening_decisions": True},
+        options={"opening_decisions": True},
         solver={"backend": "direct", "mip_gap": 0.0},
     )
     assert lp.is_mip
@@ -188,5 +194,8 @@ def test_the_pipeline_uses_decomposition_from_the_scenario(towns, monkeypatch):
         return real(lp, options, processes=1, **kwargs)
 
     monkeypatch.setattr(decompose, "solve_decomposed", spy)
-    plan = solve(towns, Scenario(solver=Solver(backend="direct", decompose=True)))
+    scenario = scenario_from_dict(
+        {"options": LP, "solver": {"backend": "direct", "decompose": True}}
+    )
+    plan = solve(towns, scenario)
     assert calls == [True] and plan.kpis["verified"]
