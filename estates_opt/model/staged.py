@@ -121,27 +121,25 @@ def neighbourhoods(lp: LinearProgram, dataset_boroughs: pd.Series, site_boroughs
 
 
 def improve(
-    lp: LinearProgram, scenario: Scenario, values: np.ndarray, groups, budget_s: float
+    lp: LinearProgram, scenario: Scenario, values: np.ndarray, groups
 ) -> tuple[np.ndarray, bool]:
     """Re-optimise one borough at a time with the rest fixed (a large-neighbourhood search).
 
-    Each step starts from the incumbent, so the objective never rises; returns the
-    improved values and whether every neighbourhood had its turn within the budget.
+    Each step starts from the incumbent, so the objective never rises. Steps are
+    limited by work (:data:`BOROUGH_MIP_NODES`), so the plan does not depend on the
+    machine; ``solver.time_limit_s`` caps each step as a safety net. Returns the
+    improved values and whether every step finished within it.
     """
     solve = _raw_solver(scenario)
     current = values.copy()
     finished = True
-    started = time.perf_counter()
+    options = _with_nodes(scenario, BOROUGH_MIP_NODES)
     for name, free in [g for _ in range(SWEEPS) for g in groups]:
-        left = budget_s - (time.perf_counter() - started)
-        if left < 0.2:
-            finished = False
-            break
         lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
         lower[~free] = current[~free]
         upper[~free] = current[~free]
-        options = _with_nodes(scenario, BOROUGH_MIP_NODES).model_copy(update={"time_limit_s": left})
         step = solve(replace(lp, col_lower=lower, col_upper=upper, start=current), options)
+        finished &= step.limit != "time limit"
         if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
             current = np.where(lp.integer, np.round(step.values), step.values)
         log.info("improved %s: objective %.0f", name, lp.objective @ current)
@@ -154,7 +152,7 @@ def improve(
 WHOLE_MIP_NODES = 500
 BOROUGH_MIP_NODES = 200
 #: Models with more binary decisions than this skip the whole MIP: at NEL scale (about
-#: 9,000) its root node alone outlasts the time budget without improving stage 1's plan,
+#: 9,000) its root node alone takes longer than the borough steps without improving stage 1's plan,
 #: while the borough steps improve it.
 WHOLE_MIP_MAX_BINARIES = 2000
 #: Passes over the boroughs (a second pass gains from the first pass's other boroughs).
@@ -166,9 +164,9 @@ def solve_staged(
 ) -> tuple[LinearProgram, SolveResult]:
     """Stage 1, then stage 2: the full MIP from stage 1's plan, then borough by borough.
 
-    Stage 2 first solves the whole MIP, warm-started from stage 1's plan, for
-    :data:`WHOLE_MIP_SHARE` of the time budget; if that proves its gap, that is the
-    plan. Otherwise ``groups`` (the neighbourhoods of :func:`improve`) are re-optimised
+    Stage 2 first solves the whole MIP, warm-started from stage 1's plan, within
+    :data:`WHOLE_MIP_NODES` (models with more than :data:`WHOLE_MIP_MAX_BINARIES`
+    binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups`` (the neighbourhoods of :func:`improve`) are re-optimised
     one at a time from its best plan. The returned model carries the least movement it
     was held to; the result's time is both stages'; its bound is the whole MIP's (or the
     LP relaxation's, so the gap is honest if loose); its duals are those of the plan's
@@ -180,7 +178,6 @@ def solve_staged(
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
     solve = _raw_solver(scenario)
-    budget = scenario.solver.time_limit_s
     start = decisions_of(lp, first.values)
     binaries = int((staged.integer & (staged.col_upper <= 1)).sum())
     if groups and binaries > WHOLE_MIP_MAX_BINARIES:
@@ -195,8 +192,7 @@ def solve_staged(
     values, bound, gap = whole.values, whole.best_bound, whole.gap
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
-        left = budget - (time.perf_counter() - started)
-        values, finished = improve(staged, scenario, values, groups, left)
+        values, finished = improve(staged, scenario, values, groups)
         relaxed = solve(
             replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
         )
