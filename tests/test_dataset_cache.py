@@ -76,3 +76,11 @@ def test_cache_off_writes_nothing(tiny_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("ESTATES_OPT_CACHE")
     assert cache.cache_folder() == tmp_path / "xdg" / "estates-opt" / "datasets"
+
+
+def test_the_cache_is_off_unless_a_folder_is_named(monkeypatch):
+    # estates-opt writes nothing outside the folders a user names
+    from estates_opt.inputs import cache
+
+    monkeypatch.delenv(cache.CACHE_ENV, raising=False)
+    assert cache.cache_folder() is None

@@ -50,16 +50,18 @@ _code_hash: bytes | None = None
 
 
 def cache_folder() -> Path | None:
-    """The folder entries live in, or None when the cache is off."""
+    """The folder entries live in, or None when the cache is off (the default).
+
+    Opt-in: estates-opt writes nothing outside the folders a user names, so the cache
+    is on only where ``$ESTATES_OPT_CACHE`` names its folder (``benchmarks/run.py``
+    sets it to its own cache folder).
+    """
     if not hasattr(os, "getuid"):
         return None
     setting = os.environ.get(CACHE_ENV, "")
-    if setting.strip().lower() in ("off", "0", "no", "false"):
+    if not setting or setting.strip().lower() in ("off", "0", "no", "false"):
         return None
-    if setting:
-        return Path(setting)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "estates-opt" / "datasets"
+    return Path(setting)
 
 
 def _code_fingerprint() -> bytes:
