@@ -17,7 +17,7 @@ from estates_opt.outputs.workbook import FORMULA_PREFIXES, number_format, write_
 from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario
 
-SHEETS = ["Summary", "Moves", "Utilisation", "PCNs", "Bottlenecks", "Assumptions"]
+SHEETS = ["Summary", "Moves", "Phases", "Utilisation", "PCNs", "Bottlenecks", "Assumptions"]
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +259,10 @@ def test_a_table_longer_than_a_sheet_keeps_the_rows_a_sheet_holds(tiny_plan, tmp
     plan = dataclasses.replace(tiny_plan, utilisation=tiny_plan.utilisation.head(5))
     book = load_workbook(write_workbook(plan, tmp_path / "cut.xlsx"))
     assert book["Utilisation"].max_row == 3  # the header and the first two rows
+
+
+def test_the_phases_sheet_holds_the_phased_plan(book, tiny_plan):
+    sheet = book["Phases"]
+    assert sheet.max_row == len(tiny_plan.phases) + 1
+    labels = [cell.value for cell in sheet[1]]
+    assert len(labels) == len(tiny_plan.phases.columns)

@@ -101,7 +101,7 @@ LABELS = {
 
 def number_format(column: str) -> str | None:
     """The Excel number format for a plan column, from its name and unit."""
-    if column.endswith("utilisation") or column == "cap":
+    if column.endswith("utilisation") or column in ("cap", "over_cap_share_relieved"):
         return PERCENT
     if ("gbp" in column or "price" in column) and column != "price_basis":
         return POUNDS
@@ -135,6 +135,9 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         rows.append((f"Utilisation cap: {kind}", scenario.cap(kind), PERCENT))
     rows += [
         ("Hours moved per week", k["hours_moved"], HOURS),
+        ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
+        ("Least movement any plan needs (hours per week)", k.get("least_movement_hours"), HOURS),
+        ("Hours moved / least movement", k.get("movement_ratio_to_least"), "0.00"),
         ("Buildings used before", k["buildings_used_before"], COUNT),
         ("Buildings used after", k["buildings_used_after"], COUNT),
         ("Demand (hours per week)", k["demand_hours_total"], HOURS),
@@ -421,6 +424,8 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
     used_names: set[str] = set()
     _two_column_sheet(book, "Summary", ("Measure", "Value"), summary_rows(plan), (48, 60), None)
     table_sheet(book, "Moves", _with_pcn_names(plan.moves, plan.pcn_summary), used_names)
+    if len(plan.phases):
+        table_sheet(book, "Phases", plan.phases, used_names)
     table_sheet(book, "Utilisation", plan.utilisation, used_names)
     table_sheet(book, "PCNs", plan.pcn_summary, used_names)
     table_sheet(book, "Bottlenecks", plan.bottlenecks, used_names)
