@@ -14,7 +14,7 @@ from estates_opt.model.decompose import components, find_blocks, solve_decompose
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import solve_model
 from estates_opt.pipeline import solve
-from estates_opt.scenario import Scenario, Solver, scenario_from_dict
+from estates_opt.scenario import Solver, scenario_from_dict
 from estates_opt.synthetic import Scale, generate
 
 #: Three towns far enough apart that no PCN reaches another town's sites.
