@@ -412,7 +412,8 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
     opened = open_page(nel_maps / "hubs" / "index.html", wait_for_sites=False)
     page = opened.page
     page.emulate_media(media="print")
-    assert page.locator("table tbody tr").count() == len(nel_plan.dataset.pcns)
+    pcn_table = page.locator("table").first  # the phased plan's table follows it
+    assert pcn_table.locator("tbody tr").count() == len(nel_plan.dataset.pcns)
     assert rect(page, ".sub a") is None
     pdf = tmp_path / "index.pdf"
     page.pdf(path=str(pdf), format="A4")
@@ -478,7 +479,9 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
         )
         assert widths[0] <= widths[1], f"rooms table clipped at {size}: {widths}"
         assert "Booked" in page.inner_text(".leaflet-popup .eo-tt thead")
-        # The popup is on the screen (on a phone the list is below the map: it scrolls back).
+        # The popup is on the screen (on a phone the list is below the map: it scrolls back),
+        # once the scroll and the pan that bring it into view have run.
+        page.wait_for_timeout(400)
         seen = page.evaluate(
             "() => { const r = document.querySelector('.leaflet-popup-content-wrapper')"
             ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"

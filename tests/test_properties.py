@@ -103,12 +103,12 @@ def lp_objective(dataset, scenario) -> float:
     return result.objective
 
 
-@settings(max_examples=12, **SETTINGS)
+@settings(max_examples=8, **SETTINGS)
 @given(scale=scales, seed=seeds, knobs=scenarios())
 def test_every_plan_passes_the_independent_verifier(scale, seed, knobs):
     dataset = dataset_for(scale, seed)
     plan = solve(dataset, scenario_from_dict(knobs))  # raises VerificationError on a violation
-    assert plan.status is SolveStatus.OPTIMAL
+    assert plan.status.complete  # optimal, or improved borough by borough (whole sessions)
     # Checked here without the verifier: no room slot over its cap (or its fixed work), and
     # every hour of demand placed or reported unmet.
     u = plan.utilisation
