@@ -38,7 +38,7 @@ PHASE_COLUMNS = [
     "over_cap_share_relieved",
     "community_weekday_utilisation",
     "gp_practice_weekday_utilisation",
-    "travel_km",
+    "mean_clinic_travel_km",
     "room_cost_change_gbp_per_week",
 ]
 
@@ -214,7 +214,7 @@ def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
                 "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
                 "community_weekday_utilisation": util("community"),
                 "gp_practice_weekday_utilisation": util("gp_practice"),
-                "travel_km": km_after / base_hours if base_hours else 0.0,
+                "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
                 "room_cost_change_gbp_per_week": float(
                     (h * (live["to_cost"] - live["from_cost"])).sum()
                 ),

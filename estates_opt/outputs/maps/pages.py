@@ -733,7 +733,7 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
         f'<td class="n">{float(p["over_cap_share_relieved"]):.0%}</td>'
         f'<td class="n">{float(p["community_weekday_utilisation"]):.0%}</td>'
         f'<td class="n">{float(p["gp_practice_weekday_utilisation"]):.0%}</td>'
-        f'<td class="n">{_n(p["travel_km"], 2)}</td></tr>'
+        f'<td class="n">{_n(p["mean_clinic_travel_km"], 2)}</td></tr>'
         for p in phases
     )
     return (
@@ -746,5 +746,5 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
         '<table><thead><tr><th>Phase</th><th class="n">Relocations</th>'
         '<th class="n">Hours moved/wk</th><th class="n">Over-cap relieved</th>'
         '<th class="n">Community weekday</th><th class="n">Practices weekday</th>'
-        f'<th class="n">Travel km</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<th class="n">Mean clinic travel km</th></tr></thead><tbody>{rows}</tbody></table>'
     )
