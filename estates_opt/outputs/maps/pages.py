@@ -727,15 +727,39 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
         f'<text x="{pad - 4}" y="{height - pad}" text-anchor="end">0%</text>'
         f'<text x="{width - pad}" y="{height - pad + 16}" text-anchor="end">{most:,.0f}</text>'
     )
+    heads = [
+        "Phase",
+        "Relocations",
+        "Hours moved/wk",
+        "Over-cap relieved",
+        "Community weekday",
+        "Practices weekday",
+        "Mean clinic travel km",
+    ]
+
+    def cells(p: dict[str, Any]) -> list[str]:
+        return [
+            _e(p["phase"]),
+            _n(p["relocations"]),
+            _n(p["hours_moved"], 0),
+            f"{float(p['over_cap_share_relieved']):.0%}",
+            f"{float(p['community_weekday_utilisation']):.0%}",
+            f"{float(p['gp_practice_weekday_utilisation']):.0%}",
+            _n(p["mean_clinic_travel_km"], 2),
+        ]
+
+    number = ' class="n"'
+    # data-label: on a phone each row is a card and each cell names its column.
     rows = "".join(
-        f'<tr><td>{_e(p["phase"])}</td><td class="n">{_n(p["relocations"])}</td>'
-        f'<td class="n">{_n(p["hours_moved"], 0)}</td>'
-        f'<td class="n">{float(p["over_cap_share_relieved"]):.0%}</td>'
-        f'<td class="n">{float(p["community_weekday_utilisation"]):.0%}</td>'
-        f'<td class="n">{float(p["gp_practice_weekday_utilisation"]):.0%}</td>'
-        f'<td class="n">{_n(p["mean_clinic_travel_km"], 2)}</td></tr>'
+        "<tr>"
+        + "".join(
+            f'<td{number if i else ""} data-label="{head}">{cell}</td>'
+            for i, (head, cell) in enumerate(zip(heads, cells(p), strict=True))
+        )
+        + "</tr>"
         for p in phases
     )
+    header = "".join(f"<th{number if i else ''}>{head}</th>" for i, head in enumerate(heads))
     return (
         '<h2>Phased plan: what to do first</h2><div class="sub">Each phase keeps the '
         "relocations before it and adds the ones that relieve the most over-capacity; "
@@ -743,8 +767,5 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
         f'<svg class="eo-phases" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="over-cap hours relieved against relocations made">{axes}'
         f'<polyline points="{path}" fill="none"/>{dots}</svg>'
-        '<table><thead><tr><th>Phase</th><th class="n">Relocations</th>'
-        '<th class="n">Hours moved/wk</th><th class="n">Over-cap relieved</th>'
-        '<th class="n">Community weekday</th><th class="n">Practices weekday</th>'
-        f'<th class="n">Mean clinic travel km</th></tr></thead><tbody>{rows}</tbody></table>'
+        f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
     )
