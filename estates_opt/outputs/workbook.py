@@ -138,6 +138,7 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
         ("Least movement any plan needs (hours per week)", k.get("least_movement_hours"), HOURS),
         ("Hours moved / least movement", k.get("movement_ratio_to_least"), "0.00"),
+        ("Travel weighted by (population or registered patients)", k.get("travel_weighting"), None),
         ("Buildings used before", k["buildings_used_before"], COUNT),
         ("Buildings used after", k["buildings_used_after"], COUNT),
         ("Demand (hours per week)", k["demand_hours_total"], HOURS),

@@ -698,6 +698,8 @@ def kpi_dict(
         | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
         "hours_moved": float(moves["hours_per_week"].sum()),
         **relocation_kpis(lp, moves),
+        # where a PCN's journeys start: its catchment by population, or its patients' LSOAs
+        "travel_weighting": scenario.travel.weighting,
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
         "hours_leaving_today_slots": float(moved),
         "buildings_used_before": len(before_sites),
