@@ -274,10 +274,15 @@ def _moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if moves.empty:
         return {}
     keys = ["pcn_code", "service", "from_site_id", "from_site", "to_site_id", "to_site"]
-    grouped = (
-        moves.assign(pcn_code=moves["pcn_code"].astype(str))
-        .groupby([*keys, "from_band", "to_band"], as_index=False, dropna=False)["hours_per_week"]
-        .sum()
+    moves = moves.assign(pcn_code=moves["pcn_code"].astype(str))
+    for column, empty in (("n_from_sites", 1), ("from_sites", ""), ("phase", 0)):
+        if column not in moves:
+            moves[column] = empty
+    grouped = moves.groupby([*keys, "from_band", "to_band"], as_index=False, dropna=False).agg(
+        hours_per_week=("hours_per_week", "sum"),
+        n_from_sites=("n_from_sites", "max"),
+        from_sites=("from_sites", "first"),
+        phase=("phase", "min"),
     )
     grouped["sessions_per_week"] = [
         sessions(float(h), str(b))

@@ -571,7 +571,7 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
     if grouped is None or grouped.empty:
         return "<h2>What moved</h2><p>Nothing moved for this PCN.</p>"
     out = [
-        f"<h2>What moved ({len(grouped)} changes, largest first)</h2>",
+        f"<h2>What moved ({len(grouped)} relocations, largest first)</h2>",
         '<table class="eo-moves"><thead><tr><th>Service: from &rarr; to</th>'
         '<th>Band</th><th class="n">Sessions a week</th></tr></thead><tbody>',
     ]
@@ -583,8 +583,16 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
         )
         target = local.get(data.site_index.get(str(r.to_site_id), -1))
         attr = f' data-eo-site="{target}"' if target is not None else ""
+        sources = _site_name(r.from_site, r.from_site_id)
+        others = int(r.n_from_sites) - 1 if r.n_from_sites == r.n_from_sites else 0
+        if others > 0:  # one relocation gathers the clinic from several of today's slots
+            sources = (
+                f'<span title="{_e(r.from_sites)}">{sources} and {others} other '
+                f"slot{'s' if others > 1 else ''}</span>"
+            )
+        phase = f" &middot; phase {int(r.phase)}" if r.phase == r.phase and r.phase > 0 else ""
         out.append(
-            f"<tr{attr}><td><b>{_e(r.service)}</b><br>{_site_name(r.from_site, r.from_site_id)}"
+            f"<tr{attr}><td><b>{_e(r.service)}</b>{phase}<br>{sources}"
             f" &rarr; {_site_name(r.to_site, r.to_site_id)}</td><td>{band}</td>"
             f'<td class="n">{_n(r.sessions_per_week, 1)}</td></tr>'
         )
