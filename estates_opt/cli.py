@@ -529,7 +529,8 @@ def solve(
 
     Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`
 
-    Exit codes: 0 optimal plan written; 1 stopped at a limit (plan written) or no
+    Exit codes: 0 plan written (optimal, or improved borough by borough: status
+    'improved', its gap to the LP bound shown); 1 stopped at a limit (plan written) or no
     feasible plan; 2 bad input; 3 outputs could not be written (disk full); 130 stopped
     by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
     """
