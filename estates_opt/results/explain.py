@@ -255,23 +255,7 @@ def move_legs(
                 losses.pop(0)
             if dst[2] <= EPS:
                 gains.pop(0)
-    columns = [
-        "service_id",
-        "service",
-        "pcn_code",
-        "from_site_id",
-        "from_site",
-        "from_band",
-        "to_site_id",
-        "to_site",
-        "to_band",
-        "hours_per_week",
-        "sessions_per_week",
-        "from_travel_km",
-        "to_travel_km",
-        "why",
-    ]
-    return pd.DataFrame(lines, columns=columns)
+    return pd.DataFrame(lines, columns=LEG_COLUMNS)
 
 
 #: What makes one relocation: a (service, PCN) clinic arriving in one (site, band).
@@ -296,6 +280,8 @@ MOVE_COLUMNS = [
     "why",
     "phase",
 ]
+#: A leg: one source slot to one arriving slot (what :func:`relocation_lines` gathers).
+LEG_COLUMNS = [c for c in MOVE_COLUMNS if c not in ("from_sites", "n_from_sites", "phase")]
 
 
 def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:

@@ -377,13 +377,3 @@ def _check_hours_moved(
         if fragments:
             v.append(f"{fragments} slots change by a fraction of a session")
     return v
-    change = allocations["hours_per_week"] - allocations["baseline_hours_per_week"]
-    frame = allocations[["service_id", "pcn_code"]].assign(
-        loss=np.maximum(-change, 0.0), gain=np.maximum(change, 0.0)
-    )
-    sums = frame.groupby(["service_id", "pcn_code"])[["loss", "gain"]].sum()
-    mine = float(np.minimum(sums["loss"], sums["gain"]).sum())
-    theirs = float(kpis["hours_moved"])
-    if abs(mine - theirs) > 1e-3 * max(1.0, mine):
-        return [f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week"]
-    return []

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -69,14 +70,25 @@ def cached_dataset(scale: str, seed: int = 0, cache: str | Path | None = None) -
     """
     root = Path(cache) if cache is not None else DEFAULT_CACHE
     target = root / f"{scale}-{seed}"
+    return cached_folder(
+        target, GENERATOR_VERSION, lambda staging: write_dataset(generate(scale, seed), staging)
+    )
+
+
+def cached_folder(target: Path, version: str, write: Callable[[Path], object]) -> Path:
+    """``target``, written by ``write`` into a temporary folder renamed into place.
+
+    Reused while its ``GENERATOR`` marker holds ``version``; an interrupted run never
+    leaves a half-written dataset behind.
+    """
     marker = target / "GENERATOR"
-    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == GENERATOR_VERSION:
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == version:
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{scale}-{seed}-", dir=root))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        write_dataset(generate(scale, seed), staging)
-        (staging / "GENERATOR").write_text(GENERATOR_VERSION + "\n", encoding="utf-8")
+        write(staging)
+        (staging / "GENERATOR").write_text(version + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

@@ -8,16 +8,13 @@ first copy. Services are shared: they are a catalogue, not places.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from estates_opt.schema import PROJECTED_CRS
-from estates_opt.synthetic.files import write_dataset
+from estates_opt.synthetic.files import cached_folder, write_dataset
 
 #: Columns holding an id that another file refers to (suffixed per copy).
 ID_COLUMNS = (
@@ -93,22 +90,13 @@ def replicated_dataset(source: str | Path, copies: int, cache: str | Path) -> Pa
     """The folder of ``copies`` copies of ``source``, written once under ``cache``."""
     source = Path(source)
     target = Path(cache) / f"{source.name}-x{copies}"
-    marker = target / "GENERATOR"
-    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == REPLICA_VERSION:
-        return target
-    Path(cache).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache))
-    try:
+
+    def write(staging: Path) -> None:
         write_dataset(replicate_tables(source, copies), staging)
         (staging / "ATTRIBUTION.txt").write_text(
             f"{copies} copies of {source.name}, shifted apart (estates_opt.synthetic.replicate)."
             "\n\n" + (source / "ATTRIBUTION.txt").read_text(encoding="utf-8"),
             encoding="utf-8",
         )
-        (staging / "GENERATOR").write_text(REPLICA_VERSION + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return cached_folder(target, REPLICA_VERSION, write)
