@@ -218,11 +218,7 @@ def _solve(lp: LinearProgram, scenario: Scenario, data: Any) -> tuple[LinearProg
     if scenario.options.whole_sessions and scenario.relocation.least_disruption:
         from estates_opt.model.staged import neighbourhoods, solve_staged
 
-        groups = neighbourhoods(
-            lp,
-            data.pcns.set_index("pcn_code")["borough"],
-            data.premises.set_index("site_id")["borough"],
-        )
+        groups = neighbourhoods(lp, data)
         return solve_staged(lp, scenario, groups)
     if solver.decompose:
         from estates_opt.model.decompose import solve_decomposed

@@ -61,11 +61,7 @@ def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
             f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
         )
     if scenario.options.whole_sessions and scenario.relocation.least_disruption:
-        groups = neighbourhoods(
-            lp,
-            data.pcns.set_index("pcn_code")["borough"],
-            data.premises.set_index("site_id")["borough"],
-        )
+        groups = neighbourhoods(lp, data)
         lp, result = solve_staged(lp, scenario, groups)
     elif scenario.solver.decompose:
         from estates_opt.model.decompose import solve_decomposed

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import fix_integers, solve_direct, solve_pulp
@@ -97,7 +98,7 @@ def _raw_solver(scenario: Scenario):
     return solve_pulp
 
 
-def neighbourhoods(lp: LinearProgram, dataset_boroughs: pd.Series, site_boroughs: pd.Series):
+def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.ndarray]]:
     """Column groups the improvement step re-optimises one at a time: one per borough.
 
     A PCN's columns (its allocations, relocations, shortfalls) belong to its borough;
@@ -105,6 +106,8 @@ def neighbourhoods(lp: LinearProgram, dataset_boroughs: pd.Series, site_boroughs
     boundary, so each group is nearly a problem of its own, small enough for HiGHS
     to solve close to optimality in seconds.
     """
+    dataset_boroughs = dataset.pcns.set_index("pcn_code")["borough"]
+    site_boroughs = dataset.premises.set_index("site_id")["borough"]
     cols = lp.columns
     family = cols["family"].to_numpy()
     borough = (
