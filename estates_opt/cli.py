@@ -443,7 +443,17 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
         )
     console.print(table)
     facts = Table(show_header=False)
-    facts.add_row("hours moved / week", f"{k['hours_moved']:,.1f}")
+    moved = f"{k['hours_moved']:,.1f}"
+    if k.get("least_movement_hours"):
+        moved += (
+            f" ({k['movement_ratio_to_least']:.2f}x the least, {k['least_movement_hours']:,.0f})"
+        )
+    facts.add_row("hours moved / week", moved)
+    if k.get("least_relocations") is not None:
+        facts.add_row(
+            "relocations (moves.csv lines)",
+            f"{k['relocations']} (fewest possible {k['least_relocations']})",
+        )
     facts.add_row(
         "buildings used before -> after",
         f"{k['buildings_used_before']} -> {k['buildings_used_after']}",

@@ -29,7 +29,7 @@ from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
-from estates_opt.results.phases import phase_plan, with_phases
+from estates_opt.results.phases import first_quarter, phase_plan, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario, load_scenario
@@ -120,6 +120,7 @@ def explain_and_verify(
     kpis = explain.kpi_dict(
         dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings, moves
     )
+    kpis["first_quarter"] = first_quarter(dataset, scenario, legs, utilisation)
     t = time.perf_counter()
     violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
     timings["verify"] = time.perf_counter() - t

@@ -259,7 +259,7 @@ class Relocation(_Strict):
         500.0, ge=0, description="penalty per hour/week moved beyond the tolerance"
     )
     gbp_per_relocation: float = Field(
-        2000.0,
+        4000.0,
         ge=0,
         description="fixed disruption cost of each (service, PCN, site, band) slot a plan "
         "starts to use or enlarges, GBP-eq/week",

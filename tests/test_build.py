@@ -25,6 +25,7 @@ from estates_opt.errors import ModelSpecificationError
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model, candidate_allocations, room_slots
 from estates_opt.model.program import OBJECTIVE_TERMS
+from estates_opt.scenario import Relocation
 
 ALLOWED = {
     ("clin", "PA", "S1", "weekday"),
@@ -219,7 +220,7 @@ def test_whole_sessions_count_sessions():
     z = column_index(lp, "relocate", service_id="ea", pcn_code="PA", site_id="S2", band="saturday")
     link = row_index(lp, "relocate", service_id="ea", pcn_code="PA", site_id="S2", band="saturday")
     assert row_entries(lp, link) == {j: 1.0, z: -lp.col_upper[j]}
-    assert lp.terms["relocation"][z] == 2000.0
+    assert lp.terms["relocation"][z] == Relocation().gbp_per_relocation
 
 
 def test_opening_mode_adds_binary_columns_and_linked_capacity_rows():

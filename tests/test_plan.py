@@ -150,6 +150,17 @@ def test_nel_plan_is_optimal_and_verified(nel_plan):
     assert reverify(nel_plan) == []
 
 
+def test_nel_fewest_relocations_bounds_the_plan_from_below(nel_plan):
+    # A lower bound must hold for the plan itself: every clinic with a line in moves.csv
+    # is a clinic that moved, and at least `least_relocations` clinics must.
+    k = nel_plan.kpis
+    moving_clinics = nel_plan.moves[["service_id", "pcn_code"]].drop_duplicates()
+    assert 0 < k["least_relocations"] <= len(moving_clinics) <= k["relocations"]
+    assert k["relocation_ratio_to_least"] == pytest.approx(
+        k["relocations"] / k["least_relocations"]
+    )
+
+
 def _weekday_after(plan, kind: str) -> float:
     u = plan.utilisation
     u = u[(u["kind"] == kind) & (u["band"] == "weekday")]

@@ -72,6 +72,8 @@ def test_whole_session_plan_moves_one_clinic_in_whole_sessions(whole_plan):
     assert kpis["least_movement_hours"] == pytest.approx(24.0)
     assert kpis["movement_ratio_to_least"] == pytest.approx(1.0)
     assert kpis["relocations"] == 1
+    assert kpis["least_relocations"] == 1  # PA's clinic is the only one that must move
+    assert kpis["relocation_ratio_to_least"] == pytest.approx(1.0)
     assert kpis["relocations_under_one_session"] == 0
     assert kpis["hours_moved"] == pytest.approx(moves["hours_per_week"].sum())
 

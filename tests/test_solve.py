@@ -102,15 +102,16 @@ def test_whole_sessions_give_multiples_of_the_session_length(name, backend):
     S1 evening 5 (7.5 of 8.5), S2 Saturday 1 (4 of 7.2). PB clin 5 sessions at
     S3 (20 h, 420); PA clin the other 6 at S3 (24 h, 888) + 2 at S1 (8 h, 392);
     PB ea 1 session at S2 (4 h, 128); PA ea 4 evening sessions at S1 (6 h, 294).
-    Total 2122, plus one relocation (PA clin to S3) at 2,000, less the tie-break on
-    the 38 h kept in today's slots (0.05/h): 4120.1.
+    Total 2122, plus one relocation (PA clin to S3) at ``gbp_per_relocation``, less the
+    tie-break on the 38 h kept in today's slots (0.05/h).
     """
     lp, scenario = build(
         options={"whole_sessions": True}, solver={"name": name, "backend": backend}
     )
     result = solve_model(lp, scenario.solver)
     assert result.status is SolveStatus.OPTIMAL
-    assert result.objective == pytest.approx(2122.0 + 2000.0 - 0.05 * 38, abs=1e-6)
+    relocation = scenario.relocation.gbp_per_relocation
+    assert result.objective == pytest.approx(2122.0 + relocation - 0.05 * 38, abs=1e-6)
     xs = lp.columns["family"].to_numpy() == "x"
     sessions = result.values[xs]
     assert np.allclose(sessions, np.round(sessions), atol=1e-6)

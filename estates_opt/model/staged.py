@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
@@ -47,6 +48,73 @@ def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveR
     hours = float(moved @ result.values) if result.status.has_plan else float("nan")
     log.info("least movement: %.1f h/week (stage 1, %.2f s)", hours, result.seconds)
     return hours, result
+
+
+def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
+    """A lower bound on the relocations any whole-session plan needs: the fewest clinics that must move.
+
+    Every over-cap room must shed its excess; a (service, PCN) clinic sheds without a
+    relocation only by dropping sessions it holds above its demand. So the fewest
+    clinics whose movable sessions cover every room's excess (a small set-cover MIP,
+    under a second at NEL scale) bounds the relocation lines of any plan from below:
+    a clinic that moves starts at least one new slot. Clinics whose demand exceeds
+    what they can keep must move. Returns None without the whole-session columns.
+    """
+    cols = lp.columns
+    if "part" not in cols:
+        return None
+    family = cols["family"].to_numpy()
+    keep = np.flatnonzero((family == "x") & (cols["part"] == "keep").to_numpy())
+    capacity = np.flatnonzero((lp.rows["family"] == "capacity").to_numpy())
+    if keep.size == 0 or capacity.size == 0:
+        return 0
+    sessions = cols["today_sessions"].to_numpy(float)[keep]
+    hours = sessions * cols["hours_per_unit"].to_numpy(float)[keep]
+    in_room = lp.matrix.tocsr()[capacity][:, keep].tocoo()
+    excess = (
+        np.bincount(
+            in_room.row, weights=in_room.data * sessions[in_room.col], minlength=capacity.size
+        )
+        - lp.row_upper[capacity]
+    )
+    over = np.flatnonzero(excess > 1e-6)
+    clinic, clinics = pd.factorize(
+        pd.MultiIndex.from_frame(cols.iloc[keep][["service_id", "pcn_code"]])
+    )
+    n_c, n_k = len(clinics), keep.size
+    kept = np.bincount(clinic, weights=hours, minlength=n_c)
+    demand = (
+        lp.demand.set_index(["service_id", "pcn_code"])["demand_hours"]
+        .reindex(clinics)
+        .fillna(0.0)
+        .to_numpy(float)
+    )
+    # columns: m (binary, the clinic moves), d (hours a staying clinic drops in a room)
+    room_of = pd.Index(over).get_indexer(in_room.row)
+    ok = room_of >= 0
+    leg = in_room.col[ok]
+    rows = np.concatenate([room_of[ok], room_of[ok], over.size + clinic])
+    columns = np.concatenate([clinic[leg], n_c + leg, n_c + np.arange(n_k)])
+    values = np.concatenate([hours[leg], np.ones(leg.size), np.ones(n_k)])
+    matrix = sp.csr_matrix((values, (rows, columns)), shape=(over.size + n_c, n_c + n_k))
+    cover = LinearProgram(
+        columns=pd.DataFrame({"family": ["m"] * n_c + ["d"] * n_k}),
+        rows=pd.DataFrame({"family": ["cover"] * (over.size + n_c)}),
+        matrix=matrix,
+        objective=np.concatenate([np.ones(n_c), np.zeros(n_k)]),
+        terms={},
+        col_lower=np.concatenate([(demand > kept + 1e-6).astype(float), np.zeros(n_k)]),
+        col_upper=np.concatenate([np.ones(n_c), hours]),
+        row_lower=np.concatenate([excess[over] - 1e-6, np.full(n_c, -np.inf)]),
+        row_upper=np.concatenate([np.full(over.size, np.inf), np.maximum(kept - demand, 0.0)]),
+        integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_k, bool)]),
+    )
+    options = scenario.solver.model_copy(update={"mip_gap": 0.0, "backend": "direct"})
+    result = solve_direct(cover, options)
+    if not result.status.has_plan:
+        return None
+    bound = result.best_bound if result.best_bound is not None else result.objective
+    return int(np.ceil(bound - 1e-6))
 
 
 def decisions_of(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
@@ -180,6 +248,7 @@ def solve_staged(
     if not first.status.has_plan:
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
+    staged = replace(staged, least_relocations=least_relocations(lp, scenario))
     solve = _raw_solver(scenario)
     start = decisions_of(lp, first.values)
     binaries = int((staged.integer & (staged.col_upper <= 1)).sum())

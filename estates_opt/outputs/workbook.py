@@ -101,7 +101,11 @@ LABELS = {
 
 def number_format(column: str) -> str | None:
     """The Excel number format for a plan column, from its name and unit."""
-    if column.endswith("utilisation") or column in ("cap", "over_cap_share_relieved"):
+    if column.endswith("utilisation") or column in (
+        "cap",
+        "over_cap_share_relieved",
+        "plan_relief_share",
+    ):
         return PERCENT
     if ("gbp" in column or "price" in column) and column != "price_basis":
         return POUNDS
@@ -136,6 +140,11 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     rows += [
         ("Hours moved per week", k["hours_moved"], HOURS),
         ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
+        (
+            "Fewest relocations any plan needs (clinics that must move)",
+            k.get("least_relocations"),
+            COUNT,
+        ),
         ("Least movement any plan needs (hours per week)", k.get("least_movement_hours"), HOURS),
         ("Hours moved / least movement", k.get("movement_ratio_to_least"), "0.00"),
         ("Travel weighted by (population or registered patients)", k.get("travel_weighting"), None),

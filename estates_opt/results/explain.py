@@ -613,9 +613,12 @@ def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
     hours = float(moves["hours_per_week"].sum())
     least = lp.least_movement_hours
     sessions = moves["sessions_per_week"].to_numpy(float)
+    fewest = lp.least_relocations
     return {
         "relocations": len(moves),
         "relocations_under_one_session": int((sessions < 1 - 1e-6).sum()),
+        "least_relocations": fewest,
+        "relocation_ratio_to_least": len(moves) / fewest if fewest else None,
         "least_movement_hours": least,
         "movement_ratio_to_least": hours / least if least else None,
     }

@@ -36,6 +36,7 @@ PHASE_COLUMNS = [
     "hours_moved",
     "over_cap_hours_relieved",
     "over_cap_share_relieved",
+    "plan_relief_share",
     "community_weekday_utilisation",
     "gp_practice_weekday_utilisation",
     "mean_clinic_travel_km",
@@ -158,6 +159,48 @@ def phase_plan(
     return phases, table
 
 
+def first_quarter(dataset, scenario: Scenario, legs: pd.DataFrame, utilisation) -> dict:
+    """What the best quarter of the relocations relieves (the headline of the ladder).
+
+    Solved on its own (not nested in the ladder): the most over-cap hours any
+    ceil(n/4) of the plan's n relocations relieve, as a share of all over-cap hours
+    and of what the whole plan relieves (rooms whose fixed work alone is over the
+    cap stay over it whatever moves, so the whole plan relieves less than all).
+    """
+    if legs.empty:
+        return {}
+    legs = _legs_with_rooms(legs, dataset)
+    rooms = _rooms(utilisation)
+    n_rel = int(legs["relocation"].max()) + 1
+    quarter = -(-n_rel // 4)
+    solver = scenario.solver.model_copy(update={"mip_gap": 1e-4, "time_limit_s": 20.0})
+    program = _phase_program(legs, rooms, n_rel, quarter, np.zeros(n_rel))
+    result = solve_direct(program, solver)
+    if not result.status.has_plan:
+        return {}
+    relieved = float(result.values[n_rel:].sum())
+    whole = float(_relieved(legs, rooms, np.ones(n_rel, bool)))
+    total = float(rooms["over"].sum())
+    return {
+        "relocations": quarter,
+        "over_cap_hours_relieved": relieved,
+        "over_cap_share_relieved": relieved / total if total else 1.0,
+        "plan_relief_share": relieved / whole if whole else 1.0,
+    }
+
+
+def _relieved(legs: pd.DataFrame, rooms: pd.DataFrame, live_relocations: np.ndarray) -> float:
+    """Over-cap hours relieved by the legs of the live relocations."""
+    live = legs[live_relocations[legs["relocation"].to_numpy()]]
+    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+    departures = np.zeros(len(rooms))
+    idx = room_key.get_indexer(
+        pd.MultiIndex.from_arrays([live["from_site_id"], live["room_type"], live["from_band"]])
+    )
+    np.add.at(departures, idx[idx >= 0], live["hours_per_week"].to_numpy(float)[idx >= 0])
+    return float(np.minimum(departures, rooms["over"].to_numpy(float)).sum())
+
+
 def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
     """moves.csv with the phase in which each relocation is made."""
     if moves.empty:
@@ -170,6 +213,7 @@ def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
 def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
     """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
     total_over = float(rooms["over"].sum())
+    whole = _relieved(legs, rooms, np.ones(len(phase_of), bool))
     room_key = pd.MultiIndex.from_frame(rooms[ROOM])
     weekday = (rooms["band"] == "weekday").to_numpy()
     today = allocations["today_session_hours"].to_numpy(float)
@@ -188,12 +232,7 @@ def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
             )
             ok = idx >= 0
             np.add.at(load, idx[ok], sign * live["hours_per_week"].to_numpy(float)[ok])
-        departures = np.zeros(len(rooms))
-        idx = room_key.get_indexer(
-            pd.MultiIndex.from_arrays([live["from_site_id"], live["room_type"], live["from_band"]])
-        )
-        np.add.at(departures, idx[idx >= 0], live["hours_per_week"].to_numpy(float)[idx >= 0])
-        relieved = float(np.minimum(departures, rooms["over"].to_numpy(float)).sum())
+        relieved = _relieved(legs, rooms, phase_of <= number)
         h = live["hours_per_week"].to_numpy(float)
         km_after = base_km + float(
             (h * (live["to_travel_km"].fillna(0) - live["from_travel_km"].fillna(0))).sum()
@@ -212,6 +251,7 @@ def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
                 "hours_moved": float(h.sum()),
                 "over_cap_hours_relieved": relieved,
                 "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
+                "plan_relief_share": relieved / whole if whole else 1.0,
                 "community_weekday_utilisation": util("community"),
                 "gp_practice_weekday_utilisation": util("gp_practice"),
                 "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
