@@ -179,3 +179,25 @@ def test_the_index_page_draws_the_phase_curve(whole_plan):
     assert "Phased plan: what to do first" in page
     assert page.count("<circle") == len(whole_plan.phases)
     assert "<polyline" in page
+
+
+def test_the_verifier_recounts_relocations_and_holds_the_lower_bound(whole_plan):
+    import copy
+
+    from estates_opt.results.verify import verify_plan
+
+    def violations(**changes):
+        kpis = {**copy.deepcopy(whole_plan.kpis), **changes}
+        return verify_plan(
+            whole_plan.dataset,
+            whole_plan.scenario,
+            whole_plan.allocations,
+            whole_plan.unmet,
+            whole_plan.utilisation,
+            kpis,
+            whole_plan.opened,
+        )
+
+    assert violations() == []
+    assert any("KPI relocations 3" in v for v in violations(relocations=3))
+    assert any("lower bound least_relocations 2" in v for v in violations(least_relocations=2))

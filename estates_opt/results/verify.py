@@ -376,4 +376,32 @@ def _check_hours_moved(
         fragments = int((np.abs(units - np.round(units)) > 1e-6).sum())
         if fragments:
             v.append(f"{fragments} slots change by a fraction of a session")
+        v += _check_relocations(allocations, change, kpis)
+    return v
+
+
+def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: dict) -> list[str]:
+    """Relocations recounted from the allocations: the slots a clinic's moved hours arrive in.
+
+    Per (service, PCN), its losses fill its gains in table order, so a gain slot is a
+    relocation while the gains before it hold less than the losses (growth beyond
+    what leaves is not a move); the count must also reach the model's lower bound.
+    """
+    if "relocations" not in kpis:
+        return []
+    keys = ["service_id", "pcn_code"]
+    frame = allocations[keys].assign(
+        gain=np.where(change > 1e-6, change, 0.0), loss=np.where(change < -1e-6, -change, 0.0)
+    )
+    frame = frame.sort_values(keys, kind="stable")
+    group = frame.groupby(keys, sort=False)
+    before = group["gain"].cumsum() - frame["gain"]
+    arrives = (frame["gain"] > 0) & (before < group["loss"].transform("sum") - 1e-6)
+    mine = int(arrives.sum())
+    v = []
+    if mine != int(kpis["relocations"]):
+        v.append(f"KPI relocations {kpis['relocations']} but moved hours arrive in {mine} slots")
+    fewest = kpis.get("least_relocations")
+    if fewest is not None and mine < fewest:
+        v.append(f"{mine} relocations, fewer than the lower bound least_relocations {fewest}")
     return v
