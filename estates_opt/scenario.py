@@ -277,6 +277,12 @@ class Relocation(_Strict):
         description="fixed cost of each site an outpatient specialty starts to use, "
         "GBP-eq/week: gathers a specialty's outreach in few sites",
     )
+    max_buildings_per_clinic: int | None = Field(
+        None,
+        ge=1,
+        description="most buildings a (service, PCN) clinic uses after the plan: today's "
+        "count, or this many if more; none for no limit",
+    )
     max_sites_per_specialty_per_borough: int | None = Field(
         None,
         ge=1,

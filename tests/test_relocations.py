@@ -201,3 +201,34 @@ def test_the_verifier_recounts_relocations_and_holds_the_lower_bound(whole_plan)
     assert violations() == []
     assert any("KPI relocations 3" in v for v in violations(relocations=3))
     assert any("lower bound least_relocations 2" in v for v in violations(least_relocations=2))
+
+
+def test_a_clinic_keeps_to_its_building_limit():
+    # PA's clinic needs 8 sessions: S1 has room for 2, S3 (shared with PB's 5) for 6. With at
+    # most one building it cannot split over S1 and S3, so it goes whole to one and the rest
+    # is reported unmet; with two it uses both and nothing is unmet.
+    limited = solve(
+        handmade.dataset(),
+        handmade.scenario(options=WHOLE, relocation={"max_buildings_per_clinic": 1}),
+    )
+    alloc = limited.allocations
+    used = alloc[(alloc["service_id"] == "clin") & (alloc["hours_per_week"] > 0)]
+    assert used.groupby("pcn_code")["site_id"].nunique().max() == 1
+    assert limited.kpis["unmet_hours_total"] > 0
+    assert limited.kpis["verified"] is True
+    default = solve(
+        handmade.dataset(),
+        handmade.scenario(options=WHOLE, relocation={"max_buildings_per_clinic": 2}),
+    )
+    alloc = default.allocations
+    pa = alloc[(alloc["pcn_code"] == "PA") & (alloc["service_id"] == "clin")]
+    assert set(pa.loc[pa["hours_per_week"] > 0, "site_id"]) == {"S1", "S3"}
+    assert default.kpis["unmet_hours_total"] == 0
+    # and the verifier holds a plan to the limit its scenario sets
+    from estates_opt.results.verify import verify_plan
+
+    strict = handmade.scenario(options=WHOLE, relocation={"max_buildings_per_clinic": 1})
+    found = verify_plan(
+        default.dataset, strict, alloc, default.unmet, default.utilisation, default.kpis
+    )
+    assert any("clin of PA uses 2 buildings" in v for v in found), found

@@ -75,6 +75,11 @@ the PCN's own hub and the nearest ``relocation.candidate_sites`` sites with a fr
     ``keep_preference_gbp_per_hour``, an hour moved to the PCN's own hub
     ``own_hub_preference_gbp_per_hour``; with the travel term this makes equally good
     plans pick today's building, then the own hub, then the nearest.
+(13) ``clinic_buildings``: a clinic uses at most :math:`L_{kp} = \max(\text{today's
+    buildings}, \text{relocation.max\_buildings\_per\_clinic})` buildings: a binary
+    :math:`y_{kps}` per building it uses today (``site_use``: its sessions there only with
+    :math:`y`), and :math:`\sum_s y_{kps} + \sum_{s\ \text{new},b} z_{kpsb} \le L_{kp}`, for
+    clinics with more candidate buildings than :math:`L_{kp}`.
 
 Symbols and where they come from
 --------------------------------
@@ -138,15 +143,20 @@ from estates_opt.inputs.suitability import drop_unsuitable
 from estates_opt.inputs.travel import deprived_share
 from estates_opt.model.checks import diagnose
 from estates_opt.model.program import INF, LinearProgram
-from estates_opt.model.relocations import plausible_candidates, split_kept_added, today_in_sessions
+from estates_opt.model.relocations import (
+    clinic_buildings,
+    plausible_candidates,
+    split_kept_added,
+    today_in_sessions,
+)
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS
 
 log = logging.getLogger(__name__)
 
 #: Penalty per session/week a PCN falls short of ``relocation.own_hub_min_sessions`` at its
-#: own hub: five relocations' worth at the default, so a hub with room is always used.
-HUB_SHORTFALL_GBP_PER_SESSION = 2000.0
+#: own hub: two and a half relocations' worth at the default, so a hub with room is always used.
+HUB_SHORTFALL_GBP_PER_SESSION = 10000.0
 
 
 def scaled_demand(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
@@ -415,7 +425,14 @@ def _relocation_frames(dataset: Dataset, scenario: Scenario, cand: pd.DataFrame)
     """(8)-(11) The whole-session model's extra columns: relocations, specialty sites, hubs."""
     if "part" not in cand:
         empty = pd.DataFrame()
-        return {"relocate": empty, "specialty_site": empty, "move_excess": empty, "hub": empty}
+        return {
+            "relocate": empty,
+            "specialty_site": empty,
+            "move_excess": empty,
+            "hub": empty,
+            "clinics": empty,
+            "site_use": empty,
+        }
     added = cand.index[cand["part"] == "add"]
     relocate = cand.loc[added, ["service_id", "pcn_code", "site_id", "band"]].assign(x_index=added)
     outpatient = cand["category"] == "outpatient_outreach"
@@ -430,7 +447,10 @@ def _relocation_frames(dataset: Dataset, scenario: Scenario, cand: pd.DataFrame)
     hub_pcns = cand.loc[cand["own_hub"].to_numpy(bool), ["pcn_code"]].drop_duplicates()
     if scenario.relocation.own_hub_min_sessions <= 0:
         hub_pcns = hub_pcns.iloc[0:0]
+    clinics, today_sites = clinic_buildings(cand, scenario.relocation.max_buildings_per_clinic)
     return {
+        "clinics": clinics,
+        "site_use": today_sites,
         "relocate": relocate.reset_index(drop=True),
         "specialty_site": specialty,
         "move_excess": pd.DataFrame({"pcn_code": [None]}),
@@ -467,6 +487,7 @@ def _assemble_columns(
         ),
         "move_excess": extra["move_excess"].assign(family="move_excess", hours_per_unit=1.0),
         "hub_shortfall": extra["hub"].assign(family="hub_shortfall", hours_per_unit=0.0),
+        "site_use": extra["site_use"].assign(family="site_use", hours_per_unit=0.0),
     }
     sizes = {f: len(frame) for f, frame in frames.items()}
     n = sum(sizes.values())
@@ -498,7 +519,7 @@ def _assemble_columns(
         "opening": stack({"open": open_cost}),
         "preference": stack({"x": x_terms["preference"]}),
     }
-    binary = stack({"open": 1.0, "relocate": 1.0, "specialty_site": 1.0}) > 0
+    binary = stack({"open": 1.0, "relocate": 1.0, "specialty_site": 1.0, "site_use": 1.0}) > 0
     sessions_short = stack({"unmet": 1.0}) > 0
     upper = np.where(binary, 1.0, INF)
     if "unit_upper" in cand:
@@ -701,7 +722,48 @@ def _relocation_rows(
             np.full(len(frame), float(limit)),
             [(groups, w, np.ones(w.size))],
         )
+    _clinic_building_rows(rows, cols, cand, extra)
     _tolerance_and_hub_rows(rows, cols, cand, extra, scenario)
+
+
+def _clinic_building_rows(rows: _Rows, cols: _Columns, cand: pd.DataFrame, extra: dict) -> None:
+    """(13) ``site_use`` links and ``clinic_buildings`` limits: few buildings per clinic.
+
+    :math:`\\sum_b n_{kpsb} \\le U_{kps} y_{kps}` for each site :math:`s` the clinic uses
+    today, and :math:`\\sum_s y_{kps} + \\sum_{s \\text{ new}, b} z_{kpsb} \\le L_{kp}`
+    (a new building used in two bands counts twice).
+    """
+    clinics, use = extra["clinics"], extra["site_use"]
+    if not len(clinics):
+        return
+    family = cols.frame["family"].to_numpy()
+    units = cols.upper[: len(cand)]
+    y = np.flatnonzero(family == "site_use")
+    slot = pd.MultiIndex.from_frame(use[["service_id", "pcn_code", "site_id"]])
+    at = slot.get_indexer(pd.MultiIndex.from_frame(cand[["service_id", "pcn_code", "site_id"]]))
+    on = np.flatnonzero(at >= 0)
+    bound = np.bincount(at[on], weights=units[on], minlength=len(use))
+    rows.add(
+        use.assign(family="site_use"),
+        np.full(len(use), -INF),
+        np.zeros(len(use)),
+        [(at[on], on, np.ones(on.size)), (np.arange(len(use)), y, -bound)],
+    )
+    who = pd.MultiIndex.from_frame(clinics[["service_id", "pcn_code"]])
+    y_row = who.get_indexer(pd.MultiIndex.from_frame(use[["service_id", "pcn_code"]]))
+    z = np.flatnonzero(family == "relocate")
+    moves = extra["relocate"]
+    new = (
+        slot.get_indexer(pd.MultiIndex.from_frame(moves[["service_id", "pcn_code", "site_id"]])) < 0
+    )
+    z_row = who.get_indexer(pd.MultiIndex.from_frame(moves[["service_id", "pcn_code"]]))
+    pick = new & (z_row >= 0)
+    rows.add(
+        clinics[["service_id", "pcn_code"]].assign(family="clinic_buildings"),
+        np.full(len(clinics), -INF),
+        clinics["limit"].to_numpy(float),
+        [(y_row, y, np.ones(y.size)), (z_row[pick], z[pick], np.ones(int(pick.sum())))],
+    )
 
 
 def _tolerance_and_hub_rows(

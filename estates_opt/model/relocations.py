@@ -128,3 +128,28 @@ def split_kept_added(cand: pd.DataFrame, today: pd.Series, demand: pd.DataFrame)
         .drop(columns="_order")
         .reset_index(drop=True)
     )
+
+
+def clinic_buildings(cand: pd.DataFrame, at_least: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clinics whose buildings are limited, and the today's sites they may keep or leave.
+
+    A (service, PCN) clinic may use at most ``max(today's buildings, at_least)``
+    buildings after the plan (``relocation.max_buildings_per_clinic``). Only clinics
+    with more candidate buildings than that get the limit (for the rest it cannot
+    bind). Returns ``(clinics, today_sites)``: clinics with their ``limit``, and one
+    row per (clinic, site it uses today): the binary "still uses it" decisions.
+    """
+    empty = pd.DataFrame(columns=["service_id", "pcn_code", "site_id"])
+    if at_least is None or "part" not in cand or cand.empty:
+        return pd.DataFrame(columns=["service_id", "pcn_code", "limit"]), empty
+    clinic = ["service_id", "pcn_code"]
+    today = cand.loc[cand["part"] == "keep", [*clinic, "site_id"]].drop_duplicates()
+    count = today.groupby(clinic).size().rename("today")
+    sites = cand[[*clinic, "site_id"]].drop_duplicates().groupby(clinic).size().rename("sites")
+    clinics = pd.concat([count, sites], axis=1).fillna(0.0)
+    clinics["limit"] = np.maximum(clinics["today"], float(at_least))
+    clinics = clinics[clinics["sites"] > clinics["limit"]].reset_index()[[*clinic, "limit"]]
+    today = today.merge(clinics[clinic], on=clinic)
+    return clinics.reset_index(drop=True), today.sort_values([*clinic, "site_id"]).reset_index(
+        drop=True
+    )

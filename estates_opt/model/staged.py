@@ -32,16 +32,21 @@ log = logging.getLogger(__name__)
 def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveResult]:
     """Stage 1: the least hours/week a whole-session plan moves.
 
-    Sessions stay whole; the relocation and specialty-site decisions are relaxed
-    (they carry no cost in this stage), which leaves a model HiGHS solves to
+    Sessions stay whole; the relocation and specialty-site decisions are relaxed (they
+    carry no cost in this stage; with building limits the relocation and building
+    decisions stay binary, as the limits count them): a model HiGHS solves to
     optimality in about a second at NEL scale.
     """
     moved = lp.moved_hours()
     family = lp.columns["family"].to_numpy()
+    # Sessions stay whole, and so do the decisions the building limits count (they cost
+    # nothing here), so that stage 1's plan is a feasible start for stage 2.
+    limited = bool((family == "site_use").any())
+    whole = np.isin(family, ["x", "site_use", "relocate"] if limited else ["x"])
     first = replace(
         lp,
         objective=moved + lp.terms["unmet"],
-        integer=lp.integer & (family == "x"),
+        integer=lp.integer & whole,
         start=None,
     )
     result = _raw_solver(scenario)(first, scenario.solver)
@@ -120,8 +125,9 @@ def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
 def decisions_of(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
     """A whole-session solution with its relocation and specialty-site decisions set.
 
-    Stage 1's plan with each used added slot's relocation on and each used
-    (specialty, site) on: a feasible start for stage 2.
+    Stage 1's plan with each used added slot's relocation on, each used
+    (specialty, site) and each clinic's used building of today on: a feasible start
+    for stage 2.
     """
     start = values.copy()
     family = lp.columns["family"].to_numpy()
@@ -129,6 +135,13 @@ def decisions_of(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
     if relocate.size:
         added = lp.columns["x_index"].to_numpy()[relocate].astype(int)
         start[relocate] = (values[added] > 0.5).astype(float)
+    use = np.flatnonzero(family == "site_use")
+    if use.size:
+        clinic_site = ["service_id", "pcn_code", "site_id"]
+        x = (family == "x") & (values > 0.5)
+        used = pd.MultiIndex.from_frame(lp.columns.loc[x, clinic_site])
+        key = pd.MultiIndex.from_frame(lp.columns.iloc[use][clinic_site])
+        start[use] = np.asarray(key.isin(used), dtype=float)
     sites = np.flatnonzero(family == "specialty_site")
     if sites.size:
         x = family == "x"

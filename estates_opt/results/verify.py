@@ -377,7 +377,26 @@ def _check_hours_moved(
         if fragments:
             v.append(f"{fragments} slots change by a fraction of a session")
         v += _check_relocations(allocations, change, kpis)
+        v += _check_clinic_buildings(allocations, scenario)
     return v
+
+
+def _check_clinic_buildings(allocations: pd.DataFrame, scenario: Scenario) -> list[str]:
+    """No clinic in more buildings than today's count, or ``max_buildings_per_clinic`` if more."""
+    at_least = scenario.relocation.max_buildings_per_clinic
+    if at_least is None:
+        return []
+    keys = ["service_id", "pcn_code"]
+    today = allocations[allocations["today_session_hours"] > 1e-6].groupby(keys)["site_id"]
+    after = allocations[allocations["hours_per_week"] > 1e-6].groupby(keys)["site_id"]
+    counts = pd.concat([today.nunique().rename("today"), after.nunique().rename("after")], axis=1)
+    counts = counts.fillna(0)
+    over = counts[counts["after"] > np.maximum(counts["today"], at_least)]
+    return [
+        f"{service} of {pcn} uses {int(c.after)} buildings, more than "
+        f"max({int(c.today)} today, max_buildings_per_clinic {at_least})"
+        for (service, pcn), c in over.iterrows()
+    ]
 
 
 def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: dict) -> list[str]:
