@@ -387,6 +387,11 @@ class Solver(_Strict):
     mip_gap: float = Field(0.01, ge=0, le=1, description="relative MIP gap to stop at")
     threads: int | None = Field(None, ge=1, description="solver threads (default: solver's)")
     decompose: bool = Field(False, description="solve independent PCN-site blocks separately")
+    effort: Literal["thorough", "quick"] = Field(
+        "thorough",
+        description="whole-session plans: 'quick' re-optimises each borough only over the "
+        "relocations its LP relaxation or stage 1 uses (about 4x faster, a few % dearer)",
+    )
     highs_options: dict[str, float | int | str | bool] = Field(
         default_factory=dict,
         description="extra HiGHS options from an allow-list of options that cannot touch files",

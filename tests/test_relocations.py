@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -232,3 +234,28 @@ def test_a_clinic_keeps_to_its_building_limit():
         default.dataset, strict, alloc, default.unmet, default.utilisation, default.kpis
     )
     assert any("clin of PA uses 2 buildings" in v for v in found), found
+
+
+def test_quick_effort_searches_only_the_relocations_the_relaxation_or_start_uses():
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.model.solve import solve_direct
+    from estates_opt.model.staged import only_used_relocations
+
+    data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    relaxed = solve_direct(replace(lp, integer=np.zeros_like(lp.integer)), scenario.solver).values
+    start = np.zeros_like(relaxed)
+    narrow = only_used_relocations(lp, relaxed, start)
+    cols = lp.columns
+    added = (cols["family"] == "x").to_numpy() & (cols["part"] == "add").to_numpy()
+    shut = added & (relaxed < 1e-6)
+    assert shut.any() and (added & ~shut).any()
+    assert (narrow.col_upper[shut] == 0).all()
+    assert (narrow.col_upper[added & ~shut] == lp.col_upper[added & ~shut]).all()
+    z = np.flatnonzero((cols["family"] == "relocate").to_numpy())
+    linked = cols["x_index"].to_numpy()[z].astype(int)
+    assert (narrow.col_upper[z[shut[linked]]] == 0).all()
+    assert (narrow.col_upper[z[~shut[linked]]] == 1).all()
+    # what the relaxation uses stays open, so the relaxed plan is still feasible
+    assert (relaxed <= narrow.col_upper + 1e-9).all()
