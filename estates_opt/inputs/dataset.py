@@ -85,7 +85,8 @@ def read_dataset(path: str | Path) -> Dataset:
     files are unchanged (:mod:`estates_opt.inputs.cache`).
     """
     directory = Path(path)
-    key = dataset_cache.dataset_key(directory) if directory.is_dir() else None
+    caching = dataset_cache.cache_folder() is not None  # off: no hashing of the files
+    key = dataset_cache.dataset_key(directory) if caching and directory.is_dir() else None
     cached = dataset_cache.load(key)
     if isinstance(cached, Dataset):
         return replace(cached, source=str(directory))
