@@ -115,7 +115,7 @@ def coerce_columns(
     """Return ``frame`` with the spec's columns in canonical dtypes; report bad cells."""
     file = label or spec.name
     out = frame.copy()
-    out.attrs.pop(STRIPPED_TEXT, None)  # typed cells (numbers, lists) are text no more
+    stripped = out.attrs.pop(STRIPPED_TEXT, None) is True  # typed cells are text no more
     present = set(out.columns)
     for column in spec.columns:
         if column.name not in present:
@@ -134,7 +134,7 @@ def coerce_columns(
                     )
                 )
             continue
-        out[column.name] = _coerce(out, column, spec, problems, file)
+        out[column.name] = _coerce(out, column, spec, problems, file, stripped=stripped)
     _check_unique(out, spec, problems, file)
     return out
 
@@ -185,11 +185,17 @@ def _numbers(text: pd.Series, column: Column, bad: list[tuple[object, str, str]]
 
 
 def _coerce(
-    frame: pd.DataFrame, column: Column, spec: FileSpec, problems: ProblemCollector, file: str
+    frame: pd.DataFrame,
+    column: Column,
+    spec: FileSpec,
+    problems: ProblemCollector,
+    file: str,
+    *,
+    stripped: bool = False,
 ) -> pd.Series:
+    """The column in its dtype; ``stripped``: its cells are stripped strings already."""
     values = frame[column.name]
-    stripped = frame.attrs.get(STRIPPED_TEXT) is True and values.dtype == object
-    text = values if stripped else _as_text(values)
+    text = values if stripped and values.dtype == object else _as_text(values)
     bad: list[tuple[object, str, str]] = []
     # Control characters (ESC, BEL, NUL, bidi overrides...) could rewrite a terminal or break a
     # workbook: refuse them; the cell then counts as missing (one problem, not a cascade).
