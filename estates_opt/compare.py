@@ -43,7 +43,7 @@ from estates_opt.outputs.files import atomic_write_text
 from estates_opt.outputs.maps.pages import scenario_maps_dir
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.parallel import map_parallel
-from estates_opt.pipeline import solve
+from estates_opt.pipeline import solve_changed
 from estates_opt.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScenarioJob:
-    """One scenario to solve in a worker, with its dataset already read and checked."""
+    """One scenario to solve in a worker, with its dataset already read, checked and changed.
+
+    ``dataset`` is the scenario's own copy (``apply_scenario`` of the one dataset read for
+    the whole comparison), so the worker neither reads nor re-applies anything.
+    """
 
     path: str
     scenario: Scenario
@@ -75,7 +79,7 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
         "description": scenario.description,
     }
     try:
-        plan = solve(job.dataset, scenario)
+        plan = solve_changed(job.dataset, scenario)
         plan_dir = Path(job.out_dir) / scenario.name
         write_plan(plan, plan_dir, maps_dir=job.maps_dir)
     except EstatesOptError as exc:
@@ -101,7 +105,9 @@ def _error_kind(exc: EstatesOptError) -> str:
 def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:
     """Load every scenario and check it against its dataset; report every problem at once.
 
-    Each dataset is read and validated once, however many scenarios use it.
+    Each dataset is read and validated once, however many scenarios use it; each
+    scenario gets its own changed copy of it (``apply_scenario``: growth, closures,
+    new buildings), made from that one read, and returned with it.
     Two scenarios with the same name would write to the same folder: an error.
     Problems in several files (a typo in one, an unknown site in another) come in
     one :class:`ScenarioError`, like a dataset's, not one per run.
@@ -131,10 +137,9 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Da
         if where not in datasets:
             datasets[where] = dataset_files.read_dataset(where)
         try:
-            apply_scenario(datasets[where], scenario)
+            checked.append((scenario, apply_scenario(datasets[where], scenario)))
         except ScenarioError as exc:
             problems += exc.problems or [str(exc)]
-        checked.append((scenario, datasets[where]))
     if problems:
         raise ScenarioError("; ".join(problems), problems)
     return checked

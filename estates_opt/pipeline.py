@@ -40,16 +40,36 @@ log = logging.getLogger(__name__)
 def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
     """Solve the allocation for ``scenario`` (defaults) on ``dataset`` and verify it."""
     scenario = scenario or Scenario()
+    _check_solver(scenario)  # before the slow stages, naming the file
+    started = time.perf_counter()
+    return _solve_changed(apply_scenario(dataset, scenario), scenario, started)
+
+
+def solve_changed(data: Dataset, scenario: Scenario) -> Plan:
+    """:func:`solve` on a dataset the scenario was already applied to (``apply_scenario``).
+
+    For a caller that read the dataset once and made each scenario's changed copy itself
+    (``compare``). Given a dataset the scenario was not applied to, it would solve the
+    unchanged estate: the public entry point stays :func:`solve`.
+    """
+    _check_solver(scenario)
+    return _solve_changed(data, scenario, time.perf_counter())
+
+
+def _check_solver(scenario: Scenario) -> None:
     origin = scenario.source_file or f"scenario '{scenario.name}'"
     try:
-        check_highs_options(scenario.solver)  # before the slow stages, naming the file
+        check_highs_options(scenario.solver)
     except ScenarioError as exc:
         raise ScenarioError(f"{origin}: {exc}", [f"{origin}: {p}" for p in exc.problems]) from None
+
+
+def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
+    """Travel, build, solve, explain and verify; ``started`` opens the travel stage's clock."""
+    origin = scenario.source_file or f"scenario '{scenario.name}'"
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    data = apply_scenario(dataset, scenario)
     travel = measure_travel(data, scenario)
-    timings["travel"] = time.perf_counter() - t
+    timings["travel"] = time.perf_counter() - started
     try:
         lp = build_model(data, scenario, travel)
     except ModelSpecificationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -166,24 +167,68 @@ def test_duplicate_names_are_an_error(tiny_models, tmp_path):
         compare_scenarios([tiny_models[0], twin], tmp_path / "out")
 
 
-def test_the_dataset_is_read_and_checked_once_for_all_scenarios(tiny_models, tmp_path, monkeypatch):
+def test_the_dataset_is_read_and_checked_once_for_all_scenarios(tiny_copy, tmp_path, monkeypatch):
+    """Three scenarios (one unchanged, one grown, one closing a building) on one dataset: it is
+    read and checked once, and each scenario's plan equals the plan of a solve on its own."""
+    import shutil
+
     import estates_opt.compare as compare
     from estates_opt.inputs import dataset as dataset_files
+    from estates_opt.inputs import validate
+    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.outputs.plan_folder import write_plan
+    from estates_opt.pipeline import run
 
-    reads = []
-    real = dataset_files.read_dataset
-    monkeypatch.setattr(
-        dataset_files, "read_dataset", lambda path: reads.append(path) or real(path)
+    monkeypatch.setenv("ESTATES_OPT_CACHE", "off")
+    models = write_models(tmp_path / "models", tiny_copy)
+    community = dataset_files.read_dataset(tiny_copy).premises.query("kind == 'community'")
+    closing = tmp_path / "models" / "close.toml"
+    closing.write_text(
+        'extends = "base.toml"\nname = "close"\n[buildings]\n'
+        f'close = ["{community["site_id"].iloc[0]}"]\n',
+        encoding="utf-8",
     )
-    third = tiny_models[0].parent / "third.toml"
-    third.write_text('extends = "base.toml"\nname = "third"\n', encoding="utf-8")
-    # In-process workers, so a read in a worker would be counted too.
-    monkeypatch.setattr(compare, "map_parallel", lambda f, items, **kw: [f(i) for i in items])
-    table = compare_scenarios([*tiny_models, third], tmp_path / "out")
-    assert len(reads) == 1
-    assert {"base", "grow+30", "third"} <= set(table.columns)
-    for name in ("base", "grow+30", "third"):
-        assert (tmp_path / "out" / name / "kpis.json").is_file()
+    models.append(closing)
+    alone = tmp_path / "alone"  # each scenario solved by itself, before anything is counted
+    for model in models:
+        plan = run(model)
+        write_plan(plan, alone / plan.scenario.name)
+
+    reads, checks = [], []
+    read, check = dataset_files.read_dataset, dataset_files.check_cross_file
+
+    # The real reader and cross-file check, counted; the dataset folder goes away once read,
+    # so a worker process that read it again (the solves run in real processes) would fail.
+    def read_once(path):
+        reads.append(path)
+        dataset = read(path)
+        shutil.rmtree(tiny_copy)
+        return dataset
+
+    monkeypatch.setattr(dataset_files, "read_dataset", read_once)
+    applied = []
+    monkeypatch.setattr(
+        compare, "apply_scenario", lambda d, sc: applied.append(sc.name) or apply_scenario(d, sc)
+    )
+    monkeypatch.setattr(dataset_files, "check_cross_file", lambda *a: checks.append(1) or check(*a))
+    assert validate.check_cross_file is check  # what is counted is what the reader calls
+    table = compare_scenarios(models, tmp_path / "out")
+    assert len(reads) == 1 and len(checks) == 1
+    assert applied == ["base", "grow+30", "close"]  # each scenario's own copy, made once
+    assert not tiny_copy.exists()
+    assert list(table.columns)[1:4] == ["base", "grow+30", "close"]
+    assert table.at["objective", "grow+30"] > table.at["objective", "base"]
+    for name in ("base", "grow+30", "close"):
+        for table_file in ("allocations.csv", "moves.csv", "utilisation.csv", "unmet.csv"):
+            compared_text = (tmp_path / "out" / name / table_file).read_text(encoding="utf-8")
+            assert compared_text == (alone / name / table_file).read_text(encoding="utf-8")
+        kpis = [
+            json.loads((folder / name / "kpis.json").read_text(encoding="utf-8"))
+            for folder in (tmp_path / "out", alone)
+        ]
+        for record in kpis:
+            record.pop("seconds")
+        assert kpis[0] == kpis[1]
 
 
 def test_failed_solve_is_a_row_not_a_crash():

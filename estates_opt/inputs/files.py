@@ -12,6 +12,9 @@ from estates_opt.errors import Problem
 from estates_opt.paths import exists_as_something, kind_of
 from estates_opt.schema import FileSpec
 
+#: ``frame.attrs`` flag: every cell is a stripped string (read by :func:`read_text_table`).
+STRIPPED_TEXT = "estates_opt_stripped_text"
+
 TABLE_SUFFIXES = (".csv", ".parquet")
 GEO_SUFFIXES = (".geojson", ".gpkg")
 
@@ -71,6 +74,9 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
                 fix="save the file as UTF-8 CSV.",
             )
         ]
+    simple = _plain_lines(text)
+    if simple is not None:
+        return _table_from_rows(name, simple, strip=False)
     # Keep each record's first line number in the file, so blank lines and quoted
     # line breaks do not shift the line numbers that problems report.
     numbered: list[tuple[int, list[str]]] = []
@@ -99,7 +105,37 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
                 fix="close the quote, or remove it.",
             )
         ]
-    numbered = [(n, r) for n, r in numbered if any(cell.strip() for cell in r)]
+    numbered = [(n, r) for n, r in numbered if "".join(r).strip()]  # no blank records
+    return _table_from_rows(name, numbered, strip=True)
+
+
+#: ASCII characters ``str.strip`` removes, besides the line feed that ends a line.
+_ASCII_SPACE = (" ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _plain_lines(text: str) -> list[tuple[int, list[str]]] | None:
+    """The numbered non-blank records of CSV text with nothing for a CSV reader to interpret.
+
+    ASCII with no quote, no NUL, no space, tab or carriage return, and no line near the
+    reader's field size limit: every line is one record and splits at its commas into cells
+    that need no stripping, exactly as :mod:`csv` reads it. ``None`` for any other text.
+    """
+    if not text.isascii() or '"' in text or "\x00" in text:
+        return None
+    if any(space in text for space in _ASCII_SPACE):
+        return None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the line feed that ends the last record
+    if lines and max(map(len, lines)) >= csv.field_size_limit():
+        return None
+    return [(n, line.split(",")) for n, line in enumerate(lines, start=1) if line.strip(",")]
+
+
+def _table_from_rows(
+    name: str, numbered: list[tuple[int, list[str]]], *, strip: bool
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """The frame of numbered CSV records (header first), or the problems that stop it."""
     rows = [r for _, r in numbered]
     if not rows:
         return None, [Problem(name, "is empty.", fix="write a header row and data rows.")]
@@ -129,10 +165,11 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
                 )
             )
             row = (row + [""] * len(header))[: len(header)]
-        body.append([c.strip() for c in row])
+        body.append([c.strip() for c in row] if strip else row)
         line_numbers.append(i)
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame.index = pd.Index(line_numbers, name="line")
+    frame.attrs[STRIPPED_TEXT] = True  # every cell a stripped string: nothing to redo
     return frame, problems
 
 

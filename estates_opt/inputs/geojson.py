@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,11 @@ import pyproj
 
 from estates_opt.errors import Problem
 
-#: A number JSON may write that a float cannot hold (1e999, or 300+ digits): it loads as inf.
-_HUGE_NUMBER = re.compile(r"[eE]\+?\d{3}|\d{300}")
+#: Every ASCII digit read as "0" and "E" as "e", to look for the shapes of huge numbers below.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789E", b"0000000000e")
+#: A number JSON may write that a float cannot hold (1e999, or 300+ digits) loads as inf. Its
+#: shapes once digits read "0": a digit then a positive exponent of 3+ digits, or 300 digits.
+_HUGE_SHAPES = (b"0e000", b"0e+000", b"0" * 300)
 GEOJSON_FIX = "export the layer again as GeoJSON (RFC 7946: UTF-8, longitude/latitude)."
 
 
@@ -36,6 +38,17 @@ def _first_non_finite(value: Any) -> float | None:
     if isinstance(value, dict):
         return _first_non_finite(list(value.values()))
     return None
+
+
+def _may_overflow(raw: bytes) -> bool:
+    """Whether the JSON text may hold a number too large for a float (so it loads as inf).
+
+    A quick superset test over the bytes (UTF-8 never uses ASCII bytes inside other
+    characters): a JSON exponent always follows a digit, and a float overflows only with a
+    positive exponent of 3 or more digits or 309 or more digits before the point.
+    """
+    shaped = raw.translate(_DIGITS_AS_ZERO)
+    return any(shape in shaped for shape in _HUGE_SHAPES)
 
 
 def _ring_problem(geometry: dict) -> str | None:
@@ -128,26 +141,36 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
         ]
     # Without a NaN/Infinity literal or a number that overflows to infinity, every number is
     # finite: skip looking at each one.
-    maybe_infinite = bool(constants) or _HUGE_NUMBER.search(text) is not None
+    maybe_infinite = bool(constants) or _may_overflow(raw)
     problems: list[Problem] = []
     crs = _crs_member_problem(name, doc.get("crs"))
     if crs is not None:
         problems.append(crs)
-    for number, feature in enumerate(features, start=1):
+
+    def label(number: int, props: Any) -> str:  # made only for a feature with a problem
         row = f"feature {number}"
+        if isinstance(props, dict):
+            ids = [f"{k}={props[k]}" for k in key if isinstance(props.get(k), str | int)]
+            row += f" ({', '.join(ids)})" if ids else ""
+        return row
+
+    for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             problems.append(
-                Problem(name, "is not a GeoJSON Feature object.", row=row, fix=GEOJSON_FIX)
+                Problem(
+                    name,
+                    "is not a GeoJSON Feature object.",
+                    row=f"feature {number}",
+                    fix=GEOJSON_FIX,
+                )
             )
             continue
         props = feature.get("properties")
         geometry = feature.get("geometry")
-        if isinstance(props, dict):
-            ids = [f"{k}={props[k]}" for k in key if isinstance(props.get(k), str | int)]
-            row += f" ({', '.join(ids)})" if ids else ""
-        elif props is not None:
+        where = (number, props)  # the label, made by label(*where) only for a problem
+        if props is not None and not isinstance(props, dict):
             problems.append(
-                Problem(name, "'properties' is not an object.", row=row, fix=GEOJSON_FIX)
+                Problem(name, "'properties' is not an object.", row=label(*where), fix=GEOJSON_FIX)
             )
             props = {}
         if geometry is not None and not (
@@ -157,7 +180,7 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
                 Problem(
                     name,
                     f"geometry {str(geometry)[:40]!r} is not a GeoJSON geometry object.",
-                    row=row,
+                    row=label(*where),
                     fix=GEOJSON_FIX,
                 )
             )
@@ -165,7 +188,9 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
         ring = _ring_problem(geometry) if geometry is not None else None
         if ring is not None:
             problems.append(
-                Problem(name, f"geometry {ring}.", row=row, fix="repair or redraw the shape.")
+                Problem(
+                    name, f"geometry {ring}.", row=label(*where), fix="repair or redraw the shape."
+                )
             )
         if not maybe_infinite:
             continue
@@ -176,7 +201,7 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
                     Problem(
                         name,
                         f"{_non_finite_word(bad)} is not a finite number.",
-                        row=row,
+                        row=label(*where),
                         column=str(column)[:60],
                         fix="write a finite number, or null for a missing value.",
                     )
@@ -187,7 +212,7 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
                 Problem(
                     name,
                     f"geometry has a coordinate that is {_non_finite_word(bad)}.",
-                    row=row,
+                    row=label(*where),
                     fix="give finite longitude/latitude coordinates.",
                 )
             )

@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from estates_opt.errors import CRSError, GeometryError, InputDataError, Problem, SchemaError
+from estates_opt.inputs.files import STRIPPED_TEXT
 from estates_opt.schema import (
     BANDS,
     ENHANCED_ACCESS_BANDS,
@@ -85,19 +86,27 @@ def _row_label(frame: pd.DataFrame, position: object, key: tuple[str, ...]) -> s
     return label
 
 
+def _one_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Cells as stripped strings; missing values become ''."""
-
-    def one(value: object) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, float) and math.isnan(value):
-            return ""
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value).strip()
-
-    return values.map(one).astype(object)
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        # text (CSV cells, GeoJSON strings): strip each string without a call per cell
+        cells = values.to_numpy(dtype=object)
+        text = [v.strip() if type(v) is str else _one_text(v) for v in cells]
+    elif values.dtype.kind in "fiu":  # numbers, as the Python floats and ints map would pass
+        text = [_one_text(v) for v in values.to_numpy().tolist()]
+    else:
+        return values.map(_one_text).astype(object)
+    return pd.Series(text, index=values.index, name=values.name, dtype=object)
 
 
 def coerce_columns(
@@ -106,6 +115,7 @@ def coerce_columns(
     """Return ``frame`` with the spec's columns in canonical dtypes; report bad cells."""
     file = label or spec.name
     out = frame.copy()
+    stripped = out.attrs.pop(STRIPPED_TEXT, None) is True  # typed cells are text no more
     present = set(out.columns)
     for column in spec.columns:
         if column.name not in present:
@@ -124,15 +134,33 @@ def coerce_columns(
                     )
                 )
             continue
-        out[column.name] = _coerce(out, column, spec, problems, file)
+        out[column.name] = _coerce(out, column, spec, problems, file, stripped=stripped)
     _check_unique(out, spec, problems, file)
     return out
 
 
 def _numbers(text: pd.Series, column: Column, bad: list[tuple[object, str, str]]) -> pd.Series:
     """A numeric column's values (float64, or Int64 for whole numbers); bad cells to ``bad``."""
-    numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
-    for pos, raw, num in zip(text.index, text, numbers, strict=True):
+    empty = (text == "").to_numpy(dtype=bool, copy=True)
+    numbers = pd.to_numeric(text.where(~empty, None), errors="coerce").astype("float64")
+    values = numbers.to_numpy()
+    # Cells that may be bad (a superset, vectorised); the rules below then name each one.
+    with np.errstate(invalid="ignore"):
+        suspect = ~np.isfinite(values)
+        if column.minimum is not None:
+            suspect |= values < column.minimum
+        if column.maximum is not None:
+            suspect |= values > column.maximum
+        if column.kind == "int":
+            suspect |= (np.floor(values) != values) | (np.abs(values) > MAX_WHOLE)
+    if column.nullable:
+        suspect &= ~empty
+    else:
+        suspect |= empty
+    positions = np.flatnonzero(suspect)
+    for pos, raw, num in zip(
+        text.index[positions], text.iloc[positions], values[positions], strict=True
+    ):
         if raw == "":
             if not column.nullable:
                 bad.append((pos, "is empty", "enter a number"))
@@ -157,13 +185,25 @@ def _numbers(text: pd.Series, column: Column, bad: list[tuple[object, str, str]]
 
 
 def _coerce(
-    frame: pd.DataFrame, column: Column, spec: FileSpec, problems: ProblemCollector, file: str
+    frame: pd.DataFrame,
+    column: Column,
+    spec: FileSpec,
+    problems: ProblemCollector,
+    file: str,
+    *,
+    stripped: bool = False,
 ) -> pd.Series:
-    text = _as_text(frame[column.name])
+    """The column in its dtype; ``stripped``: its cells are stripped strings already."""
+    values = frame[column.name]
+    text = values if stripped and values.dtype == object else _as_text(values)
     bad: list[tuple[object, str, str]] = []
     # Control characters (ESC, BEL, NUL, bidi overrides...) could rewrite a terminal or break a
     # workbook: refuse them; the cell then counts as missing (one problem, not a cascade).
-    hostile = text.str.contains(CONTROL_RE, regex=True)
+    # One search over all the cells at once; cell by cell only if it finds any.
+    if CONTROL_RE.search("".join(text.to_numpy().tolist())):
+        hostile = text.str.contains(CONTROL_RE, regex=True)
+    else:
+        hostile = pd.Series(False, index=text.index)
     refused: list[tuple[object, str, str]] = [
         (
             pos,
@@ -178,7 +218,9 @@ def _coerce(
         result = _numbers(text, column, bad)
     elif column.kind == "bool":
         lowered = text.str.lower()
-        for pos, raw in zip(text.index, lowered, strict=True):
+        words = lowered.isin(TRUE_WORDS | FALSE_WORDS).to_numpy(dtype=bool)
+        suspect = np.flatnonzero(~words)  # empty or not a word; the rules below say which
+        for pos, raw in zip(lowered.index[suspect], lowered.iloc[suspect], strict=True):
             if raw == "":
                 if not column.nullable:
                     bad.append((pos, "is empty", "enter true or false"))
@@ -202,7 +244,11 @@ def _coerce(
                     )
         result = parts
     else:
-        for pos, raw in zip(text.index, text, strict=True):
+        suspect = (text == "").to_numpy(dtype=bool, copy=True)
+        if column.allowed:
+            suspect |= ~text.isin(column.allowed).to_numpy(dtype=bool)
+        positions = np.flatnonzero(suspect)
+        for pos, raw in zip(text.index[positions], text.iloc[positions], strict=True):
             if raw == "":
                 if not column.nullable:
                     bad.append((pos, "is empty", "enter a value"))
@@ -248,7 +294,9 @@ def _missing_where(values: pd.Series, mask: pd.Series, kind: str) -> pd.Series:
 def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str):
     if not spec.key or not set(spec.key) <= set(frame.columns):
         return
-    keys = frame[list(spec.key)].astype(str)
+    keys = frame[list(spec.key)]
+    if not all(pd.api.types.infer_dtype(keys[c], skipna=False) == "string" for c in spec.key):
+        keys = keys.astype(str)  # all text already: the same keys without converting
     duplicated = keys.duplicated(keep=False)
     if not duplicated.any():
         return
@@ -374,7 +422,8 @@ def check_references(
         return
     known_set = set(known)
     values = child[column]
-    for pos, value in zip(child.index, values, strict=True):
+    suspect = np.flatnonzero(~values.isin(known_set).to_numpy(dtype=bool))  # then each one
+    for pos, value in zip(child.index[suspect], values.iloc[suspect], strict=True):
         if isinstance(value, str) and value and value not in known_set:
             problems.schema.append(
                 Problem(
@@ -618,11 +667,16 @@ def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: Problem
             for site, room, band in slots
             if room not in ROOM_TYPES or band not in BANDS or site not in site_ids
         }
+        # Rows whose slot is open are fine; the rest (few) are looked at one by one.
+        used = pd.MultiIndex.from_arrays(
+            [baseline["site_id"], baseline["service_id"].map(rooms), baseline["band"]]
+        )
+        suspect = np.flatnonzero(~used.isin(list(slots)))
         for pos, service, site, band in zip(
-            baseline.index,
-            baseline["service_id"],
-            baseline["site_id"],
-            baseline["band"],
+            baseline.index[suspect],
+            baseline["service_id"].iloc[suspect],
+            baseline["site_id"].iloc[suspect],
+            baseline["band"].iloc[suspect],
             strict=True,
         ):
             room = rooms.get(service)

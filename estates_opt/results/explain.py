@@ -312,13 +312,28 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     lines = grouped.first()[
         ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
     ]
-    lines["from_sites"] = grouped["_label"].agg("; ".join)
+    lines["from_sites"] = _joined_labels(legs["_label"], grouped)
     lines["n_from_sites"] = grouped["from_site_id"].nunique()
     lines["hours_per_week"] = grouped["hours_per_week"].sum()
     lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
     lines["from_travel_km"] = grouped["_km"].sum() / lines["hours_per_week"]
     lines["phase"] = 0  # set by the phased plan
     return lines.reset_index()[MOVE_COLUMNS]
+
+
+def _joined_labels(labels: pd.Series, grouped) -> list[str] | pd.Series:
+    """Each relocation's source labels joined with '; ', in the groups' order.
+
+    The legs are sorted by the relocation key, so each group is one run of rows: joined
+    run by run, without a Python call per group through pandas (most of the explain time).
+    """
+    codes = grouped.ngroup().to_numpy()
+    if len(codes) and (codes[0] != 0 or (np.diff(codes) < 0).any() or (codes < 0).any()):
+        return grouped["_label"].agg("; ".join)  # not runs in order: let pandas gather them
+    text = labels.tolist()
+    starts = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist()]
+    stops = [*starts[1:], len(text)]
+    return ["; ".join(text[a:b]) for a, b in zip(starts, stops, strict=True)]
 
 
 def _why(src, dst, room, full, cost) -> str:

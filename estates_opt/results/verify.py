@@ -102,10 +102,16 @@ def _check_demand(
     category = dict(zip(dataset.services["service_id"], dataset.services["category"], strict=True))
     may_exceed = scenario.options.whole_sessions
     ea_on = _ea_contract_on(dataset, scenario)
+    # Plain dicts for the lookups (a MultiIndex lookup per key dominated large plans).
+    met_of = met.to_dict()
+    reported_of = reported.to_dict() if reported.index.is_unique else None
     for key, demand in expected.items():
         if demand <= TOL:
             continue
-        got = float(met.get(key, 0.0)) + float(reported.get(key, 0.0))
+        unmet_hours = (
+            reported_of.get(key, 0.0) if reported_of is not None else reported.get(key, 0.0)
+        )
+        got = float(met_of.get(key, 0.0)) + float(unmet_hours)
         if got < demand - 1e-3 * max(1.0, demand):
             v.append(f"demand {key}: {demand:.3f} h but only {got:.3f} h met or reported unmet")
         exceed_ok = may_exceed or (ea_on and category.get(key[0]) == "enhanced_access")
