@@ -115,23 +115,10 @@ def explain_and_verify(
     pcn_summary = explain.pcn_summary_table(
         dataset, scenario, allocations, unmet, lp.targets, moves
     )
-    per_lsoa = explain.lsoa_travel(dataset, scenario, allocations)
-    imd = explain.travel_by_imd(dataset, scenario, allocations, per_lsoa)
-    ptal = explain.travel_by_ptal(dataset, scenario, allocations, per_lsoa)
+    imd = explain.travel_by_imd(dataset, scenario, allocations)
     timings["explain"] = time.perf_counter() - t
     kpis = explain.kpi_dict(
-        dataset,
-        scenario,
-        lp,
-        result,
-        allocations,
-        unmet,
-        utilisation,
-        imd,
-        opened,
-        timings,
-        moves,
-        ptal,
+        dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings, moves
     )
     t = time.perf_counter()
     violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)

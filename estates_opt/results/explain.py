@@ -710,10 +710,13 @@ def kpi_dict(
     """The headline numbers, in one JSON-ready dict.
 
     ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
-    not given): the one definition used by every output.
+    not given): the one definition used by every output. ``ptal`` (travel by PTAL band,
+    :func:`travel_by_ptal`) is computed here when not given.
     """
     if moves is None:
         moves = moves_table(dataset, allocations, utilisation)
+    if ptal is None:
+        ptal = travel_by_ptal(dataset, scenario, allocations)
     categories = dataset.services.set_index("service_id")["category"]
     unmet_cat = (
         unmet.assign(category=unmet["service_id"].map(categories))
