@@ -495,6 +495,17 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
         "mean travel before -> after (km)",
         f"{k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f}",
     )
+    ptal = k.get("travel_km_by_ptal_band")
+    if ptal:
+        groups = (("low_ptal_0_1b", "PTAL 0-1b"), ("high_ptal_4_6b", "PTAL 4-6b"))
+        facts.add_row(
+            "travel by PTAL before -> after",
+            ", ".join(
+                f"{label} {_km(ptal['before'].get(key))} -> {_km(ptal['after'].get(key))}"
+                for key, label in groups
+                if key in ptal["after"]
+            ),
+        )
     facts.add_row("objective (GBP-eq/week)", f"{k['objective']:,.0f}")
     gap = k.get("gap")
     facts.add_row(

@@ -12,6 +12,8 @@ variants, one assumption at a time:
 
 A move (service, PCN, from site and band, to site and band) of the central plan is in the
 **robust core** if every variant's plan makes it too; the rest depend on the assumptions.
+``destination_in_all`` is the looser test a planner may care about: every variant sends
+the PCN's service to the same building (from wherever, in whichever band).
 Each plan is solved and verified by :func:`estates_opt.pipeline.solve`.
 """
 
@@ -36,6 +38,9 @@ DEMAND_FACTORS = {"demand_low": 0.9, "demand_high": 1.1}
 COST_SPREADS = {"cost_low": 0.5, "cost_high": 1.5}
 #: The columns that name one move.
 MOVE_KEY = ["service_id", "pcn_code", "from_site_id", "from_band", "to_site_id", "to_band"]
+#: A looser match: the PCN's service goes to the same building, from wherever and in
+#: whichever band (a planner's "move X's diabetes clinic to health centre B").
+DESTINATION_KEY = ["service_id", "pcn_code", "to_site_id"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,16 @@ def robust_core(dataset: Dataset, scenario: Scenario) -> RobustCore:
         held += pd.Series(present, index=moves.index).astype(int)
     moves["variants_holding"] = held
     moves["robust"] = held == len(plans)
+    destinations = [
+        set(map(tuple, plan.moves[DESTINATION_KEY].astype(str).to_numpy()))
+        if len(plan.moves)
+        else set()
+        for plan in plans.values()
+    ]
+    moves["destination_in_all"] = [
+        all(tuple(map(str, k)) in found for found in destinations)
+        for k in moves[DESTINATION_KEY].to_numpy()
+    ]
     hours = float(moves["hours_per_week"].sum())
     robust_hours = float(moves.loc[moves["robust"], "hours_per_week"].sum())
     summary: dict[str, Any] = {
@@ -119,6 +134,13 @@ def robust_core(dataset: Dataset, scenario: Scenario) -> RobustCore:
         "hours_moved_robust": robust_hours,
         "robust_share_of_hours": robust_hours / hours if hours > 0 else 0.0,
         "moves_per_variant": {name: len(plan.moves) for name, plan in plans.items()},
+        "moves_destination_in_all": int(moves["destination_in_all"].sum()),
+        "hours_destination_in_all": float(
+            moves.loc[moves["destination_in_all"], "hours_per_week"].sum()
+        ),
+        "solve_seconds": {
+            name: plan.kpis.get("seconds", {}).get("solve") for name, plan in plans.items()
+        },
     }
     order = moves.sort_values(["robust", "hours_per_week"], ascending=[False, False])
     return RobustCore(moves=order.reset_index(drop=True), summary=summary, plans=plans)

@@ -147,6 +147,13 @@ CAPACITY = FileSpec(
             unit="room-hours per week",
             description="of fixed_hours, the practice's own-list PCN-clinic work that never moves",
         ),
+        Column(
+            "cost_basis",
+            "str",
+            required=False,
+            nullable=True,
+            description="what cost_per_hour_gbp stands for (NEL: geodata/README.md 3.9)",
+        ),
     ),
 )
 
@@ -161,6 +168,13 @@ OPENING = FileSpec(
         Column("band", "str", allowed=BANDS),
         Column("open_cost_gbp_per_week", "float", minimum=0, unit="GBP per week"),
         Column("cost_per_hour_gbp", "float", required=False, minimum=0, nullable=True),
+        Column(
+            "cost_basis",
+            "str",
+            required=False,
+            nullable=True,
+            description="what cost_per_hour_gbp stands for (NEL: geodata/README.md 3.9)",
+        ),
         *(
             Column(f"{r}_hours_if_opened", "float", minimum=0, unit="room-hours per week")
             for r in ROOM_TYPES

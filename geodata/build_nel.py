@@ -517,11 +517,26 @@ def opening_bands(premises: pd.DataFrame, ea_sites: set[str]) -> dict[str, tuple
     return bands
 
 
+# The cost model (README 3.9): what one room-hour of movable work costs the system, by kind
+# of building, and why. The basis is written into capacity.csv and opening.csv
+# (``cost_basis``); the ranges are illustrative judgements, not prices (no open source gives
+# them), and `estates-opt robust` shows what changes if they are wrong.
+COST_BASIS = {
+    "community": "sunk_space_running_cost",  # rent and service charge paid used or not
+    "pcn_hub": "shared_hub_running_cost",  # as community, plus the hub's booking and staff
+    "gp_practice": "practice_displaced_own_work",  # a room-hour lent displaces the list's work
+    "acute": "acute_opportunity_cost",  # a full hospital's room-hour displaces its own clinics
+}
+HOUR_COST_GBP = {"acute": (60, 80), "gp_practice": (35, 45), "pcn_hub": (20, 25),
+                 "community": (12, 18)}
+
+
 def site_costs(premises: pd.DataFrame) -> pd.DataFrame:
     """Marginal cost per room-hour and weekly cost of opening a shut band (illustrative).
-    Acute rooms cost most, then practices; hub and community rooms are already paid for."""
+    Acute rooms cost most (opportunity cost), then practices (displaced own-list work); hub
+    and community rooms are already paid for (running cost only): ``COST_BASIS``."""
     rng = rng_for("costs")
-    hour = {"acute": (60, 80), "gp_practice": (35, 45), "pcn_hub": (20, 25), "community": (12, 18)}
+    hour = HOUR_COST_GBP
     opening = {"gp_practice": (250, 450), "pcn_hub": (300, 600), "community": (300, 600),
                "acute": (0, 0)}
     rows = [(s.site_id, rng.uniform(*hour[s.kind]), rng.uniform(*opening[s.kind]))
@@ -683,6 +698,7 @@ def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
                     "fixed_pcn_clinic_hours": round(min(kept, fixed), 2),
                     "cost_per_hour_gbp": round(costs.at[site.site_id, "hour"]
                                                * BAND_COST_FACTOR[band], 2),
+                    "cost_basis": COST_BASIS[site.kind],
                     "provenance": ILLUSTRATIVE})
     return pd.DataFrame(rows)
 
@@ -700,6 +716,7 @@ def opening_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
                 "cost_per_hour_gbp": round(c["hour"] * BAND_COST_FACTOR[band], 2),
                 **{f"{rt}_hours_if_opened": float(rooms.at[site.site_id, rt] * ROOM_HOURS[band])
                    for rt in ROOM_TYPES},
+                "cost_basis": COST_BASIS[site.kind],
                 "provenance": ILLUSTRATIVE})
     return pd.DataFrame(rows)
 
@@ -798,22 +815,56 @@ def validate(premises: pd.DataFrame, capacity: pd.DataFrame, opening: pd.DataFra
 ROOM_M2 = {"consulting": 16.0, "treatment": 16.0, "group": 30.0, "diagnostics": 20.0}
 
 
-def acute_floor_check(capacity: pd.DataFrame, premises: pd.DataFrame) -> pd.DataFrame:
-    """Acute rooms in capacity.csv against ERIC 2016/17 site floor areas (SOURCES.md 9):
-    the share of the site's clinical space the illustrative bookable rooms would take, and
-    the empty and under-used shares the trust reported. A share well above a quarter would
-    say the illustrative rooms are more than the building could hold."""
+ACUTE_ERIC_CHECK_LOG = HERE / "curation" / "nel_acute_eric_check.csv"
+#: Most of a hospital's clinical space the bookable outpatient rooms may take before the
+#: illustrative room counts would be more than the building could hold.
+ACUTE_ROOMS_MAX_SHARE = 0.25
+
+
+def acute_floor_check(capacity: pd.DataFrame, premises: pd.DataFrame,
+                      baseline: pd.DataFrame) -> pd.DataFrame:
+    """Acute rooms in capacity.csv against ERIC 2016/17 site returns (SOURCES.md 9), one row
+    per acute site, written to ``curation/nel_acute_eric_check.csv``:
+
+    * floor area: the share of the site's clinical space the illustrative bookable rooms
+      would take (``ROOM_M2`` each); above ``ACUTE_ROOMS_MAX_SHARE`` they would not fit;
+    * use: the illustrative weekday utilisation today against the empty and under-used
+      shares the trust reported (ERIC does not say a hospital is full);
+    * cost: the trust's energy cost per m2 and what it comes to per room-hour, against the
+      illustrative weekday room cost: running costs are a small part of what a room-hour
+      is charged, so the acute charge is an opportunity cost, not a running cost (3.9).
+    """
     eric = pd.read_csv(RAW / "nel_eric_sites.csv")
     eric = eric[(eric["year"] == "2016/17") & (eric["site_code"] != "AGGRE")].set_index("site_code")
-    week = capacity[(capacity["band"] == "weekday")
-                    & capacity["site_id"].isin(premises.loc[premises["kind"] == "acute", "site_id"])]
+    acute = premises.loc[premises["kind"] == "acute"].set_index("site_id")
+    week = capacity[(capacity["band"] == "weekday") & capacity["site_id"].isin(acute.index)]
     area = (week["rooms"] * week["room_type"].map(ROOM_M2)).groupby(week["site_id"]).sum()
-    table = pd.DataFrame({"rooms": week.groupby("site_id")["rooms"].sum(), "rooms_m2": area})
+    used = baseline[baseline["band"] == "weekday"].groupby("site_id")["hours_per_week"].sum()
+    per_site = week.groupby("site_id")
+    table = pd.DataFrame({"rooms": per_site["rooms"].sum(), "rooms_m2": area})
+    table.index.name = "site_id"
+    table.insert(0, "name", acute["name"].reindex(table.index))
+    table["eric_gross_internal_m2"] = eric["gross_internal_floor_area_m2"].reindex(table.index)
     table["eric_clinical_space_m2"] = eric["clinical_space_m2"].reindex(table.index)
     table["rooms_share_of_clinical"] = (table["rooms_m2"] / table["eric_clinical_space_m2"]).round(3)
+    table["rooms_fit"] = table["rooms_share_of_clinical"] <= ACUTE_ROOMS_MAX_SHARE
+    capacity_hours = per_site["capacity_hours"].sum()
+    table["weekday_utilisation_today"] = (
+        (per_site["fixed_hours"].sum() + used.reindex(table.index).fillna(0.0))
+        / capacity_hours).round(3)
     table["eric_empty_pct"] = eric["floor_area_empty_pct"].reindex(table.index)
     table["eric_under_used_pct"] = eric["floor_area_under_used_pct"].reindex(table.index)
-    return table
+    table["eric_energy_cost_gbp"] = eric["energy_cost_gbp"].reindex(table.index)
+    per_m2 = table["eric_energy_cost_gbp"] / table["eric_gross_internal_m2"]
+    table["energy_gbp_per_m2_year"] = per_m2.round(2)
+    # a room's floor area x energy per m2, over its 52 x 40 weekday room-hours a year
+    table["energy_gbp_per_room_hour"] = (
+        per_m2 * table["rooms_m2"] / table["rooms"] / (52 * ROOM_HOURS["weekday"])).round(3)
+    cost = (week["cost_per_hour_gbp"] * week["capacity_hours"]).groupby(week["site_id"]).sum()
+    table["room_cost_gbp_per_hour"] = (cost / capacity_hours).round(2)
+    table["energy_share_of_room_cost"] = (
+        table["energy_gbp_per_room_hour"] / table["room_cost_gbp_per_hour"]).round(4)
+    return table.reset_index()
 
 
 # ---------------------------------------------------------------- writers
@@ -907,6 +958,8 @@ def main() -> None:
         write_csv(table, OUT / f"{name}.csv")
     write_csv(dropped.sort_values("OrganisationCode"), CURATION_LOG)
     write_csv(building_types, BUILDING_TYPE_LOG)
+    acute_check = acute_floor_check(capacity, premises, baseline)
+    acute_check.to_csv(ACUTE_ERIC_CHECK_LOG, index=False, lineterminator="\n")
     (OUT / "ATTRIBUTION.txt").write_text(attribution_text(), encoding="utf-8")
     build_basemap()  # geodata/nel/basemap/: the maps' offline water, roads, rail and places
     report(premises, pcns, lsoas, capacity, opening, baseline, services, demand, travel)
@@ -944,8 +997,8 @@ def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
         print("\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
               room_check.to_string())
         print("\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
-        print("\nAcute rooms vs ERIC 2016/17 clinical space:\n",
-              acute_floor_check(capacity, premises).to_string())
+        print("\nAcute rooms vs ERIC 2016/17 (curation/nel_acute_eric_check.csv):\n",
+              acute_floor_check(capacity, premises, baseline).to_string(index=False))
         print(f"\nWrote {OUT}")
 
 

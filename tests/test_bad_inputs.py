@@ -1053,6 +1053,21 @@ SCENARIO_CASES = [
         ("'growth.overall'", "less than or equal to 10"),
     ),
     S(
+        "movable-share-above-one",
+        "[movable.share]\n{clinic} = 1.5\n",
+        ("movable.share", "between 0 and 1"),
+    ),
+    S(
+        "movable-share-unknown-service",
+        "[movable.share]\nno_such_clinic = 0.5\n",
+        ("movable.share", "no_such_clinic"),
+    ),
+    S(
+        "movable-share-unknown-kind",
+        "[movable.share_by_kind.{clinic}]\nhospital = 0.5\n",
+        ("movable.share_by_kind", "hospital"),
+    ),
+    S(
         "growth-negative-factor",
         "[growth.by_service]\n{clinic} = -1\n",
         ("growth.by_service", "between 0 and 10"),

@@ -126,3 +126,45 @@ def test_demand_exists_for_every_pcn_and_service_category(nel_dataset):
 
 def test_attribution_is_shipped(nel_dataset):
     assert "Open Government Licence" in nel_dataset.attribution
+
+
+COST_BASIS_BY_KIND = {
+    "community": "sunk_space_running_cost",
+    "pcn_hub": "shared_hub_running_cost",
+    "gp_practice": "practice_displaced_own_work",
+    "acute": "acute_opportunity_cost",
+}
+
+
+def test_every_room_cost_says_what_it_stands_for(nel_dataset):
+    """capacity.csv and opening.csv name the cost model behind each room-hour's cost
+    (geodata/README.md 3.9): community space is sunk, acute rooms an opportunity cost."""
+    kinds = nel_dataset.premises.set_index("site_id")["kind"]
+    for table in (nel_dataset.capacity, nel_dataset.opening):
+        expected = table["site_id"].map(kinds).map(COST_BASIS_BY_KIND)
+        assert (table["cost_basis"] == expected).all()
+    cost = nel_dataset.capacity[nel_dataset.capacity["band"] == "weekday"]
+    by_basis = cost.groupby("cost_basis")["cost_per_hour_gbp"]
+    # the order the cost model argues for: sunk < hub < practice < acute
+    order = [COST_BASIS_BY_KIND[k] for k in ("community", "pcn_hub", "gp_practice", "acute")]
+    highs, lows = by_basis.max()[order].tolist(), by_basis.min()[order].tolist()
+    assert all(high < low for high, low in zip(highs[:-1], lows[1:], strict=True))
+
+
+def test_acute_rooms_are_checked_against_eric_floor_areas(nel_dataset):
+    """The curation log of the ERIC check (geodata/curation/nel_acute_eric_check.csv):
+    every acute site's bookable rooms fit in its reported clinical space, its room count
+    matches capacity.csv, and energy is a tiny part of what a room-hour is charged."""
+    import pandas as pd
+
+    log = pd.read_csv(NEL.parent / "curation" / "nel_acute_eric_check.csv")
+    kinds = nel_dataset.premises.set_index("site_id")["kind"]
+    assert set(log["site_id"]) == set(kinds[kinds == "acute"].index)
+    week = nel_dataset.capacity[nel_dataset.capacity["band"] == "weekday"]
+    rooms = week.groupby("site_id")["rooms"].sum()
+    assert (log.set_index("site_id")["rooms"] == rooms.reindex(log["site_id"])).all()
+    assert log["eric_clinical_space_m2"].notna().all()
+    share = log["rooms_m2"] / log["eric_clinical_space_m2"]
+    assert share.to_numpy() == pytest.approx(log["rooms_share_of_clinical"].to_numpy(), abs=1e-3)
+    assert log["rooms_fit"].all() and (share < 0.1).all()
+    assert (log["energy_share_of_room_cost"] < 0.01).all()

@@ -190,6 +190,8 @@ def test_pcn_summary(plan):
     assert s.loc["PB", "travel_before_km"] == pytest.approx(28 / 24)
     assert s.loc["PB", "travel_after_km"] == pytest.approx(28 / 24)
     assert s.loc["PA", "hours_moved"] == pytest.approx(28.2)
+    # no patients.csv, population weighting: every PCN says so
+    assert s["travel_weighting"].tolist() == ["population", "population"]
     assert s.loc["PB", "hours_moved"] == 0.0
     assert s.loc["PA", "enhanced_access_demand_hours"] == 6.0
     assert s.loc["PA", "enhanced_access_met_hours"] == pytest.approx(6.0)

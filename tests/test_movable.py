@@ -7,6 +7,7 @@ member practices' capacity.csv ``fixed_hours`` and reports as ``fixed_pcn_clinic
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from fixtures import handmade
 
@@ -58,3 +59,163 @@ def test_own_work_above_fixed_is_refused():
         dataset_from_tables(tables, source="handmade")
     found = [p for p in caught.value.problems if p.column == "fixed_pcn_clinic_hours"]
     assert found and found[0].row.startswith("line 2") and "exceed fixed_hours" in found[0].message
+
+
+# ---------------------------------------------------------------- [movable] in a scenario
+# The hand-made instance with services.csv movable_share: the clinic is half movable, so where
+# it runs today its other half is own-list work inside the fixed work: 30 h of S1's 75 h
+# (PA's practice) and 20 h of S3's 45 h (PB's clinic); enhanced access moves whole.
+
+
+def _shares_dataset():
+    tables = handmade.tables()
+    tables["services"]["movable_share"] = [0.5, 1.0]
+    own_work = {("S1", "consulting", "weekday"): 30.0, ("S3", "consulting", "weekday"): 20.0}
+    own = [own_work.get(row[:3], 0.0) for row in handmade.CAPACITY_ROWS]
+    tables["capacity"]["fixed_pcn_clinic_hours"] = own
+    return dataset_from_tables(tables, source="handmade with movable shares")
+
+
+def _slot(dataset, site="S1", band="weekday"):
+    c = dataset.capacity
+    row = c[(c["site_id"] == site) & (c["room_type"] == "consulting") & (c["band"] == band)]
+    return float(row["fixed_hours"].iloc[0]), float(row["fixed_pcn_clinic_hours"].iloc[0])
+
+
+def _demand(dataset, pcn, service="clin"):
+    d = dataset.demand
+    return float(
+        d.loc[(d["pcn_code"] == pcn) & (d["service_id"] == service), "hours_per_week"].iloc[0]
+    )
+
+
+def test_a_lower_share_keeps_more_in_the_practice_as_fixed_work():
+    from estates_opt.inputs.changes import apply_scenario
+
+    dataset = _shares_dataset()
+    # clin 0.25, but in community buildings the shipped 0.5
+    scenario = handmade.scenario(
+        movable={"share": {"clin": 0.25}, "share_by_kind": {"clin": {"community": 0.5}}}
+    )
+    changed = apply_scenario(dataset, scenario)
+    # S1: today's 30 h are half of 60 h; a quarter (15 h) may move, 15 h join the fixed work
+    assert _demand(changed, "PA") == pytest.approx(15.0)
+    assert _slot(changed) == pytest.approx((90.0, 45.0))
+    assert _demand(changed, "PB") == pytest.approx(20.0)  # at S3, community: unchanged
+    assert _slot(changed, "S3") == pytest.approx((45.0, 20.0))
+    b = changed.baseline
+    assert b.loc[(b["pcn_code"] == "PA") & (b["service_id"] == "clin"), "hours_per_week"].sum() == (
+        pytest.approx(15.0)
+    )
+    assert _demand(changed, "PA", "ea") == 6.0  # enhanced access not named: as shipped
+    assert dataset.capacity["fixed_hours"].iloc[0] == 75.0  # the input is never modified
+
+
+def test_a_higher_share_releases_only_the_practices_own_work():
+    from estates_opt.inputs.changes import apply_scenario
+
+    dataset = _shares_dataset()
+    changed = apply_scenario(dataset, handmade.scenario(movable={"share": {"clin": 1.0}}))
+    # S1's 60 h of clinic are all movable now: the 30 h of own work leave the fixed work
+    assert _demand(changed, "PA") == pytest.approx(60.0)
+    assert _slot(changed) == pytest.approx((45.0, 0.0))
+    assert _demand(changed, "PB") == pytest.approx(40.0)
+    assert _slot(changed, "S3") == pytest.approx((25.0, 0.0))
+
+
+def test_a_higher_share_than_the_own_work_allows_is_capped():
+    from estates_opt.inputs.changes import apply_scenario
+
+    tables = handmade.tables()
+    tables["services"]["movable_share"] = [0.5, 1.0]
+    tables["capacity"]["fixed_pcn_clinic_hours"] = [
+        12.0 if row[:3] == ("S1", "consulting", "weekday") else 0.0
+        for row in handmade.CAPACITY_ROWS
+    ]
+    dataset = dataset_from_tables(tables, source="handmade, little own work")
+    changed = apply_scenario(dataset, handmade.scenario(movable={"share": {"clin": 1.0}}))
+    # only the 12 h of own-list work may be released, never the rest of S1's fixed work
+    assert _demand(changed, "PA") == pytest.approx(42.0)
+    assert _slot(changed) == pytest.approx((63.0, 0.0))
+    assert _demand(changed, "PB") == pytest.approx(20.0)  # S3 holds no own work
+
+
+def test_the_plan_keeps_the_fixed_share_and_the_verifier_checks_it():
+    """A real HiGHS solve with a lower share is verified; the verifier then catches a dataset
+    whose own-list work is too small for the scenario's share."""
+    from dataclasses import replace
+
+    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.pipeline import solve
+    from estates_opt.results.movable_check import check_movable_share
+
+    dataset = _shares_dataset()
+    scenario = handmade.scenario(movable={"share": {"clin": 0.25}})
+    plan = solve(dataset, scenario)
+    assert plan.verify() == []
+    u = plan.utilisation
+    s1 = u[(u["site_id"] == "S1") & (u["room_type"] == "consulting") & (u["band"] == "weekday")]
+    assert float(s1["fixed_hours"].iloc[0]) == pytest.approx(90.0)
+    placed = plan.allocations.groupby("pcn_code")["hours_per_week"].sum()
+    assert placed["PA"] == pytest.approx(15.0 + 6.0)  # a quarter of the clinic, plus its EA
+    # The verifier recomputes the rule: the shipped fixed work is short of what share 0.25
+    # leaves in S1 (45 h own work needed, 30 h held) ...
+    changed = apply_scenario(dataset, scenario)
+    stale = replace(changed, capacity=dataset.capacity)
+    found = check_movable_share(stale, scenario, pd.DataFrame())
+    assert found and "needs 45.00 h" in found[0] and "holds 30.00 h" in found[0]
+    # ... and a plan table that dropped fixed work is caught too.
+    dropped = u.assign(fixed_hours=u["fixed_hours"] - 1.0)
+    assert any(
+        "changed the slot's fixed work" in p
+        for p in check_movable_share(changed, scenario, dropped)
+    )
+    assert check_movable_share(changed, scenario, u) == []
+
+
+def test_a_share_change_without_own_work_in_the_data_is_a_scenario_error():
+    from estates_opt.errors import ScenarioError
+    from estates_opt.inputs.changes import apply_scenario
+
+    tables = handmade.tables()
+    tables["services"]["movable_share"] = [0.5, 1.0]
+    dataset = dataset_from_tables(tables, source="handmade, shares without own work")
+    with pytest.raises(ScenarioError, match="fixed_pcn_clinic_hours"):
+        apply_scenario(dataset, handmade.scenario(movable={"share": {"clin": 0.25}}))
+    # with every shipped share 1 (no column), a lower share is well defined
+    changed = apply_scenario(
+        handmade.dataset(), handmade.scenario(movable={"share": {"clin": 0.5}})
+    )
+    assert _slot(changed) == pytest.approx((90.0, 15.0))
+    assert _demand(changed, "PA") == pytest.approx(15.0)
+
+
+def test_nel_lower_share_is_solved_and_verified(nel_dataset):
+    """The NEL LP relaxation with diabetes clinics only 20% movable (shipped 40%): demand
+    halves, the practices keep the other half as fixed work, and the plan verifies."""
+    from estates_opt.pipeline import solve
+    from estates_opt.scenario import load_scenario
+
+    base = load_scenario("models/nel_baseline.toml")
+    scenario = base.model_copy(
+        update={
+            "movable": base.movable.model_copy(update={"share": {"pcn_diabetes": 0.2}}),
+            "options": base.options.model_copy(update={"whole_sessions": False}),
+        }
+    )
+    plan = solve(nel_dataset, scenario)
+    assert plan.verify() == []
+    shipped = nel_dataset.demand
+    diabetes = shipped.loc[shipped["service_id"] == "pcn_diabetes", "hours_per_week"].sum()
+    met = plan.unmet
+    solved = met.loc[met["service_id"] == "pcn_diabetes", "demand_hours"].sum()
+    assert solved == pytest.approx(diabetes / 2, rel=1e-6)
+    kinds = nel_dataset.premises.set_index("site_id")["kind"]
+    u = plan.utilisation
+    # today's diabetes clinics run in member practices (or the hub where none has the room)
+    practice = u[u["site_id"].map(kinds).isin(["gp_practice", "pcn_hub"])]
+    before = nel_dataset.capacity
+    before = before[before["site_id"].map(kinds).isin(["gp_practice", "pcn_hub"])]
+    assert practice["fixed_hours"].sum() == pytest.approx(
+        before["fixed_hours"].sum() + diabetes / 2, abs=1.0
+    )

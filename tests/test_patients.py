@@ -22,6 +22,7 @@ from estates_opt.inputs.patients import (
 from estates_opt.inputs.travel import measure_travel, pair_travel, pcn_site_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.solve import solve_model
+from estates_opt.pipeline import solve
 from estates_opt.results.explain import allocation_table
 from estates_opt.results.travel_check import recomputed_travel_km
 
@@ -132,6 +133,18 @@ def test_the_solver_sees_patient_weighted_travel():
     # The population rule gives another answer: the check would catch a wrong weighting.
     plain = recomputed_travel_km(dataset, handmade.scenario(), pa_s1)
     assert plain.to_numpy() == pytest.approx(1.5)
+
+
+def test_pcn_summary_and_kpis_say_which_weighting_each_pcn_used():
+    patients = solve(_dataset(), handmade.scenario(travel={"weighting": "patients"}))
+    summary = patients.pcn_summary.set_index("pcn_code")
+    assert summary["travel_weighting"].to_dict() == {"PA": "patients", "PB": "patients"}
+    assert patients.kpis["travel_weighting"] == "patients"
+    # PA's clinic hours are charged the patient-weighted 2.5 km at S1, not 1.5 km
+    assert summary.at["PA", "travel_before_km"] == pytest.approx(2.5)
+    population = solve(_dataset(), handmade.scenario())
+    assert set(population.pcn_summary["travel_weighting"]) == {"population"}
+    assert population.kpis["travel_weighting"] == "population"
 
 
 def test_patients_weighting_without_the_file_is_an_input_error():

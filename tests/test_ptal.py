@@ -15,6 +15,7 @@ from estates_opt.errors import InputDataError, ScenarioError
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.solve import solve_model
+from estates_opt.pipeline import solve
 from estates_opt.results.explain import allocation_table
 from estates_opt.results.travel_check import recomputed_travel_km
 
@@ -98,3 +99,28 @@ def test_nel_lsoas_carry_ptal(nel_dataset):
     assert ptal.notna().all()
     havering = nel_dataset.lsoas[nel_dataset.lsoas["borough"] == "Havering"]
     assert int(havering["ptal"].isin(["1a", "1b"]).sum()) == 82  # of its 150 LSOAs
+
+
+def test_travel_kpis_by_ptal_band_sit_beside_the_imd_ones():
+    """PA's LSOA is PTAL 1a, PB's 6a: each band's travel is its LSOA's, the same per-LSOA
+    figures as the IMD deciles (PA: decile 1, PB: decile 6), crow-fly, not PTAL-weighted."""
+    plan = solve(_dataset(), handmade.scenario())
+    ptal = plan.kpis["travel_km_by_ptal_band"]
+    imd = plan.kpis["travel_km_by_imd_decile"]
+    for when in ("before", "after"):
+        assert ptal[when]["1a"] == pytest.approx(imd[when]["1"])
+        assert ptal[when]["6a"] == pytest.approx(imd[when]["6"])
+        assert ptal[when]["low_ptal_0_1b"] == pytest.approx(imd[when]["1"])
+        assert ptal[when]["high_ptal_4_6b"] == pytest.approx(imd[when]["6"])
+        assert "mid_ptal_2_3" not in ptal[when] and "2" not in ptal[when]
+        assert ptal[when]["all"] == pytest.approx(imd[when]["all"])
+    assert ptal["before"]["1a"] == pytest.approx(1.5)
+    assert ptal["after"]["1a"] == pytest.approx(93.1 / 36)
+    assert ptal["population"] == {
+        "1a": 1000.0,
+        "6a": 1000.0,
+        "low_ptal_0_1b": 1000.0,
+        "high_ptal_4_6b": 1000.0,
+    }
+    # A dataset without PTAL reports none rather than empty bands.
+    assert solve(handmade.dataset(), handmade.scenario()).kpis["travel_km_by_ptal_band"] is None

@@ -46,3 +46,15 @@ def test_robust_core_of_the_handmade_plan():
     assert pa["robust"].any()
     assert (moves["variants_holding"] <= 5).all()
     assert 0 <= core.summary["robust_share_of_hours"] <= 1
+
+
+def test_the_looser_destination_test_and_the_timings_are_reported():
+    core = robust_core(handmade.dataset(), handmade.scenario())
+    moves, summary = core.moves, core.summary
+    # a move in the robust core goes to the same building in every variant
+    assert (moves.loc[moves["robust"], "destination_in_all"]).all()
+    assert summary["moves_destination_in_all"] == int(moves["destination_in_all"].sum())
+    assert summary["moves_destination_in_all"] >= summary["moves_robust"]
+    assert summary["hours_destination_in_all"] >= summary["hours_moved_robust"]
+    assert set(summary["solve_seconds"]) == set(core.plans)
+    assert all(seconds >= 0 for seconds in summary["solve_seconds"].values())

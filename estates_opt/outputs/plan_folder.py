@@ -156,7 +156,7 @@ TEXT_COLUMNS = frozenset(
     {
         "service_id", "service", "pcn_code", "site_id", "from_site_id", "from_site",
         "from_band", "to_site_id", "to_site", "to_band", "why", "band", "room_type", "name",
-        "kind", "pcn_name", "borough", "from_sites",
+        "kind", "pcn_name", "borough", "from_sites", "travel_weighting",
     }
 )  # fmt: skip
 

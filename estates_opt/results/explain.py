@@ -15,7 +15,7 @@ from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Scenario
-from estates_opt.schema import ENHANCED_ACCESS_BANDS, SESSION_HOURS, SITE_KINDS
+from estates_opt.schema import ENHANCED_ACCESS_BANDS, PTAL_BANDS, SESSION_HOURS, SITE_KINDS
 
 EPS = 1e-6
 #: Shortfalls below this (hours/week, 0.6 minutes) are rounding, not a breach.
@@ -443,6 +443,13 @@ def enhanced_access_by_band(
     return out
 
 
+def pcn_travel_weighting(scenario: Scenario, codes: pd.Series) -> pd.Series:
+    """Per PCN, where its journeys start: ``patients`` (the LSOAs its registered patients
+    live in, patients.csv, which validation makes locate at least one patient of every PCN)
+    or ``population`` (its catchment LSOAs by population), as ``[travel] weighting`` says."""
+    return pd.Series(scenario.travel.weighting, index=codes.index, dtype=object)
+
+
 def pcn_summary_table(
     dataset: Dataset,
     scenario: Scenario,
@@ -467,6 +474,7 @@ def pcn_summary_table(
 
     pcns["travel_before_km"] = pcns["pcn_code"].map(weighted("baseline_hours_per_week"))
     pcns["travel_after_km"] = pcns["pcn_code"].map(weighted("hours_per_week"))
+    pcns["travel_weighting"] = pcn_travel_weighting(scenario, pcns["pcn_code"])
     categories = dataset.services.set_index("service_id")["category"]
     ea = (
         unmet[unmet["service_id"].map(categories) == "enhanced_access"]
@@ -497,16 +505,18 @@ def pcn_summary_table(
     return pcns.sort_values("pcn_code").reset_index(drop=True)
 
 
-def travel_by_imd(
+def lsoa_travel(
     dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame
-) -> dict[str, dict[str, float]]:
-    """Population-weighted travel (km) by IMD decile, measured from each LSOA.
+) -> dict[str, np.ndarray]:
+    """Travel (km) from each LSOA of its catchment to its PCN's clinics, before and after.
 
-    Points are projected once and hours summed per (PCN, site) in one groupby;
-    the per-PCN arithmetic is unchanged (projecting per PCN was the slow part).
+    Per LSOA, the distance to each site its PCN uses, weighted by the hours there (NaN
+    where the PCN uses none). Points are projected once and hours summed per (PCN, site)
+    in one groupby; the per-PCN arithmetic is unchanged (projecting per PCN was the slow
+    part). The IMD and PTAL breakdowns (:func:`travel_by_imd`, :func:`travel_by_ptal`)
+    both read these values, so they always agree with the headline.
     """
     lsoas = dataset.lsoas
-    out: dict[str, dict[str, float]] = {"before": {}, "after": {}}
     per_lsoa = {"before": np.full(len(lsoas), np.nan), "after": np.full(len(lsoas), np.nan)}
     members = lsoas.groupby("pcn_code").indices
     lsoa_xy = lsoa_points(lsoas)
@@ -540,13 +550,20 @@ def travel_by_imd(
                 continue
             w = np.where(keep, h, 0.0)
             per_lsoa[when][idx] = dist @ (w / w.sum())
+    return per_lsoa
+
+
+def _travel_by_group(
+    lsoas: pd.DataFrame, per_lsoa: dict[str, np.ndarray], groups: np.ndarray, labels
+) -> dict[str, dict[str, float]]:
+    """Population-weighted mean of ``per_lsoa`` per group label, and over all LSOAs."""
     pop = lsoas["population"].to_numpy(float)
-    dec = lsoas["imd_decile"].astype(int).to_numpy()
+    out: dict[str, dict[str, float]] = {"before": {}, "after": {}}
     for when, values in per_lsoa.items():
-        for d in range(1, 11):
-            m = (dec == d) & ~np.isnan(values)
+        for label in labels:
+            m = (groups == label) & ~np.isnan(values)
             if m.any():
-                out[when][str(d)] = float(
+                out[when][str(label)] = float(
                     np.average(values[m], weights=pop[m]) if pop[m].sum() > 0 else values[m].mean()
                 )
         m = ~np.isnan(values)
@@ -555,6 +572,61 @@ def travel_by_imd(
             if m.any() and pop[m].sum() > 0
             else float("nan")
         )
+    return out
+
+
+def travel_by_imd(
+    dataset: Dataset,
+    scenario: Scenario,
+    allocations: pd.DataFrame,
+    per_lsoa: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Population-weighted travel (km) by IMD decile, measured from each LSOA."""
+    if per_lsoa is None:
+        per_lsoa = lsoa_travel(dataset, scenario, allocations)
+    deciles = dataset.lsoas["imd_decile"].astype(int).to_numpy()
+    return _travel_by_group(dataset.lsoas, per_lsoa, deciles, range(1, 11))
+
+
+#: PTAL bands grouped as planners read them: poor (0-1b), moderate (2-3), good (4-6b).
+PTAL_GROUPS = {
+    "low_ptal_0_1b": ("0", "1a", "1b"),
+    "mid_ptal_2_3": ("2", "3"),
+    "high_ptal_4_6b": ("4", "5", "6a", "6b"),
+}
+
+
+def travel_by_ptal(
+    dataset: Dataset,
+    scenario: Scenario,
+    allocations: pd.DataFrame,
+    per_lsoa: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, float]] | None:
+    """Population-weighted travel (km) by the LSOAs' PTAL band (lsoas.geojson ``ptal``),
+    the same per-LSOA figures as :func:`travel_by_imd`, plus the three groups of
+    :data:`PTAL_GROUPS`; None when the dataset has no PTAL. Distances are crow-fly x
+    circuity, never PTAL-weighted: the KPI shows who travels further, not the penalty."""
+    lsoas = dataset.lsoas
+    if "ptal" not in lsoas.columns or not lsoas["ptal"].notna().any():
+        return None
+    if per_lsoa is None:
+        per_lsoa = lsoa_travel(dataset, scenario, allocations)
+    bands = lsoas["ptal"].astype(object).where(lsoas["ptal"].notna(), "").astype(str).to_numpy()
+    out = _travel_by_group(lsoas, per_lsoa, bands, PTAL_BANDS)
+    group_of = {band: group for group, members in PTAL_GROUPS.items() for band in members}
+    grouped = np.array([group_of.get(b, "") for b in bands], dtype=object)
+    by_group = _travel_by_group(lsoas, per_lsoa, grouped, PTAL_GROUPS)
+    for when in out:
+        out[when].update({k: v for k, v in by_group[when].items() if k != "all"})
+    pop = lsoas["population"].to_numpy(float)
+    out["population"] = {
+        label: float(pop[members].sum())
+        for label, members in (
+            *((b, bands == b) for b in PTAL_BANDS),
+            *((g, grouped == g) for g in PTAL_GROUPS),
+        )
+        if members.any()
+    }
     return out
 
 
@@ -651,14 +723,18 @@ def kpi_dict(
     opened,
     timings,
     moves: pd.DataFrame | None = None,
+    ptal: dict | None = None,
 ) -> dict:
     """The headline numbers, in one JSON-ready dict.
 
     ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
-    not given): the one definition used by every output.
+    not given): the one definition used by every output. ``ptal`` (travel by PTAL band,
+    :func:`travel_by_ptal`) is computed here when not given.
     """
     if moves is None:
         moves = moves_table(dataset, allocations, utilisation)
+    if ptal is None:
+        ptal = travel_by_ptal(dataset, scenario, allocations)
     categories = dataset.services.set_index("service_id")["category"]
     unmet_cat = (
         unmet.assign(category=unmet["service_id"].map(categories))
@@ -713,6 +789,8 @@ def kpi_dict(
         "travel_km_before": imd["before"].get("all"),
         "travel_km_after": imd["after"].get("all"),
         "travel_km_by_imd_decile": imd,
+        # the same per-LSOA travel by PTAL band and group (None: the dataset has no PTAL)
+        "travel_km_by_ptal_band": ptal,
         "demand_hours_total": float(unmet["demand_hours"].sum()),
         "unmet_hours_total": float(unmet["unmet_hours"].sum()),
         "unmet_hours_by_category": {

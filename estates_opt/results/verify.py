@@ -16,6 +16,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.relocations import today_in_sessions
+from estates_opt.results.movable_check import check_movable_share
 from estates_opt.results.suitability_check import check_suitability
 from estates_opt.results.travel_check import recomputed_travel_km
 from estates_opt.scenario import Scenario
@@ -66,6 +67,7 @@ def verify_plan(
     v += _check_hours_moved(dataset, scenario, allocations, kpis)
     v += _check_closures(dataset, alloc)
     v += check_suitability(dataset, scenario, alloc)
+    v += check_movable_share(dataset, scenario, utilisation)
     return v
 
 
