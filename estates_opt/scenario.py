@@ -17,6 +17,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -734,7 +735,18 @@ def hostile_values(data: Any) -> list[str]:
     return problems
 
 
-def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _read_toml(
+    path: Path, chain: tuple[Path, ...] = (), problems: list[str] | None = None
+) -> dict[str, Any]:
+    """The merged data of ``path`` and the files it extends.
+
+    Unknown keys (and a malformed ``extends``) are added to ``problems`` as
+    '<file>: <what is wrong>', naming the file that sets them, and reading goes
+    on, so the values can be checked in the same run and every mistake is
+    reported at once. A file that cannot be read at all raises at once.
+    """
+    if problems is None:
+        problems = []
     resolved = path.resolve()
     if resolved in chain:
         loop = " -> ".join(p.name for p in (*chain, resolved))
@@ -761,22 +773,18 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
             f"{path}: not valid TOML for a scenario: arrays or tables nested too deeply to "
             f"read; a scenario needs at most {MAX_DEPTH} levels: remove the nesting."
         ) from None
-    problems = hostile_values(data)
-    if problems:
-        raise ScenarioError(f"{path}: " + "; ".join(problems), [f"{path}: {p}" for p in problems])
+    hostile = hostile_values(data)
+    if hostile:
+        raise ScenarioError(f"{path}: " + "; ".join(hostile), [f"{path}: {p}" for p in hostile])
     parent = data.pop("extends", None)
-    problems = unknown_keys(data)
-    if problems:
-        raise ScenarioError(
-            f"{path}: " + "; ".join(problems) + " (see models/README.md)",
-            [f"{path}: {p} (see models/README.md)" for p in problems],
-        )
+    problems += [f"{path}: {p} (see models/README.md)" for p in unknown_keys(data)]
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise ScenarioError(f"{path}: 'extends' must be a file name in quotes.")
+        problems.append(f"{path}: 'extends' must be a file name in quotes.")
+        return data
     base_path = path.parent / parent
-    base = _read_toml(base_path, (*chain, resolved))
+    base = _read_toml(base_path, (*chain, resolved), problems)
     _rebase_paths(base, base_path, path)
     base.pop("name", None)
     base.pop("description", None)
@@ -784,30 +792,51 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario TOML file (following ``extends``) into a :class:`Scenario`."""
+    """Read a scenario TOML file (following ``extends``) into a :class:`Scenario`.
+
+    Every problem is reported in one :class:`ScenarioError`: unknown keys (in the
+    file or a file it extends) together with every bad value and type.
+    """
     path = Path(path)
-    data = _read_toml(path)
+    problems: list[str] = []
+    data = _read_toml(path, problems=problems)
     data.setdefault("name", path.stem)
     data["source_file"] = str(path.resolve())
-    return scenario_from_dict(data, str(path))
+    # Unknown keys are named already (with a suggestion, in the file that sets them).
+    scenario, lines = _validated(data, named=problems)
+    problems += [f"{path}: {line}" for line in lines]
+    if problems or scenario is None:
+        raise ScenarioError("; ".join(problems), problems)
+    return scenario
 
 
 NUMBER_ERRORS = frozenset({"float_type", "int_type", "float_parsing", "int_parsing"})
 
 
-def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
-    """Validate a dict into a Scenario, with errors naming each bad key and the origin."""
-    hostile = hostile_values(data)  # also for dicts not read from TOML (a plan's scenario.json)
-    if hostile:
-        raise ScenarioError(f"{origin}: " + "; ".join(hostile), [f"{origin}: {p}" for p in hostile])
+def _key(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a scenario key: ``pinned[0].band``, ``caps.community``."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "(top level)"
+
+
+def _validated(
+    data: dict[str, Any], named: Sequence[str] = ()
+) -> tuple[Scenario | None, list[str]]:
+    """``data`` as a Scenario, or None and every bad value, type, missing or unknown key.
+
+    An unknown key already reported in one of the ``named`` problems is not repeated.
+    """
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data), []
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+            key = _key(error["loc"])
             if error["type"] == "extra_forbidden":
-                lines.append(f"unknown key '{key}' (check the spelling; see models/README.md)")
+                if not any(f"'{key}'" in problem for problem in named):
+                    lines.append(f"unknown key '{key}' (check the spelling; see models/README.md)")
             elif error["type"] == "missing":
                 lines.append(f"key '{key}' is required: add it (see models/README.md)")
             elif isinstance(error.get("input"), bool) and error["type"] in NUMBER_ERRORS:
@@ -816,10 +845,24 @@ def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scen
                     "give a number"
                 )
             else:
-                lines.append(f"key '{key}': {error['msg'].removeprefix('Value error, ')}")
+                given = error.get("input")
+                shown = f" (given {given!r})" if isinstance(given, str | int | float) else ""
+                message = error["msg"].removeprefix("Value error, ")
+                lines.append(f"key '{key}': {message}{shown[:80]}")
+        return None, lines
+
+
+def scenario_from_dict(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
+    """Validate a dict into a Scenario, with errors naming each bad key and the origin."""
+    hostile = hostile_values(data)  # also for dicts not read from TOML (a plan's scenario.json)
+    if hostile:
+        raise ScenarioError(f"{origin}: " + "; ".join(hostile), [f"{origin}: {p}" for p in hostile])
+    scenario, lines = _validated(data)
+    if scenario is None:
         raise ScenarioError(
             f"{origin}: " + "; ".join(lines), [f"{origin}: {line}" for line in lines]
-        ) from None
+        )
+    return scenario
 
 
 __all__ = [

@@ -1158,7 +1158,7 @@ SCENARIO_CASES = [
         _new_site(rooms="rooms = {{}}\n"),
         ("buildings.new", "'NEW1' has no rooms"),
     ),
-    S("new-site-rooms-missing", _new_site(rooms=""), ("buildings.new.0.rooms", "required")),
+    S("new-site-rooms-missing", _new_site(rooms=""), ("buildings.new[0].rooms", "required")),
     S(
         "new-site-zero-rooms",
         _new_site(rooms="rooms = {{consulting = 0}}\n"),
@@ -1177,7 +1177,7 @@ SCENARIO_CASES = [
     S(
         "new-site-out-of-area",
         _new_site().replace("52.84", "82.84"),
-        ("buildings.new.0.lat", "60.9"),
+        ("buildings.new[0].lat", "60.9"),
     ),
     S(
         "new-hub-without-pcn",
@@ -1211,7 +1211,7 @@ SCENARIO_CASES = [
         ("pinned[0].pcn_code", "pinned[0].service_id", "pinned[0].site_id"),
         problems=3,
     ),
-    S("pin-negative-hours", _pin("-2"), ("'pinned.0.hours_per_week'", "greater than 0")),
+    S("pin-negative-hours", _pin("-2"), ("'pinned[0].hours_per_week'", "greater than 0")),
     S("pin-not-allowed", _pin(site="{acute}"), ("pinned", "{acute}", "not an allowed combination")),
     S(
         "pin-larger-than-the-room",
@@ -1261,7 +1261,7 @@ SCENARIO_CASES = [
     S(
         "opening-band-unknown",
         '[options]\nopening_bands = ["night"]\n',
-        ("'options.opening_bands.0'", "'weekday'"),
+        ("'options.opening_bands[0]'", "'weekday'"),
     ),
     S(
         "move-budget-negative",

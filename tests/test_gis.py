@@ -6,12 +6,14 @@ import sqlite3
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 
 from estates_opt.outputs.gis import MOVES_COLUMNS
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.pipeline import solve
+from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.scenario import Scenario
 
 
@@ -36,6 +38,66 @@ def test_moves_layer_says_what_moved_for_whom_from_where_to_where(gpkg):
     # Largest first within each PCN, as a team would act on them.
     for _, group in moves.groupby("pcn_code", sort=False):
         assert group["sessions_per_week"].is_monotonic_decreasing
+
+
+#: What a feature of the moves layer must carry (the issue's list, as columns).
+CARRIED = [
+    "service",
+    "pcn_code",
+    "pcn_name",
+    "from_site",
+    "to_site",
+    "to_band",
+    "sessions_per_week",
+]
+KEY = ["service_id", "pcn_code", "to_site_id", "to_band"]  # one relocation
+
+
+def _same_lines(path, folder):
+    """The moves layer read back with pyogrio against moves.csv: one feature per line."""
+    layer = gpd.read_file(path, layer="moves", engine="pyogrio")
+    table = pd.read_csv(folder / "moves.csv")
+    assert set(CARRIED) <= set(layer.columns)
+    assert set(MOVE_COLUMNS) <= set(layer.columns)  # every column of moves.csv
+    assert len(layer) == len(table) > 0
+    assert not layer.duplicated(KEY).any()
+    joined = table.merge(layer, on=KEY, suffixes=("", "_gis"), validate="one_to_one")
+    assert len(joined) == len(table)
+    for column in MOVE_COLUMNS:
+        if column in KEY:
+            continue
+        csv, gis = joined[column], joined[f"{column}_gis"]
+        if pd.api.types.is_numeric_dtype(csv):
+            pd.testing.assert_series_equal(
+                gis.astype(float), csv.astype(float), check_names=False, atol=1e-4
+            )  # the CSV has 4 decimals
+        else:  # CSV text cells may carry a formula-neutralising quote; the layer holds the text
+            assert (gis.astype(str) == csv.astype(str).str.removeprefix("'")).all(), column
+    assert layer["pcn_name"].notna().all() and layer["service"].notna().all()
+    assert (layer.geometry.geom_type == "LineString").all() and layer.crs.to_epsg() == 4326
+    return layer, table
+
+
+def test_moves_layer_is_moves_csv_line_by_line(gpkg):
+    _, path = gpkg
+    layer, _ = _same_lines(path, path.parent)
+    assert (layer["n_from_sites"] >= 1).all()
+    assert set(layer["to_band"]) <= {"weekday", "evening", "saturday", "sunday"}
+
+
+def test_a_closed_buildings_moves_are_features_too(tiny_dataset, tmp_path):
+    base = tiny_dataset.baseline.groupby("site_id")["hours_per_week"].sum()
+    site = str(base[base.index.str.startswith("G")].idxmax())
+    plan = solve(tiny_dataset, Scenario(name="tiny_close", buildings={"close": [site]}))
+    folder = write_plan(plan, tmp_path / "plan", workbook=False)
+    layer, _ = _same_lines(folder / "plan.gpkg", folder)
+    closing = layer[layer["from_site_id"] == site]
+    assert len(closing) > 0 and set(closing["why"]) == {"building closes"}
+    # The building is gone: the line starts at the PCN's catchment instead.
+    catchments = tiny_dataset.pcns.set_index("pcn_code").to_crs(4326).geometry
+    for _, row in closing.iterrows():
+        start = gpd.points_from_xy([row.geometry.coords[0][0]], [row.geometry.coords[0][1]])[0]
+        assert catchments[row["pcn_code"]].buffer(1e-9).contains(start)
 
 
 def test_every_layer_has_a_default_qgis_style(gpkg):

@@ -95,12 +95,12 @@ def test_source_file_cannot_be_set_in_a_file(tmp_path):
         (
             '[[pinned]]\npcn_code="P"\nservice_id="s"\nsite_id="x"\nband="night"\n'
             "hours_per_week=1\n",
-            "pinned.0.band",
+            "pinned[0].band",
         ),
         ('[solver]\nname = "gurobi"\n', "solver.name"),
         ("[options]\nwhole_sessions = 3\n", "options.whole_sessions"),
         ('[options]\nopening_bands = ["noon"]\n', "options.opening_bands"),
-        ('[[buildings.capacity]]\nsite_id="A"\nroom_type="kitchen"\n', "buildings.capacity.0"),
+        ('[[buildings.capacity]]\nsite_id="A"\nroom_type="kitchen"\n', "buildings.capacity[0]"),
         ('name = "../escape"\n', "name"),
     ],
 )
@@ -110,6 +110,40 @@ def test_bad_values_name_the_key(tmp_path, text, key):
         load_scenario(path)
     assert key in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_every_problem_of_a_scenario_is_reported_at_once(tmp_path):
+    """Unknown keys (found while reading, also in the file extended) and bad values and
+    types (found by validation), in different tables and a [[pinned]] row: one error."""
+    write(tmp_path / "base.toml", "[weights]\ntravle = 2\n")
+    path = write(
+        tmp_path / "many.toml",
+        'extends = "base.toml"\n'
+        "grwoth = 1.2\n"
+        "[caps]\ncommunity = 1.5\n"
+        '[weights]\ncost = "high"\n'
+        "[solver]\ntime_limit_s = true\n"
+        '[[pinned]]\npcn_code = "P"\nservice_id = "s"\nsite_id = "x"\nband = "night"\n'
+        "hours_per_week = -1\ncolour = 'red'\n",
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    problems = info.value.problems
+    expected = {
+        "'grwoth'": (path, "did you mean 'growth'"),
+        "'weights.travle'": (tmp_path / "base.toml", "unknown key"),
+        "'pinned[0].colour'": (path, "unknown key"),
+        "'caps.community'": (path, "less than or equal to 1"),
+        "'weights.cost'": (path, "number"),
+        "'solver.time_limit_s'": (path, "true/false value"),
+        "'pinned[0].band'": (path, "weekday"),
+        "'pinned[0].hours_per_week'": (path, "greater than 0"),
+    }
+    assert len(problems) == len(expected), problems
+    for key, (file, what) in expected.items():
+        (line,) = [p for p in problems if key in p]
+        assert line.startswith(f"{file}: ") and what in line, line
+    assert "Traceback" not in str(info.value)
 
 
 def test_invalid_toml_names_the_file(tmp_path):

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 import shutil
+import statistics
 import subprocess
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from estates_opt.outputs.plan_folder import write_plan
-from estates_opt.outputs.workbook import FORMULA_PREFIXES, number_format, write_workbook
+from estates_opt.outputs.workbook import (
+    FORMULA_PREFIXES,
+    MIN_PRINT_SCALE,
+    POINTS_PER_WIDTH,
+    PRINTABLE_POINTS,
+    number_format,
+    write_workbook,
+)
+from estates_opt.outputs.xlsx import PAPER_A3, PAPER_A4, Book, CellStyle, Sheet
 from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario
 
@@ -55,7 +65,7 @@ def test_table_sheets_are_excel_tables_with_readable_headers(book, tiny_plan):
     assert "Moves" in names and len(names) >= 4
     headers = [c.value for c in book["Utilisation"][1]]
     assert "Utilisation after" in headers
-    assert "Capacity (room-hours/week)" in headers
+    assert "Capacity (room-hours per week)" in headers
     assert book["Moves"].max_row == len(tiny_plan.moves) + 1
     assert book["Utilisation"].column_dimensions["B"].width >= 10
 
@@ -64,7 +74,7 @@ def test_number_formats(book):
     ws = book["Utilisation"]
     headers = {c.value: c.column for c in ws[1]}
     assert ws.cell(row=2, column=headers["Utilisation after"]).number_format == "0.0%"
-    assert ws.cell(row=2, column=headers["Capacity (room-hours/week)"]).number_format == "0.0"
+    assert ws.cell(row=2, column=headers["Capacity (room-hours per week)"]).number_format == "0.0"
     assert number_format("shadow_price_gbp_per_room_hour").startswith('"£"')
     assert number_format("cost_per_hour_gbp").startswith('"£"')
     assert number_format("after_utilisation") == "0.0%"
@@ -129,11 +139,40 @@ def test_plan_write_includes_the_workbook(tiny_plan, tmp_path):
 def test_every_sheet_prints_landscape_one_page_wide_with_repeated_headers(book):
     for ws in book:
         assert ws.page_setup.orientation == "landscape", ws.title
-        assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
+        assert str(ws.page_setup.paperSize) in (ws.PAPERSIZE_A4, ws.PAPERSIZE_A3), ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
         assert ws.print_title_rows == "$1:$1", ws.title
         assert "&A" in ws.oddFooter.center.text and "&P" in ws.oddFooter.right.text
+        # Printed at MIN_PRINT_SCALE or more: the printed columns fit the paper's width.
+        last = _printed_columns(ws)
+        width = sum(ws.column_dimensions[get_column_letter(j)].width for j in range(1, last + 1))
+        paper = PAPER_A4 if str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4 else PAPER_A3
+        assert width * POINTS_PER_WIDTH * MIN_PRINT_SCALE <= PRINTABLE_POINTS[paper], ws.title
+
+
+def _printed_columns(ws) -> int:
+    """How many columns of a sheet print (its print area, else all of them)."""
+    if not ws.print_area:
+        return ws.max_column
+    area = str(ws.print_area).split("!")[-1].replace("$", "")
+    return column_index_from_string(re.match(r"[A-Z]+\d*:([A-Z]+)", area).group(1))
+
+
+def test_wide_sheets_print_the_columns_a_person_reads_and_keep_the_rest(book, tiny_plan):
+    moves = [c.value for c in book["Moves"][1]]
+    printed = moves[: _printed_columns(book["Moves"])]
+    for label in ("Service", "PCN", "From site", "To site", "To band", "Sessions per week", "Why"):
+        assert label in printed, label
+    # Codes and ids follow, unprinted, still in the Table for filtering.
+    assert {"Service ID", "PCN code", "To site ID"} <= set(moves) - set(printed)
+    assert len(moves) == len(tiny_plan.moves.columns) + 1  # + the PCN's name
+    pcns = [c.value for c in book["PCNs"][1]]
+    assert pcns[: _printed_columns(book["PCNs"])][:2] == ["PCN", "Borough"]
+    assert (
+        "Prices are"
+        not in [c.value for c in book["Bottlenecks"][1]][: _printed_columns(book["Bottlenecks"])]
+    )
 
 
 def test_utilisation_is_coloured(book):
@@ -147,11 +186,11 @@ def test_utilisation_is_coloured(book):
     assert not any(headers["Utilisation cap"] in ref for ref in ranges)
 
 
-def test_moves_name_the_pcn_beside_its_code(book, tiny_plan):
+def test_moves_name_the_pcn_and_keep_its_code(book, tiny_plan):
     if tiny_plan.moves.empty:
         pytest.skip("no moves")
     headers = [c.value for c in book["Moves"][1]]
-    assert headers[headers.index("PCN code") + 1] == "PCN"
+    assert headers.index("PCN") < headers.index("PCN code")  # the name is read, the code filters
     summary = tiny_plan.pcn_summary
     names = dict(zip(summary["pcn_code"], summary["pcn_name"], strict=True))
     row = [c.value for c in book["Moves"][2]]
@@ -162,12 +201,50 @@ def _libreoffice() -> str | None:
     return shutil.which("libreoffice") or shutil.which("soffice")
 
 
+#: Text below this size (points, as printed) is not readable on paper.
+MIN_PRINTED_FONT_PT = 7.0
+
+
+def _calibration_book(path):
+    """A sheet of 11 pt text printed at 100%: how tall LibreOffice's words are unscaled."""
+    book = Book(created=datetime.datetime(2000, 1, 1), header_fill="005EB8", header_font="FFFFFF")
+    sheet: Sheet = book.add_sheet("Calibration")
+    sheet.fit_width, sheet.scale = False, 100
+    cells = book.text_cells(
+        "A", 1, [f"Calibration row {i} of text" for i in range(20)], CellStyle()
+    )
+    book.set_rows(sheet, [cells], 1)
+    path.write_bytes(book.to_bytes())
+    return path
+
+
+def _pdf_words(pdf):
+    """Per page: (width, height, [(y_min, y_max, x_min, word)]) from pdftotext's boxes."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in html.split("<page ")[1:]:
+        width, height = (float(v) for v in re.findall(r'(?:width|height)="([\d.]+)"', page)[:2])
+        words = [
+            (float(y0), float(y1), float(x0), text)
+            for x0, y0, y1, text in re.findall(
+                r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<', page
+            )
+        ]
+        pages.append((width, height, words))
+    return pages
+
+
 @pytest.mark.skipif(
     _libreoffice() is None or shutil.which("pdftotext") is None,
     reason="LibreOffice (libreoffice-calc) and pdftotext (poppler-utils) are needed to print",
 )
-def test_printed_workbook_keeps_labels_with_values_and_headers_on_every_page(tiny_plan, tmp_path):
+def test_printed_workbook_is_readable_keeps_labels_with_values_and_headers_on_every_page(
+    tiny_plan, tmp_path
+):
     path = write_workbook(tiny_plan, tmp_path / "plan.xlsx")
+    calibration = _calibration_book(tmp_path / "calibration.xlsx")
     subprocess.run(
         [
             _libreoffice(),
@@ -178,35 +255,48 @@ def test_printed_workbook_keeps_labels_with_values_and_headers_on_every_page(tin
             "--outdir",
             str(tmp_path),
             str(path),
+            str(calibration),
         ],
         check=True,
         capture_output=True,
         timeout=180,
     )
     pdf = tmp_path / "plan.pdf"
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
-    pages = int(next(x for x in info.stdout.splitlines() if x.startswith("Pages:")).split()[1])
-    assert "841.89 x 595" in info.stdout  # A4 landscape
+    # How tall an 11 pt word prints at 100%, in whatever font LibreOffice has for Calibri.
+    (_, _, words), *_ = _pdf_words(tmp_path / "calibration.pdf")
+    unscaled = statistics.median(y1 - y0 for y0, y1, _, _ in words)
+    pages = _pdf_words(pdf)
     book = load_workbook(path)
-    headers = {ws.title: [str(c.value) for c in ws[1] if c.value is not None] for ws in book}
+    headers = {
+        ws.title: [str(c.value) for c in ws[1] if c.value is not None][: _printed_columns(ws)]
+        for ws in book
+    }
     summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
     seen: dict[str, int] = {}
-    for page in range(1, pages + 1):
+    fonts: dict[str, float] = {}
+    for number, (width, height, words) in enumerate(pages, start=1):
+        assert width > height, number  # landscape
         text = subprocess.run(
-            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            ["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(pdf), "-"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
         # The footer names the sheet: "estates-opt plan: tiny    Moves    page 2 of 9".
         footer = re.search(r"plan: tiny\s+(\S+)\s+page \d+ of \d+", text)
-        assert footer, (page, text[-300:])
+        assert footer, (number, text[-300:])
         sheet = footer.group(1)
         seen[sheet] = seen.get(sheet, 0) + 1
-        # One page wide, header repeated: every page shows the first and the last column's
-        # header (a sheet split sideways would lose the last columns, or their labels).
+        # Readable: the cells' text prints at MIN_PRINTED_FONT_PT or more (11 pt x scale).
+        bottom = max(y0 for y0, _, _, _ in words)
+        body = [y1 - y0 for y0, y1, _, _ in words if y0 < bottom - 2]  # not the footer
+        font = 11 * statistics.median(body) / unscaled
+        fonts[sheet] = min(font, fonts.get(sheet, font))
+        assert font >= MIN_PRINTED_FONT_PT, (number, sheet, round(font, 1))
+        # One page wide, header repeated: every page shows the first and the last printed
+        # column's header (a sheet split sideways would lose the last columns, or their labels).
         first, last = headers[sheet][0], headers[sheet][-1]
-        assert first in text and last.split()[0] in text, (page, sheet, first, last)
+        assert first in text and re.split(r"[\s-]", last)[0] in text, (number, sheet, first, last)
         # Summary: each label prints on the same line as its value.
         for label in ("Scenario", "Description", "Solver status"):
             for line in text.splitlines():
@@ -214,6 +304,7 @@ def test_printed_workbook_keeps_labels_with_values_and_headers_on_every_page(tin
                     assert str(summary[label]) in line, line
     assert set(seen) == set(headers), seen
     assert seen["PCNs"] == 1 and seen["Bottlenecks"] == 1, seen
+    assert fonts["Summary"] == pytest.approx(11, abs=0.5), fonts  # the measure itself
 
 
 def test_every_value_reads_back_as_written(tiny_plan, tmp_path):

@@ -23,6 +23,7 @@ from shapely.geometry import LineString
 from estates_opt.errors import OutputWriteError
 from estates_opt.outputs.files import GPKG_FIXED_DATE, _gdal_config
 from estates_opt.outputs.maps.data import CATEGORY_STYLE, KIND_STYLE, sessions
+from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.schema import GEOGRAPHIC_CRS
 
 if TYPE_CHECKING:
@@ -30,26 +31,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Columns of the moves layer, in order: what moved, for whom, from where to where, when.
+#: Columns of the moves layer, in order: moves.csv's (what moved, for whom, from where to
+#: where, in which band, how many sessions, why, in which phase), with the kind of service
+#: (its colour in QGIS) and the PCN's name beside its code.
 MOVES_COLUMNS = [
-    "service_id",
-    "service",
-    "category",
-    "pcn_code",
-    "pcn_name",
-    "from_site_id",
-    "from_site",
-    "to_site_id",
-    "to_site",
-    "from_band",
-    "to_band",
-    "hours_per_week",
-    "sessions_per_week",
+    column
+    for name in MOVE_COLUMNS
+    for column in (
+        (name, "category")
+        if name == "service"
+        else (name, "pcn_name")
+        if name == "pcn_code"
+        else (name,)
+    )
 ]
 
 
 def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
-    """One line per move, from the building it leaves to the one it goes to (WGS84).
+    """One line per relocation (a line of moves.csv), from the building it leaves (its
+    largest source, ``from_site``; ``from_sites`` lists them all) to the one it goes to (WGS84).
 
     A move out of a building the scenario closes starts at its PCN's catchment
     (the closed building is no longer in the dataset).
@@ -72,7 +72,7 @@ def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
     site = ds.premises.set_index("site_id").geometry
     catchment = ds.pcns.set_index("pcn_code").geometry.representative_point()
     frame = gpd.GeoDataFrame(
-        moves[MOVES_COLUMNS], geometry=_move_lines(moves, site, catchment), crs=crs
+        moves.reindex(columns=MOVES_COLUMNS), geometry=_move_lines(moves, site, catchment), crs=crs
     )
     frame = frame[frame.geometry.notna()].sort_values(
         ["pcn_code", "sessions_per_week", "service_id"], ascending=[True, False, True]

@@ -5,9 +5,12 @@ any later sheet, such as Phases). Each table sheet has readable headers, set
 column widths, number formats (percent for utilisation, ``0.0`` for hours,
 pounds for prices), a frozen header row and is an Excel Table (filters,
 banded rows); utilisation is coloured (over capacity red, above 85% amber,
-under 40% blue). Every sheet prints on A4 landscape, fitted to the page
-width, with the header row repeated on each page and a footer naming the
-sheet and page. Text that comes from input data can never become a formula:
+under 40% blue). Every sheet prints landscape at a readable scale (at
+least :data:`MIN_PRINT_SCALE` of 11 pt): on A4 fitted to the page width where
+that allows it, else on A3; wide sheets put the columns a person reads first
+and print only those (:data:`READING_ORDER`), headers wrap onto several lines
+over narrow number columns, the header row repeats on each page and a footer
+names the sheet and page. Text that comes from input data can never become a formula:
 a string starting with ``= + - @`` (or a tab or carriage return) is stored as
 text with Excel's quote prefix. The file is written atomically.
 
@@ -22,6 +25,8 @@ import datetime
 import json
 import logging
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,15 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.outputs.files import atomic_write_bytes
-from estates_opt.outputs.xlsx import Book, CellStyle, Sheet, column_letter, frame_values
+from estates_opt.outputs.xlsx import (
+    PAPER_A3,
+    PAPER_A4,
+    Book,
+    CellStyle,
+    Sheet,
+    column_letter,
+    frame_values,
+)
 from estates_opt.text import FORMULA_PREFIXES, escape_control, is_formula
 
 __all__ = ["FORMULA_PREFIXES", "safe_text", "write_workbook"]
@@ -42,8 +55,66 @@ PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "0.0", "0.00", '"£"#,##0.00', "#,##
 HEADER_FONT_COLOUR, HEADER_FILL_COLOUR = "FFFFFF", "005EB8"
 #: The date written into every workbook (document properties and zip entries).
 FIXED_DATE = datetime.datetime(2000, 1, 1)
-#: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 60.
-MAX_WIDTH, WHY_WIDTH = 30, 60
+#: Widest a table column gets (characters); longer names wrap. The "Why" text wraps at 32.
+MAX_WIDTH, WHY_WIDTH = 30, 32
+#: Narrowest a table column gets (characters); headers wrap between words and after / or -.
+MIN_WIDTH = 8
+#: Printing: the smallest scale a sheet is printed at (x 11 pt: at least 7.7 pt text), the
+#: points one unit of column width takes when printed at 100% (LibreOffice and Excel, with a
+#: little to spare) and the printable width of A4 and A3 landscape within the margins.
+MIN_PRINT_SCALE = 0.7
+POINTS_PER_WIDTH = 7.1
+PRINTABLE_POINTS = {PAPER_A4: 841.89 - 0.8 * 72, PAPER_A3: 1190.55 - 0.8 * 72}
+#: The columns a person reads, in the order they read them: these come first in a sheet.
+#: In the sheets of :data:`PRINT_READING_ONLY` only these are printed (the print area);
+#: the others (codes, ids, slot lists, a constant note) follow them, for filtering.
+READING_ORDER = {
+    "Moves": [
+        "service",
+        "pcn_name",
+        "from_site",
+        "from_band",
+        "n_from_sites",
+        "to_site",
+        "to_band",
+        "sessions_per_week",
+        "hours_per_week",
+        "from_travel_km",
+        "to_travel_km",
+        "phase",
+        "why",
+    ],
+    "PCNs": [
+        "pcn_name",
+        "borough",
+        "registered_patients",
+        "demand_hours",
+        "met_hours",
+        "unmet_hours",
+        "travel_before_km",
+        "travel_after_km",
+        "hours_moved",
+        "enhanced_access_contract_met",
+        "enhanced_access_evening_hours",
+        "enhanced_access_saturday_hours",
+        "enhanced_access_total_shortfall_hours",
+    ],
+    "Utilisation": ["name", "kind", "room_type", "band"],
+    "Bottlenecks": [
+        "name",
+        "kind",
+        "room_type",
+        "band",
+        "capacity_hours",
+        "cap",
+        "after_hours",
+        "after_utilisation",
+        "shadow_price_gbp_per_room_hour",
+        "fixed_hours",
+        "room_hours_before_saving",
+    ],
+}
+PRINT_READING_ONLY = frozenset({"Moves", "PCNs", "Bottlenecks"})
 #: Rows a worksheet holds (Excel's limit, header included).
 EXCEL_MAX_ROWS = 1_048_576
 #: Height of one line of wrapped text (points).
@@ -66,33 +137,33 @@ LABELS = {
     "from_travel_km": "Travel from (km)",
     "to_travel_km": "Travel to (km)",
     "why": "Why",
-    "capacity_hours": "Capacity (room-hours/week)",
-    "fixed_hours": "Fixed use (room-hours/week)",
-    "before_hours": "Used before (room-hours/week)",
-    "after_hours": "Used after (room-hours/week)",
+    "capacity_hours": "Capacity (room-hours per week)",
+    "fixed_hours": "Fixed use (room-hours per week)",
+    "before_hours": "Used before (room-hours per week)",
+    "after_hours": "Used after (room-hours per week)",
     "before_utilisation": "Utilisation before",
     "after_utilisation": "Utilisation after",
     "cap": "Utilisation cap",
     "registered_patients": "Registered patients",
-    "demand_hours": "Demand (hours/week)",
-    "met_hours": "Met (hours/week)",
-    "unmet_hours": "Unmet (hours/week)",
+    "demand_hours": "Demand (hours per week)",
+    "met_hours": "Met (hours per week)",
+    "unmet_hours": "Unmet (hours per week)",
     "travel_before_km": "Travel before (km)",
     "travel_after_km": "Travel after (km)",
-    "enhanced_access_demand_hours": "Enhanced access demand (hours/week)",
-    "enhanced_access_met_hours": "Enhanced access met (hours/week)",
+    "enhanced_access_demand_hours": "Enhanced access demand (hours per week)",
+    "enhanced_access_met_hours": "Enhanced access met (hours per week)",
     "hours_moved": "Hours moved per week",
-    "enhanced_access_evening_hours_before": "EA evening before (hours/week)",
-    "enhanced_access_evening_hours": "EA evening after (hours/week)",
-    "enhanced_access_saturday_hours_before": "EA Saturday before (hours/week)",
-    "enhanced_access_saturday_hours": "EA Saturday after (hours/week)",
-    "enhanced_access_required_hours": "EA contract total (hours/week)",
-    "enhanced_access_evening_shortfall_hours": "EA evening shortfall (hours/week)",
-    "enhanced_access_saturday_shortfall_hours": "EA Saturday shortfall (hours/week)",
-    "enhanced_access_total_shortfall_hours": "EA total shortfall (hours/week)",
+    "enhanced_access_evening_hours_before": "EA evening before (hours per week)",
+    "enhanced_access_evening_hours": "EA evening after (hours per week)",
+    "enhanced_access_saturday_hours_before": "EA Saturday before (hours per week)",
+    "enhanced_access_saturday_hours": "EA Saturday after (hours per week)",
+    "enhanced_access_required_hours": "EA contract total (hours per week)",
+    "enhanced_access_evening_shortfall_hours": "EA evening shortfall (hours per week)",
+    "enhanced_access_saturday_shortfall_hours": "EA Saturday shortfall (hours per week)",
+    "enhanced_access_total_shortfall_hours": "EA total shortfall (hours per week)",
     "enhanced_access_contract_met": "EA contract met",
-    "shadow_price_gbp_per_room_hour": "Saving from one more room-hour (£/week)",
-    "dual_gbp_per_movable_hour": "Dual of the capacity row (£ per movable hour/week)",
+    "shadow_price_gbp_per_room_hour": "Saving from one more room-hour (£ per week)",
+    "dual_gbp_per_movable_hour": "Dual of the capacity row (£ per movable hour per week)",
     "room_hours_before_saving": "Room-hours to add before a saving starts",
     "price_basis": "Prices are",
     "room_type": "Room type",
@@ -223,16 +294,27 @@ UTILISATION_RULES = (
 )
 
 
+def _text_width(text: str, *, bold: bool = False) -> float:
+    """About how many column-width units (digit widths) ``text`` takes when printed.
+
+    Capitals are wider than digits and lower case narrower (Calibri and its metric
+    twin Carlito), bold a little wider; erring wide, so a row is never too short
+    for its wrapped text.
+    """
+    upper, lower = (1.3, 1.05) if bold else (1.2, 0.9)
+    return sum(upper if ch.isupper() else lower if ch.islower() else 1.0 for ch in text)
+
+
 def _lines(text: str, width: float) -> int:
     """Lines a text takes wrapped at ``width`` characters (words kept whole)."""
-    count, used = 1, 0
+    count, used = 1.0, 0.0
     for word in text.split():
-        need = len(word) + (1 if used else 0)
+        need = _text_width(word) + (0.5 if used else 0)
         if used and used + need > width - 1:
-            count, used = count + 1, len(word)
+            count, used = count + 1, _text_width(word)
         else:
             used += need
-    return count
+    return int(count)
 
 
 def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
@@ -279,14 +361,89 @@ def _label(column: str) -> str:
     return LABELS.get(column, column.replace("_", " ").capitalize())
 
 
-def _width(texts: list[str]) -> float:
-    """A column's width from its header and first values (texts cut at 30 characters)."""
-    longest = max((min(len(t), 30) for t in texts), default=8)
-    return min(max(10, longest + 2), 60)
+def _shown(value: Any, fmt: str | None) -> str:
+    """About the text a cell shows for ``value`` in number format ``fmt`` (for widths)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)[:60]
+    if fmt == PERCENT:
+        return f"{value:.1%}"
+    if fmt == POUNDS:
+        return f"£{value:,.2f}"
+    if fmt == COUNT:
+        return f"{value:,.0f}"
+    if fmt in (HOURS, KM):
+        return f"{value:.{len(fmt) - 2}f}"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _header(book: Book, sheet: Sheet, labels: list[str]) -> None:
+def _header_pieces(label: str) -> list[str]:
+    """The pieces a header may wrap between: words, also after a hyphen."""
+    return [p for p in re.split(r"\s+|(?<=-)", label) if p]
+
+
+def _width(label: str, texts: list[str]) -> float:
+    """A column's width: its longest value (cut at 30) or header piece, with a margin.
+
+    Headers wrap, so a long header over short numbers makes a narrow column of
+    several header lines rather than a wide one.
+    """
+    longest = max((min(len(t), 30) for t in texts), default=0)
+    piece = max((len(p) for p in _header_pieces(label)), default=0) + 1  # bold is wider
+    return float(min(max(MIN_WIDTH, longest + 2, piece + 2), 60))
+
+
+def _header_lines(label: str, width: float) -> int:
+    """Lines a wrapped bold header takes in a column ``width`` characters wide.
+
+    Words wrap at spaces and after a hyphen (no space is needed there); a word
+    longer than the line is split where it does not fit, as a spreadsheet does.
+    """
+    count, used, room = 1, 0.0, max(width - 1, 1.0)
+    for word in label.split():
+        for k, piece in enumerate(re.split(r"(?<=-)", word)):
+            need = _text_width(piece, bold=True) + (0.5 if used and k == 0 else 0)
+            if used and used + need > room:
+                count, used = count + 1, 0.0
+                need = _text_width(piece, bold=True)
+            while need > room:
+                count, need = count + 1, need - room
+            used += need
+    return count
+
+
+def _reading_order(title: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns a person reads (:data:`READING_ORDER`) first."""
+    first = [c for c in READING_ORDER.get(title, []) if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def print_setup(sheet: Sheet, columns: int, printed: int = 0) -> None:
+    """Paper, scale and print area, so that every printed column reads at
+    :data:`MIN_PRINT_SCALE` or more.
+
+    The first ``printed`` of the sheet's ``columns`` are printed (0: all of them),
+    on A4 landscape fitted to the width where that allows the scale, else on A3. A
+    sheet too wide even for A3 prints at the minimum scale, its columns split across
+    pages with the header row on each.
+    """
+    printed = printed if 0 < printed < columns else columns
+    if printed < columns:
+        sheet.print_columns = printed
+    need = sum(sheet.widths.get(j, 8.43) for j in range(1, printed + 1)) * POINTS_PER_WIDTH
+    for paper in (PAPER_A4, PAPER_A3):
+        if PRINTABLE_POINTS[paper] >= need * MIN_PRINT_SCALE:
+            sheet.paper = paper
+            return
+    sheet.paper = PAPER_A3
+    sheet.fit_width = False
+    sheet.scale = round(MIN_PRINT_SCALE * 100)
+
+
+def _header(book: Book, sheet: Sheet, labels: list[str], widths: Sequence[float] = ()) -> None:
     style = CellStyle(header=True, wrap=True, top=True)
+    lines = max((_header_lines(t, w) for t, w in zip(labels, widths, strict=False)), default=1)
+    if lines > 1:  # LibreOffice does not grow a row to fit wrapped text: set its height
+        sheet.heights[1] = LINE_HEIGHT * lines
     cells = [
         book.text_cells(column_letter(j), 1, [label], style)
         for j, label in enumerate(labels, start=1)
@@ -323,17 +480,16 @@ def table_sheet(book: Book, title: str, frame: pd.DataFrame, used_names: set[str
             EXCEL_MAX_ROWS - 1,
         )
         frame = frame.iloc[: EXCEL_MAX_ROWS - 1]
+    frame = _reading_order(title, frame)
     columns = [str(c) for c in frame.columns]
     labels = [_label(c) for c in columns]
-    _header(book, sheet, labels)
     n = len(frame)
     samples = frame.head(200)
     wrapped: dict[int, float] = {}
     for j, (column, label) in enumerate(zip(frame.columns, labels, strict=True), start=1):
-        texts = [label] + [
-            str(p)[:60] if (p := _plain(v)) is not None else "" for v in samples[column]
-        ]
-        width = _width(texts)
+        fmt = number_format(columns[j - 1])
+        texts = [_shown(_plain(v), fmt) for v in samples[column]]
+        width = _width(label, texts)
         wide = label == "Why"
         limit = WHY_WIDTH if wide else MAX_WIDTH
         if wide or column == "why":
@@ -342,6 +498,11 @@ def table_sheet(book: Book, title: str, frame: pd.DataFrame, used_names: set[str
             width = limit
             wrapped[j] = limit
         sheet.widths[j] = width
+    reading = [c for c in READING_ORDER.get(title, []) if c in columns]
+    print_setup(sheet, len(columns), len(reading) if title in PRINT_READING_ONLY else 0)
+    if sheet.print_columns:  # a column that is not printed does not wrap (or make rows tall)
+        wrapped = {j: w for j, w in wrapped.items() if j <= sheet.print_columns}
+    _header(book, sheet, labels, [sheet.widths[j] for j in range(1, len(labels) + 1)])
     two_columns = len(columns) == 2
     body_cells: list[list[str]] = []
     lines = np.ones(n, dtype=np.int64)
@@ -420,6 +581,7 @@ def _two_column_sheet(
     if rows:
         book.set_rows(sheet, [keys, values], 2)
     sheet.widths = {1: widths[0], 2: widths[1]}
+    print_setup(sheet, 2)
     if used_names is not None and rows:
         sheet.filter_ref = f"A1:B{len(rows) + 1}"
         sheet.table_name = _table_name(title, used_names)
@@ -449,7 +611,7 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
         "Assumptions",
         ("Setting", "Value"),
         [(key, value, None) for key, value in settings],
-        (40, 100),
+        (40, 80),
         used_names,
     )
     footer = f"estates-opt plan: {plan.scenario.name}".replace("&", "&&")[:80]

@@ -10,8 +10,9 @@ column of a table into cell XML in one pass, with a handful of shared styles:
   formula (so it is stored, shown and edited as text, never run);
 * per sheet: column widths, row heights, a frozen header row, an Excel Table
   (filter buttons, banded rows) or a plain filter, conditional fills, and the
-  print set-up (A4 landscape, one page wide, header row repeated on every page,
-  margins, a footer with the sheet name and page number);
+  print set-up (A4 or A3 landscape, one page wide or a set scale, a print area of
+  the first columns, header row repeated on every page, margins, a footer with the
+  sheet name and page number);
 * fixed document and zip dates, so the same content gives the same bytes.
 
 Text cells are inline strings (``t="inlineStr"``), XML-escaped; the caller
@@ -33,7 +34,10 @@ import pandas as pd
 
 from estates_opt.text import is_formula
 
-__all__ = ["Book", "CellStyle", "Sheet", "column_letter"]
+__all__ = ["PAPER_A3", "PAPER_A4", "Book", "CellStyle", "Sheet", "column_letter"]
+
+#: SpreadsheetML paper sizes.
+PAPER_A4, PAPER_A3 = 9, 8
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -82,6 +86,13 @@ class Sheet:
     #: (range, [(operator, [formulas], dxf index)]) conditional fills.
     conditional: list[tuple[str, list[tuple[str, list[str], int]]]] = field(default_factory=list)
     footer: str = ""
+    #: Print set-up: paper (``PAPER_A4`` or ``PAPER_A3``, landscape), fitted to the page
+    #: width or printed at ``scale`` percent, and the columns printed (1..``print_columns``;
+    #: 0 prints them all, the others stay in the sheet for filtering).
+    paper: int = 9
+    fit_width: bool = True
+    scale: int = 100
+    print_columns: int = 0
 
 
 class Book:
@@ -276,7 +287,7 @@ class Book:
         parts = [
             f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
             '<sheetPr><outlinePr summaryBelow="1" summaryRight="1"/>'
-            '<pageSetUpPr fitToPage="1"/></sheetPr>',
+            f'<pageSetUpPr fitToPage="{int(sheet.fit_width)}"/></sheetPr>',
             f'<dimension ref="A1:{last}"/>',
             f'<sheetViews><sheetView workbookViewId="0"{selected}>{pane}</sheetView></sheetViews>',
             '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>',
@@ -302,7 +313,12 @@ class Book:
         parts += [
             '<pageMargins left="0.4" right="0.4" top="0.5" bottom="0.7" header="0.25" '
             'footer="0.3"/>',
-            '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>',
+            f'<pageSetup paperSize="{sheet.paper}" orientation="landscape" '
+            + (
+                'fitToWidth="1" fitToHeight="0"/>'
+                if sheet.fit_width
+                else f'scale="{sheet.scale}"/>'
+            ),
             f"<headerFooter><oddFooter>&amp;L{footer}&amp;C&amp;A&amp;Rpage &amp;P of &amp;N"
             "</oddFooter></headerFooter>",
         ]
@@ -333,6 +349,12 @@ class Book:
             for i, s in enumerate(self.sheets, start=1)
         )
         titles = "".join(
+            f'<definedName name="_xlnm.Print_Area" localSheetId="{i}">'
+            f"{escape(_quoted(s.title))}!$A$1:${column_letter(s.print_columns)}"
+            f"${max(s.max_row, 1)}</definedName>"
+            for i, s in enumerate(self.sheets)
+            if 0 < s.print_columns < s.max_column
+        ) + "".join(
             f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
             f"{escape(_quoted(s.title))}!$1:$1</definedName>"
             for i, s in enumerate(self.sheets)
