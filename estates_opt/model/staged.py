@@ -62,8 +62,9 @@ def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
     relocation only by dropping sessions it holds above its demand. So the fewest
     clinics whose movable sessions cover every room's excess (a small set-cover MIP,
     under a second at NEL scale) bounds the relocation lines of any plan from below:
-    a clinic that moves starts at least one new slot. Clinics whose demand exceeds
-    what they can keep must move. Returns None without the whole-session columns.
+    a clinic that moves starts at least one new slot (growth where a clinic works today
+    is no move, so growth alone forces nothing). Returns None without the whole-session
+    columns.
     """
     cols = lp.columns
     if "part" not in cols:
@@ -108,7 +109,7 @@ def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
         matrix=matrix,
         objective=np.concatenate([np.ones(n_c), np.zeros(n_k)]),
         terms={},
-        col_lower=np.concatenate([(demand > kept + 1e-6).astype(float), np.zeros(n_k)]),
+        col_lower=np.zeros(n_c + n_k),
         col_upper=np.concatenate([np.ones(n_c), hours]),
         row_lower=np.concatenate([excess[over] - 1e-6, np.full(n_c, -np.inf)]),
         row_upper=np.concatenate([np.full(over.size, np.inf), np.maximum(kept - demand, 0.0)]),
