@@ -207,7 +207,7 @@ def build_map_data(plan: Plan) -> MapData:
         attribution="\n".join(t for t in (ds.attribution, basemap_attribution) if t),
         kpis=plan.kpis,
         phases=plan.phases.to_dict(orient="records") if len(plan.phases) else [],
-        bounds=_with_points(bounds, sites),
+        bounds=with_points(bounds, sites),
         basemap=basemap,
     )
 
@@ -357,7 +357,7 @@ def _bounds(geom: Any) -> list[list[float]]:
     return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
 
 
-def _with_points(bounds: list[list[float]], sites: list[dict[str, Any]]) -> list[list[float]]:
+def with_points(bounds: list[list[float]], sites: list[dict[str, Any]]) -> list[list[float]]:
     """Bounds grown to hold every building too (a hospital may lie outside all catchments)."""
     if not sites:
         return bounds

@@ -45,6 +45,7 @@ from estates_opt.outputs.maps.data import (
     imd_legend,
     imd_profile,
     lsoa_layer,
+    with_points,
 )
 
 if TYPE_CHECKING:
@@ -394,9 +395,13 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     _check_pcn(data, pcn_code)
     p_index = data.pcn_index[pcn_code]
     pcn = data.pcns[p_index]
-    m = _base_map(pcn["bounds"], f"Hub map: {pcn['name']} ({pcn_code})", tiles)
+    shown, hubs = _hub_sites(data, pcn_code)
+    # The view holds the catchment and every building the PCN works in, before or after
+    # (a clinic may run in a building beyond the catchment's edge).
+    view = with_points(pcn["bounds"], [data.sites[g] for g in shown])
+    m = _base_map(view, f"Hub map: {pcn['name']} ({pcn_code})", tiles)
     _page(m).html.add_child(_Raw(f"<style>{HUB_CSS}</style>"), name="eo_hub_css")
-    basemap = basemap_layer(data, pcn["bounds"])
+    basemap = basemap_layer(data, view)
     groups: dict[str, Any] = {
         "lsoas": _group(m, "Deprivation (IMD) by LSOA"),
         "catchment": _group(m, "Catchment outline"),
@@ -408,7 +413,6 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     groups["flows"], groups["bands"] = _band_and_flow_groups(m, data)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
-    shown, hubs = _hub_sites(data, pcn_code)
     local = {g: i for i, g in enumerate(shown)}
     sites = []
     for g in shown:
@@ -432,7 +436,7 @@ def _hub_map(data: MapData, pcn_code: str, *, tiles: str | None, links: bool) ->
     by_index = {f["properties"]["i"]: f for f in features}
     payload = {
         "page": "hub",
-        "view": pcn["bounds"],
+        "view": view,
         "legendPx": LEGEND_PX,
         "style": data.style(),
         "bands": data.bands,
