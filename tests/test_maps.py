@@ -368,7 +368,8 @@ def test_basemap_is_drawn_beneath_the_data(nel_plan, nel_pages):
     code = str(nel_plan.pcn_summary.sort_values("hours_moved")["pcn_code"].iloc[-1])
     hub = payload((out / "hubs" / f"{hub_filename(code)}.html").read_text(encoding="utf-8"))
     size = len(json.dumps(hub["basemap"]))
-    assert 0 < size < len(json.dumps(data["basemap"])) / 3
+    # (the view holds every building the PCN works in, so a far relocation widens it)
+    assert 0 < size < len(json.dumps(data["basemap"])) / 2
     assert hub["basemap"]["places"]["features"]
     borough = str(nel_plan.pcn_summary.set_index("pcn_code").loc[code, "borough"])
     assert borough in {label[0] for label in hub["boroughLabels"]}

@@ -259,3 +259,30 @@ def test_quick_effort_searches_only_the_relocations_the_relaxation_or_start_uses
     assert (narrow.col_upper[z[~shut[linked]]] == 1).all()
     # what the relaxation uses stays open, so the relaxed plan is still feasible
     assert (relaxed <= narrow.col_upper + 1e-9).all()
+
+
+def test_a_borough_step_prices_only_what_it_can_change():
+    """A step's objective leaves out the fixed columns' constant cost, so the solver's
+    relative gap applies to the step's own part (with the constant in, a step in one of
+    England's 121 areas stopped at once: 1% of the whole plan exceeds an area's cost)."""
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.model.solve import solve_direct
+    from estates_opt.model.staged import step_model
+
+    data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    best = solve_direct(lp, scenario.solver)
+    assert best.status.has_plan
+    family = lp.columns["family"].to_numpy()
+    free = (family == "x") | (family == "relocate")
+    step = step_model(lp, free, best.values)
+    assert (step.objective[~free] == 0).all()
+    assert np.array_equal(step.objective[free], lp.objective[free])
+    assert (step.col_lower[~free] == best.values[~free]).all()
+    assert (step.col_upper[~free] == best.values[~free]).all()
+    assert (step.col_lower[free] == lp.col_lower[free]).all()
+    again = solve_direct(step, scenario.solver)
+    # the same plan is optimal for the step; its cost is the free part's alone
+    assert lp.objective @ again.values == pytest.approx(best.objective, abs=1e-6)
+    assert again.objective == pytest.approx(lp.objective[free] @ again.values[free], abs=1e-6)
