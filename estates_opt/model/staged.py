@@ -32,17 +32,20 @@ log = logging.getLogger(__name__)
 def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveResult]:
     """Stage 1: the least hours/week a whole-session plan moves.
 
-    Sessions stay whole; the relocation and specialty-site decisions are relaxed (they
-    carry no cost in this stage; with building limits the relocation and building
-    decisions stay binary, as the limits count them): a model HiGHS solves to
+    Sessions (placed and unmet) stay whole; the relocation and specialty-site decisions
+    are relaxed (they carry no cost in this stage; with building limits the relocation
+    and building decisions stay binary, as the limits count them): a model HiGHS solves to
     optimality in about a second at NEL scale.
     """
     moved = lp.moved_hours()
     family = lp.columns["family"].to_numpy()
     # Sessions stay whole, and so do the decisions the building limits count (they cost
     # nothing here), so that stage 1's plan is a feasible start for stage 2.
+    # Unmet demand stays in whole sessions too: a fractional unmet column in the start
+    # made every borough step infeasible once the rest was fixed (England, with unmet).
     limited = bool((family == "site_use").any())
-    whole = np.isin(family, ["x", "site_use", "relocate"] if limited else ["x"])
+    relaxed = ["specialty_site"] if limited else ["specialty_site", "site_use", "relocate"]
+    whole = ~np.isin(family, relaxed)
     first = replace(
         lp,
         objective=moved + lp.terms["unmet"],
