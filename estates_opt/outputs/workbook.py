@@ -341,8 +341,8 @@ def safe_text(cell: Any) -> None:
         cell.quotePrefix = True
 
 
-#: How a true/false value reads in the workbook: words a person reads (Excel would show
-#: TRUE/FALSE, LibreOffice 1/0), kept as text so a filter lists them as they are shown.
+#: How a true/false value reads in the workbook: words a person reads (a boolean cell
+#: shows TRUE/FALSE), kept as text so a filter lists them as they are shown.
 #: The CSV files keep true/false for programs.
 YES_NO = {True: "Yes", False: "No"}
 
