@@ -365,14 +365,13 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
 
 
 def _validate_scenario(path: Path, quiet: bool) -> None:
-    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.inputs.travel import measure_travel
     from estates_opt.model.build import build_model
-    from estates_opt.scenario import load_scenario
 
     with _step(f"checking {path}...", quiet):
-        scenario = load_scenario(path)
+        scenario = load_scenario_checked(path)
         dataset = read_dataset(scenario.dataset_path())
         data = apply_scenario(dataset, scenario)
         lp = build_model(data, scenario, measure_travel(data, scenario))
@@ -563,17 +562,17 @@ def solve(
     feasible plan; 2 bad input; 3 outputs could not be written (disk full); 130 stopped
     by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
     """
+    from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.outputs.maps.pages import scenario_maps_dir
     from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
-    from estates_opt.scenario import load_scenario
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
     with _tool_errors():
         with _step("reading scenario and dataset...", quiet):
-            sc = load_scenario(scenario)
+            sc = load_scenario_checked(scenario)
             if phases is not None:
                 sc = with_phases(sc, phases)
             if quick:
@@ -657,17 +656,17 @@ def robust(
     Exit codes: 0 every variant optimal; 1 a variant not optimal; 2 bad input; 3 outputs could
     not be written; 130 stopped by Ctrl-C. A failed or stopped run writes nothing.
     """
+    from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.outputs.files import staged_directory, write_csv, write_json
     from estates_opt.outputs.plan_folder import check_output_folders
     from estates_opt.robust import robust_core
-    from estates_opt.scenario import load_scenario
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
     with _tool_errors():
         with _step("reading scenario and dataset...", quiet):
-            sc = load_scenario(scenario)
+            sc = load_scenario_checked(scenario)
             out_dir = out or Path("outputs") / f"{sc.name}_robust"
             check_output_folders(sc.dataset_path(), out_dir, None)
             dataset = read_dataset(sc.dataset_path())

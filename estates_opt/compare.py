@@ -27,7 +27,7 @@ import pandas as pd
 
 from estates_opt.errors import EstatesOptError, OutputWriteError, ScenarioError
 from estates_opt.inputs import dataset as dataset_files
-from estates_opt.inputs.changes import apply_scenario
+from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
@@ -44,7 +44,7 @@ from estates_opt.outputs.maps.pages import scenario_maps_dir
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.parallel import map_parallel
 from estates_opt.pipeline import solve_changed
-from estates_opt.scenario import Scenario, load_scenario
+from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,17 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Da
         raise ScenarioError("compare: give at least one scenario file.")
     problems: list[str] = []
     loaded: list[tuple[str | Path, Scenario]] = []
+    datasets: dict[Path, Dataset] = {}
+
+    def read(folder: Path) -> Dataset:
+        where = folder.resolve()
+        if where not in datasets:
+            datasets[where] = dataset_files.read_dataset(where)
+        return datasets[where]
+
     for path in paths:
-        try:
-            loaded.append((path, load_scenario(path)))
+        try:  # a file with bad values is also checked against its dataset
+            loaded.append((path, load_scenario_checked(path, read)))
         except ScenarioError as exc:
             problems += exc.problems or [str(exc)]
     seen: dict[str, str] = {}
@@ -130,14 +138,10 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Da
                 "distinct name."
             )
         seen.setdefault(scenario.name, str(path))
-    datasets: dict[Path, Dataset] = {}
     checked = []
     for _, scenario in loaded:
-        where = scenario.dataset_path().resolve()
-        if where not in datasets:
-            datasets[where] = dataset_files.read_dataset(where)
         try:
-            checked.append((scenario, apply_scenario(datasets[where], scenario)))
+            checked.append((scenario, apply_scenario(read(scenario.dataset_path()), scenario)))
         except ScenarioError as exc:
             problems += exc.problems or [str(exc)]
     if problems:

@@ -16,7 +16,7 @@ from estates_opt.errors import (
     ScenarioError,
     VerificationError,
 )
-from estates_opt.inputs.changes import apply_scenario
+from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
 from estates_opt.inputs.dataset import Dataset, read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
@@ -32,7 +32,7 @@ from estates_opt.results import explain
 from estates_opt.results.phases import first_quarter, phase_plan, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
-from estates_opt.scenario import Scenario, load_scenario
+from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def explain_and_verify(
 
 def run(scenario_path: str | Path) -> Plan:
     """Load a scenario file, read its dataset and solve: the whole job, no side effects."""
-    scenario = load_scenario(scenario_path)
+    scenario = load_scenario_checked(scenario_path)
     return solve(read_dataset(scenario.dataset_path()), scenario)
 
 

@@ -247,3 +247,67 @@ def test_missing_travel_matrix_is_a_scenario_error(tiny_dataset):
     scenario = make(travel={"matrix": "/no/such/matrix.csv"})
     with pytest.raises(ScenarioError, match=r"travel\.matrix"):
         apply_scenario(tiny_dataset, scenario)
+
+
+def test_type_and_reference_problems_come_in_one_error(tiny_dir, tmp_path):
+    """Bad values and unknown names together; an entry with a bad value is not also checked
+    against the dataset (its other fields are not trusted), every other entry is, and
+    rows the dataset lacks for a known site come in the same error."""
+    from estates_opt.inputs.changes import load_scenario_checked
+
+    path = tmp_path / "mixed.toml"
+    path.write_text(
+        f'dataset = "{tiny_dir}"\n'
+        '[growth]\nby_service = {pcn_diabetis = 1.1, pcn_group = "lots"}\n'
+        '[buildings]\nclose = ["NOWHERE", 7]\n'
+        '[[buildings.capacity]]\nsite_id = "G0000000"\nroom_type = "diagnostics"\n'
+        'band = "sunday"\nfactor = 2.0\n'
+        '[[pinned]]\npcn_code = "P99"\nservice_id = "pcn_diabetes"\nsite_id = "GHOST"\n'
+        'band = "night"\nhours_per_week = 1\n'
+        '[[pinned]]\npcn_code = "P00000"\nservice_id = "zzz"\nsite_id = "H00000"\n'
+        'band = "weekday"\nhours_per_week = 1\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_checked(path)
+    problems = caught.value.problems
+    expected = {
+        "growth.by_service.pcn_group": "number",
+        "buildings.close[1]": "string",
+        "pinned[0].band": "weekday",
+        "growth.by_service: service 'pcn_diabetis'": "did you mean 'pcn_diabetes'",
+        "buildings.close: site 'NOWHERE'": "not in the dataset",
+        "buildings.capacity[0]": "no capacity rows",
+        "pinned[1].service_id": "not in the dataset",
+    }
+    assert len(problems) == len(expected), problems
+    for key, what in expected.items():
+        (line,) = [p for p in problems if key in p]
+        assert line.startswith(f"{path}: ") and what in line, line
+    assert not any("GHOST" in p or "P99" in p for p in problems)  # pinned[0] not trusted
+    assert "Traceback" not in str(caught.value)
+
+
+def test_a_bad_dataset_key_skips_the_reference_checks(tmp_path):
+    from estates_opt.inputs.changes import load_scenario_checked
+
+    path = tmp_path / "where.toml"
+    path.write_text('dataset = 3\n[buildings]\nclose = ["NOWHERE"]\n', encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_checked(path)
+    assert len(caught.value.problems) == 1 and "dataset" in caught.value.problems[0]
+
+
+def test_reference_and_room_problems_of_a_valid_scenario_in_one_error(tiny_dataset):
+    scenario = make(
+        buildings={
+            "close": ["NOWHERE"],
+            "capacity": [{"site_id": "G0000000", "room_type": "diagnostics", "band": "sunday"}],
+            "opening": [{"site_id": "GHOST", "band": "evening"}],
+        }
+    )
+    with pytest.raises(ScenarioError) as caught:
+        apply_scenario(tiny_dataset, scenario)
+    text = " | ".join(caught.value.problems)
+    assert len(caught.value.problems) == 3, text
+    assert "NOWHERE" in text and "buildings.capacity[0]" in text and "GHOST" in text

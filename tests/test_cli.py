@@ -342,3 +342,34 @@ def test_robust_writes_the_core_and_its_summary(tiny_scenario, tmp_path):
         "cost_low",
         "cost_high",
     }
+
+
+def test_solve_reports_type_and_reference_problems_of_a_scenario_in_one_run(tiny_dir, tmp_path):
+    """A bad value and two names the dataset lacks: one run, one error listing all three."""
+    path = tmp_path / "mixed.toml"
+    path.write_text(
+        f'dataset = "{tiny_dir}"\n'
+        '[caps]\ncommunity = "high"\n'
+        '[buildings]\nclose = ["G000000X"]\n'
+        '[[pinned]]\npcn_code = "P00000"\nservice_id = "pcn_diabetes"\nsite_id = "H0000X"\n'
+        'band = "weekday"\nhours_per_week = 2\n',
+        encoding="utf-8",
+    )
+    result = run("solve", path, "--no-maps", "--out", tmp_path / "o")
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    text = flat(result.output)
+    assert "Scenario error: 3 problem(s)" in text, text
+    lines = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert len(lines) == 3, lines
+    for key, what in (
+        ("caps.community", "number"),
+        ("buildings.close", "did you mean"),
+        ("pinned[0].site_id", "did you mean 'H0000"),
+    ):
+        (line,) = [line for line in lines if key in line]
+        assert str(path) in line and what in line, line
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+    result = run("validate", path)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "Scenario error: 3 problem(s)" in flat(result.output)

@@ -10,11 +10,12 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from estates_opt.outputs.gis import MOVES_COLUMNS
+from estates_opt.outputs.gis import FLOW_COLUMNS, MOVES_COLUMNS, layer_qml
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.pipeline import solve
 from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.scenario import Scenario
+from estates_opt.schema import SESSION_HOURS
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +86,61 @@ def test_moves_layer_is_moves_csv_line_by_line(gpkg):
     assert set(layer["to_band"]) <= {"weekday", "evening", "saturday", "sunday"}
 
 
+def _same_flows(path, folder, plan):
+    """The flows layer: one feature per allocation with hours, carrying service, PCN, band,
+    hours and sessions, and the moves.csv line (move_id, phase) of the relocation that
+    brings it, if one does."""
+    flows = gpd.read_file(path, layer="flows", engine="pyogrio")
+    table = pd.read_csv(folder / "moves.csv")
+    assert list(flows.columns[:-1]) == FLOW_COLUMNS
+    placed = plan.allocations[plan.allocations["hours_per_week"] > 0]
+    assert len(flows) == len(placed) > 0
+    assert not flows.duplicated(["service_id", "pcn_code", "site_id", "band"]).any()
+    assert flows["hours_per_week"].sum() == pytest.approx(placed["hours_per_week"].sum())
+    for column in ("pcn_name", "service", "category", "site"):
+        assert flows[column].notna().all(), column
+    hours = flows["band"].map(SESSION_HOURS) * flows["sessions_per_week"]
+    assert hours.to_numpy() == pytest.approx(flows["hours_per_week"].to_numpy())
+    moved = flows[flows["move_id"].notna()]
+    assert len(moved) == len(table) > 0  # every relocation arrives in one flow
+    line = table.iloc[moved["move_id"].astype(int).to_numpy() - 1].reset_index(drop=True)
+    moved = moved.reset_index(drop=True)
+    for flow, move in (
+        ("service_id", "service_id"),
+        ("pcn_code", "pcn_code"),
+        ("site_id", "to_site_id"),
+        ("band", "to_band"),
+    ):
+        assert (moved[flow].astype(str) == line[move].astype(str)).all(), flow
+    assert (moved["phase"].astype(float) == line["phase"].astype(float)).all()
+    assert moved["moved_hours_per_week"].to_numpy() == pytest.approx(
+        line["hours_per_week"].to_numpy(), abs=1e-4
+    )
+    still = flows[flows["move_id"].isna()]
+    assert still["phase"].isna().all() and still["moved_hours_per_week"].isna().all()
+    moves = gpd.read_file(path, layer="moves", engine="pyogrio")
+    (first,) = moves.loc[moves["move_id"] == 1, "to_site_id"]
+    assert first == table["to_site_id"].iloc[0]
+    assert (flows.geometry.geom_type == "LineString").all() and flows.crs.to_epsg() == 4326
+    return flows
+
+
+def test_flows_layer_carries_service_pcn_band_sessions_and_the_move(gpkg):
+    plan, path = gpkg
+    _same_flows(path, path.parent, plan)
+
+
 def test_a_closed_buildings_moves_are_features_too(tiny_dataset, tmp_path):
     base = tiny_dataset.baseline.groupby("site_id")["hours_per_week"].sum()
     site = str(base[base.index.str.startswith("G")].idxmax())
     plan = solve(tiny_dataset, Scenario(name="tiny_close", buildings={"close": [site]}))
     folder = write_plan(plan, tmp_path / "plan", workbook=False)
     layer, _ = _same_lines(folder / "plan.gpkg", folder)
+    flows = _same_flows(folder / "plan.gpkg", folder, plan)
+    # Rehoused fixed work is a kind of service of its own, and QGIS styles draw it too.
+    assert "rehoused_fixed_work" in set(flows["category"])
+    styled = ET.fromstring(layer_qml()["flows"][1].split(">", 1)[1])
+    assert set(flows["category"]) <= {c.get("value") for c in styled.iter("category")}
     closing = layer[layer["from_site_id"] == site]
     assert len(closing) > 0 and set(closing["why"]) == {"building closes"}
     # The building is gone: the line starts at the PCN's catchment instead.
@@ -122,3 +172,12 @@ def test_every_layer_has_a_default_qgis_style(gpkg):
             values = {c.get("value") for c in renderer.iter("category")}
             assert set(layer[attribute].dropna()) <= values, table
             assert len(list(renderer.iter("symbol"))) == len(values)
+
+
+def test_readme_names_every_column_of_the_flows_and_moves_layers():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `plan.gpkg`")]
+    for column in (*FLOW_COLUMNS, "move_id"):
+        assert f"`{column}`" in row, column

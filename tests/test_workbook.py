@@ -20,6 +20,7 @@ from estates_opt.outputs.workbook import (
     MIN_PRINT_SCALE,
     POINTS_PER_WIDTH,
     PRINTABLE_POINTS,
+    _label,
     number_format,
     write_workbook,
 )
@@ -327,9 +328,8 @@ def test_every_value_reads_back_as_written(tiny_plan, tmp_path):
     assert [r[headers.index("Service ID")] for r in rows] == ["a", "b", "a", None, "=1+1", "=1+1"]
     assert [r[headers.index("Hours per week")] for r in rows] == [1.5, None, 3.0, 4.0, 1e-7, 2.0]
     assert [r[headers.index("Sessions per week")] for r in rows] == [1, None, 3, 4, 5, 6]
-    assert [r[headers.index("EA contract met")] for r in rows] == [
-        True, False, True, True, False, True
-    ]  # fmt: skip
+    met = [r[headers.index("EA contract met")] for r in rows]
+    assert met == ["Yes", "No", "Yes", "Yes", "No", "Yes"]  # words a person reads
     to_site = [r[headers.index("To site")] for r in rows]
     assert to_site == ["  padded ", "x & <y>", "x & <y>", "plain", "-3.5", "@home"]
     service = headers.index("Service ID") + 1
@@ -357,3 +357,41 @@ def test_the_phases_sheet_holds_the_phased_plan(book, tiny_plan):
     assert sheet.max_row == len(tiny_plan.phases) + 1
     labels = [cell.value for cell in sheet[1]]
     assert len(labels) == len(tiny_plan.phases.columns)
+
+
+def test_true_false_read_yes_no_in_the_workbook_and_true_false_in_the_csv(tiny_plan, tmp_path):
+    """People read Yes/No (not TRUE/FALSE or 1/0), as text, so a filter lists what is shown;
+    the sheets keep their filters; CSV files stay true/false for programs."""
+    import zipfile
+
+    folder = write_plan(tiny_plan, tmp_path / "plan")
+    flags = {
+        name: [c for c in frame.columns if frame[c].dtype == bool]
+        for name, frame in tiny_plan.tables().items()
+    }
+    assert any(flags.values()), flags  # the plan has true/false columns to show
+    with zipfile.ZipFile(folder / "plan.xlsx") as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        for name in sheets:
+            assert ' t="b"' not in archive.read(name).decode(), name
+    book = load_workbook(folder / "plan.xlsx")
+    titles = {"pcn_summary": "PCNs", "utilisation": "Utilisation", "moves": "Moves"}
+    checked = 0
+    for table, columns in flags.items():
+        if not columns or table not in titles:
+            continue
+        sheet = book[titles[table]]
+        assert sheet.auto_filter.ref or sheet.tables, table
+        headers = [c.value for c in sheet[1]]
+        frame = tiny_plan.tables()[table]
+        csv = pd.read_csv(folder / f"{table}.csv")
+        for column in columns:
+            shown = {
+                c.value for c in sheet[get_column_letter(headers.index(_label(column)) + 1)][1:]
+            }
+            assert shown <= {"Yes", "No"} and shown, (table, column, shown)
+            assert csv[column].dtype == bool and set(csv[column]) == set(frame[column])
+            checked += 1
+    assert checked
+    summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=2)}
+    assert summary["Verified by the independent checker"] == "Yes"

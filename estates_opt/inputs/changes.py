@@ -9,17 +9,19 @@ never silently ignored (:func:`check_references` lists every such problem).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import Point
 
-from estates_opt.errors import ScenarioError
-from estates_opt.inputs.dataset import Dataset, opening_rooms
+from estates_opt.errors import EstatesOptError, ScenarioError
+from estates_opt.inputs.dataset import Dataset, opening_rooms, read_dataset
 from estates_opt.paths import kind_of
-from estates_opt.scenario import Scenario
+from estates_opt.scenario import PartialScenario, Scenario, ScenarioValuesError, load_scenario
 from estates_opt.schema import (
     CLOSURE_REASONS,
     GEOGRAPHIC_CRS,
@@ -35,13 +37,27 @@ def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:
     return f"{key}: {kind} '{value}' is not in the dataset{hint}"
 
 
-def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
-    """Every scenario key that names a service, borough, PCN or site the dataset lacks."""
+def _place(partial: PartialScenario | None) -> Callable[[str, int], int]:
+    """Where the ``i``-th entry of a list key was in the file (entries left out of a
+    partial scenario shift the others)."""
+    return partial.index if partial is not None else (lambda key, i: i)
+
+
+def check_references(
+    dataset: Dataset, scenario: Scenario, partial: PartialScenario | None = None
+) -> list[str]:
+    """Every scenario key that names a service, borough, PCN or site the dataset lacks.
+
+    With ``partial`` (a scenario whose entries at fault were left out) entries are named
+    by their place in the file, and the ids of new sites left out count as known.
+    """
+    at = _place(partial)
     services = set(dataset.services["service_id"])
     boroughs = {str(b) for b in dataset.pcns["borough"].dropna() if str(b)}
     pcns = set(dataset.pcns["pcn_code"])
     sites = set(dataset.premises["site_id"])
     new_sites = {n.site_id for n in scenario.buildings.new}
+    new_sites |= partial.new_site_ids if partial is not None else set()
     problems: list[str] = []
     for service in scenario.growth.by_service:
         if service not in services:
@@ -65,7 +81,7 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
         if site not in sites:
             problems.append(_unknown("site", "buildings.close", site, sites))
     for i, new in enumerate(scenario.buildings.new):
-        key = f"buildings.new[{i}]"
+        key = f"buildings.new[{at('buildings.new', i)}]"
         if new.site_id in sites:
             problems.append(
                 f"{key}: site_id '{new.site_id}' already exists in the dataset; give the new "
@@ -75,12 +91,12 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
             problems.append(_unknown("PCN", f"{key}.pcn_code", new.pcn_code, pcns))
         if new.borough and new.borough not in boroughs:
             problems.append(_unknown("borough", f"{key}.borough", new.borough, boroughs))
-    if len(new_sites) != len(scenario.buildings.new):
+    if len({n.site_id for n in scenario.buildings.new}) != len(scenario.buildings.new):
         problems.append("buildings.new: two new sites share a site_id; give each its own")
     closed = set(scenario.buildings.close)
     for family in ("capacity", "opening"):
         for i, change in enumerate(getattr(scenario.buildings, family)):
-            key = f"buildings.{family}[{i}].site_id"
+            key = f"buildings.{family}[{at(f'buildings.{family}', i)}].site_id"
             if change.site_id in closed:
                 problems.append(
                     f"{key}: site '{change.site_id}' is closed by buildings.close; remove the "
@@ -89,7 +105,7 @@ def check_references(dataset: Dataset, scenario: Scenario) -> list[str]:
             elif change.site_id not in sites | new_sites:
                 problems.append(_unknown("site", key, change.site_id, sites | new_sites))
     for i, pin in enumerate(scenario.pinned):
-        key = f"pinned[{i}]"
+        key = f"pinned[{at('pinned', i)}]"
         if pin.pcn_code not in pcns:
             problems.append(_unknown("PCN", f"{key}.pcn_code", pin.pcn_code, pcns))
         if pin.service_id not in services:
@@ -142,17 +158,44 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
 
     Closed buildings and bands a building is shut in keep nothing: their fixed
     work becomes demand of its own (:func:`rehouse_fixed_work`) and today's
-    sessions there move like any other.
+    sessions there move like any other. Every problem of the scenario with the
+    dataset (names it lacks, rooms or opening options a site does not have) comes
+    in one :class:`ScenarioError`.
     """
     origin = scenario.source_file or f"scenario {scenario.name!r}"
-    _raise(origin, check_references(dataset, scenario))
-    dataset = apply_movable_shares(dataset, scenario)
+    changed, problems = _changed(dataset, scenario)
+    _raise(origin, problems)
+    if changed is None:  # never without problems; a guard for the type checker
+        raise ScenarioError(f"{origin}: the scenario could not be applied")
+    return changed
+
+
+def scenario_problems(
+    dataset: Dataset, scenario: Scenario, partial: PartialScenario | None = None
+) -> list[str]:
+    """Every problem :func:`apply_scenario` would report, as '<key>: <what is wrong>'."""
+    return _changed(dataset, scenario, partial)[1]
+
+
+def _changed(
+    dataset: Dataset, scenario: Scenario, partial: PartialScenario | None = None
+) -> tuple[Dataset | None, list[str]]:
+    """The changed dataset, or None and every problem: references first, then the rooms
+    and opening options of the sites the scenario changes (a site it names wrongly is
+    reported once, by :func:`check_references`)."""
+    at = _place(partial)
+    problems = check_references(dataset, scenario, partial)
+    movable = movable_problems(dataset, scenario)
+    problems += movable
+    if not movable:
+        dataset = apply_movable_shares(dataset, scenario)
     estate = _Estate(dataset.premises.copy(), dataset.capacity.copy(), dataset.opening.copy())
     _close_buildings(estate, scenario)
     _add_new_sites(estate, dataset, scenario)
-    problems = _resize_rooms(estate, scenario)
-    problems += _retime_sites(estate, scenario)
-    _raise(origin, problems)
+    problems += _resize_rooms(estate, scenario, at)
+    problems += _retime_sites(estate, scenario, at)
+    if problems:
+        return None, problems
     _restrict_opening_options(estate, scenario)
     lsoas = dataset.lsoas
     if scenario.growth.population != 1.0:
@@ -165,7 +208,39 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Dataset:
         opening=estate.opening.reset_index(drop=True),
         lsoas=lsoas,
     )
-    return rehouse_fixed_work(changed, dataset, estate.removed, scenario)
+    return rehouse_fixed_work(changed, dataset, estate.removed, scenario), []
+
+
+def load_scenario_checked(
+    path: str | Path, read: Callable[[Path], Dataset] = read_dataset
+) -> Scenario:
+    """:func:`~estates_opt.scenario.load_scenario`, and if the file has bad values, the
+    rest of it checked against its dataset too, so every problem comes in one run.
+
+    The entries at fault are not checked against the dataset (what they name cannot be
+    trusted); neither is anything when the ``dataset`` key is wrong or the dataset cannot
+    be read (its own problems are reported once the scenario reads). A valid scenario is
+    returned as it is: :func:`apply_scenario` checks it when it is applied.
+    """
+    try:
+        return load_scenario(path)
+    except ScenarioValuesError as exc:
+        more = _reference_problems(exc, read)
+        if not more:
+            raise
+        problems = [*exc.problems, *more]
+        raise ScenarioError("; ".join(problems), problems) from None
+
+
+def _reference_problems(exc: ScenarioValuesError, read: Callable[[Path], Dataset]) -> list[str]:
+    partial = exc.partial
+    if partial is None:
+        return []
+    try:
+        dataset = read(partial.scenario.dataset_path())
+    except (EstatesOptError, OSError):
+        return []
+    return [f"{exc.file}: {p}" for p in scenario_problems(dataset, partial.scenario, partial)]
 
 
 def shipped_shares(dataset: Dataset) -> pd.Series:
@@ -174,6 +249,27 @@ def shipped_shares(dataset: Dataset) -> pd.Series:
     if "movable_share" not in services.columns:
         return pd.Series(1.0, index=services.index)
     return pd.to_numeric(services["movable_share"], errors="coerce").fillna(1.0).astype(float)
+
+
+def movable_problems(dataset: Dataset, scenario: Scenario) -> list[str]:
+    """``[movable]`` on a dataset that cannot say where the unmoved share is kept."""
+    base = dataset.baseline
+    if not scenario.movable.changed or not len(base):
+        return []
+    if "fixed_pcn_clinic_hours" in dataset.capacity.columns:
+        return []
+    shipped = shipped_shares(dataset)
+    s0 = base["service_id"].map(shipped).fillna(1.0).to_numpy(float)
+    partial = sorted(set(base.loc[s0 < 1, "service_id"]))
+    if not partial:
+        return []
+    return [
+        "movable: services.csv gives "
+        + ", ".join(partial)
+        + " a movable share below 1, but capacity.csv has no "
+        "fixed_pcn_clinic_hours saying where the rest is kept as fixed work; "
+        "add the column or remove [movable]"
+    ]
 
 
 def apply_movable_shares(dataset: Dataset, scenario: Scenario) -> Dataset:
@@ -214,19 +310,10 @@ def apply_movable_shares(dataset: Dataset, scenario: Scenario) -> Dataset:
     )
     capacity = dataset.capacity.copy()
     if "fixed_pcn_clinic_hours" not in capacity.columns:
-        partial = sorted(set(base.loc[s0 < 1, "service_id"]))
-        if partial:
-            origin = scenario.source_file or f"scenario {scenario.name!r}"
-            _raise(
-                origin,
-                [
-                    "movable: services.csv gives "
-                    + ", ".join(partial)
-                    + " a movable share below 1, but capacity.csv has no "
-                    "fixed_pcn_clinic_hours saying where the rest is kept as fixed work; "
-                    "add the column or remove [movable]"
-                ],
-            )
+        _raise(
+            scenario.source_file or f"scenario {scenario.name!r}",
+            movable_problems(dataset, scenario),
+        )
         capacity["fixed_pcn_clinic_hours"] = 0.0
     capacity["fixed_pcn_clinic_hours"] = capacity["fixed_pcn_clinic_hours"].fillna(0.0)
     keys = pd.MultiIndex.from_frame(capacity[["site_id", "room_type", "band"]])
@@ -322,11 +409,18 @@ def _add_new_sites(estate: _Estate, dataset: Dataset, scenario: Scenario) -> Non
     estate.capacity = pd.concat([estate.capacity, pd.DataFrame(caps)], ignore_index=True)
 
 
-def _resize_rooms(estate: _Estate, scenario: Scenario) -> list[str]:
-    """``[[buildings.capacity]]``: scale capacity; fixed use is capped at the new capacity."""
+def _resize_rooms(estate: _Estate, scenario: Scenario, at: Callable[[str, int], int]) -> list[str]:
+    """``[[buildings.capacity]]``: scale capacity; fixed use is capped at the new capacity.
+
+    A site not in the estate (unknown or closed) is skipped: :func:`check_references`
+    names it.
+    """
     problems = []
     capacity = estate.capacity
+    present = set(estate.premises["site_id"])
     for i, change in enumerate(scenario.buildings.capacity):
+        if change.site_id not in present:
+            continue
         mask = capacity["site_id"] == change.site_id
         if change.room_type:
             mask &= capacity["room_type"] == change.room_type
@@ -334,7 +428,7 @@ def _resize_rooms(estate: _Estate, scenario: Scenario) -> list[str]:
             mask &= capacity["band"] == change.band
         if not mask.any():
             problems.append(
-                f"buildings.capacity[{i}]: site '{change.site_id}' has no capacity rows for "
+                f"buildings.capacity[{at('buildings.capacity', i)}]: site '{change.site_id}' has no capacity rows for "
                 f"room type {change.room_type or 'any'} in band {change.band or 'any'}; "
                 "use a room type and band the site has in capacity.csv"
             )
@@ -347,17 +441,25 @@ def _resize_rooms(estate: _Estate, scenario: Scenario) -> list[str]:
     return problems
 
 
-def _retime_sites(estate: _Estate, scenario: Scenario) -> list[str]:
-    """``[[buildings.opening]]``: shut a site in a band, or open it from opening.csv."""
+def _retime_sites(estate: _Estate, scenario: Scenario, at: Callable[[str, int], int]) -> list[str]:
+    """``[[buildings.opening]]``: shut a site in a band, or open it from opening.csv.
+
+    A site not in the estate (unknown or closed) is skipped: :func:`check_references`
+    names it.
+    """
     problems = []
+    present = set(estate.premises["site_id"])
     for i, timing in enumerate(scenario.buildings.opening):
+        if timing.site_id not in present:
+            continue
+        key = f"buildings.opening[{at('buildings.opening', i)}]"
         capacity, opening = estate.capacity, estate.opening
         has = (capacity["site_id"] == timing.site_id) & (capacity["band"] == timing.band)
         option = (opening["site_id"] == timing.site_id) & (opening["band"] == timing.band)
         if not timing.open:
             if not has.any():
                 problems.append(
-                    f"buildings.opening[{i}]: site '{timing.site_id}' is not open in "
+                    f"{key}: site '{timing.site_id}' is not open in "
                     f"{timing.band} today, so it cannot be shut; remove the change"
                 )
             estate.remove(has, CLOSURE_REASONS["shut"])
@@ -367,7 +469,7 @@ def _retime_sites(estate: _Estate, scenario: Scenario) -> list[str]:
             continue  # already open in that band
         if not option.any():
             problems.append(
-                f"buildings.opening[{i}]: site '{timing.site_id}' has no opening option for "
+                f"{key}: site '{timing.site_id}' has no opening option for "
                 f"{timing.band} in opening.csv (rooms and hours come from there); add the "
                 "option to opening.csv or use a band the site can open in"
             )

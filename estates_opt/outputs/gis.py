@@ -24,27 +24,126 @@ from estates_opt.errors import OutputWriteError
 from estates_opt.outputs.files import GPKG_FIXED_DATE, _gdal_config
 from estates_opt.outputs.maps.data import CATEGORY_STYLE, KIND_STYLE, sessions
 from estates_opt.results.explain import MOVE_COLUMNS
-from estates_opt.schema import GEOGRAPHIC_CRS
+from estates_opt.schema import GEOGRAPHIC_CRS, REHOUSED_CATEGORY
 
 if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
 
 log = logging.getLogger(__name__)
 
-#: Columns of the moves layer, in order: moves.csv's (what moved, for whom, from where to
-#: where, in which band, how many sessions, why, in which phase), with the kind of service
-#: (its colour in QGIS) and the PCN's name beside its code.
+#: Columns of the moves layer, in order: ``move_id`` (the line of moves.csv, 1 for the
+#: first), then moves.csv's (what moved, for whom, from where to where, in which band, how
+#: many sessions, why, in which phase), with the kind of service (its colour in QGIS) and
+#: the PCN's name beside its code.
 MOVES_COLUMNS = [
-    column
-    for name in MOVE_COLUMNS
-    for column in (
-        (name, "category")
-        if name == "service"
-        else (name, "pcn_name")
-        if name == "pcn_code"
-        else (name,)
-    )
+    "move_id",
+    *(
+        column
+        for name in MOVE_COLUMNS
+        for column in (
+            (name, "category")
+            if name == "service"
+            else (name, "pcn_name")
+            if name == "pcn_code"
+            else (name,)
+        )
+    ),
 ]
+
+#: Columns of the flows layer, in order: one feature per allocation of the plan (a PCN's
+#: service in a building and band), with today's hours there and, where a relocation
+#: brings it there, the ``move_id`` (the line of moves.csv, as in the moves layer), its
+#: phase and the hours and sessions it moves in; empty where nothing moved.
+FLOW_COLUMNS = [
+    "pcn_code",
+    "pcn_name",
+    "service_id",
+    "service",
+    "category",
+    "site_id",
+    "site",
+    "band",
+    "hours_per_week",
+    "sessions_per_week",
+    "baseline_hours_per_week",
+    "move_id",
+    "phase",
+    "moved_hours_per_week",
+    "moved_sessions_per_week",
+]
+
+#: The key a flow shares with the moves.csv line (a relocation) that brings it.
+_FLOW_KEY = ["service_id", "pcn_code", "site_id", "band"]
+
+
+def _move_ids(moves: pd.DataFrame) -> pd.Series:
+    """Each relocation's line of moves.csv (1 for the first), as written."""
+    return pd.Series(np.arange(1, len(moves) + 1), index=moves.index, dtype="int64")
+
+
+def flows_layer(plan: Plan) -> gpd.GeoDataFrame:
+    """One line per allocation with hours, from the PCN's catchment to the building (WGS84).
+
+    A flow that a relocation brings (same service, PCN, building and band as a line of
+    moves.csv) carries that line's ``move_id`` and phase; allocations in a building the
+    dataset no longer has are left out (there is nowhere to draw them).
+    """
+    ds = plan.dataset
+    crs = ds.pcns.crs
+    placed = plan.allocations[plan.allocations["hours_per_week"] > 0]
+    site_pt = ds.premises.drop_duplicates("site_id").set_index("site_id").geometry
+    catchment = ds.pcns.drop_duplicates("pcn_code").set_index("pcn_code").geometry
+    placed = placed[
+        placed["site_id"].isin(site_pt.index) & placed["pcn_code"].isin(catchment.index)
+    ]
+    if placed.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in FLOW_COLUMNS})
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=crs)).to_crs(GEOGRAPHIC_CRS)
+    flows = placed.groupby(_FLOW_KEY, as_index=False, sort=False)[
+        ["hours_per_week", "baseline_hours_per_week"]
+    ].sum()
+    flows["sessions_per_week"] = [
+        sessions(float(h), str(b))
+        for h, b in zip(flows["hours_per_week"], flows["band"], strict=True)
+    ]
+    names = dict(zip(plan.pcn_summary["pcn_code"], plan.pcn_summary["pcn_name"], strict=False))
+    services = ds.services.drop_duplicates("service_id").set_index("service_id")
+    flows["pcn_name"] = flows["pcn_code"].map(names)
+    flows["service"] = flows["service_id"].map(services["name"])
+    flows["category"] = flows["service_id"].map(services["category"])
+    flows["site"] = flows["site_id"].map(
+        ds.premises.drop_duplicates("site_id").set_index("site_id")["name"]
+    )
+    moves = plan.moves
+    arriving = pd.DataFrame(
+        {
+            "service_id": moves["service_id"],
+            "pcn_code": moves["pcn_code"],
+            "site_id": moves["to_site_id"],
+            "band": moves["to_band"],
+            "move_id": _move_ids(moves),
+            "phase": moves["phase"],
+            "moved_hours_per_week": moves["hours_per_week"],
+            "moved_sessions_per_week": moves["sessions_per_week"],
+        }
+    )
+    flows = flows.merge(arriving, on=_FLOW_KEY, how="left", validate="one_to_one")
+    flows["move_id"] = flows["move_id"].astype("Int64")
+    flows["phase"] = flows["phase"].astype("Int64")
+    flows = flows.sort_values(["pcn_code", "service_id", "site_id", "band"], kind="stable")
+    start = catchment.representative_point().reindex(flows["pcn_code"].to_numpy()).to_numpy()
+    end = site_pt.reindex(flows["site_id"].to_numpy()).to_numpy()
+    coords = np.stack(
+        [
+            shapely.get_coordinates(shapely.point_on_surface(start)),
+            shapely.get_coordinates(shapely.point_on_surface(end)),
+        ],
+        1,
+    )
+    frame = gpd.GeoDataFrame(
+        flows[FLOW_COLUMNS].reset_index(drop=True), geometry=shapely.linestrings(coords), crs=crs
+    )
+    return frame.to_crs(GEOGRAPHIC_CRS)
 
 
 def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
@@ -71,6 +170,7 @@ def moves_layer(plan: Plan) -> gpd.GeoDataFrame:
         ]
     site = ds.premises.set_index("site_id").geometry
     catchment = ds.pcns.set_index("pcn_code").geometry.representative_point()
+    moves["move_id"] = _move_ids(moves)
     frame = gpd.GeoDataFrame(
         moves.reindex(columns=MOVES_COLUMNS), geometry=_move_lines(moves, site, catchment), crs=crs
     )
@@ -197,11 +297,15 @@ def _qml(renderer: str, labels: str = "") -> str:
 #: The style of each ``plan.gpkg`` layer: (description, QML).
 def layer_qml() -> dict[str, tuple[str, str]]:
     kinds = {k: (label, colour, "") for k, (label, colour) in KIND_STYLE.items()}
-    categories = dict(CATEGORY_STYLE)
+    # Fixed work rehoused from a closed building moves and flows too: drawn, in grey.
+    categories = dict(CATEGORY_STYLE) | {REHOUSED_CATEGORY: ("Fixed work rehoused", "#666666", "")}
     return {
         "sites": ("Buildings coloured by kind", _qml(_categorised("kind", "marker", kinds))),
         "pcns": ("PCN catchments, named", _qml(_single("fill", "#bdbdbd"), _labels("pcn_name"))),
-        "flows": ("Where each PCN's sessions run with the plan", _qml(_single("line", "#e7298a"))),
+        "flows": (
+            "Where each PCN's sessions run with the plan, coloured by kind of service",
+            _qml(_categorised("category", "line", categories)),
+        ),
         "moves": (
             "What moved, coloured by kind of service",
             _qml(_categorised("category", "line", categories)),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import LineString
 
 from estates_opt.errors import InputDataError, Problem
 from estates_opt.inputs.changes import apply_scenario
@@ -21,7 +20,7 @@ from estates_opt.outputs.files import (
     write_geopackage,
     write_json,
 )
-from estates_opt.outputs.gis import moves_layer, write_layer_styles
+from estates_opt.outputs.gis import flows_layer, moves_layer, write_layer_styles
 from estates_opt.paths import is_inside, kind_of
 from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.results.phases import PHASE_COLUMNS
@@ -45,29 +44,13 @@ def _gpkg_layers(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
     sites["before_utilisation"] = (sites["before_hours"] / denom).fillna(0.0)
     sites["after_utilisation"] = (sites["after_hours"] / denom).fillna(0.0)
     pcns = ds.pcns[["pcn_code", "geometry"]].merge(plan.pcn_summary, on="pcn_code")
-    centroid = ds.pcns.set_index("pcn_code").geometry.representative_point()
-    site_pt = ds.premises.set_index("site_id").geometry
-    flows = (
-        plan.allocations[plan.allocations["hours_per_week"] > 0]
-        .groupby(["pcn_code", "site_id", "band"], as_index=False)[
-            ["hours_per_week", "baseline_hours_per_week"]
-        ]
-        .sum()
-    )
-    flows = flows[flows["site_id"].isin(site_pt.index)]
-    lines = [
-        LineString([centroid[p], site_pt[s]])
-        for p, s in zip(flows["pcn_code"], flows["site_id"], strict=True)
-    ]
-    flows = gpd.GeoDataFrame(flows, geometry=lines, crs=ds.pcns.crs)
     return {
         name: frame.sort_values(list(frame.columns[:2])).to_crs(GEOGRAPHIC_CRS)
         for name, frame in (
             ("sites", gpd.GeoDataFrame(sites, geometry="geometry", crs=ds.premises.crs)),
             ("pcns", gpd.GeoDataFrame(pcns, geometry="geometry", crs=ds.pcns.crs)),
-            ("flows", flows),
         )
-    }
+    } | {"flows": flows_layer(plan)}
 
 
 def write_plan(

@@ -197,7 +197,7 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         ("Scenario", scenario.name, None),
         ("Description", scenario.description, None),
         ("Solver status", k["status"], None),
-        ("Verified by the independent checker", "yes" if k.get("verified") else "no", None),
+        ("Verified by the independent checker", YES_NO[bool(k.get("verified"))], None),
         ("Objective (£-equivalent per week)", k.get("objective"), POUNDS),
     ]
     for term, value in k.get("objective_terms", {}).items():
@@ -227,7 +227,7 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     for category, hours in k["unmet_hours_by_category"].items():
         rows.append((f"  unmet {category} (hours per week)", hours, HOURS))
     rows.append(
-        ("Enhanced access met in every PCN", "yes" if k["enhanced_access_all_met"] else "no", None)
+        ("Enhanced access met in every PCN", YES_NO[bool(k["enhanced_access_all_met"])], None)
     )
     contract = k.get("enhanced_access_contract", {})
     if contract.get("enforced"):
@@ -341,12 +341,21 @@ def safe_text(cell: Any) -> None:
         cell.quotePrefix = True
 
 
+#: How a true/false value reads in the workbook: words a person reads (a boolean cell
+#: shows TRUE/FALSE), kept as text so a filter lists them as they are shown.
+#: The CSV files keep true/false for programs.
+YES_NO = {True: "Yes", False: "No"}
+
+
 def _plain(value: Any) -> Any:
-    """A value a cell can hold: Python scalars, no NaN, JSON for containers."""
+    """A value a cell can hold: Python scalars, no NaN, JSON for containers, Yes/No for
+    true/false."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, bool):
+        return YES_NO[value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, list | tuple | dict):
