@@ -96,6 +96,7 @@ class SafeConsole(Console):
     """
 
     def render_str(self, text: str, **kwargs: Any) -> Any:
+        """Escape control characters in ``text`` before Rich renders it."""
         return super().render_str(escape_control(text, keep="\n"), **kwargs)
 
 
@@ -103,6 +104,7 @@ class SafeFormatter(logging.Formatter):
     """Log lines with control characters escaped, like the console."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The formatted log line, control characters shown escaped, never sent."""
         return escape_control(super().format(record), keep="\n")
 
 

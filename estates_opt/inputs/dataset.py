@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -283,7 +284,12 @@ def _project(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(PROJECTED_CRS)
 
 
-def _reset(frame):
+#: A table or a geo-table: :func:`_reset` hands back the kind it was given.
+_Frame = TypeVar("_Frame", bound=pd.DataFrame)
+
+
+def _reset(frame: _Frame) -> _Frame:
+    """``frame`` numbered 0..n-1, as every Dataset table is (positions equal index labels)."""
     return frame.reset_index(drop=True)
 
 

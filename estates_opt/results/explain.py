@@ -6,6 +6,9 @@ verifier recomputes the same figures independently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +19,9 @@ from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, PTAL_BANDS, SESSION_HOURS, SITE_KINDS
+
+if TYPE_CHECKING:
+    from pandas.core.groupby import DataFrameGroupBy
 
 EPS = 1e-6
 #: Shortfalls below this (hours/week, 0.6 minutes) are rounding, not a breach.
@@ -100,6 +106,7 @@ def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -
 
 
 def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFrame) -> pd.DataFrame:
+    """Per (service, PCN): hours demanded, placed by the plan and left unmet (unmet.csv)."""
     cols = lp.columns
     u = cols["family"].to_numpy() == "unmet"
     table = lp.demand[["service_id", "pcn_code", "demand_hours"]].copy()
@@ -116,6 +123,7 @@ def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFram
 
 
 def opened_slots(lp: LinearProgram, result: SolveResult) -> set[tuple[str, str]]:
+    """The (site, band) openings the solve chose, so their rooms count as capacity."""
     cols = lp.columns
     o = cols["family"].to_numpy() == "open"
     chosen = cols.loc[o].assign(v=result.values[o])
@@ -157,6 +165,7 @@ def utilisation_table(
 def utilisation_by_kind(
     utilisation: pd.DataFrame, column: str, band: str | None
 ) -> dict[str, float]:
+    """Hours in ``column`` over capacity hours, per site kind (one band, or all)."""
     frame = utilisation if band is None else utilisation[utilisation["band"] == band]
     sums = frame.groupby("kind")[[column, "capacity_hours"]].sum()
     return {
@@ -321,7 +330,7 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     return lines.reset_index()[MOVE_COLUMNS]
 
 
-def _joined_labels(labels: pd.Series, grouped) -> list[str] | pd.Series:
+def _joined_labels(labels: pd.Series, grouped: DataFrameGroupBy) -> list[str] | pd.Series:
     """Each relocation's source labels joined with '; ', in the groups' order.
 
     The legs are sorted by the relocation key, so each group is one run of rows: joined
@@ -336,7 +345,18 @@ def _joined_labels(labels: pd.Series, grouped) -> list[str] | pd.Series:
     return ["; ".join(text[a:b]) for a, b in zip(starts, stops, strict=True)]
 
 
-def _why(src, dst, room, full, cost) -> str:
+def _why(
+    src: list[Any],
+    dst: list[Any],
+    room: str,
+    full: set[tuple[str, str, str]],
+    cost: dict[tuple[str, str], float],
+) -> str:
+    """Why hours leave ``src`` for ``dst``, in words for moves.csv.
+
+    ``src`` and ``dst`` are [site, band, hours, travel km] legs; ``full`` the (site, room type,
+    band) rooms at their cap after the plan; ``cost`` the mean room cost per (site, band).
+    """
     reasons = []
     if (src[0], room, src[1]) in full:
         reasons.append(f"{room} rooms at the old site are at their cap")
@@ -458,6 +478,8 @@ def pcn_summary_table(
     targets: pd.DataFrame | None = None,
     moves: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """One row per PCN: population, demand met and unmet, travel before and after, enhanced
+    access and hours moved (pcn_summary.csv)."""
     pcns = dataset.pcns[["pcn_code", "pcn_name", "borough", "registered_patients"]].copy()
     pop = dataset.lsoas.groupby("pcn_code")["population"].sum()
     pcns["population"] = pcns["pcn_code"].map(pop).fillna(0.0)
@@ -466,7 +488,7 @@ def pcn_summary_table(
         {"demand_hours": 0.0, "met_hours": 0.0, "unmet_hours": 0.0}
     )
 
-    def weighted(col):
+    def weighted(col: str) -> pd.Series:
         frame = allocations[allocations[col] > EPS].dropna(subset=["travel_km"])
         num = (frame[col] * frame["travel_km"]).groupby(frame["pcn_code"]).sum()
         den = frame[col].groupby(frame["pcn_code"]).sum()
@@ -554,7 +576,10 @@ def lsoa_travel(
 
 
 def _travel_by_group(
-    lsoas: pd.DataFrame, per_lsoa: dict[str, np.ndarray], groups: np.ndarray, labels
+    lsoas: pd.DataFrame,
+    per_lsoa: dict[str, np.ndarray],
+    groups: np.ndarray,
+    labels: Iterable[object],
 ) -> dict[str, dict[str, float]]:
     """Population-weighted mean of ``per_lsoa`` per group label, and over all LSOAs."""
     pop = lsoas["population"].to_numpy(float)
@@ -631,6 +656,7 @@ def travel_by_ptal(
 
 
 def objective_terms(lp: LinearProgram, result: SolveResult) -> dict[str, float]:
+    """Each objective term's value in the solution: what the objective is made of."""
     values = np.nan_to_num(result.values)
     return {term: float(lp.terms[term] @ values) for term in OBJECTIVE_TERMS}
 
@@ -712,18 +738,18 @@ def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
 
 
 def kpi_dict(
-    dataset,
-    scenario,
-    lp,
-    result,
-    allocations,
-    unmet,
-    utilisation,
-    imd,
-    opened,
-    timings,
+    dataset: Dataset,
+    scenario: Scenario,
+    lp: LinearProgram,
+    result: SolveResult,
+    allocations: pd.DataFrame,
+    unmet: pd.DataFrame,
+    utilisation: pd.DataFrame,
+    imd: dict[str, dict[str, float]],
+    opened: set[tuple[str, str]],
+    timings: dict[str, float],
     moves: pd.DataFrame | None = None,
-    ptal: dict | None = None,
+    ptal: dict[str, dict[str, float]] | None = None,
 ) -> dict:
     """The headline numbers, in one JSON-ready dict.
 
@@ -754,7 +780,7 @@ def kpi_dict(
     }
     nv, nc, nz = lp.shape
 
-    def clean(x):
+    def clean(x: float | None) -> float | None:
         return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
     stopped = {"stopped_at": result.limit} if result.limit else {}  # only when it stopped early

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
 from estates_opt.results.explain import RELOCATION_KEY
@@ -44,7 +45,8 @@ PHASE_COLUMNS = [
 ]
 
 
-def _legs_with_rooms(legs: pd.DataFrame, dataset) -> pd.DataFrame:
+def _legs_with_rooms(legs: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Each leg with its room type, relocation number and room cost at both ends."""
     rooms = dataset.services.set_index("service_id")["room_type"]
     cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
     legs = legs.assign(room_type=legs["service_id"].map(rooms))
@@ -63,7 +65,9 @@ def _rooms(utilisation: pd.DataFrame) -> pd.DataFrame:
     return rooms.reset_index(drop=True)
 
 
-def _phase_program(legs, rooms, n_rel, most, before) -> LinearProgram:
+def _phase_program(
+    legs: pd.DataFrame, rooms: pd.DataFrame, n_rel: int, most: int, before: np.ndarray
+) -> LinearProgram:
     """Columns: q (one per relocation, binary), r (relief per over-cap room)."""
     room_key = pd.MultiIndex.from_frame(rooms[ROOM])
     src = room_key.get_indexer(
@@ -128,7 +132,7 @@ def _phase_program(legs, rooms, n_rel, most, before) -> LinearProgram:
 
 
 def phase_plan(
-    dataset,
+    dataset: Dataset,
     scenario: Scenario,
     legs: pd.DataFrame,
     utilisation: pd.DataFrame,
@@ -159,7 +163,9 @@ def phase_plan(
     return phases, table
 
 
-def first_quarter(dataset, scenario: Scenario, legs: pd.DataFrame, utilisation) -> dict:
+def first_quarter(
+    dataset: Dataset, scenario: Scenario, legs: pd.DataFrame, utilisation: pd.DataFrame
+) -> dict:
     """What the best quarter of the relocations relieves (the headline of the ladder).
 
     Solved on its own (not nested in the ladder): the most over-cap hours any
@@ -210,7 +216,13 @@ def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
     return moves.assign(phase=phase.to_numpy(int))
 
 
-def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
+def phase_table(
+    legs: pd.DataFrame,
+    rooms: pd.DataFrame,
+    phase_of: np.ndarray,
+    ladder: list[int],
+    allocations: pd.DataFrame,
+) -> pd.DataFrame:
     """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
     total_over = float(rooms["over"].sum())
     whole = _relieved(legs, rooms, np.ones(len(phase_of), bool))

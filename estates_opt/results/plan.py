@@ -55,9 +55,11 @@ class Plan:
         )
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        """The plan's output tables by name (``PLAN_TABLES``), as the plan folder writes them."""
         return {name: getattr(self, name) for name in PLAN_TABLES}
 
     def summary(self) -> str:
+        """One line for the log: weekday utilisation by kind, hours moved, unmet hours, travel."""
         k = self.kpis
         before = k["utilisation_before"]["weekday"]
         after = k["utilisation_after"]["weekday"]

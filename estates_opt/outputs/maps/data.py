@@ -109,6 +109,7 @@ class Legend:
     items: list[tuple[str, str]]
 
     def record(self) -> dict[str, Any]:
+        """The legend as a JSON-ready record for the page script."""
         return {"title": self.title, "items": [list(i) for i in self.items]}
 
 
