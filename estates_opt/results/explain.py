@@ -17,6 +17,15 @@ from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
+from estates_opt.results.kpis import (
+    CommunityGap,
+    EnhancedAccessContract,
+    EnhancedAccessShortfall,
+    Kpis,
+    RelocationKpis,
+    StoppedAt,
+    StrategyGap,
+)
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, PTAL_BANDS, SESSION_HOURS, SITE_KINDS
 
@@ -661,11 +670,13 @@ def objective_terms(lp: LinearProgram, result: SolveResult) -> dict[str, float]:
     return {term: float(lp.terms[term] @ values) for term in OBJECTIVE_TERMS}
 
 
-def enhanced_access_kpis(dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram) -> dict:
+def enhanced_access_kpis(
+    dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram
+) -> EnhancedAccessContract:
     """The contract's enhanced-access rules: PCNs meeting each, hours per band, shortfalls."""
     table = enhanced_access_by_band(dataset, allocations, lp.targets)
     bands = (*ENHANCED_ACCESS_BANDS, "total")
-    shortfall = [
+    shortfall: list[EnhancedAccessShortfall] = [
         {
             "pcn_code": str(r["pcn_code"]),
             "band": band,
@@ -688,7 +699,7 @@ def enhanced_access_kpis(dataset: Dataset, allocations: pd.DataFrame, lp: Linear
     }
 
 
-def strategy_gap(utilisation: pd.DataFrame) -> dict:
+def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
     """How far the plan is from the strategy's targets (DOMAIN.md).
 
     The NEL strategy aims at 100% community asset utilisation; the gap is
@@ -696,7 +707,7 @@ def strategy_gap(utilisation: pd.DataFrame) -> dict:
     left (capacity minus hours used) by site kind and band.
     """
     community = utilisation[utilisation["kind"] == "community"]
-    gap = {}
+    gap: dict[str, CommunityGap] = {}
     for label, frame in (
         ("weekday", community[community["band"] == "weekday"]),
         ("all_bands", community),
@@ -721,7 +732,7 @@ def strategy_gap(utilisation: pd.DataFrame) -> dict:
     return {"community_utilisation": gap, "free_room_hours_after": by_kind}
 
 
-def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
+def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> RelocationKpis:
     """Relocations (lines of moves.csv) and movement against the least any plan needs."""
     hours = float(moves["hours_per_week"].sum())
     least = lp.least_movement_hours
@@ -750,8 +761,8 @@ def kpi_dict(
     timings: dict[str, float],
     moves: pd.DataFrame | None = None,
     ptal: dict[str, dict[str, float]] | None = None,
-) -> dict:
-    """The headline numbers, in one JSON-ready dict.
+) -> Kpis:
+    """The headline numbers, in one JSON-ready record (:class:`~estates_opt.results.kpis.Kpis`).
 
     ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
     not given): the one definition used by every output. ``ptal`` (travel by PTAL band,
@@ -783,7 +794,8 @@ def kpi_dict(
     def clean(x: float | None) -> float | None:
         return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
-    stopped = {"stopped_at": result.limit} if result.limit else {}  # only when it stopped early
+    # only when it stopped early
+    stopped: StoppedAt = {"stopped_at": result.limit} if result.limit else {}
     return {
         "scenario": scenario.name,
         "status": str(result.status),
@@ -795,13 +807,13 @@ def kpi_dict(
         "gap": clean(result.gap),
         "objective_terms": objective_terms(lp, result),
         "utilisation_before": {
-            b: utilisation_by_kind(utilisation, "before_hours", b) for b in ("weekday",)
-        }
-        | {"all_bands": utilisation_by_kind(utilisation, "before_hours", None)},
+            "weekday": utilisation_by_kind(utilisation, "before_hours", "weekday"),
+            "all_bands": utilisation_by_kind(utilisation, "before_hours", None),
+        },
         "utilisation_after": {
-            b: utilisation_by_kind(utilisation, "after_hours", b) for b in ("weekday",)
-        }
-        | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
+            "weekday": utilisation_by_kind(utilisation, "after_hours", "weekday"),
+            "all_bands": utilisation_by_kind(utilisation, "after_hours", None),
+        },
         "hours_moved": float(moves["hours_per_week"].sum()),
         **relocation_kpis(lp, moves),
         # where a PCN's journeys start: its catchment by population, or its patients' LSOAs

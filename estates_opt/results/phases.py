@@ -27,6 +27,7 @@ from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
 from estates_opt.results.explain import RELOCATION_KEY
+from estates_opt.results.kpis import FirstQuarter
 from estates_opt.scenario import Scenario
 
 ROOM = ["site_id", "room_type", "band"]
@@ -165,7 +166,7 @@ def phase_plan(
 
 def first_quarter(
     dataset: Dataset, scenario: Scenario, legs: pd.DataFrame, utilisation: pd.DataFrame
-) -> dict:
+) -> FirstQuarter:
     """What the best quarter of the relocations relieves (the headline of the ladder).
 
     Solved on its own (not nested in the ladder): the most over-cap hours any

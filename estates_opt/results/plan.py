@@ -9,6 +9,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.result import SolveStatus
+from estates_opt.results.kpis import Kpis
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
 
@@ -37,7 +38,7 @@ class Plan:
     pcn_summary: pd.DataFrame
     bottlenecks: pd.DataFrame
     unmet: pd.DataFrame
-    kpis: dict[str, Any]
+    kpis: Kpis
     opened: frozenset[tuple[str, str]] = frozenset()
     #: The phased plan (phases.csv): KPIs after each rung of the relocation ladder.
     phases: pd.DataFrame = field(default_factory=pd.DataFrame)
