@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from estates_opt.inputs.dataset import Dataset, baseline_room_use, opening_rooms
+from estates_opt.inputs.dataset import Dataset, baseline_room_use, kind_utilisation, opening_rooms
 from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_points
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.relocations import today_in_sessions
@@ -25,6 +25,7 @@ from estates_opt.results.kpis import (
     RelocationKpis,
     StoppedAt,
     StrategyGap,
+    UtilisationByBand,
 )
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, PTAL_BANDS, SESSION_HOURS, SITE_KINDS
@@ -171,16 +172,24 @@ def utilisation_table(
     return cap.sort_values(["site_id", "room_type", "band"]).reset_index(drop=True)
 
 
-def utilisation_by_kind(
-    utilisation: pd.DataFrame, column: str, band: str | None
-) -> dict[str, float]:
-    """Hours in ``column`` over capacity hours, per site kind (one band, or all)."""
-    frame = utilisation if band is None else utilisation[utilisation["band"] == band]
-    sums = frame.groupby("kind")[[column, "capacity_hours"]].sum()
+def _kind_shares(utilisation: pd.DataFrame, column: str) -> dict[str, pd.Series]:
+    """``column`` over capacity hours per site kind (NaN where a kind has no capacity), in the
+    weekday band and over all bands: the figures kpis.json and the strategy gap both report."""
+    weekday = utilisation[utilisation["band"] == "weekday"]
     return {
-        str(k): float(r[column] / r["capacity_hours"]) if r["capacity_hours"] else 0.0
-        for k, r in sums.iterrows()
+        label: kind_utilisation(rooms, [column], by_band=False).set_index("kind")["utilisation"]
+        for label, rooms in (("weekday", weekday), ("all_bands", utilisation))
     }
+
+
+def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationByBand:
+    """``column`` (before or after hours) over capacity hours per site kind, in the weekday
+    band and over all bands (0 where a kind has no capacity): kpis.json's utilisation."""
+    shares = {
+        label: {str(kind): float(u) for kind, u in share.fillna(0.0).items()}
+        for label, share in _kind_shares(utilisation, column).items()
+    }
+    return {"weekday": shares["weekday"], "all_bands": shares["all_bands"]}
 
 
 def moves_table(
@@ -706,19 +715,15 @@ def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
     measured in the weekday band and over all bands, with the free room-hours
     left (capacity minus hours used) by site kind and band.
     """
-    community = utilisation[utilisation["kind"] == "community"]
     gap: dict[str, CommunityGap] = {}
-    for label, frame in (
-        ("weekday", community[community["band"] == "weekday"]),
-        ("all_bands", community),
-    ):
-        cap = float(frame["capacity_hours"].sum())
-        used = float(frame["after_hours"].sum())
-        gap[label] = {
-            "target": 1.0,
-            "after": used / cap if cap else 0.0,
-            "gap": 1.0 - used / cap if cap else 0.0,
-        }
+    for label, share in _kind_shares(utilisation, "after_hours").items():
+        after = share.get("community", np.nan)
+        # no community capacity: nothing to fill, so no gap
+        gap[label] = (
+            {"target": 1.0, "after": 0.0, "gap": 0.0}
+            if np.isnan(after)
+            else {"target": 1.0, "after": float(after), "gap": 1.0 - float(after)}
+        )
     free = (
         utilisation.assign(
             free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
@@ -806,14 +811,8 @@ def kpi_dict(
         "best_bound": clean(result.best_bound),
         "gap": clean(result.gap),
         "objective_terms": objective_terms(lp, result),
-        "utilisation_before": {
-            "weekday": utilisation_by_kind(utilisation, "before_hours", "weekday"),
-            "all_bands": utilisation_by_kind(utilisation, "before_hours", None),
-        },
-        "utilisation_after": {
-            "weekday": utilisation_by_kind(utilisation, "after_hours", "weekday"),
-            "all_bands": utilisation_by_kind(utilisation, "after_hours", None),
-        },
+        "utilisation_before": utilisation_by_kind(utilisation, "before_hours"),
+        "utilisation_after": utilisation_by_kind(utilisation, "after_hours"),
         "hours_moved": float(moves["hours_per_week"].sum()),
         **relocation_kpis(lp, moves),
         # where a PCN's journeys start: its catchment by population, or its patients' LSOAs

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from estates_opt.inputs.dataset import Dataset
+from estates_opt.inputs.dataset import Dataset, kind_utilisation
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
 from estates_opt.results.explain import RELOCATION_KEY
@@ -251,10 +251,10 @@ def phase_table(
             (h * (live["to_travel_km"].fillna(0) - live["from_travel_km"].fillna(0))).sum()
         )
 
-        def util(kind: str, load: np.ndarray = load) -> float:
-            mask = weekday & (rooms["kind"] == kind).to_numpy()
-            cap = rooms["capacity_hours"].to_numpy(float)[mask].sum()
-            return float(load[mask].sum() / cap) if cap else 0.0
+        weekday_use = kind_utilisation(
+            rooms.assign(load_hours=load)[weekday], ["load_hours"], by_band=False
+        )
+        util = dict(zip(weekday_use["kind"], weekday_use["utilisation"].fillna(0.0), strict=True))
 
         rows.append(
             {
@@ -265,8 +265,8 @@ def phase_table(
                 "over_cap_hours_relieved": relieved,
                 "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
                 "plan_relief_share": relieved / whole if whole else 1.0,
-                "community_weekday_utilisation": util("community"),
-                "gp_practice_weekday_utilisation": util("gp_practice"),
+                "community_weekday_utilisation": float(util.get("community", 0.0)),
+                "gp_practice_weekday_utilisation": float(util.get("gp_practice", 0.0)),
                 "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
                 "room_cost_change_gbp_per_week": float(
                     (h * (live["to_cost"] - live["from_cost"])).sum()

@@ -262,6 +262,8 @@ def _check_utilisation(
         missing = set(placed.index) - set(u.index)
         for slot in list(missing)[:20]:
             v.append(f"utilisation table lacks slot {slot} that hosts {placed[slot]:.2f} h")
+        # Recomputed here, not with inputs.dataset.kind_utilisation (what the KPI uses): the
+        # verifier checks the explain code's figures, so it keeps its own arithmetic.
         reported_kpi = kpis.get("utilisation_after", {}).get("weekday", {})
         u2 = u.reset_index()
         u2["kind"] = u2["site_id"].map(dataset.premises.set_index("site_id")["kind"])
