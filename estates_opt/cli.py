@@ -96,6 +96,7 @@ class SafeConsole(Console):
     """
 
     def render_str(self, text: str, **kwargs: Any) -> Any:
+        """Escape control characters in ``text`` before Rich renders it."""
         return super().render_str(escape_control(text, keep="\n"), **kwargs)
 
 
@@ -103,6 +104,7 @@ class SafeFormatter(logging.Formatter):
     """Log lines with control characters escaped, like the console."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The formatted log line, control characters shown escaped, never sent."""
         return escape_control(super().format(record), keep="\n")
 
 
@@ -431,14 +433,14 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
     for column in ("weekday before", "weekday after", "cap", "all bands after"):
         table.add_column(column, justify="right")
     before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
-    every = k["utilisation_after"].get("all_bands", {})
+    all_bands = k["utilisation_after"].get("all_bands", {})
     for kind in sorted(after):
         table.add_row(
             escape(str(kind)),
             f"{before.get(kind, 0):.1%}",
             f"{after.get(kind, 0):.1%}",
             f"{plan.scenario.cap(kind):.0%}",
-            f"{every.get(kind, 0):.1%}",
+            f"{all_bands.get(kind, 0):.1%}",
         )
     console.print(table)
     facts = Table(show_header=False)
@@ -506,9 +508,10 @@ def print_plan_summary(plan: Plan, seconds: float) -> None:
             ),
         )
     facts.add_row("objective (GBP-eq/week)", f"{k['objective']:,.0f}")
-    gap = k.get("gap")
+    solver_gap = k.get("gap")
     facts.add_row(
-        "solver / gap", f"{k['solver']} ({k['backend']}) / {'-' if gap is None else f'{gap:.2%}'}"
+        "solver / gap",
+        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.2%}'}",
     )
     facts.add_row(
         "model",

@@ -42,7 +42,7 @@ class EstatesOptError(Exception):
 class InputDataError(EstatesOptError, ValueError):
     """The input dataset is wrong; ``problems`` lists every fault found."""
 
-    def __init__(self, problems: Sequence[Problem] | str, *, summary: str | None = None):
+    def __init__(self, problems: Sequence[Problem] | str, *, summary: str | None = None) -> None:
         if isinstance(problems, str):
             problems = [Problem(file="input", message=problems)]
         self.problems: tuple[Problem, ...] = tuple(problems)
@@ -70,7 +70,7 @@ class ScenarioError(EstatesOptError, ValueError):
     user sees one line per problem; it is the message itself when there is one.
     """
 
-    def __init__(self, message: str, problems: Sequence[str] = ()):
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         message = escape_control(message, keep="\n")
         self.problems: tuple[str, ...] = tuple(escape_control(p) for p in problems) or (message,)
         super().__init__(message)
@@ -88,7 +88,7 @@ class OutputWriteError(EstatesOptError, OSError):
     #: errno values that mean the path the user gave is wrong, not the machine.
     PATH_ERRNOS = frozenset({1, 2, 13, 17, 20, 21, 30, 36, 40})  # EPERM ENOENT EACCES EEXIST ...
 
-    def __init__(self, path: object, cause: BaseException):
+    def __init__(self, path: object, cause: BaseException) -> None:
         self.path = str(path)
         self.cause = cause
         code = getattr(cause, "errno", None)
@@ -126,7 +126,7 @@ class SolveError(EstatesOptError, RuntimeError):
 class InfeasibleError(SolveError):
     """No plan satisfies the hard constraints; ``diagnosis`` says why."""
 
-    def __init__(self, message: str, diagnosis: Sequence[str] = ()):
+    def __init__(self, message: str, diagnosis: Sequence[str] = ()) -> None:
         self.diagnosis = tuple(diagnosis)
         text = message
         if self.diagnosis:
@@ -149,7 +149,7 @@ class SolverUnavailableError(SolveError):
 class VerificationError(EstatesOptError, RuntimeError):
     """A solved plan broke a rule the independent verifier checks."""
 
-    def __init__(self, violations: Sequence[str]):
+    def __init__(self, violations: Sequence[str]) -> None:
         self.violations = tuple(violations)
         n = len(self.violations)
         super().__init__(

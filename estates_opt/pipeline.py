@@ -123,6 +123,8 @@ def explain_and_verify(
     result: SolveResult,
     timings: dict[str, float],
 ) -> Plan:
+    """Turn a solved program into a :class:`Plan`: tables, phases and KPIs, then the independent
+    check, which raises :class:`VerificationError` if the plan breaks a rule."""
     t = time.perf_counter()
     allocations = explain.allocation_table(dataset, scenario, lp, result)
     unmet = explain.unmet_table(lp, result, allocations)

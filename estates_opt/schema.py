@@ -90,13 +90,16 @@ class FileSpec:
 
     @property
     def sort_columns(self) -> tuple[str, ...]:
+        """The columns giving the file's canonical row order: ``order`` if set, else the key."""
         return self.order or self.key
 
     @property
     def required_columns(self) -> tuple[str, ...]:
+        """Names of the columns the file must have."""
         return tuple(c.name for c in self.columns if c.required)
 
     def column(self, name: str) -> Column:
+        """The declared column called ``name``."""
         return next(c for c in self.columns if c.name == name)
 
 

@@ -21,6 +21,7 @@ from fixtures import handmade
 from estates_opt.model.result import SolveStatus
 from estates_opt.outputs.plan_folder import write_plan
 from estates_opt.pipeline import solve
+from estates_opt.results.kpis import KPI_FIELDS
 from estates_opt.results.plan import PLAN_TABLES
 
 PIN = {"pcn_code": "PA", "service_id": "clin", "site_id": "S1", "band": "weekday"}
@@ -316,6 +317,7 @@ def test_plan_write_creates_every_output(written, nel_plan):
     kpis = json.loads((first / "kpis.json").read_text(encoding="utf-8"))
     assert kpis["status"] in ("optimal", "improved") and kpis["verified"] is True
     assert kpis["objective"] == pytest.approx(nel_plan.kpis["objective"])
+    assert [key for key in kpis if key not in KPI_FIELDS] == []  # every KPI has a unit
 
 
 def test_plan_geopackage_layers(written, nel_plan):

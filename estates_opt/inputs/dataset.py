@@ -11,9 +11,10 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -283,7 +284,12 @@ def _project(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.to_crs(PROJECTED_CRS)
 
 
-def _reset(frame):
+#: A table or a geo-table: :func:`_reset` hands back the kind it was given.
+_Frame = TypeVar("_Frame", bound=pd.DataFrame)
+
+
+def _reset(frame: _Frame) -> _Frame:
+    """``frame`` numbered 0..n-1, as every Dataset table is (positions equal index labels)."""
     return frame.reset_index(drop=True)
 
 
@@ -351,18 +357,33 @@ def baseline_room_use(dataset: Dataset) -> pd.DataFrame:
     )
 
 
+def kind_utilisation(
+    rooms: pd.DataFrame, used: Sequence[str], *, by_band: bool = True
+) -> pd.DataFrame:
+    """Utilisation by site kind: the hours of the ``used`` columns over capacity hours.
+
+    The one definition behind every figure of utilisation by kind (the dataset summary,
+    kpis.json, the strategy gap, phases.csv, the comparison). ``rooms`` has a row per room
+    slot with ``kind``, ``band``, ``capacity_hours`` and the ``used`` columns; the result
+    has their sums per kind and band (per kind over all bands if not ``by_band``) and
+    ``utilisation``, NaN where a kind has no capacity.
+    """
+    keys = ["kind", "band"] if by_band else ["kind"]
+    table = rooms.groupby(keys, as_index=False)[["capacity_hours", *used]].sum()
+    hours = table[used[0]]
+    for column in used[1:]:
+        hours = hours + table[column]
+    table["utilisation"] = hours / table["capacity_hours"].where(table["capacity_hours"] > 0)
+    return table
+
+
 def utilisation_by_kind(dataset: Dataset) -> pd.DataFrame:
     """Today's utilisation (fixed + baseline) / capacity by site kind and band."""
     cap = dataset.capacity.merge(
         baseline_room_use(dataset), on=["site_id", "room_type", "band"], how="left"
     ).fillna({"baseline_hours": 0.0})
     cap["kind"] = cap["site_id"].map(dataset.premises.set_index("site_id")["kind"])
-    table = cap.groupby(["kind", "band"], as_index=False)[
-        ["capacity_hours", "fixed_hours", "baseline_hours"]
-    ].sum()
-    used = table["fixed_hours"] + table["baseline_hours"]
-    table["utilisation"] = used / table["capacity_hours"].where(table["capacity_hours"] > 0)
-    return table
+    return kind_utilisation(cap, ("fixed_hours", "baseline_hours"))
 
 
 def summarise(dataset: Dataset) -> dict[str, object]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def site_points(premises: gpd.GeoDataFrame) -> np.ndarray:
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
 
-def _pcn_weights(lsoas: gpd.GeoDataFrame, patients: pd.DataFrame | None = None):
+def _pcn_weights(
+    lsoas: gpd.GeoDataFrame, patients: pd.DataFrame | None = None
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield (PCN code, its origin LSOA positions, weights summing to 1) per PCN.
 
     Registered patients by home LSOA when ``patients`` is given, else catchment
@@ -65,7 +68,7 @@ def _weighted_km(
     targets: np.ndarray,
     circuity: float,
     factors: np.ndarray | None = None,
-):
+) -> np.ndarray:
     """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target;
     each origin's distance times its ``factors`` entry when given (PTAL weighting)."""
     diff = pts[:, None, :] - targets[None, :, :]

@@ -49,6 +49,7 @@ class ProblemCollector:
     geometry: list[Problem] = field(default_factory=list)
 
     def all(self) -> list[Problem]:
+        """Every problem gathered, schema first, then CRS, then geometry."""
         return [*self.schema, *self.crs, *self.geometry]
 
     def __bool__(self) -> bool:
@@ -291,7 +292,9 @@ def _missing_where(values: pd.Series, mask: pd.Series, kind: str) -> pd.Series:
     return values.mask(mask)
 
 
-def _check_unique(frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str):
+def _check_unique(
+    frame: pd.DataFrame, spec: FileSpec, problems: ProblemCollector, file: str
+) -> None:
     if not spec.key or not set(spec.key) <= set(frame.columns):
         return
     keys = frame[list(spec.key)]
@@ -455,7 +458,15 @@ def check_cross_references(tables: dict[str, pd.DataFrame], problems: ProblemCol
     capacity, opening, lsoas = tables.get("capacity"), tables.get("opening"), tables.get("lsoas")
     demand, baseline = tables.get("demand"), tables.get("baseline")
 
-    def refs(name: str, frame, column, known, what, where, key):
+    def refs(
+        name: str,
+        frame: pd.DataFrame | None,
+        column: str,
+        known: set[str] | None,
+        what: str,
+        where: str,
+        key: tuple[str, ...],
+    ) -> None:
         if frame is not None and known is not None:
             check_references(frame, column, known, problems, name, key, what, where)
 

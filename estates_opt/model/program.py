@@ -62,6 +62,7 @@ class LinearProgram:
 
     @property
     def is_mip(self) -> bool:
+        """Whether any column is integer, which makes the solve a MIP rather than an LP."""
         return bool(self.integer.any())
 
     @property
@@ -70,6 +71,7 @@ class LinearProgram:
         return len(self.columns), len(self.rows), int(self.matrix.nnz)
 
     def family_counts(self) -> dict[str, dict[str, int]]:
+        """Variables and constraints per family, for the model-size report."""
         return {
             "variables": self.columns["family"].value_counts().sort_index().to_dict(),
             "constraints": self.rows["family"].value_counts().sort_index().to_dict(),

@@ -9,6 +9,8 @@ import numpy as np
 
 
 class SolveStatus(StrEnum):
+    """How a solve ended, as the solver reported it: a time-limit stop is never "optimal"."""
+
     OPTIMAL = "optimal"
     #: A plan from the staged whole-session solve: every borough re-optimised with the
     #: rest fixed, within the time budget; not proven optimal (its gap is to the LP bound).
@@ -21,6 +23,7 @@ class SolveStatus(StrEnum):
 
     @property
     def has_plan(self) -> bool:
+        """The solver returned values a plan can be built from (optimal or not)."""
         return self in (SolveStatus.OPTIMAL, SolveStatus.IMPROVED, SolveStatus.FEASIBLE_TIME_LIMIT)
 
     @property

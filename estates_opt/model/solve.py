@@ -16,7 +16,10 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +28,15 @@ from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.scenario import Solver
 
+if TYPE_CHECKING:
+    import pulp
+    from highspy import Highs, HighsLp
+
 log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def quiet_native_stdout():
+def quiet_native_stdout() -> Iterator[None]:
     """Silence output written by native code (HiGHS prints a banner even with output off)."""
     sys.stdout.flush()
     try:
@@ -49,7 +56,7 @@ def quiet_native_stdout():
         os.close(saved)
 
 
-def _import_highspy():
+def _import_highspy() -> ModuleType:
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - exercised only without highspy
@@ -59,7 +66,9 @@ def _import_highspy():
     return highspy
 
 
-def _highs_status(highs, highspy) -> tuple[SolveStatus, float | None, float | None]:
+def _highs_status(
+    highs: Highs, highspy: ModuleType
+) -> tuple[SolveStatus, float | None, float | None]:
     """Map HiGHS's own model status, with the MIP bound and gap when there is one."""
     status = highs.getModelStatus()
     info = highs.getInfo()
@@ -89,7 +98,7 @@ def _highs_status(highs, highspy) -> tuple[SolveStatus, float | None, float | No
     return SolveStatus.ERROR, bound, gap
 
 
-def _highs_limit(highs, highspy) -> str | None:
+def _highs_limit(highs: Highs, highspy: ModuleType) -> str | None:
     """The limit HiGHS stopped at, from its model status (None if it did not stop at one)."""
     M = highspy.HighsModelStatus
     status = highs.getModelStatus()
@@ -109,7 +118,7 @@ def _highs_limit(highs, highspy) -> str | None:
     return names.get(status)
 
 
-def run_interruptibly(highs) -> None:
+def run_interruptibly(highs: Highs) -> None:
     """``highs.run()``, but Ctrl-C stops HiGHS promptly and raises :class:`SolveInterrupted`.
 
     HiGHS runs in highspy's solver thread while this thread waits; a
@@ -174,7 +183,7 @@ def check_highs_options(options: Solver) -> None:
         raise ScenarioError("; ".join(problems), problems)
 
 
-def _highs_model(lp: LinearProgram, highspy):
+def _highs_model(lp: LinearProgram, highspy: ModuleType) -> HighsLp:
     """The LP as a ``HighsLp``: the arrays themselves, the matrix column-wise."""
     csc = lp.matrix.tocsc()
     model = highspy.HighsLp()
@@ -199,7 +208,7 @@ def _highs_model(lp: LinearProgram, highspy):
     return model
 
 
-def pass_model(highs, highspy, lp: LinearProgram) -> None:
+def pass_model(highs: Highs, highspy: ModuleType, lp: LinearProgram) -> None:
     """Give ``highs`` the model (and its MIP start, if any): the one place both HiGHS
     routes load it."""
     highs.passModel(_highs_model(lp, highspy))
@@ -207,7 +216,12 @@ def pass_model(highs, highspy, lp: LinearProgram) -> None:
 
 
 def _highs_result(
-    highs, highspy, lp: LinearProgram, backend: str, seconds: float, model_seconds: float = 0.0
+    highs: Highs,
+    highspy: ModuleType,
+    lp: LinearProgram,
+    backend: str,
+    seconds: float,
+    model_seconds: float = 0.0,
 ) -> SolveResult:
     """What HiGHS said, read the same way on both routes."""
     status, bound, gap = _highs_status(highs, highspy)
@@ -236,7 +250,7 @@ def _highs_result(
     )
 
 
-def _set_start(highs, highspy, lp: LinearProgram) -> None:
+def _set_start(highs: Highs, highspy: ModuleType, lp: LinearProgram) -> None:
     """Give HiGHS the model's known feasible MIP solution, if any, to start from."""
     if lp.start is None or not lp.is_mip or highs.getNumCol() != len(lp.start):
         return
@@ -259,7 +273,7 @@ def solve_direct(lp: LinearProgram, options: Solver) -> SolveResult:
     return _highs_result(highs, highspy, lp, "direct", time.perf_counter() - started)
 
 
-def _cbc_solver(options: Solver, mip: bool):
+def _cbc_solver(options: Solver, mip: bool) -> pulp.COIN_CMD:
     import shutil
 
     import pulp
@@ -286,7 +300,7 @@ def _cbc_solver(options: Solver, mip: bool):
     return solver
 
 
-def _array_highs_class():
+def _array_highs_class() -> type[pulp.HiGHS] | None:
     """PuLP's HiGHS solver, loading the model from the arrays it already is.
 
     PuLP configures and runs HiGHS (options, time limit, gap, threads, callbacks,
@@ -299,8 +313,7 @@ def _array_highs_class():
     import highspy
     import pulp
 
-    base = pulp.HiGHS
-    if not all(hasattr(base, hook) for hook in ("createAndConfigureSolver", "actualSolve")):
+    if not all(hasattr(pulp.HiGHS, hook) for hook in ("createAndConfigureSolver", "actualSolve")):
         return None
 
     codes = {
@@ -310,16 +323,16 @@ def _array_highs_class():
         SolveStatus.UNBOUNDED: (pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded),
     }
 
-    class ArrayHiGHS(base):
+    class ArrayHiGHS(pulp.HiGHS):
         program: LinearProgram
 
-        def buildSolverModel(self, lp):  # noqa: N802 - PuLP's name
+        def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
             pass_model(lp.solverModel, highspy, self.program)
 
-        def callSolver(self, lp):  # noqa: N802 - PuLP's name
+        def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
             run_interruptibly(lp.solverModel)  # Ctrl-C stops HiGHS promptly
 
-        def actualSolve(self, lp):  # noqa: N802 - PuLP's name
+        def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
             self.createAndConfigureSolver(lp)
             self.buildSolverModel(lp)
             self.callSolver(lp)
@@ -425,7 +438,7 @@ def solve_pulp(lp: LinearProgram, options: Solver) -> SolveResult:
 
 
 def _pulp_status(
-    prob, returned, solver_name: str
+    prob: pulp.LpProblem, returned: int | Any, solver_name: str
 ) -> tuple[SolveStatus, float | None, float | None]:
     """Read the status on PuLP 3.x (int + problem attributes) or 4.x (LpSolveStats)."""
     if not isinstance(returned, int):  # PuLP 4: an LpSolveStats object

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -24,7 +25,7 @@ from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import fix_integers, solve_direct, solve_pulp
-from estates_opt.scenario import Scenario
+from estates_opt.scenario import Scenario, Solver
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,13 @@ def _stopped_early(result: SolveResult) -> bool:
     return limit is not None and limit != "time limit" and not limit.startswith("node, leaf")
 
 
-def _with_nodes(scenario: Scenario, nodes: int):
+def _with_nodes(scenario: Scenario, nodes: int) -> Solver:
     """The solver options with a node limit added (unless the scenario sets its own)."""
     extra = {"mip_max_nodes": nodes, **scenario.solver.highs_options}
     return scenario.solver.model_copy(update={"highs_options": extra})
 
 
-def _raw_solver(scenario: Scenario):
+def _raw_solver(scenario: Scenario) -> Callable[[LinearProgram, Solver], SolveResult]:
     """The configured back-end without the duals step of :func:`solve_model`."""
     if scenario.solver.backend == "direct":
         return solve_direct
@@ -247,7 +248,10 @@ def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> Line
 
 
 def improve(
-    lp: LinearProgram, scenario: Scenario, values: np.ndarray, groups
+    lp: LinearProgram,
+    scenario: Scenario,
+    values: np.ndarray,
+    groups: Sequence[tuple[str, np.ndarray]],
 ) -> tuple[np.ndarray, bool]:
     """Re-optimise one borough at a time with the rest fixed (a large-neighbourhood search).
 
@@ -286,7 +290,7 @@ SWEEPS = 1
 
 
 def solve_staged(
-    lp: LinearProgram, scenario: Scenario, groups=()
+    lp: LinearProgram, scenario: Scenario, groups: Sequence[tuple[str, np.ndarray]] = ()
 ) -> tuple[LinearProgram, SolveResult]:
     """Stage 1, then stage 2: the full MIP from stage 1's plan, then borough by borough.
 

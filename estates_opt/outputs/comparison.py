@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estates_opt.inputs.dataset import kind_utilisation
 from estates_opt.model.program import OBJECTIVE_TERMS
 from estates_opt.outputs.files import safe_text_cells
 from estates_opt.schema import BANDS, CATEGORIES, SITE_KINDS
@@ -65,18 +66,20 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
     rows["buildings_used_after"] = ("count", int(k["buildings_used_after"]))
     rows["buildings_newly_used"] = ("count", int(k["buildings_newly_used"]))
     rows["site_bands_opened"] = ("count", len(k.get("sites_opened", [])))
-    util = plan.utilisation
     for when in ("before", "after"):
+        used = [f"{when}_hours"]
+        by_band = kind_utilisation(plan.utilisation, used).set_index(["kind", "band"])
+        overall = kind_utilisation(plan.utilisation, used, by_band=False).set_index("kind")
         for kind in SITE_KINDS:
             for band in (*BANDS, "all_bands"):
-                frame = util[util["kind"] == kind]
-                if band != "all_bands":
-                    frame = frame[frame["band"] == band]
-                capacity = float(frame["capacity_hours"].sum())
-                used = float(frame[f"{when}_hours"].sum())
+                share = (
+                    overall["utilisation"].get(kind)
+                    if band == "all_bands"
+                    else by_band["utilisation"].get((kind, band))
+                )
                 rows[f"utilisation_{when}.{kind}.{band}"] = (
                     "fraction",
-                    used / capacity if capacity > 0 else None,
+                    None if share is None or np.isnan(share) else float(share),
                 )
     rows["travel_km_before"] = ("km", k.get("travel_km_before"))
     rows["travel_km_after"] = ("km", k.get("travel_km_after"))

@@ -74,6 +74,7 @@ def _current_umask() -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically: readers see the old file or the new one."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -163,6 +164,7 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(data: Any, path: Path) -> None:
+    """Write ``data`` as indented JSON atomically; NaN or infinity raise, never invalid JSON."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
@@ -240,7 +242,7 @@ class _Commit:
     folder, or in another folder of the same run) never leaves a mix of old and new.
     """
 
-    def __init__(self, staging: Path, target: Path):
+    def __init__(self, staging: Path, target: Path) -> None:
         self.staging, self.target = staging, target
         self.backup = Path(
             tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=target)

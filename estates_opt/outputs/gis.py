@@ -294,8 +294,8 @@ def _qml(renderer: str, labels: str = "") -> str:
     )
 
 
-#: The style of each ``plan.gpkg`` layer: (description, QML).
 def layer_qml() -> dict[str, tuple[str, str]]:
+    """The style of each ``plan.gpkg`` layer: (description, QML), so QGIS opens it styled."""
     kinds = {k: (label, colour, "") for k, (label, colour) in KIND_STYLE.items()}
     # Fixed work rehoused from a closed building moves and flows too: drawn, in grey.
     categories = dict(CATEGORY_STYLE) | {REHOUSED_CATEGORY: ("Fixed work rehoused", "#666666", "")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import pandas as pd
@@ -23,6 +24,7 @@ from estates_opt.outputs.files import (
 from estates_opt.outputs.gis import flows_layer, moves_layer, write_layer_styles
 from estates_opt.paths import is_inside, kind_of
 from estates_opt.results.explain import MOVE_COLUMNS
+from estates_opt.results.kpis import Kpis
 from estates_opt.results.phases import PHASE_COLUMNS
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
@@ -303,7 +305,7 @@ def read_plan(plan_dir: str | Path) -> Plan:
         frames["pcn_summary"],
         frames["bottlenecks"],
         frames["unmet"],
-        kpis,
+        cast(Kpis, kpis),  # the keys the readers use were checked by _check_kpis
         opened,
         frames["phases"],
     )

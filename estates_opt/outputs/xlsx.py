@@ -98,7 +98,7 @@ class Sheet:
 class Book:
     """Sheets, shared styles and conditional fills; :meth:`to_bytes` packs the file."""
 
-    def __init__(self, *, created: datetime.datetime, header_fill: str, header_font: str):
+    def __init__(self, *, created: datetime.datetime, header_fill: str, header_font: str) -> None:
         self.sheets: list[Sheet] = []
         self.created = created
         self.header_fill = header_fill
@@ -132,6 +132,7 @@ class Book:
     # --- cells -----------------------------------------------------------------
 
     def add_sheet(self, title: str) -> Sheet:
+        """Append an empty sheet called ``title`` and return it to be filled."""
         sheet = Sheet(title)
         self.sheets.append(sheet)
         return sheet

@@ -6,16 +6,32 @@ verifier recomputes the same figures independently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
-from estates_opt.inputs.dataset import Dataset, baseline_room_use, opening_rooms
+from estates_opt.inputs.dataset import Dataset, baseline_room_use, kind_utilisation, opening_rooms
 from estates_opt.inputs.travel import lsoa_points, pair_travel, points_km, site_points
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
+from estates_opt.results.kpis import (
+    CommunityGap,
+    EnhancedAccessContract,
+    EnhancedAccessShortfall,
+    Kpis,
+    RelocationKpis,
+    StoppedAt,
+    StrategyGap,
+    UtilisationByBand,
+)
 from estates_opt.scenario import Scenario
 from estates_opt.schema import ENHANCED_ACCESS_BANDS, PTAL_BANDS, SESSION_HOURS, SITE_KINDS
+
+if TYPE_CHECKING:
+    from pandas.core.groupby import DataFrameGroupBy
 
 EPS = 1e-6
 #: Shortfalls below this (hours/week, 0.6 minutes) are rounding, not a breach.
@@ -100,6 +116,7 @@ def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -
 
 
 def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFrame) -> pd.DataFrame:
+    """Per (service, PCN): hours demanded, placed by the plan and left unmet (unmet.csv)."""
     cols = lp.columns
     u = cols["family"].to_numpy() == "unmet"
     table = lp.demand[["service_id", "pcn_code", "demand_hours"]].copy()
@@ -116,6 +133,7 @@ def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFram
 
 
 def opened_slots(lp: LinearProgram, result: SolveResult) -> set[tuple[str, str]]:
+    """The (site, band) openings the solve chose, so their rooms count as capacity."""
     cols = lp.columns
     o = cols["family"].to_numpy() == "open"
     chosen = cols.loc[o].assign(v=result.values[o])
@@ -154,15 +172,24 @@ def utilisation_table(
     return cap.sort_values(["site_id", "room_type", "band"]).reset_index(drop=True)
 
 
-def utilisation_by_kind(
-    utilisation: pd.DataFrame, column: str, band: str | None
-) -> dict[str, float]:
-    frame = utilisation if band is None else utilisation[utilisation["band"] == band]
-    sums = frame.groupby("kind")[[column, "capacity_hours"]].sum()
+def _kind_shares(utilisation: pd.DataFrame, column: str) -> dict[str, pd.Series]:
+    """``column`` over capacity hours per site kind (NaN where a kind has no capacity), in the
+    weekday band and over all bands: the figures kpis.json and the strategy gap both report."""
+    weekday = utilisation[utilisation["band"] == "weekday"]
     return {
-        str(k): float(r[column] / r["capacity_hours"]) if r["capacity_hours"] else 0.0
-        for k, r in sums.iterrows()
+        label: kind_utilisation(rooms, [column], by_band=False).set_index("kind")["utilisation"]
+        for label, rooms in (("weekday", weekday), ("all_bands", utilisation))
     }
+
+
+def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationByBand:
+    """``column`` (before or after hours) over capacity hours per site kind, in the weekday
+    band and over all bands (0 where a kind has no capacity): kpis.json's utilisation."""
+    shares = {
+        label: {str(kind): float(u) for kind, u in share.fillna(0.0).items()}
+        for label, share in _kind_shares(utilisation, column).items()
+    }
+    return {"weekday": shares["weekday"], "all_bands": shares["all_bands"]}
 
 
 def moves_table(
@@ -321,7 +348,7 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     return lines.reset_index()[MOVE_COLUMNS]
 
 
-def _joined_labels(labels: pd.Series, grouped) -> list[str] | pd.Series:
+def _joined_labels(labels: pd.Series, grouped: DataFrameGroupBy) -> list[str] | pd.Series:
     """Each relocation's source labels joined with '; ', in the groups' order.
 
     The legs are sorted by the relocation key, so each group is one run of rows: joined
@@ -336,7 +363,18 @@ def _joined_labels(labels: pd.Series, grouped) -> list[str] | pd.Series:
     return ["; ".join(text[a:b]) for a, b in zip(starts, stops, strict=True)]
 
 
-def _why(src, dst, room, full, cost) -> str:
+def _why(
+    src: list[Any],
+    dst: list[Any],
+    room: str,
+    full: set[tuple[str, str, str]],
+    cost: dict[tuple[str, str], float],
+) -> str:
+    """Why hours leave ``src`` for ``dst``, in words for moves.csv.
+
+    ``src`` and ``dst`` are [site, band, hours, travel km] legs; ``full`` the (site, room type,
+    band) rooms at their cap after the plan; ``cost`` the mean room cost per (site, band).
+    """
     reasons = []
     if (src[0], room, src[1]) in full:
         reasons.append(f"{room} rooms at the old site are at their cap")
@@ -458,6 +496,8 @@ def pcn_summary_table(
     targets: pd.DataFrame | None = None,
     moves: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """One row per PCN: population, demand met and unmet, travel before and after, enhanced
+    access and hours moved (pcn_summary.csv)."""
     pcns = dataset.pcns[["pcn_code", "pcn_name", "borough", "registered_patients"]].copy()
     pop = dataset.lsoas.groupby("pcn_code")["population"].sum()
     pcns["population"] = pcns["pcn_code"].map(pop).fillna(0.0)
@@ -466,7 +506,7 @@ def pcn_summary_table(
         {"demand_hours": 0.0, "met_hours": 0.0, "unmet_hours": 0.0}
     )
 
-    def weighted(col):
+    def weighted(col: str) -> pd.Series:
         frame = allocations[allocations[col] > EPS].dropna(subset=["travel_km"])
         num = (frame[col] * frame["travel_km"]).groupby(frame["pcn_code"]).sum()
         den = frame[col].groupby(frame["pcn_code"]).sum()
@@ -554,7 +594,10 @@ def lsoa_travel(
 
 
 def _travel_by_group(
-    lsoas: pd.DataFrame, per_lsoa: dict[str, np.ndarray], groups: np.ndarray, labels
+    lsoas: pd.DataFrame,
+    per_lsoa: dict[str, np.ndarray],
+    groups: np.ndarray,
+    labels: Iterable[object],
 ) -> dict[str, dict[str, float]]:
     """Population-weighted mean of ``per_lsoa`` per group label, and over all LSOAs."""
     pop = lsoas["population"].to_numpy(float)
@@ -631,15 +674,18 @@ def travel_by_ptal(
 
 
 def objective_terms(lp: LinearProgram, result: SolveResult) -> dict[str, float]:
+    """Each objective term's value in the solution: what the objective is made of."""
     values = np.nan_to_num(result.values)
     return {term: float(lp.terms[term] @ values) for term in OBJECTIVE_TERMS}
 
 
-def enhanced_access_kpis(dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram) -> dict:
+def enhanced_access_kpis(
+    dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram
+) -> EnhancedAccessContract:
     """The contract's enhanced-access rules: PCNs meeting each, hours per band, shortfalls."""
     table = enhanced_access_by_band(dataset, allocations, lp.targets)
     bands = (*ENHANCED_ACCESS_BANDS, "total")
-    shortfall = [
+    shortfall: list[EnhancedAccessShortfall] = [
         {
             "pcn_code": str(r["pcn_code"]),
             "band": band,
@@ -662,26 +708,22 @@ def enhanced_access_kpis(dataset: Dataset, allocations: pd.DataFrame, lp: Linear
     }
 
 
-def strategy_gap(utilisation: pd.DataFrame) -> dict:
+def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
     """How far the plan is from the strategy's targets (DOMAIN.md).
 
     The NEL strategy aims at 100% community asset utilisation; the gap is
     measured in the weekday band and over all bands, with the free room-hours
     left (capacity minus hours used) by site kind and band.
     """
-    community = utilisation[utilisation["kind"] == "community"]
-    gap = {}
-    for label, frame in (
-        ("weekday", community[community["band"] == "weekday"]),
-        ("all_bands", community),
-    ):
-        cap = float(frame["capacity_hours"].sum())
-        used = float(frame["after_hours"].sum())
-        gap[label] = {
-            "target": 1.0,
-            "after": used / cap if cap else 0.0,
-            "gap": 1.0 - used / cap if cap else 0.0,
-        }
+    gap: dict[str, CommunityGap] = {}
+    for label, share in _kind_shares(utilisation, "after_hours").items():
+        after = share.get("community", np.nan)
+        # no community capacity: nothing to fill, so no gap
+        gap[label] = (
+            {"target": 1.0, "after": 0.0, "gap": 0.0}
+            if np.isnan(after)
+            else {"target": 1.0, "after": float(after), "gap": 1.0 - float(after)}
+        )
     free = (
         utilisation.assign(
             free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
@@ -695,7 +737,7 @@ def strategy_gap(utilisation: pd.DataFrame) -> dict:
     return {"community_utilisation": gap, "free_room_hours_after": by_kind}
 
 
-def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
+def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> RelocationKpis:
     """Relocations (lines of moves.csv) and movement against the least any plan needs."""
     hours = float(moves["hours_per_week"].sum())
     least = lp.least_movement_hours
@@ -712,20 +754,20 @@ def relocation_kpis(lp: LinearProgram, moves: pd.DataFrame) -> dict:
 
 
 def kpi_dict(
-    dataset,
-    scenario,
-    lp,
-    result,
-    allocations,
-    unmet,
-    utilisation,
-    imd,
-    opened,
-    timings,
+    dataset: Dataset,
+    scenario: Scenario,
+    lp: LinearProgram,
+    result: SolveResult,
+    allocations: pd.DataFrame,
+    unmet: pd.DataFrame,
+    utilisation: pd.DataFrame,
+    imd: dict[str, dict[str, float]],
+    opened: set[tuple[str, str]],
+    timings: dict[str, float],
     moves: pd.DataFrame | None = None,
-    ptal: dict | None = None,
-) -> dict:
-    """The headline numbers, in one JSON-ready dict.
+    ptal: dict[str, dict[str, float]] | None = None,
+) -> Kpis:
+    """The headline numbers, in one JSON-ready record (:class:`~estates_opt.results.kpis.Kpis`).
 
     ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
     not given): the one definition used by every output. ``ptal`` (travel by PTAL band,
@@ -754,10 +796,11 @@ def kpi_dict(
     }
     nv, nc, nz = lp.shape
 
-    def clean(x):
+    def clean(x: float | None) -> float | None:
         return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
-    stopped = {"stopped_at": result.limit} if result.limit else {}  # only when it stopped early
+    # only when it stopped early
+    stopped: StoppedAt = {"stopped_at": result.limit} if result.limit else {}
     return {
         "scenario": scenario.name,
         "status": str(result.status),
@@ -768,14 +811,8 @@ def kpi_dict(
         "best_bound": clean(result.best_bound),
         "gap": clean(result.gap),
         "objective_terms": objective_terms(lp, result),
-        "utilisation_before": {
-            b: utilisation_by_kind(utilisation, "before_hours", b) for b in ("weekday",)
-        }
-        | {"all_bands": utilisation_by_kind(utilisation, "before_hours", None)},
-        "utilisation_after": {
-            b: utilisation_by_kind(utilisation, "after_hours", b) for b in ("weekday",)
-        }
-        | {"all_bands": utilisation_by_kind(utilisation, "after_hours", None)},
+        "utilisation_before": utilisation_by_kind(utilisation, "before_hours"),
+        "utilisation_after": utilisation_by_kind(utilisation, "after_hours"),
         "hours_moved": float(moves["hours_per_week"].sum()),
         **relocation_kpis(lp, moves),
         # where a PCN's journeys start: its catchment by population, or its patients' LSOAs

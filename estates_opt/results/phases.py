@@ -23,9 +23,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from estates_opt.inputs.dataset import Dataset, kind_utilisation
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
 from estates_opt.results.explain import RELOCATION_KEY
+from estates_opt.results.kpis import FirstQuarter
 from estates_opt.scenario import Scenario
 
 ROOM = ["site_id", "room_type", "band"]
@@ -44,7 +46,8 @@ PHASE_COLUMNS = [
 ]
 
 
-def _legs_with_rooms(legs: pd.DataFrame, dataset) -> pd.DataFrame:
+def _legs_with_rooms(legs: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Each leg with its room type, relocation number and room cost at both ends."""
     rooms = dataset.services.set_index("service_id")["room_type"]
     cost = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
     legs = legs.assign(room_type=legs["service_id"].map(rooms))
@@ -63,7 +66,9 @@ def _rooms(utilisation: pd.DataFrame) -> pd.DataFrame:
     return rooms.reset_index(drop=True)
 
 
-def _phase_program(legs, rooms, n_rel, most, before) -> LinearProgram:
+def _phase_program(
+    legs: pd.DataFrame, rooms: pd.DataFrame, n_rel: int, most: int, before: np.ndarray
+) -> LinearProgram:
     """Columns: q (one per relocation, binary), r (relief per over-cap room)."""
     room_key = pd.MultiIndex.from_frame(rooms[ROOM])
     src = room_key.get_indexer(
@@ -128,7 +133,7 @@ def _phase_program(legs, rooms, n_rel, most, before) -> LinearProgram:
 
 
 def phase_plan(
-    dataset,
+    dataset: Dataset,
     scenario: Scenario,
     legs: pd.DataFrame,
     utilisation: pd.DataFrame,
@@ -159,7 +164,9 @@ def phase_plan(
     return phases, table
 
 
-def first_quarter(dataset, scenario: Scenario, legs: pd.DataFrame, utilisation) -> dict:
+def first_quarter(
+    dataset: Dataset, scenario: Scenario, legs: pd.DataFrame, utilisation: pd.DataFrame
+) -> FirstQuarter:
     """What the best quarter of the relocations relieves (the headline of the ladder).
 
     Solved on its own (not nested in the ladder): the most over-cap hours any
@@ -210,7 +217,13 @@ def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
     return moves.assign(phase=phase.to_numpy(int))
 
 
-def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
+def phase_table(
+    legs: pd.DataFrame,
+    rooms: pd.DataFrame,
+    phase_of: np.ndarray,
+    ladder: list[int],
+    allocations: pd.DataFrame,
+) -> pd.DataFrame:
     """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
     total_over = float(rooms["over"].sum())
     whole = _relieved(legs, rooms, np.ones(len(phase_of), bool))
@@ -238,10 +251,10 @@ def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
             (h * (live["to_travel_km"].fillna(0) - live["from_travel_km"].fillna(0))).sum()
         )
 
-        def util(kind: str, load: np.ndarray = load) -> float:
-            mask = weekday & (rooms["kind"] == kind).to_numpy()
-            cap = rooms["capacity_hours"].to_numpy(float)[mask].sum()
-            return float(load[mask].sum() / cap) if cap else 0.0
+        weekday_use = kind_utilisation(
+            rooms.assign(load_hours=load)[weekday], ["load_hours"], by_band=False
+        )
+        util = dict(zip(weekday_use["kind"], weekday_use["utilisation"].fillna(0.0), strict=True))
 
         rows.append(
             {
@@ -252,8 +265,8 @@ def phase_table(legs, rooms, phase_of, ladder, allocations) -> pd.DataFrame:
                 "over_cap_hours_relieved": relieved,
                 "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
                 "plan_relief_share": relieved / whole if whole else 1.0,
-                "community_weekday_utilisation": util("community"),
-                "gp_practice_weekday_utilisation": util("gp_practice"),
+                "community_weekday_utilisation": float(util.get("community", 0.0)),
+                "gp_practice_weekday_utilisation": float(util.get("gp_practice", 0.0)),
                 "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
                 "room_cost_change_gbp_per_week": float(
                     (h * (live["to_cost"] - live["from_cost"])).sum()

@@ -9,6 +9,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.result import SolveStatus
+from estates_opt.results.kpis import Kpis
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
 
@@ -37,7 +38,7 @@ class Plan:
     pcn_summary: pd.DataFrame
     bottlenecks: pd.DataFrame
     unmet: pd.DataFrame
-    kpis: dict[str, Any]
+    kpis: Kpis
     opened: frozenset[tuple[str, str]] = frozenset()
     #: The phased plan (phases.csv): KPIs after each rung of the relocation ladder.
     phases: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -55,9 +56,11 @@ class Plan:
         )
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        """The plan's output tables by name (``PLAN_TABLES``), as the plan folder writes them."""
         return {name: getattr(self, name) for name in PLAN_TABLES}
 
     def summary(self) -> str:
+        """One line for the log: weekday utilisation by kind, hours moved, unmet hours, travel."""
         k = self.kpis
         before = k["utilisation_before"]["weekday"]
         after = k["utilisation_after"]["weekday"]

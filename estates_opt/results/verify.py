@@ -16,6 +16,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.relocations import today_in_sessions
+from estates_opt.results.kpis import Kpis
 from estates_opt.results.movable_check import check_movable_share
 from estates_opt.results.suitability_check import check_suitability
 from estates_opt.results.travel_check import recomputed_travel_km
@@ -47,7 +48,7 @@ def verify_plan(
     allocations: pd.DataFrame,
     unmet: pd.DataFrame,
     utilisation: pd.DataFrame,
-    kpis: dict,
+    kpis: Kpis,
     opened: AbstractSet[tuple[str, str]] = frozenset(),
 ) -> list[str]:
     """Return every rule the plan breaks (empty when it is sound)."""
@@ -238,7 +239,7 @@ def _check_capacity(
 
 
 def _check_utilisation(
-    dataset: Dataset, alloc: pd.DataFrame, utilisation: pd.DataFrame, kpis: dict
+    dataset: Dataset, alloc: pd.DataFrame, utilisation: pd.DataFrame, kpis: Kpis
 ) -> list[str]:
     """The utilisation table's arithmetic and the utilisation and unmet KPIs."""
     v: list[str] = []
@@ -261,6 +262,8 @@ def _check_utilisation(
         missing = set(placed.index) - set(u.index)
         for slot in list(missing)[:20]:
             v.append(f"utilisation table lacks slot {slot} that hosts {placed[slot]:.2f} h")
+        # Recomputed here, not with inputs.dataset.kind_utilisation (what the KPI uses): the
+        # verifier checks the explain code's figures, so it keeps its own arithmetic.
         reported_kpi = kpis.get("utilisation_after", {}).get("weekday", {})
         u2 = u.reset_index()
         u2["kind"] = u2["site_id"].map(dataset.premises.set_index("site_id")["kind"])
@@ -276,7 +279,7 @@ def _check_utilisation(
     return v
 
 
-def _check_unmet_kpi(unmet: pd.DataFrame, kpis: dict) -> list[str]:
+def _check_unmet_kpi(unmet: pd.DataFrame, kpis: Kpis) -> list[str]:
     total_unmet = float(unmet["unmet_hours"].sum()) if len(unmet) else 0.0
     if abs(total_unmet - float(kpis.get("unmet_hours_total", 0.0))) > 1e-3:
         return [
@@ -304,7 +307,7 @@ def _check_pins(scenario: Scenario, alloc: pd.DataFrame) -> list[str]:
 
 
 def _check_contract(
-    dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame, kpis: dict
+    dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame, kpis: Kpis
 ) -> list[str]:
     """Every PCN in every enhanced-access band meets the contract or its shortfall is reported."""
     if not _ea_contract_on(dataset, scenario):
@@ -351,7 +354,7 @@ def _check_contract(
 
 
 def _check_hours_moved(
-    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, kpis: dict
+    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, kpis: Kpis
 ) -> list[str]:
     """Hours moved: per (service, PCN), the hours leaving today's slots that arrive elsewhere.
 
@@ -407,7 +410,7 @@ def _check_clinic_buildings(allocations: pd.DataFrame, scenario: Scenario) -> li
     ]
 
 
-def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: dict) -> list[str]:
+def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: Kpis) -> list[str]:
     """Relocations recounted from the allocations: the slots a clinic's moved hours arrive in.
 
     Per (service, PCN), its losses fill its gains in table order, so a gain slot is a

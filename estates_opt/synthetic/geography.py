@@ -88,7 +88,9 @@ def _bisect(points: np.ndarray, sizes: np.ndarray, labels: np.ndarray, ids: np.n
         stack.append((ranked[cut:], right))
 
 
-def _geography(s: Scale, rng: np.random.Generator):
+def _geography(
+    s: Scale, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Towns, LSOA cells with their PCN, and PCN-per-town assignment."""
     per_town = _town_sizes(s, rng)
     n_towns = per_town.size

@@ -32,10 +32,12 @@ class Scale:
 
     @property
     def practices(self) -> int:
+        """Practices in total: PCNs times practices per PCN, rounded."""
         return round(self.pcns * self.practices_per_pcn)
 
     @property
     def lsoas(self) -> int:
+        """LSOA-like zones in total: PCNs times zones per PCN, rounded."""
         return round(self.pcns * self.lsoas_per_pcn)
 
 

@@ -29,6 +29,7 @@ from estates_opt.schema import (
 )
 
 if TYPE_CHECKING:
+    from estates_opt.results.kpis import Kpis
     from estates_opt.results.plan import Plan
 
 
@@ -109,6 +110,7 @@ class Legend:
     items: list[tuple[str, str]]
 
     def record(self) -> dict[str, Any]:
+        """The legend as a JSON-ready record for the page script."""
         return {"title": self.title, "items": [list(i) for i in self.items]}
 
 
@@ -131,7 +133,7 @@ class MapData:
     lsoas: pd.DataFrame
     moves_by_pcn: dict[str, pd.DataFrame]
     attribution: str
-    kpis: dict[str, Any]
+    kpis: Kpis
     bounds: list[list[float]]
     #: Offline basemap layers (water, roads, rail, stations, places) if the dataset has them.
     basemap: dict[str, gpd.GeoDataFrame] | None = None
