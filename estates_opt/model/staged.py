@@ -277,9 +277,9 @@ def improve(
 #: re-optimisation. Work, not time, so a plan never depends on the machine's speed or
 #: load: small models are proved optimal within the first; the time limit is a safety net.
 WHOLE_MIP_NODES = 500
-#: 50, not more: each step's time is mostly its root node, and on NEL 50 nodes gave a
-#: better plan than 200 (objective 3,317,169 against 3,340,809, 469 relocations against
-#: 476) in less time (136 s against 166 s, both on a loaded machine).
+#: 50, not more: on NEL, 200 nodes gave a plan 0.9% cheaper (objective 3,363,905 against
+#: 3,395,266; 479 relocations against 485) for about twice the time (232 s against 90-136 s);
+#: which nodes pay off depends on the start, so more nodes are no sure gain.
 BOROUGH_MIP_NODES = 50
 #: Models with more binary decisions than this skip the whole MIP: at NEL scale (about
 #: 9,000) its root node alone takes longer than the borough steps without improving stage 1's plan,
