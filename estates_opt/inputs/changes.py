@@ -421,6 +421,7 @@ def _resize_rooms(estate: _Estate, scenario: Scenario, at: Callable[[str, int], 
     for i, change in enumerate(scenario.buildings.capacity):
         if change.site_id not in present:
             continue
+        key = f"buildings.capacity[{at('buildings.capacity', i)}]"
         mask = capacity["site_id"] == change.site_id
         if change.room_type:
             mask &= capacity["room_type"] == change.room_type
@@ -428,7 +429,7 @@ def _resize_rooms(estate: _Estate, scenario: Scenario, at: Callable[[str, int], 
             mask &= capacity["band"] == change.band
         if not mask.any():
             problems.append(
-                f"buildings.capacity[{at('buildings.capacity', i)}]: site '{change.site_id}' has no capacity rows for "
+                f"{key}: site '{change.site_id}' has no capacity rows for "
                 f"room type {change.room_type or 'any'} in band {change.band or 'any'}; "
                 "use a room type and band the site has in capacity.csv"
             )

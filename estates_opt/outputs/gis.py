@@ -91,7 +91,8 @@ def flows_layer(plan: Plan) -> gpd.GeoDataFrame:
     ds = plan.dataset
     crs = ds.pcns.crs
     placed = plan.allocations[plan.allocations["hours_per_week"] > 0]
-    site_pt = ds.premises.drop_duplicates("site_id").set_index("site_id").geometry
+    premises = ds.premises.drop_duplicates("site_id").set_index("site_id")
+    site_pt = premises.geometry
     catchment = ds.pcns.drop_duplicates("pcn_code").set_index("pcn_code").geometry
     placed = placed[
         placed["site_id"].isin(site_pt.index) & placed["pcn_code"].isin(catchment.index)
@@ -111,9 +112,7 @@ def flows_layer(plan: Plan) -> gpd.GeoDataFrame:
     flows["pcn_name"] = flows["pcn_code"].map(names)
     flows["service"] = flows["service_id"].map(services["name"])
     flows["category"] = flows["service_id"].map(services["category"])
-    flows["site"] = flows["site_id"].map(
-        ds.premises.drop_duplicates("site_id").set_index("site_id")["name"]
-    )
+    flows["site"] = flows["site_id"].map(premises["name"])
     moves = plan.moves
     arriving = pd.DataFrame(
         {
