@@ -21,7 +21,8 @@ from shapely.geometry import Point
 from estates_opt.errors import EstatesOptError, ScenarioError
 from estates_opt.inputs.dataset import Dataset, opening_rooms, read_dataset
 from estates_opt.paths import kind_of
-from estates_opt.scenario import PartialScenario, Scenario, ScenarioValuesError, load_scenario
+from estates_opt.scenario import Scenario, load_scenario
+from estates_opt.scenario.partial import PartialScenario, ScenarioValuesError
 from estates_opt.schema import (
     CLOSURE_REASONS,
     GEOGRAPHIC_CRS,
