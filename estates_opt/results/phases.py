@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from estates_opt.inputs.dataset import Dataset, kind_utilisation
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
-from estates_opt.results.explain import RELOCATION_KEY
+from estates_opt.results.explain.moves import RELOCATION_KEY
 from estates_opt.results.kpis import FirstQuarter
 from estates_opt.scenario import Scenario
 

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
-from estates_opt.model.relocations import today_in_sessions
 from estates_opt.results.kpis import Kpis
 from estates_opt.results.movable_check import check_movable_share
+from estates_opt.results.movement_check import check_hours_moved
 from estates_opt.results.suitability_check import check_suitability
 from estates_opt.results.travel_check import recomputed_travel_km
 from estates_opt.scenario import Scenario
-from estates_opt.schema import SESSION_HOURS
 
 TOL = 1e-4
 #: Enhanced-access shortfalls below this (hours/week) are rounding, not a breach.
@@ -65,7 +64,7 @@ def verify_plan(
     v += _check_unmet_kpi(unmet, kpis)
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
-    v += _check_hours_moved(dataset, scenario, allocations, kpis)
+    v += check_hours_moved(dataset, scenario, allocations, kpis)
     v += _check_closures(dataset, alloc)
     v += check_suitability(dataset, scenario, alloc)
     v += check_movable_share(dataset, scenario, utilisation)
@@ -350,88 +349,4 @@ def _check_contract(
                     f"enhanced access {pcn} {band}: shortfall reported {said:.2f} h, "
                     f"recomputed {max(short, 0.0):.2f} h"
                 )
-    return v
-
-
-def _check_hours_moved(
-    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame, kpis: Kpis
-) -> list[str]:
-    """Hours moved: per (service, PCN), the hours leaving today's slots that arrive elsewhere.
-
-    Today's slots are read in whole sessions where the plan books them (recomputed
-    here from baseline.csv); every relocation is then at least one session.
-    """
-    v: list[str] = []
-    today = allocations["baseline_hours_per_week"].to_numpy(float)
-    if scenario.options.whole_sessions:
-        sessions = today_in_sessions(dataset.baseline)
-        key = pd.MultiIndex.from_frame(allocations[["service_id", "pcn_code", "site_id", "band"]])
-        today = sessions.reindex(key).fillna(0.0).to_numpy(float) * allocations["band"].map(
-            SESSION_HOURS
-        ).to_numpy(float)
-        if not np.allclose(today, allocations["today_session_hours"].to_numpy(float), atol=1e-6):
-            v.append("allocations: today_session_hours is not today's allocation in whole sessions")
-    if "hours_moved" not in kpis:
-        return v
-    change = allocations["hours_per_week"].to_numpy(float) - today
-    frame = allocations[["service_id", "pcn_code"]].assign(
-        loss=np.maximum(-change, 0.0), gain=np.maximum(change, 0.0)
-    )
-    sums = frame.groupby(["service_id", "pcn_code"])[["loss", "gain"]].sum()
-    mine = float(np.minimum(sums["loss"], sums["gain"]).sum())
-    theirs = float(kpis["hours_moved"])
-    if abs(mine - theirs) > 1e-3 * max(1.0, mine):
-        v.append(f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week")
-    if scenario.options.whole_sessions:
-        units = change / allocations["band"].map(SESSION_HOURS).to_numpy(float)
-        fragments = int((np.abs(units - np.round(units)) > 1e-6).sum())
-        if fragments:
-            v.append(f"{fragments} slots change by a fraction of a session")
-        v += _check_relocations(allocations, change, kpis)
-        v += _check_clinic_buildings(allocations, scenario)
-    return v
-
-
-def _check_clinic_buildings(allocations: pd.DataFrame, scenario: Scenario) -> list[str]:
-    """No clinic in more buildings than today's count, or ``max_buildings_per_clinic`` if more."""
-    at_least = scenario.relocation.max_buildings_per_clinic
-    if at_least is None:
-        return []
-    keys = ["service_id", "pcn_code"]
-    today = allocations[allocations["today_session_hours"] > 1e-6].groupby(keys)["site_id"]
-    after = allocations[allocations["hours_per_week"] > 1e-6].groupby(keys)["site_id"]
-    counts = pd.concat([today.nunique().rename("today"), after.nunique().rename("after")], axis=1)
-    counts = counts.fillna(0)
-    over = counts[counts["after"] > np.maximum(counts["today"], at_least)]
-    return [
-        f"{service} of {pcn} uses {int(c.after)} buildings, more than "
-        f"max({int(c.today)} today, max_buildings_per_clinic {at_least})"
-        for (service, pcn), c in over.iterrows()
-    ]
-
-
-def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: Kpis) -> list[str]:
-    """Relocations recounted from the allocations: the slots a clinic's moved hours arrive in.
-
-    Per (service, PCN), its losses fill its gains in table order, so a gain slot is a
-    relocation while the gains before it hold less than the losses (growth beyond
-    what leaves is not a move); the count must also reach the model's lower bound.
-    """
-    if "relocations" not in kpis:
-        return []
-    keys = ["service_id", "pcn_code"]
-    frame = allocations[keys].assign(
-        gain=np.where(change > 1e-6, change, 0.0), loss=np.where(change < -1e-6, -change, 0.0)
-    )
-    frame = frame.sort_values(keys, kind="stable")
-    group = frame.groupby(keys, sort=False)
-    before = group["gain"].cumsum() - frame["gain"]
-    arrives = (frame["gain"] > 0) & (before < group["loss"].transform("sum") - 1e-6)
-    mine = int(arrives.sum())
-    v = []
-    if mine != int(kpis["relocations"]):
-        v.append(f"KPI relocations {kpis['relocations']} but moved hours arrive in {mine} slots")
-    fewest = kpis.get("least_relocations")
-    if fewest is not None and mine < fewest:
-        v.append(f"{mine} relocations, fewer than the lower bound least_relocations {fewest}")
     return v

@@ -1,0 +1,123 @@
+"""Solution values -> the allocation and unmet tables, and the openings the solve chose.
+
+The first step of explaining a plan: every other table here (moves, utilisation,
+KPIs) is read from the allocation table this module makes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.inputs.travel import pair_travel
+from estates_opt.model.program import LinearProgram
+from estates_opt.model.relocations import today_in_sessions
+from estates_opt.model.result import SolveResult
+from estates_opt.scenario import Scenario
+from estates_opt.schema import SESSION_HOURS
+
+#: Hours (per week) below this are rounding, not an allocation or a change.
+EPS = 1e-6
+
+
+def allocation_table(
+    dataset: Dataset, scenario: Scenario, lp: LinearProgram, result: SolveResult
+) -> pd.DataFrame:
+    """Plan and today's allocation side by side, one row per (service, PCN, site, band)."""
+    cols = lp.columns
+    x = cols["family"].to_numpy() == "x"
+    plan = cols.loc[
+        x, ["service_id", "pcn_code", "site_id", "band", "room_type", "travel_km"]
+    ].copy()
+    plan["hours_per_week"] = np.round(
+        result.values[x] * cols.loc[x, "hours_per_unit"].to_numpy(float), 6
+    )
+    plan = plan[plan["hours_per_week"] > EPS]
+    if "part" in cols:  # whole sessions: a slot's kept and added parts are one allocation
+        plan = plan.groupby(
+            ["service_id", "pcn_code", "site_id", "band"], as_index=False, sort=False
+        ).agg({"room_type": "first", "travel_km": "first", "hours_per_week": "sum"})
+    base = (
+        dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
+            "hours_per_week"
+        ]
+        .sum()
+        .rename(columns={"hours_per_week": "baseline_hours_per_week"})
+    )
+    table = plan.merge(base, on=["service_id", "pcn_code", "site_id", "band"], how="outer")
+    table["hours_per_week"] = table["hours_per_week"].fillna(0.0)
+    table["baseline_hours_per_week"] = table["baseline_hours_per_week"].fillna(0.0)
+    rooms = dataset.services.set_index("service_id")["room_type"]
+    table["room_type"] = table["service_id"].map(rooms)
+    missing = table["travel_km"].isna()
+    if missing.any():
+        pairs = table.loc[missing, ["pcn_code", "site_id"]].drop_duplicates()
+        known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
+        lsoas = dataset.lsoas[dataset.lsoas["pcn_code"].isin(pairs["pcn_code"])]
+        if len(known) and len(lsoas):
+            extra = pair_travel(lsoas, known, pairs, scenario.travel.circuity)
+            fill = table.loc[missing, ["pcn_code", "site_id"]].merge(
+                extra, on=["pcn_code", "site_id"], how="left"
+            )
+            table.loc[missing, "travel_km"] = fill["travel_km"].to_numpy()
+    table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
+    table["today_session_hours"] = today_reference(dataset, scenario, table)
+    order = [
+        "service_id",
+        "pcn_code",
+        "site_id",
+        "band",
+        "room_type",
+        "hours_per_week",
+        "sessions_per_week",
+        "travel_km",
+        "baseline_hours_per_week",
+        "today_session_hours",
+    ]
+    return (
+        table[order]
+        .sort_values(["service_id", "pcn_code", "site_id", "band"])
+        .reset_index(drop=True)
+    )
+
+
+def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -> np.ndarray:
+    """Today's hours per slot as the plan counts changes: in whole sessions where it books them.
+
+    A whole-session plan that leaves a clinic where it is (10.8 h today, 3 sessions
+    in the plan) moves nothing; today's hours are read in whole sessions by
+    :func:`estates_opt.model.relocations.today_in_sessions`.
+    """
+    if not scenario.options.whole_sessions:
+        return table["baseline_hours_per_week"].to_numpy(float)
+    today = today_in_sessions(dataset.baseline)
+    key = pd.MultiIndex.from_frame(table[["service_id", "pcn_code", "site_id", "band"]])
+    sessions = today.reindex(key).fillna(0.0).to_numpy(float)
+    return sessions * table["band"].map(SESSION_HOURS).to_numpy(float)
+
+
+def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFrame) -> pd.DataFrame:
+    """Per (service, PCN): hours demanded, placed by the plan and left unmet (unmet.csv)."""
+    cols = lp.columns
+    u = cols["family"].to_numpy() == "unmet"
+    table = lp.demand[["service_id", "pcn_code", "demand_hours"]].copy()
+    met = allocations.groupby(["service_id", "pcn_code"])["hours_per_week"].sum()
+    key = pd.MultiIndex.from_frame(table[["service_id", "pcn_code"]])
+    table["met_hours"] = met.reindex(key).fillna(0.0).to_numpy()
+    # what the plan leaves unplaced (an unmet column may count whole sessions)
+    short = np.minimum(
+        result.values[u] * cols.loc[u, "hours_per_unit"].to_numpy(float),
+        np.maximum(table["demand_hours"] - table["met_hours"], 0.0),
+    )
+    table["unmet_hours"] = np.round(np.maximum(short, 0.0), 6)
+    return table[["service_id", "pcn_code", "demand_hours", "met_hours", "unmet_hours"]]
+
+
+def opened_slots(lp: LinearProgram, result: SolveResult) -> set[tuple[str, str]]:
+    """The (site, band) openings the solve chose, so their rooms count as capacity."""
+    cols = lp.columns
+    o = cols["family"].to_numpy() == "open"
+    chosen = cols.loc[o].assign(v=result.values[o])
+    chosen = chosen[chosen["v"] > 0.5]
+    return set(zip(chosen["site_id"], chosen["band"], strict=True))

@@ -1,0 +1,83 @@
+"""The enhanced-access contract per PCN: hours per band before and after, minimums, shortfalls.
+
+pcn_summary.csv and the ``enhanced_access_contract`` KPI both read :func:`enhanced_access_by_band`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.program import LinearProgram
+from estates_opt.results.kpis import EnhancedAccessContract, EnhancedAccessShortfall
+from estates_opt.schema import ENHANCED_ACCESS_BANDS
+
+#: Shortfalls below this (hours/week, 0.6 minutes) are rounding, not a breach.
+CONTRACT_TOL = 0.01
+
+
+def enhanced_access_by_band(
+    dataset: Dataset, allocations: pd.DataFrame, targets: pd.DataFrame
+) -> pd.DataFrame:
+    """Per PCN: enhanced-access hours before and after in each band, the contract's
+    minimums and the shortfall against each (hours/week).
+
+    ``targets`` is :attr:`LinearProgram.targets` (band ``total`` for the weekly
+    total); without targets (contract off) the minimums and shortfalls are 0.
+    """
+    categories = dataset.services.set_index("service_id")["category"]
+    ea = allocations[allocations["service_id"].map(categories) == "enhanced_access"]
+    out = pd.DataFrame({"pcn_code": dataset.pcns["pcn_code"].to_numpy()})
+    need = (
+        targets.set_index(["pcn_code", "band"])["min_hours"]
+        if len(targets)
+        else pd.Series(dtype=float)
+    )
+    n = len(out)
+    for when, column in (("before", "baseline_hours_per_week"), ("after", "hours_per_week")):
+        sums = ea.groupby(["pcn_code", "band"])[column].sum() if len(ea) else None
+        for band in ENHANCED_ACCESS_BANDS:
+            key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(n, band, object)])
+            hours = sums.reindex(key).fillna(0.0).to_numpy(float) if sums is not None else 0.0
+            out[f"{band}_{when}"] = hours
+    out["total_before"] = out[[f"{b}_before" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    out["total_after"] = out[[f"{b}_after" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    for band in (*ENHANCED_ACCESS_BANDS, "total"):
+        key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(len(out), band, object)])
+        required = need.reindex(key).fillna(0.0).to_numpy(float)
+        out[f"{band}_required"] = required
+        short = np.maximum(required - out[f"{band}_after"].to_numpy(float), 0.0)
+        out[f"{band}_shortfall"] = np.where(short > CONTRACT_TOL, short, 0.0)
+    shortfalls = [f"{b}_shortfall" for b in (*ENHANCED_ACCESS_BANDS, "total")]
+    out["contract_met"] = (out[shortfalls] <= 0).all(axis=1)
+    return out
+
+
+def enhanced_access_kpis(
+    dataset: Dataset, allocations: pd.DataFrame, lp: LinearProgram
+) -> EnhancedAccessContract:
+    """The contract's enhanced-access rules: PCNs meeting each, hours per band, shortfalls."""
+    table = enhanced_access_by_band(dataset, allocations, lp.targets)
+    bands = (*ENHANCED_ACCESS_BANDS, "total")
+    shortfall: list[EnhancedAccessShortfall] = [
+        {
+            "pcn_code": str(r["pcn_code"]),
+            "band": band,
+            "required_hours": float(r[f"{band}_required"]),
+            "placed_hours": float(r[f"{band}_after"]),
+            "shortfall_hours": float(r[f"{band}_shortfall"]),
+        }
+        for _, r in table.iterrows()
+        for band in bands
+        if r[f"{band}_shortfall"] > 0
+    ]
+    return {
+        "enforced": bool(len(lp.targets)),
+        "pcns": len(table),
+        "pcns_meeting_all": int(table["contract_met"].sum()),
+        "pcns_meeting": {b: int((table[f"{b}_shortfall"] <= 0).sum()) for b in bands},
+        "hours_by_band_before": {b: float(table[f"{b}_before"].sum()) for b in bands},
+        "hours_by_band_after": {b: float(table[f"{b}_after"].sum()) for b in bands},
+        "shortfall": shortfall,
+    }

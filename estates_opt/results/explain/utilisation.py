@@ -1,0 +1,95 @@
+"""Room use before and after the plan: the utilisation table and its shares per site kind.
+
+utilisation.csv, the utilisation KPIs and the strategy gap (how far community
+estate is from the NEL target of full use) all come from the table made here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from estates_opt.inputs.dataset import Dataset, baseline_room_use, kind_utilisation, opening_rooms
+from estates_opt.results.kpis import CommunityGap, StrategyGap, UtilisationByBand
+from estates_opt.scenario import Scenario
+from estates_opt.schema import SITE_KINDS
+
+
+def utilisation_table(
+    dataset: Dataset, allocations: pd.DataFrame, scenario: Scenario, opened: set[tuple[str, str]]
+) -> pd.DataFrame:
+    """Capacity, fixed use and hours before/after per (site, room type, band)."""
+    cap = dataset.capacity[["site_id", "room_type", "band", "capacity_hours", "fixed_hours"]].copy()
+    if opened:
+        options = dataset.opening[
+            [
+                (s, b) in opened
+                for s, b in zip(dataset.opening["site_id"], dataset.opening["band"], strict=True)
+            ]
+        ]
+        extra = opening_rooms(options, dataset.capacity)[list(cap.columns)]
+        cap = pd.concat([cap, extra], ignore_index=True)
+    before = baseline_room_use(dataset).set_index(["site_id", "room_type", "band"])[
+        "baseline_hours"
+    ]
+    after = allocations.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
+    key = pd.MultiIndex.from_frame(cap[["site_id", "room_type", "band"]])
+    cap["before_hours"] = cap["fixed_hours"] + before.reindex(key).fillna(0.0).to_numpy()
+    cap["after_hours"] = cap["fixed_hours"] + after.reindex(key).fillna(0.0).to_numpy()
+    denom = cap["capacity_hours"].where(cap["capacity_hours"] > 0)
+    cap["before_utilisation"] = (cap["before_hours"] / denom).fillna(0.0)
+    cap["after_utilisation"] = (cap["after_hours"] / denom).fillna(0.0)
+    sites = dataset.premises.set_index("site_id")
+    cap.insert(1, "name", cap["site_id"].map(sites["name"]))
+    cap.insert(2, "kind", cap["site_id"].map(sites["kind"]))
+    cap["cap"] = cap["kind"].map({k: scenario.cap(k) for k in SITE_KINDS})
+    return cap.sort_values(["site_id", "room_type", "band"]).reset_index(drop=True)
+
+
+def _kind_shares(utilisation: pd.DataFrame, column: str) -> dict[str, pd.Series]:
+    """``column`` over capacity hours per site kind (NaN where a kind has no capacity), in the
+    weekday band and over all bands: the figures kpis.json and the strategy gap both report."""
+    weekday = utilisation[utilisation["band"] == "weekday"]
+    return {
+        label: kind_utilisation(rooms, [column], by_band=False).set_index("kind")["utilisation"]
+        for label, rooms in (("weekday", weekday), ("all_bands", utilisation))
+    }
+
+
+def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationByBand:
+    """``column`` (before or after hours) over capacity hours per site kind, in the weekday
+    band and over all bands (0 where a kind has no capacity): kpis.json's utilisation."""
+    shares = {
+        label: {str(kind): float(u) for kind, u in share.fillna(0.0).items()}
+        for label, share in _kind_shares(utilisation, column).items()
+    }
+    return {"weekday": shares["weekday"], "all_bands": shares["all_bands"]}
+
+
+def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
+    """How far the plan is from the strategy's targets (DOMAIN.md).
+
+    The NEL strategy aims at 100% community asset utilisation; the gap is
+    measured in the weekday band and over all bands, with the free room-hours
+    left (capacity minus hours used) by site kind and band.
+    """
+    gap: dict[str, CommunityGap] = {}
+    for label, share in _kind_shares(utilisation, "after_hours").items():
+        after = share.get("community", np.nan)
+        # no community capacity: nothing to fill, so no gap
+        gap[label] = (
+            {"target": 1.0, "after": 0.0, "gap": 0.0}
+            if np.isnan(after)
+            else {"target": 1.0, "after": float(after), "gap": 1.0 - float(after)}
+        )
+    free = (
+        utilisation.assign(
+            free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
+        )
+        .groupby(["kind", "band"])["free"]
+        .sum()
+    )
+    by_kind: dict[str, dict[str, float]] = {}
+    for (kind, band), hours in free.items():
+        by_kind.setdefault(str(kind), {})[str(band)] = float(hours)
+    return {"community_utilisation": gap, "free_room_hours_after": by_kind}
