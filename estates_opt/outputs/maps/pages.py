@@ -37,16 +37,10 @@ from estates_opt.outputs.maps.assets import (
     script_safe,
     to_js_literal,
 )
-from estates_opt.outputs.maps.data import (
-    CATEGORY_STYLE,
-    MapData,
-    basemap_layer,
-    build_map_data,
-    imd_legend,
-    imd_profile,
-    lsoa_layer,
-    with_points,
-)
+from estates_opt.outputs.maps.data import MapData, build_map_data
+from estates_opt.outputs.maps.geometry import with_points
+from estates_opt.outputs.maps.layers import basemap_layer, imd_legend, imd_profile, lsoa_layer
+from estates_opt.outputs.maps.style import CATEGORY_STYLE
 
 if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
