@@ -22,7 +22,7 @@ from shapely.geometry import LineString
 
 from estates_opt.errors import OutputWriteError
 from estates_opt.outputs.files import GPKG_FIXED_DATE, _gdal_config
-from estates_opt.outputs.maps.data import CATEGORY_STYLE, KIND_STYLE, sessions
+from estates_opt.outputs.maps.style import CATEGORY_STYLE, KIND_STYLE, sessions
 from estates_opt.results.explain import MOVE_COLUMNS
 from estates_opt.schema import GEOGRAPHIC_CRS, REHOUSED_CATEGORY
 
