@@ -37,7 +37,9 @@ from estates_opt.errors import InfeasibleError, SolverUnavailableError
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.result import SolveStatus
-from estates_opt.model.solve import _highs_status, _pulp_status, fix_integers, solve_model
+from estates_opt.model.solve import fix_integers, solve_model
+from estates_opt.model.status import highs_status as _highs_status
+from estates_opt.model.status import pulp_status as _pulp_status
 from estates_opt.pipeline import solve
 from estates_opt.scenario import Solver
 

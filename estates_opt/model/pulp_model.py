@@ -2,7 +2,7 @@
 
 This expression model is what CBC solves (PuLP writes it out for the binary)
 and what a user gets to inspect or export; HiGHS through PuLP is handed the
-arrays themselves (:func:`estates_opt.model.solve.pass_model`), so the default
+arrays themselves (:func:`estates_opt.model.highs_direct.pass_model`), so the default
 route never builds it.
 
 Variables come from ``prob.add_variable`` and expressions from lists of
