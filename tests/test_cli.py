@@ -278,7 +278,7 @@ def test_help_shows_no_type_after_flags(command):
 
 
 def test_names_match_without_punctuation():
-    from estates_opt.cli import _plain
+    from estates_opt.cli.explain_text import _plain
 
     assert (
         _plain("queens hospital") == _plain("Queen's Hospital") == _plain("QUEEN\u2019S HOSPITAL")
@@ -302,7 +302,7 @@ def test_without_a_terminal_each_step_says_when_it_ends(tiny_plan_dir):
 def test_a_long_step_without_a_terminal_says_it_is_still_going(monkeypatch, capsys):
     import time
 
-    from estates_opt import cli
+    from estates_opt.cli import terminal as cli
 
     monkeypatch.setattr(cli, "HEARTBEAT_S", 0.05)
     with cli._logged_step("solving 3 scenarios..."):

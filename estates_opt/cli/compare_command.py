@@ -1,0 +1,85 @@
+"""``estates-opt compare``: solve several scenarios in parallel and compare them side by side."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from estates_opt.cli.app import MAPS_HELP, Quiet, Verbose
+from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_WRITE_FAILED, _tool_errors
+from estates_opt.cli.summaries import _print_comparison
+from estates_opt.cli.terminal import _setup_logging, _step, console, err
+
+
+def compare(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario TOML files (first = reference).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plans and comparison.")],
+    dask: Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")] = False,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option("--dask-scheduler", help="Use an existing Dask cluster (tcp://host:port)."),
+    ] = None,
+    maps: Annotated[
+        Path | None, typer.Option("--maps", help=MAPS_HELP + " Default: no maps.")
+    ] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Solve several scenarios in parallel and compare them side by side.
+
+    Writes each plan to OUT/NAME/ (NAME = the scenario name), then OUT/comparison.csv (one row per KPI, one
+    column per scenario, differences against the first; byte-identical for the same inputs),
+    OUT/comparison.html (the table and offline charts) and OUT/comparison_times.csv (run times,
+    kept apart because they vary).
+
+    Example: `estates-opt compare models/nel_*.toml --out outputs/cmp`
+
+    Exit codes: 0 every scenario optimal; 1 any scenario not optimal or not solved; 2 bad input.
+    """
+    from estates_opt.compare import compare_scenarios
+
+    _setup_logging(verbose, quiet)
+    started = time.perf_counter()
+    stopped = (
+        "stopped (Ctrl-C): each plan folder is either complete or unchanged; the comparison "
+        "was not written."
+    )
+    with _tool_errors(stopped):
+        where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
+        with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
+            table = compare_scenarios(
+                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=maps or False
+            )
+    results = table.attrs.get("results", [])
+    seconds = time.perf_counter() - started
+    names = [r["name"] for r in results]
+    if quiet:
+        statuses = ", ".join(f"{n} {table.at['status', n]}" for n in names)
+        console.print(f"compared {len(names)}: {statuses}", markup=False, highlight=False)
+    else:
+        _print_comparison(table, names, results)
+        console.print(
+            f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
+            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
+            + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
+            + f" in {seconds:.1f} s",
+            highlight=False,
+        )
+    for result in results:
+        if "error" in result:
+            err.print(
+                f"[bold red]{escape(result['name'])}[/]: {escape(result['error'])}",
+                highlight=False,
+            )
+    if any(r.get("error_kind") == "bad_input" for r in results):
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if any(r.get("error_kind") == "write" for r in results):
+        raise typer.Exit(EXIT_WRITE_FAILED)
+    if any(table.at["status", n] not in ("optimal", "improved") for n in names):
+        raise typer.Exit(EXIT_NOT_OPTIMAL)

@@ -1,0 +1,188 @@
+"""``estates-opt solve`` (with ``--phases``) and ``estates-opt robust``: solve and write plans."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from estates_opt.cli.app import DEFAULT_SCENARIO, MAPS_HELP, Quiet, Tiles, Verbose
+from estates_opt.cli.exits import EXIT_NOT_OPTIMAL, _tool_errors
+from estates_opt.cli.summaries import print_plan_summary
+from estates_opt.cli.terminal import _setup_logging, _step, console, err
+
+if TYPE_CHECKING:
+    from estates_opt.results.plan import Plan
+
+
+def solve(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")] = DEFAULT_SCENARIO,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Plan folder (default outputs/NAME, NAME = scenario name)."
+        ),
+    ] = None,
+    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
+    no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
+    phases: Annotated[
+        str | None,
+        typer.Option(
+            "--phases",
+            help="Relocation counts of the phased plan, e.g. 10,25,50 (overrides "
+            "relocation.phases).",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Whole-session plans: a narrower, about 4x faster search (solver.effort = "
+            "'quick'; the plan may cost a few % more).",
+        ),
+    ] = False,
+    tiles: Tiles = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Solve a scenario, verify the plan, and write tables, KPIs, GeoPackage, workbook and maps.
+
+    Example: `estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline`
+
+    Exit codes: 0 plan written (optimal, or improved borough by borough: status
+    'improved', its gap to the LP bound shown); 1 stopped at a limit (plan written) or no
+    feasible plan; 2 bad input; 3 outputs could not be written (disk full); 130 stopped
+    by Ctrl-C. A failed or stopped run writes nothing: earlier outputs stay as they were.
+    """
+    from estates_opt.inputs.changes import load_scenario_checked
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.maps.pages import scenario_maps_dir
+    from estates_opt.outputs.plan_folder import check_output_folders, write_plan
+    from estates_opt.pipeline import solve as solve_plan
+
+    _setup_logging(verbose, quiet)
+    started = time.perf_counter()
+    with _tool_errors():
+        with _step("reading scenario and dataset...", quiet):
+            sc = load_scenario_checked(scenario)
+            if phases is not None:
+                sc = with_phases(sc, phases)
+            if quick:
+                solver = sc.solver.model_copy(update={"effort": "quick"})
+                sc = sc.model_copy(update={"solver": solver})
+            out_dir = out or Path("outputs") / sc.name
+            maps_dir = scenario_maps_dir(maps, sc.name)
+            check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
+            dataset = read_dataset(sc.dataset_path())
+        with _step(f"solving {sc.name}...", quiet):
+            plan = solve_plan(dataset, sc)
+        with _step("writing plan and maps...", quiet):
+            write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
+    seconds = time.perf_counter() - started
+    _report_solved(plan, out_dir, None if no_maps else maps_dir, quiet, seconds)
+
+
+def _report_solved(
+    plan: Plan, out_dir: Path, maps_dir: Path | None, quiet: bool, seconds: float
+) -> None:
+    """The plan's summary and where it was written; exit 1 if it may not be optimal."""
+    if quiet:
+        console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
+    else:
+        print_plan_summary(plan, seconds)
+        console.print(
+            f"plan written to [bold]{escape(str(out_dir))}[/]"
+            + ("" if maps_dir is None else f", maps to [bold]{escape(str(maps_dir))}[/]"),
+            highlight=False,
+        )
+    if plan.status == "improved" and not quiet:
+        gap = plan.kpis.get("gap")
+        console.print(
+            "note: whole-session plan improved borough by borough within the time budget"
+            + (f"; {gap:.1%} from the LP bound (a loose bound)" if gap is not None else ""),
+            highlight=False,
+        )
+    elif plan.status != "optimal":
+        limit = plan.kpis.get("stopped_at")
+        err.print(
+            f"[yellow]warning[/]: the solver stopped with status '{plan.status}'"
+            + (f" at its {escape(limit)}" if limit else "")
+            + " (the plan is feasible but may not be optimal).",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_NOT_OPTIMAL)
+
+
+def with_phases(sc: Any, text: str) -> Any:
+    """The scenario with the ``--phases`` ladder, checked like the scenario key."""
+    from pydantic import ValidationError
+
+    from estates_opt.errors import ScenarioError
+    from estates_opt.scenario import Relocation
+
+    try:
+        ladder = [int(part) for part in text.split(",") if part.strip()]
+        relocation = Relocation.model_validate({**sc.relocation.model_dump(), "phases": ladder})
+    except (ValueError, ValidationError):
+        problem = (
+            f"--phases '{text}': give increasing whole numbers of relocations separated by "
+            "commas, e.g. --phases 10,25,50"
+        )
+        raise ScenarioError(problem, [problem]) from None
+    return sc.model_copy(update={"relocation": relocation})
+
+
+# --- robust --------------------------------------------------------------------------------
+
+
+def robust(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")] = DEFAULT_SCENARIO,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder (default outputs/NAME_robust)."),
+    ] = None,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> None:
+    """Solve a scenario and its low/high demand and room-cost variants; list the moves that hold.
+
+    Writes OUT/robust_core.csv (every move of the central plan, the variants that make it too,
+    and whether it is in the robust core: made by all five) and OUT/robust_summary.json.
+
+    Example: `estates-opt robust models/nel_baseline.toml --out outputs/nel_robust`
+
+    Exit codes: 0 every variant optimal; 1 a variant not optimal; 2 bad input; 3 outputs could
+    not be written; 130 stopped by Ctrl-C. A failed or stopped run writes nothing.
+    """
+    from estates_opt.inputs.changes import load_scenario_checked
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.files import staged_directory, write_csv, write_json
+    from estates_opt.outputs.plan_folder import check_output_folders
+    from estates_opt.robust import robust_core
+
+    _setup_logging(verbose, quiet)
+    started = time.perf_counter()
+    with _tool_errors():
+        with _step("reading scenario and dataset...", quiet):
+            sc = load_scenario_checked(scenario)
+            out_dir = out or Path("outputs") / f"{sc.name}_robust"
+            check_output_folders(sc.dataset_path(), out_dir, None)
+            dataset = read_dataset(sc.dataset_path())
+        with _step(f"solving {sc.name} and 4 variants...", quiet):
+            core = robust_core(dataset, sc)
+        with _step("writing the robust core...", quiet), staged_directory(out_dir) as staging:
+            write_csv(core.moves, staging / "robust_core.csv")
+            write_json(core.summary, staging / "robust_summary.json")
+    summary = core.summary
+    line = (
+        f"{summary['moves_robust']:,} of {summary['moves_central']:,} moves hold in all "
+        f"{len(summary['variants'])} variants ({summary['hours_moved_robust']:,.1f} of "
+        f"{summary['hours_moved_central']:,.1f} h/week); written to {out_dir} in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if any(status not in ("optimal", "improved") for status in summary["status"].values()):
+        raise typer.Exit(EXIT_NOT_OPTIMAL)

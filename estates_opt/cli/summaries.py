@@ -1,0 +1,295 @@
+"""Tables printed on the terminal: a dataset, a checked scenario, a solved plan, a comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from estates_opt.cli.terminal import console
+
+if TYPE_CHECKING:
+    from estates_opt.model.program import LinearProgram
+    from estates_opt.results.kpis import Kpis
+    from estates_opt.results.plan import Plan
+    from estates_opt.scenario import Scenario
+
+
+def _km(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if number != number else f"{number:.2f} km"
+
+
+def _print_dataset_summary(summary: dict[str, Any]) -> None:
+    counts = Table(title="Dataset", show_header=False)
+    for kind, n in summary["sites_by_kind"].items():
+        counts.add_row(f"sites: {escape(str(kind))}", f"{n:,}")
+    counts.add_row("PCNs", f"{summary['pcns']:,}")
+    counts.add_row("LSOAs", f"{summary['lsoas']:,}")
+    counts.add_row("population (LSOAs)", f"{summary['population']:,.0f}")
+    counts.add_row("registered patients (PCNs)", f"{summary['registered_patients']:,.0f}")
+    counts.add_row("services", f"{summary['services']}")
+    counts.add_row("opening options (site x band)", f"{summary['opening_options']:,}")
+    located = summary.get("patients_located") or {}
+    if located:
+        counts.add_row(
+            "registered patients located (patients.csv)",
+            f"{located['patients_located']:,.0f} of {located['patients']:,.0f} "
+            f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
+        )
+    for category, hours in sorted(summary["demand_by_category"].items()):
+        counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
+    console.print(counts)
+    util = Table(title="Capacity and today's utilisation (fixed + baseline) by kind and band")
+    for col in ("kind", "band", "capacity h/wk", "fixed h/wk", "baseline h/wk", "utilisation"):
+        util.add_column(col, justify="left" if col in ("kind", "band") else "right")
+    for row in summary["utilisation"].itertuples(index=False):
+        util.add_row(
+            escape(str(row.kind)),
+            escape(str(row.band)),
+            f"{row.capacity_hours:,.0f}",
+            f"{row.fixed_hours:,.0f}",
+            f"{row.baseline_hours:,.0f}",
+            f"{row.utilisation:.1%}",
+        )
+    console.print(util)
+
+
+def _print_scenario_summary(path: Path, scenario: Scenario, lp: LinearProgram) -> None:
+    """A checked scenario: what it changes, the model it builds and the solver it asks for."""
+    variables, constraints, _ = lp.shape
+    console.print(
+        f"[bold green]{escape(str(path))} is valid[/]: scenario "
+        f"[bold]{escape(scenario.name)}[/] on {escape(str(scenario.dataset_path()))}",
+        highlight=False,
+    )
+    b = scenario.buildings
+    facts = Table(show_header=False)
+    facts.add_row("description", escape(scenario.description or "-"))
+    facts.add_row(
+        "buildings",
+        f"{len(b.close)} closed, {len(b.new)} new, {len(b.capacity)} capacity and "
+        f"{len(b.opening)} opening-hour changes",
+    )
+    g = scenario.growth
+    facts.add_row(
+        "growth",
+        f"overall x{g.overall:g}, population x{g.population:g}, "
+        f"{len(g.by_service)} service and {len(g.by_borough)} borough factors",
+    )
+    o = scenario.options
+    facts.add_row(
+        "options",
+        f"whole sessions {'yes' if o.whole_sessions else 'no'}, opening decisions "
+        f"{'yes' if o.opening_decisions else 'no'}, move budget "
+        f"{'-' if o.move_budget_hours is None else f'{o.move_budget_hours:g} h/week'}, "
+        f"{len(scenario.pinned)} pinned",
+    )
+    facts.add_row(
+        "model",
+        f"{'MIP' if lp.is_mip else 'LP'}: {variables:,} variables, {constraints:,} constraints",
+    )
+    facts.add_row(
+        "solver",
+        f"{scenario.solver.name} ({scenario.solver.backend}), time limit "
+        f"{scenario.solver.time_limit_s:g} s, MIP gap {scenario.solver.mip_gap:g}",
+    )
+    console.print(facts)
+    for note in lp.diagnostics[:10]:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
+
+
+def print_plan_summary(plan: Plan, seconds: float) -> None:
+    """One screen: utilisation by kind before/after against the cap, then the headline facts."""
+    k = plan.kpis
+    console.print(_utilisation_table(plan))
+    facts = Table(show_header=False)
+    _movement_rows(facts, k)
+    _access_rows(facts, k)
+    _travel_rows(facts, k)
+    _solver_rows(facts, k, seconds)
+    console.print(facts)
+    for note in k.get("diagnostics", [])[:10]:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False)
+
+
+def _utilisation_table(plan: Plan) -> Table:
+    """Utilisation by site kind, weekday before and after against the cap, all bands after."""
+    k = plan.kpis
+    table = Table(title=f"{escape(plan.scenario.name)}: {k['status']}")
+    table.add_column("site kind")
+    for column in ("weekday before", "weekday after", "cap", "all bands after"):
+        table.add_column(column, justify="right")
+    before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+    all_bands = k["utilisation_after"].get("all_bands", {})
+    for kind in sorted(after):
+        table.add_row(
+            escape(str(kind)),
+            f"{before.get(kind, 0):.1%}",
+            f"{after.get(kind, 0):.1%}",
+            f"{plan.scenario.cap(kind):.0%}",
+            f"{all_bands.get(kind, 0):.1%}",
+        )
+    return table
+
+
+def _movement_rows(facts: Table, k: Kpis) -> None:
+    """Hours moved, relocations, buildings used, site-bands opened and unmet hours."""
+    moved = f"{k['hours_moved']:,.1f}"
+    if k.get("least_movement_hours"):
+        moved += (
+            f" ({k['movement_ratio_to_least']:.2f}x the least, {k['least_movement_hours']:,.0f})"
+        )
+    facts.add_row("hours moved / week", moved)
+    if k.get("least_relocations") is not None:
+        facts.add_row(
+            "relocations (moves.csv lines)",
+            f"{k['relocations']} (fewest possible {k['least_relocations']})",
+        )
+    facts.add_row(
+        "buildings used before -> after",
+        f"{k['buildings_used_before']} -> {k['buildings_used_after']}",
+    )
+    if k.get("sites_opened"):
+        facts.add_row("site-bands opened", f"{len(k['sites_opened'])}")
+    facts.add_row("unmet hours / week", f"{k['unmet_hours_total']:,.1f}")
+
+
+def _access_rows(facts: Table, k: Kpis) -> None:
+    """Enhanced access (and its contract), and the gap to the strategy's utilisation target."""
+    facts.add_row(
+        "enhanced access met for every PCN", "yes" if k["enhanced_access_all_met"] else "no"
+    )
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        met, every = contract["pcns_meeting"], contract["pcns"]
+        before, after = contract["hours_by_band_before"], contract["hours_by_band_after"]
+        facts.add_row(
+            "EA contract: PCNs meeting evening / Saturday / total",
+            f"{met['evening']}/{every} / {met['saturday']}/{every} / {met['total']}/{every}",
+        )
+        facts.add_row(
+            "EA h/week evening, Saturday: before -> after",
+            f"{before['evening']:,.1f}, {before['saturday']:,.1f} -> "
+            f"{after['evening']:,.1f}, {after['saturday']:,.1f}",
+        )
+    gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
+    if gap:
+        facts.add_row(
+            "community utilisation vs strategy's 100% (weekday)",
+            f"{gap['after']:.1%} ({gap['gap']:.1%} short)",
+        )
+    free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
+    if free:
+        facts.add_row(
+            "free room-hours/week left (weekday, by kind)",
+            ", ".join(
+                f"{kind} {bands.get('weekday', 0):,.0f}" for kind, bands in sorted(free.items())
+            ),
+        )
+
+
+def _travel_rows(facts: Table, k: Kpis) -> None:
+    """Mean travel before and after, overall and by PTAL band."""
+    facts.add_row(
+        "mean travel before -> after (km)",
+        f"{k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f}",
+    )
+    ptal = k.get("travel_km_by_ptal_band")
+    if ptal:
+        groups = (("low_ptal_0_1b", "PTAL 0-1b"), ("high_ptal_4_6b", "PTAL 4-6b"))
+        facts.add_row(
+            "travel by PTAL before -> after",
+            ", ".join(
+                f"{label} {_km(ptal['before'].get(key))} -> {_km(ptal['after'].get(key))}"
+                for key, label in groups
+                if key in ptal["after"]
+            ),
+        )
+
+
+def _solver_rows(facts: Table, k: Kpis, seconds: float) -> None:
+    """Objective, solver and gap, model size, verification and run time."""
+    facts.add_row("objective (GBP-eq/week)", f"{k['objective']:,.0f}")
+    solver_gap = k.get("gap")
+    facts.add_row(
+        "solver / gap",
+        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.2%}'}",
+    )
+    facts.add_row(
+        "model",
+        f"{'MIP' if k['model'].get('mip') else 'LP'}: {k['model']['variables']:,} variables, "
+        f"{k['model']['constraints']:,} constraints",
+    )
+    facts.add_row("verified", "yes" if k.get("verified") else "NO")
+    facts.add_row("time", f"{seconds:.1f} s")
+
+
+#: Rows of the comparison printed on screen, with short labels (every KPI is in the files).
+KEY_ROWS = {
+    "status": "status",
+    "objective": "objective (GBP-eq/wk)",
+    "objective.cost": "room cost (GBP/wk)",
+    "gap": "MIP gap",
+    "unmet_hours": "unmet (h/wk)",
+    "hours_moved": "moved (h/wk)",
+    "buildings_used_after": "buildings used",
+    "site_bands_opened": "site-bands opened",
+    "utilisation_after.gp_practice.weekday": "GP practices, weekday",
+    "utilisation_after.pcn_hub.weekday": "PCN hubs, weekday",
+    "utilisation_after.community.weekday": "community, weekday",
+    "utilisation_after.acute.weekday": "acute, weekday",
+    "travel_km_after": "travel (km)",
+    "travel_km_after.deprived_imd_1_2": "travel IMD 1-2 (km)",
+    "travel_km_after.least_deprived_imd_9_10": "travel IMD 9-10 (km)",
+}
+
+
+def _short(value: Any, unit: str) -> str:
+    from estates_opt.outputs.comparison import format_value
+
+    if isinstance(value, float) and unit == "fraction":
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    return format_value(value)
+
+
+def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]]) -> None:
+    """Key rows, one column per scenario; split into several tables on a narrow terminal."""
+    prefix = _common_prefix(names)
+    per_table = max(1, (console.width - 26) // 12)
+    times = {r["name"]: r.get("seconds", {}).get("total") for r in results}
+    for start in range(0, len(names), per_table):
+        chunk = names[start : start + per_table]
+        view = Table(
+            title="Scenario comparison (key rows; every KPI is in comparison.csv)"
+            if start == 0
+            else None,
+            caption=f"scenario names without the common prefix '{prefix}'" if prefix else None,
+        )
+        view.add_column("after the plan", no_wrap=True)
+        for name in chunk:
+            view.add_column(escape(name[len(prefix) :]), justify="right", overflow="fold")
+        for key, label in KEY_ROWS.items():
+            if key in table.index:
+                unit = table.at[key, "unit"]
+                view.add_row(label, *(escape(_short(table.at[key, n], unit)) for n in chunk))
+        view.add_row("time (s)", *(_short(times.get(n), "s") for n in chunk))
+        console.print(view)
+
+
+def _common_prefix(names: list[str]) -> str:
+    if len(names) < 2:
+        return ""
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    cut = max(prefix.rfind("_"), prefix.rfind("-"))
+    return prefix[: cut + 1] if cut >= 0 else ""
