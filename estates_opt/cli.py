@@ -784,7 +784,7 @@ def compare(
 
 
 def _short(value: Any, unit: str) -> str:
-    from estates_opt.outputs.comparison import format_value
+    from estates_opt.outputs.comparison.table import format_value
 
     if isinstance(value, float) and unit == "fraction":
         return f"{value:.1%}"
