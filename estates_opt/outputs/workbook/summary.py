@@ -51,6 +51,25 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     rows.append(
         ("Enhanced access met in every PCN", YES_NO[bool(k["enhanced_access_all_met"])], None)
     )
+    rows += _contract_and_strategy_rows(k)
+    rows += [
+        ("Mean travel before (km)", k.get("travel_km_before"), KM),
+        ("Mean travel after (km)", k.get("travel_km_after"), KM),
+        ("Sites opened in a band", ", ".join(k.get("sites_opened", [])) or "none", None),
+        (
+            "Model",
+            f"{k['model']['variables']:,} variables, {k['model']['constraints']:,} rows",
+            None,
+        ),
+    ]
+    for note in k.get("diagnostics", []):
+        rows.append(("Note", note, None))
+    return rows
+
+
+def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
+    """The Summary rows of the enhanced-access contract (when enforced) and the strategy gap."""
+    rows: list[tuple[str, Any, str | None]] = []
     contract = k.get("enhanced_access_contract", {})
     if contract.get("enforced"):
         for band, label in (("evening", "evening"), ("saturday", "Saturday"), ("total", "total")):
@@ -78,18 +97,6 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
         for band, hours in sorted(bands.items()):
             rows.append((f"Free room-hours left: {kind}, {band}", hours, HOURS))
-    rows += [
-        ("Mean travel before (km)", k.get("travel_km_before"), KM),
-        ("Mean travel after (km)", k.get("travel_km_after"), KM),
-        ("Sites opened in a band", ", ".join(k.get("sites_opened", [])) or "none", None),
-        (
-            "Model",
-            f"{k['model']['variables']:,} variables, {k['model']['constraints']:,} rows",
-            None,
-        ),
-    ]
-    for note in k.get("diagnostics", []):
-        rows.append(("Note", note, None))
     return rows
 
 
