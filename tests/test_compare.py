@@ -368,7 +368,7 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
 
 def test_change_chart_labels_never_run_into_the_measure_names():
     """A long fall's label would cross into the names column: it goes right of zero instead."""
-    from estates_opt.outputs.comparison import _change_chart, _text_px
+    from estates_opt.outputs.comparison.charts import _change_chart, _text_px
 
     table = pd.DataFrame(
         {

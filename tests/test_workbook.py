@@ -20,10 +20,10 @@ from estates_opt.outputs.workbook import (
     MIN_PRINT_SCALE,
     POINTS_PER_WIDTH,
     PRINTABLE_POINTS,
-    _label,
     number_format,
     write_workbook,
 )
+from estates_opt.outputs.workbook.formats import column_label as _label
 from estates_opt.outputs.xlsx import PAPER_A3, PAPER_A4, Book, CellStyle, Sheet
 from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario
@@ -344,9 +344,9 @@ def test_every_value_reads_back_as_written(tiny_plan, tmp_path):
 
 
 def test_a_table_longer_than_a_sheet_keeps_the_rows_a_sheet_holds(tiny_plan, tmp_path, monkeypatch):
-    from estates_opt.outputs import workbook
+    from estates_opt.outputs.workbook import sheets
 
-    monkeypatch.setattr(workbook, "EXCEL_MAX_ROWS", 3)
+    monkeypatch.setattr(sheets, "EXCEL_MAX_ROWS", 3)
     plan = dataclasses.replace(tiny_plan, utilisation=tiny_plan.utilisation.head(5))
     book = load_workbook(write_workbook(plan, tmp_path / "cut.xlsx"))
     assert book["Utilisation"].max_row == 3  # the header and the first two rows

@@ -251,7 +251,7 @@ KEY_ROWS = {
 
 
 def _short(value: Any, unit: str) -> str:
-    from estates_opt.outputs.comparison import format_value
+    from estates_opt.outputs.comparison.table import format_value
 
     if isinstance(value, float) and unit == "fraction":
         return f"{value:.1%}"

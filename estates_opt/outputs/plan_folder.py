@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import cast
+from types import UnionType
+from typing import Any, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
 
 import geopandas as gpd
 import pandas as pd
@@ -146,23 +147,48 @@ TEXT_COLUMNS = frozenset(
 )  # fmt: skip
 
 _NUMBER = (int, float)
-#: KPIs the readers of a plan use, with the JSON types they must have.
-KPI_TYPES: dict[str, tuple[type, ...]] = {
-    "status": (str,),
-    "utilisation_before": (dict,),
-    "utilisation_after": (dict,),
-    "hours_moved": _NUMBER,
-    "unmet_hours_total": _NUMBER,
-    "demand_hours_total": _NUMBER,
-    "unmet_hours_by_category": (dict,),
-    "buildings_used_before": _NUMBER,
-    "buildings_used_after": _NUMBER,
-    "enhanced_access_all_met": (bool,),
-    "travel_km_before": (*_NUMBER, type(None)),
-    "travel_km_after": (*_NUMBER, type(None)),
-    "sites_opened": (list,),
-    "model": (dict,),
-}
+#: KPIs the readers of a plan use; the JSON types each must have come from :class:`Kpis`.
+READ_KPIS = (
+    "status",
+    "utilisation_before",
+    "utilisation_after",
+    "hours_moved",
+    "unmet_hours_total",
+    "demand_hours_total",
+    "unmet_hours_by_category",
+    "buildings_used_before",
+    "buildings_used_after",
+    "enhanced_access_all_met",
+    "travel_km_before",
+    "travel_km_after",
+    "sites_opened",
+    "model",
+)
+
+
+def _json_types(hint: Any) -> tuple[type, ...]:
+    """The types a kpis.json value declared as ``hint`` may have once read back from JSON.
+
+    JSON has one kind of number (``2.0`` may be read as ``2``), so ``int`` and ``float``
+    both allow either; records and tables are objects (``dict``), lists are arrays.
+    """
+    if get_origin(hint) in (Union, UnionType):
+        found: tuple[type, ...] = ()
+        for arg in get_args(hint):
+            found += tuple(t for t in _json_types(arg) if t not in found)
+        return found
+    if hint in _NUMBER:
+        return _NUMBER
+    if is_typeddict(hint) or get_origin(hint) is dict or hint is dict:
+        return (dict,)
+    if get_origin(hint) is list or hint is list:
+        return (list,)
+    return (hint,)  # str, bool, None's type
+
+
+_KPI_HINTS = get_type_hints(Kpis)
+#: :data:`READ_KPIS` with the JSON types they must have.
+KPI_TYPES: dict[str, tuple[type, ...]] = {key: _json_types(_KPI_HINTS[key]) for key in READ_KPIS}
 
 REWRITE = "write the plan again with `estates-opt solve` (the plan files are not for editing)."
 

@@ -1,0 +1,124 @@
+"""What the workbook's two label | value sheets list: the Summary and the Assumptions.
+
+The Summary reads a plan's headline numbers (``plan.kpis``) for people; the Assumptions
+are every setting of the scenario, flattened to dotted names, and where the data came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from estates_opt.outputs.workbook.formats import COUNT, HOURS, KM, PERCENT, POUNDS, YES_NO
+
+
+def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
+    """(measure, value, number format) rows of the Summary sheet."""
+    k = plan.kpis
+    scenario = plan.scenario
+    rows: list[tuple[str, Any, str | None]] = [
+        ("Scenario", scenario.name, None),
+        ("Description", scenario.description, None),
+        ("Solver status", k["status"], None),
+        ("Verified by the independent checker", YES_NO[bool(k.get("verified"))], None),
+        ("Objective (£-equivalent per week)", k.get("objective"), POUNDS),
+    ]
+    for term, value in k.get("objective_terms", {}).items():
+        rows.append((f"  of which {term} (£-equivalent per week)", value, POUNDS))
+    rows.append(("MIP gap", k.get("gap"), "0.00%"))
+    before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
+    for kind in sorted(after):
+        rows.append((f"Weekday utilisation before: {kind}", before.get(kind), PERCENT))
+        rows.append((f"Weekday utilisation after: {kind}", after.get(kind), PERCENT))
+        rows.append((f"Utilisation cap: {kind}", scenario.cap(kind), PERCENT))
+    rows += [
+        ("Hours moved per week", k["hours_moved"], HOURS),
+        ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
+        (
+            "Fewest relocations any plan needs (clinics that must move)",
+            k.get("least_relocations"),
+            COUNT,
+        ),
+        ("Least movement any plan needs (hours per week)", k.get("least_movement_hours"), HOURS),
+        ("Hours moved / least movement", k.get("movement_ratio_to_least"), "0.00"),
+        ("Travel weighted by (population or registered patients)", k.get("travel_weighting"), None),
+        ("Buildings used before", k["buildings_used_before"], COUNT),
+        ("Buildings used after", k["buildings_used_after"], COUNT),
+        ("Demand (hours per week)", k["demand_hours_total"], HOURS),
+        ("Unmet demand (hours per week)", k["unmet_hours_total"], HOURS),
+    ]
+    for category, hours in k["unmet_hours_by_category"].items():
+        rows.append((f"  unmet {category} (hours per week)", hours, HOURS))
+    rows.append(
+        ("Enhanced access met in every PCN", YES_NO[bool(k["enhanced_access_all_met"])], None)
+    )
+    rows += _contract_and_strategy_rows(k)
+    rows += [
+        ("Mean travel before (km)", k.get("travel_km_before"), KM),
+        ("Mean travel after (km)", k.get("travel_km_after"), KM),
+        ("Sites opened in a band", ", ".join(k.get("sites_opened", [])) or "none", None),
+        (
+            "Model",
+            f"{k['model']['variables']:,} variables, {k['model']['constraints']:,} rows",
+            None,
+        ),
+    ]
+    for note in k.get("diagnostics", []):
+        rows.append(("Note", note, None))
+    return rows
+
+
+def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
+    """The Summary rows of the enhanced-access contract (when enforced) and the strategy gap."""
+    rows: list[tuple[str, Any, str | None]] = []
+    contract = k.get("enhanced_access_contract", {})
+    if contract.get("enforced"):
+        for band, label in (("evening", "evening"), ("saturday", "Saturday"), ("total", "total")):
+            rows.append(
+                (f"PCNs meeting the EA contract: {label}", contract["pcns_meeting"][band], COUNT)
+            )
+        for band, label in (("evening", "evening"), ("saturday", "Saturday")):
+            rows.append(
+                (f"EA before: {label} (hours/week)", contract["hours_by_band_before"][band], HOURS)
+            )
+            rows.append(
+                (f"EA after: {label} (hours/week)", contract["hours_by_band_after"][band], HOURS)
+            )
+    gap = k.get("strategy_gap", {})
+    for label, key in (("weekday", "weekday"), ("all bands", "all_bands")):
+        frame = gap.get("community_utilisation", {}).get(key)
+        if frame:
+            rows.append(
+                (
+                    f"Community utilisation after, {label} (strategy target 100%)",
+                    frame["after"],
+                    PERCENT,
+                )
+            )
+    for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
+        for band, hours in sorted(bands.items()):
+            rows.append((f"Free room-hours left: {kind}, {band}", hours, HOURS))
+    return rows
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        out: list[tuple[str, Any]] = []
+        for key, value in data.items():
+            out += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = []
+        for i, value in enumerate(data):
+            out += _flatten(value, f"{prefix}[{i}]")
+        return out
+    return [(prefix, data)]
+
+
+def settings_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
+    """(setting, value, no format) rows of the Assumptions sheet: the scenario, then the data."""
+    settings = _flatten(plan.scenario.model_dump(mode="json"))
+    settings += [
+        ("data.source", plan.dataset.source),
+        ("data.attribution", plan.dataset.attribution or "(none given with the dataset)"),
+    ]
+    return [(key, value, None) for key, value in settings]
