@@ -1,4 +1,7 @@
-"""The tables of a synthetic dataset: LSOAs, PCNs, premises, demand, today's use, capacity."""
+"""The tables of a synthetic dataset: LSOAs, PCNs, premises, demand and today's use.
+
+Rooms, capacity and opening options come from :mod:`estates_opt.synthetic.capacity`.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from estates_opt.schema import PROJECTED_CRS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
-from estates_opt.synthetic.catalogue import (
-    COMMUNITY_OUT_OF_HOURS,
-    COST,
-    KIND_ORDER,
-    ROOMS,
-    SERVICE_COLUMNS,
-    SERVICES,
-)
+from estates_opt.schema import PROJECTED_CRS
+from estates_opt.synthetic.capacity import capacity_tables
+from estates_opt.synthetic.catalogue import SERVICE_COLUMNS, SERVICES
 from estates_opt.synthetic.geography import _geography, _pick_in_group, _spread
 from estates_opt.synthetic.scales import SCALES, Scale
 
@@ -75,7 +72,7 @@ def generate(scale: str | Scale, seed: int = 0) -> dict[str, pd.DataFrame]:
     services = pd.DataFrame(SERVICES, columns=SERVICE_COLUMNS)
     demand = _demand_table(services, geo.pcn_codes, pcns["registered_patients"].to_numpy(float))
     baseline = _baseline(s, demand, services, premises, centroid, site_xy)
-    capacity, opening = _capacity(premises, baseline, services, rng)
+    capacity, opening = capacity_tables(premises, baseline, services, rng)
     return {
         "premises": premises,
         "capacity": capacity,
@@ -309,96 +306,3 @@ def _baseline(
     return baseline.groupby(["pcn_code", "service_id", "site_id", "band"], as_index=False)[
         "hours_per_week"
     ].sum()
-
-
-def _capacity(
-    premises: gpd.GeoDataFrame,
-    baseline: pd.DataFrame,
-    services: pd.DataFrame,
-    rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rooms, capacity and fixed use per (site, room type, band), and opening options.
-
-    Practices and hospitals are calibrated to ~100% weekday use with today's
-    movable sessions (fixed work fills the rest); everything else is ~40% used.
-    """
-    n = len(premises)
-    site_ids = premises["site_id"].to_numpy()
-    kinds = premises["kind"].to_numpy()
-    kind_code = pd.Categorical(kinds, categories=list(KIND_ORDER)).codes
-    lo_cost = np.array([COST[k][0] for k in KIND_ORDER], float)[kind_code]
-    hi_cost = np.array([COST[k][1] for k in KIND_ORDER], float)[kind_code]
-    cost = np.round(rng.uniform(lo_cost, hi_cost), 2)
-    room_lo = np.array([[ROOMS[k][r][0] for r in ROOM_TYPES] for k in KIND_ORDER])[kind_code]
-    room_hi = np.array([[ROOMS[k][r][1] for r in ROOM_TYPES] for k in KIND_ORDER])[kind_code]
-    rooms = rng.integers(room_lo, room_hi + 1)
-
-    svc_room = services.set_index("service_id")["room_type"]
-    site_index = pd.Index(site_ids)
-    room_index = pd.Index(ROOM_TYPES)
-    bands = ("weekday", "evening", "saturday", "sunday")
-    band_index = pd.Index(bands)
-    used = np.zeros((n, len(ROOM_TYPES), len(bands)))
-    np.add.at(
-        used,
-        (
-            site_index.get_indexer(baseline["site_id"]),
-            room_index.get_indexer(baseline["service_id"].map(svc_room)),
-            band_index.get_indexer(baseline["band"]),
-        ),
-        baseline["hours_per_week"].to_numpy(float),
-    )
-    # Enough rooms that today's weekday sessions are at most 30% of them.
-    need_rooms = np.ceil(used[:, :, 0] / ROOM_HOURS_PER_WEEK["weekday"] / 0.3).astype(np.int64)
-    rooms = np.maximum(rooms, need_rooms)
-    ea_site = used[:, :, 1:].sum(axis=(1, 2)) > 0
-    out_of_hours = (
-        (kinds == "acute")
-        | (kinds == "pcn_hub")
-        | ea_site
-        | ((kinds == "community") & (rng.random(n) < COMMUNITY_OUT_OF_HOURS))
-    )
-    is_open = np.zeros((n, len(bands)), bool)
-    is_open[:, 0] = True
-    is_open[:, 1] = is_open[:, 2] = out_of_hours
-    full_kind = np.isin(kinds, ["gp_practice", "acute"])
-
-    per_band = np.array([ROOM_HOURS_PER_WEEK[b] for b in bands])
-    hours = rooms[:, :, None] * per_band[None, None, :]  # (site, room, band)
-    draw_full = rng.uniform(0.98, 1.04, hours.shape)
-    draw_quiet = rng.uniform(0.35, 0.45, hours.shape)
-    full = full_kind[:, None, None] & (np.arange(len(bands)) == 0)[None, None, :]
-    fixed = np.where(
-        full,
-        np.clip(hours * draw_full - used, 0.3 * hours, hours),
-        hours * draw_quiet,
-    )
-    site_i, room_i, band_i = np.nonzero(is_open[:, None, :] & (rooms[:, :, None] > 0))
-    capacity = pd.DataFrame(
-        {
-            "site_id": site_ids[site_i],
-            "room_type": np.asarray(ROOM_TYPES, dtype=object)[room_i],
-            "band": np.asarray(bands, dtype=object)[band_i],
-            "rooms": rooms[site_i, room_i],
-            "capacity_hours": np.round(hours[site_i, room_i, band_i], 2),
-            "fixed_hours": np.round(fixed[site_i, room_i, band_i], 2),
-            "cost_per_hour_gbp": cost[site_i],
-        }
-    )
-    # A site that is shut in an evening or Saturday band could open (not hospitals, not Sundays).
-    shut = ~is_open & (kinds != "acute")[:, None] & (np.arange(len(bands)) != 3)[None, :]
-    o_site, o_band = np.nonzero(shut)
-    open_cost = np.round(rng.uniform(300, 600, o_site.size), 2)
-    opening = pd.DataFrame(
-        {
-            "site_id": site_ids[o_site],
-            "band": np.asarray(bands, dtype=object)[o_band],
-            "open_cost_gbp_per_week": open_cost,
-            "cost_per_hour_gbp": cost[o_site],
-            **{
-                f"{r}_hours_if_opened": hours[o_site, k, o_band].astype(float)
-                for k, r in enumerate(ROOM_TYPES)
-            },
-        }
-    )
-    return capacity, opening
