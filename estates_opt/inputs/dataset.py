@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from estates_opt.errors import Problem
@@ -268,12 +269,18 @@ def canonical_order(frame: pd.DataFrame, spec: FileSpec) -> pd.DataFrame:
         return frame
     ranks = {c.name: {v: i for i, v in enumerate(c.allowed)} for c in spec.columns if c.allowed}
 
-    def rank(values: pd.Series) -> pd.Series:
+    def rank(values: pd.Series) -> np.ndarray:
+        """Integers that order like the column's sort key (schema rank, else its text)."""
         if values.name in ranks:
-            return values.map(ranks[str(values.name)]).fillna(len(ranks[str(values.name)]))
-        return values.astype(str)
+            known = ranks[str(values.name)]
+            return values.map(known).fillna(len(known)).to_numpy(dtype=float)
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":
+            values = values.astype(str)
+        return pd.factorize(values.to_numpy(dtype=object), sort=True)[0]
 
-    return frame.sort_values(columns, key=rank, kind="stable")
+    # np.lexsort is stable and takes its last key first: ties keep the file's order.
+    order = np.lexsort([rank(frame[c]) for c in reversed(columns)])
+    return frame.take(order)
 
 
 def _dtype(kind: str) -> str:

@@ -671,18 +671,22 @@ def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: Problem
         and slot_columns <= set(capacity.columns)
     ):
         rooms = dict(zip(services["service_id"], services["room_type"], strict=True))
-        slots = set(zip(capacity["site_id"], capacity["room_type"], capacity["band"], strict=True))
         # A site whose own capacity rows are wrong is reported there, not again here.
-        unsure = {
-            site
-            for site, room, band in slots
-            if room not in ROOM_TYPES or band not in BANDS or site not in site_ids
-        }
+        odd = ~(
+            capacity["room_type"].isin(ROOM_TYPES)
+            & capacity["band"].isin(BANDS)
+            & capacity["site_id"].isin(site_ids)
+        )
+        unsure = set(capacity.loc[odd.to_numpy(dtype=bool), "site_id"])
         # Rows whose slot is open are fine; the rest (few) are looked at one by one.
         used = pd.MultiIndex.from_arrays(
             [baseline["site_id"], baseline["service_id"].map(rooms), baseline["band"]]
         )
-        suspect = np.flatnonzero(~used.isin(list(slots)))
+        open_slots = pd.MultiIndex.from_arrays(
+            [capacity["site_id"], capacity["room_type"], capacity["band"]]
+        )
+        suspect = np.flatnonzero(~used.isin(open_slots))
+        slots: set[tuple[object, ...]] = set(open_slots) if suspect.size else set()
         for pos, service, site, band in zip(
             baseline.index[suspect],
             baseline["service_id"].iloc[suspect],
