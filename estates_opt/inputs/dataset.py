@@ -22,6 +22,8 @@ import pandas as pd
 
 from estates_opt.errors import Problem
 from estates_opt.inputs import cache as dataset_cache
+from estates_opt.inputs.cells import coerce_columns
+from estates_opt.inputs.cross_file import check_cross_file
 from estates_opt.inputs.files import (
     not_a_file,
     read_attribution,
@@ -29,14 +31,10 @@ from estates_opt.inputs.files import (
     resolve_input,
 )
 from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.inputs.geometry_checks import check_geometry
+from estates_opt.inputs.opening import opening_rooms
 from estates_opt.inputs.patients import WEIGHTED_BY_PATIENTS, located_summary, travel_weighting
-from estates_opt.inputs.validate import (
-    ProblemCollector,
-    check_cross_file,
-    check_geometry,
-    coerce_columns,
-    raise_if_problems,
-)
+from estates_opt.inputs.problems import ProblemCollector, raise_if_problems
 from estates_opt.schema import (
     GEOGRAPHIC_CRS,
     INPUT_FILES,
@@ -45,6 +43,20 @@ from estates_opt.schema import (
     ROOM_TYPES,
     FileSpec,
 )
+
+__all__ = [
+    "SPECS",
+    "Dataset",
+    "baseline_room_use",
+    "canonical_order",
+    "dataset_from_tables",
+    "kind_utilisation",
+    "opening_rooms",
+    "read_dataset",
+    "summarise",
+    "utilisation_by_kind",
+    "validate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -298,56 +310,6 @@ _Frame = TypeVar("_Frame", bound=pd.DataFrame)
 def _reset(frame: _Frame) -> _Frame:
     """``frame`` numbered 0..n-1, as every Dataset table is (positions equal index labels)."""
     return frame.reset_index(drop=True)
-
-
-# --- opening options -----------------------------------------------------------
-
-
-def opening_rooms(opening: pd.DataFrame, capacity: pd.DataFrame) -> pd.DataFrame:
-    """opening.csv rows as capacity rows: one per (site, band, room type) with hours.
-
-    The one place that turns the wide ``<room>_hours_if_opened`` columns into the
-    long shape of capacity.csv, for the builder, scenario changes and the report.
-    A row with no ``cost_per_hour_gbp`` costs what the site's open rooms cost on
-    average (0 if it has none); opened rooms carry no fixed work.
-    """
-    columns = [
-        "site_id",
-        "room_type",
-        "band",
-        "capacity_hours",
-        "fixed_hours",
-        "cost_per_hour_gbp",
-        "open_cost_gbp_per_week",
-    ]
-    if not len(opening):
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object if c in columns[:3] else float) for c in columns}
-        )
-    cost = (
-        opening["cost_per_hour_gbp"].astype(float)
-        if "cost_per_hour_gbp" in opening
-        else pd.Series(float("nan"), index=opening.index)
-    )
-    site_cost = capacity.groupby("site_id")["cost_per_hour_gbp"].mean()
-    cost = cost.fillna(opening["site_id"].map(site_cost)).fillna(0.0)
-    parts = [
-        pd.DataFrame(
-            {
-                "site_id": opening["site_id"],
-                "room_type": room,
-                "band": opening["band"],
-                "capacity_hours": opening[f"{room}_hours_if_opened"].astype(float),
-                "fixed_hours": 0.0,
-                "cost_per_hour_gbp": cost,
-                "open_cost_gbp_per_week": opening["open_cost_gbp_per_week"].astype(float),
-            }
-        )
-        for room in ROOM_TYPES
-    ]
-    rooms = pd.concat(parts, ignore_index=True)
-    rooms = rooms[rooms["capacity_hours"] > 0]
-    return rooms.sort_values(["site_id", "band", "room_type"]).reset_index(drop=True)[columns]
 
 
 # --- summaries -----------------------------------------------------------------

@@ -284,11 +284,6 @@ def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Pro
     return (None if problems else parsed), problems
 
 
-def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
-    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN."""
-    return _checked(path, key)[1]
-
-
 def read_geo_table(
     path: Path, key: tuple[str, ...] = ()
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
