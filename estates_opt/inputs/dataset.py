@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from estates_opt.errors import Problem
 from estates_opt.inputs import cache as dataset_cache
+from estates_opt.inputs.cells import coerce_columns
+from estates_opt.inputs.cross_file import check_cross_file
 from estates_opt.inputs.files import (
     not_a_file,
     read_attribution,
@@ -28,14 +31,10 @@ from estates_opt.inputs.files import (
     resolve_input,
 )
 from estates_opt.inputs.geojson import read_geo_table
+from estates_opt.inputs.geometry_checks import check_geometry
+from estates_opt.inputs.opening import opening_rooms
 from estates_opt.inputs.patients import WEIGHTED_BY_PATIENTS, located_summary, travel_weighting
-from estates_opt.inputs.validate import (
-    ProblemCollector,
-    check_cross_file,
-    check_geometry,
-    coerce_columns,
-    raise_if_problems,
-)
+from estates_opt.inputs.problems import ProblemCollector, raise_if_problems
 from estates_opt.schema import (
     GEOGRAPHIC_CRS,
     INPUT_FILES,
@@ -44,6 +43,20 @@ from estates_opt.schema import (
     ROOM_TYPES,
     FileSpec,
 )
+
+__all__ = [
+    "SPECS",
+    "Dataset",
+    "baseline_room_use",
+    "canonical_order",
+    "dataset_from_tables",
+    "kind_utilisation",
+    "opening_rooms",
+    "read_dataset",
+    "summarise",
+    "utilisation_by_kind",
+    "validate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +281,18 @@ def canonical_order(frame: pd.DataFrame, spec: FileSpec) -> pd.DataFrame:
         return frame
     ranks = {c.name: {v: i for i, v in enumerate(c.allowed)} for c in spec.columns if c.allowed}
 
-    def rank(values: pd.Series) -> pd.Series:
+    def rank(values: pd.Series) -> np.ndarray:
+        """Integers that order like the column's sort key (schema rank, else its text)."""
         if values.name in ranks:
-            return values.map(ranks[str(values.name)]).fillna(len(ranks[str(values.name)]))
-        return values.astype(str)
+            known = ranks[str(values.name)]
+            return values.map(known).fillna(len(known)).to_numpy(dtype=float)
+        if pd.api.types.infer_dtype(values, skipna=False) != "string":
+            values = values.astype(str)
+        return pd.factorize(values.to_numpy(dtype=object), sort=True)[0]
 
-    return frame.sort_values(columns, key=rank, kind="stable")
+    # np.lexsort is stable and takes its last key first: ties keep the file's order.
+    order = np.lexsort([rank(frame[c]) for c in reversed(columns)])
+    return frame.take(order)
 
 
 def _dtype(kind: str) -> str:
@@ -291,56 +310,6 @@ _Frame = TypeVar("_Frame", bound=pd.DataFrame)
 def _reset(frame: _Frame) -> _Frame:
     """``frame`` numbered 0..n-1, as every Dataset table is (positions equal index labels)."""
     return frame.reset_index(drop=True)
-
-
-# --- opening options -----------------------------------------------------------
-
-
-def opening_rooms(opening: pd.DataFrame, capacity: pd.DataFrame) -> pd.DataFrame:
-    """opening.csv rows as capacity rows: one per (site, band, room type) with hours.
-
-    The one place that turns the wide ``<room>_hours_if_opened`` columns into the
-    long shape of capacity.csv, for the builder, scenario changes and the report.
-    A row with no ``cost_per_hour_gbp`` costs what the site's open rooms cost on
-    average (0 if it has none); opened rooms carry no fixed work.
-    """
-    columns = [
-        "site_id",
-        "room_type",
-        "band",
-        "capacity_hours",
-        "fixed_hours",
-        "cost_per_hour_gbp",
-        "open_cost_gbp_per_week",
-    ]
-    if not len(opening):
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object if c in columns[:3] else float) for c in columns}
-        )
-    cost = (
-        opening["cost_per_hour_gbp"].astype(float)
-        if "cost_per_hour_gbp" in opening
-        else pd.Series(float("nan"), index=opening.index)
-    )
-    site_cost = capacity.groupby("site_id")["cost_per_hour_gbp"].mean()
-    cost = cost.fillna(opening["site_id"].map(site_cost)).fillna(0.0)
-    parts = [
-        pd.DataFrame(
-            {
-                "site_id": opening["site_id"],
-                "room_type": room,
-                "band": opening["band"],
-                "capacity_hours": opening[f"{room}_hours_if_opened"].astype(float),
-                "fixed_hours": 0.0,
-                "cost_per_hour_gbp": cost,
-                "open_cost_gbp_per_week": opening["open_cost_gbp_per_week"].astype(float),
-            }
-        )
-        for room in ROOM_TYPES
-    ]
-    rooms = pd.concat(parts, ignore_index=True)
-    rooms = rooms[rooms["capacity_hours"] > 0]
-    return rooms.sort_values(["site_id", "band", "room_type"]).reset_index(drop=True)[columns]
 
 
 # --- summaries -----------------------------------------------------------------

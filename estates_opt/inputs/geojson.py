@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pandas as pd
 import pyproj
 
 from estates_opt.errors import Problem
+from estates_opt.inputs.geojson_frame import plain_frame
 
 #: Every ASCII digit read as "0" and "E" as "e", to look for the shapes of huge numbers below.
 _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789E", b"0000000000e")
@@ -97,21 +100,28 @@ def _crs_member_problem(name: str, crs: Any) -> Problem | None:
     return None
 
 
-def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
-    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A GeoJSON file's bytes and parsed document, and whether any number may be non-finite."""
+
+    raw: bytes
+    doc: Any
+    maybe_infinite: bool
+
+
+def _parse(path: Path) -> _Parsed | Problem:
+    """The file parsed as JSON (NaN and Infinity load as floats), or the problem that stops it."""
     name = path.name
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return [
-            Problem(
-                name,
-                f"is not UTF-8 text (bad byte at line {line}).",
-                fix="save it as UTF-8; GeoJSON is always UTF-8.",
-            )
-        ]
+        return Problem(
+            name,
+            f"is not UTF-8 text (bad byte at line {line}).",
+            fix="save it as UTF-8; GeoJSON is always UTF-8.",
+        )
     constants: list[str] = []  # NaN, Infinity, -Infinity as written
 
     def constant(word: str) -> float:
@@ -119,108 +129,159 @@ def _geojson_problems(path: Path, key: tuple[str, ...]) -> list[Problem]:
         return float(word)
 
     try:
-        doc = json.loads(text, parse_constant=constant)  # NaN... load as floats; reported below
+        doc = json.loads(text, parse_constant=constant)  # NaN... load as floats; reported later
     except json.JSONDecodeError as exc:
-        return [
-            Problem(
-                name,
-                f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).",
-                fix=GEOJSON_FIX,
-            )
-        ]
+        return Problem(
+            name,
+            f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).",
+            fix=GEOJSON_FIX,
+        )
     except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
-        return [Problem(name, f"is not valid JSON ({str(exc)[:80]}).", fix=GEOJSON_FIX)]
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        return [Problem(name, "is not a GeoJSON FeatureCollection.", fix=GEOJSON_FIX)]
-    features = doc.get("features")
-    if not isinstance(features, list):
-        return [Problem(name, "has no 'features' list.", column="features", fix=GEOJSON_FIX)]
-    if not features:
-        return [
-            Problem(name, "has no features.", fix="add the features, or export the layer again.")
-        ]
+        return Problem(name, f"is not valid JSON ({str(exc)[:80]}).", fix=GEOJSON_FIX)
     # Without a NaN/Infinity literal or a number that overflows to infinity, every number is
     # finite: skip looking at each one.
-    maybe_infinite = bool(constants) or _may_overflow(raw)
+    return _Parsed(raw, doc, bool(constants) or _may_overflow(raw))
+
+
+def _collection_problem(name: str, doc: Any) -> Problem | None:
+    """The problem if ``doc`` is not a FeatureCollection with a non-empty features list."""
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        return Problem(name, "is not a GeoJSON FeatureCollection.", fix=GEOJSON_FIX)
+    features = doc.get("features")
+    if not isinstance(features, list):
+        return Problem(name, "has no 'features' list.", column="features", fix=GEOJSON_FIX)
+    if not features:
+        return Problem(name, "has no features.", fix="add the features, or export the layer again.")
+    return None
+
+
+def _feature_label(number: int, props: Any, key: tuple[str, ...]) -> str:
+    """'feature 3 (site_id=F84012)': made only for a feature with a problem."""
+    row = f"feature {number}"
+    if isinstance(props, dict):
+        ids = [f"{k}={props[k]}" for k in key if isinstance(props.get(k), str | int)]
+        row += f" ({', '.join(ids)})" if ids else ""
+    return row
+
+
+def _plainly_sound(feature: Any) -> bool:
+    """A quick yes for a Feature whose properties and geometry :func:`_feature_problems`
+    would pass (numbers aside); False means only "look closer"."""
+    if type(feature) is not dict or feature.get("type") != "Feature":
+        return False
+    if type(feature.get("properties")) is not dict:
+        return False
+    geometry = feature.get("geometry")
+    if geometry is None:
+        return True
+    return (
+        type(geometry) is dict
+        and type(geometry.get("type")) is str
+        and _ring_problem(geometry) is None
+    )
+
+
+def _feature_problems(
+    name: str, number: int, feature: Any, key: tuple[str, ...], maybe_infinite: bool
+) -> list[Problem]:
+    """What is wrong with one feature: its type, properties, geometry and numbers."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        return [
+            Problem(
+                name, "is not a GeoJSON Feature object.", row=f"feature {number}", fix=GEOJSON_FIX
+            )
+        ]
     problems: list[Problem] = []
-    crs = _crs_member_problem(name, doc.get("crs"))
-    if crs is not None:
-        problems.append(crs)
+    props = feature.get("properties")
+    geometry = feature.get("geometry")
+    labelled = props  # the label names the ids of the properties as written
 
-    def label(number: int, props: Any) -> str:  # made only for a feature with a problem
-        row = f"feature {number}"
-        if isinstance(props, dict):
-            ids = [f"{k}={props[k]}" for k in key if isinstance(props.get(k), str | int)]
-            row += f" ({', '.join(ids)})" if ids else ""
-        return row
+    def label() -> str:  # made only for a feature with a problem (most have none)
+        return _feature_label(number, labelled, key)
 
-    for number, feature in enumerate(features, start=1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            problems.append(
-                Problem(
-                    name,
-                    "is not a GeoJSON Feature object.",
-                    row=f"feature {number}",
-                    fix=GEOJSON_FIX,
-                )
+    if props is not None and not isinstance(props, dict):
+        problems.append(
+            Problem(name, "'properties' is not an object.", row=label(), fix=GEOJSON_FIX)
+        )
+        props = {}
+    if geometry is not None and not (
+        isinstance(geometry, dict) and isinstance(geometry.get("type"), str)
+    ):
+        problems.append(
+            Problem(
+                name,
+                f"geometry {str(geometry)[:40]!r} is not a GeoJSON geometry object.",
+                row=label(),
+                fix=GEOJSON_FIX,
             )
-            continue
-        props = feature.get("properties")
-        geometry = feature.get("geometry")
-        where = (number, props)  # the label, made by label(*where) only for a problem
-        if props is not None and not isinstance(props, dict):
-            problems.append(
-                Problem(name, "'properties' is not an object.", row=label(*where), fix=GEOJSON_FIX)
-            )
-            props = {}
-        if geometry is not None and not (
-            isinstance(geometry, dict) and isinstance(geometry.get("type"), str)
-        ):
-            problems.append(
-                Problem(
-                    name,
-                    f"geometry {str(geometry)[:40]!r} is not a GeoJSON geometry object.",
-                    row=label(*where),
-                    fix=GEOJSON_FIX,
-                )
-            )
-            geometry = None
-        ring = _ring_problem(geometry) if geometry is not None else None
-        if ring is not None:
-            problems.append(
-                Problem(
-                    name, f"geometry {ring}.", row=label(*where), fix="repair or redraw the shape."
-                )
-            )
-        if not maybe_infinite:
-            continue
-        for column, value in (props or {}).items():
-            bad = _first_non_finite(value)
-            if bad is not None:
-                problems.append(
-                    Problem(
-                        name,
-                        f"{_non_finite_word(bad)} is not a finite number.",
-                        row=label(*where),
-                        column=str(column)[:60],
-                        fix="write a finite number, or null for a missing value.",
-                    )
-                )
-        bad = _first_non_finite(geometry)
+        )
+        geometry = None
+    ring = _ring_problem(geometry) if geometry is not None else None
+    if ring is not None:
+        problems.append(
+            Problem(name, f"geometry {ring}.", row=label(), fix="repair or redraw the shape.")
+        )
+    if maybe_infinite:
+        problems += _non_finite_problems(name, label, props, geometry)
+    return problems
+
+
+def _non_finite_problems(
+    name: str, label: Callable[[], str], props: Any, geometry: Any
+) -> list[Problem]:
+    """A problem for each property, and the geometry, holding NaN or an infinite number."""
+    problems = []
+    for column, value in (props or {}).items():
+        bad = _first_non_finite(value)
         if bad is not None:
             problems.append(
                 Problem(
                     name,
-                    f"geometry has a coordinate that is {_non_finite_word(bad)}.",
-                    row=label(*where),
-                    fix="give finite longitude/latitude coordinates.",
+                    f"{_non_finite_word(bad)} is not a finite number.",
+                    row=label(),
+                    column=str(column)[:60],
+                    fix="write a finite number, or null for a missing value.",
                 )
             )
-    if not problems and maybe_infinite and _first_non_finite(doc) is not None:
+    bad = _first_non_finite(geometry)
+    if bad is not None:
+        problems.append(
+            Problem(
+                name,
+                f"geometry has a coordinate that is {_non_finite_word(bad)}.",
+                row=label(),
+                fix="give finite longitude/latitude coordinates.",
+            )
+        )
+    return problems
+
+
+def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Problem]]:
+    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN.
+
+    The parsed file comes back too (None if it has problems), so it is parsed only once.
+    """
+    name = path.name
+    parsed = _parse(path)
+    if isinstance(parsed, Problem):
+        return None, [parsed]
+    doc = parsed.doc
+    collection = _collection_problem(name, doc)
+    if collection is not None:
+        return None, [collection]
+    problems: list[Problem] = []
+    crs = _crs_member_problem(name, doc.get("crs"))
+    if crs is not None:
+        problems.append(crs)
+    for number, feature in enumerate(doc["features"], start=1):
+        if not parsed.maybe_infinite and _plainly_sound(feature):
+            continue  # the usual feature: nothing below would find a problem
+        problems += _feature_problems(name, number, feature, key, parsed.maybe_infinite)
+    if not problems and parsed.maybe_infinite and _first_non_finite(doc) is not None:
         problems.append(
             Problem(name, "contains NaN or Infinity, which JSON does not allow.", fix=GEOJSON_FIX)
         )
-    return problems
+    return (None if problems else parsed), problems
 
 
 def read_geo_table(
@@ -236,9 +297,13 @@ def read_geo_table(
     if path.stat().st_size == 0:
         return None, [Problem(name, "is empty.", fix="export the layer again as GeoJSON.")]
     if path.suffix == ".geojson":
-        problems = _geojson_problems(path, key)
+        parsed, problems = _checked(path, key)
         if problems:
             return None, problems
+        plain = plain_frame(parsed.doc, parsed.raw) if parsed is not None else None
+        if plain is not None:  # built from the parse above, as GDAL would read it
+            plain.index = pd.RangeIndex(1, len(plain) + 1, name="feature")
+            return plain, []
     try:
         with warnings.catch_warnings():
             # A property column mixing types (true and "perhaps") stays text; the validator

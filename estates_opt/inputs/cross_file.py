@@ -1,0 +1,386 @@
+"""Rules that span files: references between them, capacity arithmetic, coverage.
+
+Each rule is one function taking the typed tables (keyed by file stem) and a
+:class:`~estates_opt.inputs.problems.ProblemCollector`; :data:`CROSS_FILE_RULES`
+lists them in the order their problems are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from estates_opt.errors import Problem
+from estates_opt.inputs.problems import ProblemCollector, row_label
+from estates_opt.schema import BANDS, ENHANCED_ACCESS_BANDS, ROOM_TYPES
+
+
+def check_references(
+    child: pd.DataFrame,
+    column: str,
+    known: Iterable[str],
+    problems: ProblemCollector,
+    file: str,
+    key: tuple[str, ...],
+    what: str,
+    where: str,
+) -> None:
+    """Every value of ``child[column]`` must be one of ``known``."""
+    if column not in child.columns:
+        return
+    known_set = set(known)
+    values = child[column]
+    suspect = np.flatnonzero(~values.isin(known_set).to_numpy(dtype=bool))  # then each one
+    for pos, value in zip(child.index[suspect], values.iloc[suspect], strict=True):
+        if isinstance(value, str) and value and value not in known_set:
+            problems.schema.append(
+                Problem(
+                    file,
+                    f"refers to {what} '{value[:60]}', which is not in {where}.",
+                    row=row_label(child, pos, key),
+                    column=column,
+                    fix=f"add it to {where} or correct the id.",
+                )
+            )
+
+
+def _ids(frame: pd.DataFrame | None, column: str) -> set[str] | None:
+    return set(frame[column]) if frame is not None and column in frame else None
+
+
+def check_cross_file(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Rules that span files: references, capacity arithmetic, coverage (one function each)."""
+    for rule in CROSS_FILE_RULES:
+        rule(tables, problems)
+
+
+def check_cross_references(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every site, PCN and service id a file names exists where it is defined."""
+    premises, pcns, services = tables.get("premises"), tables.get("pcns"), tables.get("services")
+    site_ids = _ids(premises, "site_id")
+    pcn_codes = _ids(pcns, "pcn_code")
+    service_ids = _ids(services, "service_id")
+    capacity, opening, lsoas = tables.get("capacity"), tables.get("opening"), tables.get("lsoas")
+    demand, baseline = tables.get("demand"), tables.get("baseline")
+
+    def refs(
+        name: str,
+        frame: pd.DataFrame | None,
+        column: str,
+        known: set[str] | None,
+        what: str,
+        where: str,
+        key: tuple[str, ...],
+    ) -> None:
+        if frame is not None and known is not None:
+            check_references(frame, column, known, problems, name, key, what, where)
+
+    refs("capacity.csv", capacity, "site_id", site_ids, "site", "premises", ("site_id",))
+    refs("opening.csv", opening, "site_id", site_ids, "site", "premises", ("site_id",))
+    refs("premises.geojson", premises, "pcn_code", pcn_codes, "PCN", "pcns", ("site_id",))
+    refs("lsoas.geojson", lsoas, "pcn_code", pcn_codes, "PCN", "pcns", ("lsoa_code",))
+    key_d = ("pcn_code", "service_id")
+    refs("demand.csv", demand, "pcn_code", pcn_codes, "PCN", "pcns", key_d)
+    refs("demand.csv", demand, "service_id", service_ids, "service", "services.csv", key_d)
+    key_b = ("pcn_code", "service_id", "site_id")
+    refs("baseline.csv", baseline, "pcn_code", pcn_codes, "PCN", "pcns", key_b)
+    refs("baseline.csv", baseline, "service_id", service_ids, "service", "services.csv", key_b)
+    refs("baseline.csv", baseline, "site_id", site_ids, "site", "premises", key_b)
+
+
+def check_fixed_within_capacity(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Fixed use never exceeds a room's capacity."""
+    capacity = tables.get("capacity")
+    if capacity is not None and {"fixed_hours", "capacity_hours"} <= set(capacity.columns):
+        fixed, hours = capacity["fixed_hours"], capacity["capacity_hours"]
+        # Compare only values that passed their own checks: no second message for one fault.
+        valid = np.isfinite(fixed) & np.isfinite(hours) & (fixed >= 0) & (hours >= 0)
+        over = valid & (fixed > hours + 1e-9)
+        for pos in capacity.index[over.to_numpy()]:
+            problems.schema.append(
+                Problem(
+                    "capacity.csv",
+                    f"fixed_hours {capacity.at[pos, 'fixed_hours']:g} exceed capacity_hours "
+                    f"{capacity.at[pos, 'capacity_hours']:g}.",
+                    row=row_label(capacity, pos, ("site_id", "room_type", "band")),
+                    column="fixed_hours",
+                    fix="lower fixed_hours or raise capacity_hours.",
+                )
+            )
+
+
+def check_own_work_within_fixed(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """The non-movable PCN-clinic work is part of the fixed work, never more."""
+    capacity = tables.get("capacity")
+    if capacity is None or not {"fixed_pcn_clinic_hours", "fixed_hours"} <= set(capacity.columns):
+        return
+    own, fixed = capacity["fixed_pcn_clinic_hours"], capacity["fixed_hours"]
+    over = (own > fixed + 1e-9).fillna(False) & np.isfinite(fixed)
+    for pos in capacity.index[over.to_numpy(dtype=bool)]:
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"fixed_pcn_clinic_hours {own[pos]:g} exceed fixed_hours {fixed[pos]:g}: the "
+                "practice's own PCN-clinic work is part of its fixed work.",
+                row=row_label(capacity, pos, ("site_id", "room_type", "band")),
+                column="fixed_pcn_clinic_hours",
+                fix="lower fixed_pcn_clinic_hours or raise fixed_hours.",
+            )
+        )
+
+
+def check_opening_not_already_open(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """An opening option is for a band the site is shut in."""
+    capacity = tables.get("capacity")
+    opening = tables.get("opening")
+    if (
+        capacity is not None
+        and opening is not None
+        and {"site_id", "band"} <= set(capacity.columns) & set(opening.columns)
+    ):
+        open_pairs = set(zip(capacity["site_id"], capacity["band"], strict=True))
+        for pos, site, band in zip(opening.index, opening["site_id"], opening["band"], strict=True):
+            if (site, band) in open_pairs:
+                problems.schema.append(
+                    Problem(
+                        "opening.csv",
+                        f"site {site} already has {band} capacity in capacity.csv, so it cannot "
+                        "also be an opening option for that band.",
+                        row=row_label(opening, pos, ("site_id", "band")),
+                        column="band",
+                        fix="remove the row from one of the two files.",
+                    )
+                )
+
+
+def check_practices_name_their_pcn(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """GP practices and PCN hubs name their PCN."""
+    premises = tables.get("premises")
+    if premises is not None and {"kind", "pcn_code"} <= set(premises.columns):
+        needs_pcn = premises["kind"].isin(["gp_practice", "pcn_hub"]) & (premises["pcn_code"] == "")
+        for pos in premises.index[needs_pcn.to_numpy()]:
+            problems.schema.append(
+                Problem(
+                    "premises.geojson",
+                    f"a {premises.at[pos, 'kind']} must name its PCN.",
+                    row=row_label(premises, pos, ("site_id",)),
+                    column="pcn_code",
+                    fix="fill in pcn_code.",
+                )
+            )
+
+
+def check_pcns_have_population(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every PCN has LSOAs, with people in them."""
+    pcns = tables.get("pcns")
+    lsoas = tables.get("lsoas")
+    if pcns is not None and lsoas is not None and {"pcn_code", "population"} <= set(lsoas.columns):
+        population = lsoas.groupby("pcn_code")["population"].sum()
+        for pos, code in zip(pcns.index, pcns.get("pcn_code", []), strict=False):
+            if not isinstance(code, str) or not code:
+                continue
+            if code not in population.index:
+                problems.schema.append(
+                    Problem(
+                        "pcns.geojson",
+                        "has no LSOAs assigned to it, so its population cannot be placed.",
+                        row=row_label(pcns, pos, ("pcn_code",)),
+                        column="pcn_code",
+                        fix="assign at least one LSOA to it in lsoas (column pcn_code).",
+                    )
+                )
+            elif not population[code] > 0:
+                problems.schema.append(
+                    Problem(
+                        "pcns.geojson",
+                        "has zero population over its LSOAs.",
+                        row=row_label(pcns, pos, ("pcn_code",)),
+                        column="population",
+                        fix="check the population of its LSOAs.",
+                    )
+                )
+
+
+def check_enhanced_access_bands(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Enhanced access uses only the Network Standard Hours bands."""
+    services = tables.get("services")
+    if services is not None and {"category", "bands"} <= set(services.columns):
+        for pos, category, bands in zip(
+            services.index, services["category"], services["bands"], strict=True
+        ):
+            if category == "enhanced_access" and isinstance(bands, tuple):
+                outside = [b for b in bands if b not in ENHANCED_ACCESS_BANDS]
+                if outside:
+                    problems.schema.append(
+                        Problem(
+                            "services.csv",
+                            f"enhanced access may only use the Network Standard Hours bands "
+                            f"({', '.join(ENHANCED_ACCESS_BANDS)}), not {', '.join(outside)}.",
+                            row=row_label(services, pos, ("service_id",)),
+                            column="bands",
+                            fix="remove the other bands.",
+                        )
+                    )
+
+
+def check_room_types_exist(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Every service's room type exists somewhere (open or openable)."""
+    services = tables.get("services")
+    capacity = tables.get("capacity")
+    opening = tables.get("opening")
+    if services is not None and capacity is not None and "room_type" in services.columns:
+        available = set(capacity.get("room_type", []))
+        if opening is not None:
+            for room in ROOM_TYPES:
+                column = f"{room}_hours_if_opened"
+                if column in opening.columns and (opening[column] > 0).any():
+                    available.add(room)
+        for pos, room in zip(services.index, services["room_type"], strict=True):
+            if isinstance(room, str) and room in ROOM_TYPES and room not in available:
+                problems.schema.append(
+                    Problem(
+                        "services.csv",
+                        f"needs a {room} room, but no site has one.",
+                        row=row_label(services, pos, ("service_id",)),
+                        column="room_type",
+                        fix=f"add {room} capacity in capacity.csv or change the room type.",
+                    )
+                )
+
+
+def check_baseline_rooms_open(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """Today's hours are in a room that is open then."""
+    baseline = tables.get("baseline")
+    services = tables.get("services")
+    capacity = tables.get("capacity")
+    premises = tables.get("premises")
+    site_ids = _ids(premises, "site_id")
+    slot_columns = {"site_id", "room_type", "band"}
+    if (
+        baseline is not None
+        and services is not None
+        and capacity is not None
+        and site_ids is not None
+        and {"service_id", "site_id", "band"} <= set(baseline.columns)
+        and {"service_id", "room_type"} <= set(services.columns)
+        and slot_columns <= set(capacity.columns)
+    ):
+        rooms = dict(zip(services["service_id"], services["room_type"], strict=True))
+        # A site whose own capacity rows are wrong is reported there, not again here.
+        odd = ~(
+            capacity["room_type"].isin(ROOM_TYPES)
+            & capacity["band"].isin(BANDS)
+            & capacity["site_id"].isin(site_ids)
+        )
+        unsure = set(capacity.loc[odd.to_numpy(dtype=bool), "site_id"])
+        # Rows whose slot is open are fine; the rest (few) are looked at one by one.
+        used = pd.MultiIndex.from_arrays(
+            [baseline["site_id"], baseline["service_id"].map(rooms), baseline["band"]]
+        )
+        open_slots = pd.MultiIndex.from_arrays(
+            [capacity["site_id"], capacity["room_type"], capacity["band"]]
+        )
+        suspect = np.flatnonzero(~used.isin(open_slots))
+        slots: set[tuple[object, ...]] = set(open_slots) if suspect.size else set()
+        for pos, service, site, band in zip(
+            baseline.index[suspect],
+            baseline["service_id"].iloc[suspect],
+            baseline["site_id"].iloc[suspect],
+            baseline["band"].iloc[suspect],
+            strict=True,
+        ):
+            room = rooms.get(service)
+            if (
+                room not in ROOM_TYPES
+                or band not in BANDS
+                or site not in site_ids
+                or site in unsure
+            ):
+                continue
+            if (site, room, band) not in slots:
+                problems.schema.append(
+                    Problem(
+                        "baseline.csv",
+                        f"puts today's {service} hours in a {room} room at site {site} in the "
+                        f"{band} band, but capacity.csv has no such room open there and then.",
+                        row=row_label(baseline, pos, ("pcn_code", "service_id", "site_id")),
+                        column="band",
+                        fix="correct the site or band, or add the room to capacity.csv.",
+                    )
+                )
+
+
+def check_patients(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """patients.csv names known PCNs, and every PCN has patients living in the dataset's
+    LSOAs (else its travel could not be weighted). LSOA codes outside lsoas are allowed:
+    those patients are counted as living outside the area."""
+    patients, pcns, lsoas = tables.get("patients"), tables.get("pcns"), tables.get("lsoas")
+    if patients is None or pcns is None or not {"pcn_code", "lsoa_code"} <= set(patients):
+        return
+    key = ("pcn_code", "lsoa_code")
+    pcn_codes = _ids(pcns, "pcn_code") or set()
+    check_references(patients, "pcn_code", pcn_codes, problems, "patients.csv", key, "PCN", "pcns")
+    if lsoas is None or "lsoa_code" not in lsoas or "patients" not in patients:
+        return
+    counts = pd.to_numeric(patients["patients"], errors="coerce").fillna(0.0)
+    inside = patients["lsoa_code"].isin(set(lsoas["lsoa_code"])) & (counts > 0)
+    located = set(patients.loc[inside, "pcn_code"])
+    for code in sorted(c for c in pcns.get("pcn_code", []) if isinstance(c, str) and c):
+        if code not in located:
+            problems.schema.append(
+                Problem(
+                    "patients.csv",
+                    f"has no patients of PCN {code[:60]} living in an LSOA of lsoas.geojson, so "
+                    "its travel cannot be weighted by where its patients live.",
+                    column="pcn_code",
+                    fix="add its rows (pcn_code, lsoa_code, patients), or remove patients.csv to "
+                    "weight every PCN by its catchment population.",
+                )
+            )
+
+
+def check_building_types_given(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """A services.csv that restricts building types needs premises typed to match."""
+    services, premises = tables.get("services"), tables.get("premises")
+    if services is None or premises is None or "building_types" not in services.columns:
+        return
+    restricted = [t for t in services["building_types"] if isinstance(t, tuple) and t]
+    if restricted and "building_type" not in premises.columns:
+        problems.schema.append(
+            Problem(
+                "premises.geojson",
+                "has no building_type column, but services.csv says which building types may "
+                "host its services, so no building could host them.",
+                column="building_type",
+                fix="add building_type to premises (see geodata/README.md), or drop the "
+                "building_types column of services.csv.",
+            )
+        )
+
+
+#: The cross-file rules, in the order their problems are listed.
+CROSS_FILE_RULES = (
+    check_cross_references,
+    check_fixed_within_capacity,
+    check_own_work_within_fixed,
+    check_opening_not_already_open,
+    check_practices_name_their_pcn,
+    check_pcns_have_population,
+    check_enhanced_access_bands,
+    check_room_types_exist,
+    check_baseline_rooms_open,
+    check_patients,
+    check_building_types_given,
+)
