@@ -277,10 +277,12 @@ def improve(
 #: re-optimisation. Work, not time, so a plan never depends on the machine's speed or
 #: load: small models are proved optimal within the first; the time limit is a safety net.
 WHOLE_MIP_NODES = 500
-#: 50, not more: on NEL, 200 nodes gave a plan 0.9% cheaper (objective 3,363,905 against
-#: 3,395,266; 479 relocations against 485) for about twice the time (232 s against 90-136 s);
-#: which nodes pay off depends on the start, so more nodes are no sure gain.
-BOROUGH_MIP_NODES = 50
+#: 1, the root node: on NEL every step's gain comes from HiGHS's root heuristics (its
+#: sub-MIPs); 50 nodes gave the same plan (objective 3,377,472, 481 relocations) in 76 s
+#: of borough steps against 29 s, the nodes' time going to strong branching. 200 nodes
+#: once gave a plan 0.9% cheaper for about twice the time; a second sweep of root-only
+#: steps gives 2.5% cheaper (3,294,076) for 64 s in all.
+BOROUGH_MIP_NODES = 1
 #: Models with more binary decisions than this skip the whole MIP: at NEL scale (about
 #: 9,000) its root node alone takes longer than the borough steps without improving stage 1's plan,
 #: while the borough steps improve it.
