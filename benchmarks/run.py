@@ -216,7 +216,8 @@ def _solve(lp: LinearProgram, scenario: Scenario, data: Any) -> tuple[LinearProg
     """Solve as the pipeline does: the staged whole-session solve, or one LP/MIP solve."""
     solver = scenario.solver
     if scenario.options.whole_sessions and scenario.relocation.least_disruption:
-        from estates_opt.model.staged import neighbourhoods, solve_staged
+        from estates_opt.model.neighbourhood_search import neighbourhoods
+        from estates_opt.model.staged import solve_staged
 
         groups = neighbourhoods(lp, data)
         return solve_staged(lp, scenario, groups)

@@ -21,10 +21,11 @@ from estates_opt.inputs.dataset import Dataset, read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.checks import pin_problems
+from estates_opt.model.neighbourhood_search import neighbourhoods
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import check_highs_options, solve_model
-from estates_opt.model.staged import neighbourhoods, solve_staged
+from estates_opt.model.staged import solve_staged
 from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan

@@ -239,8 +239,8 @@ def test_a_clinic_keeps_to_its_building_limit():
 def test_quick_effort_searches_only_the_relocations_the_relaxation_or_start_uses():
     from estates_opt.inputs.travel import measure_travel
     from estates_opt.model.build import build_model
+    from estates_opt.model.neighbourhood_search import only_used_relocations
     from estates_opt.model.solve import solve_direct
-    from estates_opt.model.staged import only_used_relocations
 
     data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
     lp = build_model(data, scenario, measure_travel(data, scenario))
@@ -267,8 +267,8 @@ def test_a_borough_step_prices_only_what_it_can_change():
     England's 121 areas stopped at once: 1% of the whole plan exceeds an area's cost)."""
     from estates_opt.inputs.travel import measure_travel
     from estates_opt.model.build import build_model
+    from estates_opt.model.neighbourhood_search import step_model
     from estates_opt.model.solve import solve_direct
-    from estates_opt.model.staged import step_model
 
     data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
     lp = build_model(data, scenario, measure_travel(data, scenario))

@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.neighbourhood_search import (
+    improve,
+    only_used_relocations,
+    raw_solver,
+    with_nodes,
+)
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
-from estates_opt.model.solve import fix_integers, solve_direct, solve_pulp
-from estates_opt.scenario import Scenario, Solver
+from estates_opt.model.solve import fix_integers, solve_direct
+from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveR
         integer=lp.integer & whole,
         start=None,
     )
-    result = _raw_solver(scenario)(first, scenario.solver)
+    result = raw_solver(scenario)(first, scenario.solver)
     hours = float(moved @ result.values) if result.status.has_plan else float("nan")
     log.info("least movement: %.1f h/week (stage 1, %.2f s)", hours, result.seconds)
     return hours, result
@@ -171,124 +176,14 @@ def _stopped_early(result: SolveResult) -> bool:
     return limit is not None and limit != "time limit" and not limit.startswith("node, leaf")
 
 
-def _with_nodes(scenario: Scenario, nodes: int) -> Solver:
-    """The solver options with a node limit added (unless the scenario sets its own)."""
-    extra = {"mip_max_nodes": nodes, **scenario.solver.highs_options}
-    return scenario.solver.model_copy(update={"highs_options": extra})
-
-
-def _raw_solver(scenario: Scenario) -> Callable[[LinearProgram, Solver], SolveResult]:
-    """The configured back-end without the duals step of :func:`solve_model`."""
-    if scenario.solver.backend == "direct":
-        return solve_direct
-    return solve_pulp
-
-
-def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.ndarray]]:
-    """Column groups the improvement step re-optimises one at a time: one per borough.
-
-    A PCN's columns (its allocations, relocations, shortfalls) belong to its borough;
-    a specialty-site decision to the site's borough. Few clinics cross a borough
-    boundary, so each group is nearly a problem of its own, small enough for HiGHS
-    to solve close to optimality in seconds.
-    """
-    dataset_boroughs = dataset.pcns.set_index("pcn_code")["borough"]
-    site_boroughs = dataset.premises.set_index("site_id")["borough"]
-    cols = lp.columns
-    family = cols["family"].to_numpy()
-    borough = (
-        cols["pcn_code"].map(dataset_boroughs).to_numpy(object) if "pcn_code" in cols else None
-    )
-    if borough is None:
-        return []
-    if "site_id" in cols:
-        at_site = cols["site_id"].map(site_boroughs).to_numpy(object)
-        borough = np.where(family == "specialty_site", at_site, borough)
-    names = sorted({b for b in borough if isinstance(b, str)})
-    always = family == "move_excess"
-    return [(name, (borough == name) | always) for name in names]
-
-
-def only_used_relocations(
-    lp: LinearProgram, relaxed: np.ndarray, start: np.ndarray
-) -> LinearProgram:
-    """The model with the added slots neither the LP relaxation nor the start uses shut.
-
-    A relaxation-guided neighbourhood (``solver.effort = "quick"``): the borough steps
-    then choose among a sixth of the relocations, so each is several times faster;
-    the plan stays feasible for the full model, only the search is narrower.
-    """
-    cols = lp.columns
-    family = cols["family"].to_numpy()
-    added = (family == "x") & (cols["part"] == "add").to_numpy()
-    unused = added & (relaxed < 1e-6) & (start < 0.5)
-    upper = lp.col_upper.copy()
-    upper[unused] = 0.0
-    relocate = np.flatnonzero(family == "relocate")
-    links = cols["x_index"].to_numpy()[relocate].astype(int)
-    upper[relocate[unused[links]]] = 0.0
-    return replace(lp, col_upper=upper)
-
-
-def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> LinearProgram:
-    """One neighbourhood's MIP: the columns outside ``free`` fixed at ``current``.
-
-    The fixed columns' costs are a constant, so they are left out of the step's
-    objective: the solver's relative gap then applies to what the step can change.
-    With them in, a step stops as soon as it is within the gap of the whole plan's
-    cost, which at England scale (121 areas, each under 1% of the total) means no
-    step ever searches at all.
-    """
-    fixed = ~free
-    lower, upper = lp.col_lower.copy(), lp.col_upper.copy()
-    lower[fixed] = current[fixed]
-    upper[fixed] = current[fixed]
-    objective = np.where(fixed, 0.0, lp.objective)
-    return replace(lp, col_lower=lower, col_upper=upper, objective=objective, start=current)
-
-
-def improve(
-    lp: LinearProgram,
-    scenario: Scenario,
-    values: np.ndarray,
-    groups: Sequence[tuple[str, np.ndarray]],
-) -> tuple[np.ndarray, bool]:
-    """Re-optimise one borough at a time with the rest fixed (a large-neighbourhood search).
-
-    Each step starts from the incumbent, so the objective never rises. Steps are
-    limited by work (:data:`BOROUGH_MIP_NODES`), so the plan does not depend on the
-    machine; ``solver.time_limit_s`` caps each step as a safety net. Returns the
-    improved values and whether every step finished within it.
-    """
-    solve = _raw_solver(scenario)
-    current = values.copy()
-    finished = True
-    options = _with_nodes(scenario, BOROUGH_MIP_NODES)
-    for name, free in [g for _ in range(SWEEPS) for g in groups]:
-        step = solve(step_model(lp, free, current), options)
-        finished &= step.limit != "time limit"
-        if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
-            current = np.where(lp.integer, np.round(step.values), step.values)
-        log.info("improved %s: objective %.0f", name, lp.objective @ current)
-    return current, finished
-
-
 #: Work limits (branch-and-bound nodes) of the whole stage-2 MIP and of each borough's
 #: re-optimisation. Work, not time, so a plan never depends on the machine's speed or
 #: load: small models are proved optimal within the first; the time limit is a safety net.
 WHOLE_MIP_NODES = 500
-#: 1, the root node: on NEL every step's gain comes from HiGHS's root heuristics (its
-#: sub-MIPs); 50 nodes gave the same plan (objective 3,377,472, 481 relocations) in 76 s
-#: of borough steps against 29 s, the nodes' time going to strong branching. 200 nodes
-#: once gave a plan 0.9% cheaper for about twice the time; a second sweep of root-only
-#: steps gives 2.5% cheaper (3,294,076) for 64 s in all.
-BOROUGH_MIP_NODES = 1
 #: Models with more binary decisions than this skip the whole MIP: at NEL scale (about
 #: 9,000) its root node alone takes longer than the borough steps without improving stage 1's plan,
 #: while the borough steps improve it.
 WHOLE_MIP_MAX_BINARIES = 2000
-#: Passes over the boroughs (a second pass gains from the first pass's other boroughs).
-SWEEPS = 1
 
 
 def solve_staged(
@@ -310,14 +205,14 @@ def solve_staged(
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
     staged = replace(staged, least_relocations=least_relocations(lp, scenario))
-    solve = _raw_solver(scenario)
+    solve = raw_solver(scenario)
     start = decisions_of(lp, first.values)
     binaries = int((staged.integer & (staged.col_upper <= 1)).sum())
     if groups and binaries > WHOLE_MIP_MAX_BINARIES:
         whole = replace(first, status=SolveStatus.FEASIBLE_TIME_LIMIT, values=start, limit=None)
         whole = replace(whole, best_bound=None, gap=None)
     else:
-        options = _with_nodes(scenario, WHOLE_MIP_NODES) if groups else scenario.solver
+        options = with_nodes(scenario, WHOLE_MIP_NODES) if groups else scenario.solver
         whole = solve(replace(staged, start=start), options)
     if not whole.status.has_plan:
         return staged, whole
