@@ -4,9 +4,9 @@ Pages are drawn from the plan tables only (allocations, utilisation,
 pcn_summary, moves, KPIs) and the dataset's geometries, never from the LP,
 so a written plan can be redrawn later (:func:`estates_opt.pipeline.redraw_maps`). Folium builds
 the map, layer groups, layer control, scale bar and full-screen button; one
-small script of ours (:mod:`estates_opt.maps_js`) draws buildings, flows and
+small script of ours (``static/maps.js``) draws buildings, flows and
 catchments from a JSON payload. Pages work offline: Leaflet and the plugin
-are inlined from ``estates_opt/vendor`` and no tiles are loaded unless asked.
+are inlined from ``outputs/maps/vendor/`` and no tiles are loaded unless asked.
 This module never imports the solver. It holds the public entry points and file
 naming; the pages are assembled in :mod:`~estates_opt.outputs.maps.plan_page`,
 :mod:`~estates_opt.outputs.maps.hub_page` and :mod:`~estates_opt.outputs.maps.index_page`
