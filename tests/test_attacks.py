@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
@@ -112,14 +112,17 @@ def edit_features(path: Path, change) -> None:
     path.write_text(json.dumps(doc), encoding="utf-8")
 
 
-def edit_csv(path: Path, column: str, values) -> None:
+def edit_csv(path: Path, column: str, values, lineterminator: str = "\n") -> None:
+    """Set ``column`` of every data row to ``values(n)``; the writer quotes a value holding
+    a character of ``lineterminator`` (with "\\n" alone, a bare CR is left unquoted, and a
+    CSV reader rightly ends the record there)."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     i = rows[0].index(column)
     for n, row in enumerate(rows[1:]):
         row[i] = values(n)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(rows)
+        csv.writer(handle, lineterminator=lineterminator).writerows(rows)
 
 
 def toml_string(text: str) -> str:
@@ -258,20 +261,25 @@ def test_workbook_takes_every_control_character(tiny_plan, tmp_path):
     control=st.sampled_from(["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\u202e", "\u2028", "\n"]),
     where=st.integers(0, 20),
 )
+@example(text="\r", control="\u2028", where=0)  # a CR in the cell (CI, 2026-12-03)
 def test_control_characters_in_any_text_cell_are_refused_and_never_echoed(
     tiny_dir, tmp_path_factory, text, control, where
 ):
     data = tmp_path_factory.mktemp("ctl") / "data"
     shutil.copytree(tiny_dir, data)
     value = text[:where] + control + text[where:]
-    edit_csv(data / "services.csv", "name", lambda i: value if i == 0 else "Clinic")
+    # CRLF line ends, so a CR in the value is quoted and stays inside the cell
+    edit_csv(data / "services.csv", "name", lambda i: value if i == 0 else "Clinic", "\r\n")
     try:
         dataset = read_dataset(data)
     except InputDataError as caught:
         for problem in caught.problems:
             assert not CONTROL_RE.search(str(problem)), repr(str(problem))
-        assert any("control characters" in str(p) for p in caught.problems)
-        assert CONTROL_RE.search(value.strip())
+        if value.strip():
+            assert any("control characters" in str(p) for p in caught.problems)
+            assert CONTROL_RE.search(value.strip())
+        else:  # only whitespace-like characters: stripped, the name is empty
+            assert any("is empty" in str(p) for p in caught.problems)
     else:  # only whitespace-like ones at either end, and those are stripped (neutralised)
         assert not CONTROL_RE.search(value.strip())
         assert not any(CONTROL_RE.search(name) for name in dataset.services["name"])
