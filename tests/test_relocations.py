@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from fixtures import handmade
 
 from estates_opt.model.relocations import today_in_sessions
@@ -203,6 +204,62 @@ def test_the_verifier_recounts_relocations_and_holds_the_lower_bound(whole_plan)
     assert violations() == []
     assert any("KPI relocations 3" in v for v in violations(relocations=3))
     assert any("lower bound least_relocations 2" in v for v in violations(least_relocations=2))
+    least, ratio = (
+        whole_plan.kpis["least_movement_hours"],
+        whole_plan.kpis["movement_ratio_to_least"],
+    )
+    added = ratio * least
+    too_high = violations(
+        least_movement_hours=added + 4.0, movement_ratio_to_least=added / (added + 4.0)
+    )
+    assert any("less than the lower bound least_movement_hours" in v for v in too_high)
+    assert any(
+        "KPI movement_ratio_to_least" in v for v in violations(movement_ratio_to_least=ratio * 2)
+    )
+
+
+def test_the_movement_ratio_compares_hours_added_with_the_least_even_with_growth(tiny_dataset):
+    # growth adds hours that are no move: hours_moved may fall below the least, the ratio may not
+    plan = solve(tiny_dataset)  # the defaults: whole sessions, least disruption first
+    least = plan.kpis["least_movement_hours"]
+    added = plan.kpis["movement_ratio_to_least"] * least
+    assert plan.kpis["hours_moved"] < least  # the tiny estate grows: growth is no move
+    assert added >= least - 1e-6 and added >= plan.kpis["hours_moved"]
+
+
+def _stage_one(gap: float | None, bound: float, unmet_hours: float) -> tuple:
+    """A two-column model (one moved hour, one unmet hour) and a stage-1 result on it."""
+    from estates_opt.model.program import LinearProgram
+    from estates_opt.model.result import SolveResult, SolveStatus
+
+    lp = LinearProgram(
+        columns=pd.DataFrame({"family": ["x", "unmet"]}),
+        rows=pd.DataFrame({"family": []}),
+        matrix=sp.csr_matrix((0, 2)),
+        objective=np.zeros(2),
+        terms={"unmet": np.array([0.0, 10_000.0])},
+        col_lower=np.zeros(2),
+        col_upper=np.full(2, 100.0),
+        row_lower=np.zeros(0),
+        row_upper=np.zeros(0),
+        integer=np.zeros(2, bool),
+    )
+    values = np.array([20.0, unmet_hours])
+    result = SolveResult(
+        SolveStatus.OPTIMAL, 20.0, bound, gap, values, None, "highs", "direct", 0.1
+    )
+    return lp, result
+
+
+def test_the_least_movement_reported_is_proved_not_merely_found():
+    from estates_opt.model.staged import proven_least_movement
+
+    # stopped within the gap, nothing unmet: the bound, not the plan found
+    assert proven_least_movement(*_stage_one(0.005, 19.9, 0.0), 20.0) == 19.9
+    # proved optimal: the plan's own hours (the bound may differ by rounding)
+    assert proven_least_movement(*_stage_one(0.0, 19.999999, 0.0), 20.0) == 20.0
+    # with unmet demand a plan may move less by leaving more unmet: no claim beyond the plan
+    assert proven_least_movement(*_stage_one(0.005, 19.9, 1.0), 20.0) == 20.0
 
 
 def test_a_clinic_keeps_to_its_building_limit():

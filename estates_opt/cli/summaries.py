@@ -141,10 +141,11 @@ def _utilisation_table(plan: Plan) -> Table:
 def _movement_rows(facts: Table, k: Kpis) -> None:
     """Hours moved, relocations, buildings used, site-bands opened and unmet hours."""
     moved = f"{k['hours_moved']:,.1f}"
-    if k.get("least_movement_hours"):
-        moved += (
-            f" ({k['movement_ratio_to_least']:.2f}x the least, {k['least_movement_hours']:,.0f})"
-        )
+    least, ratio = k.get("least_movement_hours"), k.get("movement_ratio_to_least")
+    if least and ratio is not None:
+        added = ratio * least
+        measure = "" if abs(added - k["hours_moved"]) < 0.5 else f"added {added:,.0f}: "
+        moved += f" ({measure}{ratio:.2f}x the least, {least:,.0f})"
     facts.add_row("hours moved / week", moved)
     if k.get("least_relocations") is not None:
         facts.add_row(

@@ -182,8 +182,14 @@ KPI_FIELDS: dict[str, KpiField] = {
     ),
     "least_relocations": KpiField("count", "the fewest relocations any plan needs"),
     "relocation_ratio_to_least": KpiField("ratio", "relocations / least_relocations"),
-    "least_movement_hours": KpiField("hours/week", "the least any plan must move"),
-    "movement_ratio_to_least": KpiField("ratio", "hours_moved / least_movement_hours"),
+    "least_movement_hours": KpiField(
+        "hours/week", "the least hours any plan must add beyond today's sessions (proved)"
+    ),
+    "movement_ratio_to_least": KpiField(
+        "ratio",
+        "hours added beyond today's sessions / least_movement_hours "
+        "(equals hours_moved / least where no clinic grows)",
+    ),
     "travel_weighting": KpiField(
         "text", "where a PCN's journeys start: population (its catchment) or patients"
     ),

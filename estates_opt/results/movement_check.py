@@ -48,6 +48,7 @@ def check_hours_moved(
     theirs = float(kpis["hours_moved"])
     if abs(mine - theirs) > 1e-3 * max(1.0, mine):
         v.append(f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week")
+    v += _check_least_movement(float(sums["gain"].sum()), kpis)
     if scenario.options.whole_sessions:
         units = change / allocations["band"].map(SESSION_HOURS).to_numpy(float)
         fragments = int((np.abs(units - np.round(units)) > 1e-6).sum())
@@ -100,4 +101,25 @@ def _check_relocations(allocations: pd.DataFrame, change: np.ndarray, kpis: Kpis
     fewest = kpis.get("least_relocations")
     if fewest is not None and mine < fewest:
         v.append(f"{mine} relocations, fewer than the lower bound least_relocations {fewest}")
+    return v
+
+
+def _check_least_movement(added: float, kpis: Kpis) -> list[str]:
+    """The movement ratio is the hours added beyond today's sessions over the least,
+    and a plan meeting all demand adds no less than that proved least."""
+    least, ratio = kpis.get("least_movement_hours"), kpis.get("movement_ratio_to_least")
+    if not least:
+        return []
+    v = []
+    if ratio is not None and abs(ratio * least - added) > 1e-3 * max(1.0, added):
+        v.append(
+            f"KPI movement_ratio_to_least {ratio:.4f} but the allocations add "
+            f"{added:.3f} h/week beyond today's sessions against a least of {least:.3f}"
+        )
+    met_all = not float(kpis.get("unmet_hours_total") or 0.0) > 1e-6
+    if met_all and added < least - 1e-6 * max(1.0, least):
+        v.append(
+            f"allocations add {added:.3f} h/week beyond today's sessions, less than the "
+            f"lower bound least_movement_hours {least:.3f}"
+        )
     return v

@@ -39,7 +39,11 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
             COUNT,
         ),
         ("Least movement any plan needs (hours per week)", k.get("least_movement_hours"), HOURS),
-        ("Hours moved / least movement", k.get("movement_ratio_to_least"), "0.00"),
+        (
+            "Hours added / least (equals moved / least without growth)",
+            k.get("movement_ratio_to_least"),
+            "0.00",
+        ),
         ("Travel weighted by (population or registered patients)", k.get("travel_weighting"), None),
         ("Buildings used before", k["buildings_used_before"], COUNT),
         ("Buildings used after", k["buildings_used_after"], COUNT),
