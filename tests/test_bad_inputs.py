@@ -145,6 +145,12 @@ def resave(name: str, change: Callable[[str], str], prefix: bytes = b"") -> Call
     return mutate
 
 
+def _lone_cr_in_line_2(text: str) -> str:
+    """The CSV text with a carriage return after line 2's first comma."""
+    header, line, rest = text.split("\n", 2)
+    return "\n".join([header, line.replace(",", ",\r", 1), rest])
+
+
 def edit_geo(name: str, change: Callable[[dict], Facts | None]) -> Callable[[Path], Facts]:
     """Edit a GeoJSON document; facts: the first feature's properties plus ``change``'s."""
 
@@ -933,6 +939,13 @@ DATASET_CASES = [
         resave("capacity.csv", lambda t: t.replace("\n", ",extra\n", 2).replace(",extra", "", 1)),
         ("capacity.csv", "line 2", "fields but the header has"),
         1,
+    ),
+    D(
+        # a lone CR (an editor's stray line end) splits line 2 into two records
+        "lone-carriage-return",
+        resave("capacity.csv", lambda t: _lone_cr_in_line_2(t)),
+        ("capacity.csv", "line 2", "fields but the header has", "carriage return (CR)"),
+        2,
     ),
     D(
         "unclosed-quote",

@@ -46,11 +46,14 @@ def test_read_text_table_handles_quoted_commas_and_crlf(tmp_path):
 
 def test_line_numbers_survive_quoted_line_breaks_and_blank_lines(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text('id,name\n1,"two\nlines"\n\n2,x\n3,y,extra\n', encoding="utf-8")
+    text = 'id,name\n1,"two\nlines"\n\n2,x\n3,y\n'
+    path.write_text(text, encoding="utf-8")
     frame, problems = read_text_table(path)
+    assert problems == []
     assert list(frame.index) == [2, 5, 6]
     assert frame.loc[2, "name"] == "two\nlines"
-    assert [p.row for p in problems] == ["line 6"]
+    path.write_text(text.replace("3,y", "3,y,extra"), encoding="utf-8")
+    assert [p.row for p in read_text_table(path)[1]] == ["line 6"]
 
 
 def test_read_text_table_bom(tmp_path):
@@ -61,13 +64,29 @@ def test_read_text_table_bom(tmp_path):
     assert list(frame.columns) == ["site_id", "band"]
 
 
-def test_read_text_table_ragged_rows_are_padded_and_reported(tmp_path):
+def test_read_text_table_ragged_rows_are_each_reported_and_stop_the_table(tmp_path):
+    # a ragged record's cells sit under the wrong columns, so checking them (or other
+    # files against them) would only add follow-on errors
     path = tmp_path / "t.csv"
-    path.write_text("a,b,c\n1,2\n4,5,6,7\n", encoding="utf-8")
+    path.write_text("a,b,c\n1,2\n4,5,6,7\n8,9,10\n", encoding="utf-8")
     frame, problems = read_text_table(path)
+    assert frame is None
     assert [p.row for p in problems] == ["line 2", "line 3"]
-    assert frame.loc[2].tolist() == ["1", "2", ""]
-    assert frame.loc[3].tolist() == ["4", "5", "6"]
+    assert all("stray comma" in p.fix for p in problems)
+
+
+def test_a_lone_carriage_return_inside_a_line_is_named(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,b,c\n1,\r2,3\n4,5,6\n")
+    frame, problems = read_text_table(path)
+    assert frame is None
+    assert [p.row for p in problems] == ["line 2", "line 3"]
+    assert all("carriage return (CR)" in p.fix for p in problems)
+    # CR line ends throughout (old Mac files) and CRLF are line ends, not stray CRs
+    for ending in (b"\r", b"\r\n"):
+        path.write_bytes(ending.join([b"a,b,c", b"1,2,3", b"4,5,6", b""]))
+        frame, problems = read_text_table(path)
+        assert problems == [] and len(frame) == 2
 
 
 @pytest.mark.parametrize("sep", [";", "\t", "|"])

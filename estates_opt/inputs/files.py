@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -106,7 +107,7 @@ def read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
             )
         ]
     numbered = [(n, r) for n, r in numbered if "".join(r).strip()]  # no blank records
-    return _table_from_rows(name, numbered, strip=True)
+    return _table_from_rows(name, numbered, strip=True, ragged_fix=_ragged_fix(text))
 
 
 #: ASCII characters ``str.strip`` removes, besides the line feed that ends a line.
@@ -132,8 +133,31 @@ def _plain_lines(text: str) -> list[tuple[int, list[str]]] | None:
     return [(n, line.split(",")) for n, line in enumerate(lines, start=1) if line.strip(",")]
 
 
+#: What to check when a record's field count differs from the header's.
+RAGGED_FIX = "check for a stray comma or a missing value."
+
+
+def _ragged_fix(text: str) -> str:
+    """The fix for a ragged record: a lone carriage return inside a line of a file with
+    line-feed line ends ends the record there (as in Excel), which no comma explains."""
+    if "\n" not in text or _LONE_CR.search(text) is None:
+        return RAGGED_FIX
+    return (
+        "a carriage return (CR) inside a line ends the record there and starts a new one: "
+        "remove it, or put the cell in double quotes; otherwise check for a stray comma "
+        "or a missing value."
+    )
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def _table_from_rows(
-    name: str, numbered: list[tuple[int, list[str]]], *, strip: bool
+    name: str,
+    numbered: list[tuple[int, list[str]]],
+    *,
+    strip: bool,
+    ragged_fix: str = RAGGED_FIX,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     """The frame of numbered CSV records (header first), or the problems that stop it."""
     rows = [r for _, r in numbered]
@@ -161,12 +185,14 @@ def _table_from_rows(
                     name,
                     f"has {len(row)} fields but the header has {len(header)}.",
                     row=f"line {i}",
-                    fix="check for a stray comma or a missing value.",
+                    fix=ragged_fix,
                 )
             )
-            row = (row + [""] * len(header))[: len(header)]
+            continue
         body.append([c.strip() for c in row] if strip else row)
         line_numbers.append(i)
+    if problems:  # cells of a ragged record sit under the wrong columns: check nothing else
+        return None, problems
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame.index = pd.Index(line_numbers, name="line")
     frame.attrs[STRIPPED_TEXT] = True  # every cell a stripped string: nothing to redo
