@@ -43,8 +43,10 @@ def test_second_read_comes_from_the_cache_and_equals_the_first(tiny_dir, tmp_pat
 
 def test_an_edited_file_is_read_and_checked_again(tiny_copy, cache_dir):
     read_dataset(tiny_copy)
-    with open(tiny_copy / "capacity.csv", "a", encoding="utf-8") as handle:
-        handle.write("NOSUCHSITE,consulting,weekday,1,40,0,10,x\n")
+    capacity = tiny_copy / "capacity.csv"
+    last = capacity.read_text(encoding="utf-8").rstrip("\n").rsplit("\n", 1)[1]
+    with open(capacity, "a", encoding="utf-8") as handle:  # a room at a site that is not there
+        handle.write("NOSUCHSITE," + last.split(",", 1)[1] + "\n")
     with pytest.raises(InputDataError) as cached_run:
         read_dataset(tiny_copy)
     os.environ["ESTATES_OPT_CACHE"] = "off"
