@@ -943,7 +943,7 @@ DATASET_CASES = [
     D(
         # a lone CR (an editor's stray line end) splits line 2 into two records
         "lone-carriage-return",
-        resave("capacity.csv", lambda t: _lone_cr_in_line_2(t)),
+        resave("capacity.csv", _lone_cr_in_line_2),
         ("capacity.csv", "line 2", "fields but the header has", "carriage return (CR)"),
         2,
     ),

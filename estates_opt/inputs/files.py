@@ -137,6 +137,9 @@ def _plain_lines(text: str) -> list[tuple[int, list[str]]] | None:
 RAGGED_FIX = "check for a stray comma or a missing value."
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 def _ragged_fix(text: str) -> str:
     """The fix for a ragged record: a lone carriage return inside a line of a file with
     line-feed line ends ends the record there (as in Excel), which no comma explains."""
@@ -144,12 +147,8 @@ def _ragged_fix(text: str) -> str:
         return RAGGED_FIX
     return (
         "a carriage return (CR) inside a line ends the record there and starts a new one: "
-        "remove it, or put the cell in double quotes; otherwise check for a stray comma "
-        "or a missing value."
+        f"remove it, or put the cell in double quotes; otherwise {RAGGED_FIX}"
     )
-
-
-_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def _table_from_rows(
