@@ -1,10 +1,14 @@
 """Stage 2's large-neighbourhood search: re-optimise one borough at a time, the rest fixed.
 
 Boroughs are nearly independent (few clinics cross a boundary), so each step is a
-small MIP that HiGHS improves at its root node in seconds. Tried and left out: two
-steps at once in threads (highspy 1.16 serialises solves on class-level locks, and
-concurrent HiGHS instances have a history of crashes) or processes (a process pool
-re-imports a user's unguarded script).
+small MIP that HiGHS improves at its root node in seconds, on one core. So boroughs
+go in pairs, the two steps of a pair at once: one here, one in a
+:class:`~estates_opt.model.step_worker.StepWorker` process (threads cannot help:
+highspy 1.16 serialises solves on class-level locks). Both steps of a pair start from
+the same plan, and each may use half the slack of the rows both can change (a site
+cap near a borough line, the movement tolerance), so the two changes together keep
+every row within its bounds. Which steps pair up depends on the model alone, so the
+plan is the same whether the pair's steps run at once or one after the other.
 """
 
 from __future__ import annotations
@@ -14,17 +18,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult
 from estates_opt.model.solve import solve_direct, solve_pulp
+from estates_opt.model.step_worker import StepWorker
 from estates_opt.scenario import Scenario, Solver
 
 log = logging.getLogger(__name__)
 
 #: 1, the root node: on NEL every step's gain comes from HiGHS's root heuristics (its
-#: sub-MIPs); 50 nodes gave the same plan (objective 3,377,472, 481 relocations) in 76 s
+#: sub-MIPs). Measured with the steps one borough at a time: 50 nodes gave the same plan (objective 3,377,472, 481 relocations) in 76 s
 #: of borough steps against 29 s, the nodes' time going to strong branching. 200 nodes
 #: once gave a plan 0.9% cheaper for about twice the time; a second sweep of root-only
 #: steps gives 2.5% cheaper (3,294,076) for 64 s in all.
@@ -50,7 +56,7 @@ def with_nodes(scenario: Scenario, nodes: int) -> Solver:
 
 
 def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.ndarray]]:
-    """Column groups the improvement step re-optimises one at a time: one per borough.
+    """Column groups the improvement step re-optimises (in pairs): one per borough.
 
     A PCN's columns (its allocations, relocations, shortfalls) belong to its borough;
     a specialty-site decision to the site's borough. Few clinics cross a borough
@@ -112,27 +118,145 @@ def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> Line
     return replace(lp, col_lower=lower, col_upper=upper, objective=objective, start=current)
 
 
+def step_pairs(lp: LinearProgram, groups: Sequence[Group]) -> list[list[Group]]:
+    """The neighbourhoods in pairs solved at once, each with the partner it shares least.
+
+    Two steps of a pair split the slack of every row both touch (:func:`pair_models`),
+    which narrows both searches, so a group pairs with the group it shares the fewest
+    rows with (boroughs far apart: NEL's pairs share 3 rows besides the movement
+    tolerance, against 304 for Barking and Dagenham with Redbridge); among equals, the
+    largest (integer columns freed), so a pair's steps take about as long as each other.
+    Groups are taken largest first. Depends on the model alone, never on timings.
+    """
+    if len(groups) < 2:
+        return [list(groups)]
+    frees = sp.csc_matrix(np.stack([free for _, free in groups], axis=1).astype(float))
+    touched = (abs(lp.matrix.tocsr()) @ frees) != 0
+    touched = sp.csr_matrix(touched, dtype=float)
+    shared = (touched.T @ touched).toarray()
+    size = [int((free & lp.integer).sum()) for _, free in groups]
+    waiting = sorted(range(len(groups)), key=lambda g: (-size[g], groups[g][0]))
+    pairs = []
+    while waiting:
+        first = waiting.pop(0)
+        if not waiting:
+            pairs.append([groups[first]])
+            break
+        partner = min(waiting, key=lambda g: (shared[first, g], -size[g], groups[g][0]))
+        waiting.remove(partner)
+        pairs.append([groups[first], groups[partner]])
+    return pairs
+
+
+def _halve_slack(
+    value: np.ndarray, lower: np.ndarray, upper: np.ndarray, where: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds narrowed to half the room ``value`` has below and above, at ``where``."""
+    lower, upper = lower.copy(), upper.copy()
+    down = np.maximum(value - lower, 0.0) / 2.0
+    up = np.maximum(upper - value, 0.0) / 2.0
+    lower[where] = np.where(np.isfinite(lower[where]), (value - down)[where], lower[where])
+    upper[where] = np.where(np.isfinite(upper[where]), (value + up)[where], upper[where])
+    return lower, upper
+
+
+def pair_models(
+    lp: LinearProgram, frees: Sequence[np.ndarray], current: np.ndarray
+) -> list[LinearProgram]:
+    """The step models of one pair, each with half the slack of what both can change.
+
+    A row both steps' free columns touch, and a column both free, gets half its room
+    on each side of today's value in each step; so the two steps' changes, added
+    together, keep every row and column within its bounds.
+    """
+    models = [step_model(lp, free, current) for free in frees]
+    if len(frees) < 2:
+        return models
+    magnitude = abs(lp.matrix.tocsr())
+    touched = [(magnitude @ free.astype(float)) > 0 for free in frees]
+    shared_rows = touched[0] & touched[1]
+    shared_cols = frees[0] & frees[1]
+    activity = lp.matrix @ current
+    row_lower, row_upper = _halve_slack(activity, lp.row_lower, lp.row_upper, shared_rows)
+    narrowed = []
+    for model in models:
+        col_lower, col_upper = _halve_slack(current, model.col_lower, model.col_upper, shared_cols)
+        narrowed.append(
+            replace(
+                model,
+                row_lower=row_lower,
+                row_upper=row_upper,
+                col_lower=col_lower,
+                col_upper=col_upper,
+            )
+        )
+    return narrowed
+
+
+def _within_rows(lp: LinearProgram, values: np.ndarray) -> bool:
+    activity = lp.matrix @ values
+    slack = 1e-6 * np.maximum(1.0, np.abs(activity))
+    return bool(
+        np.all(activity >= lp.row_lower - slack) and np.all(activity <= lp.row_upper + slack)
+    )
+
+
+def _solve_pair(
+    models: Sequence[LinearProgram],
+    options: Solver,
+    solve: Callable[[LinearProgram, Solver], SolveResult],
+    worker: StepWorker,
+) -> list[SolveResult]:
+    """The pair's steps: the second in ``worker`` while this process solves the first."""
+    sent = len(models) > 1 and worker.submit(models[1], options)
+    results = [solve(models[0], options)]
+    for model in models[1:]:
+        elsewhere = worker.result() if sent else None
+        results.append(elsewhere if elsewhere is not None else solve(model, options))
+    return results
+
+
 def improve(
     lp: LinearProgram,
     scenario: Scenario,
     values: np.ndarray,
     groups: Sequence[Group],
+    worker: StepWorker | None = None,
 ) -> tuple[np.ndarray, bool]:
-    """Re-optimise one borough at a time with the rest fixed.
+    """Re-optimise the boroughs pair by pair (:func:`step_pairs`) with the rest fixed.
 
-    Each step starts from the incumbent, so the objective never rises. Steps are
-    limited by work (:data:`BOROUGH_MIP_NODES`), so the plan does not depend on the
-    machine; ``solver.time_limit_s`` caps each step as a safety net. Returns the
-    improved values and whether every step finished within it.
+    Each step starts from the incumbent and a step's change is kept only if it does
+    not raise the objective, so the objective never rises. Steps are limited by work
+    (:data:`BOROUGH_MIP_NODES`), so the plan does not depend on the machine;
+    ``solver.time_limit_s`` caps each step as a safety net. ``worker`` (started here
+    if not given) solves each pair's second step. Returns the improved values and
+    whether every step finished within its time limit.
     """
     solve = raw_solver(scenario)
     current = values.copy()
     finished = True
     options = with_nodes(scenario, BOROUGH_MIP_NODES)
-    for name, free in [g for _ in range(SWEEPS) for g in groups]:
-        step = solve(step_model(lp, free, current), options)
-        finished &= step.limit != "time limit"
-        if step.status.has_plan and lp.objective @ step.values <= lp.objective @ current + 1e-6:
-            current = np.where(lp.integer, np.round(step.values), step.values)
-        log.info("improved %s: objective %.0f", name, lp.objective @ current)
+    with StepWorker() as own:
+        worker = worker or own
+        if len(groups) > 1:
+            worker.start()  # a no-op if it runs already
+        for pair in [p for _ in range(SWEEPS) for p in step_pairs(lp, groups)]:
+            models = pair_models(lp, [free for _, free in pair], current)
+            steps = _solve_pair(models, options, solve, worker)
+            merged = current.copy()
+            for (name, _), step in zip(pair, steps, strict=True):
+                finished &= step.limit != "time limit"
+                if not step.status.has_plan:
+                    continue
+                found = np.where(lp.integer, np.round(step.values), step.values)
+                if lp.objective @ found <= lp.objective @ current + 1e-6:
+                    merged += found - current
+                log.info("improved %s: step objective %.0f", name, lp.objective @ found)
+            if _within_rows(lp, merged):
+                current = merged
+            else:  # rounding only: the halved slack keeps the sum within bounds
+                log.warning("a pair of borough steps did not combine; kept the plan before them")
+            log.info(
+                "after %s: objective %.0f", " + ".join(n for n, _ in pair), lp.objective @ current
+            )
     return current, finished

@@ -33,6 +33,7 @@ from estates_opt.model.neighbourhood_search import (
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import fix_integers, solve_direct
+from estates_opt.model.step_worker import StepWorker
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -210,17 +211,36 @@ WHOLE_MIP_MAX_BINARIES = 2000
 def solve_staged(
     lp: LinearProgram, scenario: Scenario, groups: Sequence[tuple[str, np.ndarray]] = ()
 ) -> tuple[LinearProgram, SolveResult]:
-    """Stage 1, then stage 2: the full MIP from stage 1's plan, then borough by borough.
+    """Stage 1, then stage 2: the full MIP from stage 1's plan, then boroughs two at a time.
 
     Stage 2 first solves the whole MIP, warm-started from stage 1's plan, within
     :data:`WHOLE_MIP_NODES` (models with more than :data:`WHOLE_MIP_MAX_BINARIES`
-    binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups`` (the neighbourhoods of :func:`improve`) are re-optimised
-    one at a time from its best plan. The returned model carries the least movement it
+    binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups``
+    (the neighbourhoods of :func:`improve`) are re-optimised from its best plan in pairs,
+    one step of each pair in a second process started before stage 1 (so its imports
+    overlap stage 1's solve). The returned model carries the least movement it
     was held to; the result's time is both stages'; its bound is the whole MIP's (or the
     LP relaxation's, so the gap is honest if loose); its duals are those of the plan's
     LP with the decisions fixed.
     """
     started = time.perf_counter()
+    with StepWorker() as worker:
+        if groups and len(groups) > 1 and _binaries(lp) > WHOLE_MIP_MAX_BINARIES:
+            worker.start()  # it imports while stage 1 runs
+        return _solve_staged(lp, scenario, groups, worker, started)
+
+
+def _binaries(lp: LinearProgram) -> int:
+    return int((lp.integer & (lp.col_upper <= 1)).sum())
+
+
+def _solve_staged(
+    lp: LinearProgram,
+    scenario: Scenario,
+    groups: Sequence[tuple[str, np.ndarray]],
+    worker: StepWorker,
+    started: float,
+) -> tuple[LinearProgram, SolveResult]:
     least, first = least_movement(lp, scenario)
     if not first.status.has_plan:
         return lp, first
@@ -232,8 +252,7 @@ def solve_staged(
     )
     solve = raw_solver(scenario)
     start = decisions_of(lp, first.values)
-    binaries = int((staged.integer & (staged.col_upper <= 1)).sum())
-    if groups and binaries > WHOLE_MIP_MAX_BINARIES:
+    if groups and _binaries(staged) > WHOLE_MIP_MAX_BINARIES:
         whole = replace(first, status=SolveStatus.FEASIBLE_TIME_LIMIT, values=start, limit=None)
         whole = replace(whole, best_bound=None, gap=None)
     else:
@@ -251,7 +270,7 @@ def solve_staged(
         searched = staged
         if scenario.solver.effort == "quick" and relaxed.status.has_plan:
             searched = only_used_relocations(staged, relaxed.values, values)
-        values, finished = improve(searched, scenario, values, groups)
+        values, finished = improve(searched, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
             bound = max(relaxed.objective, bound if bound is not None else -np.inf)

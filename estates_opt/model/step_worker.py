@@ -1,0 +1,157 @@
+"""A second process that solves borough steps, so two steps run at once on two cores.
+
+HiGHS solves a borough step on one core (highspy serialises solves within a process),
+so the other core can only help from another process. This one is started as
+``python -m estates_opt.model.step_worker``, never from a multiprocessing pool: a pool
+re-imports the user's main script, which an unguarded script or notebook cannot bear.
+
+The parent sends pickled ``(model, solver options)`` pairs on the child's stdin and
+reads pickled :class:`~estates_opt.model.result.SolveResult` back from its stdout.
+Anything native code prints goes to the null device, never into that channel. Where
+the child cannot start or fails, :class:`StepWorker` says so and the parent solves the
+step itself: the plan is the same either way, only slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+from estates_opt.model.program import LinearProgram
+from estates_opt.model.result import SolveResult
+from estates_opt.scenario import Solver
+
+log = logging.getLogger(__name__)
+
+
+def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
+    """One step on the configured back-end (the same call the parent makes for its own)."""
+    from estates_opt.model.solve import solve_direct, solve_pulp
+
+    solve = solve_direct if options.backend == "direct" else solve_pulp
+    return solve(lp, options)
+
+
+class StepWorker:
+    """The parent's handle on one child process; every failure means "solve it yourself"."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending = False
+
+    def start(self) -> bool:
+        """Start the child (it imports while the parent works on); False if it cannot."""
+        if self._process is not None:
+            return self._process.poll() is None
+        if not sys.executable:
+            return False
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "estates_opt.model.step_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError as exc:
+            log.info("no second process for the borough steps (%s): solving them in turn", exc)
+            return False
+        return True
+
+    def submit(self, lp: LinearProgram, options: Solver) -> bool:
+        """Send a step to the child; False (nothing sent) if the child is not there."""
+        process = self._process
+        if process is None or process.poll() is not None or process.stdin is None:
+            return False
+        try:
+            pickle.dump((lp, options), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            process.stdin.flush()
+        except (OSError, pickle.PickleError) as exc:
+            log.info("the step process stopped (%s): solving the steps in turn", exc)
+            self.close()
+            return False
+        self._pending = True
+        return True
+
+    def result(self) -> SolveResult | None:
+        """The submitted step's result, or None if the child failed (then it is closed)."""
+        process = self._process
+        if not self._pending or process is None or process.stdout is None:
+            return None
+        self._pending = False
+        try:
+            answer = pickle.load(process.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            log.info("the step process stopped (%s): solving the steps in turn", exc)
+            self.close()
+            return None
+        if isinstance(answer, SolveResult):
+            return answer
+        log.info("the step process could not solve a step (%s): solving it here", answer)
+        return None
+
+    def close(self) -> None:
+        """Stop the child (end of the search, an error, or Ctrl-C in the parent)."""
+        process, self._process = self._process, None
+        busy, self._pending = self._pending, False
+        if process is None:
+            return
+        if busy:  # its answer is no longer wanted: do not wait for the solve to end
+            process.kill()
+        for stream in (process.stdin, process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()  # the child sees the end of its input and exits
+            except OSError:
+                pass
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> StepWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    while True:
+        try:
+            lp, options = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer: object = solve_step(lp, options)
+        except Exception as exc:  # reported to the parent, which solves the step itself
+            answer = f"{type(exc).__name__}: {exc}"
+        pickle.dump(answer, replies, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
+def main() -> None:
+    """Serve steps until the parent closes stdin; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # native code's prints must not reach the reply channel
+    os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        _serve(sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
