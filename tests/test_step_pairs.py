@@ -117,3 +117,19 @@ def test_a_worker_that_died_is_replaced_by_solving_here():
     with StepWorker() as healthy:
         fresh, _ = search.improve(staged, scenario, start, groups, healthy)
     assert finished and np.array_equal(values, fresh)
+
+
+def test_a_compact_step_solves_to_the_same_plan_as_the_whole_model_with_the_rest_fixed():
+    staged, scenario, start, groups = _handmade_start()
+    for _, free in groups:
+        step = search.step_model(staged, free, start)
+        small = search.compact(step, free)
+        assert len(small.columns) == int(free.sum()) and len(small.rows) < len(staged.rows)
+        whole = solve_step(step, scenario.solver)
+        alone = search.expand(solve_step(small, scenario.solver), free, start)
+        assert alone.objective == pytest.approx(whole.objective, abs=1e-6)
+        assert staged.objective @ alone.values == pytest.approx(staged.objective @ whole.values)
+        assert (alone.values[~free] == start[~free]).all()
+        activity = staged.matrix @ alone.values
+        assert (activity <= staged.row_upper + 1e-6).all()
+        assert (activity >= staged.row_lower - 1e-6).all()

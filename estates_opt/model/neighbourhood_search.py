@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import Dataset
@@ -193,6 +194,46 @@ def pair_models(
     return narrowed
 
 
+def compact(step: LinearProgram, free: np.ndarray) -> LinearProgram:
+    """A step with its fixed columns taken out: the free columns and the rows they touch.
+
+    The fixed columns' activity moves into the row bounds. HiGHS's presolve would drop
+    them too, but only after the whole model is passed (and, for the second process,
+    pickled): at England scale a step frees about 1% of 334,000 columns.
+    """
+    cols = np.flatnonzero(free)
+    fixed = step.matrix @ np.where(free, 0.0, step.col_lower)
+    own = step.matrix.tocsc()[:, cols].tocsr()
+    rows = np.flatnonzero(np.diff(own.indptr) > 0)
+    start = step.start[cols] if step.start is not None else None
+    return replace(
+        step,
+        columns=step.columns.iloc[cols].reset_index(drop=True),
+        rows=step.rows.iloc[rows].reset_index(drop=True),
+        matrix=own[rows],
+        objective=step.objective[cols],
+        terms={name: term[cols] for name, term in step.terms.items()},
+        col_lower=step.col_lower[cols],
+        col_upper=step.col_upper[cols],
+        row_lower=step.row_lower[rows] - fixed[rows],
+        row_upper=step.row_upper[rows] - fixed[rows],
+        integer=step.integer[cols],
+        start=start,
+        demand=pd.DataFrame(),  # what the solver does not read stays behind
+        slots=pd.DataFrame(),
+        targets=pd.DataFrame(),
+    )
+
+
+def expand(result: SolveResult, free: np.ndarray, current: np.ndarray) -> SolveResult:
+    """A compact step's result in the whole model's columns (the fixed ones at ``current``)."""
+    if not result.status.has_plan:
+        return result
+    values = current.copy()
+    values[free] = result.values
+    return replace(result, values=values, duals=None)
+
+
 def _within_rows(lp: LinearProgram, values: np.ndarray) -> bool:
     activity = lp.matrix @ values
     slack = 1e-6 * np.maximum(1.0, np.abs(activity))
@@ -241,10 +282,13 @@ def improve(
         if len(groups) > 1:
             worker.start()  # a no-op if it runs already
         for pair in [p for _ in range(SWEEPS) for p in step_pairs(lp, groups)]:
-            models = pair_models(lp, [free for _, free in pair], current)
-            steps = _solve_pair(models, options, solve, worker)
+            frees = [free for _, free in pair]
+            whole = pair_models(lp, frees, current)
+            models = [compact(m, f) for m, f in zip(whole, frees, strict=True)]
+            solved = _solve_pair(models, options, solve, worker)
+            results = [expand(r, f, current) for r, f in zip(solved, frees, strict=True)]
             merged = current.copy()
-            for (name, _), step in zip(pair, steps, strict=True):
+            for (name, _), step in zip(pair, results, strict=True):
                 finished &= step.limit != "time limit"
                 if not step.status.has_plan:
                     continue
