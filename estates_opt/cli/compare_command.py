@@ -40,7 +40,8 @@ def compare(
 
     Example: `estates-opt compare models/nel_*.toml --out outputs/cmp`
 
-    Exit codes: 0 every scenario optimal; 1 any scenario not optimal or not solved; 2 bad input.
+    Exit codes: 0 every scenario solved to its end (optimal, or improved borough by
+    borough); 1 any scenario stopped at a limit or not solved; 2 bad input.
     """
     from estates_opt.compare import compare_scenarios
 
