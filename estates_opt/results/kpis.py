@@ -85,6 +85,8 @@ class FirstQuarter(TypedDict, total=False):
     over_cap_hours_relieved: float
     over_cap_share_relieved: float
     plan_relief_share: float
+    #: The phase MIP's relative gap: the best quarter relieves at most this much more.
+    gap: float
 
 
 class StoppedAt(TypedDict, total=False):
