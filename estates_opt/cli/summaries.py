@@ -150,7 +150,7 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
     if k.get("least_relocations") is not None:
         facts.add_row(
             "relocations (moves.csv lines)",
-            f"{k['relocations']} (fewest possible {k['least_relocations']})",
+            f"{k['relocations']} (any plan needs at least {k['least_relocations']})",
         )
     facts.add_row(
         "buildings used before -> after",

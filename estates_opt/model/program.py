@@ -41,7 +41,7 @@ class LinearProgram:
     targets: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: The least hours/week any plan must move (stage 1 of the staged solve), once known.
     least_movement_hours: float | None = None
-    #: The fewest relocations any plan needs (clinics that must move), once known.
+    #: A lower bound on the relocations any plan needs (clinics that must move), once known.
     least_relocations: int | None = None
     #: A feasible solution to start a MIP from (HiGHS), in column order.
     start: np.ndarray | None = None

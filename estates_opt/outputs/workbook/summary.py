@@ -34,7 +34,7 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         ("Hours moved per week", k["hours_moved"], HOURS),
         ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
         (
-            "Fewest relocations any plan needs (clinics that must move)",
+            "Relocations any plan needs, at least (clinics that must move)",
             k.get("least_relocations"),
             COUNT,
         ),
