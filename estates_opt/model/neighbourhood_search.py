@@ -279,9 +279,15 @@ def improve(
     options = with_nodes(scenario, BOROUGH_MIP_NODES)
     with StepWorker() as own:
         worker = worker or own
-        if len(groups) > 1:
-            worker.start()  # a no-op if it runs already
-        for pair in [p for _ in range(SWEEPS) for p in step_pairs(lp, groups)]:
+        together = len(groups) > 1 and worker.start()  # a no-op if it runs already
+        pairs = [p for _ in range(SWEEPS) for p in step_pairs(lp, groups)]
+        log.info(
+            "borough steps: %d groups in %d pairs, %s",
+            len(groups),
+            len(pairs),
+            "two at once" if together else "one after the other (no second process)",
+        )
+        for pair in pairs:
             frees = [free for _, free in pair]
             whole = pair_models(lp, frees, current)
             models = [compact(m, f) for m, f in zip(whole, frees, strict=True)]
@@ -295,7 +301,12 @@ def improve(
                 found = np.where(lp.integer, np.round(step.values), step.values)
                 if lp.objective @ found <= lp.objective @ current + 1e-6:
                     merged += found - current
-                log.info("improved %s: step objective %.0f", name, lp.objective @ found)
+                log.info(
+                    "%s: objective %.0f -> %.0f with this step alone",
+                    name,
+                    lp.objective @ current,
+                    lp.objective @ found,
+                )
             if _within_rows(lp, merged):
                 current = merged
             else:  # rounding only: the halved slack keeps the sum within bounds
