@@ -133,3 +133,46 @@ def test_a_compact_step_solves_to_the_same_plan_as_the_whole_model_with_the_rest
         activity = staged.matrix @ alone.values
         assert (activity <= staged.row_upper + 1e-6).all()
         assert (activity >= staged.row_lower - 1e-6).all()
+
+
+def test_a_pair_that_does_not_combine_keeps_the_better_step_alone():
+    # x0 + x1 <= 10 from (2, 2): +6 each breaks the row together; the dearer change is dropped
+    lp = _program([[1, 1]], [10], [-1, -2])
+    current = np.array([2.0, 2.0])
+    changes = [np.array([6.0, 0.0]), np.array([0.0, 6.0])]
+    assert search._combined(lp, current, changes).tolist() == [2.0, 8.0]
+    assert search._combined(lp, current, [np.array([3.0, 0.0]), np.array([0.0, 3.0])]).tolist() == [
+        5.0,
+        5.0,
+    ]
+
+
+def test_a_step_changes_only_its_own_columns_even_where_the_start_is_not_whole():
+    """A fixed integer column a little off whole (HiGHS's own output) is left as it is:
+    rounding it in both steps once moved it twice, broke a tight row and dropped both."""
+    from dataclasses import replace
+
+    # x0, x1 free (one group each); x2 integer and x3 continuous, both fixed: 40 x2 - x3 <= 0
+    lp = _program([[1, 1, 0, 0], [0, 0, 40, -1]], [10, 0], [-1, -1, 0, 0])
+    lp = replace(
+        lp,
+        integer=np.array([True, True, True, False]),
+        col_upper=np.array([10.0, 10.0, 10.0, 400.0]),
+    )
+    almost = 1 - 4e-7
+    current = np.array([2.0, 2.0, almost, 40 * almost])
+    groups = [
+        ("A", np.array([True, False, False, False])),
+        ("B", np.array([False, True, False, False])),
+    ]
+    values, finished = search.improve(lp, handmade.scenario(options=WHOLE), current, groups)
+    assert finished
+    assert values[:2].tolist() == [5.0, 5.0]  # half the row's slack of 6 each
+    assert values[2] == almost and values[3] == 40 * almost
+
+
+def test_the_second_process_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("ESTATES_OPT_STEP_WORKER", "off")
+    with StepWorker() as worker:
+        assert not worker.start()
+        assert not worker.submit(_program([[1]], [1], [1]), handmade.scenario(options=WHOLE).solver)

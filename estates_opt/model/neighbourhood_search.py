@@ -131,7 +131,14 @@ def step_pairs(lp: LinearProgram, groups: Sequence[Group]) -> list[list[Group]]:
     """
     if len(groups) < 2:
         return [list(groups)]
-    frees = sp.csc_matrix(np.stack([free for _, free in groups], axis=1).astype(float))
+    members = [np.flatnonzero(free) for _, free in groups]
+    frees = sp.csc_matrix(
+        (
+            np.ones(sum(m.size for m in members)),
+            (np.concatenate(members), np.repeat(np.arange(len(groups)), [m.size for m in members])),
+        ),
+        shape=(len(lp.columns), len(groups)),
+    )
     touched = (abs(lp.matrix.tocsr()) @ frees) != 0
     touched = sp.csr_matrix(touched, dtype=float)
     shared = (touched.T @ touched).toarray()
@@ -234,12 +241,33 @@ def expand(result: SolveResult, free: np.ndarray, current: np.ndarray) -> SolveR
     return replace(result, values=values, duals=None)
 
 
-def _within_rows(lp: LinearProgram, values: np.ndarray) -> bool:
+def _excess(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
+    """How far each row's activity lies outside its bounds (0 inside)."""
     activity = lp.matrix @ values
-    slack = 1e-6 * np.maximum(1.0, np.abs(activity))
-    return bool(
-        np.all(activity >= lp.row_lower - slack) and np.all(activity <= lp.row_upper + slack)
-    )
+    return np.maximum(np.maximum(lp.row_lower - activity, activity - lp.row_upper), 0.0)
+
+
+def _no_worse(lp: LinearProgram, values: np.ndarray, before: np.ndarray) -> bool:
+    """No row further outside its bounds than ``before`` (the incumbent's float error) allows."""
+    slack = 1e-6 * np.maximum(1.0, np.abs(lp.matrix @ values))
+    return bool(np.all(_excess(lp, values) <= before + slack))
+
+
+def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray]) -> np.ndarray:
+    """The incumbent with both steps' changes, or else the better one alone that fits.
+
+    The halved slack keeps the sum within every row's bounds; only float error could
+    break one, and then each step alone still fits (its bounds lie within the model's).
+    """
+    before = _excess(lp, current)
+    together = current + sum(changes, np.zeros_like(current))
+    if _no_worse(lp, together, before):
+        return together
+    log.warning("a pair of borough steps did not combine; keeping the better step alone")
+    for change in sorted(changes, key=lambda c: float(lp.objective @ c)):
+        if _no_worse(lp, current + change, before):
+            return current + change
+    return current
 
 
 def _solve_pair(
@@ -293,24 +321,22 @@ def improve(
             models = [compact(m, f) for m, f in zip(whole, frees, strict=True)]
             solved = _solve_pair(models, options, solve, worker)
             results = [expand(r, f, current) for r, f in zip(solved, frees, strict=True)]
-            merged = current.copy()
-            for (name, _), step in zip(pair, results, strict=True):
+            changes = []
+            for (name, free), step in zip(pair, results, strict=True):
                 finished &= step.limit != "time limit"
                 if not step.status.has_plan:
                     continue
                 found = np.where(lp.integer, np.round(step.values), step.values)
-                if lp.objective @ found <= lp.objective @ current + 1e-6:
-                    merged += found - current
+                change = np.where(free, found - current, 0.0)  # the step's own columns only
+                if lp.objective @ change <= 1e-6:
+                    changes.append(change)
                 log.info(
                     "%s: objective %.0f -> %.0f with this step alone",
                     name,
                     lp.objective @ current,
-                    lp.objective @ found,
+                    lp.objective @ (current + change),
                 )
-            if _within_rows(lp, merged):
-                current = merged
-            else:  # rounding only: the halved slack keeps the sum within bounds
-                log.warning("a pair of borough steps did not combine; kept the plan before them")
+            current = _combined(lp, current, changes)
             log.info(
                 "after %s: objective %.0f", " + ".join(n for n, _ in pair), lp.objective @ current
             )

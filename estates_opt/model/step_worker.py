@@ -30,6 +30,9 @@ from estates_opt.scenario import Solver
 
 log = logging.getLogger(__name__)
 
+#: Set to ``off`` to solve every borough step in this process (the plan is the same).
+DISABLE = "ESTATES_OPT_STEP_WORKER"
+
 
 def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
     """One step on the configured back-end (the same call the parent makes for its own)."""
@@ -50,18 +53,18 @@ class StepWorker:
         """Start the child (it imports while the parent works on); False if it cannot."""
         if self._process is not None:
             return self._process.poll() is None
-        if not sys.executable:
+        if not sys.executable or getattr(sys, "frozen", False):
+            return False  # no interpreter to start (an embedded or frozen application)
+        if os.environ.get(DISABLE, "").strip().lower() in ("0", "off", "no", "false"):
             return False
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "estates_opt.model.step_worker"],
+                # -P: the child must not import an estates_opt from its working directory
+                [sys.executable, "-P", "-m", "estates_opt.model.step_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=env,
+                env=_child_environment(),
             )
         except OSError as exc:
             log.info("no second process for the borough steps (%s): solving them in turn", exc)
@@ -74,9 +77,10 @@ class StepWorker:
         if process is None or process.poll() is not None or process.stdin is None:
             return False
         try:
-            pickle.dump((lp, options), process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            message = pickle.dumps((lp, options), protocol=pickle.HIGHEST_PROTOCOL)
+            process.stdin.write(message)
             process.stdin.flush()
-        except (OSError, pickle.PickleError) as exc:
+        except Exception as exc:  # unpicklable, or the pipe broke: solve it here
             log.info("the step process stopped (%s): solving the steps in turn", exc)
             self.close()
             return False
@@ -88,13 +92,13 @@ class StepWorker:
         process = self._process
         if not self._pending or process is None or process.stdout is None:
             return None
-        self._pending = False
         try:
             answer = pickle.load(process.stdout)
-        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+        except Exception as exc:  # the child died or the channel broke
             log.info("the step process stopped (%s): solving the steps in turn", exc)
             self.close()
             return None
+        self._pending = False  # only now: a Ctrl-C while waiting kills the busy child
         if isinstance(answer, SolveResult):
             return answer
         log.info("the step process could not solve a step (%s): solving it here", answer)
@@ -125,6 +129,24 @@ class StepWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _child_environment() -> dict[str, str]:
+    """The environment, with this package's folder on PYTHONPATH if the child needs it.
+
+    An installed package is found anyway (and its site-packages folder must not go ahead
+    of the standard library); a source tree put on ``sys.path`` by hand is not.
+    """
+    import site
+
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[2])
+    installed = {
+        str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]
+    }
+    if package_root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
