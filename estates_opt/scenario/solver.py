@@ -75,7 +75,7 @@ class Solver(Strict):
     effort: Literal["thorough", "quick"] = Field(
         "thorough",
         description="whole-session plans: 'quick' re-optimises each borough only over the "
-        "relocations its LP relaxation or stage 1 uses (about 4x faster, a few % dearer)",
+        "relocations its LP relaxation or stage 1 uses (steps about 2x faster, a few % dearer)",
     )
     highs_options: dict[str, float | int | str | bool] = Field(
         default_factory=dict,
