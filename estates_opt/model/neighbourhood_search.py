@@ -14,7 +14,7 @@ plan is the same whether the pair's steps run at once or one after the other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -24,8 +24,7 @@ import scipy.sparse as sp
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult
-from estates_opt.model.solve import solve_direct, solve_pulp
-from estates_opt.model.step_worker import StepWorker
+from estates_opt.model.step_worker import StepWorker, solve_step
 from estates_opt.scenario import Scenario, Solver
 
 log = logging.getLogger(__name__)
@@ -41,13 +40,6 @@ SWEEPS = 1
 
 #: A neighbourhood: its name and the mask of the columns it frees.
 Group = tuple[str, np.ndarray]
-
-
-def raw_solver(scenario: Scenario) -> Callable[[LinearProgram, Solver], SolveResult]:
-    """The configured back-end without the duals step of :func:`solve_model`."""
-    if scenario.solver.backend == "direct":
-        return solve_direct
-    return solve_pulp
 
 
 def with_nodes(scenario: Scenario, nodes: int) -> Solver:
@@ -119,6 +111,12 @@ def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> Line
     return replace(lp, col_lower=lower, col_upper=upper, objective=objective, start=current)
 
 
+def _rows_touched(lp: LinearProgram, frees: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
+    """Rows x groups: whether a row has a nonzero in a group's free columns (``frees``
+    is columns x groups, 1 where the group frees the column)."""
+    return (abs(lp.matrix.tocsr()) @ frees) != 0
+
+
 def step_pairs(lp: LinearProgram, groups: Sequence[Group]) -> list[list[Group]]:
     """The neighbourhoods in pairs solved at once, each with the partner it shares least.
 
@@ -139,8 +137,7 @@ def step_pairs(lp: LinearProgram, groups: Sequence[Group]) -> list[list[Group]]:
         ),
         shape=(len(lp.columns), len(groups)),
     )
-    touched = (abs(lp.matrix.tocsr()) @ frees) != 0
-    touched = sp.csr_matrix(touched, dtype=float)
+    touched = sp.csr_matrix(_rows_touched(lp, frees), dtype=float)
     shared = (touched.T @ touched).toarray()
     size = [int((free & lp.integer).sum()) for _, free in groups]
     waiting = sorted(range(len(groups)), key=lambda g: (-size[g], groups[g][0]))
@@ -180,9 +177,8 @@ def pair_models(
     models = [step_model(lp, free, current) for free in frees]
     if len(frees) < 2:
         return models
-    magnitude = abs(lp.matrix.tocsr())
-    touched = [(magnitude @ free.astype(float)) > 0 for free in frees]
-    shared_rows = touched[0] & touched[1]
+    touched = _rows_touched(lp, np.stack(frees, axis=1).astype(float))
+    shared_rows = np.asarray(touched[:, 0] & touched[:, 1]).ravel()
     shared_cols = frees[0] & frees[1]
     activity = lp.matrix @ current
     row_lower, row_upper = _halve_slack(activity, lp.row_lower, lp.row_upper, shared_rows)
@@ -273,15 +269,14 @@ def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray])
 def _solve_pair(
     models: Sequence[LinearProgram],
     options: Solver,
-    solve: Callable[[LinearProgram, Solver], SolveResult],
     worker: StepWorker,
 ) -> list[SolveResult]:
     """The pair's steps: the second in ``worker`` while this process solves the first."""
     sent = len(models) > 1 and worker.submit(models[1], options)
-    results = [solve(models[0], options)]
+    results = [solve_step(models[0], options)]
     for model in models[1:]:
         elsewhere = worker.result() if sent else None
-        results.append(elsewhere if elsewhere is not None else solve(model, options))
+        results.append(elsewhere if elsewhere is not None else solve_step(model, options))
     return results
 
 
@@ -301,7 +296,6 @@ def improve(
     if not given) solves each pair's second step. Returns the improved values and
     whether every step finished within its time limit.
     """
-    solve = raw_solver(scenario)
     current = values.copy()
     finished = True
     options = with_nodes(scenario, BOROUGH_MIP_NODES)
@@ -319,7 +313,7 @@ def improve(
             frees = [free for _, free in pair]
             whole = pair_models(lp, frees, current)
             models = [compact(m, f) for m, f in zip(whole, frees, strict=True)]
-            solved = _solve_pair(models, options, solve, worker)
+            solved = _solve_pair(models, options, worker)
             results = [expand(r, f, current) for r, f in zip(solved, frees, strict=True)]
             changes = []
             for (name, free), step in zip(pair, results, strict=True):

@@ -27,13 +27,12 @@ import scipy.sparse as sp
 from estates_opt.model.neighbourhood_search import (
     improve,
     only_used_relocations,
-    raw_solver,
     with_nodes,
 )
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import fix_integers, solve_direct
-from estates_opt.model.step_worker import StepWorker
+from estates_opt.model.step_worker import StepWorker, solve_step
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveR
         integer=lp.integer & whole,
         start=None,
     )
-    result = raw_solver(scenario)(first, scenario.solver)
+    result = solve_step(first, scenario.solver)
     hours = float(moved @ result.values) if result.status.has_plan else float("nan")
     log.info("least movement: %.1f h/week (stage 1, %.2f s)", hours, result.seconds)
     return hours, result
@@ -225,13 +224,15 @@ def solve_staged(
     """
     started = time.perf_counter()
     with StepWorker() as worker:
-        if groups and len(groups) > 1 and _binaries(lp) > WHOLE_MIP_MAX_BINARIES:
+        if len(groups) > 1 and _search_only(lp, groups):
             worker.start()  # it imports while stage 1 runs
         return _solve_staged(lp, scenario, groups, worker, started)
 
 
-def _binaries(lp: LinearProgram) -> int:
-    return int((lp.integer & (lp.col_upper <= 1)).sum())
+def _search_only(lp: LinearProgram, groups: Sequence[tuple[str, np.ndarray]]) -> bool:
+    """Stage 2 skips the whole MIP and goes straight to the borough steps."""
+    binaries = int((lp.integer & (lp.col_upper <= 1)).sum())
+    return bool(groups) and binaries > WHOLE_MIP_MAX_BINARIES
 
 
 def _solve_staged(
@@ -250,9 +251,9 @@ def _solve_staged(
         least_movement_hours=proven_least_movement(lp, first, least),
         least_relocations=least_relocations(lp, scenario),
     )
-    solve = raw_solver(scenario)
+    solve = solve_step
     start = decisions_of(lp, first.values)
-    if groups and _binaries(staged) > WHOLE_MIP_MAX_BINARIES:
+    if _search_only(staged, groups):
         whole = replace(first, status=SolveStatus.FEASIBLE_TIME_LIMIT, values=start, limit=None)
         whole = replace(whole, best_bound=None, gap=None)
     else:
