@@ -1,0 +1,130 @@
+"""The phase MIP (best n relocations) with its own reductions, against brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from estates_opt.results import phases
+from estates_opt.scenario import Solver
+
+EXACT = Solver(mip_gap=0.0)
+
+
+def _instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Eight rooms and 7-9 relocations of one or two legs each.
+
+    Rooms 0-3 send. Each is over its cap by 0 to 30 h, so the hours leaving it may
+    fall short of, or go past, what it holds over; room 0 sends most, room 3 rarely
+    (often a single leaver). Rooms 4-7 receive with 3, 6 or 100 h of headroom, so
+    some sets of relocations do not fit where they land; room 1 also receives, so a
+    relocation into it may only fit once something leaves it.
+    """
+    rng = np.random.default_rng(seed)
+    n_rooms = 8
+    before = rng.integers(20, 30, n_rooms).astype(float)
+    limit = before.copy()
+    limit[4:] = before[4:] + rng.choice([3.0, 6.0, 100.0], 4)
+    over = np.zeros(n_rooms)
+    over[:4] = rng.choice([0.0, 2.0, 5.0, 12.0, 30.0], 4)
+    rooms = pd.DataFrame(
+        {
+            "site_id": [f"S{i}" for i in range(n_rooms)],
+            "room_type": "clinic",
+            "band": "weekday",
+            "before_hours": before,
+            "limit": limit,
+            "over": over,
+        }
+    )
+    rows = []
+    n_rel = int(rng.integers(7, 10))
+    for rel in range(n_rel):
+        for _ in range(int(rng.integers(1, 3))):
+            src = int(rng.choice(4, p=[0.4, 0.3, 0.2, 0.1]))
+            dst = int(rng.choice([1, 4, 5, 6, 7]))
+            if dst == src:
+                dst = 4
+            rows.append(
+                {
+                    "relocation": rel,
+                    "from_site_id": f"S{src}",
+                    "to_site_id": f"S{dst}",
+                    "room_type": "clinic",
+                    "from_band": "weekday",
+                    "to_band": "weekday",
+                    "hours_per_week": float(rng.choice([1.5, 3.0, 4.0, 8.0])),
+                }
+            )
+    return pd.DataFrame(rows), rooms, n_rel
+
+
+def _value(legs: pd.DataFrame, rooms: pd.DataFrame, chosen: np.ndarray) -> float | None:
+    """Relief plus the tie-break, or None if a receiving room ends over its limit."""
+    live = legs[chosen[legs["relocation"].to_numpy()]]
+    at = {site: i for i, site in enumerate(rooms["site_id"])}
+    load = rooms["before_hours"].to_numpy(float).copy()
+    departures = np.zeros(len(rooms))
+    for leg in live.itertuples():
+        load[at[leg.to_site_id]] += leg.hours_per_week
+        load[at[leg.from_site_id]] -= leg.hours_per_week
+        departures[at[leg.from_site_id]] += leg.hours_per_week
+    if (load > rooms["limit"].to_numpy() + 1e-6).any():
+        return None
+    relief = np.minimum(departures, rooms["over"].to_numpy()).sum()
+    return float(relief + 1e-3 * live["hours_per_week"].sum())
+
+
+def _brute_force(
+    legs: pd.DataFrame, rooms: pd.DataFrame, n_rel: int, most: int, before: np.ndarray
+) -> float:
+    fixed = set(np.flatnonzero(before > 0.5))
+    best = -1.0
+    for size in range(most + 1):
+        for subset in itertools.combinations(range(n_rel), size):
+            if not fixed <= set(subset):
+                continue
+            chosen = np.zeros(n_rel, bool)
+            chosen[list(subset)] = True
+            value = _value(legs, rooms, chosen)
+            if value is not None:
+                best = max(best, value)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("most", [1, 2, 4])
+def test_the_reduced_phase_mip_finds_the_best_relocations(seed, most):
+    legs, rooms, n_rel = _instance(seed)
+    before = np.zeros(n_rel)
+    found = phases._choose(legs, rooms, n_rel, most, before, EXACT)
+    assert found is not None
+    chosen, _ = found
+    assert chosen.sum() <= most
+    value = _value(legs, rooms, chosen > 0.5)
+    assert value is not None, "the chosen relocations push a receiving room over its limit"
+    assert value == pytest.approx(_brute_force(legs, rooms, n_rel, most, before), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_later_phase_keeps_the_relocations_of_the_one_before(seed):
+    legs, rooms, n_rel = _instance(seed)
+    first = phases._choose(legs, rooms, n_rel, 1, np.zeros(n_rel), EXACT)
+    assert first is not None
+    second = phases._choose(legs, rooms, n_rel, 3, first[0], EXACT)
+    assert second is not None
+    assert (second[0] >= first[0]).all()
+    value = _value(legs, rooms, second[0] > 0.5)
+    assert value == pytest.approx(_brute_force(legs, rooms, n_rel, 3, first[0]), abs=1e-6)
+
+
+def test_the_reductions_drop_rows_and_columns_but_keep_the_count_row():
+    legs, rooms, n_rel = _instance(0)
+    program = phases._phase_program(legs, rooms, n_rel, 2, np.zeros(n_rel))
+    reduced, cols = phases._reduced(program, n_rel, 2)
+    assert reduced.matrix.shape[0] < program.matrix.shape[0]
+    assert reduced.matrix.shape == (reduced.row_upper.size, cols.size)
+    assert reduced.row_upper[-1] == 2.0  # the count row, last as in the full program
