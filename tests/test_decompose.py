@@ -199,3 +199,95 @@ def test_the_pipeline_uses_decomposition_from_the_scenario(towns, monkeypatch):
     )
     plan = solve(towns, scenario)
     assert calls == [True] and plan.kpis["verified"]
+
+
+def _tiny(matrix: list[list[float]], upper: list[float]):
+    """min -x - 2y - 3z over integers in [0, 5] with rows ``matrix @ v <= upper``."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from estates_opt.model.program import LinearProgram
+
+    m, n = len(matrix), len(matrix[0])
+    return LinearProgram(
+        columns=pd.DataFrame({"family": ["x"] * n}),
+        rows=pd.DataFrame({"family": ["r"] * m, "row_name": [f"r{i}" for i in range(m)]}),
+        matrix=sp.csr_matrix(np.array(matrix, dtype=float)),
+        objective=-np.arange(1.0, n + 1),
+        terms={},
+        col_lower=np.zeros(n),
+        col_upper=np.full(n, 5.0),
+        row_lower=np.full(m, -np.inf),
+        row_upper=np.array(upper, dtype=float),
+        integer=np.ones(n, bool),
+    )
+
+
+def test_rows_that_cannot_bind_are_those_the_column_bounds_keep_inside():
+    from estates_opt.model.decompose import rows_that_cannot_bind
+
+    lp = _tiny([[1, 1, 0], [1, 1, 0], [1, -1, 0], [-1, 0, 0]], [10, 9, 5, 0])
+    lp.col_upper[2] = np.inf
+    lp.row_lower[2] = -5.0
+    lp2 = _tiny([[0, 0, 1]], [100])
+    lp2.col_upper[2] = np.inf
+    # x + y <= 10 holds; <= 9 can bind; -5 <= x - y <= 5 holds; -x <= 0 holds
+    assert rows_that_cannot_bind(lp).tolist() == [True, False, True, True]
+    assert rows_that_cannot_bind(lp2).tolist() == [False]  # z is unbounded above
+
+
+def test_components_apart_give_the_whole_optimum_and_a_coupled_model_is_left_whole():
+    from estates_opt.model.decompose import solve_by_components
+    from estates_opt.model.step_worker import StepWorker
+
+    options = Solver(backend="direct", mip_gap=0.0)
+    # 2x + y <= 7 and 2z <= 7 apart; x + y + z <= 15 spans both but cannot bind
+    apart = _tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 15])
+    with StepWorker() as worker:
+        assert worker.start()
+        split = solve_by_components(apart, options, worker)
+    assert split is not None and split.status is SolveStatus.OPTIMAL
+    assert split.objective == pytest.approx(solve_model(apart, options).objective)
+    assert split.values.tolist() == pytest.approx([1.0, 5.0, 3.0])
+    assert solve_by_components(apart, options) is not None  # without a second process too
+    # x + y + z <= 12 can bind, so it joins them
+    assert solve_by_components(_tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 12]), options) is None
+
+
+WHOLE = {"whole_sessions": True}
+
+
+def test_stage_one_solves_each_town_alone_and_finds_the_same_least_movement(towns):
+    """The whole-session model's movement tolerance row spans every town but cannot bind in
+    stage 1, so the towns are solved one by one (two at once with the second process), to
+    the least movement the whole model has."""
+    from dataclasses import replace
+
+    from estates_opt.model import staged
+    from estates_opt.model.decompose import rows_that_cannot_bind
+    from estates_opt.model.step_worker import StepWorker
+
+    sc, lp = model(towns, options=WHOLE)
+    tolerance_row = (lp.rows["family"] == "move_tolerance").to_numpy()
+    assert rows_that_cannot_bind(lp)[tolerance_row].all()
+    assert components(lp)[0] == 1  # joined by that row
+    with StepWorker() as worker:
+        assert worker.start()
+        least, first = staged.least_movement(lp, sc, worker)
+    in_turn, _ = staged.least_movement(lp, sc)
+    assert first.status is SolveStatus.OPTIMAL
+    assert in_turn == least
+    activity = lp.matrix @ first.values
+    assert (activity <= lp.row_upper + 1e-6).all() and (activity >= lp.row_lower - 1e-6).all()
+    # the same least as stage 1's model solved whole, to optimality
+    family = lp.columns["family"].to_numpy()
+    whole_sessions = ~np.isin(family, ["specialty_site", "site_use", "relocate"])
+    stage_one = replace(
+        lp,
+        objective=lp.moved_hours() + lp.terms["unmet"],
+        integer=lp.integer & whole_sessions,
+        start=None,
+    )
+    exact = sc.solver.model_copy(update={"mip_gap": 0.0})
+    whole = solve_model(stage_one, exact)
+    assert float(stage_one.objective @ first.values) == pytest.approx(whole.objective, rel=0.01)

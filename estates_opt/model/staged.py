@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from estates_opt.model.decompose import solve_by_components
 from estates_opt.model.neighbourhood_search import (
     improve,
     only_used_relocations,
@@ -38,13 +39,17 @@ from estates_opt.scenario import Scenario
 log = logging.getLogger(__name__)
 
 
-def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveResult]:
+def least_movement(
+    lp: LinearProgram, scenario: Scenario, worker: StepWorker | None = None
+) -> tuple[float, SolveResult]:
     """Stage 1: the least hours/week a whole-session plan moves.
 
     Sessions (placed and unmet) stay whole; the relocation and specialty-site decisions
     are relaxed (they carry no cost in this stage; with building limits the relocation
     and building decisions stay binary, as the limits count them): a model HiGHS solves to
-    optimality in about a second at NEL scale.
+    optimality in about a second at NEL scale. Nothing in it links areas that cannot
+    reach each other, so independent areas (England's 121) are solved one by one,
+    two at once with ``worker`` (:func:`~estates_opt.model.decompose.solve_by_components`).
     """
     moved = lp.moved_hours()
     family = lp.columns["family"].to_numpy()
@@ -61,7 +66,9 @@ def least_movement(lp: LinearProgram, scenario: Scenario) -> tuple[float, SolveR
         integer=lp.integer & whole,
         start=None,
     )
-    result = solve_step(first, scenario.solver)
+    result = solve_by_components(first, scenario.solver, worker) or solve_step(
+        first, scenario.solver
+    )
     hours = float(moved @ result.values) if result.status.has_plan else float("nan")
     log.info("least movement: %.1f h/week (stage 1, %.2f s)", hours, result.seconds)
     return hours, result
@@ -242,7 +249,7 @@ def _solve_staged(
     worker: StepWorker,
     started: float,
 ) -> tuple[LinearProgram, SolveResult]:
-    least, first = least_movement(lp, scenario)
+    least, first = least_movement(lp, scenario, worker)
     if not first.status.has_plan:
         return lp, first
     staged = within_tolerance(lp, least, scenario.relocation.tolerance)
