@@ -251,7 +251,9 @@ def test_components_apart_give_the_whole_optimum_and_a_coupled_model_is_left_who
     assert split.values.tolist() == pytest.approx([1.0, 5.0, 3.0])
     assert solve_by_components(apart, options) is not None  # without a second process too
     # x + y + z <= 12 can bind, so it joins them
-    assert solve_by_components(_tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 12]), options) is None
+    assert (
+        solve_by_components(_tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 12]), options) is None
+    )
 
 
 WHOLE = {"whole_sessions": True}
