@@ -236,24 +236,27 @@ def test_rows_that_cannot_bind_are_those_the_column_bounds_keep_inside():
     assert rows_that_cannot_bind(lp2).tolist() == [False]  # z is unbounded above
 
 
-def test_components_apart_give_the_whole_optimum_and_a_coupled_model_is_left_whole():
+@pytest.mark.parametrize("solver", [{"backend": "direct"}, {"name": "cbc"}])
+def test_components_apart_give_the_whole_optimum_and_a_coupled_model_is_left_whole(solver):
     from estates_opt.model.decompose import solve_by_components
     from estates_opt.model.step_worker import StepWorker
 
-    options = Solver(backend="direct", mip_gap=0.0)
-    # 2x + y <= 7 and 2z <= 7 apart; x + y + z <= 15 spans both but cannot bind
-    apart = _tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 15])
+    options = Solver(mip_gap=0.0, **solver)
+    # 2x + y <= 7 and 2z <= 7 apart; x + y + z <= 15 spans both but cannot bind; w is in
+    # no row (a component with no row: at its cheaper bound, no solver needed)
+    apart = _tiny([[2, 1, 0, 0], [0, 0, 2, 0], [1, 1, 1, 0]], [7, 7, 15])
     with StepWorker() as worker:
         assert worker.start()
         split = solve_by_components(apart, options, worker)
     assert split is not None and split.status is SolveStatus.OPTIMAL
     assert split.objective == pytest.approx(solve_model(apart, options).objective)
-    assert split.values.tolist() == pytest.approx([1.0, 5.0, 3.0])
-    assert solve_by_components(apart, options) is not None  # without a second process too
+    assert split.values.tolist() == pytest.approx([1.0, 5.0, 3.0, 5.0])
+    assert split.gap == pytest.approx(0.0, abs=1e-9)
+    alone = solve_by_components(apart, options)  # without a second process too
+    assert alone is not None and alone.values.tolist() == pytest.approx(split.values.tolist())
     # x + y + z <= 12 can bind, so it joins them
-    assert (
-        solve_by_components(_tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 12]), options) is None
-    )
+    coupled = _tiny([[2, 1, 0], [0, 0, 2], [1, 1, 1]], [7, 7, 12])
+    assert solve_by_components(coupled, options) is None
 
 
 WHOLE = {"whole_sessions": True}

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -259,7 +259,14 @@ def solve_by_components(
     col_groups = np.split(col_order, np.cumsum(np.bincount(col_label, minlength=count))[:-1])
     row_order = np.argsort(row_label, kind="stable")
     row_groups = np.split(row_order, np.cumsum(np.bincount(row_label, minlength=count))[:-1])
-    largest_first = np.argsort([-g.size for g in col_groups], kind="stable")
+    rowless = np.array([g.size == 0 for g in row_groups])
+    loose = np.concatenate([col_groups[k] for k in np.flatnonzero(rowless)] or [np.zeros(0, int)])
+    loose_values = np.where(lp.objective[loose] >= 0, lp.col_lower[loose], lp.col_upper[loose])
+    if not np.isfinite(loose_values).all():
+        return None  # unbounded alone: let the whole solve report it
+    largest_first = [
+        k for k in np.argsort([-g.size for g in col_groups], kind="stable") if not rowless[k]
+    ]
     positions = [(col_groups[k], rows[row_groups[k]]) for k in largest_first]
     jobs = [sub_program(lp, columns, block_rows) for columns, block_rows in positions]
     results: list[SolveResult] = []
@@ -273,6 +280,14 @@ def solve_by_components(
             elsewhere = worker.result() if sent and worker is not None else None
             results.append(elsewhere if elsewhere is not None else solve_step(pair[1], options))
     combined = stitch(lp, positions, results, options, time.perf_counter() - started)
+    if loose.size:  # columns in no row sit at their cheaper bound
+        values = combined.values.copy()
+        values[loose] = loose_values
+        offset = float(lp.objective[loose] @ loose_values)
+        objective = combined.objective + offset
+        bound = combined.best_bound + offset if combined.best_bound is not None else None
+        gap = abs(objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
+        combined = replace(combined, values=values, objective=objective, best_bound=bound, gap=gap)
     log.info(
         "%d independent components solved %s, %s in %.2f s",
         count,
