@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from fixtures.programs import small_mip
 
 from estates_opt.inputs.dataset import dataset_from_tables
 from estates_opt.inputs.travel import measure_travel
@@ -202,25 +203,8 @@ def test_the_pipeline_uses_decomposition_from_the_scenario(towns, monkeypatch):
 
 
 def _tiny(matrix: list[list[float]], upper: list[float]):
-    """min -x - 2y - 3z over integers in [0, 5] with rows ``matrix @ v <= upper``."""
-    import pandas as pd
-    import scipy.sparse as sp
-
-    from estates_opt.model.program import LinearProgram
-
-    m, n = len(matrix), len(matrix[0])
-    return LinearProgram(
-        columns=pd.DataFrame({"family": ["x"] * n}),
-        rows=pd.DataFrame({"family": ["r"] * m, "row_name": [f"r{i}" for i in range(m)]}),
-        matrix=sp.csr_matrix(np.array(matrix, dtype=float)),
-        objective=-np.arange(1.0, n + 1),
-        terms={},
-        col_lower=np.zeros(n),
-        col_upper=np.full(n, 5.0),
-        row_lower=np.full(m, -np.inf),
-        row_upper=np.array(upper, dtype=float),
-        integer=np.ones(n, bool),
-    )
+    """min -x - 2y - 3z ... over integers in [0, 5] with rows ``matrix @ v <= upper``."""
+    return small_mip(matrix, upper, list(-np.arange(1.0, len(matrix[0]) + 1)), top=5)
 
 
 def test_rows_that_cannot_bind_are_those_the_column_bounds_keep_inside():

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
 from fixtures import handmade
+from fixtures.programs import small_mip
 
 from estates_opt.model import neighbourhood_search as search
 from estates_opt.model.program import LinearProgram
@@ -19,19 +18,7 @@ def _program(
     matrix: list[list[float]], upper: list[float], objective: list[float]
 ) -> LinearProgram:
     """A small MIP: integer columns in [0, 10], rows ``matrix @ x <= upper``."""
-    rows, cols = len(matrix), len(matrix[0])
-    return LinearProgram(
-        columns=pd.DataFrame({"family": ["x"] * cols}),
-        rows=pd.DataFrame({"family": ["capacity"] * rows}),
-        matrix=sp.csr_matrix(np.array(matrix, dtype=float)),
-        objective=np.array(objective, dtype=float),
-        terms={},
-        col_lower=np.zeros(cols),
-        col_upper=np.full(cols, 10.0),
-        row_lower=np.full(rows, -np.inf),
-        row_upper=np.array(upper, dtype=float),
-        integer=np.ones(cols, bool),
-    )
+    return small_mip(matrix, upper, objective, top=10)
 
 
 def test_each_step_of_a_pair_gets_half_the_slack_of_a_shared_row():

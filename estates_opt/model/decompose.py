@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import solve_model
-from estates_opt.model.step_worker import StepWorker, solve_step
+from estates_opt.model.step_worker import StepWorker, solve_pair
 from estates_opt.parallel import map_parallel
 from estates_opt.scenario import Solver
 
@@ -269,16 +269,9 @@ def solve_by_components(
     ]
     positions = [(col_groups[k], rows[row_groups[k]]) for k in largest_first]
     jobs = [sub_program(lp, columns, block_rows) for columns, block_rows in positions]
-    results: list[SolveResult] = []
-    together = False
-    for i in range(0, len(jobs), 2):
-        pair = jobs[i : i + 2]
-        sent = len(pair) > 1 and worker is not None and worker.submit(pair[1], options)
-        together |= sent
-        results.append(solve_step(pair[0], options))
-        if len(pair) > 1:
-            elsewhere = worker.result() if sent and worker is not None else None
-            results.append(elsewhere if elsewhere is not None else solve_step(pair[1], options))
+    results = [
+        r for i in range(0, len(jobs), 2) for r in solve_pair(jobs[i : i + 2], options, worker)
+    ]
     combined = stitch(lp, positions, results, options, time.perf_counter() - started)
     if loose.size:  # columns in no row sit at their cheaper bound
         values = combined.values.copy()
@@ -289,9 +282,8 @@ def solve_by_components(
         gap = abs(objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
         combined = replace(combined, values=values, objective=objective, best_bound=bound, gap=gap)
     log.info(
-        "%d independent components solved %s, %s in %.2f s",
+        "%d independent components solved, %s in %.2f s",
         count,
-        "two at once" if together else "in turn",
         combined.status,
         combined.seconds,
     )

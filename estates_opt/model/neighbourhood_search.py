@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult
-from estates_opt.model.step_worker import StepWorker, solve_step
+from estates_opt.model.step_worker import StepWorker, solve_pair
 from estates_opt.scenario import Scenario, Solver
 
 log = logging.getLogger(__name__)
@@ -266,20 +266,6 @@ def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray])
     return current
 
 
-def _solve_pair(
-    models: Sequence[LinearProgram],
-    options: Solver,
-    worker: StepWorker,
-) -> list[SolveResult]:
-    """The pair's steps: the second in ``worker`` while this process solves the first."""
-    sent = len(models) > 1 and worker.submit(models[1], options)
-    results = [solve_step(models[0], options)]
-    for model in models[1:]:
-        elsewhere = worker.result() if sent else None
-        results.append(elsewhere if elsewhere is not None else solve_step(model, options))
-    return results
-
-
 def improve(
     lp: LinearProgram,
     scenario: Scenario,
@@ -313,7 +299,7 @@ def improve(
             frees = [free for _, free in pair]
             whole = pair_models(lp, frees, current)
             models = [compact(m, f) for m, f in zip(whole, frees, strict=True)]
-            solved = _solve_pair(models, options, worker)
+            solved = solve_pair(models, options, worker)
             results = [expand(r, f, current) for r, f in zip(solved, frees, strict=True)]
             changes = []
             for (name, free), step in zip(pair, results, strict=True):

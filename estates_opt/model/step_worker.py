@@ -21,6 +21,7 @@ import pickle
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,6 +41,19 @@ def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
 
     solve = solve_direct if options.backend == "direct" else solve_pulp
     return solve(lp, options)
+
+
+def solve_pair(
+    models: Sequence[LinearProgram], options: Solver, worker: StepWorker | None
+) -> list[SolveResult]:
+    """One or two models: the second in ``worker`` while this process solves the first
+    (here too if the worker is missing or fails)."""
+    sent = len(models) > 1 and worker is not None and worker.submit(models[1], options)
+    results = [solve_step(models[0], options)]
+    for model in models[1:]:
+        elsewhere = worker.result() if sent and worker is not None else None
+        results.append(elsewhere if elsewhere is not None else solve_step(model, options))
+    return results
 
 
 class StepWorker:

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import Dataset, kind_utilisation
+from estates_opt.model.decompose import rows_that_cannot_bind
 from estates_opt.model.program import INF, LinearProgram
 from estates_opt.model.solve import solve_direct
 from estates_opt.results.explain.moves import RELOCATION_KEY
@@ -166,8 +167,7 @@ def _reduced(program: LinearProgram, n_rel: int, most: int) -> tuple[LinearProgr
     np.add.at(objective, folded.col, folded.data)
     keep = np.ones(matrix.shape[0], bool)
     keep[:n_over] = (leavers > 1) & ~linear
-    largest = matrix.maximum(0) @ upper + matrix.minimum(0) @ lower
-    keep[n_over:] = largest[n_over:] > program.row_upper[n_over:] + 1e-9
+    keep[n_over:] = ~rows_that_cannot_bind(program)[n_over:]
     keep[count_row] = False
     rows = np.flatnonzero(keep)
     in_rows = np.diff(matrix[rows].tocsc().indptr) > 0
