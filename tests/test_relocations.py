@@ -293,29 +293,32 @@ def test_a_clinic_keeps_to_its_building_limit():
     assert any("clin of PA uses 2 buildings" in v for v in found), found
 
 
-def test_quick_effort_searches_only_the_relocations_the_relaxation_or_start_uses():
-    from estates_opt.inputs.travel import measure_travel
-    from estates_opt.model.build import build_model
-    from estates_opt.model.neighbourhood_search import only_used_relocations
-    from estates_opt.model.solve import solve_direct
+def test_a_borough_step_searches_only_what_its_relaxation_or_start_uses():
+    """Each step fixes at 0 the allocations its own LP relaxation and its start leave at 0:
+    the start stays feasible (a step never worsens the plan) and the relaxation's
+    optimum stays within the narrowed bounds (the step's bound is unchanged)."""
+    from fixtures.programs import small_mip
 
-    data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
-    lp = build_model(data, scenario, measure_travel(data, scenario))
-    relaxed = solve_direct(replace(lp, integer=np.zeros_like(lp.integer)), scenario.solver).values
-    start = np.zeros_like(relaxed)
-    narrow = only_used_relocations(lp, relaxed, start)
-    cols = lp.columns
-    added = (cols["family"] == "x").to_numpy() & (cols["part"] == "add").to_numpy()
-    shut = added & (relaxed < 1e-6)
-    assert shut.any() and (added & ~shut).any()
-    assert (narrow.col_upper[shut] == 0).all()
-    assert (narrow.col_upper[added & ~shut] == lp.col_upper[added & ~shut]).all()
-    z = np.flatnonzero((cols["family"] == "relocate").to_numpy())
-    linked = cols["x_index"].to_numpy()[z].astype(int)
-    assert (narrow.col_upper[z[shut[linked]]] == 0).all()
-    assert (narrow.col_upper[z[~shut[linked]]] == 1).all()
-    # what the relaxation uses stays open, so the relaxed plan is still feasible
-    assert (relaxed <= narrow.col_upper + 1e-9).all()
+    from estates_opt.model.neighbourhood_search import relaxation_guided
+    from estates_opt.model.solve import solve_direct
+    from estates_opt.scenario import Solver
+
+    # relaxation: v1 = 2, v0 = 0.25 (fractional); the start uses v2 alone; v3 nobody uses
+    start = np.array([0.0, 0.0, 1.0, 0.0])
+    step = replace(small_mip([[2, 1, 1, 1]], [2.5], [-3, -2, 1, 1], top=2), start=start)
+    options = Solver()
+    guided = relaxation_guided(step, options)
+    assert guided.col_upper.tolist() == [2, 2, 2, 0]
+    assert guided.col_lower.tolist() == [0, 0, 0, 0]
+
+    def relaxation(model):
+        return solve_direct(replace(model, integer=np.zeros(4, bool), start=None), options)
+
+    assert relaxation(guided).objective == pytest.approx(relaxation(step).objective)  # -4.75
+    found = solve_direct(guided, options)
+    assert found.values.round().tolist() == [0, 2, 0, 0]
+    # a step with no start (nothing to keep feasible) is searched whole
+    assert relaxation_guided(replace(step, start=None), options).col_upper.tolist() == [2] * 4
 
 
 def test_a_borough_step_prices_only_what_it_can_change():

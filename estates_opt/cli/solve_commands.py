@@ -40,7 +40,7 @@ def solve(
         bool,
         typer.Option(
             "--quick",
-            help="Whole-session plans: a narrower search, its borough steps about 2x faster "
+            help="Whole-session plans: one pass of borough steps instead of two "
             "(solver.effort = 'quick'; the plan may cost a few % more).",
         ),
     ] = False,

@@ -27,8 +27,7 @@ import scipy.sparse as sp
 from estates_opt.model.decompose import solve_by_components
 from estates_opt.model.neighbourhood_search import (
     improve,
-    only_used_relocations,
-    with_nodes,
+    with_highs_defaults,
 )
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
@@ -264,7 +263,11 @@ def _solve_staged(
         whole = replace(first, status=SolveStatus.FEASIBLE_TIME_LIMIT, values=start, limit=None)
         whole = replace(whole, best_bound=None, gap=None)
     else:
-        options = with_nodes(scenario, WHOLE_MIP_NODES) if groups else scenario.solver
+        options = (
+            with_highs_defaults(scenario, {"mip_max_nodes": WHOLE_MIP_NODES})
+            if groups
+            else scenario.solver
+        )
         whole = solve(replace(staged, start=start), options)
     if not whole.status.has_plan:
         return staged, whole
@@ -275,10 +278,8 @@ def _solve_staged(
         relaxed = solve(
             replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
         )
-        searched = staged
-        if scenario.solver.effort == "quick" and relaxed.status.has_plan:
-            searched = only_used_relocations(staged, relaxed.values, values)
-        values, finished = improve(searched, scenario, values, groups, worker)
+        values, finished = improve(staged, scenario, values, groups, worker)
+        finished &= all(r.limit != "time limit" for r in (first, whole))
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
             bound = max(relaxed.objective, bound if bound is not None else -np.inf)

@@ -74,8 +74,8 @@ class Solver(Strict):
     decompose: bool = Field(False, description="solve independent PCN-site blocks separately")
     effort: Literal["thorough", "quick"] = Field(
         "thorough",
-        description="whole-session plans: 'quick' re-optimises each borough only over the "
-        "relocations its LP relaxation or stage 1 uses (steps about 2x faster, a few % dearer)",
+        description="whole-session plans: 'quick' makes one pass of borough steps instead of "
+        "two (NEL: about 1.5 s faster, objective about 1.3% higher)",
     )
     highs_options: dict[str, float | int | str | bool] = Field(
         default_factory=dict,
