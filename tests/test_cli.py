@@ -107,6 +107,28 @@ def test_solve_quiet_prints_one_line(tiny_scenario, tmp_path):
     assert "optimal" in result.output
 
 
+@pytest.mark.parametrize("quiet", [True, False])
+def test_an_improved_plan_is_a_success_with_or_without_quiet(tiny_dir, tmp_path, quiet):
+    """'improved' (the staged whole-session plan) exits 0; --quiet once made it exit 1."""
+    from dataclasses import replace
+
+    import typer
+
+    from estates_opt.cli.solve_commands import _report_solved
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.model.result import SolveStatus
+    from estates_opt.pipeline import solve
+    from estates_opt.scenario import Scenario
+
+    plan = solve(read_dataset(tiny_dir), Scenario(name="tiny"))
+    _report_solved(replace(plan, status=SolveStatus.IMPROVED), tmp_path, None, quiet, 1.0)
+    with pytest.raises(typer.Exit) as stopped:
+        _report_solved(
+            replace(plan, status=SolveStatus.FEASIBLE_TIME_LIMIT), tmp_path, None, quiet, 1.0
+        )
+    assert stopped.value.exit_code == EXIT_NOT_OPTIMAL
+
+
 def test_solve_bad_scenario_exits_2(tmp_path):
     path = tmp_path / "typo.toml"
     path.write_text("[weights]\ntravel = 3\n", encoding="utf-8")

@@ -98,13 +98,14 @@ def _report_solved(
             + ("" if maps_dir is None else f", maps to [bold]{escape(str(maps_dir))}[/]"),
             highlight=False,
         )
-    if plan.status == "improved" and not quiet:
+    if plan.status == "improved":  # a success (exit 0), with or without --quiet
         gap = plan.kpis.get("gap")
-        console.print(
-            "note: whole-session plan improved borough by borough within the time budget"
-            + (f"; {gap:.1%} from the LP bound (a loose bound)" if gap is not None else ""),
-            highlight=False,
-        )
+        if not quiet:
+            console.print(
+                "note: whole-session plan improved borough by borough within the time budget"
+                + (f"; {gap:.1%} from the LP bound (a loose bound)" if gap is not None else ""),
+                highlight=False,
+            )
     elif plan.status != "optimal":
         limit = plan.kpis.get("stopped_at")
         err.print(
