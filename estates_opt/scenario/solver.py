@@ -75,7 +75,7 @@ class Solver(Strict):
     effort: Literal["thorough", "quick"] = Field(
         "thorough",
         description="whole-session plans: 'quick' makes one pass of borough steps instead of "
-        "two (NEL: about 1.5 s faster, objective about 1.3% higher)",
+        "two (NEL: about 1 s faster, objective about 2% higher)",
     )
     highs_options: dict[str, float | int | str | bool] = Field(
         default_factory=dict,
