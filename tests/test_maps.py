@@ -351,6 +351,39 @@ def test_nel_hub_pages(nel_plan, nel_pages):
     assert "IMD" in page
 
 
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        [[51.52, -0.08], [51.55, -0.04]],  # a Hackney PCN's size
+        [[51.45, 0.10], [51.60, 0.30]],  # Havering and beyond
+        [[52.50, 1.00], [52.51, 1.01]],  # far outside NEL: nothing
+    ],
+)
+def test_a_hub_basemap_clips_only_near_features_to_the_same_result(nel_plan, bounds):
+    """The bounding-box shortcut must leave out only features that clip to nothing."""
+    import shapely
+
+    from estates_opt.outputs.maps.data import build_map_data
+    from estates_opt.outputs.maps.geometry import COORD_DECIMALS, feature_collection
+    from estates_opt.outputs.maps.layers import _clip_box, basemap_layer
+
+    data = build_map_data(nel_plan)
+    fast = basemap_layer(data, bounds)
+    west, south, east, north = _clip_box(bounds, 0.35)
+    assert fast is not None and data.basemap is not None
+    for name, frame in data.basemap.items():  # every feature clipped, as before
+        clipped = shapely.set_precision(
+            shapely.clip_by_rect(frame.geometry.to_numpy(), west, south, east, north),
+            10.0**-COORD_DECIMALS,
+        )
+        records = frame.drop(columns=frame.geometry.name).to_dict("records")
+        assert fast[name] == feature_collection(clipped, records), name
+    if bounds[0][0] > 52:
+        assert all(not layer["features"] for layer in fast.values())
+    else:
+        assert any(layer["features"] for layer in fast.values())
+
+
 def test_basemap_is_drawn_beneath_the_data(nel_plan, nel_pages):
     """Water, roads, rail, stations and place names ship with NEL, with their licences."""
     out, written = nel_pages

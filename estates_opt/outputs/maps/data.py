@@ -12,11 +12,14 @@ built in :mod:`~estates_opt.outputs.maps.catchments` (PCNs, boroughs),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from estates_opt.outputs.maps.catchments import borough_layer, pcn_records
 from estates_opt.outputs.maps.geometry import (
@@ -66,6 +69,17 @@ class MapData:
     basemap: dict[str, gpd.GeoDataFrame] | None = None
     #: The phased plan (phases.csv rows), for the curve on the index page.
     phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @cached_property
+    def basemap_parts(self) -> dict[str, tuple[np.ndarray, list[dict[str, Any]], np.ndarray]]:
+        """Per basemap layer: its geometries, property records and (minx, miny, maxx,
+        maxy) rows, worked out once for all the plan's pages."""
+        parts = {}
+        for name, frame in (self.basemap or {}).items():
+            geoms = np.asarray(frame.geometry.to_numpy())
+            records = frame.drop(columns=frame.geometry.name).to_dict("records")
+            parts[name] = (geoms, records, shapely.bounds(geoms))
+        return parts
 
     def style(self) -> dict[str, Any]:
         """The colour keys shared by both kinds of page."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -28,29 +29,42 @@ def basemap_layer(
 
     The clip box reaches at least the PCN's longer side beyond its centre in every
     direction, so a tall PCN on a wide screen (or a wide one on a phone) is not framed by
-    roads and rivers that stop short of the map's edges.
+    roads and rivers that stop short of the map's edges. Only features whose bounding
+    boxes meet the clip box are clipped (the rest would clip to nothing): a hub page
+    touches a few of NEL's 633 features, and 48 pages took 1.9 s clipping all of them.
     """
     if not data.basemap:
         return None
     out: dict[str, Any] = {}
-    for name, frame in data.basemap.items():
+    for name, (geoms, records, extents) in data.basemap_parts.items():
         if bounds is not None:
-            (south, west), (north, east) = bounds
-            mid_lat, mid_lon = (south + north) / 2, (west + east) / 2
-            stretch = max(math.cos(math.radians(mid_lat)), 0.1)  # degrees of lon per km ratio
-            span = max(north - south, (east - west) * stretch)  # the longer side, lat degrees
-            half_lat = max((north - south) * (0.5 + pad), span)
-            half_lon = max((east - west) * (0.5 + pad), span / stretch)
-            clipped = frame.clip_by_rect(
-                mid_lon - half_lon, mid_lat - half_lat, mid_lon + half_lon, mid_lat + half_lat
+            west, south, east, north = _clip_box(bounds, pad)
+            near = np.flatnonzero(
+                (extents[:, 0] <= east)
+                & (extents[:, 2] >= west)
+                & (extents[:, 1] <= north)
+                & (extents[:, 3] >= south)
             )
-            frame = frame.set_geometry(
-                shapely.set_precision(clipped.to_numpy(), 10.0**-COORD_DECIMALS)
+            clipped = shapely.set_precision(
+                shapely.clip_by_rect(geoms[near], west, south, east, north),
+                10.0**-COORD_DECIMALS,
             )
-            frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
-        properties = frame.drop(columns=frame.geometry.name).to_dict("records")
-        out[name] = feature_collection(frame.geometry.to_numpy(), properties)
+            kept = ~(shapely.is_empty(clipped) | shapely.is_missing(clipped))
+            geoms, records = clipped[kept], [records[i] for i in near[kept]]
+        out[name] = feature_collection(geoms, records)
     return out
+
+
+def _clip_box(bounds: list[list[float]], pad: float) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of a hub page's basemap: ``bounds`` padded, and at
+    least the longer side beyond the centre each way."""
+    (south, west), (north, east) = bounds
+    mid_lat, mid_lon = (south + north) / 2, (west + east) / 2
+    stretch = max(math.cos(math.radians(mid_lat)), 0.1)  # degrees of lon per km ratio
+    span = max(north - south, (east - west) * stretch)  # the longer side, lat degrees
+    half_lat = max((north - south) * (0.5 + pad), span)
+    half_lon = max((east - west) * (0.5 + pad), span / stretch)
+    return mid_lon - half_lon, mid_lat - half_lat, mid_lon + half_lon, mid_lat + half_lat
 
 
 def lsoa_layer(data: MapData, pcn_code: str) -> dict[str, Any]:
