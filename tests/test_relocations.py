@@ -346,3 +346,33 @@ def test_a_borough_step_prices_only_what_it_can_change():
     # the same plan is optimal for the step; its cost is the free part's alone
     assert lp.objective @ again.values == pytest.approx(best.objective, abs=1e-6)
     assert again.objective == pytest.approx(lp.objective[free] @ again.values[free], abs=1e-6)
+
+
+@pytest.mark.parametrize("search_only", [False, True])
+def test_a_stage_one_time_limit_stop_makes_the_plan_feasible_time_limit(monkeypatch, search_only):
+    """Stage 1's least movement bounds stage 2; stopped at the time limit it is unproved,
+    so the plan cannot be optimal or 'improved', whichever way stage 2 goes."""
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model import staged
+    from estates_opt.model.build import build_model
+    from estates_opt.model.neighbourhood_search import neighbourhoods
+    from estates_opt.model.result import SolveStatus
+
+    data, scenario = handmade.dataset(), handmade.scenario(options=WHOLE)
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    groups = neighbourhoods(lp, data)
+    if search_only:  # straight to the borough steps, as at NEL scale
+        monkeypatch.setattr(staged, "WHOLE_MIP_MAX_BINARIES", 0)
+    _, finished = staged.solve_staged(lp, scenario, groups)
+    assert finished.status in (SolveStatus.OPTIMAL, SolveStatus.IMPROVED)
+    real = staged.least_movement
+
+    def stopped(*args, **kwargs):
+        least, first = real(*args, **kwargs)
+        return least, replace(first, limit="time limit")
+
+    monkeypatch.setattr(staged, "least_movement", stopped)
+    _, result = staged.solve_staged(lp, scenario, groups)
+    assert result.status is SolveStatus.FEASIBLE_TIME_LIMIT
+    assert result.limit == "time limit"
+    assert result.values.tolist() == pytest.approx(finished.values.tolist())

@@ -279,7 +279,6 @@ def _solve_staged(
             replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
         )
         values, finished = improve(staged, scenario, values, groups, worker)
-        finished &= all(r.limit != "time limit" for r in (first, whole))
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
             bound = max(relaxed.objective, bound if bound is not None else -np.inf)
@@ -292,6 +291,10 @@ def _solve_staged(
             if finished
             else SolveStatus.FEASIBLE_TIME_LIMIT
         )
+    if any(r.limit == "time limit" for r in (first, whole)):
+        # stage 1 (or the whole MIP) stopped at the time limit: its least movement, so
+        # the tolerance row, is unproved, and the plan may not be optimal either way
+        status = SolveStatus.FEASIBLE_TIME_LIMIT
     duals = solve(fix_integers(staged, values), scenario.solver).duals
     limit = limits[0] if limits else None
     if status == SolveStatus.FEASIBLE_TIME_LIMIT and limit is None:
