@@ -305,10 +305,10 @@ def improve(
         sweeps = SWEEPS[scenario.solver.effort]
         paired = step_pairs(lp, groups)
         log.info(
-            "borough steps: %d groups in %d pairs, %d pass(es), %s",
+            "borough steps: %d groups in %d pairs, %s, %s",
             len(groups),
             len(paired),
-            sweeps,
+            "1 pass" if sweeps == 1 else f"{sweeps} passes",
             "two at once" if together else "one after the other (no second process)",
         )
         for pair in [p for _ in range(sweeps) for p in paired]:
