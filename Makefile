@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/estates-opt solve models/nel_baseline.toml --out outputs/nel_baseline --maps maps
 
 test: $(STAMP) lint
-	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_test_tools.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
