@@ -35,10 +35,11 @@ def basemap_layer(
     """
     if not data.basemap:
         return None
+    box = _clip_box(bounds, pad) if bounds is not None else None
     out: dict[str, Any] = {}
     for name, (geoms, records, extents) in data.basemap_parts.items():
-        if bounds is not None:
-            west, south, east, north = _clip_box(bounds, pad)
+        if box is not None:
+            west, south, east, north = box
             near = np.flatnonzero(
                 (extents[:, 0] <= east)
                 & (extents[:, 2] >= west)
