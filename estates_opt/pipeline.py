@@ -30,7 +30,7 @@ from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
-from estates_opt.results.phases import first_quarter, phase_plan, with_phases
+from estates_opt.results.phases import first_quarter, phase_plan, relocations_of, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
@@ -132,14 +132,15 @@ def explain_and_verify(
     opened = explain.opened_slots(lp, result)
     utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
     legs = explain.move_legs(dataset, allocations, utilisation)
-    phase_of, phases = phase_plan(dataset, scenario, legs, utilisation, allocations)
+    relocations = relocations_of(dataset, legs, utilisation)
+    phase_of, phases = phase_plan(scenario, relocations, allocations)
     moves = with_phases(explain.relocation_lines(legs), phase_of)
     bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
     pcn_summary = explain.pcn_summary_table(
         dataset, scenario, allocations, unmet, lp.targets, moves
     )
     imd = explain.travel_by_imd(dataset, scenario, allocations)
-    quarter = first_quarter(dataset, scenario, legs, utilisation)
+    quarter = first_quarter(scenario, relocations)
     kpis = explain.kpi_dict(
         dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings, moves
     )

@@ -62,6 +62,10 @@ def _instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     return pd.DataFrame(rows), rooms, n_rel
 
 
+def _plan(legs: pd.DataFrame, rooms: pd.DataFrame) -> phases.Relocations:
+    return phases.Relocations.of(legs, rooms)
+
+
 def _value(legs: pd.DataFrame, rooms: pd.DataFrame, chosen: np.ndarray) -> float | None:
     """Relief plus the tie-break, or None if a receiving room ends over its limit."""
     live = legs[chosen[legs["relocation"].to_numpy()]]
@@ -100,7 +104,7 @@ def _brute_force(
 def test_the_reduced_phase_mip_finds_the_best_relocations(seed, most):
     legs, rooms, n_rel = _instance(seed)
     before = np.zeros(n_rel)
-    found = phases._choose(legs, rooms, n_rel, most, before, EXACT)
+    found = phases._choose(_plan(legs, rooms), most, before, EXACT)
     assert found is not None
     chosen, _ = found
     assert chosen.sum() <= most
@@ -112,9 +116,9 @@ def test_the_reduced_phase_mip_finds_the_best_relocations(seed, most):
 @pytest.mark.parametrize("seed", range(6))
 def test_a_later_phase_keeps_the_relocations_of_the_one_before(seed):
     legs, rooms, n_rel = _instance(seed)
-    first = phases._choose(legs, rooms, n_rel, 1, np.zeros(n_rel), EXACT)
+    first = phases._choose(_plan(legs, rooms), 1, np.zeros(n_rel), EXACT)
     assert first is not None
-    second = phases._choose(legs, rooms, n_rel, 3, first[0], EXACT)
+    second = phases._choose(_plan(legs, rooms), 3, first[0], EXACT)
     assert second is not None
     assert (second[0] >= first[0]).all()
     value = _value(legs, rooms, second[0] > 0.5)
@@ -123,7 +127,7 @@ def test_a_later_phase_keeps_the_relocations_of_the_one_before(seed):
 
 def test_the_reductions_drop_rows_and_columns_but_keep_the_count_row():
     legs, rooms, n_rel = _instance(0)
-    program = phases._phase_program(legs, rooms, n_rel, 2, np.zeros(n_rel))
+    program = phases._phase_program(_plan(legs, rooms), 2, np.zeros(n_rel))
     reduced, cols = phases._reduced(program, n_rel, 2)
     assert reduced.matrix.shape[0] < program.matrix.shape[0]
     assert reduced.matrix.shape == (reduced.row_upper.size, cols.size)

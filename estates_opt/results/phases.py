@@ -19,6 +19,8 @@ over its cap, but never pushes a receiving one over. Ties go to more hours moved
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -67,22 +69,82 @@ def _rooms(utilisation: pd.DataFrame) -> pd.DataFrame:
     return rooms.reset_index(drop=True)
 
 
-def _phase_program(
-    legs: pd.DataFrame, rooms: pd.DataFrame, n_rel: int, most: int, before: np.ndarray
-) -> LinearProgram:
+@dataclass(frozen=True)
+class Relocations:
+    """The plan's legs as arrays over relocations and rooms, worked out once.
+
+    The ladder, the first quarter and the phase table all ask the same questions of
+    the same legs (which room each leaves and enters, how many hours); matching the
+    legs' text keys to the rooms took longer than the phase MIPs' solves at England
+    scale when each of them did it again.
+    """
+
+    legs: pd.DataFrame  #: with ``room_type`` and ``relocation`` (0..n-1)
+    rooms: pd.DataFrame  #: with ``before_hours``, ``limit`` and ``over``
+    relocation: np.ndarray  #: per leg
+    hours: np.ndarray  #: per leg
+    source: np.ndarray  #: per leg: the room row it leaves, -1 if none
+    target: np.ndarray  #: per leg: the room row it enters, -1 if none
+    count: int  #: relocations
+
+    @classmethod
+    def of(cls, legs: pd.DataFrame, rooms: pd.DataFrame) -> Relocations:
+        room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+        ends = pd.MultiIndex.from_arrays(
+            [
+                pd.concat([legs["from_site_id"], legs["to_site_id"]], ignore_index=True),
+                pd.concat([legs["room_type"], legs["room_type"]], ignore_index=True),
+                pd.concat([legs["from_band"], legs["to_band"]], ignore_index=True),
+            ]
+        )
+        at = room_key.get_indexer(ends)
+        relocation = legs["relocation"].to_numpy(int)
+        return cls(
+            legs=legs,
+            rooms=rooms,
+            relocation=relocation,
+            hours=legs["hours_per_week"].to_numpy(float),
+            source=at[: len(legs)],
+            target=at[len(legs) :],
+            count=int(relocation.max()) + 1 if relocation.size else 0,
+        )
+
+    def relieved(self, live_relocations: np.ndarray) -> float:
+        """Over-cap hours relieved by the legs of the live relocations."""
+        live = live_relocations[self.relocation] & (self.source >= 0)
+        departures = np.bincount(
+            self.source[live], weights=self.hours[live], minlength=len(self.rooms)
+        )
+        return float(np.minimum(departures, self.rooms["over"].to_numpy(float)).sum())
+
+    def loads(self, live_relocations: np.ndarray) -> np.ndarray:
+        """Each room's hours after the legs of the live relocations."""
+        load = self.rooms["before_hours"].to_numpy(float).copy()
+        live = live_relocations[self.relocation]
+        for end, sign in ((self.target, 1.0), (self.source, -1.0)):
+            ok = live & (end >= 0)
+            load += sign * np.bincount(end[ok], weights=self.hours[ok], minlength=load.size)
+        return load
+
+
+def relocations_of(
+    dataset: Dataset, legs: pd.DataFrame, utilisation: pd.DataFrame
+) -> Relocations:
+    """The plan's legs and rooms in the form :func:`phase_plan` and :func:`first_quarter` take."""
+    if legs.empty:
+        legs = legs.assign(room_type=pd.Series(dtype=object), relocation=pd.Series(dtype=int))
+    else:
+        legs = _legs_with_rooms(legs, dataset)
+    return Relocations.of(legs, _rooms(utilisation))
+
+
+def _phase_program(plan: Relocations, most: int, before: np.ndarray) -> LinearProgram:
     """Columns: q (one per relocation, binary), r (relief per over-cap room)."""
-    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
-    src = room_key.get_indexer(
-        pd.MultiIndex.from_arrays([legs["from_site_id"], legs["room_type"], legs["from_band"]])
-    )
-    dst = room_key.get_indexer(
-        pd.MultiIndex.from_arrays([legs["to_site_id"], legs["room_type"], legs["to_band"]])
-    )
+    rooms, n_rel = plan.rooms, plan.count
+    src, dst, hours, rel = plan.source, plan.target, plan.hours, plan.relocation
     over = np.flatnonzero(rooms["over"].to_numpy() > 1e-9)
     n_r = over.size
     n = n_rel + n_r
-    hours = legs["hours_per_week"].to_numpy(float)
-    rel = legs["relocation"].to_numpy(int)
     triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     row_lo: list[np.ndarray] = []
     row_up: list[np.ndarray] = []
@@ -194,16 +256,12 @@ def _reduced(program: LinearProgram, n_rel: int, most: int) -> tuple[LinearProgr
 
 
 def _choose(
-    legs: pd.DataFrame,
-    rooms: pd.DataFrame,
-    n_rel: int,
-    most: int,
-    before: np.ndarray,
-    solver: Solver,
+    plan: Relocations, most: int, before: np.ndarray, solver: Solver
 ) -> tuple[np.ndarray, float] | None:
     """The best at most ``most`` relocations keeping ``before`` (0/1 per relocation),
     and the MIP's gap; None if the solver found no plan."""
-    program, cols = _reduced(_phase_program(legs, rooms, n_rel, most, before), n_rel, most)
+    n_rel = plan.count
+    program, cols = _reduced(_phase_program(plan, most, before), n_rel, most)
     result = solve_direct(program, solver)
     if not result.status.has_plan:
         return None
@@ -231,19 +289,13 @@ def _phase_solver(scenario: Scenario, n_rel: int) -> Solver:
 
 
 def phase_plan(
-    dataset: Dataset,
-    scenario: Scenario,
-    legs: pd.DataFrame,
-    utilisation: pd.DataFrame,
-    allocations: pd.DataFrame,
+    scenario: Scenario, plan: Relocations, allocations: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(phase of each relocation, keyed by :data:`RELOCATION_KEY`; phases.csv)."""
-    if legs.empty:
+    if plan.count == 0:
         empty = pd.DataFrame(columns=[*RELOCATION_KEY, "phase"])
         return empty, pd.DataFrame(columns=PHASE_COLUMNS)
-    legs = _legs_with_rooms(legs, dataset)
-    rooms = _rooms(utilisation)
-    n_rel = int(legs["relocation"].max()) + 1
+    n_rel = plan.count
     ladder = [n for n in scenario.relocation.phases if n < n_rel] + [n_rel]
     chosen = np.zeros(n_rel)
     phase_of = np.zeros(n_rel, dtype=int)
@@ -252,19 +304,18 @@ def phase_plan(
         if most >= n_rel:
             now = np.ones(n_rel)
         else:
-            best = _choose(legs, rooms, n_rel, most, chosen, solver)
+            best = _choose(plan, most, chosen, solver)
             now = best[0] if best is not None else chosen
         phase_of[(now > 0.5) & (chosen < 0.5)] = number
         chosen = np.maximum(chosen, now)
+    legs = plan.legs
     keys = legs.drop_duplicates("relocation").sort_values("relocation")[RELOCATION_KEY]
     phases = keys.assign(phase=phase_of).reset_index(drop=True)
-    table = phase_table(legs, rooms, phase_of, ladder, allocations)
+    table = phase_table(plan, phase_of, ladder, allocations)
     return phases, table
 
 
-def first_quarter(
-    dataset: Dataset, scenario: Scenario, legs: pd.DataFrame, utilisation: pd.DataFrame
-) -> FirstQuarter:
+def first_quarter(scenario: Scenario, plan: Relocations) -> FirstQuarter:
     """What the best quarter of the relocations relieves (the headline of the ladder).
 
     Solved on its own (not nested in the ladder): the most over-cap hours any
@@ -272,20 +323,17 @@ def first_quarter(
     and of what the whole plan relieves (rooms whose fixed work alone is over the
     cap stay over it whatever moves, so the whole plan relieves less than all).
     """
-    if legs.empty:
+    n_rel = plan.count
+    if n_rel == 0:
         return {}
-    legs = _legs_with_rooms(legs, dataset)
-    rooms = _rooms(utilisation)
-    n_rel = int(legs["relocation"].max()) + 1
     quarter = -(-n_rel // 4)
-    solver = _phase_solver(scenario, n_rel)
-    best = _choose(legs, rooms, n_rel, quarter, np.zeros(n_rel), solver)
+    best = _choose(plan, quarter, np.zeros(n_rel), _phase_solver(scenario, n_rel))
     if best is None:
         return {}
     chosen, gap = best
-    relieved = _relieved(legs, rooms, chosen > 0.5)
-    whole = float(_relieved(legs, rooms, np.ones(n_rel, bool)))
-    total = float(rooms["over"].sum())
+    relieved = plan.relieved(chosen > 0.5)
+    whole = plan.relieved(np.ones(n_rel, bool))
+    total = float(plan.rooms["over"].sum())
     return {
         "relocations": quarter,
         "over_cap_hours_relieved": relieved,
@@ -293,18 +341,6 @@ def first_quarter(
         "plan_relief_share": relieved / whole if whole else 1.0,
         "gap": gap,
     }
-
-
-def _relieved(legs: pd.DataFrame, rooms: pd.DataFrame, live_relocations: np.ndarray) -> float:
-    """Over-cap hours relieved by the legs of the live relocations."""
-    live = legs[live_relocations[legs["relocation"].to_numpy()]]
-    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
-    departures = np.zeros(len(rooms))
-    idx = room_key.get_indexer(
-        pd.MultiIndex.from_arrays([live["from_site_id"], live["room_type"], live["from_band"]])
-    )
-    np.add.at(departures, idx[idx >= 0], live["hours_per_week"].to_numpy(float)[idx >= 0])
-    return float(np.minimum(departures, rooms["over"].to_numpy(float)).sum())
 
 
 def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
@@ -317,59 +353,45 @@ def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
 
 
 def phase_table(
-    legs: pd.DataFrame,
-    rooms: pd.DataFrame,
-    phase_of: np.ndarray,
-    ladder: list[int],
-    allocations: pd.DataFrame,
+    plan: Relocations, phase_of: np.ndarray, ladder: list[int], allocations: pd.DataFrame
 ) -> pd.DataFrame:
     """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
+    legs, rooms = plan.legs, plan.rooms
     total_over = float(rooms["over"].sum())
-    whole = _relieved(legs, rooms, np.ones(len(phase_of), bool))
-    room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+    whole = plan.relieved(np.ones(len(phase_of), bool))
     weekday = (rooms["band"] == "weekday").to_numpy()
     today = allocations["today_session_hours"].to_numpy(float)
     km = allocations["travel_km"].fillna(0.0).to_numpy(float)
     base_km = float((today * km).sum())
     base_hours = float(today.sum())
+    km_change = plan.hours * (
+        legs["to_travel_km"].fillna(0).to_numpy(float)
+        - legs["from_travel_km"].fillna(0).to_numpy(float)
+    )
+    cost_change = plan.hours * (legs["to_cost"] - legs["from_cost"]).to_numpy(float)
     rows = []
     for number in range(1, len(ladder) + 1):
-        live = legs[phase_of[legs["relocation"].to_numpy()] <= number]
-        load = rooms["before_hours"].to_numpy(float).copy()
-        for side, sign in (("to", 1.0), ("from", -1.0)):
-            idx = room_key.get_indexer(
-                pd.MultiIndex.from_arrays(
-                    [live[f"{side}_site_id"], live["room_type"], live[f"{side}_band"]]
-                )
-            )
-            ok = idx >= 0
-            np.add.at(load, idx[ok], sign * live["hours_per_week"].to_numpy(float)[ok])
-        relieved = _relieved(legs, rooms, phase_of <= number)
-        h = live["hours_per_week"].to_numpy(float)
-        km_after = base_km + float(
-            (h * (live["to_travel_km"].fillna(0) - live["from_travel_km"].fillna(0))).sum()
-        )
-
+        done = phase_of <= number
+        live = done[plan.relocation]
+        relieved = plan.relieved(done)
+        km_after = base_km + float(km_change[live].sum())
         weekday_use = kind_utilisation(
-            rooms.assign(load_hours=load)[weekday], ["load_hours"], by_band=False
+            rooms.assign(load_hours=plan.loads(done))[weekday], ["load_hours"], by_band=False
         )
         util = dict(zip(weekday_use["kind"], weekday_use["utilisation"].fillna(0.0), strict=True))
-
         rows.append(
             {
                 "phase": number,
-                "relocations": int(live["relocation"].nunique()),
+                "relocations": int(done.sum()),
                 "new_relocations": int((phase_of == number).sum()),
-                "hours_moved": float(h.sum()),
+                "hours_moved": float(plan.hours[live].sum()),
                 "over_cap_hours_relieved": relieved,
                 "over_cap_share_relieved": relieved / total_over if total_over else 1.0,
                 "plan_relief_share": relieved / whole if whole else 1.0,
                 "community_weekday_utilisation": float(util.get("community", 0.0)),
                 "gp_practice_weekday_utilisation": float(util.get("gp_practice", 0.0)),
                 "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
-                "room_cost_change_gbp_per_week": float(
-                    (h * (live["to_cost"] - live["from_cost"])).sum()
-                ),
+                "room_cost_change_gbp_per_week": float(cost_change[live].sum()),
             }
         )
     return pd.DataFrame(rows, columns=PHASE_COLUMNS)
