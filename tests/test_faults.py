@@ -282,11 +282,11 @@ MIP = "[options]\nwhole_sessions = true\nopening_decisions = true\n"
 
 
 def test_time_limit_gives_the_best_plan_with_its_gap_and_exit_1(tmp_path):
-    # End to end on NEL: 0.5 s stops stage 1's largest component (about 2 s) and most
-    # borough steps (about 1 s each); the plan is written, verified, with its gap to the
-    # LP bound and exit 1. (test_relocations pins stage 1's stop alone.)
+    # End to end on NEL: 1 s stops stage 1's largest component (about 2 s); the plan is
+    # written, verified, with its gap to the LP bound and exit 1. (test_relocations pins
+    # stage 1's stop alone.) Not less: on a loaded machine 0.5 s found no plan at all.
     nel = Path(__file__).resolve().parent.parent / "geodata" / "nel"
-    scenario = write_scenario(tmp_path / "s.toml", nel, "[solver]\ntime_limit_s = 0.5\n")
+    scenario = write_scenario(tmp_path / "s.toml", nel, "[solver]\ntime_limit_s = 1.0\n")
     out = tmp_path / "out"
     result = run_cli(["solve", str(scenario), "--out", str(out), "--no-maps"])
     assert result.exit_code == 1, result.output

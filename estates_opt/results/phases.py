@@ -89,6 +89,7 @@ class Relocations:
 
     @classmethod
     def of(cls, legs: pd.DataFrame, rooms: pd.DataFrame) -> Relocations:
+        """Each leg's two ends matched to rooms in one lookup (both ends at once)."""
         room_key = pd.MultiIndex.from_frame(rooms[ROOM])
         ends = pd.MultiIndex.from_arrays(
             [
@@ -127,9 +128,7 @@ class Relocations:
         return load
 
 
-def relocations_of(
-    dataset: Dataset, legs: pd.DataFrame, utilisation: pd.DataFrame
-) -> Relocations:
+def relocations_of(dataset: Dataset, legs: pd.DataFrame, utilisation: pd.DataFrame) -> Relocations:
     """The plan's legs and rooms in the form :func:`phase_plan` and :func:`first_quarter` take."""
     if legs.empty:
         legs = legs.assign(room_type=pd.Series(dtype=object), relocation=pd.Series(dtype=int))
