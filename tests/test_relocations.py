@@ -376,3 +376,67 @@ def test_a_stage_one_time_limit_stop_makes_the_plan_feasible_time_limit(monkeypa
     assert result.status is SolveStatus.FEASIBLE_TIME_LIMIT
     assert result.limit == "time limit"
     assert result.values.tolist() == pytest.approx(finished.values.tolist())
+
+
+def test_an_opening_that_hosts_nothing_is_closed_again():
+    from estates_opt.model.program import INF, LinearProgram
+    from estates_opt.model.staged import without_unused_openings
+
+    # x_A, x_B (sessions) and the openings y_A, y_B of their rooms: x - 10 y <= 0 each
+    lp = LinearProgram(
+        columns=pd.DataFrame({"family": ["x", "x", "open", "open"]}),
+        rows=pd.DataFrame({"family": ["capacity", "capacity"]}),
+        matrix=sp.csr_matrix(np.array([[4.0, 0, -10, 0], [0, 4.0, 0, -10]])),
+        objective=np.array([1.0, 1.0, 50.0, 50.0]),
+        terms={},
+        col_lower=np.zeros(4),
+        col_upper=np.array([2.0, 2.0, 1.0, 1.0]),
+        row_lower=np.full(2, -INF),
+        row_upper=np.zeros(2),
+        integer=np.ones(4, bool),
+    )
+    values = np.array([1.0, 0.0, 1.0, 1.0])
+    closed = without_unused_openings(lp, values)
+    assert closed.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert (lp.matrix @ closed <= lp.row_upper + 1e-9).all()
+    assert values.tolist() == [1.0, 0.0, 1.0, 1.0]  # the caller's plan is left as it was
+
+
+def test_a_plan_with_openings_opens_only_what_it_uses_and_keeps_todays_utilisation(
+    nel_dataset, nel_plan
+):
+    # Stage 1 prices movement alone and opened 472 evening and Saturday site-bands on NEL;
+    # no borough step could close them (they belong to no PCN), so the plan paid
+    # GBP 170,209 a week for buildings it left empty, and today's utilisation counted
+    # their rooms.
+    from conftest import MODELS
+
+    from estates_opt.scenario import load_scenario
+
+    scenario = load_scenario(MODELS / "nel_evening_hubs.toml")
+    quick = scenario.model_copy(
+        update={"solver": scenario.solver.model_copy(update={"effort": "quick"})}
+    )
+    plan = solve(nel_dataset, quick)
+    used = plan.allocations[plan.allocations["hours_per_week"] > 0]
+    hosting = set(zip(used["site_id"], used["band"], strict=True))
+    assert plan.opened <= hosting, "a building opened in a band where it hosts no work"
+    assert plan.kpis["objective_terms"]["opening"] == pytest.approx(
+        sum(
+            cost
+            for (site, band), cost in _opening_costs(nel_dataset).items()
+            if (site, band) in plan.opened
+        )
+    )
+    assert plan.kpis["utilisation_before"] == nel_plan.kpis["utilisation_before"]
+
+
+def _opening_costs(dataset) -> dict[tuple[str, str], float]:
+    opening = dataset.opening
+    return dict(
+        zip(
+            zip(opening["site_id"], opening["band"], strict=True),
+            opening["open_cost_gbp_per_week"].astype(float),
+            strict=True,
+        )
+    )

@@ -66,7 +66,8 @@ def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.nd
     """Column groups the improvement step re-optimises (in pairs): one per borough.
 
     A PCN's columns (its allocations, relocations, shortfalls) belong to its borough;
-    a specialty-site decision to the site's borough. Few clinics cross a borough
+    a decision about a site alone (a specialty's site, opening a building in a band)
+    to the site's borough, so some step can undo it. Few clinics cross a borough
     boundary, so each group is nearly a problem of its own, small enough for HiGHS
     to solve close to optimality in seconds.
     """
@@ -81,7 +82,8 @@ def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.nd
         return []
     if "site_id" in cols:
         at_site = cols["site_id"].map(site_boroughs).to_numpy(object)
-        borough = np.where(family == "specialty_site", at_site, borough)
+        no_pcn = cols["pcn_code"].isna().to_numpy()
+        borough = np.where((family == "specialty_site") | no_pcn, at_site, borough)
     names = sorted({b for b in borough if isinstance(b, str)})
     always = family == "move_excess"
     return [(name, (borough == name) | always) for name in names]

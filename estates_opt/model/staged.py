@@ -189,6 +189,29 @@ def decisions_of(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
     return start
 
 
+def without_unused_openings(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
+    """``values`` with every opened (site, band) that hosts no work closed again.
+
+    An opening decision appears only in its rooms' capacity rows (with a negative
+    coefficient) and in the objective at its cost, so closing one whose rooms take no
+    hours keeps the plan feasible and makes it cheaper. Stage 1 prices movement alone
+    and may open freely; a step that cannot reach a building (its PCNs all in other
+    boroughs) would otherwise leave it open.
+    """
+    opening = np.flatnonzero((lp.columns["family"] == "open").to_numpy() & (values > 0.5))
+    if opening.size == 0:
+        return values
+    by_column = lp.matrix.tocsc()
+    rows = by_column[:, opening]
+    other = np.ones(lp.matrix.shape[1], bool)
+    other[opening] = False
+    load = by_column[:, other] @ values[other]
+    busy = np.asarray(abs(rows).T @ (np.abs(load) > 1e-9)).ravel() > 0
+    closed = values.copy()
+    closed[opening[~busy]] = 0.0
+    return closed
+
+
 def within_tolerance(lp: LinearProgram, least: float, tolerance: float) -> LinearProgram:
     """Stage 2's model: the ``move_tolerance`` row capped at (1 + tolerance) x least."""
     rows = np.flatnonzero((lp.rows["family"] == "move_tolerance").to_numpy())
@@ -295,6 +318,7 @@ def _solve_staged(
         # stage 1 (or the whole MIP) stopped at the time limit: its least movement, so
         # the tolerance row, is unproved, and the plan may not be optimal either way
         status = SolveStatus.FEASIBLE_TIME_LIMIT
+    values = without_unused_openings(staged, values)
     duals = solve(fix_integers(staged, values), scenario.solver).duals
     limit = limits[0] if limits else None
     if status == SolveStatus.FEASIBLE_TIME_LIMIT and limit is None:

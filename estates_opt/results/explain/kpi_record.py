@@ -18,7 +18,11 @@ from estates_opt.results.explain.allocations import EPS
 from estates_opt.results.explain.enhanced_access import enhanced_access_kpis
 from estates_opt.results.explain.moves import moves_table
 from estates_opt.results.explain.travel import travel_by_ptal
-from estates_opt.results.explain.utilisation import strategy_gap, utilisation_by_kind
+from estates_opt.results.explain.utilisation import (
+    open_today,
+    strategy_gap,
+    utilisation_by_kind,
+)
 from estates_opt.results.kpis import Kpis, ModelSize, RelocationKpis, StoppedAt
 from estates_opt.scenario import Scenario
 
@@ -138,7 +142,7 @@ def kpi_dict(
         "best_bound": _finite(result.best_bound),
         "gap": _finite(result.gap),
         "objective_terms": objective_terms(lp, result),
-        "utilisation_before": utilisation_by_kind(utilisation, "before_hours"),
+        "utilisation_before": utilisation_by_kind(open_today(utilisation, opened), "before_hours"),
         "utilisation_after": utilisation_by_kind(utilisation, "after_hours"),
         "hours_moved": float(moves["hours_per_week"].sum()),
         **relocation_kpis(lp, moves, allocations),

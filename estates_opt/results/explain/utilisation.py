@@ -56,6 +56,17 @@ def _kind_shares(utilisation: pd.DataFrame, column: str) -> dict[str, pd.Series]
     }
 
 
+def open_today(utilisation: pd.DataFrame, opened: set[tuple[str, str]]) -> pd.DataFrame:
+    """The utilisation rows of rooms open today: without those of the (site, band)s the plan
+    opens, which had no capacity before it (so today's utilisation is the same in every
+    scenario on the same estate)."""
+    if not opened:
+        return utilisation
+    pairs = zip(utilisation["site_id"], utilisation["band"], strict=True)
+    new = [(s, b) in opened for s, b in pairs]
+    return utilisation[~np.asarray(new, dtype=bool)]
+
+
 def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationByBand:
     """``column`` (before or after hours) over capacity hours per site kind, in the weekday
     band and over all bands (0 where a kind has no capacity): kpis.json's utilisation."""
