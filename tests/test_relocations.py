@@ -440,3 +440,29 @@ def _opening_costs(dataset) -> dict[tuple[str, str], float]:
             strict=True,
         )
     )
+
+
+def test_the_last_phase_is_the_plan_itself(nel_plan):
+    # The ladder's rungs add the plan's legs to today's hours; the last rung is the whole
+    # plan, so its figures are the plan's own (growth, and today's hours read in whole
+    # sessions, included), as kpis.json and utilisation.csv give them.
+    last = nel_plan.phases.iloc[-1]
+    kpis = nel_plan.kpis
+    after = kpis["utilisation_after"]["weekday"]
+    assert last["relocations"] == len(nel_plan.moves)
+    assert last["hours_moved"] == pytest.approx(kpis["hours_moved"])
+    assert last["community_weekday_utilisation"] == pytest.approx(after["community"])
+    assert last["gp_practice_weekday_utilisation"] == pytest.approx(after["gp_practice"])
+    u = nel_plan.utilisation
+    cap = u["cap"] * u["capacity_hours"]
+    over_today = np.maximum(u["before_hours"] - cap, 0.0)
+    relieved = float((over_today - np.maximum(u["after_hours"] - cap, 0.0)).sum())
+    assert last["over_cap_hours_relieved"] == pytest.approx(relieved)
+    assert last["over_cap_share_relieved"] == pytest.approx(relieved / over_today.sum())
+    quarter = kpis["first_quarter"]
+    assert quarter["plan_relief_share"] == pytest.approx(
+        quarter["over_cap_hours_relieved"] / relieved
+    )
+    a = nel_plan.allocations
+    travel = (a["hours_per_week"] * a["travel_km"].fillna(0.0)).sum() / a["hours_per_week"].sum()
+    assert last["mean_clinic_travel_km"] == pytest.approx(travel)

@@ -63,7 +63,8 @@ def _legs_with_rooms(legs: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
 
 
 def _rooms(utilisation: pd.DataFrame) -> pd.DataFrame:
-    rooms = utilisation[[*ROOM, "kind", "capacity_hours", "cap", "before_hours"]].copy()
+    kept = [*ROOM, "kind", "capacity_hours", "cap", "before_hours", "after_hours"]
+    rooms = utilisation[kept].copy()
     rooms["limit"] = np.maximum(rooms["cap"] * rooms["capacity_hours"], rooms["before_hours"])
     rooms["over"] = np.maximum(rooms["before_hours"] - rooms["cap"] * rooms["capacity_hours"], 0)
     return rooms.reset_index(drop=True)
@@ -111,12 +112,22 @@ class Relocations:
         )
 
     def relieved(self, live_relocations: np.ndarray) -> float:
-        """Over-cap hours relieved by the legs of the live relocations."""
-        live = live_relocations[self.relocation] & (self.source >= 0)
-        departures = np.bincount(
-            self.source[live], weights=self.hours[live], minlength=len(self.rooms)
-        )
-        return float(np.minimum(departures, self.rooms["over"].to_numpy(float)).sum())
+        """Over-cap hours relieved by the legs of the live relocations: today's over-cap hours
+        less those the rooms still hold with those legs made."""
+        return self._relief(self.loads(live_relocations))
+
+    def plan_relieved(self) -> float:
+        """Over-cap hours the whole plan relieves, from the rooms' hours after it
+        (``after_hours``): the plan's own figure, growth and today's hours read in whole
+        sessions included, so the last phase is the plan."""
+        return self._relief(self.rooms["after_hours"].to_numpy(float))
+
+    def _relief(self, load: np.ndarray) -> float:
+        rooms = self.rooms
+        over = rooms["over"].to_numpy(float)
+        # the cap in hours: today's hours less the excess where over it, else the limit
+        cap = np.where(over > 0, rooms["before_hours"].to_numpy(float) - over, rooms["limit"])
+        return float(over.sum() - np.maximum(load - cap, 0.0).sum())
 
     def loads(self, live_relocations: np.ndarray) -> np.ndarray:
         """Each room's hours after the legs of the live relocations."""
@@ -331,7 +342,7 @@ def first_quarter(scenario: Scenario, plan: Relocations) -> FirstQuarter:
         return {}
     chosen, gap = best
     relieved = plan.relieved(chosen > 0.5)
-    whole = plan.relieved(np.ones(n_rel, bool))
+    whole = plan.plan_relieved()
     total = float(plan.rooms["over"].sum())
     return {
         "relocations": quarter,
@@ -357,12 +368,14 @@ def phase_table(
     """KPIs after each phase, from the rooms' loads with that phase's legs applied."""
     legs, rooms = plan.legs, plan.rooms
     total_over = float(rooms["over"].sum())
-    whole = plan.relieved(np.ones(len(phase_of), bool))
+    whole = plan.plan_relieved()
     weekday = (rooms["band"] == "weekday").to_numpy()
     today = allocations["today_session_hours"].to_numpy(float)
     km = allocations["travel_km"].fillna(0.0).to_numpy(float)
     base_km = float((today * km).sum())
     base_hours = float(today.sum())
+    planned = allocations["hours_per_week"].to_numpy(float)
+    plan_km = float((planned * km).sum()) / float(planned.sum()) if planned.sum() else 0.0
     km_change = plan.hours * (
         legs["to_travel_km"].fillna(0).to_numpy(float)
         - legs["from_travel_km"].fillna(0).to_numpy(float)
@@ -372,10 +385,12 @@ def phase_table(
     for number in range(1, len(ladder) + 1):
         done = phase_of <= number
         live = done[plan.relocation]
-        relieved = plan.relieved(done)
+        last = number == len(ladder)  # the whole plan: its own figures, as kpis.json has them
+        relieved = whole if last else plan.relieved(done)
+        load = rooms["after_hours"].to_numpy(float) if last else plan.loads(done)
         km_after = base_km + float(km_change[live].sum())
         weekday_use = kind_utilisation(
-            rooms.assign(load_hours=plan.loads(done))[weekday], ["load_hours"], by_band=False
+            rooms.assign(load_hours=load)[weekday], ["load_hours"], by_band=False
         )
         util = dict(zip(weekday_use["kind"], weekday_use["utilisation"].fillna(0.0), strict=True))
         rows.append(
@@ -389,7 +404,9 @@ def phase_table(
                 "plan_relief_share": relieved / whole if whole else 1.0,
                 "community_weekday_utilisation": float(util.get("community", 0.0)),
                 "gp_practice_weekday_utilisation": float(util.get("gp_practice", 0.0)),
-                "mean_clinic_travel_km": km_after / base_hours if base_hours else 0.0,
+                "mean_clinic_travel_km": plan_km
+                if last
+                else (km_after / base_hours if base_hours else 0.0),
                 "room_cost_change_gbp_per_week": float(cost_change[live].sum()),
             }
         )

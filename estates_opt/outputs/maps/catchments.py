@@ -145,7 +145,7 @@ def _shading(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "key": "population",
             "label": "Catchment population",
             "legend": Legend(
-                "Population (LSOA residents)",
+                "Catchment population (residents of its LSOAs)",
                 list(zip(pop_colours, _range_labels(pop_breaks, "people"), strict=True)),
             ).record(),
             "colours": _classify(pop, pop_breaks, pop_colours),

@@ -60,7 +60,7 @@ def _kpi_rows(
     used_after = len({f[1] for f in flows if f[4] == "after"})
     share = imd["share_deciles_1_2"]
     return [
-        ("Population (LSOA residents)", num(pcn["population"])),
+        ("Catchment population (residents of its LSOAs)", num(pcn["population"])),
         ("Registered patients", num(pcn["registered"])),
         ("Member practices", num(len(members))),
         ("Hub", esc(", ".join(hub_names)) or "none"),

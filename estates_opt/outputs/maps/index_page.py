@@ -125,7 +125,9 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
     return (
         '<h2>Phased plan: what to do first</h2><div class="sub">Each phase keeps the '
         "relocations before it and adds the ones that relieve the most over-capacity; "
-        "none pushes a receiving room over its cap.</div>"
+        "none pushes a receiving room over its cap. The last phase is the whole plan. Travel "
+        "here is per clinic hour (each clinic's distance weighted by its hours), not the "
+        "headline's travel, weighted by where patients live.</div>"
         + _phases_curve(phases)
         + _phases_table(phases)
     )
@@ -175,7 +177,7 @@ def _phases_table(phases: list[dict[str, Any]]) -> str:
         "Over-cap relieved",
         "Community weekday",
         "Practices weekday",
-        "Mean clinic travel km",
+        "Travel per clinic hour, km",
     ]
 
     def cells(p: dict[str, Any]) -> list[str]:

@@ -66,6 +66,16 @@ LABELS = {
     "room_hours_before_saving": "Room-hours to add before a saving starts",
     "price_basis": "Prices are",
     "room_type": "Room type",
+    "phase": "Phase",
+    "relocations": "Relocations",
+    "new_relocations": "New relocations",
+    "over_cap_hours_relieved": "Over-cap hours relieved (per week)",
+    "over_cap_share_relieved": "Share of today's over-cap hours relieved",
+    "plan_relief_share": "Share of the plan's relief",
+    "community_weekday_utilisation": "Community weekday utilisation",
+    "gp_practice_weekday_utilisation": "GP practice weekday utilisation",
+    "mean_clinic_travel_km": "Travel per clinic hour (km)",
+    "room_cost_change_gbp_per_week": "Room cost change (£ per week)",
 }
 
 
