@@ -44,6 +44,11 @@ def test_closing_a_site_moves_its_sessions(tiny_dataset):
     assert plan.allocations.loc[plan.allocations["site_id"] == site, "hours_per_week"].sum() == 0
     moves = plan.moves[plan.moves["from_site_id"] == site]
     assert set(moves["why"]) == {"building closes"}
+    # named as the building it was, not its code, and with no made-up 0 km journey to it
+    name = tiny_dataset.premises.set_index("site_id").at[site, "name"]
+    assert set(moves["from_site"]) == {name}
+    only_there = moves["n_from_sites"] == 1
+    assert only_there.any() and moves.loc[only_there, "from_travel_km"].isna().all()
     # Everything the site held, fixed work as well as sessions, is rehoused or listed unmet.
     cap = tiny_dataset.capacity
     fixed = cap.loc[cap["site_id"] == site, "fixed_hours"].sum()

@@ -11,6 +11,8 @@ Travel (km): PA-S1 1.5, PA-S2 2, PA-S3 3, PB-S2 2, PB-S3 1.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -258,3 +260,21 @@ def test_opening_plan_reports_the_opened_slot(opened_plan):
         (30.0, 0.0, 4.0)
     )
     assert k["buildings_newly_used"] == 0
+
+
+def test_a_relocations_travel_reason_quotes_its_own_travel(nel_plan):
+    # A relocation gathers legs from several slots; its reason once quoted its largest
+    # leg's distance, so 97 of NEL's 119 "shorter travel" lines disagreed with the line's
+    # own from_travel_km (14 of them claimed shorter travel where the line shows longer).
+    said = nel_plan.moves["why"].str.extract(r"shorter travel \(([\d.]+) vs ([\d.]+) km\)")
+    quoted = nel_plan.moves[said[0].notna()]
+    assert len(quoted) > 10
+    for line, (after, before) in zip(
+        quoted.itertuples(), said.dropna().itertuples(index=False), strict=True
+    ):
+        assert float(after) == pytest.approx(round(line.to_travel_km, 2))
+        assert float(before) == pytest.approx(round(line.from_travel_km, 2))
+        assert line.to_travel_km < line.from_travel_km
+    longer = nel_plan.moves["to_travel_km"] >= nel_plan.moves["from_travel_km"]
+    assert not nel_plan.moves.loc[longer, "why"].str.contains("shorter travel").any()
+    assert not any(re.search(r"; ;|^; |; $", why) for why in nel_plan.moves["why"])

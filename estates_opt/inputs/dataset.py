@@ -76,10 +76,10 @@ class Dataset:
     boroughs: gpd.GeoDataFrame | None = None
     source: str = ""
     attribution: str = ""
-    #: (site_id, band, reason) of every room band a scenario closed or shut
+    #: (site_id, band, reason, name) of every room band a scenario closed or shut
     #: (:func:`estates_opt.inputs.changes.apply_scenario`); empty for the dataset as read.
     closed_slots: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["site_id", "band", "reason"])
+        default_factory=lambda: pd.DataFrame(columns=["site_id", "band", "reason", "name"])
     )
     #: patients.csv (registered patients by PCN and home LSOA) if the dataset has it: travel
     #: is then weighted by where each PCN's patients live (:mod:`estates_opt.inputs.patients`).

@@ -49,6 +49,10 @@ def rehouse_fixed_work(
     if not len(gone):
         return changed
     closed = gone[["site_id", "band", "reason"]].drop_duplicates(["site_id", "band"])
+    # the name too: a closed building is gone from premises, but moves.csv still names it
+    closed = closed.assign(
+        name=closed["site_id"].map(original.premises.set_index("site_id")["name"])
+    )
     blocks = gone[gone["fixed_hours"] > 0].copy()
     if not len(blocks):
         return replace(changed, closed_slots=closed.reset_index(drop=True))

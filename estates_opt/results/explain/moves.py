@@ -15,7 +15,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.results.explain.allocations import EPS
-from estates_opt.results.explain.reasons import MoveReasons
+from estates_opt.results.explain.reasons import MoveReasons, relocation_reasons
 from estates_opt.schema import SESSION_HOURS
 
 if TYPE_CHECKING:
@@ -59,8 +59,12 @@ class _Names:
     @classmethod
     def of(cls, dataset: Dataset) -> _Names:
         premises, services = dataset.premises, dataset.services
+        closed = dataset.closed_slots
+        sites = dict(zip(closed["site_id"], closed.get("name", closed["site_id"]), strict=True))
+        sites = {s: n for s, n in sites.items() if isinstance(n, str)}  # closed ones, by name
+        sites.update(zip(premises["site_id"], premises["name"], strict=True))
         return cls(
-            sites=dict(zip(premises["site_id"], premises["name"], strict=True)),
+            sites=sites,
             services=dict(zip(services["service_id"], services["name"], strict=True)),
             rooms=dict(zip(services["service_id"], services["room_type"], strict=True)),
         )
@@ -199,6 +203,8 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
         + legs["hours_per_week"].map(lambda h: f"{h:.1f}")
         + " h)",
         _km=legs["from_travel_km"].astype(float) * legs["hours_per_week"],
+        # hours whose travel is known (not that from a closed building, which is gone)
+        _known=legs["hours_per_week"].where(legs["from_travel_km"].notna(), 0.0),
     )
     grouped = legs.groupby(RELOCATION_KEY, sort=False)
     lines = grouped.first()[
@@ -208,7 +214,13 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     lines["n_from_sites"] = grouped["from_site_id"].nunique()
     lines["hours_per_week"] = grouped["hours_per_week"].sum()
     lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
-    lines["from_travel_km"] = grouped["_km"].sum() / lines["hours_per_week"]
+    known = grouped["_known"].sum()
+    lines["from_travel_km"] = (grouped["_km"].sum() / known).where(known > 0)
+    lines["why"] = relocation_reasons(
+        lines["why"].tolist(),
+        lines["from_travel_km"].to_numpy(float),
+        lines["to_travel_km"].to_numpy(float),
+    )
     lines["phase"] = 0  # set by the phased plan
     return lines.reset_index()[MOVE_COLUMNS]
 

@@ -22,10 +22,13 @@ def why_moved(
     full: set[tuple[str, str, str]],
     cost: dict[tuple[str, str], float],
 ) -> str:
-    """Why hours leave ``src`` for ``dst``, in words for moves.csv.
+    """Why hours leave ``src`` for ``dst``, in words for moves.csv ("" where the slots say
+    nothing: the relocation's travel, or :data:`NO_REASON`, then speaks for it).
 
     ``src`` and ``dst`` are [site, band, hours, travel km] legs; ``full`` the (site, room type,
     band) rooms at their cap after the plan; ``cost`` the mean room cost per (site, band).
+    Travel is not a leg's reason: a relocation gathers legs from several slots, and its
+    line gives their hours-weighted travel (:func:`travel_reason`).
     """
     reasons = []
     if (src[0], room, src[1]) in full:
@@ -35,9 +38,30 @@ def why_moved(
         reasons.append("the old slot is no longer available (closed or out of reach)")
     if c_from is not None and c_to is not None and c_to < c_from - 0.5:
         reasons.append(f"cheaper room (£{c_to:.0f} vs £{c_from:.0f} per hour)")
-    if src[3] is not None and dst[3] is not None and dst[3] < src[3] - 0.05:
-        reasons.append(f"shorter travel ({dst[3]:.1f} vs {src[3]:.1f} km)")
-    return "; ".join(reasons) or "frees capacity elsewhere in the plan"
+    return "; ".join(reasons)
+
+
+#: The reason of a relocation neither its slots nor its travel explain.
+NO_REASON = "frees capacity elsewhere in the plan"
+
+
+def travel_reason(from_km: float, to_km: float) -> str:
+    """ "shorter travel (a vs b km)" where the relocation shortens journeys by 50 m or more,
+    in the two decimals moves.csv gives its travel in; "" otherwise."""
+    if np.isfinite(from_km) and np.isfinite(to_km) and to_km < from_km - 0.05:
+        return f"shorter travel ({to_km:.2f} vs {from_km:.2f} km)"
+    return ""
+
+
+def relocation_reasons(
+    slot_reasons: list[str], from_km: np.ndarray, to_km: np.ndarray
+) -> list[str]:
+    """Each relocation's ``why``: its largest leg's slot reasons, then its own travel."""
+    lines = []
+    for slots, before, after in zip(slot_reasons, from_km, to_km, strict=True):
+        parts = [p for p in (slots, travel_reason(float(before), float(after))) if p]
+        lines.append("; ".join(parts) or NO_REASON)
+    return lines
 
 
 def full_rooms(utilisation: pd.DataFrame) -> set[tuple[str, str, str]]:
