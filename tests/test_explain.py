@@ -278,3 +278,14 @@ def test_a_relocations_travel_reason_quotes_its_own_travel(nel_plan):
     longer = nel_plan.moves["to_travel_km"] >= nel_plan.moves["from_travel_km"]
     assert not nel_plan.moves.loc[longer, "why"].str.contains("shorter travel").any()
     assert not any(re.search(r"; ;|^; |; $", why) for why in nel_plan.moves["why"])
+
+
+def test_a_bottleneck_has_no_whole_session_free_in_the_plan(nel_plan):
+    # The prices come from the plan's relaxation, which fills rooms the plan leaves with
+    # a session or more free; 97 of NEL's 729 priced rooms were listed as binding so.
+    from estates_opt.schema import SESSION_HOURS
+
+    b = nel_plan.bottlenecks
+    assert len(b) > 100
+    free = b["cap"] * b["capacity_hours"] - b["after_hours"]
+    assert (free < b["band"].map(SESSION_HOURS) - 1e-6).all()
