@@ -152,7 +152,7 @@ def test_layer_control_changes_the_map(nel_maps, open_page):
     layer_box(page, "Buildings").click()
     assert count(page, "path.eo-site") == sites
 
-    assert "Population" in page.inner_text(".eo-legend")
+    assert "Catchment population" in page.inner_text(".eo-legend")
     layer_box(page, "Unmet hours").click()
     assert "Unmet demand" in page.inner_text(".eo-legend")
 
@@ -358,6 +358,10 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         # As a browser does before printing (page.pdf does too): the map takes its paper
         # size and the view is fitted to it; a view fitted to the screen printed shifted.
         page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        # ... and then Chromium reports the print media query as not matching, then matching
+        # again, before it lays out the paper: the screen layout must not come back then.
+        page.emulate_media(media="screen")
+        page.emulate_media(media="print")
         page.wait_for_timeout(200)
         for control in (
             ".eo-search",
@@ -386,6 +390,9 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
             area = catchment_box(page)
             assert area and inside(area, view), "the printed map cuts the catchment"
             assert overlap(area, legend) == 0, "the printed legend covers the catchment"
+            label = rect(page, ".eo-hub-label")
+            assert label and inside(label, view), "the hub's name runs off the printed map"
+            assert overlap(label, legend) == 0, "the printed legend covers the hub's name"
             # Every move is printed: the panel is not a scrolling box cut at one page.
             rows = page.locator(".eo-moves tbody tr")
             grouped = page.evaluate(

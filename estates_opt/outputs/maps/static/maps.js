@@ -573,6 +573,42 @@
       map.fitBounds(D.view, {paddingTopLeft: [10, top], paddingBottomRight: [right, bottom],
         animate: false});
       fitted = true;
+      placeLabels();
+    }
+    /* A hub's name reads to the right of its dot, unless that runs under the open legend
+       or off the map's edge (it printed as "Hub: Steels La..."), and less of it would
+       to the left; with no room either side, on a few lines. */
+    function placeLabels() {
+      var box = map.getContainer().getBoundingClientRect();
+      var key = legendOpen ? legend.getContainer().getBoundingClientRect() : null;
+      function hidden(r) {  /* px of the label's width off the map or under the legend */
+        var off = Math.max(box.left - r.left, 0) + Math.max(r.right - box.right, 0);
+        var under = key && key.width > 0 && r.top < key.bottom && r.bottom > key.top ?
+          Math.max(Math.min(r.right, key.right) - Math.max(r.left, key.left), 0) : 0;
+        return off + under;
+      }
+      markers.forEach(function (m) {
+        var tip = m.site.label ? m.dot.getTooltip() : null;
+        var el = tip ? tip.getElement() : null;
+        if (!el) { return; }
+        var best = null;
+        [false, true].forEach(function (wrap) {
+          ["right", "left"].forEach(function (side) {
+            if (best && best.cost < 0.5) { return; }  /* the first that fits wins */
+            el.classList.toggle("eo-wrap", wrap);
+            labelSide(tip, m.R, side);
+            var cost = hidden(el.getBoundingClientRect());
+            if (!best || cost < best.cost - 0.5) { best = {wrap: wrap, side: side, cost: cost}; }
+          });
+        });
+        el.classList.toggle("eo-wrap", best.wrap);
+        labelSide(tip, m.R, best.side);
+      });
+    }
+    function labelSide(tip, R, side) {
+      tip.options.direction = side;
+      tip.options.offset = [side === "right" ? R + 2 : -(R + 2), 0];
+      tip.update();
     }
     fitView();
     padControls();
@@ -622,12 +658,25 @@
       legend.update();
       resized(true);
     }
-    window.addEventListener("beforeprint", beforePrint);
-    window.addEventListener("afterprint", afterPrint);
+    /* Chromium reports the print media query as not matching just after "beforeprint"
+       and matching again before it lays out the paper: restoring the screen layout on
+       that first change printed the legend over the catchment. So "afterprint" restores
+       it, and a change to screen only does if no print change follows within a second
+       (for a browser without "afterprint"); a change to print fits the paper as
+       "beforeprint" does. */
+    var restoring = null;
+    function stopRestoring() {
+      if (restoring) { clearTimeout(restoring); restoring = null; }
+    }
+    window.addEventListener("beforeprint", function () { stopRestoring(); beforePrint(); });
+    window.addEventListener("afterprint", function () { stopRestoring(); afterPrint(); });
     var printing = window.matchMedia ? window.matchMedia("print") : null;
     if (printing && printing.addEventListener) {
       printing.addEventListener("change", function (e) {
-        if (!e.matches) { afterPrint(); } else if (!paper) { resized(true); }
+        stopRestoring();
+        if (e.matches) { beforePrint(); } else if (paper) {
+          restoring = setTimeout(function () { restoring = null; afterPrint(); }, 1000);
+        }
       });
     }
     map.on("overlayadd overlayremove", function (e) {
