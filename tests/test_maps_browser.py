@@ -378,6 +378,10 @@ def test_pages_print_cleanly(nel_plan, nel_maps, open_page, tmp_path):
         view, legend = rect(page, ".folium-map"), rect(page, ".eo-legend")
         assert view and legend and inside(legend, view)
         assert page.locator(".eo-legend details[open]").count() == 1, "legend folded on paper"
+        # every line of the attribution on paper (on screen it is folded in the map's corner)
+        printed = page.inner_text(".eo-print-attr")
+        lines = [line.strip() for line in data["attribution"].splitlines() if line.strip()]
+        assert len(lines) >= 2 and all(line in printed for line in lines)
         if data["page"] == "plan":
             # Every building on the paper, none under the legend: A4 landscape, 257 x 178 mm.
             assert drawn == expected, f"{expected - drawn} buildings off the printed map"

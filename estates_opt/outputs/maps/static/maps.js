@@ -516,6 +516,12 @@
       var first = lines.filter(function (x) { return /licen[cs]e/i.test(x); })[0] || lines[0];
       map.attributionControl.addAttribution('<details class="eo-attr"><summary>' + esc(first) +
         '</summary><div class="eo-attr-full">' + lines.map(esc).join("<br>") + "</div></details>");
+      /* On paper the folded attribution cannot be opened: every line prints under the map. */
+      var printed = document.createElement("div");
+      printed.className = "eo-print-attr";
+      printed.textContent = lines.join("\n");
+      var box = map.getContainer();
+      box.parentNode.insertBefore(printed, box.nextSibling);
     }
 
     function refresh() { restyleSites(); refreshFlows(); legend.update(); showByZoom(); }
