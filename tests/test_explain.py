@@ -289,3 +289,26 @@ def test_a_bottleneck_has_no_whole_session_free_in_the_plan(nel_plan):
     assert len(b) > 100
     free = b["cap"] * b["capacity_hours"] - b["after_hours"]
     assert (free < b["band"].map(SESSION_HOURS) - 1e-6).all()
+
+
+def test_a_move_that_makes_room_for_other_clinics_says_so():
+    # NEL: a PCN's social prescribing left its own hub for a practice with no reason given
+    # ("frees capacity elsewhere in the plan") while other clinics moved into the hub.
+    from estates_opt.results.explain import moves
+
+    names = moves._Names(
+        sites={"S1": "Hub One"}, services={}, rooms={"a": "consulting", "b": "consulting"}
+    )
+    legs = pd.DataFrame(
+        {
+            "service_id": ["a", "b"],
+            "from_site_id": ["S1", "S3"],
+            "from_site": ["Hub One", "Three"],
+            "from_band": ["weekday", "weekday"],
+            "to_site_id": ["S2", "S1"],
+            "to_band": ["weekday", "weekday"],
+            "why": ["", "cheaper room (£20 vs £40 per hour)"],
+        }
+    )
+    why = moves._making_room(legs, names)["why"].tolist()
+    assert why == ["makes room at Hub One for other clinics", "cheaper room (£20 vs £40 per hour)"]

@@ -104,7 +104,23 @@ def move_legs(
     for start, stop in _clinic_runs(service_col, pcn_col):
         losses, gains = _losses_and_gains(slots[start:stop])
         lines += _paired_legs(service_col[start], pcn_col[start], losses, gains, names, reasons)
-    return pd.DataFrame(lines, columns=LEG_COLUMNS)
+    return _making_room(pd.DataFrame(lines, columns=LEG_COLUMNS), names)
+
+
+def _making_room(legs: pd.DataFrame, names: _Names) -> pd.DataFrame:
+    """Legs with no reason of their own that leave a room other clinics move into: the
+    plan swaps them (a PCN's clinic out of its hub so that others fit there, say)."""
+    if legs.empty:
+        return legs
+    room = legs["service_id"].map(names.rooms)
+    arriving = set(zip(legs["to_site_id"], room, legs["to_band"], strict=True))
+    leaving = zip(legs["from_site_id"], room, legs["from_band"], strict=True)
+    swapped = np.fromiter((slot in arriving for slot in leaving), bool, len(legs))
+    blank = (legs["why"] == "").to_numpy() & swapped
+    legs.loc[blank, "why"] = (
+        "makes room at " + legs.loc[blank, "from_site"].astype(str) + (" for other clinics")
+    )
+    return legs
 
 
 def _changed_slots(allocations: pd.DataFrame) -> pd.DataFrame:
