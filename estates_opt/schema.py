@@ -57,6 +57,20 @@ GEOGRAPHIC_CRS = "EPSG:4326"
 
 ColumnKind = Literal["str", "float", "int", "bool", "list"]
 
+#: Upper bounds that refuse absurd numbers (a typo, 1e300) before they reach the solver, yet
+#: are generous for England-scale real data (geodata/README.md lists them): room-hours or
+#: hours per week in one row (a site's rooms of one type in one band; a PCN's service); GBP
+#: per room-hour and per week; people or patients in one LSOA or PCN.
+MAX_ROW_HOURS_PER_WEEK = 100_000.0
+MAX_GBP_PER_ROOM_HOUR = 100_000.0
+MAX_GBP_PER_WEEK = 10_000_000.0
+MAX_PEOPLE = 10_000_000.0
+
+#: The layers of a dataset's optional ``basemap/`` folder (``<layer>.geojson``, WGS84), in the
+#: order the maps draw them, and the folder's licence note.
+BASEMAP_FOLDER = "basemap"
+BASEMAP_LAYERS: tuple[str, ...] = ("water", "roads", "rail", "stations", "places")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -67,6 +81,8 @@ class Column:
     required: bool = True
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
+    #: The value must be above ``minimum``, not equal to it (a share of 0 means nothing).
+    minimum_exclusive: bool = False
     maximum: float | None = None
     nullable: bool = False
     unit: str = ""
@@ -137,15 +153,34 @@ CAPACITY = FileSpec(
         Column("site_id", "str"),
         Column("room_type", "str", allowed=ROOM_TYPES),
         Column("band", "str", allowed=BANDS),
-        Column("capacity_hours", "float", minimum=0, unit="room-hours per week"),
-        Column("fixed_hours", "float", minimum=0, unit="room-hours per week"),
-        Column("cost_per_hour_gbp", "float", minimum=0, unit="GBP per room-hour"),
+        Column(
+            "capacity_hours",
+            "float",
+            minimum=0,
+            maximum=MAX_ROW_HOURS_PER_WEEK,
+            unit="room-hours per week",
+        ),
+        Column(
+            "fixed_hours",
+            "float",
+            minimum=0,
+            maximum=MAX_ROW_HOURS_PER_WEEK,
+            unit="room-hours per week",
+        ),
+        Column(
+            "cost_per_hour_gbp",
+            "float",
+            minimum=0,
+            maximum=MAX_GBP_PER_ROOM_HOUR,
+            unit="GBP per room-hour",
+        ),
         Column("rooms", "int", required=False, minimum=0, nullable=True),
         Column(
             "fixed_pcn_clinic_hours",
             "float",
             required=False,
             minimum=0,
+            maximum=MAX_ROW_HOURS_PER_WEEK,
             nullable=True,
             unit="room-hours per week",
             description="of fixed_hours, the practice's own-list PCN-clinic work that never moves",
@@ -169,8 +204,22 @@ OPENING = FileSpec(
     columns=(
         Column("site_id", "str"),
         Column("band", "str", allowed=BANDS),
-        Column("open_cost_gbp_per_week", "float", minimum=0, unit="GBP per week"),
-        Column("cost_per_hour_gbp", "float", required=False, minimum=0, nullable=True),
+        Column(
+            "open_cost_gbp_per_week",
+            "float",
+            minimum=0,
+            maximum=MAX_GBP_PER_WEEK,
+            unit="GBP per week",
+        ),
+        Column(
+            "cost_per_hour_gbp",
+            "float",
+            required=False,
+            minimum=0,
+            maximum=MAX_GBP_PER_ROOM_HOUR,
+            nullable=True,
+            unit="GBP per room-hour",
+        ),
         Column(
             "cost_basis",
             "str",
@@ -179,7 +228,13 @@ OPENING = FileSpec(
             description="what cost_per_hour_gbp stands for (NEL: geodata/README.md 3.9)",
         ),
         *(
-            Column(f"{r}_hours_if_opened", "float", minimum=0, unit="room-hours per week")
+            Column(
+                f"{r}_hours_if_opened",
+                "float",
+                minimum=0,
+                maximum=MAX_ROW_HOURS_PER_WEEK,
+                unit="room-hours per week",
+            )
             for r in ROOM_TYPES
         ),
     ),
@@ -194,13 +249,14 @@ PCNS = FileSpec(
     columns=(
         Column("pcn_code", "str"),
         Column("pcn_name", "str"),
-        Column("registered_patients", "float", minimum=0, unit="patients"),
+        Column("registered_patients", "float", minimum=0, maximum=MAX_PEOPLE, unit="patients"),
         Column("borough", "str", nullable=True),
         Column(
             "adjusted_patients",
             "float",
             required=False,
             minimum=0,
+            maximum=MAX_PEOPLE,
             nullable=True,
             unit="patients",
             description="PCN adjusted population for enhanced access (default: registered)",
@@ -216,7 +272,7 @@ LSOAS = FileSpec(
     description="one row per LSOA",
     columns=(
         Column("lsoa_code", "str"),
-        Column("population", "float", minimum=0, unit="persons"),
+        Column("population", "float", minimum=0, maximum=MAX_PEOPLE, unit="persons"),
         Column("imd_decile", "int", minimum=1, maximum=10, description="1 = most deprived 10%"),
         Column("pcn_code", "str"),
         Column(
@@ -251,6 +307,18 @@ SERVICES = FileSpec(
             allowed=BUILDING_TYPES,
             description="building types that may host the service; empty or absent: any",
         ),
+        Column(
+            "movable_share",
+            "float",
+            required=False,
+            nullable=True,
+            minimum=0,
+            minimum_exclusive=True,  # share 0: no hours movable, and the whole unknowable
+            maximum=1,
+            unit="fraction",
+            description="share of the service's hours that may move (demand.csv, baseline.csv); "
+            "the rest is the practices' fixed work; empty or absent: 1",
+        ),
     ),
 )
 
@@ -262,7 +330,13 @@ DEMAND = FileSpec(
     columns=(
         Column("pcn_code", "str"),
         Column("service_id", "str"),
-        Column("hours_per_week", "float", minimum=0, unit="hours per week"),
+        Column(
+            "hours_per_week",
+            "float",
+            minimum=0,
+            maximum=MAX_ROW_HOURS_PER_WEEK,
+            unit="hours per week",
+        ),
     ),
 )
 
@@ -276,7 +350,13 @@ BASELINE = FileSpec(
         Column("service_id", "str"),
         Column("site_id", "str"),
         Column("band", "str", allowed=BANDS),
-        Column("hours_per_week", "float", minimum=0, unit="hours per week"),
+        Column(
+            "hours_per_week",
+            "float",
+            minimum=0,
+            maximum=MAX_ROW_HOURS_PER_WEEK,
+            unit="hours per week",
+        ),
     ),
 )
 
@@ -293,7 +373,7 @@ PATIENTS = FileSpec(
             "str",
             description="2011 LSOA code; codes outside lsoas (or NO2011) are counted, not located",
         ),
-        Column("patients", "float", minimum=0, unit="patients"),
+        Column("patients", "float", minimum=0, maximum=MAX_PEOPLE, unit="patients"),
     ),
 )
 

@@ -124,6 +124,10 @@ def test_a_higher_share_releases_only_the_practices_own_work():
 
 
 def test_a_higher_share_than_the_own_work_allows_is_capped():
+    """Own work short of the shipped share is an input problem (tests/test_inputs_round_two.py);
+    a dataset changed in code past that check still never releases other fixed work."""
+    from dataclasses import replace
+
     from estates_opt.inputs.changes import apply_scenario
 
     tables = handmade.tables()
@@ -132,7 +136,13 @@ def test_a_higher_share_than_the_own_work_allows_is_capped():
         12.0 if row[:3] == ("S1", "consulting", "weekday") else 0.0
         for row in handmade.CAPACITY_ROWS
     ]
-    dataset = dataset_from_tables(tables, source="handmade, little own work")
+    with pytest.raises(InputDataError, match=r"less than the 30\.00 h"):
+        dataset_from_tables(tables, source="handmade, little own work")
+    shipped = _shares_dataset()
+    capacity = shipped.capacity
+    s1 = (capacity["site_id"] == "S1") & (capacity["room_type"] == "consulting")
+    s1 &= capacity["band"] == "weekday"
+    dataset = replace(shipped, capacity=capacity.assign(fixed_pcn_clinic_hours=s1 * 12.0))
     changed = apply_scenario(dataset, handmade.scenario(movable={"share": {"clin": 1.0}}))
     # only the 12 h of own-list work may be released, never the rest of S1's fixed work
     assert _demand(changed, "PA") == pytest.approx(42.0)

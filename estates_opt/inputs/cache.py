@@ -10,7 +10,7 @@ the files are byte for byte the same:
   else ``~/.cache/estates-opt/datasets``. Never inside the dataset folder: the
   inputs are only read. ``ESTATES_OPT_CACHE=off`` turns the cache off.
 * **Key**: a BLAKE2 hash of every regular file at the top of the dataset folder
-  (names and bytes; what anything else is, by name), of the checking code
+  and in its ``basemap/`` folder (names and bytes; what anything else is, by name), of the checking code
   (``estates_opt/inputs``, ``schema.py``...) and of the library versions, so an
   edited file, a new check or an upgrade means a fresh read. Only a dataset that
   passed every check is stored, so every problem is still reported, with the same
@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 from estates_opt.paths import kind_of
+from estates_opt.schema import BASEMAP_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,28 @@ def _code_fingerprint() -> bytes:
 def dataset_key(directory: Path) -> str | None:
     """The hash of the folder's files and the checking code; None if a file is unreadable."""
     digest = hashlib.blake2b(_code_fingerprint(), digest_size=32)
+    return digest.hexdigest() if _hash_folder(digest, directory, top=True) else None
+
+
+def _hash_folder(digest: hashlib.blake2b, directory: Path, *, top: bool) -> bool:
+    """Add the folder's regular files (names and bytes) to ``digest``; False if unreadable.
+
+    At the top, the ``basemap`` folder's files are hashed too: the input stage checks them.
+    """
     try:
         names = sorted(os.listdir(directory))
     except OSError:
-        return None
+        return False
     for name in names:
         path = directory / name
         what = kind_of(path)
         digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        if top and name == BASEMAP_FOLDER and what == "a folder, not a file":
+            digest.update(b"folder\0")
+            if not _hash_folder(digest, path, top=False):
+                return False
+            digest.update(b"end of folder\0")
+            continue
         if what is not None:  # a folder, link, pipe...: never opened, only named
             digest.update(what.encode() + b"\0")
             continue
@@ -109,8 +124,8 @@ def dataset_key(directory: Path) -> str | None:
                 while block := handle.read(1 << 20):
                     digest.update(block)
         except OSError:
-            return None
-    return digest.hexdigest()
+            return False
+    return True
 
 
 def _private(path: Path, *, folder: bool) -> bool:

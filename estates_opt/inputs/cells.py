@@ -82,6 +82,16 @@ def coerce_columns(
     return out
 
 
+def _shown(raw: str, number: float) -> str:
+    """A cell's number as written, or in short form if long (a 309-digit 1e308 from JSON)."""
+    return raw if len(raw) <= 24 else f"{number:.6g}"
+
+
+def _bound(limit: float) -> str:
+    """A column's limit as a person reads it: 100,000 rather than 1e+05."""
+    return f"{limit:,.0f}" if float(limit).is_integer() else f"{limit:g}"
+
+
 #: A cell at fault: (row position, what is wrong, how to fix it), without the full stops.
 _Bad = list[tuple[object, str, str]]
 
@@ -95,7 +105,9 @@ def _numbers(text: pd.Series, column: Column, bad: _Bad) -> pd.Series:
     with np.errstate(invalid="ignore"):
         suspect = ~np.isfinite(values)
         if column.minimum is not None:
-            suspect |= values < column.minimum
+            suspect |= (
+                values <= column.minimum if column.minimum_exclusive else values < column.minimum
+            )
         if column.maximum is not None:
             suspect |= values > column.maximum
         if column.kind == "int":
@@ -116,9 +128,29 @@ def _numbers(text: pd.Series, column: Column, bad: _Bad) -> pd.Series:
         elif math.isnan(num) or math.isinf(num):
             bad.append((pos, f"'{raw[:40]}' is not a finite number", "enter a finite number"))
         elif column.minimum is not None and num < column.minimum:
-            bad.append((pos, f"{raw} is below the minimum {column.minimum:g}", "correct the value"))
+            bad.append(
+                (
+                    pos,
+                    f"{_shown(raw, num)} is below the minimum {_bound(column.minimum)}",
+                    "correct the value",
+                )
+            )
+        elif column.minimum is not None and column.minimum_exclusive and num == column.minimum:
+            bad.append(
+                (
+                    pos,
+                    f"{_shown(raw, num)} must be more than {_bound(column.minimum)}",
+                    "correct the value",
+                )
+            )
         elif column.maximum is not None and num > column.maximum:
-            bad.append((pos, f"{raw} is above the maximum {column.maximum:g}", "correct the value"))
+            bad.append(
+                (
+                    pos,
+                    f"{_shown(raw, num)} is above the maximum {_bound(column.maximum)}",
+                    "correct the value",
+                )
+            )
         elif column.kind == "int" and not float(num).is_integer():
             bad.append((pos, f"{raw[:40]} is not a whole number", "enter a whole number"))
         elif column.kind == "int" and abs(num) > MAX_WHOLE:
@@ -170,6 +202,15 @@ def _coerce(
     return result
 
 
+def control_character_problem(raw: str) -> tuple[str, str]:
+    """What is wrong with text holding control characters, and the fix (no full stops):
+    one wording for CSV cells and GeoJSON properties alike."""
+    return (
+        f"contains control characters ({', '.join(control_characters(raw))})",
+        "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
+    )
+
+
 def _refuse_control_characters(text: pd.Series) -> tuple[pd.Series, pd.Series, _Bad]:
     """The cells with control characters emptied, where they were, and a problem for each.
 
@@ -182,11 +223,7 @@ def _refuse_control_characters(text: pd.Series) -> tuple[pd.Series, pd.Series, _
     else:
         hostile = pd.Series(False, index=text.index)
     refused: _Bad = [
-        (
-            pos,
-            f"contains control characters ({', '.join(control_characters(raw))})",
-            "remove them (they can hide or rewrite text on a screen or in a spreadsheet)",
-        )
+        (pos, *control_character_problem(raw))
         for pos, raw in zip(text.index[hostile], text[hostile], strict=True)
     ]
     if refused:

@@ -370,11 +370,110 @@ def check_building_types_given(tables: dict[str, pd.DataFrame], problems: Proble
         )
 
 
+#: Hours of rounding allowed per room slot when own-list work is compared with what the
+#: movable shares imply (the NEL build rounds each part to 2 dp; the verifier allows as much).
+OWN_WORK_TOLERANCE_HOURS = 0.05
+#: Rows named one by one before the rest are counted.
+ROWS_SHOWN = 5
+
+_SLOT = ("site_id", "room_type", "band")
+
+
+def check_own_work_covers_fixed_share(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Each room slot keeps as own-list fixed work the share of today's work that may not move.
+
+    A baseline row of h hours of a service with movable share s (services.csv
+    ``movable_share``) is s of the service's work there, so ``h x (1 - s) / s`` of the slot's
+    fixed work must be the practice's own PCN-clinic work (capacity.csv
+    ``fixed_pcn_clinic_hours``). The verifier (``results/movable_check.py``) checks the
+    same after the solve; found here, ``validate`` names the rows before any solve. A
+    dataset without ``fixed_pcn_clinic_hours`` does not say where that work is: not checked.
+    """
+    capacity, baseline, services = (tables.get(n) for n in ("capacity", "baseline", "services"))
+    if (
+        capacity is None
+        or baseline is None
+        or services is None
+        or not {*_SLOT, "fixed_pcn_clinic_hours"} <= set(capacity.columns)
+        or not {"service_id", "room_type", "movable_share"} <= set(services.columns)
+        or not {"service_id", "site_id", "band", "hours_per_week"} <= set(baseline.columns)
+    ):
+        return
+    slots = pd.MultiIndex.from_frame(capacity[list(_SLOT)])
+    if slots.has_duplicates:
+        return  # duplicate rows are reported by the file's own check
+    clinics = services.drop_duplicates("service_id").set_index("service_id")
+    shares = clinics["movable_share"].astype(float).fillna(1.0)  # empty: the whole moves
+    share = baseline["service_id"].map(shares).to_numpy(dtype=float)
+    hours = baseline["hours_per_week"].to_numpy(dtype=float)
+    # Only values that passed their own checks take part (no second message for one fault).
+    with np.errstate(invalid="ignore"):
+        partial = (share > 0) & (share < 1) & np.isfinite(hours) & (hours > 0)
+    if not partial.any():
+        return
+    rows = baseline[partial]
+    needed = (
+        pd.DataFrame(
+            {
+                "site_id": rows["site_id"].to_numpy(),
+                "room_type": rows["service_id"].map(clinics["room_type"]).to_numpy(),
+                "band": rows["band"].to_numpy(),
+                "service_id": rows["service_id"].to_numpy(),
+                "hours": hours[partial] * (1 - share[partial]) / share[partial],
+            }
+        )
+        .groupby(list(_SLOT))
+        .agg(hours=("hours", "sum"), services=("service_id", lambda v: sorted(set(v))))
+    )
+    own = capacity["fixed_pcn_clinic_hours"].astype(float)
+    with np.errstate(invalid="ignore"):
+        sound = (own.isna() | (np.isfinite(own) & (own >= 0))).to_numpy(dtype=bool)
+    held = pd.Series(own.fillna(0.0).to_numpy(dtype=float), index=slots)[sound]
+    present = needed.index.intersection(held.index)  # rooms not open: reported elsewhere
+    short = needed.loc[present, "hours"] - held.reindex(present)
+    at_fault = short.index[(short > OWN_WORK_TOLERANCE_HOURS).to_numpy()]
+    if not len(at_fault):
+        return
+    line = pd.Series(capacity.index, index=slots)
+    # Named in the file's canonical order (site, band, room type), whatever the row order.
+    rank = {**{b: i for i, b in enumerate(BANDS)}, **{r: i for i, r in enumerate(ROOM_TYPES)}}
+    ordered = sorted(at_fault, key=lambda k: (k[0], rank.get(k[2], 9), rank.get(k[1], 9)))
+    for slot in ordered[:ROWS_SHOWN]:
+        need = needed.at[slot, "hours"]
+        parts = ", ".join(f"{k} movable_share {shares[k]:g}" for k in needed.at[slot, "services"])
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"holds {held[slot]:.2f} h of the practice's own PCN-clinic work, less than "
+                f"the {need:.2f} h today's baseline implies here ({parts}: baseline.csv holds "
+                "that share of the work; the rest never moves and is kept here as fixed work).",
+                row=row_label(capacity, line[slot], _SLOT),
+                column="fixed_pcn_clinic_hours",
+                fix=f"raise fixed_pcn_clinic_hours to at least {need:.2f} (within fixed_hours), "
+                "or correct movable_share in services.csv or the hours in baseline.csv.",
+            )
+        )
+    if len(ordered) > ROWS_SHOWN:
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"{len(ordered) - ROWS_SHOWN} more rows hold less own-list work than the "
+                f"movable shares imply ({len(ordered)} rows in all; the first {ROWS_SHOWN} are "
+                "named above).",
+                column="fixed_pcn_clinic_hours",
+                fix="correct them as above (geodata/README.md 3.13 gives the rule).",
+            )
+        )
+
+
 #: The cross-file rules, in the order their problems are listed.
 CROSS_FILE_RULES = (
     check_cross_references,
     check_fixed_within_capacity,
     check_own_work_within_fixed,
+    check_own_work_covers_fixed_share,
     check_opening_not_already_open,
     check_practices_name_their_pcn,
     check_pcns_have_population,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from estates_opt.errors import Problem
 from estates_opt.inputs import cache as dataset_cache
+from estates_opt.inputs.basemap import basemap_problems
 from estates_opt.inputs.cells import coerce_columns
 from estates_opt.inputs.cross_file import check_cross_file
 from estates_opt.inputs.files import (
@@ -173,10 +174,13 @@ def _read_and_check_files(directory: Path) -> Dataset:
         if frame is not None:
             raw[_table_name(spec)] = frame
             files[_table_name(spec)] = found.name
+    attribution, note_problems = read_attribution(directory)
+    problems.schema.extend(note_problems)
+    problems.schema.extend(basemap_problems(directory))  # the maps draw it after the solve
     dataset = dataset_from_tables(
         raw,
         source=str(directory),
-        attribution=read_attribution(directory),
+        attribution=attribution,
         problems=problems,
         files=files,
     )

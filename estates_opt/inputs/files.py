@@ -227,10 +227,34 @@ def _ends_inside_quotes(text: str) -> bool:
     return False
 
 
-def read_attribution(directory: Path) -> str:
-    """The data licence text shipped with a dataset, or an empty string."""
+def read_text_note(path: Path, label: str) -> tuple[str, Problem | None]:
+    """A plain-text note (a licence, an attribution) as text, or the problem that stops it.
+
+    The note is shown on every map page and report, so a file that is not UTF-8 is named
+    in the input stage rather than failing a run after the solve.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return "", Problem(
+            label, f"cannot be read ({exc.strerror or exc}).", fix="check the file's permissions."
+        )
+    try:
+        return raw.decode("utf-8-sig").strip(), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return "", Problem(
+            label,
+            f"is not UTF-8 text (bad byte at line {line}).",
+            fix="save it as UTF-8 (plain text).",
+        )
+
+
+def read_attribution(directory: Path) -> tuple[str, list[Problem]]:
+    """The data licence text shipped with a dataset (or an empty string), and its problems."""
     for candidate in ("ATTRIBUTION.txt", "ATTRIBUTION.md"):
         path = directory / candidate
         if kind_of(path) is None:
-            return path.read_text(encoding="utf-8").strip()
-    return ""
+            text, problem = read_text_note(path, candidate)
+            return text, [problem] if problem is not None else []
+    return "", []

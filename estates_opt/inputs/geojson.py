@@ -15,6 +15,7 @@ import pandas as pd
 import pyproj
 
 from estates_opt.errors import Problem
+from estates_opt.inputs.cells import control_character_problem
 from estates_opt.inputs.geojson_frame import plain_frame
 
 #: Every ASCII digit read as "0" and "E" as "e", to look for the shapes of huge numbers below.
@@ -143,14 +144,15 @@ def _parse(path: Path) -> _Parsed | Problem:
     return _Parsed(raw, doc, bool(constants) or _may_overflow(raw))
 
 
-def _collection_problem(name: str, doc: Any) -> Problem | None:
-    """The problem if ``doc`` is not a FeatureCollection with a non-empty features list."""
+def _collection_problem(name: str, doc: Any, *, allow_empty: bool = False) -> Problem | None:
+    """The problem if ``doc`` is not a FeatureCollection with a features list, non-empty
+    unless ``allow_empty``."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         return Problem(name, "is not a GeoJSON FeatureCollection.", fix=GEOJSON_FIX)
     features = doc.get("features")
     if not isinstance(features, list):
         return Problem(name, "has no 'features' list.", column="features", fix=GEOJSON_FIX)
-    if not features:
+    if not features and not allow_empty:
         return Problem(name, "has no features.", fix="add the features, or export the layer again.")
     return None
 
@@ -256,8 +258,38 @@ def _non_finite_problems(
     return problems
 
 
-def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Problem]]:
-    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN.
+def _nul_problems(name: str, doc: dict[str, Any], key: tuple[str, ...]) -> list[Problem]:
+    """A problem for each property string holding a NUL, which GDAL would cut short there.
+
+    ``"a\\u0000b"`` is read as ``a`` and ``"AHQ06\\u0000garbage"`` as the valid id
+    ``AHQ06``, so the cell must be refused before GDAL reads it. The other control
+    characters reach the frame intact and are refused per column with the CSV cells'
+    rule (:func:`estates_opt.inputs.cells.coerce_columns`); the message names them all.
+    """
+    problems = []
+    for number, feature in enumerate(doc["features"], start=1):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            continue
+        for column, value in props.items():
+            if isinstance(value, str) and "\x00" in value:
+                message, fix = control_character_problem(value.strip())
+                problems.append(
+                    Problem(
+                        name,
+                        message + ".",
+                        row=_feature_label(number, props, key),
+                        column=str(column)[:60],
+                        fix=fix + ".",
+                    )
+                )
+    return problems
+
+
+def _checked(
+    path: Path, key: tuple[str, ...], *, allow_empty: bool = False
+) -> tuple[_Parsed | None, list[Problem]]:
+    """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN, NUL.
 
     The parsed file comes back too (None if it has problems), so it is parsed only once.
     """
@@ -266,7 +298,7 @@ def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Pro
     if isinstance(parsed, Problem):
         return None, [parsed]
     doc = parsed.doc
-    collection = _collection_problem(name, doc)
+    collection = _collection_problem(name, doc, allow_empty=allow_empty)
     if collection is not None:
         return None, [collection]
     problems: list[Problem] = []
@@ -277,6 +309,8 @@ def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Pro
         if not parsed.maybe_infinite and _plainly_sound(feature):
             continue  # the usual feature: nothing below would find a problem
         problems += _feature_problems(name, number, feature, key, parsed.maybe_infinite)
+    if b"\\u0000" in parsed.raw:  # JSON writes a NUL only as this escape
+        problems += _nul_problems(name, doc, key)
     if not problems and parsed.maybe_infinite and _first_non_finite(doc) is not None:
         problems.append(
             Problem(name, "contains NaN or Infinity, which JSON does not allow.", fix=GEOJSON_FIX)
@@ -285,19 +319,23 @@ def _checked(path: Path, key: tuple[str, ...]) -> tuple[_Parsed | None, list[Pro
 
 
 def read_geo_table(
-    path: Path, key: tuple[str, ...] = ()
+    path: Path,
+    key: tuple[str, ...] = (),
+    *,
+    allow_empty: bool = False,
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """Read a GeoJSON or GeoPackage layer; a file that is not geodata is a problem.
 
     GeoJSON is checked first for what GDAL would silently drop or misread (features
     that are not Features, geometries that are not geometry objects, NaN, an unknown
-    ``crs``); ``key`` names the id properties that label a feature in messages.
+    ``crs``, a NUL that would cut a string short); ``key`` names the id properties that
+    label a feature in messages. ``allow_empty``: a collection with no features is no fault.
     """
     name = path.name
     if path.stat().st_size == 0:
         return None, [Problem(name, "is empty.", fix="export the layer again as GeoJSON.")]
     if path.suffix == ".geojson":
-        parsed, problems = _checked(path, key)
+        parsed, problems = _checked(path, key, allow_empty=allow_empty)
         if problems:
             return None, problems
         plain = plain_frame(parsed.doc, parsed.raw) if parsed is not None else None

@@ -24,6 +24,15 @@ BuildingType = Literal[
 ]
 RoomType = Literal["consulting", "treatment", "group", "diagnostics"]
 
+#: Upper bounds on the objective's prices and factors: generous (a thousand times the
+#: defaults and more) but finite, so a typo such as 1e300 is a scenario error, not a solver
+#: failure or a plan that fails verification (models/README.md lists them).
+MAX_GBP = 10_000_000
+MAX_FACTOR = 1_000
+#: Hours per week of one PCN's service or one pin (as demand.csv's rows), and of a whole plan.
+MAX_ROW_HOURS = 100_000
+MAX_PLAN_HOURS = 10_000_000
+
 
 class Strict(BaseModel):
     """A frozen scenario table that refuses unknown keys, NaN, infinity and loose types."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from estates_opt.scenario.base import Band, BuildingType, RoomType, SiteKind, Strict
-from estates_opt.schema import ROOM_TYPES
+from estates_opt.schema import MAX_GBP_PER_ROOM_HOUR, ROOM_TYPES
 
 
 class NewSite(Strict):
@@ -19,7 +19,9 @@ class NewSite(Strict):
     lat: float = Field(ge=49.8, le=60.9, description="latitude, WGS84 degrees")
     pcn_code: str | None = Field(None, description="PCN it belongs to (required for hubs)")
     borough: str | None = Field(None, description="borough (default: the PCN's borough)")
-    cost_per_hour_gbp: float = Field(15.0, ge=0, description="room cost, GBP per room-hour")
+    cost_per_hour_gbp: float = Field(
+        15.0, ge=0, le=MAX_GBP_PER_ROOM_HOUR, description="room cost, GBP per room-hour"
+    )
     rooms: dict[str, int] = Field(description="rooms by room type, e.g. {consulting = 6}")
     bands: list[Band] = Field(
         default_factory=lambda: list[Band](["weekday"]), description="bands the site is open in"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from estates_opt.scenario.base import Strict
+from estates_opt.scenario.base import MAX_FACTOR, MAX_GBP, Strict
 
 
 def _check_factors(value: dict[str, float]) -> dict[str, float]:
@@ -42,14 +42,22 @@ class Weights(Strict):
     """Objective weights; every term is in pounds-equivalent per week."""
 
     travel_gbp_per_hour_km: float = Field(
-        6.0, ge=0, description="value of one clinic-hour travelling one km further (GBP)"
+        6.0,
+        ge=0,
+        le=MAX_GBP,
+        description="value of one clinic-hour travelling one km further (GBP)",
     )
-    cost: float = Field(1.0, ge=0, description="multiplier on room cost (GBP per room-hour)")
+    cost: float = Field(
+        1.0, ge=0, le=MAX_FACTOR, description="multiplier on room cost (GBP per room-hour)"
+    )
     move_gbp_per_hour: float = Field(
-        4.0, ge=0, description="penalty per hour placed in a slot the PCN does not use today"
+        4.0,
+        ge=0,
+        le=MAX_GBP,
+        description="penalty per hour placed in a slot the PCN does not use today",
     )
     unmet_gbp_per_hour: float = Field(
-        10_000.0, gt=0, description="penalty per hour of demand left unmet"
+        10_000.0, gt=0, le=MAX_GBP, description="penalty per hour of demand left unmet"
     )
     imd_weight: float = Field(
         0.0,
@@ -57,7 +65,9 @@ class Weights(Strict):
         le=10,
         description="extra weight on the travel of PCNs by their share of IMD deciles 1-2",
     )
-    opening: float = Field(1.0, ge=0, description="multiplier on weekly opening costs")
+    opening: float = Field(
+        1.0, ge=0, le=MAX_FACTOR, description="multiplier on weekly opening costs"
+    )
 
 
 class Caps(Strict):

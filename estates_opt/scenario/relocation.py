@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from estates_opt.scenario.base import Band, SiteKind, Strict
+from estates_opt.scenario.base import (
+    MAX_GBP,
+    MAX_PLAN_HOURS,
+    MAX_ROW_HOURS,
+    Band,
+    SiteKind,
+    Strict,
+)
 
 
 class Options(Strict):
@@ -26,7 +33,10 @@ class Options(Strict):
         None, description="site kinds the opening decisions may open (default: every kind)"
     )
     move_budget_hours: float | None = Field(
-        None, ge=0, description="most hours/week placed in slots the PCN does not use today"
+        None,
+        ge=0,
+        le=MAX_PLAN_HOURS,
+        description="most hours/week placed in slots the PCN does not use today",
     )
 
 
@@ -48,7 +58,10 @@ class Contract(Strict):
         8.0, ge=0, le=168, description="Saturday band minimum, hours/week per PCN"
     )
     shortfall_gbp_per_hour: float = Field(
-        10000.0, ge=0, description="penalty per hour/week a PCN falls short of a minimum"
+        10000.0,
+        ge=0,
+        le=MAX_GBP,
+        description="penalty per hour/week a PCN falls short of a minimum",
     )
 
     def band_minimums(self) -> dict[str, float]:
@@ -68,11 +81,12 @@ class Relocation(Strict):
         0.10, ge=0, le=10, description="share above the least movement the plan may move"
     )
     excess_gbp_per_hour: float = Field(
-        500.0, ge=0, description="penalty per hour/week moved beyond the tolerance"
+        500.0, ge=0, le=MAX_GBP, description="penalty per hour/week moved beyond the tolerance"
     )
     gbp_per_relocation: float = Field(
         4000.0,
         ge=0,
+        le=MAX_GBP,
         description="fixed disruption cost of each (service, PCN, site, band) slot a plan "
         "starts to use or enlarges, GBP-eq/week",
     )
@@ -86,6 +100,7 @@ class Relocation(Strict):
     gbp_per_specialty_site: float = Field(
         1500.0,
         ge=0,
+        le=MAX_GBP,
         description="fixed cost of each site an outpatient specialty starts to use, "
         "GBP-eq/week: gathers a specialty's outreach in few sites",
     )
@@ -104,13 +119,17 @@ class Relocation(Strict):
     own_hub_min_sessions: float = Field(
         1.0,
         ge=0,
+        le=1000,
         description="sessions/week each PCN runs at its own hub (penalised where it cannot)",
     )
     keep_preference_gbp_per_hour: float = Field(
-        0.05, ge=0, description="tie-break: value of an hour left in today's slot"
+        0.05, ge=0, le=MAX_GBP, description="tie-break: value of an hour left in today's slot"
     )
     own_hub_preference_gbp_per_hour: float = Field(
-        0.5, ge=0, description="tie-break: value of an hour moved to the PCN's own hub"
+        0.5,
+        ge=0,
+        le=MAX_GBP,
+        description="tie-break: value of an hour moved to the PCN's own hub",
     )
     phases: list[int] = Field(
         default_factory=lambda: [10, 25, 50, 100],
@@ -134,4 +153,4 @@ class Pin(Strict):
     service_id: str = Field(description="service id (services.csv)")
     site_id: str = Field(description="site id (premises or a new site)")
     band: Band = Field(description="time band")
-    hours_per_week: float = Field(gt=0, description="minimum hours per week")
+    hours_per_week: float = Field(gt=0, le=MAX_ROW_HOURS, description="minimum hours per week")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from estates_opt.errors import InputDataError, Problem
 from estates_opt.outputs.maps.catchments import borough_layer, pcn_records
 from estates_opt.outputs.maps.geometry import (
     SIMPLIFY_M,
@@ -168,11 +169,31 @@ def read_basemap(source: str) -> tuple[dict[str, gpd.GeoDataFrame] | None, str]:
     folder = Path(source) / "basemap" if source else None
     if folder is None or not folder.is_dir():
         return None, ""
-    layers = {
-        name: gpd.read_file(folder / f"{name}.geojson")
-        for name in BASEMAP_LAYERS
-        if (folder / f"{name}.geojson").is_file()
-    }
+    layers = {}
+    for name in BASEMAP_LAYERS:
+        path = folder / f"{name}.geojson"
+        if path.is_file():
+            try:
+                layers[name] = gpd.read_file(path)
+            except Exception as exc:  # GDAL raises several types; the input stage names them
+                raise _basemap_error(path, f"cannot be read as geodata ({str(exc)[:200]})") from exc
     note = folder / "ATTRIBUTION.txt"
-    text = note.read_text(encoding="utf-8").strip() if note.is_file() else ""
+    try:
+        text = note.read_text(encoding="utf-8").strip() if note.is_file() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _basemap_error(note, "is not readable UTF-8 text") from exc
     return (layers or None), text
+
+
+def _basemap_error(path: Path, what: str) -> InputDataError:
+    """A basemap file broken after the dataset was validated: the project's own error."""
+    return InputDataError(
+        [
+            Problem(
+                f"basemap/{path.name}",
+                f"{what}.",
+                fix="export it again (GeoJSON or UTF-8 text), or remove it; "
+                "then run estates-opt validate.",
+            )
+        ]
+    )
