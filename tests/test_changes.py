@@ -316,3 +316,17 @@ def test_reference_and_room_problems_of_a_valid_scenario_in_one_error(tiny_datas
     text = " | ".join(caught.value.problems)
     assert len(caught.value.problems) == 3, text
     assert "NOWHERE" in text and "buildings.capacity[0]" in text and "GHOST" in text
+
+
+def test_a_closed_buildings_moves_relieve_their_hours_in_the_phased_plan(tiny_dataset):
+    # A closed room holds every hour over its cap (it has none). Its moves relieved nothing
+    # and all came last; now each is ranked by what it relieves like any other.
+    base = tiny_dataset.baseline.groupby("site_id")["hours_per_week"].sum()
+    site = str(base[base.index.str.startswith("G")].idxmax())
+    plan = solve(tiny_dataset, make(buildings={"close": [site]}, relocation={"phases": [1]}))
+    last = plan.phases.iloc[-1]
+    moved_out = plan.moves.loc[plan.moves["from_site_id"] == site, "hours_per_week"].sum()
+    assert moved_out > 0
+    assert last["over_cap_hours_relieved"] >= moved_out - 1e-6
+    first = plan.phases.iloc[0]
+    assert first["relocations"] == 1 and first["over_cap_hours_relieved"] > 0

@@ -145,7 +145,37 @@ def relocations_of(dataset: Dataset, legs: pd.DataFrame, utilisation: pd.DataFra
         legs = legs.assign(room_type=pd.Series(dtype=object), relocation=pd.Series(dtype=int))
     else:
         legs = _legs_with_rooms(legs, dataset)
-    return Relocations.of(legs, _rooms(utilisation))
+    rooms = _rooms(utilisation)
+    return Relocations.of(legs, pd.concat([rooms, _gone_rooms(legs, rooms)], ignore_index=True))
+
+
+def _gone_rooms(legs: pd.DataFrame, rooms: pd.DataFrame) -> pd.DataFrame:
+    """The rooms legs leave that the plan has no more (a closed building, a shut band).
+
+    Every hour there must go, so every hour is over the room's cap (none); without these
+    rows a closure's forced moves relieved nothing and all came in the last phase. Their
+    limit is today's hours, as for any room over its cap (a phase need not empty it); no
+    kind, so they count in no utilisation.
+    """
+    known = pd.MultiIndex.from_frame(rooms[ROOM])
+    leaving = pd.MultiIndex.from_arrays(
+        [legs["from_site_id"], legs["room_type"], legs["from_band"]]
+    )
+    gone = legs[known.get_indexer(leaving) < 0]
+    hours = gone.groupby(["from_site_id", "room_type", "from_band"], as_index=False)[
+        "hours_per_week"
+    ].sum()
+    frame = hours.rename(
+        columns={"from_site_id": "site_id", "from_band": "band", "hours_per_week": "before_hours"}
+    )
+    return frame.assign(
+        kind=np.nan,
+        capacity_hours=0.0,
+        cap=0.0,
+        after_hours=0.0,
+        limit=frame["before_hours"],
+        over=frame["before_hours"],
+    )[rooms.columns]
 
 
 def _phase_program(plan: Relocations, most: int, before: np.ndarray) -> LinearProgram:
