@@ -32,6 +32,17 @@ def _tiles(value: str | None) -> str | None:
         raise typer.BadParameter(str(exc)) from None
 
 
+def output_path(value: str | Path) -> Path:
+    """An --out or --maps folder as given; an empty one is refused, as an unset shell variable
+    (``--out "$OUT"``) would otherwise mean the current folder and write the plan there."""
+    if not str(value).strip():
+        raise typer.BadParameter(
+            "is empty (an unset shell variable?). Fix: give a folder name, or '.' to write "
+            "into the current folder."
+        )
+    return Path(value)
+
+
 Tiles = Annotated[
     str | None,
     typer.Option(
@@ -61,7 +72,12 @@ app = typer.Typer(
 
 
 #: Typer's type labels that read as Python rather than as what to type.
-_TYPE_LABELS = {"<list[Path]>": "<path>...", "<int range>": "<int>", "<float range>": "<number>"}
+_TYPE_LABELS = {
+    "<list[Path]>": "<path>...",
+    "<Path>": "<path>",
+    "<int range>": "<int>",
+    "<float range>": "<number>",
+}
 
 
 def _flags_without_type() -> None:

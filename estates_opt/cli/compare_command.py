@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from estates_opt.cli.app import MAPS_HELP, Quiet, Verbose
+from estates_opt.cli.app import MAPS_HELP, Quiet, Verbose, output_path
 from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_WRITE_FAILED, _tool_errors
 from estates_opt.cli.summaries import _print_comparison
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
@@ -19,14 +19,18 @@ def compare(
     scenarios: Annotated[
         list[Path], typer.Argument(help="Scenario TOML files (first = reference).")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plans and comparison.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", parser=output_path, help="Folder for plans and comparison."),
+    ],
     dask: Annotated[bool, typer.Option("--dask", help="Run on a local Dask cluster.")] = False,
     dask_scheduler: Annotated[
         str | None,
         typer.Option("--dask-scheduler", help="Use an existing Dask cluster (tcp://host:port)."),
     ] = None,
     maps: Annotated[
-        Path | None, typer.Option("--maps", help=MAPS_HELP + " Default: no maps.")
+        Path | None,
+        typer.Option("--maps", parser=output_path, help=MAPS_HELP + " Default: no maps."),
     ] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -44,6 +48,7 @@ def compare(
     borough); 1 any scenario stopped at a limit or not solved; 2 bad input.
     """
     from estates_opt.compare import compare_scenarios
+    from estates_opt.outputs.files import check_output_folder
 
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
@@ -52,6 +57,8 @@ def compare(
         "was not written."
     )
     with _tool_errors(stopped):
+        for folder in (out, *(() if maps is None else (maps,))):
+            check_output_folder(folder)  # a file in the way: say so before any solve
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
         with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
             table = compare_scenarios(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from estates_opt.cli.app import MAPS_HELP, Quiet, Tiles, Verbose
+from estates_opt.cli.app import MAPS_HELP, Quiet, Tiles, Verbose, output_path
 from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, _tool_errors
 from estates_opt.cli.explain_text import _explain_pcn, _explain_plan, _explain_site
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
@@ -16,7 +16,9 @@ from estates_opt.cli.terminal import _setup_logging, _step, console, err
 
 def map_(
     plan_dir: Annotated[Path, typer.Argument(help="A plan folder written by solve or compare.")],
-    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", parser=output_path, help=MAPS_HELP)] = Path(
+        "maps"
+    ),
     tiles: Tiles = None,
     verbose: Verbose = False,
     quiet: Quiet = False,

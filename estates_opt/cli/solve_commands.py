@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from estates_opt.cli.app import DEFAULT_SCENARIO, MAPS_HELP, Quiet, Tiles, Verbose
+from estates_opt.cli.app import DEFAULT_SCENARIO, MAPS_HELP, Quiet, Tiles, Verbose, output_path
 from estates_opt.cli.exits import EXIT_NOT_OPTIMAL, _tool_errors
 from estates_opt.cli.summaries import print_plan_summary
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
@@ -23,10 +23,15 @@ def solve(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Plan folder (default outputs/NAME, NAME = scenario name)."
+            "--out",
+            "-o",
+            parser=output_path,
+            help="Plan folder (default outputs/NAME, NAME = scenario name).",
         ),
     ] = None,
-    maps: Annotated[Path, typer.Option("--maps", help=MAPS_HELP)] = Path("maps"),
+    maps: Annotated[Path, typer.Option("--maps", parser=output_path, help=MAPS_HELP)] = Path(
+        "maps"
+    ),
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
     phases: Annotated[
         str | None,
@@ -59,6 +64,7 @@ def solve(
     """
     from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.outputs.files import check_output_folder
     from estates_opt.outputs.maps.pages import scenario_maps_dir
     from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
@@ -76,6 +82,8 @@ def solve(
             out_dir = out or Path("outputs") / sc.name
             maps_dir = scenario_maps_dir(maps, sc.name)
             check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
+            for folder in (out_dir, *(() if no_maps else (maps_dir,))):
+                check_output_folder(folder)  # a file in the way: say so now, not after solving
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
@@ -143,7 +151,9 @@ def robust(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")] = DEFAULT_SCENARIO,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Folder (default outputs/NAME_robust)."),
+        typer.Option(
+            "--out", "-o", parser=output_path, help="Folder (default outputs/NAME_robust)."
+        ),
     ] = None,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -160,7 +170,12 @@ def robust(
     """
     from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
-    from estates_opt.outputs.files import staged_directory, write_csv, write_json
+    from estates_opt.outputs.files import (
+        check_output_folder,
+        staged_directory,
+        write_csv,
+        write_json,
+    )
     from estates_opt.outputs.plan_folder import check_output_folders
     from estates_opt.robust import robust_core
 
@@ -171,6 +186,7 @@ def robust(
             sc = load_scenario_checked(scenario)
             out_dir = out or Path("outputs") / f"{sc.name}_robust"
             check_output_folders(sc.dataset_path(), out_dir, None)
+            check_output_folder(out_dir)  # a file in the way: say so before five solves
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name} and 4 variants...", quiet):
             core = robust_core(dataset, sc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,6 +12,10 @@ from estates_opt.cli.app import DEFAULT_DATASET, Quiet, Verbose
 from estates_opt.cli.exits import _tool_errors
 from estates_opt.cli.summaries import _print_dataset_summary, _print_scenario_summary
 from estates_opt.cli.terminal import _setup_logging, _step, console
+from estates_opt.errors import ModelSpecificationError, ScenarioError
+
+if TYPE_CHECKING:
+    from estates_opt.scenario import Scenario
 
 
 def validate(
@@ -25,7 +29,8 @@ def validate(
     """Check a dataset (or a scenario and its dataset) and summarise it; list every problem.
 
     Given a scenario file, also checks that every service, borough, PCN and site it
-    names exists, applies its building changes and builds the model (no solve).
+    names exists, applies its building changes, builds the model and runs every check
+    solve makes before solving (solver options, pinned hours), without solving.
 
     Example: `estates-opt validate geodata/nel` or `estates-opt validate models/nel_new_hub.toml`
 
@@ -49,17 +54,41 @@ def validate(
 
 
 def _validate_scenario(path: Path, quiet: bool) -> None:
+    """Check the scenario as far as solve does before solving, so the two never disagree."""
     from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.inputs.travel import measure_travel
     from estates_opt.model.build import build_model
+    from estates_opt.model.checks import pin_problems
 
     with _step(f"checking {path}...", quiet):
         scenario = load_scenario_checked(path)
         dataset = read_dataset(scenario.dataset_path())
-        data = apply_scenario(dataset, scenario)
-        lp = build_model(data, scenario, measure_travel(data, scenario))
+        origin = scenario.source_file or f"scenario '{scenario.name}'"
+        problems = _solver_problems(scenario, origin)  # solve's first check, before the rest
+        try:
+            data = apply_scenario(dataset, scenario)
+        except ScenarioError as exc:  # every problem in one run: the solver's too
+            raise ScenarioError(str(exc), [*problems, *exc.problems]) from None
+        try:
+            lp = build_model(data, scenario, measure_travel(data, scenario))
+        except ModelSpecificationError as exc:
+            raise ModelSpecificationError(f"{origin}: {exc}") from None
+        problems += [f"{origin}: {p}" for p in pin_problems(lp, scenario)]
+        if problems:
+            raise ScenarioError("; ".join(problems), problems)
     if quiet:
         console.print(f"{path}: valid", markup=False, highlight=False)
         return
     _print_scenario_summary(path, scenario, lp)
+
+
+def _solver_problems(scenario: Scenario, origin: str) -> list[str]:
+    """``solver.highs_options`` HiGHS refuses, as solve words them (it refuses the same)."""
+    from estates_opt.model.solve import check_highs_options
+
+    try:
+        check_highs_options(scenario.solver)
+    except ScenarioError as exc:
+        return [f"{origin}: {p}" for p in exc.problems]
+    return []

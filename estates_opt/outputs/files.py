@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -248,6 +249,8 @@ class _Commit:
             tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=target)
         )
         self.done: list[tuple[Path, Path | None]] = []
+        #: Sub-folders of ``target`` made while moving files in (``maps/hubs``), outermost first.
+        self.made: list[Path] = []
 
     def apply(self) -> None:
         for source in sorted(self.staging.rglob("*")):
@@ -264,7 +267,7 @@ class _Commit:
                         os.link(destination, saved)
                     except OSError:  # no hard links on this file system
                         shutil.copy2(destination, saved)
-                destination.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(destination.parent, self.made)
                 os.replace(source, destination)
             except OSError as exc:
                 raise OutputWriteError(destination, exc) from None
@@ -278,24 +281,100 @@ class _Commit:
                 else:
                     destination.unlink()
         self.done.clear()
+        remove_empty_folders(self.made)
 
     def discard(self) -> None:
         shutil.rmtree(self.backup, ignore_errors=True)
 
 
-def _prepare(target: Path, created: list[Path]) -> Path:
-    """Make ``target`` if needed (noting it in ``created``) and a staging folder inside it."""
+def make_folders(folder: Path, created: list[Path]) -> None:
+    """Make ``folder`` and every missing parent, noting each one made in ``created``.
+
+    ``mkdir(parents=True)`` would not say which parents it made, and a failed run must
+    remove all of them (and only them: a folder that was there before, or that another
+    run made meanwhile, stays).
+    """
+    for _ in range(3):  # a parent removed meanwhile by another run's clean-up: look again
+        missing = []
+        for path in (folder, *folder.parents):
+            if path.is_dir():
+                break
+            missing.append(path)
+        try:
+            for path in reversed(missing):
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    if not path.is_dir():
+                        raise
+                    continue  # made meanwhile by another run: not this run's to remove
+                created.append(path)
+            return
+        except FileNotFoundError:
+            continue
+    folder.mkdir(parents=True, exist_ok=True)  # raises the error a third race would give
+
+
+def remove_empty_folders(created: list[Path]) -> None:
+    """Remove the folders a run made (innermost first), each only if it is empty."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    created.clear()
+
+
+def _not_a_folder(path: Path) -> str:
+    """What ``path`` is, in words, when a folder should be there."""
     try:
-        if not target.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            created.append(target)
+        mode = os.stat(path).st_mode
+    except OSError:
+        return (
+            "it is a broken symbolic link, not a folder"
+            if os.path.islink(path)
+            else "it is not a folder"
+        )
+    if stat.S_ISREG(mode):
+        return "it is a file, not a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "it is a device, not a folder"
+    if stat.S_ISFIFO(mode):
+        return "it is a named pipe (FIFO), not a folder"
+    if stat.S_ISSOCK(mode):
+        return "it is a socket, not a folder"
+    return "it is not a folder"
+
+
+def check_output_folder(target: Path) -> None:
+    """Refuse ``target`` if it, or a folder above it, is something else (a file, a device).
+
+    Called before a run solves, so it fails in a second, not after the solve; raises the
+    :class:`~estates_opt.errors.OutputWriteError` naming what is in the way.
+    """
+    for path in (target, *target.parents):
+        if os.path.lexists(path) and not path.is_dir():
+            raise OutputWriteError(path, OSError(errno.ENOTDIR, _not_a_folder(path)))
+        if path.is_dir():
+            return
+
+
+def _prepare(target: Path, created: list[Path]) -> Path:
+    """Make ``target`` if needed (noting each folder made in ``created``) and a staging
+    folder inside it."""
+    try:
+        check_output_folder(target)
+        make_folders(target, created)
         return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target))
+    except OutputWriteError:
+        raise
     except OSError as exc:
-        # A file where the folder (or one of its parents, e.g. MAPS of MAPS/<scenario>) should
-        # be: name that file.
-        blocker = next((p for p in (target, *target.parents) if p.is_file()), None)
+        # Something other than a folder where the folder (or one of its parents, e.g. MAPS of
+        # MAPS/<scenario>) should be, put there meanwhile: name it.
+        blocker = next(
+            (p for p in (target, *target.parents) if os.path.lexists(p) and not p.is_dir()),
+            None,
+        )
         if blocker is not None:
-            cause = OSError(errno.EEXIST, "it is a file, not a folder")
+            cause = OSError(errno.ENOTDIR, _not_a_folder(blocker))
             raise OutputWriteError(blocker, cause) from None
         raise OutputWriteError(target, exc) from None
 
@@ -305,13 +384,16 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
     """Yield one staging folder per target; on success commit them all, else none.
 
     A failure anywhere (writing, or moving any file of any target into place)
-    leaves every target exactly as it was, and a folder created for this run is
-    removed again. A write failure names the file where it would have gone, never
-    the staging path. A run killed outright can leave a hidden ``.staging-<pid>-*``
-    folder; the next successful run removes it.
+    leaves every target exactly as it was, and every folder created for this run
+    (missing parents too, and sub-folders made while committing) is removed again.
+    A write failure names the file where it would have gone, never the staging path.
+    A run killed outright can leave a hidden ``.staging-<pid>-*`` folder; the next
+    successful run removes it.
     """
     created: list[Path] = []
     stagings: list[Path] = []
+    for target in targets:  # what is in the way of any target, before any folder is made
+        check_output_folder(target)
     try:
         for target in targets:
             stagings.append(_prepare(target, created))
@@ -334,9 +416,7 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
     except BaseException:
         for staging in stagings:
             shutil.rmtree(staging, ignore_errors=True)
-        for target in reversed(created):
-            with contextlib.suppress(OSError):
-                target.rmdir()  # only if still empty
+        remove_empty_folders(created)  # every folder this run made, parents too, if empty
         raise
     for staging in stagings:
         shutil.rmtree(staging, ignore_errors=True)

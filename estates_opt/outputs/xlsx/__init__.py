@@ -16,7 +16,10 @@ column of a table into cell XML in one pass, with a handful of shared styles:
 * fixed document and zip dates, so the same content gives the same bytes.
 
 Text cells are inline strings (``t="inlineStr"``), XML-escaped; the caller
-removes control characters XML cannot hold (see ``estates_opt.text``).
+removes control characters XML cannot hold (see ``estates_opt.text``). Excel's
+limits are kept, as a file beyond them is one Excel offers to "repair": text longer
+than a cell holds (32,767 characters) is cut to fit, ending "… (cut: N characters)",
+and no row is taller than 409 points.
 
 :mod:`.sheet` holds what a sheet is made of, :mod:`.book` fills it and zips the
 file, :mod:`.parts` writes the XML of each part.

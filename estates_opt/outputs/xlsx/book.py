@@ -21,6 +21,33 @@ from estates_opt.outputs.xlsx import parts
 from estates_opt.outputs.xlsx.sheet import CellStyle, Sheet
 from estates_opt.text import is_formula
 
+#: The most characters a cell holds. Excel counts UTF-16 code units and offers to "repair"
+#: (empty) a file with a longer cell, so longer text is cut to fit (:func:`fit_text`).
+EXCEL_MAX_TEXT = 32_767
+#: Text up to this long always fits (a character is at most two UTF-16 units).
+_MAY_NOT_FIT = EXCEL_MAX_TEXT // 2
+#: The tallest a row may be (points): Excel's limit.
+EXCEL_MAX_ROW_HEIGHT = 409.0
+
+
+def fit_text(text: str) -> str:
+    """``text``, or if Excel cannot hold it, its start ending "… (cut: N characters)".
+
+    N is how many characters were left out. Only long text is measured (a character is
+    at most two UTF-16 units), so the million short cells of a workbook cost nothing.
+    """
+    if len(text) <= _MAY_NOT_FIT:
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * EXCEL_MAX_TEXT:
+        return text
+    room = EXCEL_MAX_TEXT - len(f"… (cut: {len(text):,} characters)")  # the longest marker
+    head = units[: 2 * room]
+    if 0xD800 <= int.from_bytes(head[-2:], "little") <= 0xDBFF:  # half a surrogate pair
+        head = head[:-2]
+    kept = head.decode("utf-16-le")
+    return f"{kept}… (cut: {len(text) - len(kept):,} characters)"
+
 
 class Book:
     """Sheets, shared styles and conditional fills; :meth:`to_bytes` packs the file."""
@@ -68,7 +95,8 @@ class Book:
         """Each value's cell XML after its ``r="B2"`` reference ("" for no cell).
 
         Numbers take ``style``'s number format; text and booleans take none, and
-        text a spreadsheet would run as a formula also takes the quote prefix.
+        text a spreadsheet would run as a formula also takes the quote prefix. Text
+        longer than a cell holds is cut to fit (:func:`fit_text`).
         """
         plain = self.style(CellStyle(None, style.header, style.wrap, style.top, style.left))
         numeric = self.style(style)
@@ -89,6 +117,8 @@ class Book:
                     append(f' s="{numeric}"><v>{value!r}</v></c>')
             else:
                 text = value if isinstance(value, str) else str(value)
+                if len(text) > _MAY_NOT_FIT:  # only long text is measured
+                    text = fit_text(text)
                 s = quoted if is_formula(text) else plain
                 space = ' xml:space="preserve"' if text != text.strip() else ""
                 append(f' s="{s}" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>')
@@ -137,11 +167,16 @@ class Book:
 
     @staticmethod
     def set_rows(sheet: Sheet, columns: list[list[str]], first_row: int) -> None:
-        """Append rows made of the columns' cells (all columns the same length)."""
+        """Append rows made of the columns' cells (all columns the same length).
+
+        A row's height is capped at Excel's limit (a taller one makes Excel repair the file).
+        """
         heights = sheet.heights
         rows = sheet.rows
         for row, cells in enumerate(zip(*columns, strict=True), start=first_row):
             height = heights.get(row)
+            if height:
+                height = min(height, EXCEL_MAX_ROW_HEIGHT)
             attrs = f' ht="{height:g}" customHeight="1"' if height else ""
             rows.append(f'<row r="{row}"{attrs}>{"".join(cells)}</row>')
         count = len(columns[0]) if columns else 0
