@@ -46,8 +46,11 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
         counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
     console.print(counts)
     util = Table(title="Capacity and today's utilisation (fixed + baseline) by kind and band")
-    for col in ("kind", "band", "capacity h/wk", "fixed h/wk", "baseline h/wk", "utilisation"):
-        util.add_column(col, justify="left" if col in ("kind", "band") else "right")
+    # headings that wrap rather than cut (utilisation read "utilisati…" at 80 columns)
+    for col in ("kind", "band", "capacity h/wk", "fixed h/wk", "baseline h/wk", "used"):
+        util.add_column(
+            col, justify="left" if col in ("kind", "band") else "right", overflow="fold"
+        )
     for row in summary["utilisation"].itertuples(index=False):
         util.add_row(
             escape(str(row.kind)),
