@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -63,3 +64,17 @@ def chromium_path() -> str | None:
         if Path(candidate).exists():
             return candidate
     return shutil.which("chromium")
+
+
+@pytest.fixture
+def restore_logging():
+    """The CLI reconfigures logging onto CliRunner's stream; put it back afterwards (CLI test
+    modules use it for every test: ``pytestmark = pytest.mark.usefixtures(...)``)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    package = logging.getLogger("estates_opt")
+    package_level = package.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    package.setLevel(package_level)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -1460,17 +1459,7 @@ def run_cli(args: list[str], cwd: Path, in_subprocess: bool) -> Outcome:
     return Outcome(result.exit_code, result.output)
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI reconfigures logging onto CliRunner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    package = logging.getLogger("estates_opt")
-    package_level = package.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    package.setLevel(package_level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def sha256_tree(root: Path) -> dict[str, str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -78,16 +77,7 @@ def run_cli(args: list[str]):
     return result
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI reconfigures logging onto CliRunner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    package_level = logging.getLogger("estates_opt").level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.getLogger("estates_opt").setLevel(package_level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -27,17 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NEL = ROOT / "geodata" / "nel"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI reconfigures logging onto CliRunner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    package = logging.getLogger("estates_opt")
-    package_level = package.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    package.setLevel(package_level)
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def problems_of(folder: Path) -> list[Problem]:

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.errors import OutputWriteError
+from estates_opt.paths import not_a_folder
 from estates_opt.text import escape_control, neutralise_cell
 
 log = logging.getLogger(__name__)
@@ -323,27 +323,6 @@ def remove_empty_folders(created: list[Path]) -> None:
     created.clear()
 
 
-def _not_a_folder(path: Path) -> str:
-    """What ``path`` is, in words, when a folder should be there."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return (
-            "it is a broken symbolic link, not a folder"
-            if os.path.islink(path)
-            else "it is not a folder"
-        )
-    if stat.S_ISREG(mode):
-        return "it is a file, not a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "it is a device, not a folder"
-    if stat.S_ISFIFO(mode):
-        return "it is a named pipe (FIFO), not a folder"
-    if stat.S_ISSOCK(mode):
-        return "it is a socket, not a folder"
-    return "it is not a folder"
-
-
 def check_output_folder(target: Path) -> None:
     """Refuse ``target`` if it, or a folder above it, is something else (a file, a device).
 
@@ -352,7 +331,7 @@ def check_output_folder(target: Path) -> None:
     """
     for path in (target, *target.parents):
         if os.path.lexists(path) and not path.is_dir():
-            raise OutputWriteError(path, OSError(errno.ENOTDIR, _not_a_folder(path)))
+            raise OutputWriteError(path, OSError(errno.ENOTDIR, not_a_folder(path)))
         if path.is_dir():
             return
 
@@ -374,7 +353,7 @@ def _prepare(target: Path, created: list[Path]) -> Path:
             None,
         )
         if blocker is not None:
-            cause = OSError(errno.ENOTDIR, _not_a_folder(blocker))
+            cause = OSError(errno.ENOTDIR, not_a_folder(blocker))
             raise OutputWriteError(blocker, cause) from None
         raise OutputWriteError(target, exc) from None
 
