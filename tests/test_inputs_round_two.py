@@ -125,9 +125,7 @@ def test_a_basemap_layer_that_is_a_folder_is_named_as_such(tiny_copy):
 def test_the_maps_read_the_basemap_layers_the_input_stage_checks(tiny_copy):
     """Belt and braces: a basemap broken after validation is the project's own error."""
     from estates_opt.outputs.maps import data
-    from estates_opt.schema import BASEMAP_LAYERS
 
-    assert data.BASEMAP_LAYERS == BASEMAP_LAYERS
     (with_basemap(tiny_copy) / "water.geojson").write_bytes(b'{"type": "Feature')
     with pytest.raises(InputDataError) as caught:
         data.read_basemap(str(tiny_copy))

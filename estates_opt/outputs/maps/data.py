@@ -38,7 +38,7 @@ from estates_opt.outputs.maps.style import (
     marker_radius,
 )
 from estates_opt.outputs.maps.values import EPS
-from estates_opt.schema import BANDS, CATEGORIES, SESSION_HOURS
+from estates_opt.schema import BANDS, BASEMAP_FOLDER, BASEMAP_LAYERS, CATEGORIES, SESSION_HOURS
 
 if TYPE_CHECKING:
     from estates_opt.results.kpis import Kpis
@@ -156,17 +156,13 @@ def build_map_data(plan: Plan) -> MapData:
     )
 
 
-#: The layers of ``<dataset>/basemap/`` (built by ``geodata/build_basemap.py``), in drawing order.
-BASEMAP_LAYERS = ("water", "roads", "rail", "stations", "places")
-
-
 def read_basemap(source: str) -> tuple[dict[str, gpd.GeoDataFrame] | None, str]:
     """The dataset's offline basemap layers and their attribution, if it ships them.
 
     A dataset folder may hold ``basemap/<layer>.geojson`` (WGS84) and
     ``basemap/ATTRIBUTION.txt``; without them the maps simply have no basemap.
     """
-    folder = Path(source) / "basemap" if source else None
+    folder = Path(source) / BASEMAP_FOLDER if source else None
     if folder is None or not folder.is_dir():
         return None, ""
     layers = {}
@@ -190,7 +186,7 @@ def _basemap_error(path: Path, what: str) -> InputDataError:
     return InputDataError(
         [
             Problem(
-                f"basemap/{path.name}",
+                f"{BASEMAP_FOLDER}/{path.name}",
                 f"{what}.",
                 fix="export it again (GeoJSON or UTF-8 text), or remove it; "
                 "then run estates-opt validate.",
