@@ -6,9 +6,13 @@ solve, explain, verify) and holds no modelling logic of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any, TypeVar
 
 from estates_opt.errors import (
     InfeasibleError,
@@ -21,6 +25,7 @@ from estates_opt.inputs.dataset import Dataset, read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.checks import pin_problems
+from estates_opt.model.highs_direct import STOP_SOLVES
 from estates_opt.model.neighbourhood_search import neighbourhoods
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
@@ -30,12 +35,14 @@ from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
-from estates_opt.results.phases import first_quarter, phase_plan, relocations_of, with_phases
+from estates_opt.results.phases import phased_plan, relocations_of, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 
 def solve(dataset: Dataset, scenario: Scenario | None = None) -> Plan:
@@ -133,22 +140,37 @@ def explain_and_verify(
     utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
     legs = explain.move_legs(dataset, allocations, utilisation)
     relocations = relocations_of(dataset, legs, utilisation)
-    phase_of, phases = phase_plan(scenario, relocations, allocations)
-    moves = with_phases(explain.relocation_lines(legs), phase_of)
-    bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
-    pcn_summary = explain.pcn_summary_table(
-        dataset, scenario, allocations, unmet, lp.targets, moves
-    )
-    imd = explain.travel_by_imd(dataset, scenario, allocations)
-    quarter = first_quarter(scenario, relocations)
-    kpis = explain.kpi_dict(
-        dataset, scenario, lp, result, allocations, unmet, utilisation, imd, opened, timings, moves
-    )
-    kpis["first_quarter"] = quarter
-    timings["explain"] = time.perf_counter() - t  # the KPIs too: no step of the plan goes untimed
-    t = time.perf_counter()
-    violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
-    timings["verify"] = time.perf_counter() - t
+    # The phase MIPs run in a thread (HiGHS releases the GIL) while the tables, KPIs and
+    # the check, which do not need the phases, are made here.
+    with _alongside(phased_plan, scenario, relocations, allocations) as pending:
+        lines = explain.relocation_lines(legs)
+        bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
+        pcn_summary = explain.pcn_summary_table(
+            dataset, scenario, allocations, unmet, lp.targets, lines
+        )
+        imd = explain.travel_by_imd(dataset, scenario, allocations)
+        kpis = explain.kpi_dict(
+            dataset,
+            scenario,
+            lp,
+            result,
+            allocations,
+            unmet,
+            utilisation,
+            imd,
+            opened,
+            timings,
+            lines,
+        )
+        checked = time.perf_counter()
+        violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
+        verify_seconds = time.perf_counter() - checked
+        phased = pending.result()
+    moves = with_phases(lines, phased.phase_of)
+    kpis["first_quarter"] = phased.first_quarter
+    # the KPIs and the wait for the phases too: no step of the plan goes untimed
+    timings["explain"] = time.perf_counter() - t - verify_seconds
+    timings["verify"] = verify_seconds
     kpis["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     kpis["verified"] = not violations
     if violations:
@@ -165,10 +187,28 @@ def explain_and_verify(
         unmet,
         kpis,
         frozenset(opened),
-        phases,
+        phased.table,
     )
     log.info("%s", plan.summary())
     return plan
+
+
+@contextlib.contextmanager
+def _alongside(func: Callable[..., R], *args: Any) -> Iterator[Future[R]]:
+    """Run ``func(*args)`` in a thread while the body runs; if the body fails (Ctrl-C
+    included), its HiGHS solves are stopped and the thread is waited for, so nothing
+    outlives the run."""
+    with ThreadPoolExecutor(1, thread_name_prefix="estates-opt-alongside") as pool:
+        pending = pool.submit(func, *args)
+        try:
+            yield pending
+        except BaseException:
+            STOP_SOLVES.set()
+            try:
+                wait([pending])
+            finally:
+                STOP_SOLVES.clear()
+            raise
 
 
 def run(scenario_path: str | Path) -> Plan:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
+from estates_opt import pipeline
+from estates_opt.errors import SolveInterrupted
+from estates_opt.model.highs_direct import STOP_SOLVES, solve_direct
+from estates_opt.model.program import LinearProgram
 from estates_opt.results import phases
 from estates_opt.scenario import Solver
 
@@ -132,3 +139,83 @@ def test_the_reductions_drop_rows_and_columns_but_keep_the_count_row():
     assert reduced.matrix.shape[0] < program.matrix.shape[0]
     assert reduced.matrix.shape == (reduced.row_upper.size, cols.size)
     assert reduced.row_upper[-1] == 2.0  # the count row, last as in the full program
+
+
+# --- the phase MIPs run beside the rest of the explain stage ------------------------------------
+
+
+def _market_split(seed: int = 3) -> LinearProgram:
+    """A market-split MIP (40 binaries, four equality rows): minutes of branch and bound to
+    prove, on any machine, so a stop request always finds it running."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 100, (4, 40)).astype(float)
+    b = np.floor(a.sum(axis=1) / 2)
+    n = a.shape[1]
+    return LinearProgram(
+        columns=pd.DataFrame({"family": ["x"] * n}),
+        rows=pd.DataFrame({"family": ["split"] * 4, "row_name": [f"r{i}" for i in range(4)]}),
+        matrix=sp.csr_matrix(a),
+        objective=np.zeros(n),
+        terms={},
+        col_lower=np.zeros(n),
+        col_upper=np.ones(n),
+        row_lower=b,
+        row_upper=b,
+        integer=np.ones(n, bool),
+    )
+
+
+def test_a_stop_request_cancels_a_solve_running_in_another_thread():
+    # Ctrl-C reaches only the main thread; the phase MIPs solve in a background one.
+    outcome: dict[str, BaseException | None] = {}
+
+    def solve() -> None:
+        try:
+            solve_direct(_market_split(), Solver(mip_gap=0.0, time_limit_s=120))
+            outcome["error"] = None
+        except BaseException as exc:  # the outcome is what is tested
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=solve)
+    worker.start()
+    time.sleep(0.5)
+    assert worker.is_alive(), "the MIP finished before it could be stopped"
+    started = time.monotonic()
+    STOP_SOLVES.set()
+    try:
+        worker.join(timeout=30)
+    finally:
+        STOP_SOLVES.clear()
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 10
+    assert isinstance(outcome["error"], SolveInterrupted)
+
+
+def test_a_failure_beside_the_phase_mips_stops_them_and_is_raised(tiny_dataset, monkeypatch):
+    started = threading.Event()
+
+    def long_phases(*_args: object) -> None:
+        started.set()
+        solve_direct(_market_split(), Solver(mip_gap=0.0, time_limit_s=120))
+
+    def interrupted_check(*_args: object) -> None:
+        assert started.wait(30)
+        time.sleep(0.3)  # inside HiGHS now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "phased_plan", long_phases)
+    monkeypatch.setattr(pipeline, "verify_plan", interrupted_check)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt) as raised:
+        pipeline.solve(tiny_dataset)
+    assert not isinstance(raised.value, SolveInterrupted)  # the main thread's own error
+    assert time.monotonic() - began < 30
+    assert not STOP_SOLVES.is_set()
+    assert not [t for t in threading.enumerate() if t.name.startswith("estates-opt-alongside")]
+
+
+def test_the_plan_made_beside_the_phases_has_them(tiny_dataset):
+    plan = pipeline.solve(tiny_dataset)
+    assert plan.kpis["first_quarter"] == {} or plan.kpis["first_quarter"]["relocations"] >= 1
+    assert set(plan.moves["phase"]) <= set(plan.phases["phase"]) | {0}
+    assert list(plan.kpis["seconds"])[-2:] == ["explain", "verify"]

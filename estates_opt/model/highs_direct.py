@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from types import ModuleType
@@ -61,6 +62,12 @@ def import_highspy() -> ModuleType:
     return highspy
 
 
+#: Set while the main thread stops (Ctrl-C, an error): every HiGHS solve of this process
+#: cancels at its next interrupt check, those of background threads (the phased plan's),
+#: which no KeyboardInterrupt reaches, included.
+STOP_SOLVES = threading.Event()
+
+
 def run_interruptibly(highs: Highs) -> None:
     """``highs.run()``, but Ctrl-C stops HiGHS promptly and raises :class:`SolveInterrupted`.
 
@@ -81,6 +88,9 @@ def run_interruptibly(highs: Highs) -> None:
             continue
         if done:
             break
+        if STOP_SOLVES.is_set() and not interrupted:
+            interrupted = True
+            highs.cancelSolve()
     if interrupted:
         raise SolveInterrupted("the solver was stopped by Ctrl-C before it finished")
 

@@ -383,6 +383,22 @@ def first_quarter(scenario: Scenario, plan: Relocations) -> FirstQuarter:
     }
 
 
+@dataclass(frozen=True)
+class PhasedPlan:
+    """The phased plan: each relocation's phase, phases.csv and the first quarter."""
+
+    phase_of: pd.DataFrame  #: keyed by :data:`RELOCATION_KEY`
+    table: pd.DataFrame  #: phases.csv
+    first_quarter: FirstQuarter
+
+
+def phased_plan(scenario: Scenario, plan: Relocations, allocations: pd.DataFrame) -> PhasedPlan:
+    """The ladder (:func:`phase_plan`) and the first quarter (:func:`first_quarter`): the
+    explain stage's only solves, so they can run beside its other work."""
+    phase_of, table = phase_plan(scenario, plan, allocations)
+    return PhasedPlan(phase_of, table, first_quarter(scenario, plan))
+
+
 def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:
     """moves.csv with the phase in which each relocation is made."""
     if moves.empty:
