@@ -466,3 +466,32 @@ def test_the_last_phase_is_the_plan_itself(nel_plan):
     a = nel_plan.allocations
     travel = (a["hours_per_week"] * a["travel_km"].fillna(0.0)).sum() / a["hours_per_week"].sum()
     assert last["mean_clinic_travel_km"] == pytest.approx(travel)
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_stage_one_keeps_the_specialty_site_decisions_whole_under_a_limit(
+    small_dir, monkeypatch, limit
+):
+    """Relaxed, the specialty-site decisions let stage 1 spread a specialty over more sites
+    than the limit (x <= U w holds with small fractional w at many sites). Its plan is
+    stage 2's start, and on NEL (borough steps only) the plan kept the spread: msk in 5-6
+    sites of each borough under a limit of 2. With a limit they stay binary in stage 1."""
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model import staged
+    from estates_opt.model.build import build_model
+    from estates_opt.scenario import Scenario
+
+    data = read_dataset(small_dir)
+    scenario = Scenario.model_validate(
+        {"relocation": {"max_sites_per_specialty_per_borough": limit}}
+    )
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    seen = []
+    monkeypatch.setattr(staged, "solve_by_components", lambda first, *_: seen.append(first))
+    staged.least_movement(lp, scenario)
+    (first,) = seen
+    sites = (first.columns["family"] == "specialty_site").to_numpy()
+    assert sites.any()
+    assert first.integer[sites].all() == (limit is not None)
+    assert first.integer[sites].any() != (limit is None)

@@ -242,3 +242,23 @@ def test_tiny_synthetic_plan_passes(tiny_dataset):
     plan = solve(tiny_dataset)
     assert plan.kpis["verified"] is True
     assert plan.verify() == []
+
+
+def test_sites_per_specialty_over_the_borough_limit(small_dir):
+    """The limit is recounted from the allocations and premises' boroughs, not the model."""
+    from estates_opt.inputs.dataset import read_dataset
+    from estates_opt.results.movement_check import check_specialty_sites
+    from estates_opt.scenario import Scenario
+
+    data = read_dataset(small_dir)
+    plan = solve(data)
+    assert plan.kpis["verified"] is True
+    limited = Scenario.model_validate({"relocation": {"max_sites_per_specialty_per_borough": 1}})
+    violations = check_specialty_sites(data, limited, plan.allocations)
+    assert violations
+    assert all("more than max_sites_per_specialty_per_borough 1" in v for v in violations)
+    assert check_specialty_sites(data, plan.scenario, plan.allocations) == []
+    both = verify_plan(
+        data, limited, plan.allocations, plan.unmet, plan.utilisation, plan.kpis, plan.opened
+    )
+    assert set(violations) <= set(both)

@@ -44,8 +44,8 @@ def least_movement(
     """Stage 1: the least hours/week a whole-session plan moves.
 
     Sessions (placed and unmet) stay whole; the relocation and specialty-site decisions
-    are relaxed (they carry no cost in this stage; with building limits the relocation
-    and building decisions stay binary, as the limits count them): a model HiGHS solves to
+    are relaxed (they carry no cost in this stage; with building or specialty-site limits
+    the decisions those limits count stay binary): a model HiGHS solves to
     optimality in about a second at NEL scale. Nothing in it links areas that cannot
     reach each other, so independent areas (England's 121) are solved one by one,
     two at once with ``worker`` (:func:`~estates_opt.model.decompose.solve_by_components`).
@@ -56,8 +56,13 @@ def least_movement(
     # nothing here), so that stage 1's plan is a feasible start for stage 2.
     # Unmet demand stays in whole sessions too: a fractional unmet column in the start
     # made every borough step infeasible once the rest was fixed (England, with unmet).
+    # The same for the specialty-site decisions when a limit counts them: relaxed, a plan
+    # spread over more sites than the limit passed to stage 2 as its start, and steps
+    # that could not repair it kept it (NEL with two sites a borough: msk in 5-6 of each).
     limited = bool((family == "site_use").any())
     relaxed = ["specialty_site"] if limited else ["specialty_site", "site_use", "relocate"]
+    if (lp.rows["family"] == "specialty_sites").any():
+        relaxed.remove("specialty_site")
     whole = ~np.isin(family, relaxed)
     first = replace(
         lp,

@@ -1,4 +1,5 @@
-"""The verifier's recount of movement: hours moved, relocations and buildings per clinic.
+"""The verifier's recount of movement: hours moved, relocations, buildings per clinic and
+sites per outpatient specialty.
 
 Recomputed from the allocation table and baseline.csv, without the explain code's move
 legs: per (service, PCN), the hours leaving today's slots that arrive elsewhere. Whole
@@ -57,6 +58,29 @@ def check_hours_moved(
         v += _check_relocations(allocations, change, kpis)
         v += _check_clinic_buildings(allocations, scenario)
     return v
+
+
+def check_specialty_sites(
+    dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame
+) -> list[str]:
+    """No outpatient specialty in more sites of a borough than
+    ``max_sites_per_specialty_per_borough`` (boroughs from premises.geojson)."""
+    limit = scenario.relocation.max_sites_per_specialty_per_borough
+    if limit is None:
+        return []
+    services = dataset.services.set_index("service_id")["category"]
+    borough = dataset.premises.set_index("site_id")["borough"]
+    used = allocations[
+        (allocations["hours_per_week"] > 1e-6)
+        & (allocations["service_id"].map(services) == "outpatient_outreach").to_numpy(bool)
+    ]
+    used = used.assign(borough=used["site_id"].map(borough).fillna("(no borough)"))
+    counts = used.groupby(["service_id", "borough"])["site_id"].nunique()
+    return [
+        f"{service} uses {n} sites in {place}, more than max_sites_per_specialty_per_borough "
+        f"{limit}"
+        for (service, place), n in counts[counts > limit].items()
+    ]
 
 
 def _check_clinic_buildings(allocations: pd.DataFrame, scenario: Scenario) -> list[str]:

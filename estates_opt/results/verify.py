@@ -17,7 +17,7 @@ import pandas as pd
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.results.kpis import Kpis
 from estates_opt.results.movable_check import check_movable_share
-from estates_opt.results.movement_check import check_hours_moved
+from estates_opt.results.movement_check import check_hours_moved, check_specialty_sites
 from estates_opt.results.suitability_check import check_suitability
 from estates_opt.results.travel_check import recomputed_travel_km
 from estates_opt.scenario import Scenario
@@ -65,6 +65,7 @@ def verify_plan(
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
     v += check_hours_moved(dataset, scenario, allocations, kpis)
+    v += check_specialty_sites(dataset, scenario, allocations)
     v += _check_closures(dataset, alloc)
     v += check_suitability(dataset, scenario, alloc)
     v += check_movable_share(dataset, scenario, utilisation)
