@@ -9,6 +9,8 @@ Dask) with :func:`estates_opt.parallel.map_parallel`, writes each plan under
   difference column per scenario against the first. Rows are in a fixed
   order and numbers have a fixed format, so the same inputs give a
   byte-identical file. Run times are *not* in it;
+* ``comparison_long.csv``: the same figures in long form, one row per scenario and KPI,
+  numbers and text in separate columns (for pandas or R);
 * ``comparison_times.csv``: the stage times of each run (these vary);
 * ``comparison.html``: the same table plus bar charts drawn as inline SVG, so
   the page works offline; every text that comes from inputs is escaped.
@@ -31,10 +33,13 @@ from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
+    COMPARISON_FILES,
     COMPARISON_HTML,
+    LONG_CSV,
     TIMES_CSV,
     comparison_csv,
     comparison_html,
+    comparison_long_csv,
     comparison_table,
     kpi_rows,
     times_csv,
@@ -102,13 +107,20 @@ def _error_kind(exc: EstatesOptError) -> str:
     return "bad_input" if isinstance(exc, ValueError) else "solve"
 
 
-def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Dataset]]:
+def check_scenario_files(
+    paths: Sequence[str | Path],
+    *,
+    maps_folder: bool = False,
+    mixed_datasets: bool = False,
+) -> list[tuple[Scenario, Dataset]]:
     """Load every scenario and check it against its dataset; report every problem at once.
 
     Each dataset is read and validated once, however many scenarios use it; each
     scenario gets its own changed copy of it (``apply_scenario``: growth, closures,
     new buildings), made from that one read, and returned with it.
-    Two scenarios with the same name would write to the same folder: an error.
+    Two scenarios whose plan (or, with ``maps_folder``, map) folders would be the same
+    are an error (:func:`_folder_problems`), and so, unless ``mixed_datasets``, are
+    scenarios on different datasets: their differences would compare two estates.
     Problems in several files (a typo in one, an unknown site in another) come in
     one :class:`ScenarioError`, like a dataset's, not one per run.
     """
@@ -129,15 +141,9 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Da
             loaded.append((path, load_scenario_checked(path, read)))
         except ScenarioError as exc:
             problems += exc.problems or [str(exc)]
-    seen: dict[str, str] = {}
-    for path, scenario in loaded:
-        if scenario.name in seen:
-            problems.append(
-                f"{path}: scenario name '{scenario.name}' is also used by {seen[scenario.name]}; "
-                "each plan is written to a folder named after its scenario, so give each a "
-                "distinct name."
-            )
-        seen.setdefault(scenario.name, str(path))
+    problems += _folder_problems(loaded, maps_folder)
+    if not mixed_datasets:
+        problems += _dataset_problems(loaded)
     checked = []
     for _, scenario in loaded:
         try:
@@ -149,6 +155,57 @@ def check_scenario_files(paths: Sequence[str | Path]) -> list[tuple[Scenario, Da
     return checked
 
 
+def _folder_problems(loaded: Sequence[tuple[str | Path, Scenario]], maps_folder: bool) -> list[str]:
+    """Names that would write into one folder, or over a comparison file.
+
+    A plan goes to ``OUT/<name>/``, so names differing only in case share a folder on
+    Windows and macOS disks; maps go to ``MAPS/<name cleaned>/``, so ``a+b`` and ``a_b``
+    share one there; and a scenario called ``comparison.csv`` would take that file's place
+    after every solve had run.
+    """
+    problems = []
+    reserved = {name.casefold() for name in COMPARISON_FILES}
+    seen: dict[str, tuple[str, str]] = {}  # folder -> (file, name) of the first to use it
+    for path, scenario in loaded:
+        name = scenario.name
+        if name.casefold() in reserved:
+            problems.append(
+                f"{path}: key 'name': '{name}' is a file the comparison writes in its output "
+                "folder; give the scenario another name."
+            )
+        folders = {name.casefold()}
+        if maps_folder:
+            folders.add(scenario_maps_dir("", name).name.casefold())
+        other = next((seen[f] for f in sorted(folders) if f in seen), None)
+        if other is not None:
+            same = (
+                "is also used by" if other[1] == name else f"shares a folder with '{other[1]}' in"
+            )
+            problems.append(
+                f"{path}: key 'name': scenario name '{name}' {same} {other[0]}; each plan "
+                "is written to a folder named after its scenario (ignoring case, and for maps "
+                "with '+', '.', '(' and ')' read as '_'), so give each a distinct name."
+            )
+        for folder in folders:
+            seen.setdefault(folder, (str(path), name))
+    return problems
+
+
+def _dataset_problems(loaded: Sequence[tuple[str | Path, Scenario]]) -> list[str]:
+    """Scenarios whose dataset is not the first scenario's (the reference's)."""
+    if not loaded:
+        return []
+    first_path, first = loaded[0]
+    reference = first.dataset_path().resolve()
+    return [
+        f"{path}: key 'dataset': {scenario.dataset_path().resolve()} is not the dataset of "
+        f"the reference {first_path} ({reference}); every difference would compare two "
+        "estates. Use the same dataset, or compare them anyway with --mixed-datasets."
+        for path, scenario in loaded[1:]
+        if scenario.dataset_path().resolve() != reference
+    ]
+
+
 def compare_scenarios(
     paths: Sequence[str | Path],
     out_dir: str | Path,
@@ -156,11 +213,13 @@ def compare_scenarios(
     dask: bool = False,
     scheduler: str | None = None,
     maps: bool | str | Path = False,
+    mixed_datasets: bool = False,
 ) -> pd.DataFrame:
     """Solve scenarios in parallel, write their plans and the comparison; return the table.
 
     ``maps``: a folder draws each scenario's maps in ``<maps>/<scenario name>/``; ``True``
     draws them in each plan folder (``<out_dir>/<name>/maps/``); ``False`` draws none.
+    ``mixed_datasets``: allow scenarios on different datasets (an error otherwise).
 
     The table is indexed by KPI, with a ``unit`` column, one column per
     scenario and one ``<name> - <first>`` difference column per later scenario.
@@ -168,7 +227,9 @@ def compare_scenarios(
 
     out = Path(out_dir)
     started = time.perf_counter()
-    checked = check_scenario_files(paths)
+    checked = check_scenario_files(
+        paths, maps_folder=not isinstance(maps, bool), mixed_datasets=mixed_datasets
+    )
     read_seconds = time.perf_counter() - started
     jobs = [
         ScenarioJob(str(path), scenario, dataset, str(out), _maps_dir(maps, out, scenario.name))
@@ -180,6 +241,7 @@ def compare_scenarios(
     wall = time.perf_counter() - started
     table = comparison_table(results)
     atomic_write_text(out / COMPARISON_CSV, comparison_csv(table))
+    atomic_write_text(out / LONG_CSV, comparison_long_csv(table, [r["name"] for r in results]))
     atomic_write_text(out / TIMES_CSV, times_csv(results, wall))
     atomic_write_text(out / COMPARISON_HTML, comparison_html(table, results, wall))
     log.info("compared %d scenarios in %.1f s: %s", len(results), wall, out)

@@ -15,6 +15,7 @@ from estates_opt.errors import ScenarioError
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_HTML,
+    LONG_CSV,
     TIMES_CSV,
     comparison_csv,
     comparison_html,
@@ -110,7 +111,9 @@ def test_csv_rows_and_differences(compared):
         table.at["demand_hours", "grow+30"] - table.at["demand_hours", "base"]
     )
     assert diff > 0  # population +30% raises demand
-    assert re.fullmatch(r"-?\d+\.\d{4}", csv.loc[csv["kpi"] == "objective", "base"].iloc[0])
+    assert (
+        float(csv.loc[csv["kpi"] == "objective", "base"].iloc[0]) == table.at["objective", "base"]
+    )
 
 
 def test_html_is_offline_and_escaped(compared):
@@ -244,7 +247,16 @@ def test_failed_solve_is_a_row_not_a_crash():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, ""), (1, "1"), (0.5, "0.5000"), (-0.00001, "0.0000"), ("x", "x"), (float("nan"), "")],
+    [
+        (None, ""),
+        (1, "1"),
+        (0.5, "0.5"),
+        (0.1 + 0.2, "0.30000000000000004"),  # in full: it reads back as the same float
+        (-0.0, "0.0"),
+        (-0.00001, "-1e-05"),
+        ("x", "x"),
+        (float("nan"), ""),
+    ],
 )
 def test_format_value(value, text):
     assert format_value(value) == text
@@ -297,6 +309,8 @@ def test_page_reads_right(compared):
     # The change chart is centred on zero with one scale per measure, labelled in its unit.
     assert "Change against base" in page and "Each measure on its own scale" in page
     assert re.search(r'class="bar bad"', page)
+    # Relocations, what a planner weighs a plan by, are a headline.
+    assert '<td class="k">Relocations (clinics moved)</td>' in page
     # The utilisation chart's axis is fitted to the data, not 0-100%.
     ticks = re.findall(r'class="tick">(\d+)%<', page)
     assert ticks and not ("0" in ticks and "100" in ticks)
@@ -391,3 +405,164 @@ def test_change_chart_labels_never_run_into_the_measure_names():
         assert start >= chart["left"], b
     # The full-length fall is labelled right of the zero line; the short one left of its bar.
     assert [b["anchor"] for b in bars] == ["start", "end"]
+
+
+def _kpis(folder: Path) -> dict:
+    return json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
+
+
+def test_csv_figures_equal_each_plans_own_kpis_exactly(compared):
+    """Read back from comparison.csv, every figure is the plan's kpis.json value, not a rounding."""
+    _, out, _ = compared
+    csv = pd.read_csv(out / COMPARISON_CSV, dtype=str, keep_default_na=False).set_index("kpi")
+    for name in ("base", "grow+30"):
+        k = _kpis(out / name)
+        assert k["gap"] is not None
+        expected = {
+            "objective": k["objective"],
+            "objective.travel": k["objective_terms"]["travel"],
+            "gap": k["gap"],
+            "demand_hours": k["demand_hours_total"],
+            "travel_km_after": k["travel_km_after"],
+            "travel_km_after.imd_1": k["travel_km_by_imd_decile"]["after"]["1"],
+            "utilisation_after.community.weekday": k["utilisation_after"]["weekday"]["community"],
+            "relocations": k["relocations"],
+            "least_relocations": k["least_relocations"],
+            "least_movement_hours": k["least_movement_hours"],
+            "hours_leaving_today_slots": k["hours_leaving_today_slots"],
+            "best_bound": k["best_bound"],
+        }
+        for row, value in expected.items():
+            assert float(csv.at[row, name]) == value, (name, row)
+        assert csv.at["verified", name] == ("yes" if k["verified"] else "no")
+
+
+def test_long_csv_is_tidy_and_typed(compared):
+    """One row per scenario and KPI; numbers load as numbers, text apart, in the table's order."""
+    table, out, _ = compared
+    long = pd.read_csv(out / LONG_CSV, keep_default_na=False, na_values=[""])
+    assert list(long.columns) == ["scenario", "kpi", "unit", "value", "text"]
+    assert long["value"].dtype == float
+    assert len(long) == 2 * len(table)
+    assert list(long["scenario"].unique()) == ["base", "grow+30"]
+    assert list(long.loc[long["scenario"] == "base", "kpi"]) == list(table.index)
+    row = long.set_index(["scenario", "kpi"])
+    k = _kpis(out / "grow+30")
+    assert row.at[("grow+30", "objective"), "value"] == k["objective"]
+    assert row.at[("grow+30", "objective"), "unit"] == "GBP-eq/week"
+    assert pd.isna(row.at[("grow+30", "objective"), "text"])
+    assert row.at[("base", "status"), "text"] == table.at["status", "base"]
+    assert pd.isna(row.at[("base", "status"), "value"])
+
+
+def test_names_that_would_share_a_folder_are_refused_before_solving(tiny_models, tmp_path):
+    """A name like a comparison file, or equal to another ignoring case (or, for a maps
+    folder, once cleaned), would overwrite a file or folder after every solve had run."""
+    folder = tiny_models[0].parent
+    (folder / "csv.toml").write_text('extends = "base.toml"\nname = "comparison.csv"\n', "utf-8")
+    (folder / "case.toml").write_text('extends = "base.toml"\nname = "BASE"\n', "utf-8")
+    (folder / "clean.toml").write_text('extends = "base.toml"\nname = "grow_30"\n', "utf-8")
+    paths = [*tiny_models, *(folder / f"{n}.toml" for n in ("csv", "case", "clean"))]
+    with pytest.raises(ScenarioError) as caught:
+        compare_scenarios(paths, tmp_path / "out", maps=tmp_path / "maps")
+    problems = caught.value.problems
+    assert len(problems) == 3, problems
+    assert "csv.toml: key 'name': 'comparison.csv'" in problems[0]
+    assert "case.toml: key 'name'" in problems[1] and "base.toml" in problems[1]
+    assert "clean.toml: key 'name'" in problems[2] and "grow.toml" in problems[2]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "maps").exists()
+    # Without a maps folder, grow+30 and grow_30 write to folders of their own.
+    from estates_opt.compare import check_scenario_files
+
+    assert len(check_scenario_files([*tiny_models, folder / "clean.toml"])) == 3
+
+
+def test_a_scenario_on_another_dataset_is_refused_unless_asked(tiny_models, tmp_path):
+    from estates_opt.compare import check_scenario_files
+    from estates_opt.synthetic import generate, write_dataset
+
+    other = write_dataset(generate("tiny", seed=2), tmp_path / "other")
+    elsewhere = tiny_models[0].parent / "elsewhere.toml"
+    elsewhere.write_text(f'name = "elsewhere"\ndataset = "{other.as_posix()}"\n', "utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        compare_scenarios([tiny_models[0], elsewhere], tmp_path / "out")
+    (problem,) = caught.value.problems
+    assert "elsewhere.toml: key 'dataset'" in problem and "base.toml" in problem
+    assert not (tmp_path / "out").exists()
+    assert len(check_scenario_files([tiny_models[0], elsewhere], mixed_datasets=True)) == 2
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_cli_names_the_file_and_key_and_writes_nothing(tiny_models, tmp_path):
+    from typer.testing import CliRunner
+
+    from estates_opt.cli import app
+
+    twin = tiny_models[0].parent / "twin.toml"
+    twin.write_text('extends = "base.toml"\nname = "Base"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", str(tiny_models[0]), str(twin), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "twin.toml: key 'name'" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+    help_text = " ".join(CliRunner().invoke(app, ["compare", "--help"]).output.split())
+    assert "--mixed-datasets" in help_text and "3 the outputs" in help_text
+
+
+@pytest.mark.browser
+def test_page_fits_a_laptop_and_charts_stay_readable_on_a_phone(tmp_path):
+    """Many scenarios: the table scrolls in its own box, not the page; on a phone the charts
+    keep their size (scrolling sideways) instead of shrinking their text to a few pixels."""
+    from conftest import chromium_path
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (/usr/bin/chromium)")
+    results = []
+    for i in range(6):
+        kpis = {
+            "status": ("text", "optimal"),
+            "objective": ("GBP-eq/week", 1000.0 + i),
+            "travel_km_after": ("km", 2.0 + i / 10),
+            **{f"travel_km_after.imd_{d}": ("km", 2.0 + d / 10 + i / 20) for d in range(1, 11)},
+            "utilisation_after.community.weekday": ("fraction", 0.6 + i / 50),
+        }
+        results.append({"name": f"scenario_with_a_long_name_{i}", "path": "x.toml", "kpis": kpis})
+    page = tmp_path / "comparison.html"
+    page.write_text(comparison_html(comparison_table(results), results, 1.0), encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=["--headless", "--no-sandbox"])
+        try:
+            desk = browser.new_page(viewport={"width": 1366, "height": 768})
+            desk.goto(page.as_uri())
+            assert desk.evaluate("document.documentElement.scrollWidth") <= 1366
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(page.as_uri())
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            scales = phone.evaluate(
+                "[...document.querySelectorAll('svg')]"
+                ".map(s => s.getBoundingClientRect().width / s.width.baseVal.value)"
+            )
+            assert scales and min(scales) > 0.99, scales
+        finally:
+            browser.close()
+
+
+def test_weekday_and_all_band_utilisation_are_kpis_json_own(compared):
+    """Summed again from utilisation.csv a share can differ in its last digit from kpis.json
+    (NEL: 0.5532003386004515 against 0.5532003386004514); the comparison takes kpis.json's."""
+    from types import SimpleNamespace
+
+    import estates_opt as eo
+    from estates_opt.outputs.comparison.table import _utilisation_rows
+
+    _, out, _ = compared
+    plan = eo.read_plan(out / "base")
+    kpis = json.loads(json.dumps(plan.kpis))
+    kpis["utilisation_after"]["weekday"]["community"] += 1e-15
+    rows = _utilisation_rows(SimpleNamespace(utilisation=plan.utilisation, kpis=kpis))
+    assert (
+        rows["utilisation_after.community.weekday"][1]
+        == (kpis["utilisation_after"]["weekday"]["community"])
+    )

@@ -32,6 +32,13 @@ def compare(
         Path | None,
         typer.Option("--maps", parser=output_path, help=MAPS_HELP + " Default: no maps."),
     ] = None,
+    mixed_datasets: Annotated[
+        bool,
+        typer.Option(
+            "--mixed-datasets",
+            help="Allow scenarios on different datasets (their differences compare two estates).",
+        ),
+    ] = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
 ) -> None:
@@ -39,13 +46,16 @@ def compare(
 
     Writes each plan to OUT/NAME/ (NAME = the scenario name), then OUT/comparison.csv (one row per KPI, one
     column per scenario, differences against the first; byte-identical for the same inputs),
-    OUT/comparison.html (the table and offline charts) and OUT/comparison_times.csv (run times,
-    kept apart because they vary).
+    OUT/comparison_long.csv (the same figures, one row per scenario and KPI, numbers and text
+    in their own columns), OUT/comparison.html (the table and offline charts) and
+    OUT/comparison_times.csv (run times, kept apart because they vary). Every scenario must
+    use the reference's dataset unless --mixed-datasets is given.
 
     Example: `estates-opt compare models/nel_*.toml --out outputs/cmp`
 
     Exit codes: 0 every scenario solved to its end (optimal, or improved borough by
-    borough); 1 any scenario stopped at a limit or not solved; 2 bad input.
+    borough); 1 any scenario stopped at a limit or not solved; 2 bad input; 3 the outputs
+    could not be written.
     """
     from estates_opt.compare import compare_scenarios
     from estates_opt.outputs.files import check_output_folder
@@ -60,9 +70,15 @@ def compare(
         for folder in (out, *(() if maps is None else (maps,))):
             check_output_folder(folder)  # a file in the way: say so before any solve
         where = dask_scheduler or ("a local Dask cluster" if dask else "parallel processes")
-        with _step(f"checking, then solving {len(scenarios)} scenarios in {where}...", quiet):
+        count = f"{len(scenarios)} scenario{'' if len(scenarios) == 1 else 's'}"
+        with _step(f"checking, then solving {count} in {where}...", quiet):
             table = compare_scenarios(
-                scenarios, out, dask=dask, scheduler=dask_scheduler, maps=maps or False
+                scenarios,
+                out,
+                dask=dask,
+                scheduler=dask_scheduler,
+                maps=maps or False,
+                mixed_datasets=mixed_datasets,
             )
     results = table.attrs.get("results", [])
     seconds = time.perf_counter() - started
@@ -74,6 +90,7 @@ def compare(
         _print_comparison(table, names, results)
         console.print(
             f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
+            f"[bold]{escape(str(out / 'comparison_long.csv'))}[/], "
             f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
             + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
             + f" in {seconds:.1f} s",

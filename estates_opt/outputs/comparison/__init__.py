@@ -9,9 +9,13 @@ from estates_opt.outputs.comparison.charts import direction, judge, show
 from estates_opt.outputs.comparison.page import comparison_charts, comparison_html
 from estates_opt.outputs.comparison.table import (
     COMPARISON_CSV,
+    COMPARISON_FILES,
     COMPARISON_HTML,
+    LONG_CSV,
     TIMES_CSV,
     comparison_csv,
+    comparison_long,
+    comparison_long_csv,
     comparison_table,
     format_value,
     kpi_rows,
@@ -20,11 +24,15 @@ from estates_opt.outputs.comparison.table import (
 
 __all__ = [
     "COMPARISON_CSV",
+    "COMPARISON_FILES",
     "COMPARISON_HTML",
+    "LONG_CSV",
     "TIMES_CSV",
     "comparison_charts",
     "comparison_csv",
     "comparison_html",
+    "comparison_long",
+    "comparison_long_csv",
     "comparison_table",
     "direction",
     "format_value",

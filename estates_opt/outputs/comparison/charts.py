@@ -33,6 +33,7 @@ HEADLINES = {
     "unmet_hours": "Unmet demand",
     "enhanced_access_all_met": "Enhanced access met everywhere",
     "hours_moved": "Hours moved",
+    "relocations": "Relocations (clinics moved)",
     "buildings_used_after": "Buildings used after",
     "site_bands_opened": "Buildings opened in a new band",
 }

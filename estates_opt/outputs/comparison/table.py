@@ -21,12 +21,14 @@ from estates_opt.schema import BANDS, CATEGORIES, SITE_KINDS
 
 #: Deciles counted as most and least deprived in the equity rows.
 DEPRIVED, LEAST_DEPRIVED = (1, 2), (9, 10)
-FLOAT_FORMAT = "{:.4f}"
-COMPARISON_CSV, COMPARISON_HTML, TIMES_CSV = (
+COMPARISON_CSV, COMPARISON_HTML, TIMES_CSV, LONG_CSV = (
     "comparison.csv",
     "comparison.html",
     "comparison_times.csv",
+    "comparison_long.csv",
 )
+#: The files a comparison writes in its output folder (no scenario may be named like one).
+COMPARISON_FILES = (COMPARISON_CSV, COMPARISON_HTML, TIMES_CSV, LONG_CSV)
 
 Value = float | int | str | None
 
@@ -55,6 +57,7 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
             k.get("objective_terms", {}).get(term),
         )
     rows["gap"] = (_unit("gap"), k.get("gap"))
+    rows["best_bound"] = (_unit("best_bound"), k.get("best_bound"))
     rows["demand_hours"] = (_unit("demand_hours_total"), k["demand_hours_total"])
     rows["unmet_hours"] = (_unit("unmet_hours_total"), k["unmet_hours_total"])
     for category in CATEGORIES:
@@ -69,6 +72,7 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
     rows.update(_contract_rows(k))
     for key in ("hours_moved", "hours_in_new_slots"):
         rows[key] = (_unit(key), k[key])
+    rows.update(_movement_rows(k))
     for key in ("buildings_used_before", "buildings_used_after", "buildings_newly_used"):
         rows[key] = (_unit(key), int(k[key]))
     rows["site_bands_opened"] = ("count", len(k.get("sites_opened", [])))
@@ -78,7 +82,32 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
     rows["model.variables"] = ("count", model.get("variables"))
     rows["model.constraints"] = ("count", model.get("constraints"))
     rows["model.mip"] = ("yes/no", "yes" if model.get("mip") else "no")
+    rows["verified"] = (_unit("verified"), _yes_no(k.get("verified")))
     return rows
+
+
+#: kpis.json keys on how much a plan disrupts, against the least any plan needs.
+MOVEMENT_KEYS = (
+    "hours_leaving_today_slots",
+    "least_movement_hours",
+    "movement_ratio_to_least",
+    "relocations",
+    "relocations_under_one_session",
+    "least_relocations",
+    "relocation_ratio_to_least",
+)
+
+
+def _movement_rows(k: Any) -> dict[str, tuple[str, Value]]:
+    """Relocations and movement against their least: what a planner weighs a plan by.
+
+    ``None`` where a plan has no such figure (an LP has no least relocations).
+    """
+    return {key: (_unit(key), k.get(key)) for key in MOVEMENT_KEYS}
+
+
+def _yes_no(value: Any) -> str | None:
+    return None if value is None else ("yes" if value else "no")
 
 
 def _contract_rows(k: Any) -> dict[str, tuple[str, Value]]:
@@ -100,12 +129,18 @@ def _contract_rows(k: Any) -> dict[str, tuple[str, Value]]:
 
 
 def _utilisation_rows(plan: Any) -> dict[str, tuple[str, Value]]:
-    """Utilisation before and after by kind of site, per band and over all bands."""
+    """Utilisation before and after by kind of site, per band and over all bands.
+
+    The weekday and all-band shares are kpis.json's own (summing the table again in
+    another order can change a float's last digit); the other bands, which kpis.json
+    does not list, come from the utilisation table.
+    """
     rows: dict[str, tuple[str, Value]] = {}
     for when in ("before", "after"):
         used = [f"{when}_hours"]
         by_band = kind_utilisation(plan.utilisation, used).set_index(["kind", "band"])
         overall = kind_utilisation(plan.utilisation, used, by_band=False).set_index("kind")
+        listed = plan.kpis.get(f"utilisation_{when}", {})
         for kind in SITE_KINDS:
             for band in (*BANDS, "all_bands"):
                 share = (
@@ -113,6 +148,7 @@ def _utilisation_rows(plan: Any) -> dict[str, tuple[str, Value]]:
                     if band == "all_bands"
                     else by_band["utilisation"].get((kind, band))
                 )
+                share = listed.get(band, {}).get(kind, share)
                 rows[f"utilisation_{when}.{kind}.{band}"] = (
                     _unit(f"utilisation_{when}"),
                     None if share is None or np.isnan(share) else float(share),
@@ -209,7 +245,11 @@ def _difference(first: Value, other: Value) -> Value:
 
 
 def format_value(value: Value) -> str:
-    """The fixed text form of one table cell (empty for missing)."""
+    """The fixed text form of one table cell (empty for missing).
+
+    A float is written in full (the shortest text that reads back as the same float, as
+    kpis.json writes it), so a figure read from the CSV equals the plan's own, exactly.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -219,14 +259,36 @@ def format_value(value: Value) -> str:
     if isinstance(value, float | np.floating):
         if not math.isfinite(value):
             return ""
-        text = FLOAT_FORMAT.format(value)
-        return "0.0000" if text == "-0.0000" else text
+        return "0.0" if value == 0 else repr(float(value))
     return str(value)
 
 
 def comparison_csv(table: pd.DataFrame) -> str:
     """The table as deterministic CSV text (fixed formats, LF line ends)."""
     text = table.reset_index().map(format_value)
+    return safe_text_cells(text).to_csv(index=False, lineterminator="\n")
+
+
+def comparison_long(table: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """The table in long form: one row per scenario and KPI, in the table's order.
+
+    A scenario column of the wide table holds text (status) and numbers together, so a
+    reader such as pandas or R loads every number in it as text; here ``value`` holds
+    the numbers only and ``text`` the text (status, yes/no, an error), one of them empty.
+    """
+    rows = []
+    for name in names:
+        for kpi in table.index:
+            cell = table.at[kpi, name]
+            number = cell if finite_number(cell) is not None else None
+            text = cell if isinstance(cell, str) else None
+            rows.append([name, kpi, table.at[kpi, "unit"], number, text])
+    return pd.DataFrame(rows, columns=["scenario", "kpi", "unit", "value", "text"], dtype=object)
+
+
+def comparison_long_csv(table: pd.DataFrame, names: Sequence[str]) -> str:
+    """:func:`comparison_long` as deterministic CSV text, numbers as in comparison.csv."""
+    text = comparison_long(table, names).map(format_value)
     return safe_text_cells(text).to_csv(index=False, lineterminator="\n")
 
 
