@@ -168,7 +168,28 @@ def test_moves_explain_a_full_old_site():
     ]
     plan = solve(handmade.dataset(capacity=capacity), handmade.scenario())
     move = plan.moves[plan.moves["service_id"] == "clin"].iloc[0]
-    assert "consulting rooms at the old site are at their cap" in move["why"]
+    # over its cap today, which is why the clinic moves (the reason once read the plan's
+    # rooms after it, so a room the plan relieved was never named: 221 NEL lines)
+    assert move["why"].startswith(
+        "consulting rooms at the old site are over their cap today (114% used, cap 85%)"
+    )
+    # and what it costs patients, beside the reasons
+    assert move["why"].endswith("longer travel (3.00 vs 1.50 km)")
+
+
+def test_a_room_full_only_after_the_plan_is_named_as_at_its_cap():
+    from estates_opt.results.explain.reasons import why_moved
+
+    src, dst = ["S1", "weekday", 8.0, 1.0], ["S2", "weekday", 8.0, 1.0]
+    full = {("S1", "consulting", "weekday")}
+    cost = {("S1", "weekday"): 20.0, ("S2", "weekday"): 20.0}
+    assert why_moved(src, dst, "consulting", full, cost) == (
+        "consulting rooms at the old site are at their cap"
+    )
+    today = {("S1", "consulting", "weekday"): (1.02, 0.85)}
+    assert why_moved(src, dst, "consulting", full, cost, today) == (
+        "consulting rooms at the old site are over their cap today (102% used, cap 85%)"
+    )
 
 
 def test_bottlenecks_rank_binding_rows_by_shadow_price(plan):

@@ -217,15 +217,26 @@ def test_nel_travel_is_reported(nel_plan):
     assert (placed["travel_km"] >= 0).all()
     limits = nel_plan.dataset.services.set_index("service_id")["max_travel_km"]
     assert (placed["travel_km"] <= placed["service_id"].map(limits) + 1e-6).all()
-    # The headline is the population-weighted mean of the per-decile figures (every NEL LSOA
-    # belongs to a PCN with allocations, so every LSOA counts once).
-    lsoas = nel_plan.dataset.lsoas
-    pop = lsoas.groupby(lsoas["imd_decile"].astype(int).astype(str))["population"].sum()
-    by_decile = k["travel_km_by_imd_decile"]["after"]
-    weighted = sum(by_decile[d] * pop[d] for d in pop.index) / pop.sum()
-    assert k["travel_km_after"] == pytest.approx(weighted, rel=1e-9)
-    summary = nel_plan.pcn_summary
+    # The headline is the people-weighted mean of the per-decile figures: NEL weights travel
+    # by registered patients, so each decile weighs the patients living there (patients.csv
+    # rows in the dataset's LSOAs; every PCN has allocations, so every row counts once).
+    ds = nel_plan.dataset
+    assert nel_plan.scenario.travel.weighting == "patients"
+    lsoas = ds.lsoas.set_index("lsoa_code")
+    patients = ds.patients[ds.patients["lsoa_code"].isin(lsoas.index)]
+    decile = patients["lsoa_code"].map(lsoas["imd_decile"].astype(int).astype(str))
+    people = patients.groupby(decile)["patients"].sum()
+    for when in ("before", "after"):
+        by_decile = k["travel_km_by_imd_decile"][when]
+        weighted = sum(by_decile[d] * people[d] for d in people.index) / people.sum()
+        assert k[f"travel_km_{when}"] == pytest.approx(weighted, rel=1e-9)
+    # ... and agrees with pcn_summary.csv: the same journeys, PCN by PCN
+    summary = nel_plan.pcn_summary.set_index("pcn_code")
     assert summary["travel_after_km"].notna().all()
+    per_pcn = patients.groupby("pcn_code")["patients"].sum()
+    for when in ("before", "after"):
+        mean = (summary[f"travel_{when}_km"] * per_pcn).sum() / per_pcn.sum()
+        assert k[f"travel_km_{when}"] == pytest.approx(mean, rel=1e-9)
 
 
 def test_nel_hours_are_conserved(nel_plan):
@@ -369,3 +380,29 @@ def test_plan_reads_well_in_a_notebook(nel_plan):
     assert "Weekday utilisation" in card and "GP practices" in card
     assert f"{plan.kpis['hours_moved']:,.1f} h/week" in card
     assert len(card) < 4000  # a card, not the whole scenario or a table dump
+
+
+def test_today_slots_the_plan_leaves_have_the_models_travel(nel_plan):
+    # Today's slots that are no column of the model had their travel measured from the
+    # catchment's population, though NEL weighs travel by registered patients: moves.csv's
+    # from_travel_km and travel_km_before were on another basis than the plan's.
+    from estates_opt.results.travel_check import recomputed_travel_km
+    from estates_opt.results.verify import verify_plan
+
+    a = nel_plan.allocations
+    left = a[(a["hours_per_week"] <= 1e-6) & (a["baseline_hours_per_week"] > 0)]
+    assert len(left) > 50
+    km = recomputed_travel_km(nel_plan.dataset, nel_plan.scenario, left)
+    assert np.allclose(left["travel_km"], km, atol=1e-6)
+    tampered = a.copy()
+    tampered.loc[left.index[0], "travel_km"] += 0.5
+    found = verify_plan(
+        nel_plan.dataset,
+        nel_plan.scenario,
+        tampered,
+        nel_plan.unmet,
+        nel_plan.utilisation,
+        nel_plan.kpis,
+        nel_plan.opened,
+    )
+    assert any("reported travel" in v for v in found)

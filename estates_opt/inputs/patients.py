@@ -37,8 +37,25 @@ def origin_weights(
     weights their patient counts; without it, the PCN's catchment LSOAs weighted by
     population (equal weights if it has nobody).
     """
+    for code, members, people in origin_people(lsoas, patients):
+        total = people.sum()
+        yield (
+            code,
+            members,
+            (people / total if total > 0 else np.full(len(members), 1 / len(members))),
+        )
+
+
+def origin_people(
+    lsoas: pd.DataFrame, patients: pd.DataFrame | None = None
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Yield (PCN code, positions in ``lsoas``, people) per PCN, in code order: where its
+    journeys start and how many make them (its registered patients living in each LSOA,
+    with ``patients``; else its catchment LSOAs' population)."""
     if patients is not None and len(patients):
-        yield from _patient_weights(lsoas, patients)
+        rows = _located(lsoas, patients).sort_values(["pcn_code", "pos"], kind="stable")
+        for code, group in rows.groupby("pcn_code", sort=True):
+            yield str(code), group["pos"].to_numpy(int), group["patients"].to_numpy(float)
         return
     population = lsoas["population"].to_numpy(dtype=float)
     codes = lsoas["pcn_code"].to_numpy()
@@ -46,13 +63,7 @@ def origin_weights(
     bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         members = order[start:stop]
-        weights = population[members]
-        weights = (
-            weights / weights.sum()
-            if weights.sum() > 0
-            else np.full(len(members), 1 / len(members))
-        )
-        yield codes[members[0]], members, weights
+        yield codes[members[0]], members, population[members]
 
 
 def _located(lsoas: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -60,15 +71,6 @@ def _located(lsoas: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     position = pd.Index(lsoas["lsoa_code"]).get_indexer(patients["lsoa_code"])
     rows = patients.assign(pos=position, patients=patients["patients"].astype(float))
     return rows[(rows["pos"] >= 0) & (rows["patients"] > 0)]
-
-
-def _patient_weights(
-    lsoas: pd.DataFrame, patients: pd.DataFrame
-) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    rows = _located(lsoas, patients).sort_values(["pcn_code", "pos"], kind="stable")
-    for code, group in rows.groupby("pcn_code", sort=True):
-        weights = group["patients"].to_numpy(float)
-        yield str(code), group["pos"].to_numpy(int), weights / weights.sum()
 
 
 def patients_by_pcn(lsoas: pd.DataFrame, patients: pd.DataFrame | None) -> pd.DataFrame:

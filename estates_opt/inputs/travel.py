@@ -160,9 +160,10 @@ def pair_travel(
     pairs: pd.DataFrame,
     circuity: float = 1.3,
     patients: pd.DataFrame | None = None,
+    lsoa_factors: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Travel (km) for the given ``pcn_code, site_id`` pairs only, measured as
-    :func:`pcn_site_travel` measures it.
+    :func:`pcn_site_travel` measures it (``lsoa_factors`` as there, one per row of ``lsoas``).
 
     For the few pairs outside the model (today's slots the plan leaves): the
     all-pairs table would cost PCNs x sites distance matrices at national scale.
@@ -183,7 +184,8 @@ def pair_travel(
         idx = np.sort(np.asarray(positions))
         pcn_parts.append(np.full(idx.size, code, dtype=object))
         site_parts.append(premises["site_id"].to_numpy()[idx])
-        km_parts.append(_weighted_km(origins[members], weights, targets[idx], circuity))
+        factors = lsoa_factors[members] if lsoa_factors is not None else None
+        km_parts.append(_weighted_km(origins[members], weights, targets[idx], circuity, factors))
     if not pcn_parts:
         return pd.DataFrame(columns=["pcn_code", "site_id", "travel_km"])
     return pd.DataFrame(

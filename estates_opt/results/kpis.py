@@ -201,8 +201,9 @@ KPI_FIELDS: dict[str, KpiField] = {
     ),
     "hours_in_new_slots": KpiField(
         "hours/week",
-        "hours placed in a (site, band) slot the PCN does not use today "
-        "(what the move penalty charges)",
+        "hours placed in a (site, band) slot the PCN does not use today (what the LP "
+        "relaxation's move penalty charges; a whole-session plan's charges each session added "
+        "beyond today's, which is hours_moved where no clinic grows)",
     ),
     "hours_leaving_today_slots": KpiField(
         "hours/week", "hours that leave the slots they use today (today's hours less the plan's)"
@@ -212,15 +213,19 @@ KPI_FIELDS: dict[str, KpiField] = {
     "buildings_newly_used": KpiField("count", "buildings used in the plan and not today"),
     "sites_opened": KpiField("site:band list", "the opening options the plan takes"),
     "travel_km_before": KpiField(
-        "km", "mean travel today, from each LSOA weighted by its population"
+        "km",
+        "mean travel today, per person from where the PCN's journeys start (travel_weighting: "
+        "its registered patients' home LSOAs, or its catchment's population) to its clinics, "
+        "hours-weighted",
     ),
     "travel_km_after": KpiField("km", "the same with the plan"),
     "travel_km_by_imd_decile": KpiField(
-        "km", "travel before and after by the LSOAs' IMD decile (1 most deprived)"
+        "km",
+        "travel before and after by the IMD decile of where the journeys start (1 most deprived)",
     ),
     "travel_km_by_ptal_band": KpiField(
         "km",
-        "travel before and after by PTAL band and group, with the population (people) of each; "
+        "travel before and after by PTAL band and group, with the people (travel_weighting) of each; "
         "null when the dataset has no PTAL",
     ),
     "demand_hours_total": KpiField("hours/week", "all demand"),

@@ -58,7 +58,7 @@ def verify_plan(
     v: list[str] = []
     v += _check_demand(dataset, scenario, alloc, unmet)
     v += _check_allowed(dataset, scenario, alloc, openable)
-    v += _check_travel(dataset, scenario, alloc)
+    v += _check_travel(dataset, scenario, allocations)
     v += _check_capacity(dataset, scenario, alloc, openable, opened)
     v += _check_utilisation(dataset, alloc, utilisation, kpis)
     v += _check_unmet_kpi(unmet, kpis)
@@ -181,8 +181,13 @@ def _check_allowed(
     return v
 
 
-def _check_travel(dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame) -> list[str]:
-    """Travel within each service's limit, and the reported travel recomputed."""
+def _check_travel(dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame) -> list[str]:
+    """Travel within each service's limit where the plan places hours, and the reported
+    travel recomputed there and at today's slots the plan leaves (moves.csv and the
+    travel KPIs read it)."""
+    placed = allocations["hours_per_week"] > TOL
+    alloc = allocations[placed | (allocations["baseline_hours_per_week"] > TOL)]
+    alloc = alloc.assign(placed=placed[alloc.index])
     if scenario.travel.matrix is not None or not len(alloc):
         return []
     v: list[str] = []
@@ -197,7 +202,7 @@ def _check_travel(dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame) -> 
     for row in check.itertuples(index=False):
         where = f"{row.service_id} for {row.pcn_code} at {row.site_id}"
         limit = limits[row.service_id]
-        if row.km > limit + 1e-6:
+        if row.placed and row.km > limit + 1e-6:
             v.append(f"{where}: travel {row.km:.2f} km over limit {limit:g}")
         if "travel_km" in check and abs(row.km - row.travel_km) > 1e-3:
             v.append(f"{where}: reported travel {row.travel_km:.3f} km, recomputed {row.km:.3f}")

@@ -43,7 +43,7 @@ from estates_opt.results.explain.pcn_summary import pcn_summary_table, pcn_trave
 from estates_opt.results.explain.reasons import MoveReasons, why_moved
 from estates_opt.results.explain.travel import (
     PTAL_GROUPS,
-    lsoa_travel,
+    origin_travel,
     travel_by_imd,
     travel_by_ptal,
 )
@@ -67,11 +67,11 @@ __all__ = [
     "enhanced_access_by_band",
     "enhanced_access_kpis",
     "kpi_dict",
-    "lsoa_travel",
     "move_legs",
     "moves_table",
     "objective_terms",
     "opened_slots",
+    "origin_travel",
     "pcn_summary_table",
     "pcn_travel_weighting",
     "relocation_kpis",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
-from estates_opt.inputs.travel import pair_travel
+from estates_opt.inputs.travel import pair_travel, ptal_factors, travel_patients
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
@@ -19,6 +19,39 @@ from estates_opt.schema import SESSION_HOURS
 
 #: Hours (per week) below this are rounding, not an allocation or a change.
 EPS = 1e-6
+
+
+def _travel_outside_the_model(
+    dataset: Dataset, scenario: Scenario, table: pd.DataFrame
+) -> pd.Series:
+    """``travel_km`` with today's slots that are no column of the model (the plan leaves
+    them) filled in, measured as the model's travel is: from its registered patients' LSOAs
+    (anywhere in the dataset) or its catchment's, as ``[travel] weighting`` says, and with
+    the band's PTAL factors where ``[travel.ptal]`` weighs that band. Measured otherwise,
+    today's travel in moves.csv and the KPIs was on another basis than the plan's."""
+    travel = table["travel_km"].copy()
+    patients = travel_patients(dataset, scenario)
+    ptal = scenario.travel.ptal
+    missing = travel.isna()
+    for band, rows in table[missing].groupby("band", sort=True):
+        pairs = rows[["pcn_code", "site_id"]].drop_duplicates()
+        known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
+        inside = (
+            np.ones(len(dataset.lsoas), bool)
+            if patients is not None
+            else dataset.lsoas["pcn_code"].isin(pairs["pcn_code"]).to_numpy()
+        )
+        factors = (
+            ptal_factors(dataset, scenario)[inside] if ptal.enabled and band in ptal.bands else None
+        )
+        if not len(known) or not inside.any():
+            continue
+        extra = pair_travel(
+            dataset.lsoas[inside], known, pairs, scenario.travel.circuity, patients, factors
+        )
+        fill = rows[["pcn_code", "site_id"]].merge(extra, on=["pcn_code", "site_id"], how="left")
+        travel.loc[rows.index] = fill["travel_km"].to_numpy()
+    return travel
 
 
 def allocation_table(
@@ -50,17 +83,8 @@ def allocation_table(
     table["baseline_hours_per_week"] = table["baseline_hours_per_week"].fillna(0.0)
     rooms = dataset.services.set_index("service_id")["room_type"]
     table["room_type"] = table["service_id"].map(rooms)
-    missing = table["travel_km"].isna()
-    if missing.any():
-        pairs = table.loc[missing, ["pcn_code", "site_id"]].drop_duplicates()
-        known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
-        lsoas = dataset.lsoas[dataset.lsoas["pcn_code"].isin(pairs["pcn_code"])]
-        if len(known) and len(lsoas):
-            extra = pair_travel(lsoas, known, pairs, scenario.travel.circuity)
-            fill = table.loc[missing, ["pcn_code", "site_id"]].merge(
-                extra, on=["pcn_code", "site_id"], how="left"
-            )
-            table.loc[missing, "travel_km"] = fill["travel_km"].to_numpy()
+    if table["travel_km"].isna().any():
+        table["travel_km"] = _travel_outside_the_model(dataset, scenario, table)
     table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
     table["today_session_hours"] = today_reference(dataset, scenario, table)
     order = [

@@ -81,7 +81,8 @@ class _Buildings(TypedDict):
 
 
 class _Travel(TypedDict):
-    """Population-weighted travel (km): the headline, by IMD decile and by PTAL band."""
+    """Travel (km) per person, weighted as the model's travel is: the headline, by IMD decile
+    and by PTAL band."""
 
     travel_km_before: float | None
     travel_km_after: float | None
