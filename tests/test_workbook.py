@@ -24,6 +24,7 @@ from estates_opt.outputs.workbook import (
     write_workbook,
 )
 from estates_opt.outputs.workbook.formats import column_label as _label
+from estates_opt.outputs.workbook.layout import LINE_HEIGHT, wrapped_lines
 from estates_opt.outputs.xlsx import PAPER_A3, PAPER_A4, Book, CellStyle, Sheet
 from estates_opt.pipeline import solve
 from estates_opt.scenario import Scenario
@@ -163,7 +164,7 @@ def _printed_columns(ws) -> int:
 def test_wide_sheets_print_the_columns_a_person_reads_and_keep_the_rest(book, tiny_plan):
     moves = [c.value for c in book["Moves"][1]]
     printed = moves[: _printed_columns(book["Moves"])]
-    for label in ("Service", "PCN", "From site", "To site", "To band", "Sessions per week", "Why"):
+    for label in ("Service", "PCN", "From sites", "To site", "To band", "Sessions per week", "Why"):
         assert label in printed, label
     # Codes and ids follow, unprinted, still in the Table for filtering.
     assert {"Service ID", "PCN code", "To site ID"} <= set(moves) - set(printed)
@@ -395,3 +396,97 @@ def test_true_false_read_yes_no_in_the_workbook_and_true_false_in_the_csv(tiny_p
     assert checked
     summary = {row[0].value: row[1].value for row in book["Summary"].iter_rows(min_row=2)}
     assert summary["Verified by the independent checker"] == "Yes"
+
+
+def test_printed_moves_say_who_what_from_where_to_where_sessions_phase_and_why(tiny_plan, tmp_path):
+    """A printed move names every practice a clinic leaves, with its hours, one a line."""
+    moves = tiny_plan.moves.head(2).copy()
+    if moves.empty:
+        pytest.skip("no moves")
+    sources = "CRANHAM VILLAGE SURGERY (weekday, 8.0 h); MAYLANDS HEALTHCARE (evening, 4.0 h)"
+    moves["from_sites"] = [sources, "St Leonard (weekday, 4.0 h)"]
+    moves["n_from_sites"] = [2, 1]
+    plan = dataclasses.replace(tiny_plan, moves=moves)
+    path = write_workbook(plan, tmp_path / "moves.xlsx")
+    ws = load_workbook(path)["Moves"]
+    headers = [c.value for c in ws[1]]
+    printed = headers[: _printed_columns(ws)]
+    assert printed == [
+        "PCN",
+        "Service",
+        "From sites",
+        "To site",
+        "To band",
+        "Sessions per week",
+        "Phase",
+        "Why",
+    ]
+    cell = ws.cell(row=2, column=printed.index("From sites") + 1)
+    assert cell.value == sources.replace("; ", "\n")  # one source a line
+    assert cell.alignment.wrap_text and cell.alignment.vertical == "top"
+    assert ws.row_dimensions[2].height >= 2 * LINE_HEIGHT
+    assert ws.cell(row=2, column=printed.index("Phase") + 1).alignment.horizontal == "center"
+    # Fits A4 landscape at the readable scale; the counts and ids stay, unprinted, to filter.
+    assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4
+    width = sum(
+        ws.column_dimensions[get_column_letter(j)].width for j in range(1, len(printed) + 1)
+    )
+    assert width * POINTS_PER_WIDTH * MIN_PRINT_SCALE <= PRINTABLE_POINTS[PAPER_A4]
+    assert {"N from sites", "From site ID", "From site"} <= set(headers) - set(printed)
+    assert (
+        pd.read_csv(write_plan(plan, tmp_path / "plan") / "moves.csv")["from_sites"][0] == sources
+    )
+
+
+def test_summary_rows_are_as_tall_as_their_wrapped_labels(book):
+    """LibreOffice keeps a row's height: a two-line label would print over the next row."""
+    ws = book["Summary"]
+    rows = {r[0].value: r[0].row for r in ws.iter_rows(min_row=2)}
+    label = "Relocations any plan needs, at least (clinics that must move)"
+    width = ws.column_dimensions["A"].width
+    assert wrapped_lines(label, width) == 2
+    assert ws.row_dimensions[rows[label]].height == 2 * LINE_HEIGHT
+    assert ws.row_dimensions[rows["Scenario"]].height is None  # one line: as it is
+
+
+def test_pcn_names_read_on_one_line_and_yes_no_stands_apart_from_numbers(tiny_plan, tmp_path):
+    """No blank double rows for names that fit, and "Yes" does not touch "916.0" before it."""
+    pcns = tiny_plan.pcn_summary.copy()
+    names = ["TOWER HAMLETS NETWORK 8 PCN", "WALTHAM FOREST LEYTON COLLABORATIVE PCN"]
+    pcns["pcn_name"] = [names[i % 2] for i in range(len(pcns))]
+    plan = dataclasses.replace(tiny_plan, pcn_summary=pcns)
+    ws = load_workbook(write_workbook(plan, tmp_path / "pcns.xlsx"))["PCNs"]
+    headers = [c.value for c in ws[1]]
+    for row in range(2, ws.max_row + 1):
+        assert ws.row_dimensions[row].height is None, row
+    met = ws.cell(row=2, column=headers.index("EA contract met") + 1)
+    assert met.value in ("Yes", "No") and met.alignment.horizontal == "center"
+    assert wrapped_lines("TOWER HAMLETS NETWORK 8 PCN", 30) == 1
+    assert wrapped_lines("WWW MMMMMM WWWWWW MMMMM PCN", 30) == 2  # wide capitals still wrap
+    assert wrapped_lines("M" * 25, 30) == 2  # a word longer than the line is split
+    assert wrapped_lines("one\ntwo", 30) == 2  # a line break is a line
+
+
+def test_every_table_sheet_filters_from_its_header_to_its_last_row(tiny_plan, tmp_path):
+    """Each table sheet has one filter (its Excel Table's), over the header and every row;
+    a second sheet filter over a Table would make Excel repair the file."""
+    import zipfile
+
+    path = write_workbook(tiny_plan, tmp_path / "plan.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        for i, title in enumerate(SHEETS, start=1):
+            xml = archive.read(f"xl/worksheets/sheet{i}.xml").decode()
+            last = re.search(r'<dimension ref="A1:([A-Z]+\d+)"/>', xml).group(1)
+            sheet_filter = re.findall(r'<autoFilter ref="([^"]+)"', xml)
+            rels = f"xl/worksheets/_rels/sheet{i}.xml.rels"
+            if title == "Summary":  # measure | value, not a table
+                assert not sheet_filter and rels not in names
+                continue
+            tables = re.findall(
+                r'Target="\.\./tables/(table\d+\.xml)"', archive.read(rels).decode()
+            )
+            (table,) = tables
+            table_xml = archive.read(f"xl/tables/{table}").decode()
+            assert re.findall(r'<autoFilter ref="([^"]+)"', table_xml) == [f"A1:{last}"], title
+            assert not sheet_filter, title

@@ -7,6 +7,7 @@ Widths come from the values and the header pieces, wrapped text makes rows talle
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pandas as pd
@@ -27,20 +28,17 @@ PRINTABLE_POINTS = {PAPER_A4: 841.89 - 0.8 * 72, PAPER_A3: 1190.55 - 0.8 * 72}
 
 #: The columns a person reads, in the order they read them: these come first in a sheet.
 #: In the sheets of :data:`PRINT_READING_ONLY` only these are printed (the print area);
-#: the others (codes, ids, slot lists, a constant note) follow them, for filtering.
+#: the others (codes, ids, counts, the largest source alone, travel) follow them, for
+#: filtering. A printed move says who, what, from where (every source, with its hours),
+#: to where, how many sessions, in which phase and why: what a team acts on.
 READING_ORDER = {
     "Moves": [
-        "service",
         "pcn_name",
-        "from_site",
-        "from_band",
-        "n_from_sites",
+        "service",
+        "from_sites",
         "to_site",
         "to_band",
         "sessions_per_week",
-        "hours_per_week",
-        "from_travel_km",
-        "to_travel_km",
         "phase",
         "why",
     ],
@@ -76,32 +74,81 @@ READING_ORDER = {
 }
 PRINT_READING_ONLY = frozenset({"Moves", "PCNs", "Bottlenecks"})
 
+#: Set widths of some columns of a sheet (characters); text in them wraps at that width.
+#: The printed Moves fit A4 landscape at :data:`MIN_PRINT_SCALE` (the sources, one a
+#: line, get the room); a PCN's name (NEL's longest: 39 capitals) reads on one line.
+SET_WIDTHS: dict[str, dict[str, float]] = {
+    "Moves": {
+        "pcn_name": 16,
+        "service": 18,
+        "from_sites": 45,
+        "to_site": 17,
+        "to_band": 8,
+        "sessions_per_week": 9,
+        "phase": 7,
+        "why": 36,
+    },
+    "PCNs": {"pcn_name": 44},
+}
+#: Columns shown centred: a right-aligned phase number would touch the "Why" text beside it.
+CENTRED = frozenset({"phase"})
+
 
 #: Height of one line of wrapped text (points).
 LINE_HEIGHT = 14.5
 
 
+#: Widths of characters (digit widths, about the wider of Calibri and of DejaVu Sans, which
+#: LibreOffice prints Calibri with when it is not installed); any other character: 1.
+_WIDTHS = (
+    dict.fromkeys("ijl.,:;'|!", 0.5)
+    | dict.fromkeys("frt()-/", 0.7)
+    | dict.fromkeys("IJ", 0.65)
+    | dict.fromkeys("sz", 0.85)
+    | dict.fromkeys("abcdeghknopquvxy", 0.97)
+    | dict.fromkeys("EFLPSTYZ", 1.0)
+    | dict.fromkeys("ABCKRVX", 1.12)
+    | dict.fromkeys("DGHNOQU", 1.28)
+    | dict.fromkeys("mw&", 1.5)
+    | dict.fromkeys("MW%", 1.75)
+)
+
+
 def _text_width(text: str, *, bold: bool = False) -> float:
     """About how many column-width units (digit widths) ``text`` takes when printed.
 
-    Capitals are wider than digits and lower case narrower (Calibri and its metric
-    twin Carlito), bold a little wider; erring wide, so a row is never too short
-    for its wrapped text.
+    Letters differ (i and l are half a digit, M and W near two), bold is a little
+    wider; erring a little wide, so a row is never too short for its wrapped text.
     """
-    upper, lower = (1.3, 1.05) if bold else (1.2, 0.9)
-    return sum(upper if ch.isupper() else lower if ch.islower() else 1.0 for ch in text)
+    width = sum(_WIDTHS.get(ch, 1.0) for ch in text)
+    return width * 1.1 if bold else width
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_width(word: str) -> float:
+    """:func:`_text_width` of a word, remembered: words repeat (a million cells at England)."""
+    return _text_width(word)
 
 
 def wrapped_lines(text: str, width: float) -> int:
-    """Lines a text takes wrapped at ``width`` characters (words kept whole)."""
-    count, used = 1.0, 0.0
+    """Lines a text takes wrapped at ``width`` characters (words kept whole, line breaks kept)."""
+    return sum(_wrapped_line_count(line, width) for line in text.split("\n"))
+
+
+def _wrapped_line_count(text: str, width: float) -> int:
+    """Lines one line of text (no line break in it) takes wrapped at ``width``.
+
+    A word longer than a line is split where it does not fit, as a spreadsheet does.
+    """
+    count, used, room = 1, 0.0, max(width - 0.25, 1.0)
     for word in text.split():
-        need = _text_width(word) + (0.5 if used else 0)
-        if used and used + need > width - 1:
-            count, used = count + 1, _text_width(word)
-        else:
-            used += need
-    return int(count)
+        need = _word_width(word) + (0.5 if used else 0)
+        if used and used + need > room:
+            count, used, need = count + 1, 0.0, _word_width(word)
+        while need > room:
+            count, need = count + 1, need - room
+        used += need
+    return count
 
 
 def _header_pieces(label: str) -> list[str]:

@@ -20,10 +20,12 @@ from estates_opt.outputs.workbook.formats import (
     shown_text,
 )
 from estates_opt.outputs.workbook.layout import (
+    CENTRED,
     LINE_HEIGHT,
     MAX_WIDTH,
     PRINT_READING_ONLY,
     READING_ORDER,
+    SET_WIDTHS,
     WHY_WIDTH,
     column_width,
     header_lines,
@@ -84,7 +86,7 @@ def table_sheet(book: Book, title: str, frame: pd.DataFrame, used_names: set[str
     frame = reading_order(title, _rows_a_sheet_holds(title, frame))
     columns = [str(c) for c in frame.columns]
     labels = [column_label(c) for c in columns]
-    wrapped = _set_widths(sheet, frame, labels)
+    wrapped = _set_widths(sheet, frame, labels, SET_WIDTHS.get(title, {}))
     reading = [c for c in READING_ORDER.get(title, []) if c in columns]
     print_setup(sheet, len(columns), len(reading) if title in PRINT_READING_ONLY else 0)
     if sheet.print_columns:  # a column that is not printed does not wrap (or make rows tall)
@@ -111,9 +113,12 @@ def _rows_a_sheet_holds(title: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _set_widths(sheet: Sheet, frame: pd.DataFrame, labels: list[str]) -> dict[int, float]:
+def _set_widths(
+    sheet: Sheet, frame: pd.DataFrame, labels: list[str], set_widths: dict[str, float]
+) -> dict[int, float]:
     """Set each column's width from its header and first values; return the wrapped ones.
 
+    A column of ``set_widths`` takes its width from there, and its text wraps at it.
     The result maps a wrapped column's number to the width its text wraps at.
     """
     columns = [str(c) for c in frame.columns]
@@ -121,6 +126,11 @@ def _set_widths(sheet: Sheet, frame: pd.DataFrame, labels: list[str]) -> dict[in
     wrapped: dict[int, float] = {}
     for j, (column, label) in enumerate(zip(frame.columns, labels, strict=True), start=1):
         fmt = number_format(columns[j - 1])
+        if columns[j - 1] in set_widths:
+            width = sheet.widths[j] = set_widths[columns[j - 1]]
+            if frame_values(frame[column]) is None:  # text: wraps at the set width
+                wrapped[j] = width
+            continue
         texts = [shown_text(plain_value(v), fmt) for v in samples[column]]
         width = column_width(label, texts)
         wide = label == "Why"
@@ -144,14 +154,17 @@ def _body_cells(
     body_cells: list[list[str]] = []
     lines = np.ones(n, dtype=np.int64)
     for j, column in enumerate(frame.columns, start=1):
+        series = frame[column]
         style = CellStyle(
             number_format(columns[j - 1]),
             wrap=j in wrapped or two_columns,
             top=bool(wrapped) or two_columns,
             left=two_columns,
+            # Yes/No centred: left-aligned, it would touch the number to its left ("916.0Yes").
+            center=not two_columns
+            and (pd.api.types.is_bool_dtype(series.dtype) or columns[j - 1] in CENTRED),
         )
         letter = column_letter(j)
-        series = frame[column]
         numbers = frame_values(series)
         if numbers is not None:
             body_cells.append(book.number_cells(letter, 2, numbers, style))
@@ -219,6 +232,12 @@ def two_column_sheet(
     for i, (_, value, fmt) in enumerate(rows, start=2):
         cell_style = CellStyle(fmt, wrap=True, top=True, left=True)
         values.append(book.text_cells("B", i, [plain_value(value)], cell_style)[0])
+    for i, (label, value, _) in enumerate(rows, start=2):
+        # LibreOffice does not grow a row for wrapped text: a two-line label would print
+        # over the next row. Numbers do not wrap; text and labels do.
+        lines = max(_lines(label, widths[0]), _lines(value, widths[1]))
+        if lines > 1:
+            sheet.heights[i] = LINE_HEIGHT * lines
     if rows:
         book.set_rows(sheet, [keys, values], 2)
     sheet.widths = {1: widths[0], 2: widths[1]}
@@ -228,3 +247,9 @@ def two_column_sheet(
         sheet.table_name = _table_name(title, used_names)
         sheet.table_columns = list(labels)
     return sheet
+
+
+def _lines(value: Any, width: float) -> int:
+    """Lines a label | value cell's text takes wrapped at ``width`` (a number: one)."""
+    value = plain_value(value)
+    return wrapped_lines(value, width) if isinstance(value, str) else 1

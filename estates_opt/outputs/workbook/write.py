@@ -39,13 +39,30 @@ def _with_pcn_names(moves: pd.DataFrame, pcns: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _one_source_a_line(moves: pd.DataFrame) -> pd.DataFrame:
+    """Moves with each source of a clinic on a line of its own in "From sites".
+
+    The CSV joins them with "; "; printed, a list of 16 practices and their hours
+    reads as a column, one practice (band, hours) a line.
+    """
+    if "from_sites" not in moves.columns or moves["from_sites"].dtype.kind in "fiub":
+        return moves
+    out = moves.copy()
+    sources = out["from_sites"]
+    out["from_sites"] = sources.where(
+        sources.isna(), sources.astype(str).str.replace(r"\); ", ")\n", regex=True)
+    )
+    return out
+
+
 def write_workbook(plan: Any, path: str | Path) -> Path:
     """Write the plan's workbook to ``path`` (atomically) and return the path."""
     path = Path(path)
     book = Book(created=FIXED_DATE, header_fill=HEADER_FILL_COLOUR, header_font=HEADER_FONT_COLOUR)
     used_names: set[str] = set()
     two_column_sheet(book, "Summary", ("Measure", "Value"), summary_rows(plan), (48, 60), None)
-    table_sheet(book, "Moves", _with_pcn_names(plan.moves, plan.pcn_summary), used_names)
+    moves = _one_source_a_line(_with_pcn_names(plan.moves, plan.pcn_summary))
+    table_sheet(book, "Moves", moves, used_names)
     if len(plan.phases):
         table_sheet(book, "Phases", plan.phases, used_names)
     table_sheet(book, "Utilisation", plan.utilisation, used_names)

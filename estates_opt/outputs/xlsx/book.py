@@ -7,6 +7,7 @@ dates; the XML of each part is written by :mod:`.parts`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import math
@@ -98,11 +99,9 @@ class Book:
         text a spreadsheet would run as a formula also takes the quote prefix. Text
         longer than a cell holds is cut to fit (:func:`fit_text`).
         """
-        plain = self.style(CellStyle(None, style.header, style.wrap, style.top, style.left))
+        plain = self.style(dataclasses.replace(style, number_format=None, quote=False))
         numeric = self.style(style)
-        quoted = self.style(
-            CellStyle(None, style.header, style.wrap, style.top, style.left, quote=True)
-        )
+        quoted = self.style(dataclasses.replace(style, number_format=None, quote=True))
         out: list[str] = []
         append = out.append
         for value in values:

@@ -43,6 +43,8 @@ def _xf(style: CellStyle, formats: dict[str, int]) -> str:
         align.append('vertical="top"')
     if style.left:
         align.append('horizontal="left"')
+    elif style.center:
+        align.append('horizontal="center"')
     inner = ""
     if align:
         attrs.append('applyAlignment="1"')

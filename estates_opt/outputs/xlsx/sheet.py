@@ -24,7 +24,10 @@ def column_letter(index: int) -> str:
 
 @dataclass(frozen=True)
 class CellStyle:
-    """One cell format: number format, header look, alignment and quote prefix."""
+    """One cell format: number format, header look, alignment and quote prefix.
+
+    ``left`` and ``center`` set the horizontal alignment (else text left, numbers right).
+    """
 
     number_format: str | None = None
     header: bool = False
@@ -32,6 +35,7 @@ class CellStyle:
     top: bool = False
     left: bool = False
     quote: bool = False
+    center: bool = False
 
 
 @dataclass
