@@ -98,6 +98,8 @@ def test_solve_summary_table(tiny_scenario, tmp_path):
     text = flat(result.output)
     for words in ("weekday before", "hours moved", "unmet hours", "verified", "plan written to"):
         assert words in text, words
+    # no maps were asked for, so the progress says none are written
+    assert "writing plan..." in text and "maps" not in text
 
 
 def test_solve_quiet_prints_one_line(tiny_scenario, tmp_path):

@@ -87,7 +87,7 @@ def solve(
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name}...", quiet):
             plan = solve_plan(dataset, sc)
-        with _step("writing plan and maps...", quiet):
+        with _step("writing plan..." if no_maps else "writing plan and maps...", quiet):
             write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
     _report_solved(plan, out_dir, None if no_maps else maps_dir, quiet, seconds)
