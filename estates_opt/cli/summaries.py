@@ -191,7 +191,7 @@ def _access_rows(facts: Table, k: Kpis) -> None:
     free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
     if free:
         facts.add_row(
-            "free room-hours/week left (weekday, by kind)",
+            "free room-hours/week left, to full (weekday, by kind)",
             ", ".join(
                 f"{kind} {bands.get('weekday', 0):,.0f}" for kind, bands in sorted(free.items())
             ),

@@ -243,7 +243,8 @@ KPI_FIELDS: dict[str, KpiField] = {
     "strategy_gap": KpiField(
         "record",
         "community utilisation after against the target of 1.0 and the gap (fraction), "
-        "free room-hours after by kind and band (hours/week)",
+        "free room-hours after, up to full capacity (not the caps), by kind and band "
+        "(hours/week)",
     ),
     "model": KpiField(
         "record",
