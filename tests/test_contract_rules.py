@@ -247,7 +247,8 @@ def test_shutting_a_band_rehouses_its_fixed_work_in_that_band():
     assert unmet.at["rehouse_S1_consulting_evening", "pcn_code"] == "PA"
     assert unmet.at["rehouse_S1_consulting_evening", "unmet_hours"] == pytest.approx(2.0)
     ea = plan.moves[(plan.moves["service_id"] == "ea") & (plan.moves["from_site_id"] == "S1")]
-    assert set(ea["why"]) == {"building shut in this band"}
+    # the closure is the reason; a longer journey, where it is one, is said beside it
+    assert len(ea) and ea["why"].str.startswith("building shut in this band").all()
     assert plan.kpis["verified"]
 
 

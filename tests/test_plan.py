@@ -406,3 +406,25 @@ def test_today_slots_the_plan_leaves_have_the_models_travel(nel_plan):
         nel_plan.opened,
     )
     assert any("reported travel" in v for v in found)
+
+
+def test_enhanced_access_is_compared_with_today_in_whole_sessions(nel_plan):
+    # Saturday bookings round up to whole sessions (1,218.6 h booked, 1,296.0 in sessions)
+    # and the plan changes no Saturday slot, yet "before -> after" showed a 77 h gain.
+    contract = nel_plan.kpis["enhanced_access_contract"]
+    a = nel_plan.allocations
+    ea = a[a["service_id"] == "ea_enhanced_access"]
+    for band in ("evening", "saturday"):
+        rows = ea[ea["band"] == band]
+        today = contract["hours_by_band_today_sessions"][band]
+        assert today == pytest.approx(rows["today_session_hours"].sum())
+        assert contract["hours_by_band_before"][band] == pytest.approx(
+            rows["baseline_hours_per_week"].sum()
+        )
+    saturday = ea[ea["band"] == "saturday"]
+    if (saturday["hours_per_week"] == saturday["today_session_hours"]).all():
+        assert contract["hours_by_band_today_sessions"]["saturday"] == pytest.approx(
+            contract["hours_by_band_after"]["saturday"]
+        )
+    total = contract["hours_by_band_today_sessions"]
+    assert total["total"] == pytest.approx(total["evening"] + total["saturday"])

@@ -177,10 +177,14 @@ def _access_rows(facts: Table, k: Kpis) -> None:
             "EA contract: PCNs meeting evening / Saturday / total",
             f"{met['evening']}/{every} / {met['saturday']}/{every} / {met['total']}/{every}",
         )
+        # against today in whole sessions, as every change of the plan is (a band whose
+        # bookings round up looked like a gain: NEL's Saturdays, +77 h, none changed)
+        today = contract.get("hours_by_band_today_sessions", before)
         facts.add_row(
-            "EA h/week evening, Saturday: before -> after",
-            f"{before['evening']:,.1f}, {before['saturday']:,.1f} -> "
-            f"{after['evening']:,.1f}, {after['saturday']:,.1f}",
+            "EA h/week evening, Saturday: today in whole sessions -> after",
+            f"{today['evening']:,.1f}, {today['saturday']:,.1f} -> "
+            f"{after['evening']:,.1f}, {after['saturday']:,.1f} (booked today: "
+            f"{before['evening']:,.1f}, {before['saturday']:,.1f})",
         )
     gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
     if gap:

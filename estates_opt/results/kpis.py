@@ -38,6 +38,8 @@ class EnhancedAccessContract(TypedDict):
     pcns_meeting_all: int
     pcns_meeting: dict[str, int]
     hours_by_band_before: dict[str, float]
+    #: today's hours in the whole sessions the plan is compared with (moves, hours moved)
+    hours_by_band_today_sessions: dict[str, float]
     hours_by_band_after: dict[str, float]
     shortfall: list[EnhancedAccessShortfall]
 
@@ -238,7 +240,8 @@ KPI_FIELDS: dict[str, KpiField] = {
     "enhanced_access_contract": KpiField(
         "record",
         "the contract's rules: whether enforced, PCNs meeting each band (count), "
-        "hours by band before and after (hours/week), shortfalls (hours/week)",
+        "hours by band before (as booked), today in whole sessions (what the plan is compared "
+        "with) and after (hours/week), shortfalls (hours/week)",
     ),
     "strategy_gap": KpiField(
         "record",

@@ -35,14 +35,19 @@ def enhanced_access_by_band(
         else pd.Series(dtype=float)
     )
     n = len(out)
-    for when, column in (("before", "baseline_hours_per_week"), ("after", "hours_per_week")):
+    columns = {
+        "before": "baseline_hours_per_week",
+        "today_sessions": "today_session_hours",
+        "after": "hours_per_week",
+    }
+    for when, column in columns.items():
         sums = ea.groupby(["pcn_code", "band"])[column].sum() if len(ea) else None
         for band in ENHANCED_ACCESS_BANDS:
             key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(n, band, object)])
             hours = sums.reindex(key).fillna(0.0).to_numpy(float) if sums is not None else 0.0
             out[f"{band}_{when}"] = hours
-    out["total_before"] = out[[f"{b}_before" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
-    out["total_after"] = out[[f"{b}_after" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    for when in columns:
+        out[f"total_{when}"] = out[[f"{b}_{when}" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
     for band in (*ENHANCED_ACCESS_BANDS, "total"):
         key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(len(out), band, object)])
         required = need.reindex(key).fillna(0.0).to_numpy(float)
@@ -78,6 +83,9 @@ def enhanced_access_kpis(
         "pcns_meeting_all": int(table["contract_met"].sum()),
         "pcns_meeting": {b: int((table[f"{b}_shortfall"] <= 0).sum()) for b in bands},
         "hours_by_band_before": {b: float(table[f"{b}_before"].sum()) for b in bands},
+        "hours_by_band_today_sessions": {
+            b: float(table[f"{b}_today_sessions"].sum()) for b in bands
+        },
         "hours_by_band_after": {b: float(table[f"{b}_after"].sum()) for b in bands},
         "shortfall": shortfall,
     }
