@@ -84,6 +84,11 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
             rows.append(
                 (f"EA before: {label} (hours/week)", contract["hours_by_band_before"][band], HOURS)
             )
+            today = contract.get("hours_by_band_today_sessions")
+            if today is not None:  # what the plan is compared with
+                rows.append(
+                    (f"EA today in whole sessions: {label} (hours/week)", today[band], HOURS)
+                )
             rows.append(
                 (f"EA after: {label} (hours/week)", contract["hours_by_band_after"][band], HOURS)
             )
