@@ -33,6 +33,7 @@ MOVE_COLUMNS = [
     "from_site",
     "from_band",
     "from_sites",
+    "from_site_ids",
     "n_from_sites",
     "to_site_id",
     "to_site",
@@ -45,7 +46,9 @@ MOVE_COLUMNS = [
     "phase",
 ]
 #: A leg: one source slot to one arriving slot (what :func:`relocation_lines` gathers).
-LEG_COLUMNS = [c for c in MOVE_COLUMNS if c not in ("from_sites", "n_from_sites", "phase")]
+LEG_COLUMNS = [
+    c for c in MOVE_COLUMNS if c not in ("from_sites", "from_site_ids", "n_from_sites", "phase")
+]
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,8 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     A relocation is what an estates team decides: "move this PCN's clinic, so many
     sessions, into this building": all legs of a (service, PCN) arriving in one
     (site, band). ``from_site_id`` is its largest source; ``from_sites`` lists them
-    all with their hours; ``from_travel_km`` is the hours-weighted mean.
+    all with their hours, ``from_site_ids`` their ids in the same order; ``from_travel_km``
+    is the hours-weighted mean.
     """
     if legs.empty:
         return pd.DataFrame(columns=MOVE_COLUMNS)
@@ -227,6 +231,8 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
         ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
     ]
     lines["from_sites"] = _joined_labels(legs["_label"], grouped)
+    # the same sources by id, in the same order: names repeat (two GROVE SURGERYs in NEL)
+    lines["from_site_ids"] = _joined_labels(legs["from_site_id"].astype(str), grouped)
     lines["n_from_sites"] = grouped["from_site_id"].nunique()
     lines["hours_per_week"] = grouped["hours_per_week"].sum()
     lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
@@ -249,7 +255,8 @@ def _joined_labels(labels: pd.Series, grouped: DataFrameGroupBy) -> list[str] | 
     """
     codes = grouped.ngroup().to_numpy()
     if len(codes) and (codes[0] != 0 or (np.diff(codes) < 0).any() or (codes < 0).any()):
-        return grouped["_label"].agg("; ".join)  # not runs in order: let pandas gather them
+        # not runs in order: let pandas gather them, in the groups' order
+        return pd.Series(labels.to_numpy()).groupby(codes).agg("; ".join).tolist()
     text = labels.tolist()
     starts = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist()]
     stops = [*starts[1:], len(text)]
