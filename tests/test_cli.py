@@ -166,6 +166,8 @@ def test_compare_cli(tiny_scenario, tmp_path):
     assert result.exit_code == EXIT_OK, result.output
     text = flat(result.output)
     assert "Scenario comparison" in text and "tiny_grow" in text
+    # the relocations a team would make, and a gap that says what it is measured against
+    assert "relocations" in text and "gap to LP bound" in text
     for name in ("comparison.csv", "comparison.html", "comparison_times.csv"):
         assert (out / name).is_file()
     table = pd.read_csv(out / "comparison.csv")
