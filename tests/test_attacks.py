@@ -719,3 +719,15 @@ def test_shuffled_input_rows_give_byte_identical_outputs(small_dir, tmp_path):
     assert not differ, differ
     assert any(name.endswith("plan.gpkg") for name in first)
     assert any(name.endswith("plan.xlsx") for name in first)
+
+
+def test_a_plan_written_before_from_site_ids_still_reads(earlier):
+    # moves.csv gained from_site_ids; a plan folder from before it is not corrupt
+    out, _ = earlier
+    moves = pd.read_csv(out / "moves.csv", dtype=str, keep_default_na=False)
+    assert len(moves) and "from_site_ids" in moves.columns
+    moves.drop(columns="from_site_ids").to_csv(out / "moves.csv", index=False)
+    plan = read_plan(out)
+    assert list(plan.moves["from_site_ids"]) == list(plan.moves["from_site_id"])
+    # and ids that look like numbers stay text
+    assert plan.moves["from_site_ids"].map(type).eq(str).all()

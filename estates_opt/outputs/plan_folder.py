@@ -142,9 +142,12 @@ TEXT_COLUMNS = frozenset(
     {
         "service_id", "service", "pcn_code", "site_id", "from_site_id", "from_site",
         "from_band", "to_site_id", "to_site", "to_band", "why", "band", "room_type", "name",
-        "kind", "pcn_name", "borough", "from_sites", "travel_weighting",
+        "kind", "pcn_name", "borough", "from_sites", "from_site_ids", "travel_weighting",
     }
 )  # fmt: skip
+#: Columns newer than some plan folders: where one is missing, the column it is made from.
+#: (moves.csv ``from_site_ids``, December 2026: an older plan names its largest source.)
+ADDED_LATER: dict[str, dict[str, str]] = {"moves": {"from_site_ids": "from_site_id"}}
 
 _NUMBER = (int, float)
 #: KPIs the readers of a plan use; the JSON types each must have come from :class:`Kpis`.
@@ -265,6 +268,9 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         problems.append(_problem(path, f"is not a readable table ({str(exc).strip()[:160]})."))
         return None
+    for column, source in ADDED_LATER.get(name, {}).items():
+        if column not in frame.columns and source in frame.columns:
+            frame[column] = frame[source]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         problems.append(_problem(path, f"has no column(s) {', '.join(missing)}."))
