@@ -407,3 +407,35 @@ def test_basemap_is_drawn_beneath_the_data(nel_plan, nel_pages):
     borough = str(nel_plan.pcn_summary.set_index("pcn_code").loc[code, "borough"])
     assert borough in {label[0] for label in hub["boroughLabels"]}
     assert all(written[p] < 1 * MB for p in written if p.parent.name == "hubs")
+
+
+def panel_rows(page: str) -> dict[str, str]:
+    """A hub page's headline rows, heading to value, as plain text."""
+    panel = page[page.index('<aside class="eo-panel">') :]
+    rows = re.findall(r"<tr><th>(.*?)</th><td[^>]*>(.*?)</td></tr>", panel)
+    return {html.unescape(re.sub("<[^>]+>", "", k)): html.unescape(v) for k, v in rows}
+
+
+def test_hub_travel_says_where_journeys_start(small_plan, small_pages, nel_plan, nel_pages):
+    # Review: NEL weights travel by where each PCN's registered patients live
+    # (pcn_summary.csv travel_weighting = patients), but every hub page said
+    # "population-weighted", and the plan map's PCN popup "pop.-weighted".
+    for plan, (out, _) in ((nel_plan, nel_pages), (small_plan, small_pages)):
+        weighting = str(plan.pcn_summary["travel_weighting"].iloc[0])
+        code = str(plan.pcn_summary["pcn_code"].iloc[0])
+        page = (out / "hubs" / f"{hub_filename(code)}.html").read_text(encoding="utf-8")
+        travel = [k for k in panel_rows(page) if k.startswith("Travel")]
+        assert len(travel) == 1, travel
+        expected = "registered patients" if weighting == "patients" else "residents"
+        assert expected in travel[0] and "population-weighted" not in travel[0], travel
+        assert payload(page)["pcns"][0]["travelWeighting"] == weighting
+    for out, _ in (nel_pages, small_pages):
+        assert "pop.-weighted" not in (out / "plan_map.html").read_text(encoding="utf-8")
+
+
+def test_hub_page_says_tap_as_well_as_click(small_plan, small_pages):
+    # Review: clinical directors open hub pages on phones, where nothing is clicked.
+    out, _ = small_pages
+    code = str(small_plan.dataset.pcns["pcn_code"].iloc[0])
+    page = (out / "hubs" / f"{hub_filename(code)}.html").read_text(encoding="utf-8")
+    assert "Tap or click a row" in page and "> Click a row" not in page

@@ -510,3 +510,221 @@ def test_controls_never_hide_content(nel_plan, nel_maps, open_page, tmp_path):
                 assert box and overlap(popup, box) == 0, f"{control} covers the popup at {size}"
         keep_shot(page, tmp_path, f"popup_{size[0]}x{size[1]}_{hub.stem}")
         opened.assert_clean()
+
+
+# --- a reviewer's pass over the NEL pages: labels, buildings, paper, fingers ------------
+
+#: Hub pages looked at in review: a small PCN (Newham), the biggest (Havering), another
+#: in Havering and one in Tower Hamlets.
+REVIEWED = ("U34188", "U00367", "U29424", "U54453")
+
+CLEAR_JS = """() => {
+  const box = s => { const e = document.querySelector(s); if (!e) return null;
+    const r = e.getBoundingClientRect(); return r.width && r.height ? r : null; };
+  const meet = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+    Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const map = box('.folium-map'), out = [];
+  const controls = ['.eo-legend', '.leaflet-control-attribution', '.leaflet-control-scale',
+    '.eo-search', '.eo-mode', '.leaflet-control-zoom', '.leaflet-control-layers'];
+  document.querySelectorAll('path.eo-gauge-track').forEach(p => {
+    const r = p.getBoundingClientRect(); if (!r.width) return;
+    if (r.left < map.left - 1 || r.top < map.top - 1 || r.right > map.right + 1 ||
+        r.bottom > map.bottom + 1) out.push('cut by the map edge');
+    controls.forEach(c => { const b = box(c); if (b && meet(r, b)) out.push('under ' + c); });
+  });
+  return out; }"""
+
+LABELS_JS = """() => {
+  const map = document.querySelector('.folium-map').getBoundingClientRect(), shown = [];
+  document.querySelectorAll('.eo-borough-label, .eo-hub-label').forEach(e => {
+    if (!e.checkVisibility({visibilityProperty: true, opacityProperty: true})) return;
+    const range = document.createRange(); range.selectNodeContents(e);
+    const r = range.getBoundingClientRect(); if (!r.width) return;
+    shown.push({text: e.textContent, r: r}); });
+  const meet = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 &&
+    Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+  const out = [];
+  shown.forEach((a, i) => {
+    if (a.r.left < map.left - 1 || a.r.right > map.right + 1) out.push(a.text + ' off the map');
+    shown.slice(i + 1).forEach(b => { if (meet(a.r, b.r)) out.push(a.text + ' on ' + b.text); });
+  });
+  return {problems: out, shown: shown.map(x => x.text.toUpperCase())}; }"""
+
+
+def all_pages(nel_maps: Path) -> list[Path]:
+    return [nel_maps / "plan_map.html", *sorted((nel_maps / "hubs").glob("U*.html"))]
+
+
+def to_paper(page: Any) -> None:
+    """Lay a page out for printing as Chromium does before page.pdf."""
+    page.emulate_media(media="print")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    page.wait_for_timeout(150)
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone", "paper"])
+def test_buildings_and_labels_are_whole_and_clear(nel_plan, nel_maps, open_page, screen):
+    # Review, buildings: on paper one at the map's foot printed under the attribution or
+    # the scale bar, one at its edge half cut (U34188: the hospitals its outreach runs in).
+    # Labels: borough names were drawn from their point rightwards, not centred on it
+    # (Leaflet's own transform replaced the style sheet's), so they ran into each other
+    # ("BARKING AND DAGENHAMHAVERING"), off a phone's screen ("BARKING AND DAGENH") and
+    # under the hub's name (Tower Hamlets on the Tower Hamlets Network 2 page).
+    size = (390, 844) if screen == "phone" else (1366, 768)
+    boroughs = dict(
+        zip(
+            nel_plan.dataset.pcns["pcn_code"].astype(str),
+            nel_plan.dataset.pcns["borough"].astype(str),
+            strict=True,
+        )
+    )
+    buildings, labels = {}, {}
+    for path in all_pages(nel_maps):
+        opened = open_page(path, viewport=size)
+        page = opened.page
+        page.wait_for_timeout(100)
+        if screen == "paper":
+            to_paper(page)
+        found = page.evaluate(CLEAR_JS)
+        if found:
+            buildings[path.stem] = sorted(set(found))
+        named = page.evaluate(LABELS_JS)
+        if named["problems"]:
+            labels[path.stem] = named["problems"]
+        if path.stem in REVIEWED:  # the PCN's own borough stays named
+            assert boroughs[path.stem].upper() in named["shown"], f"{path.stem}: {named}"
+        opened.assert_clean()
+        opened.page.context.close()
+    assert not buildings, f"buildings cut or hidden ({screen}): {buildings}"
+    assert not labels, f"labels collide ({screen}): {labels}"
+
+
+def test_printed_hub_page_keeps_the_scale_and_names_the_pcn_before_the_small_print(
+    nel_maps, open_page
+):
+    # Review: on paper the scale bar's "3000 ft" ran under the attribution (its width was
+    # the screen's), and 30 lines of licences came between the map and the PCN's name.
+    for code in REVIEWED:
+        opened = open_page(nel_maps / "hubs" / f"{code}.html", viewport=(1366, 768))
+        page = opened.page
+        to_paper(page)
+        attribution, scale = (
+            rect(page, ".leaflet-control-attribution"),
+            rect(page, ".leaflet-control-scale"),
+        )
+        assert attribution and scale and overlap(attribution, scale) == 0, code
+        name, small_print = rect(page, ".eo-panel h1"), rect(page, ".eo-print-attr")
+        moves = rect(page, ".eo-moves")
+        assert name and small_print and moves
+        assert name["y"] < small_print["y"] and moves["y"] < small_print["y"], code
+        opened.assert_clean()
+    opened = open_page(nel_maps / "plan_map.html", viewport=(1366, 768))
+    to_paper(opened.page)
+    attribution, scale = (
+        rect(opened.page, ".leaflet-control-attribution"),
+        rect(opened.page, ".leaflet-control-scale"),
+    )
+    assert attribution and scale and overlap(attribution, scale) == 0
+
+
+def test_printed_moves_name_every_building_a_clinic_leaves(nel_plan, nel_maps, open_page):
+    # Review: "CRANHAM VILLAGE SURGERY and 15 other slots": the 15 were only in a hover
+    # title, which paper (and a phone) never shows.
+    for code in REVIEWED:
+        opened = open_page(nel_maps / "hubs" / f"{code}.html", viewport=(1366, 768))
+        page = opened.page
+        to_paper(page)
+        printed = page.inner_text(".eo-moves")
+        moves = nel_plan.moves[nel_plan.moves["pcn_code"].astype(str) == code]
+        for text in moves["from_sites"].astype(str):
+            for part in text.split("; "):
+                name = part.rsplit(" (", 1)[0]
+                assert name in printed, f"{code}: {name!r} not on paper"
+        opened.assert_clean()
+
+
+PHONE_TARGETS = (
+    ".leaflet-control-zoom a",
+    ".leaflet-control-fullscreen a",
+    ".leaflet-control-layers-toggle",
+    ".eo-mode label",
+    ".eo-legend summary",
+    ".eo-search input",
+    ".eo-panel nav a",
+)
+
+
+def test_phone_controls_are_big_enough_to_tap(browser, nel_maps):
+    # Review at 390x844, touch: "Before/After" were 20 px rows, the legend's button 16 px,
+    # "All PCNs" 15 px; the search box's 13 px text made iOS zoom the page on a tap, and
+    # its hint was cut ("Find a practice, building or P").
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        offline=True,
+    )
+    try:
+        for path in (nel_maps / "plan_map.html", nel_maps / "hubs" / f"{REVIEWED[0]}.html"):
+            page = context.new_page()
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_timeout(200)
+            small = page.evaluate(
+                """sels => sels.flatMap(s => Array.from(document.querySelectorAll(s)).map(e => {
+                  const r = e.getBoundingClientRect(); return [s, r.width, r.height]; })
+                  .filter(x => x[1] > 0 && (x[1] < 32 || x[2] < 32)))""",
+                list(PHONE_TARGETS),
+            )
+            assert not small, f"{path.name}: too small to tap: {small}"
+            # The hint typed in as text, beside the box's clear button: does it overflow?
+            search = page.evaluate(
+                """() => { const i = document.querySelector('.eo-search input');
+                  i.value = i.placeholder; const out = [parseFloat(getComputedStyle(i).fontSize),
+                  i.scrollWidth, i.clientWidth]; i.value = ''; return out; }"""
+            )
+            assert search[0] >= 16, f"{path.name}: search text {search[0]} px zooms iOS"
+            assert search[1] <= search[2], f"{path.name}: search hint cut: {search}"
+            page.close()
+        page = context.new_page()
+        page.goto((nel_maps / "hubs" / "index.html").as_uri(), wait_until="load")
+        heights = page.evaluate(
+            "Array.from(document.querySelectorAll('a')).map(a => a.getBoundingClientRect().height)"
+        )
+        assert heights and min(heights) >= 32, f"index links too small to tap: {min(heights)}"
+    finally:
+        context.close()
+
+
+def test_phased_plan_chart_labels_do_not_overlap(nel_maps, open_page):
+    # Review: the curve's axis title ran through its "100%".
+    opened = open_page(nel_maps / "hubs" / "index.html", wait_for_sites=False)
+    boxes = opened.page.evaluate(
+        """() => Array.from(document.querySelectorAll('svg.eo-phases text')).map(t => {
+          const r = t.getBoundingClientRect();
+          return {t: t.textContent, x: r.left, y: r.top, w: r.width, h: r.height}; })"""
+    )
+    assert len(boxes) >= 4
+    clashes = [
+        (a["t"], b["t"]) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if overlap(a, b) > 0
+    ]
+    assert not clashes, f"chart labels overlap: {clashes}"
+    opened.assert_clean()
+
+
+def test_open_legend_never_covers_a_building_popup(nel_maps, open_page):
+    # Review at 1366x768: a move's row opened its building's popup under the open legend,
+    # which hid the Saturday rows of the rooms table and the services list.
+    opened = open_page(nel_maps / "hubs" / f"{REVIEWED[1]}.html", viewport=(1366, 768))
+    page = opened.page
+    page.wait_for_timeout(150)
+    assert count(page, ".eo-legend details[open]") == 1
+    page.locator(".eo-moves [data-eo-site]").first.click()
+    page.wait_for_selector(".leaflet-popup .eo-tt", timeout=5_000)
+    page.wait_for_timeout(800)  # the pan that brings the popup into view
+    popup, legend = rect(page, ".leaflet-popup-content-wrapper"), rect(page, ".eo-legend")
+    assert popup and legend and overlap(popup, legend) == 0, "the legend covers the popup"
+    page.locator(".leaflet-popup-close-button").click()
+    page.wait_for_timeout(100)
+    assert count(page, ".eo-legend details[open]") == 1, "the legend stayed folded"
+    opened.assert_clean()

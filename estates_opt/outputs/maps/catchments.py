@@ -66,6 +66,7 @@ def pcn_records(
                 "unmet": to_num(s.get("unmet_hours")),
                 "travelBefore": before,
                 "travelAfter": after,
+                "travelWeighting": to_text(s.get("travel_weighting")) or None,
                 "travelChange": None
                 if before is None or after is None
                 else round(after - before, 2),
@@ -162,12 +163,23 @@ def _shading(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "key": "travel",
             "label": "Change in travel",
             "legend": Legend(
-                "Change in population-weighted travel (after - before)",
+                f"Change in travel {_travel_from(records)} (after - before)",
                 list(zip(TRAVEL_COLOURS, TRAVEL_LABELS, strict=True)),
             ).record(),
             "colours": _classify(travel, list(TRAVEL_BREAKS), TRAVEL_COLOURS),
         },
     ]
+
+
+def _travel_from(records: list[dict[str, Any]]) -> str:
+    """Where the plan's journeys start, for the travel legend (patients' homes, not the
+    catchment's population, when pcn_summary.csv says ``patients``)."""
+    weightings = {r.get("travelWeighting") for r in records}
+    if weightings == {"patients"}:
+        return "from patients' homes"
+    if weightings == {"population"}:
+        return "from residents' homes"
+    return "(km)"
 
 
 def borough_layer(

@@ -41,8 +41,8 @@ def hub_panel(
     out.append(_moves_table(data, code, local))
     out.append(
         '<p class="eo-sub">Hours and sessions are per week; a session is 4 h in core hours '
-        'and on Saturdays, 1.5 h in the evening.<span class="eo-click"> Click a row to see the '
-        "building.</span></p></aside>"
+        'and on Saturdays, 1.5 h in the evening.<span class="eo-click"> Tap or click a row to '
+        "see the building on the map.</span></p></aside>"
     )
     return "".join(out)
 
@@ -88,10 +88,20 @@ def _kpi_rows(
         ("Hours moved", f"{num(pcn['moved'], 1)} h/week"),
         ("Buildings used", f"{used_before} &rarr; {used_after}"),
         (
-            "Travel, population-weighted",
+            travel_heading(pcn.get("travelWeighting")),
             f"{num(pcn['travelBefore'], 2)} &rarr; <b>{num(pcn['travelAfter'], 2)}</b> km",
         ),
     ]
+
+
+def travel_heading(weighting: str | None) -> str:
+    """Name where the PCN's journeys start, as pcn_summary.csv ``travel_weighting`` says:
+    a plan weighted by registered patients' homes is not population-weighted."""
+    if weighting == "patients":
+        return "Travel, from where its registered patients live"
+    if weighting == "population":
+        return "Travel, from where its catchment's residents live"
+    return "Travel"
 
 
 def _site_name(name: Any, site_id: Any) -> str:
@@ -120,9 +130,11 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
         sources = _site_name(r.from_site, r.from_site_id)
         others = int(r.n_from_sites) - 1 if r.n_from_sites == r.n_from_sites else 0
         if others > 0:  # one relocation gathers the clinic from several of today's slots
+            # Every slot also in print and on a touch screen, which never show a title.
             sources = (
                 f'<span title="{esc(r.from_sites)}">{sources} and {others} other '
                 f"slot{'s' if others > 1 else ''}</span>"
+                f'<span class="eo-from-all">From: {esc(r.from_sites)}</span>'
             )
         phase = f" &middot; phase {int(r.phase)}" if r.phase == r.phase and r.phase > 0 else ""
         out.append(

@@ -41,6 +41,8 @@ h2 { font-size: 18px; margin: 28px 0 4px; }
   td::before { content: attr(data-label); color: #555; text-align: left; }
   td:first-child { font-size: 15px; font-weight: 600; }
   td:first-child::before { content: none; }
+  /* big enough to tap */
+  td:first-child a, .sub a { display: block; padding: 6px 0; }
 }
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
@@ -135,15 +137,17 @@ def phases_chart(phases: list[dict[str, Any]]) -> str:
 
 def _phases_curve(phases: list[dict[str, Any]]) -> str:
     """The inline SVG curve: over-cap hours relieved against relocations made, one dot a phase."""
-    width, height, pad = 520, 220, 44
+    # The left margin holds the "100%" ticks and, left of them, the rotated axis title
+    # (with the same margin as the others the title ran through "100%").
+    width, height, pad, left = 520, 220, 44, 64
     most = max(float(p["relocations"]) for p in phases) or 1.0
 
     def xy(p: dict[str, Any]) -> tuple[float, float]:
-        x = pad + (width - 2 * pad) * float(p["relocations"]) / most
+        x = left + (width - left - pad) * float(p["relocations"]) / most
         y = height - pad + (2 * pad - height) * float(p["over_cap_share_relieved"])
         return x, y
 
-    points = [(pad, height - pad)] + [xy(p) for p in phases]
+    points = [(left, height - pad)] + [xy(p) for p in phases]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     dots = "".join(
         f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4"><title>phase {p["phase"]}: '
@@ -152,13 +156,14 @@ def _phases_curve(phases: list[dict[str, Any]]) -> str:
         for p, (x, y) in zip(phases, points[1:], strict=True)
     )
     axes = (
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}"/>'
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}"/>'
-        f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">relocations made</text>'
-        f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" '
+        f'<line x1="{left}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}"/>'
+        f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{height - pad}"/>'
+        f'<text x="{(left + width - pad) / 2}" y="{height - 8}" text-anchor="middle">'
+        "relocations made</text>"
+        f'<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" '
         'text-anchor="middle">over-cap hours relieved</text>'
-        f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">100%</text>'
-        f'<text x="{pad - 4}" y="{height - pad}" text-anchor="end">0%</text>'
+        f'<text x="{left - 4}" y="{pad + 4}" text-anchor="end">100%</text>'
+        f'<text x="{left - 4}" y="{height - pad}" text-anchor="end">0%</text>'
         f'<text x="{width - pad}" y="{height - pad + 16}" text-anchor="end">{most:,.0f}</text>'
     )
     return (

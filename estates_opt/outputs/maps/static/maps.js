@@ -14,6 +14,9 @@
   function pct(x) {
     return (x === null || x === undefined || !isFinite(x)) ? "\u2013" : Math.round(100 * x) + "%";
   }
+  /* Where a PCN's journeys start (pcn_summary.csv travel_weighting). */
+  var TRAVEL_FROM = {patients: "Travel (from patients' homes)",
+    population: "Travel (from residents' homes)"};
   function ratio(used, cap) { return cap > 0 ? used / cap : null; }
   function swatch(colour, shape) {
     return '<i class="eo-sw eo-sw-' + (shape || "box") + '" style="background:' + esc(colour) +
@@ -122,7 +125,7 @@
     var popupWidth = Math.max(220, Math.min(620, map.getSize().x - 70));
     /* Tall enough to read, short enough to fit between the controls over a phone's map
        (the search box and buttons above, the legend and attribution below). */
-    var popupHeight = wide(map) ? 380 : Math.max(160, Math.min(380, map.getSize().y - 310));
+    var popupHeight = wide(map) ? 380 : Math.max(160, Math.min(380, map.getSize().y - 340));
     D.sites.forEach(function (site, i) {
       var ll = [site.lat, site.lon], R = site.r + 3;
       var track = L.circleMarker(ll, {pane: "eoSites", radius: R, fill: false, weight: 3,
@@ -174,7 +177,8 @@
         "<tr><th>Demand</th><td>" + num(p.demand, 1) + " h/week</td></tr>",
         "<tr><th>Unmet</th><td>" + num(p.unmet, 1) + " h/week</td></tr>",
         "<tr><th>Hours moved</th><td>" + num(p.moved, 1) + " h/week</td></tr>",
-        "<tr><th>Travel (pop.-weighted)</th><td>" + num(p.travelBefore, 2) + " \u2192 " +
+        "<tr><th>" + (TRAVEL_FROM[p.travelWeighting] || "Travel") + "</th><td>" +
+          num(p.travelBefore, 2) + " \u2192 " +
           num(p.travelAfter, 2) + " km</td></tr>",
         "<tr><th>Enhanced access met</th><td>" + num(p.eaMet, 1) + " of " + num(p.eaDemand, 1) +
           " h/week</td></tr></table>"];
@@ -225,26 +229,31 @@
         if (map.hasLayer(G.shading[k])) { state.shading = k; }
       });
     }
+    var boroughLabels = [];
     if (D.boroughs && G.boroughs) {
       L.geoJSON(D.boroughs, {pane: "eoBorders", interactive: false,
         style: D.page === "hub" ?
           {color: "#4a4a4a", weight: 1.6, opacity: 0.8, dashArray: "8 5", fill: false} :
           {color: "#3a3a3a", weight: 2.2, opacity: 0.8, fill: false}}).addTo(G.boroughs);
-      var labels = (D.boroughLabels || []).map(function (b) {
+      /* The name sits in a span that centres it on its point: Leaflet positions the icon
+         with its own transform, which replaced one in the class (names ran right of it). */
+      boroughLabels = (D.boroughLabels || []).map(function (b) {
         var marker = L.marker([b[1], b[2]], {pane: "eoLabels", interactive: false,
           keyboard: false,
-          icon: L.divIcon({className: "eo-borough-label", html: esc(b[0]), iconSize: null})
+          icon: L.divIcon({className: "eo-borough-label", html: "<span>" + esc(b[0]) + "</span>",
+            iconSize: null})
         }).addTo(G.boroughs);
-        return {marker: marker, small: b[3] < 10};
+        return {marker: marker, small: b[3] < 10, area: b[3]};
       });
       /* Small boroughs (the City) are labelled only when zoomed in, so labels do not collide. */
       var showLabels = function () {
-        labels.forEach(function (x) {
+        boroughLabels.forEach(function (x) {
           var el = x.marker.getElement();
           if (el) { el.style.display = x.small && map.getZoom() < 12.5 ? "none" : ""; }
         });
+        declutter();
       };
-      map.on("zoomend", showLabels);
+      map.on("zoomend moveend", showLabels);
       G.boroughs.on("add", showLabels);
       showLabels();
     }
@@ -284,7 +293,7 @@
             color: "#555", weight: 1, fillColor: "#fff", fillOpacity: 1, interactive: false})]);
           group.addLayer(byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false,
             keyboard: false, icon: L.divIcon({className: "eo-station-label",
-              html: esc(f.properties.name), iconSize: null})}), 14));
+              html: "<span>" + esc(f.properties.name) + "</span>", iconSize: null})}), 14));
           return byZoom(group, 12);
         }}).addTo(G.stations);
     }
@@ -294,7 +303,8 @@
           var rank = f.properties.rank || 0;
           return byZoom(L.marker(ll, {pane: "eoBaseLabels", interactive: false, keyboard: false,
             icon: L.divIcon({className: "eo-place-label" + (rank === 0 ? " eo-place-major" : ""),
-              html: esc(f.properties.name), iconSize: null})}), rank === 0 ? 0 : townZoom);
+              html: "<span>" + esc(f.properties.name) + "</span>", iconSize: null})}),
+            rank === 0 ? 0 : townZoom);
         }}).addTo(G.places);
     }
     function showByZoom() {
@@ -435,6 +445,30 @@
     legend.getContainer().addEventListener("toggle", function (e) {
       if (e.target.tagName === "DETAILS") { legendOpen = e.target.open; }
     }, true);
+    /* A popup wider than the room beside the open legend (the rooms table) opened under
+       it: the legend folds while the popup is open, and opens again when it closes. */
+    var foldedFor = null;
+    function foldUnder(popup) {
+      var key = legend.getContainer(), d = key.querySelector("details");
+      var el = popup.getElement(), box = el && el.querySelector(".leaflet-popup-content-wrapper");
+      if (!d || !d.open || !box || !map.hasLayer(popup)) { return; }
+      var a = box.getBoundingClientRect(), b = key.getBoundingClientRect();
+      if (a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top) {
+        d.open = false;
+        foldedFor = popup;
+      }
+    }
+    map.on("popupopen", function (e) {
+      foldUnder(e.popup);
+      map.once("moveend", function () { foldUnder(e.popup); });
+      setTimeout(function () { foldUnder(e.popup); }, 300);
+    });
+    map.on("popupclose", function (e) {
+      if (foldedFor !== e.popup) { return; }
+      foldedFor = null;
+      var d = legend.getContainer().querySelector("details");
+      if (d) { d.open = true; }
+    });
 
     var modeCtl = L.control({position: "topright"});
     modeCtl.onAdd = function () {
@@ -465,7 +499,9 @@
       list.id = "eo-search-list";
       input.setAttribute("list", list.id);
       input.type = "search";
-      input.placeholder = "Find a practice, building or PCN";
+      /* The whole hint does not fit a phone's box (it read "... building or P"). */
+      input.placeholder = map.getSize().x < 500 ? "Find a building or PCN" :
+        "Find a practice, building or PCN";
       input.setAttribute("aria-label", "Find a practice, building or PCN");
       var targets = {};
       function add(text, target) {
@@ -559,9 +595,20 @@
       if (size.x < 50 || size.y < 50) { return; }  /* not laid out (yet): nothing to fit */
       var right = 10, top = 10, bottom = 10;
       var key = legend.getContainer().getBoundingClientRect();
+      /* A hub page's buildings at the edge of its area are drawn whole: a ring reaches R px
+         out (the hospitals its outreach runs in printed half cut). The plan map's area is
+         the ICS, whose edge buildings are small: the room is better spent on the map. */
+      var ring = 0;
+      if (D.page === "hub") { markers.forEach(function (m) { ring = Math.max(ring, m.R + 3); }); }
+      ring = Math.min(ring, size.x / 10, size.y / 10);
+      var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
       if (paper) {
-        /* On paper the legend is the only control: keep the area of interest beside it. */
+        /* On paper the legend is the only control: keep the area of interest beside it,
+           and above the scale bar and attribution at the foot (buildings printed under
+           them). */
         right = Math.min(key.width + 16, size.x / 2);
+        bottom = Math.min(Math.max(cornerBox("bottom", "left").h,
+          attribution ? attribution.getBoundingClientRect().height + 4 : 0), size.y / 5);
       } else {
         /* An open legend on a wide screen: the area of interest beside it, not under it. */
         if (wide(map)) { right = Math.min(Math.max(key.width + 16, D.legendPx || 0), size.x / 2.5); }
@@ -569,15 +616,14 @@
            attribution (and on a phone the folded legend) over its foot: fit the area of
            interest between them rather than under them (on a phone they take a third of
            the map). On a wide screen the open legend has the room on the right instead. */
-        var attribution = map.getContainer().querySelector(".leaflet-control-attribution");
         var foot = wide(map) ? (attribution ? attribution.getBoundingClientRect().height + 4 : 0)
           : cornerBox("bottom", "right").h;
         top = Math.min(Math.max(cornerBox("top", "left").h, cornerBox("top", "right").h),
           size.y / 3);
         bottom = Math.min(Math.max(cornerBox("bottom", "left").h, foot), size.y / 5);
       }
-      map.fitBounds(D.view, {paddingTopLeft: [10, top], paddingBottomRight: [right, bottom],
-        animate: false});
+      map.fitBounds(D.view, {paddingTopLeft: [10 + ring, top + ring],
+        paddingBottomRight: [right + ring, bottom + ring], animate: false});
       fitted = true;
       placeLabels();
     }
@@ -609,6 +655,50 @@
         });
         el.classList.toggle("eo-wrap", best.wrap);
         labelSide(tip, m.R, best.side);
+      });
+      declutter();
+    }
+    /* Borough names keep clear of the hub's name and of each other, and on the map: each,
+       the biggest borough first, is slid back inside the map's edges and, if it lands on a
+       name already placed, moved a line up or down; with no free line it is hidden. */
+    function declutter() {
+      if (!boroughLabels.length) { return; }
+      var box = map.getContainer().getBoundingClientRect(), taken = [];
+      markers.forEach(function (m) {
+        var tip = m.site.label ? m.dot.getTooltip() : null, el = tip ? tip.getElement() : null;
+        var r = el ? el.getBoundingClientRect() : null;
+        if (r && r.width > 0) { taken.push(r); }
+      });
+      function clash(r) {
+        return taken.some(function (t) {
+          return r.left < t.right + 2 && r.right > t.left - 2 && r.top < t.bottom + 1 &&
+            r.bottom > t.top - 1;
+        });
+      }
+      boroughLabels.slice().sort(function (a, b) { return b.area - a.area; }).forEach(function (x) {
+        var el = x.marker.getElement(), span = el ? el.firstChild : null;
+        if (!span || el.style.display === "none") { return; }
+        el.style.visibility = "";
+        var found = null;
+        [false, true].some(function (wrap) {  /* on one line, else on two */
+          span.classList.toggle("eo-wrap", wrap);
+          span.style.transform = "";
+          var r = span.getBoundingClientRect();
+          if (!r.width || r.width > box.width - 8) { return false; }
+          var dx = Math.max(box.left + 4 - r.left, 0) - Math.max(r.right - (box.right - 4), 0);
+          return [0, -1, 1, -2, 2].some(function (k) {
+            var dy = k * (r.height + 2);
+            var c = {left: r.left + dx, right: r.right + dx, top: r.top + dy,
+              bottom: r.bottom + dy};
+            if (c.top < box.top || c.bottom > box.bottom || clash(c)) { return false; }
+            found = {dx: dx, dy: dy, box: c};
+            return true;
+          });
+        });
+        if (!found) { el.style.visibility = "hidden"; return; }
+        span.style.transform = "translate(calc(-50% + " + found.dx.toFixed(1) + "px), calc(-50% + " +
+          found.dy.toFixed(1) + "px))";
+        taken.push(found.box);
       });
     }
     function labelSide(tip, R, side) {
@@ -652,6 +742,7 @@
       legendOpen = true;
       legend.update();
       map.invalidateSize({animate: false, pan: false});
+      padControls();  /* the attribution's width was the screen's: it ran over the scale */
       fitView();
     }
     function afterPrint() {
