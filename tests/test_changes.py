@@ -43,7 +43,7 @@ def test_closing_a_site_moves_its_sessions(tiny_dataset):
     plan = solve(tiny_dataset, make(buildings={"close": [site]}))
     assert plan.allocations.loc[plan.allocations["site_id"] == site, "hours_per_week"].sum() == 0
     moves = plan.moves[plan.moves["from_site_id"] == site]
-    assert set(moves["why"]) == {"building closes"}
+    assert len(moves) and moves["why"].str.startswith("building closes").all()
     # named as the building it was, not its code, and with no made-up 0 km journey to it
     name = tiny_dataset.premises.set_index("site_id").at[site, "name"]
     assert set(moves["from_site"]) == {name}

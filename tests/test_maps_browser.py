@@ -555,6 +555,15 @@ def all_pages(nel_maps: Path) -> list[Path]:
     return [nel_maps / "plan_map.html", *sorted((nel_maps / "hubs").glob("U*.html"))]
 
 
+def pages_for(nel_maps: Path, screen: str) -> list[Path]:
+    """Every page on a phone (where most collided: 44 of 47 hub pages); elsewhere the plan
+    map, the reviewed hubs and every fourth other, so the suite stays within its minutes."""
+    pages = all_pages(nel_maps)
+    if screen == "phone":
+        return pages
+    return [p for i, p in enumerate(pages) if i % 4 == 0 or p.stem in REVIEWED]
+
+
 def to_paper(page: Any) -> None:
     """Lay a page out for printing as Chromium does before page.pdf."""
     page.emulate_media(media="print")
@@ -579,7 +588,7 @@ def test_buildings_and_labels_are_whole_and_clear(nel_plan, nel_maps, open_page,
         )
     )
     buildings, labels = {}, {}
-    for path in all_pages(nel_maps):
+    for path in pages_for(nel_maps, screen):
         opened = open_page(path, viewport=size)
         page = opened.page
         page.wait_for_timeout(100)
