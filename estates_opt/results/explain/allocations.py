@@ -33,7 +33,10 @@ def _travel_outside_the_model(
     patients = travel_patients(dataset, scenario)
     ptal = scenario.travel.ptal
     missing = travel.isna()
-    for band, rows in table[missing].groupby("band", sort=True):
+    # one measurement for every band PTAL does not weigh, one per band it does
+    by_ptal = table["band"].isin(ptal.bands) & ptal.enabled
+    weighed = table["band"].where(by_ptal, "")
+    for band, rows in table[missing].groupby(weighed[missing], sort=True):
         pairs = rows[["pcn_code", "site_id"]].drop_duplicates()
         known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
         inside = (
@@ -41,9 +44,7 @@ def _travel_outside_the_model(
             if patients is not None
             else dataset.lsoas["pcn_code"].isin(pairs["pcn_code"]).to_numpy()
         )
-        factors = (
-            ptal_factors(dataset, scenario)[inside] if ptal.enabled and band in ptal.bands else None
-        )
+        factors = ptal_factors(dataset, scenario)[inside] if band else None
         if not len(known) or not inside.any():
             continue
         extra = pair_travel(

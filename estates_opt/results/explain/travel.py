@@ -46,23 +46,37 @@ def origin_travel(dataset: Dataset, scenario: Scenario, allocations: pd.DataFram
     site_pos = {s: i for i, s in enumerate(dataset.premises["site_id"])}
     columns = {"before": "baseline_hours_per_week", "after": "hours_per_week"}
     known = allocations[allocations["site_id"].isin(site_pos.keys())]
-    hours = known.groupby(["pcn_code", "site_id"], sort=False)[list(columns.values())].sum()
-    by_pcn = {code: frame for code, frame in hours.groupby(level="pcn_code", sort=False)}
+    # hours per (PCN, site) as arrays, one run of rows per PCN (pandas per PCN was slow)
+    hours = (
+        known.groupby(["pcn_code", "site_id"], sort=True)[list(columns.values())]
+        .sum()
+        .reset_index()
+    )
+    pcn_col = hours["pcn_code"].astype(str).to_numpy(object)
+    site_col = np.array([site_pos[s] for s in hours["site_id"]], dtype=int)
+    values = {when: hours[column].to_numpy(float) for when, column in columns.items()}
+    starts: list[int] = (
+        np.flatnonzero(np.r_[True, pcn_col[1:] != pcn_col[:-1]]).tolist() if len(hours) else []
+    )
+    stops = [*starts[1:], len(hours)][: len(starts)]
+    runs = {pcn_col[a]: (a, b) for a, b in zip(starts, stops, strict=True)}
     parts: dict[str, list[np.ndarray]] = {"lsoa": [], "people": [], "before": [], "after": []}
     for code, members, people in origin_people(dataset.lsoas, travel_patients(dataset, scenario)):
         if not len(members):
             continue
         parts["lsoa"].append(members)
         parts["people"].append(people)
-        frame = by_pcn.get(code, hours.iloc[0:0])
-        for when, column in columns.items():
+        a, b = runs.get(str(code), (0, 0))
+        dist = None
+        for when in columns:
             km = np.full(len(members), np.nan)
-            h = frame[column].to_numpy(float)
+            h = values[when][a:b]
             keep = h > EPS
             if keep.any():
-                sites = [site_pos[s] for s in frame.index.get_level_values("site_id")[keep]]
-                dist = points_km(lsoa_xy[members], site_xy[sites]) * scenario.travel.circuity
-                km = dist @ (h[keep] / h[keep].sum())
+                if dist is None:
+                    dist = points_km(lsoa_xy[members], site_xy[site_col[a:b]])
+                    dist *= scenario.travel.circuity
+                km = dist[:, keep] @ (h[keep] / h[keep].sum())
             parts[when].append(km)
     joined = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     return OriginTravel(
