@@ -399,3 +399,28 @@ def test_solve_reports_type_and_reference_problems_of_a_scenario_in_one_run(tiny
     result = run("validate", path)
     assert result.exit_code == EXIT_BAD_INPUT
     assert "Scenario error: 3 problem(s)" in flat(result.output)
+
+
+def test_a_bug_is_one_line_with_exit_70_and_writes_nothing(tiny_scenario, tmp_path, monkeypatch):
+    # "No traceback, ever": an error of estates-opt itself (here one planted in the explain
+    # stage) is said plainly, with its own exit code, and the run writes nothing.
+    from estates_opt.cli import EXIT_INTERNAL
+    from estates_opt.results import explain
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("Array conditional must be same shape as self")
+
+    monkeypatch.setattr(explain, "allocation_table", broken)
+    monkeypatch.delenv("ESTATES_OPT_TRACEBACK", raising=False)
+    out = tmp_path / "out"
+    result = run("solve", tiny_scenario, "--out", out, "--no-maps")
+    assert result.exit_code == EXIT_INTERNAL, result.output
+    assert isinstance(result.exception, SystemExit)
+    text = flat(result.output)
+    assert "Internal error" in text and "ValueError: Array conditional" in text
+    assert "Traceback" not in result.output and "Nothing of this run was written" in text
+    assert not out.exists()
+    # on request, the traceback
+    monkeypatch.setenv("ESTATES_OPT_TRACEBACK", "1")
+    again = run("solve", tiny_scenario, "--out", out, "--no-maps")
+    assert isinstance(again.exception, ValueError)

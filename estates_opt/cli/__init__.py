@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 solved but not optimal, or no feasible plan;
 2 bad input (dataset, scenario, arguments, or an output path that cannot be
 used); 3 outputs could not be written (disk full, I/O error; nothing was
-written); 130 stopped by Ctrl-C (nothing was written). The only package that sets up
+written); 70 an internal error, a bug (one line, nothing written); 130 stopped by
+Ctrl-C (nothing was written). The only package that sets up
 logging and prints. No traceback for bad input: every tool error becomes a
 clear message and an exit code.
 
@@ -19,6 +20,7 @@ from estates_opt.cli.app import app
 from estates_opt.cli.compare_command import compare
 from estates_opt.cli.exits import (
     EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_NOT_OPTIMAL,
     EXIT_OK,
@@ -32,6 +34,7 @@ from estates_opt.cli.validate_command import validate
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_OPTIMAL",
     "EXIT_OK",

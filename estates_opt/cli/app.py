@@ -56,7 +56,8 @@ Tiles = Annotated[
 EXIT_CODES = (
     "Exit codes: 0 success; 1 solved but not optimal (time limit) or no feasible plan; "
     "2 bad input (dataset, scenario or arguments); 3 outputs could not be written (disk full); "
-    "130 stopped by Ctrl-C. A run that fails or is stopped writes nothing."
+    "70 an internal error (a bug); 130 stopped by Ctrl-C. A run that fails or is stopped "
+    "writes nothing."
 )
 
 app = typer.Typer(

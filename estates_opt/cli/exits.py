@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import typer
@@ -19,6 +20,10 @@ from estates_opt.errors import (
 )
 
 EXIT_OK, EXIT_NOT_OPTIMAL, EXIT_BAD_INPUT, EXIT_WRITE_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: An error of estates-opt itself (a bug), not of its input: sysexits' EX_SOFTWARE.
+EXIT_INTERNAL = 70
+#: Set (to anything but 0) to see an internal error's traceback.
+TRACEBACK_ENV = "ESTATES_OPT_TRACEBACK"
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -67,3 +72,21 @@ def _tool_errors(stopped: str = STOPPED) -> Iterator[None]:
     except KeyboardInterrupt:
         err.print(stopped, markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # a bug: said plainly, its traceback only on request
+        if os.environ.get(TRACEBACK_ENV, "0") not in ("", "0"):
+            raise
+        err.print("[bold red]Internal error[/] (a bug in estates-opt, not in your input):")
+        err.print(
+            f"  - {type(exc).__name__}: {str(exc)[:300]}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        err.print(
+            "  Nothing of this run was written; earlier outputs are unchanged. Please report "
+            f"it with the command you ran; {TRACEBACK_ENV}=1 shows where it happened.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
