@@ -174,8 +174,9 @@ def _access_rows(facts: Table, k: Kpis) -> None:
         met, every = contract["pcns_meeting"], contract["pcns"]
         before, after = contract["hours_by_band_before"], contract["hours_by_band_after"]
         facts.add_row(
-            "EA contract: PCNs meeting evening / Saturday / total",
-            f"{met['evening']}/{every} / {met['saturday']}/{every} / {met['total']}/{every}",
+            "EA contract: PCNs meeting it",
+            f"evening {met['evening']}/{every}, Saturday {met['saturday']}/{every}, "
+            f"total {met['total']}/{every}",
         )
         # against today in whole sessions, as every change of the plan is (a band whose
         # bookings round up looked like a gain: NEL's Saturdays, +77 h, none changed)
