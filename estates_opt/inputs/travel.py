@@ -176,6 +176,7 @@ def pair_travel(
     wanted = wanted.assign(pos=site_pos.get_indexer(wanted["site_id"]))
     wanted = wanted[wanted["pos"] >= 0]
     by_pcn = wanted.groupby("pcn_code")["pos"].agg(list).to_dict()
+    site_ids = premises["site_id"].to_numpy()
     pcn_parts, site_parts, km_parts = [], [], []
     for code, members, weights in _pcn_weights(lsoas, patients):
         positions = by_pcn.get(code)
@@ -183,7 +184,7 @@ def pair_travel(
             continue
         idx = np.sort(np.asarray(positions))
         pcn_parts.append(np.full(idx.size, code, dtype=object))
-        site_parts.append(premises["site_id"].to_numpy()[idx])
+        site_parts.append(site_ids[idx])
         factors = lsoa_factors[members] if lsoa_factors is not None else None
         km_parts.append(_weighted_km(origins[members], weights, targets[idx], circuity, factors))
     if not pcn_parts:

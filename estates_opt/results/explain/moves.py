@@ -115,9 +115,10 @@ def _making_room(legs: pd.DataFrame, names: _Names) -> pd.DataFrame:
     plan swaps them (a PCN's clinic out of its hub so that others fit there, say)."""
     if legs.empty:
         return legs
-    room = legs["service_id"].map(names.rooms)
-    arriving = set(zip(legs["to_site_id"], room, legs["to_band"], strict=True))
-    leaving = zip(legs["from_site_id"], room, legs["from_band"], strict=True)
+    # lists, not Series: iterating Arrow-backed text cell by cell was most of this step
+    room = legs["service_id"].map(names.rooms).tolist()
+    arriving = set(zip(legs["to_site_id"].tolist(), room, legs["to_band"].tolist(), strict=True))
+    leaving = zip(legs["from_site_id"].tolist(), room, legs["from_band"].tolist(), strict=True)
     swapped = np.fromiter((slot in arriving for slot in leaving), bool, len(legs))
     blank = (legs["why"] == "").to_numpy() & swapped
     legs.loc[blank, "why"] = (
