@@ -345,3 +345,14 @@ def test_cutting_is_only_for_long_text():
     )
     assert "(cut: " not in bodies[0] and "(cut: " not in bodies[1]
     assert bodies[2].count("y") < EXCEL_MAX_TEXT and "(cut: " in bodies[2]
+
+
+def test_the_python_api_refuses_an_empty_output_folder(tiny_plan, tmp_path, monkeypatch):
+    # Path("") is the current folder: write_plan(plan, "") wrote the plan there
+    from estates_opt.outputs.plan_folder import write_plan
+
+    monkeypatch.chdir(tmp_path)
+    for out, maps in (("", None), ("  ", None), (tmp_path / "p", "")):
+        with pytest.raises(ValueError, match="is empty"):
+            write_plan(tiny_plan, out, maps_dir=maps, workbook=False)
+    assert list(tmp_path.iterdir()) == []

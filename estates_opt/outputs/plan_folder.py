@@ -70,6 +70,10 @@ def write_plan(
     a failure anywhere (a full disk, a file where the maps folder should be,
     Ctrl-C) leaves the earlier plan and maps exactly as they were.
     """
+    for name, given in (("out_dir", out_dir), ("maps_dir", maps_dir)):
+        if given is not None and not str(given).strip():
+            # Path("") is the current folder: an unset variable would write the plan there
+            raise ValueError(f"{name} is empty: give a folder name, or '.' for the current one")
     out_dir = Path(out_dir)
     maps_dir = Path(maps_dir) if maps_dir is not None else None
     check_output_folders(plan.dataset.source, out_dir, maps_dir)
