@@ -94,6 +94,7 @@ def _within_specialty_limits(
     least (no plan within the limits moves less), so the plan's ratio to it stays honest.
     """
     cols, limit = lp.columns, scenario.relocation.max_sites_per_specialty_per_borough
+    assert limit is not None  # the caller checked the model has the limit's rows
     family = cols["family"].to_numpy()
     sites = np.flatnonzero(family == "specialty_site")
     x = (family == "x") & (cols["category"] == "outpatient_outreach").to_numpy()
