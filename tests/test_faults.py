@@ -30,6 +30,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from fixtures.pins import PIN, pin_ids
 from typer.testing import CliRunner
 
 import estates_opt.outputs.files as io_module
@@ -324,24 +325,8 @@ def test_cbc_missing_names_the_fix(tiny_dir, tmp_path, monkeypatch):
     assert not out.exists()
 
 
-PIN = (
-    '[[pinned]]\npcn_code = "{pcn}"\nservice_id = "{service}"\nsite_id = "{site}"\n'
-    'band = "weekday"\nhours_per_week = {hours}\n'
-)
-
-
-def _pin_ids(data) -> dict[str, str]:
-    community = data.premises.loc[data.premises["kind"] == "community", "site_id"].iloc[0]
-    services = data.services
-    clinic = services.loc[
-        (services["category"] == "pcn_clinic") & (services["room_type"] == "consulting"),
-        "service_id",
-    ].iloc[0]
-    return {"pcn": data.pcns["pcn_code"].iloc[0], "service": clinic, "site": community}
-
-
 def test_a_pin_larger_than_the_room_is_diagnosed_before_solving(tiny_dir, tiny_data, tmp_path):
-    body = PIN.format(hours=5000, **_pin_ids(tiny_data))
+    body = PIN.format(hours=5000, **pin_ids(tiny_data))
     scenario = write_scenario(tmp_path / "s.toml", tiny_dir, body)
     out = tmp_path / "out"
     result = run_cli(["solve", str(scenario), "--out", str(out), "--no-maps"])
@@ -356,7 +341,7 @@ def test_the_solvers_own_infeasible_is_exit_1_with_a_diagnosis(
 ):
     """Without the arithmetic check, HiGHS itself finds the pin infeasible: still no traceback."""
     monkeypatch.setattr(plan_module, "pin_problems", lambda lp, scenario: [])
-    body = PIN.format(hours=5000, **_pin_ids(tiny_data))
+    body = PIN.format(hours=5000, **pin_ids(tiny_data))
     scenario = write_scenario(tmp_path / "s.toml", tiny_dir, body)
     out = tmp_path / "out"
     result = run_cli(["solve", str(scenario), "--out", str(out), "--no-maps"])

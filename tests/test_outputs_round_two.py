@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fixtures.pins import PIN, pin_ids
 from typer.testing import CliRunner
 
 import estates_opt.outputs.files as files_module
@@ -248,17 +249,7 @@ def test_validate_refuses_the_highs_options_solve_refuses(option, tiny_dir, tmp_
 
 
 def test_validate_refuses_a_pin_solve_refuses(tiny_dir, tiny_dataset, tmp_path):
-    data = tiny_dataset
-    community = data.premises.loc[data.premises["kind"] == "community", "site_id"].iloc[0]
-    services = data.services
-    clinic = services.loc[
-        (services["category"] == "pcn_clinic") & (services["room_type"] == "consulting"),
-        "service_id",
-    ].iloc[0]
-    body = (
-        f'[[pinned]]\npcn_code = "{data.pcns["pcn_code"].iloc[0]}"\nservice_id = "{clinic}"\n'
-        f'site_id = "{community}"\nband = "weekday"\nhours_per_week = 5000\n'
-    )
+    body = PIN.format(hours=5000, **pin_ids(tiny_dataset))
     scenario = write_scenario(tmp_path / "s.toml", tiny_dir, body)
     result = run_cli(["validate", scenario])
     assert result.exit_code == 2, result.output
