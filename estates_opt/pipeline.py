@@ -148,7 +148,9 @@ def explain_and_verify(
         pcn_summary = explain.pcn_summary_table(
             dataset, scenario, allocations, unmet, lp.targets, lines
         )
-        imd = explain.travel_by_imd(dataset, scenario, allocations)
+        origins = explain.origin_travel(dataset, scenario, allocations)  # once, for both
+        imd = explain.travel_by_imd(dataset, scenario, allocations, origins)
+        ptal = explain.travel_by_ptal(dataset, scenario, allocations, origins)
         kpis = explain.kpi_dict(
             dataset,
             scenario,
@@ -161,6 +163,7 @@ def explain_and_verify(
             opened,
             timings,
             lines,
+            ptal,
         )
         checked = time.perf_counter()
         violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
