@@ -3,14 +3,20 @@ output that reports it agrees: kpis.json, the strategy gap and the comparison ta
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from fixtures import handmade
 
 from estates_opt.inputs.dataset import kind_utilisation
+from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.build import build_model
+from estates_opt.model.solve import solve_direct
 from estates_opt.outputs.comparison import kpi_rows
 from estates_opt.pipeline import solve
+from estates_opt.results.explain.utilisation import hostable_rooms, strategy_gap
 
 ROOMS = pd.DataFrame(
     {
@@ -56,3 +62,76 @@ def test_kpis_strategy_gap_and_comparison_report_the_same_utilisation(plan):
                 assert rows[f"utilisation_{when}.{kind}.{band}"][1] == pytest.approx(
                     share, rel=1e-12
                 )
+
+
+def _community_rooms() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "site_id": ["A", "B", "B"],
+            "room_type": ["consulting", "consulting", "group"],
+            "band": ["weekday", "weekday", "weekday"],
+            "kind": ["community"] * 3,
+            "capacity_hours": [100.0, 50.0, 50.0],
+            "fixed_hours": [20.0, 10.0, 48.0],
+            "after_hours": [60.0, 10.0, 48.0],
+            "cap": [0.9] * 3,
+        }
+    )
+
+
+def test_the_strategy_gap_says_how_far_any_plan_could_fill_the_community():
+    rooms = _community_rooms()
+    hostable = pd.MultiIndex.from_tuples(
+        [("A", "consulting", "weekday"), ("B", "group", "weekday")],
+        names=["site_id", "room_type", "band"],
+    )
+    types = pd.Series({"A": "health_centre", "B": "team_base"})
+    gap = strategy_gap(rooms, hostable, types)
+    weekday = gap["community_utilisation"]["weekday"]
+    # A to its cap (90 h), B's consulting room keeps its fixed 10 h, B's group room is
+    # already above its cap (48 h > 45 h) with fixed work, which stays
+    assert weekday["reachable"] == pytest.approx((90 + 10 + 48) / 200)
+    assert weekday["after"] == pytest.approx(118 / 200)
+    # headroom below the cap where nothing may go: B's consulting room, 45 - 10 h
+    assert gap["community_unusable_room_hours"] == {"weekday": {"team_base": pytest.approx(35.0)}}
+
+
+def test_without_the_model_the_gap_has_no_reachable_figure():
+    gap = strategy_gap(_community_rooms())
+    assert "reachable" not in gap["community_utilisation"]["weekday"]
+    assert "community_unusable_room_hours" not in gap
+
+
+def test_no_plan_fills_the_community_beyond_what_the_gap_calls_reachable(plan):
+    """The LP that puts as many hours as it can into community rooms (demand, caps and
+    travel limits held) stays within the reachable figure the plan reports."""
+    data, scenario = handmade.dataset(), handmade.scenario()
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    kinds = data.premises.set_index("site_id")["kind"]
+    cols = lp.columns
+    community = (
+        (cols["family"] == "x").to_numpy()
+        & (cols["site_id"].map(kinds) == "community").to_numpy()
+        & (cols["band"] == "weekday").to_numpy()
+    )
+    hours = cols["hours_per_unit"].to_numpy(float)
+    most = replace(
+        lp,
+        objective=-np.where(community, hours, 0.0),
+        integer=np.zeros_like(lp.integer),
+        start=None,
+    )
+    result = solve_direct(most, scenario.solver)
+    assert result.status.has_plan
+    rooms = plan.utilisation[
+        (plan.utilisation["kind"] == "community") & (plan.utilisation["band"] == "weekday")
+    ]
+    filled = (rooms["fixed_hours"].sum() + hours[community] @ result.values[community]) / rooms[
+        "capacity_hours"
+    ].sum()
+    weekday = plan.kpis["strategy_gap"]["community_utilisation"]["weekday"]
+    assert weekday["after"] <= weekday["reachable"] + 1e-12
+    assert 0 < filled <= weekday["reachable"] + 1e-9
+    assert strategy_gap(plan.utilisation, hostable_rooms(lp))["community_utilisation"]["weekday"][
+        "reachable"
+    ] == pytest.approx(weekday["reachable"])

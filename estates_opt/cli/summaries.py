@@ -189,9 +189,21 @@ def _access_rows(facts: Table, k: Kpis) -> None:
         )
     gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
     if gap:
+        reach = f"; any plan at most {gap['reachable']:.1%}" if "reachable" in gap else ""
         facts.add_row(
             "community utilisation vs strategy's 100% (weekday)",
-            f"{gap['after']:.1%} ({gap['gap']:.1%} short)",
+            f"{gap['after']:.1%} ({gap['gap']:.1%} short{reach})",
+        )
+    unusable = k.get("strategy_gap", {}).get("community_unusable_room_hours", {}).get("weekday")
+    if unusable:
+        facts.add_row(
+            "community room-hours/week below the cap no movable service may use (weekday)",
+            f"{sum(unusable.values()):,.0f} ("
+            + ", ".join(
+                f"{kind.replace('_', ' ')} {hours:,.0f}"
+                for kind, hours in sorted(unusable.items(), key=lambda item: -item[1])
+            )
+            + ")",
         )
     free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
     if free:

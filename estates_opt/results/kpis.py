@@ -50,6 +50,8 @@ class CommunityGap(TypedDict):
     target: float
     after: float
     gap: float
+    #: the most any plan of this model could reach: every room it can use filled to its cap
+    reachable: NotRequired[float]
 
 
 class StrategyGap(TypedDict):
@@ -57,6 +59,9 @@ class StrategyGap(TypedDict):
 
     community_utilisation: dict[str, CommunityGap]
     free_room_hours_after: dict[str, dict[str, float]]
+    #: headroom below the cap in community rooms no movable service may use, by band and
+    #: building type
+    community_unusable_room_hours: NotRequired[dict[str, dict[str, float]]]
 
 
 class RelocationKpis(TypedDict):
@@ -245,9 +250,11 @@ KPI_FIELDS: dict[str, KpiField] = {
     ),
     "strategy_gap": KpiField(
         "record",
-        "community utilisation after against the target of 1.0 and the gap (fraction), "
-        "free room-hours after, up to full capacity (not the caps), by kind and band "
-        "(hours/week)",
+        "community utilisation after against the target of 1.0, the gap and the most any "
+        "plan could reach, every room the model can use filled to its cap (fraction); "
+        "free room-hours after, up to full capacity (not the caps), by kind and band; "
+        "headroom below the cap in community rooms no movable service may use, by band and "
+        "building type (hours/week)",
     ),
     "model": KpiField(
         "record",

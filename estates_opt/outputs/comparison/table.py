@@ -125,6 +125,8 @@ def _contract_rows(k: Any) -> dict[str, tuple[str, Value]]:
     community = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
     if community:
         rows["community_utilisation_gap_to_100pct.weekday"] = ("fraction", community["gap"])
+        if "reachable" in community:
+            rows["community_utilisation_reachable.weekday"] = ("fraction", community["reachable"])
     return rows
 
 

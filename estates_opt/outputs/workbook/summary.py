@@ -103,6 +103,19 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
                     PERCENT,
                 )
             )
+        if frame and "reachable" in frame:
+            rows.append(
+                (
+                    f"Community utilisation any plan could reach, {label}",
+                    frame["reachable"],
+                    PERCENT,
+                )
+            )
+    for band, kinds in sorted(gap.get("community_unusable_room_hours", {}).items()):
+        for kind, hours in sorted(kinds.items()):
+            rows.append(
+                (f"Community headroom no movable service may use: {kind}, {band}", hours, HOURS)
+            )
     for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
         for band, hours in sorted(bands.items()):
             rows.append((f"Free room-hours left: {kind}, {band}", hours, HOURS))

@@ -19,6 +19,7 @@ from estates_opt.results.explain.enhanced_access import enhanced_access_kpis
 from estates_opt.results.explain.moves import moves_table
 from estates_opt.results.explain.travel import travel_by_ptal
 from estates_opt.results.explain.utilisation import (
+    hostable_rooms,
     open_today,
     strategy_gap,
     utilisation_by_kind,
@@ -156,11 +157,23 @@ def kpi_dict(
         **_demand(unmet, categories),
         **_enhanced_access_met(unmet, categories),
         "enhanced_access_contract": enhanced_access_kpis(dataset, allocations, lp),
-        "strategy_gap": strategy_gap(utilisation),
+        "strategy_gap": strategy_gap(
+            utilisation,
+            hostable_rooms(lp),
+            _building_types(dataset),
+        ),
         "model": _model_size(lp),
         "seconds": timings,
         "diagnostics": list(lp.diagnostics),
     }
+
+
+def _building_types(dataset: Dataset) -> pd.Series:
+    """Site id -> building type ("unknown" where the premises do not say)."""
+    premises = dataset.premises.set_index("site_id")
+    if "building_type" not in premises:
+        return pd.Series("unknown", index=premises.index)
+    return premises["building_type"].fillna("unknown")
 
 
 def _finite(x: float | None) -> float | None:

@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset, baseline_room_use, kind_utilisation, opening_rooms
+from estates_opt.model.program import LinearProgram
 from estates_opt.results.kpis import CommunityGap, StrategyGap, UtilisationByBand
 from estates_opt.scenario import Scenario
 from estates_opt.schema import SITE_KINDS
+
+ROOM = ("site_id", "room_type", "band")
 
 
 def utilisation_table(
@@ -77,13 +80,31 @@ def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationBy
     return {"weekday": shares["weekday"], "all_bands": shares["all_bands"]}
 
 
-def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
+def hostable_rooms(lp: LinearProgram) -> pd.MultiIndex:
+    """The (site, room type, band) rooms the model can place movable work in: those with
+    at least one allocation column (a service fit for the building, its room type and band,
+    within some PCN's travel limit)."""
+    x = lp.columns[(lp.columns["family"] == "x").to_numpy()]
+    return pd.MultiIndex.from_frame(x[list(ROOM)].drop_duplicates())
+
+
+def strategy_gap(
+    utilisation: pd.DataFrame,
+    hostable: pd.MultiIndex | None = None,
+    building_types: pd.Series | None = None,
+) -> StrategyGap:
     """How far the plan is from the strategy's targets (DOMAIN.md).
 
     The NEL strategy aims at 100% community asset utilisation; the gap is
     measured in the weekday band and over all bands, with the free room-hours
-    left (capacity minus hours used) by site kind and band.
+    left (capacity minus hours used) by site kind and band. Given the ``hostable``
+    rooms (:func:`hostable_rooms`), each figure also says how far any plan could go:
+    ``reachable`` fills every community room the model can place work in to its cap,
+    and the headroom below the cap in the rest is reported by building type
+    (``building_types``, site id -> type): space no movable service may use.
     """
+    community = utilisation[utilisation["kind"] == "community"]
+    reach = _community_reach(community, hostable)
     gap: dict[str, CommunityGap] = {}
     for label, share in _kind_shares(utilisation, "after_hours").items():
         after = share.get("community", np.nan)
@@ -93,6 +114,11 @@ def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
             if np.isnan(after)
             else {"target": 1.0, "after": float(after), "gap": 1.0 - float(after)}
         )
+        if reach is not None and not np.isnan(after):
+            rooms = reach if label == "all_bands" else reach[reach["band"] == label]
+            gap[label]["reachable"] = float(
+                rooms["most_hours"].sum() / rooms["capacity_hours"].sum()
+            )
     free = (
         utilisation.assign(
             free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
@@ -103,4 +129,36 @@ def strategy_gap(utilisation: pd.DataFrame) -> StrategyGap:
     by_kind: dict[str, dict[str, float]] = {}
     for (kind, band), hours in free.items():
         by_kind.setdefault(str(kind), {})[str(band)] = float(hours)
-    return {"community_utilisation": gap, "free_room_hours_after": by_kind}
+    result: StrategyGap = {"community_utilisation": gap, "free_room_hours_after": by_kind}
+    if reach is not None and building_types is not None:
+        stranded = reach[~reach["hostable"] & (reach["headroom"] > 0)]
+        by_type = stranded.assign(
+            building_type=stranded["site_id"].map(building_types).fillna("unknown")
+        )
+        unusable: dict[str, dict[str, float]] = {}
+        for (band, kind), hours in (
+            by_type.groupby(["band", "building_type"])["headroom"].sum().items()
+        ):
+            unusable.setdefault(str(band), {})[str(kind)] = float(hours)
+        result["community_unusable_room_hours"] = unusable
+    return result
+
+
+def _community_reach(
+    community: pd.DataFrame, hostable: pd.MultiIndex | None
+) -> pd.DataFrame | None:
+    """Per community room: whether the model can place work in it, its headroom below the
+    cap, and the most hours it could hold (its cap where hostable, else its fixed use)."""
+    if hostable is None or community.empty:
+        return None
+    key = pd.MultiIndex.from_frame(community[list(ROOM)])
+    limit = community["cap"] * community["capacity_hours"]
+    headroom = (limit - community["fixed_hours"]).clip(lower=0.0)
+    can = key.isin(hostable)
+    return community.assign(
+        hostable=can,
+        headroom=headroom,
+        most_hours=np.where(
+            can, np.maximum(community["fixed_hours"], limit), community["fixed_hours"]
+        ),
+    )
