@@ -204,6 +204,14 @@ def test_kpi_utilisation_missing(plan, parts):
     only(check(plan, parts), "KPI weekday utilisation after for gp_practice: reported None")
 
 
+@pytest.mark.parametrize("reachable", [0.0, 1.5])
+def test_kpi_community_reachable_outside_plan_and_full_rooms(plan, parts, reachable):
+    weekday = parts["kpis"]["strategy_gap"]["community_utilisation"]["weekday"]
+    assert weekday["after"] <= weekday["reachable"] <= 1.0
+    weekday["reachable"] = reachable
+    only(check(plan, parts), "KPI community utilisation reachable (weekday)")
+
+
 def test_kpi_unmet_tampered(plan, parts):
     parts["kpis"]["unmet_hours_total"] = 3.0
     only(check(plan, parts), "KPI unmet_hours_total 3.0 but unmet table sums to 0.000")

@@ -288,6 +288,31 @@ def _check_utilisation(
                     f"KPI weekday utilisation after for {kind}: reported {theirs}, "
                     f"recomputed {mine:.5f}"
                 )
+        v += _check_reachable(u2, kpis)
+    return v
+
+
+def _check_reachable(utilisation: pd.DataFrame, kpis: Kpis) -> list[str]:
+    """The community utilisation called reachable lies between the plan's own and every
+    community room filled to its cap (or holding its fixed work, where that is more)."""
+    v: list[str] = []
+    reported = kpis.get("strategy_gap", {}).get("community_utilisation", {})
+    community = utilisation[utilisation["kind"] == "community"]
+    for label, figures in reported.items():
+        if "reachable" not in figures:
+            continue
+        rooms = community if label == "all_bands" else community[community["band"] == label]
+        capacity = rooms["capacity_hours"].sum()
+        if capacity <= 0:
+            continue
+        full = np.maximum(rooms["fixed_hours"], rooms["cap"] * rooms["capacity_hours"]).sum()
+        after = rooms["after_hours"].sum() / capacity
+        if not after - 1e-6 <= figures["reachable"] <= full / capacity + 1e-6:
+            v.append(
+                f"KPI community utilisation reachable ({label}): {figures['reachable']:.5f} "
+                f"is not between the plan's {after:.5f} and every room at its cap "
+                f"{full / capacity:.5f}"
+            )
     return v
 
 
