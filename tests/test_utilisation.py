@@ -81,19 +81,25 @@ def _community_rooms() -> pd.DataFrame:
 
 def test_the_strategy_gap_says_how_far_any_plan_could_fill_the_community():
     rooms = _community_rooms()
-    hostable = pd.MultiIndex.from_tuples(
-        [("A", "consulting", "weekday"), ("B", "group", "weekday")],
-        names=["site_id", "room_type", "band"],
+    # the model can place 68 h in A (whole sessions below its 70 h of headroom) and
+    # nothing in B's group room, already above its cap (48 h > 45 h) with fixed work
+    hostable = pd.Series(
+        [68.0, 0.0],
+        index=pd.MultiIndex.from_tuples(
+            [("A", "consulting", "weekday"), ("B", "group", "weekday")],
+            names=["site_id", "room_type", "band"],
+        ),
     )
     types = pd.Series({"A": "health_centre", "B": "team_base"})
-    gap = strategy_gap(rooms, hostable, types)
+    gap = strategy_gap(rooms, hostable, types, aim=0.8)
     weekday = gap["community_utilisation"]["weekday"]
-    # A to its cap (90 h), B's consulting room keeps its fixed 10 h, B's group room is
-    # already above its cap (48 h > 45 h) with fixed work, which stays
-    assert weekday["reachable"] == pytest.approx((90 + 10 + 48) / 200)
+    # B's consulting room, which no service may use, keeps its fixed 10 h
+    assert weekday["reachable"] == pytest.approx((20 + 68 + 10 + 48) / 200)
     assert weekday["after"] == pytest.approx(118 / 200)
     # headroom below the cap where nothing may go: B's consulting room, 45 - 10 h
     assert gap["community_unusable_room_hours"] == {"weekday": {"team_base": pytest.approx(35.0)}}
+    # the aim: 80% of 200 h is 160 h; the rooms hold 118 h after the plan
+    assert gap["community_aim"] == {"utilisation": 0.8, "shortfall_hours": pytest.approx(42.0)}
 
 
 def test_without_the_model_the_gap_has_no_reachable_figure():
@@ -103,8 +109,8 @@ def test_without_the_model_the_gap_has_no_reachable_figure():
 
 
 def test_no_plan_fills_the_community_beyond_what_the_gap_calls_reachable(plan):
-    """The LP that puts as many hours as it can into community rooms (demand, caps and
-    travel limits held) stays within the reachable figure the plan reports."""
+    """The model that puts as many hours as it can into community rooms (whole sessions,
+    demand, caps and travel limits held) stays within the reachable figure the plan reports."""
     data, scenario = handmade.dataset(), handmade.scenario()
     lp = build_model(data, scenario, measure_travel(data, scenario))
     kinds = data.premises.set_index("site_id")["kind"]
@@ -115,12 +121,7 @@ def test_no_plan_fills_the_community_beyond_what_the_gap_calls_reachable(plan):
         & (cols["band"] == "weekday").to_numpy()
     )
     hours = cols["hours_per_unit"].to_numpy(float)
-    most = replace(
-        lp,
-        objective=-np.where(community, hours, 0.0),
-        integer=np.zeros_like(lp.integer),
-        start=None,
-    )
+    most = replace(lp, objective=-np.where(community, hours, 0.0), start=None)
     result = solve_direct(most, scenario.solver)
     assert result.status.has_plan
     rooms = plan.utilisation[

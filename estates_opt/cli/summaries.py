@@ -194,6 +194,14 @@ def _access_rows(facts: Table, k: Kpis) -> None:
             "community utilisation vs strategy's 100% (weekday)",
             f"{gap['after']:.1%} ({gap['gap']:.1%} short{reach})",
         )
+    aim = k.get("strategy_gap", {}).get("community_aim")
+    if aim:
+        short = aim["shortfall_hours"]
+        facts.add_row(
+            "scenario's community aim (weekday)",
+            f"{aim['utilisation']:.0%}: "
+            + ("reached" if short < 0.05 else f"{short:,.0f} room-hours/week short"),
+        )
     unusable = k.get("strategy_gap", {}).get("community_unusable_room_hours", {}).get("weekday")
     if unusable:
         facts.add_row(

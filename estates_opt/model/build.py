@@ -80,6 +80,9 @@ the PCN's own hub and the nearest ``relocation.candidate_sites`` sites with a fr
     :math:`y_{kps}` per building it uses today (``site_use``: its sessions there only with
     :math:`y`), and :math:`\sum_s y_{kps} + \sum_{s\ \text{new},b} z_{kpsb} \le L_{kp}`, for
     clinics with more candidate buildings than :math:`L_{kp}`.
+(14) ``community_aim`` (optional, ``[strategy]``): fixed work plus the hours in community
+    rooms open today, weekday band, plus a shortfall at ``shortfall_gbp_per_hour`` (objective
+    term ``unmet``), reach ``community_weekday_utilisation`` times their capacity.
 
 Symbols and where they come from
 --------------------------------
@@ -154,6 +157,7 @@ from estates_opt.model.columns import (
 from estates_opt.model.constraints import (
     Rows,
     capacity_rows,
+    community_aim_row,
     demand_rows,
     enhanced_access_rows,
     move_budget_row,
@@ -212,6 +216,7 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
     move_budget_row(rows, cols, scenario)
     enhanced_access_rows(rows, cols, cand, targets)
     relocation_rows(rows, cols, cand, extra, scenario)
+    community_aim_row(rows, cols, cand, slots, scenario)
 
     row_frame = pd.concat(rows.frames, ignore_index=True)
     row_frame["row_name"] = [f"{f}_{i}" for i, f in enumerate(row_frame["family"])]

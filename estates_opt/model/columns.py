@@ -169,6 +169,11 @@ def assemble_columns(
         "move_excess": extra["move_excess"].assign(family="move_excess", hours_per_unit=1.0),
         "hub_shortfall": extra["hub"].assign(family="hub_shortfall", hours_per_unit=0.0),
         "site_use": extra["site_use"].assign(family="site_use", hours_per_unit=0.0),
+        "community_shortfall": pd.DataFrame(
+            {"family": ["community_shortfall"], "hours_per_unit": [1.0]}
+            if scenario.strategy.community_weekday_utilisation is not None
+            else {"family": [], "hours_per_unit": []}
+        ),
     }
     sizes = {f: len(frame) for f, frame in frames.items()}
     n = sum(sizes.values())
@@ -195,6 +200,7 @@ def assemble_columns(
                 "unmet": weights.unmet_gbp_per_hour * unmet_cols["hours_per_unit"].to_numpy(float),
                 "ea_shortfall": scenario.contract.shortfall_gbp_per_hour,
                 "hub_shortfall": HUB_SHORTFALL_GBP_PER_SESSION,
+                "community_shortfall": scenario.strategy.shortfall_gbp_per_hour,
             }
         ),
         "opening": stack({"open": open_cost}),

@@ -152,3 +152,36 @@ def enhanced_access_rows(
             (np.arange(len(targets)), short, np.ones(len(targets))),
         ],
     )
+
+
+def community_aim_row(
+    rows: Rows, cols: Columns, cand: pd.DataFrame, slots: pd.DataFrame, scenario: Scenario
+) -> None:
+    """(14) ``community_aim``: the community estate's weekday use reaches the strategy's aim.
+
+    Fixed work plus the hours placed in community rooms open today, in the weekday band,
+    plus the shortfall column, is at least ``aim`` times their capacity
+    (``strategy.community_weekday_utilisation``; one row, none without an aim).
+    """
+    aim = scenario.strategy.community_weekday_utilisation
+    if aim is None:
+        return
+    rooms = slots[
+        (slots["kind"] == "community") & (slots["band"] == "weekday") & (slots["state"] == "open")
+    ]
+    need = aim * rooms["capacity_hours"].sum() - rooms["fixed_hours"].sum()
+    inside = np.flatnonzero(
+        (cand["kind"] == "community").to_numpy()
+        & (cand["band"] == "weekday").to_numpy()
+        & (cand["state"] == "open").to_numpy()
+    )
+    short = np.flatnonzero((cols.frame["family"] == "community_shortfall").to_numpy())
+    rows.add(
+        pd.DataFrame({"family": ["community_aim"]}),
+        np.array([need]),
+        np.array([INF]),
+        [
+            (np.zeros(inside.size), inside, cols.hours_per_unit[inside]),
+            (np.zeros(short.size), short, np.ones(short.size)),
+        ],
+    )

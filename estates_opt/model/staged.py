@@ -10,6 +10,8 @@ plan meeting all demand adds no less.
 Stage 2 solves the full MIP (travel, cost, relocations) with hours moved held within
 ``relocation.tolerance`` of the least (row ``move_tolerance``; going beyond it is
 possible only at ``excess_gbp_per_hour``, so the model is never made infeasible).
+With a community aim (``[strategy]``), stage 1 reaches it as far as it can, counted
+with unmet demand, and stage 2 keeps that (:func:`holding_the_aim`).
 Both stages run on HiGHS or CBC alike: stage 2 is an ordinary MIP with one more row.
 """
 
@@ -282,6 +284,23 @@ def within_tolerance(lp: LinearProgram, least: float, tolerance: float) -> Linea
     return replace(lp, row_upper=upper, least_movement_hours=least)
 
 
+def holding_the_aim(lp: LinearProgram, first: SolveResult) -> LinearProgram:
+    """Stage 2's model with the community aim's shortfall held to stage 1's.
+
+    Stage 1 reaches the aim (``strategy.community_weekday_utilisation``) as far as any
+    plan of least movement can; priced per room-hour in stage 2, the aim would give way
+    to a relocation's fixed cost (a 4 h session into a community room saves 4 x 200, a
+    relocation costs 4,000), so stage 2 keeps what stage 1 reached instead, as it keeps
+    its movement. Stage 1's plan stays a feasible start.
+    """
+    short = np.flatnonzero((lp.columns["family"] == "community_shortfall").to_numpy())
+    if short.size == 0:
+        return lp
+    upper = lp.col_upper.copy()
+    upper[short] = np.maximum(first.values[short], 0.0) + 1e-6
+    return replace(lp, col_upper=upper)
+
+
 def _stopped_early(result: SolveResult) -> bool:
     """Stopped at a limit the user set (not the time limit, not this module's node limits)."""
     limit = result.limit
@@ -336,7 +355,7 @@ def _solve_staged(
     least, first = least_movement(lp, scenario, worker)
     if not first.status.has_plan:
         return lp, first
-    staged = within_tolerance(lp, least, scenario.relocation.tolerance)
+    staged = holding_the_aim(within_tolerance(lp, least, scenario.relocation.tolerance), first)
     staged = replace(
         staged,
         least_movement_hours=proven_least_movement(lp, first, least),

@@ -54,6 +54,13 @@ class CommunityGap(TypedDict):
     reachable: NotRequired[float]
 
 
+class CommunityAim(TypedDict):
+    """The scenario's aim for the community estate's weekday use, and how far short the plan is."""
+
+    utilisation: float
+    shortfall_hours: float
+
+
 class StrategyGap(TypedDict):
     """How far the plan is from the strategy's targets."""
 
@@ -62,6 +69,8 @@ class StrategyGap(TypedDict):
     #: headroom below the cap in community rooms no movable service may use, by band and
     #: building type
     community_unusable_room_hours: NotRequired[dict[str, dict[str, float]]]
+    #: present when the scenario sets ``strategy.community_weekday_utilisation``
+    community_aim: NotRequired[CommunityAim]
 
 
 class RelocationKpis(TypedDict):
@@ -254,7 +263,8 @@ KPI_FIELDS: dict[str, KpiField] = {
         "plan could reach, every room the model can use filled to its cap (fraction); "
         "free room-hours after, up to full capacity (not the caps), by kind and band; "
         "headroom below the cap in community rooms no movable service may use, by band and "
-        "building type (hours/week)",
+        "building type (hours/week); with `[strategy]`, the aim (fraction) and the weekday "
+        "room-hours the community falls short of it (hours/week)",
     ),
     "model": KpiField(
         "record",

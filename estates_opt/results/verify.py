@@ -62,6 +62,7 @@ def verify_plan(
     v += _check_capacity(dataset, scenario, alloc, openable, opened)
     v += _check_utilisation(dataset, alloc, utilisation, kpis)
     v += _check_unmet_kpi(unmet, kpis)
+    v += _check_community_aim(dataset, scenario, utilisation, kpis)
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
     v += check_hours_moved(dataset, scenario, allocations, kpis)
@@ -290,6 +291,27 @@ def _check_utilisation(
                 )
         v += _check_reachable(u2, kpis)
     return v
+
+
+def _check_community_aim(
+    dataset: Dataset, scenario: Scenario, utilisation: pd.DataFrame, kpis: Kpis
+) -> list[str]:
+    """The room-hours reported short of the scenario's community aim, recomputed."""
+    aim = scenario.strategy.community_weekday_utilisation
+    if aim is None:
+        return []
+    reported = kpis.get("strategy_gap", {}).get("community_aim")
+    if reported is None:
+        return [f"KPI community aim missing: the scenario aims at {aim:g} weekday use"]
+    kinds = utilisation["site_id"].map(dataset.premises.set_index("site_id")["kind"])
+    rooms = utilisation[(kinds == "community").to_numpy() & (utilisation["band"] == "weekday")]
+    short = max(0.0, aim * rooms["capacity_hours"].sum() - rooms["after_hours"].sum())
+    if abs(short - reported["shortfall_hours"]) > 1e-3:
+        return [
+            f"KPI community aim shortfall: reported {reported['shortfall_hours']:.3f} "
+            f"room-hours, recomputed {short:.3f}"
+        ]
+    return []
 
 
 def _check_reachable(utilisation: pd.DataFrame, kpis: Kpis) -> list[str]:

@@ -24,7 +24,7 @@ from estates_opt.scenario.buildings import Buildings
 from estates_opt.scenario.buildings import CapacityChange as CapacityChange
 from estates_opt.scenario.buildings import NewSite as NewSite
 from estates_opt.scenario.buildings import OpeningChange as OpeningChange
-from estates_opt.scenario.demand import Caps, Growth, Weights
+from estates_opt.scenario.demand import Caps, Growth, Strategy, Weights
 from estates_opt.scenario.keys import _model_of as _model_of
 from estates_opt.scenario.keys import unknown_keys
 from estates_opt.scenario.loading import load_scenario
@@ -60,6 +60,7 @@ __all__ = [
     "Options",
     "Scenario",
     "Solver",
+    "Strategy",
     "Travel",
     "Weights",
     "load_scenario",

@@ -81,3 +81,22 @@ class Caps(Strict):
     def for_kind(self, kind: str) -> float:
         """The cap of one site kind."""
         return float(getattr(self, kind))
+
+
+class Strategy(Strict):
+    """An aim for the community estate's use (the NEL strategy's target is full use)."""
+
+    community_weekday_utilisation: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="aim: community rooms open today used at least this share of their "
+        "weekday capacity (fixed work included); the plan moves work in to reach it, "
+        "penalised where it cannot; none: no aim",
+    )
+    shortfall_gbp_per_hour: float = Field(
+        200.0,
+        ge=0,
+        le=MAX_GBP,
+        description="penalty per room-hour/week the community falls short of the aim",
+    )

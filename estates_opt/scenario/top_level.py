@@ -7,11 +7,11 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from estates_opt.scenario.base import Strict
 from estates_opt.scenario.buildings import Buildings
-from estates_opt.scenario.demand import Caps, Growth, Weights
+from estates_opt.scenario.demand import Caps, Growth, Strategy, Weights
 from estates_opt.scenario.relocation import Contract, Options, Pin, Relocation
 from estates_opt.scenario.services import Movable, Suitability
 from estates_opt.scenario.solver import Solver
@@ -30,6 +30,7 @@ class Scenario(Strict):
     growth: Growth = Growth()
     buildings: Buildings = Buildings()
     caps: Caps = Caps()
+    strategy: Strategy = Strategy()
     weights: Weights = Weights()
     travel: Travel = Travel()
     options: Options = Options()
@@ -51,6 +52,16 @@ class Scenario(Strict):
                 "(not starting with '.' or '-', at most 100 characters)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _aim_within_cap(self) -> Scenario:
+        aim = self.strategy.community_weekday_utilisation
+        if aim is not None and aim > self.caps.community + 1e-12:
+            raise ValueError(
+                f"strategy.community_weekday_utilisation ({aim:g}) is above caps.community "
+                f"({self.caps.community:g}): no plan may fill community rooms beyond their cap"
+            )
+        return self
 
     def dataset_path(self) -> Path:
         """The dataset folder, resolved against the scenario file's folder."""

@@ -127,6 +127,9 @@ def _contract_rows(k: Any) -> dict[str, tuple[str, Value]]:
         rows["community_utilisation_gap_to_100pct.weekday"] = ("fraction", community["gap"])
         if "reachable" in community:
             rows["community_utilisation_reachable.weekday"] = ("fraction", community["reachable"])
+    aim = k.get("strategy_gap", {}).get("community_aim")
+    if aim:
+        rows["community_aim_shortfall.weekday"] = ("hours/week", aim["shortfall_hours"])
     return rows
 
 

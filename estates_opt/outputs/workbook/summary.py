@@ -111,6 +111,10 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
                     PERCENT,
                 )
             )
+    aim = gap.get("community_aim")
+    if aim:
+        rows.append(("Community aim, weekday (scenario)", aim["utilisation"], PERCENT))
+        rows.append(("Community aim: room-hours short, weekday", aim["shortfall_hours"], HOURS))
     for band, kinds in sorted(gap.get("community_unusable_room_hours", {}).items()):
         for kind, hours in sorted(kinds.items()):
             rows.append(

@@ -161,6 +161,7 @@ def kpi_dict(
             utilisation,
             hostable_rooms(lp),
             _building_types(dataset),
+            scenario.strategy.community_weekday_utilisation,
         ),
         "model": _model_size(lp),
         "seconds": timings,

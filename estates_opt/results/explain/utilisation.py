@@ -13,7 +13,7 @@ from estates_opt.inputs.dataset import Dataset, baseline_room_use, kind_utilisat
 from estates_opt.model.program import LinearProgram
 from estates_opt.results.kpis import CommunityGap, StrategyGap, UtilisationByBand
 from estates_opt.scenario import Scenario
-from estates_opt.schema import SITE_KINDS
+from estates_opt.schema import SESSION_HOURS, SITE_KINDS
 
 ROOM = ("site_id", "room_type", "band")
 
@@ -80,18 +80,26 @@ def utilisation_by_kind(utilisation: pd.DataFrame, column: str) -> UtilisationBy
     return {"weekday": shares["weekday"], "all_bands": shares["all_bands"]}
 
 
-def hostable_rooms(lp: LinearProgram) -> pd.MultiIndex:
-    """The (site, room type, band) rooms the model can place movable work in: those with
-    at least one allocation column (a service fit for the building, its room type and band,
-    within some PCN's travel limit)."""
+def hostable_rooms(lp: LinearProgram) -> pd.Series:
+    """The most movable hours the model can place in each room it can use, indexed by
+    (site, room type, band): rooms with at least one allocation column (a service fit for
+    the building, its room type and band, within some PCN's travel limit), each up to its
+    cap, in whole sessions when the model books whole sessions."""
     x = lp.columns[(lp.columns["family"] == "x").to_numpy()]
-    return pd.MultiIndex.from_frame(x[list(ROOM)].drop_duplicates())
+    rooms = pd.MultiIndex.from_frame(x[list(ROOM)].drop_duplicates())
+    slots = lp.slots.set_index(list(ROOM))
+    limit = slots["limit_hours"].reindex(rooms).fillna(0.0)
+    if "part" in lp.columns:  # whole sessions: a room holds whole sessions of movable work
+        length = pd.Series(rooms.get_level_values("band"), index=rooms).map(SESSION_HOURS)
+        limit = np.floor(limit / length + 1e-9) * length
+    return limit.rename("most_movable_hours")
 
 
 def strategy_gap(
     utilisation: pd.DataFrame,
-    hostable: pd.MultiIndex | None = None,
+    hostable: pd.Series | None = None,
     building_types: pd.Series | None = None,
+    aim: float | None = None,
 ) -> StrategyGap:
     """How far the plan is from the strategy's targets (DOMAIN.md).
 
@@ -99,7 +107,8 @@ def strategy_gap(
     measured in the weekday band and over all bands, with the free room-hours
     left (capacity minus hours used) by site kind and band. Given the ``hostable``
     rooms (:func:`hostable_rooms`), each figure also says how far any plan could go:
-    ``reachable`` fills every community room the model can place work in to its cap,
+    ``reachable`` fills every community room the model can place work in to its cap (in
+    whole sessions, where the model books them),
     and the headroom below the cap in the rest is reported by building type
     (``building_types``, site id -> type): space no movable service may use.
     """
@@ -141,24 +150,25 @@ def strategy_gap(
         ):
             unusable.setdefault(str(band), {})[str(kind)] = float(hours)
         result["community_unusable_room_hours"] = unusable
+    if aim is not None:
+        weekday = community[community["band"] == "weekday"]
+        short = aim * weekday["capacity_hours"].sum() - weekday["after_hours"].sum()
+        result["community_aim"] = {"utilisation": aim, "shortfall_hours": max(0.0, float(short))}
     return result
 
 
-def _community_reach(
-    community: pd.DataFrame, hostable: pd.MultiIndex | None
-) -> pd.DataFrame | None:
+def _community_reach(community: pd.DataFrame, hostable: pd.Series | None) -> pd.DataFrame | None:
     """Per community room: whether the model can place work in it, its headroom below the
-    cap, and the most hours it could hold (its cap where hostable, else its fixed use)."""
+    cap, and the most hours it could hold (fixed work plus the most movable work there)."""
     if hostable is None or community.empty:
         return None
     key = pd.MultiIndex.from_frame(community[list(ROOM)])
-    limit = community["cap"] * community["capacity_hours"]
-    headroom = (limit - community["fixed_hours"]).clip(lower=0.0)
-    can = key.isin(hostable)
+    headroom = (community["cap"] * community["capacity_hours"] - community["fixed_hours"]).clip(
+        lower=0.0
+    )
+    most = hostable.reindex(key)
     return community.assign(
-        hostable=can,
+        hostable=most.notna().to_numpy(),
         headroom=headroom,
-        most_hours=np.where(
-            can, np.maximum(community["fixed_hours"], limit), community["fixed_hours"]
-        ),
+        most_hours=community["fixed_hours"] + most.fillna(0.0).to_numpy(),
     )
