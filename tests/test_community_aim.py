@@ -34,7 +34,10 @@ def test_an_aim_above_the_community_cap_is_refused(tmp_path):
         load_scenario(path)
     text = str(caught.value)
     assert "aim.toml" in text
-    assert "strategy.community_weekday_utilisation (0.85) is above caps.community (0.8)" in text
+    assert (
+        "aim.toml: key 'strategy.community_weekday_utilisation': 0.85 is above caps.community (0.8)"
+        in text
+    )
 
 
 def test_the_plan_moves_work_into_the_community_to_reach_the_aim(small_dir):

@@ -58,8 +58,9 @@ class Scenario(Strict):
         aim = self.strategy.community_weekday_utilisation
         if aim is not None and aim > self.caps.community + 1e-12:
             raise ValueError(
-                f"strategy.community_weekday_utilisation ({aim:g}) is above caps.community "
-                f"({self.caps.community:g}): no plan may fill community rooms beyond their cap"
+                f"key 'strategy.community_weekday_utilisation': {aim:g} is above "
+                f"caps.community ({self.caps.community:g}); no plan may fill community rooms "
+                "beyond their cap"
             )
         return self
 

@@ -88,6 +88,9 @@ def validated(data: dict[str, Any], named: Sequence[str] = ()) -> tuple[Scenario
                 given = error.get("input")
                 shown = f" (given {given!r})" if isinstance(given, str | int | float) else ""
                 message = error["msg"].removeprefix("Value error, ")
+                if not error["loc"] and message.startswith("key '"):
+                    lines.append(message)  # a rule across keys names its own key
+                    continue
                 lines.append(f"key '{key}': {message}{shown[:80]}")
         return None, lines
 
