@@ -248,7 +248,8 @@ def _solver_rows(facts: Table, k: Kpis, seconds: float) -> None:
     solver_gap = k.get("gap")
     facts.add_row(
         "solver / gap",
-        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.2%}'}",
+        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.2%}'}"
+        + (f" (to the {k['bound_basis']} bound)" if k.get("bound_basis") else ""),
     )
     facts.add_row(
         "model",

@@ -49,3 +49,6 @@ class SolveResult:
     #: The limit the solver stopped at, in words ("time limit", "simplex iteration limit"...),
     #: from the solver's own model status; None when it ran to the end.
     limit: str | None = None
+    #: Where ``best_bound`` comes from, in words ("LP relaxation", "branch and bound"), where
+    #: a staged solve set it; None: the solver's own bound of this solve.
+    bound_basis: str | None = None

@@ -377,6 +377,7 @@ def _solve_staged(
         return staged, whole
     limits = [r.limit for r in (first, whole) if _stopped_early(r)]
     values, bound, gap = whole.values, whole.best_bound, whole.gap
+    basis: str | None = None
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
         relaxed = solve(
@@ -385,6 +386,8 @@ def _solve_staged(
         values, finished = improve(staged, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
+            from_lp = bound is None or relaxed.objective >= bound
+            basis = "LP relaxation" if from_lp else "branch and bound"
             bound = max(relaxed.objective, bound if bound is not None else -np.inf)
         gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
         within = gap is not None and gap <= scenario.solver.mip_gap
@@ -395,6 +398,8 @@ def _solve_staged(
             if finished
             else SolveStatus.FEASIBLE_TIME_LIMIT
         )
+    if scenario.solver.prove_s > 0 and status != SolveStatus.OPTIMAL and not limits:
+        values, bound, gap, status, basis = _prove(staged, scenario, values, bound, status, basis)
     if any(r.limit == "time limit" for r in (first, whole)):
         # stage 1 (or the whole MIP) stopped at the time limit: its least movement, so
         # the tolerance row, is unproved, and the plan may not be optimal either way
@@ -415,5 +420,40 @@ def _solve_staged(
         first.backend,
         time.perf_counter() - started,
         limit=limit,
+        bound_basis=basis,
     )
     return staged, result
+
+
+def _prove(
+    staged: LinearProgram,
+    scenario: Scenario,
+    values: np.ndarray,
+    bound: float | None,
+    status: SolveStatus,
+    basis: str | None,
+) -> tuple[np.ndarray, float | None, float | None, SolveStatus, str | None]:
+    """The whole MIP for ``solver.prove_s`` seconds from the finished plan: its bound, if
+    tighter (``basis`` then says so), and its plan, if better (HiGHS is handed the plan as
+    a start).
+
+    The LP relaxation is a loose bound for fixed relocation costs (NEL: 23% from the plan);
+    branch and bound tightens it fast at first (NEL: 12.8% after 15 s, 10.0% after 60 s,
+    9.5% after 300 s, finding no better plan).
+    """
+    options = scenario.solver.model_copy(update={"time_limit_s": scenario.solver.prove_s})
+    if options.name == "highs":
+        options = options.model_copy(update={"backend": "direct"})  # the start needs it
+    proof = solve_step(replace(staged, start=values), options)
+    objective = float(staged.objective @ values)
+    if proof.status.has_plan and float(staged.objective @ proof.values) < objective - 1e-6:
+        values = proof.values
+        objective = float(staged.objective @ values)
+    proved = proof.best_bound
+    if proved is not None and np.isfinite(proved) and (bound is None or proved > bound):
+        bound, basis = float(proved), "branch and bound"
+    gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
+    if gap is not None and gap <= scenario.solver.mip_gap:
+        status = SolveStatus.OPTIMAL
+    log.info("proof (%.0f s): gap %s, bound from the %s", options.time_limit_s, gap, basis)
+    return values, bound, gap, status, basis

@@ -126,6 +126,7 @@ class Kpis(TypedDict):
     objective: float | None
     best_bound: float | None
     gap: float | None
+    bound_basis: str | None
     objective_terms: dict[str, float]
     utilisation_before: UtilisationByBand
     utilisation_after: UtilisationByBand
@@ -182,6 +183,11 @@ KPI_FIELDS: dict[str, KpiField] = {
     "objective": KpiField("GBP-eq/week", "the plan's objective value (null if not finite)"),
     "best_bound": KpiField("GBP-eq/week", "the solver's bound on the best objective possible"),
     "gap": KpiField("fraction", "relative gap between the objective and the bound"),
+    "bound_basis": KpiField(
+        "text",
+        "where a whole-session plan's bound comes from: 'LP relaxation' (loose with fixed "
+        "relocation costs) or 'branch and bound' (`solver.prove_s`); null: the solver's own",
+    ),
     "objective_terms": KpiField(
         "GBP-eq/week", "the objective split into its terms (travel, cost, move, relocation, ...)"
     ),

@@ -77,6 +77,14 @@ class Solver(Strict):
         description="whole-session plans: 'quick' makes one pass of borough steps instead of "
         "two (NEL: about 1 s faster, objective about 2% higher)",
     )
+    prove_s: float = Field(
+        0.0,
+        ge=0,
+        le=86400,
+        description="whole-session plans: seconds the whole MIP may spend, started from the "
+        "finished plan, proving how far it is from the optimum (a tighter bound and gap than "
+        "the LP's; a better plan it finds is taken); 0: no proof",
+    )
     highs_options: dict[str, float | int | str | bool] = Field(
         default_factory=dict,
         description="extra HiGHS options from an allow-list of options that cannot touch files",

@@ -143,6 +143,7 @@ def kpi_dict(
         "objective": _finite(result.objective),
         "best_bound": _finite(result.best_bound),
         "gap": _finite(result.gap),
+        "bound_basis": result.bound_basis,
         "objective_terms": objective_terms(lp, result),
         "utilisation_before": utilisation_by_kind(open_today(utilisation, opened), "before_hours"),
         "utilisation_after": utilisation_by_kind(utilisation, "after_hours"),
