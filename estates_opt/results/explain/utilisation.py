@@ -85,8 +85,9 @@ def hostable_rooms(lp: LinearProgram) -> pd.Series:
     (site, room type, band): rooms with at least one allocation column (a service fit for
     the building, its room type and band, within some PCN's travel limit), each up to its
     cap, in whole sessions when the model books whole sessions."""
-    x = lp.columns[(lp.columns["family"] == "x").to_numpy()]
-    rooms = pd.MultiIndex.from_frame(x[list(ROOM)].drop_duplicates())
+    # the builder gives every room with an allocation column one capacity row
+    capacity = lp.rows[(lp.rows["family"] == "capacity").to_numpy()]
+    rooms = pd.MultiIndex.from_frame(capacity[list(ROOM)])
     slots = lp.slots.set_index(list(ROOM))
     limit = slots["limit_hours"].reindex(rooms).fillna(0.0)
     if "part" in lp.columns:  # whole sessions: a room holds whole sessions of movable work
