@@ -516,3 +516,28 @@ def _sites_per_specialty_and_borough(data, lp, values) -> pd.Series:
         .groupby(["service_id", "borough"])["site_id"]
         .nunique()
     )
+
+
+def test_hours_leaving_todays_slots_are_moved_or_stopped(nel_plan):
+    """moves.csv pairs losses with gains; what a clinic sheds beyond its gains is stopped
+    (NEL: enhanced-access evenings booked above the demand), counted and verified."""
+    import copy
+
+    from estates_opt.results.movement_check import check_hours_moved
+
+    k = nel_plan.kpis
+    assert k["hours_leaving_today_slots"] == pytest.approx(k["hours_moved"] + k["hours_stopped"])
+    assert k["hours_stopped"] > 0
+    assert set(k["hours_stopped_by_category"]) == {"enhanced_access"}
+    a = nel_plan.allocations
+    net = (
+        (a["hours_per_week"] - a["today_session_hours"])
+        .groupby([a["service_id"], a["pcn_code"]])
+        .sum()
+    )
+    assert k["clinics_stopping_sessions"] == int((net < -1e-9).sum())
+    tampered = copy.deepcopy(k)
+    tampered["hours_stopped"] += 1.5
+    found = check_hours_moved(nel_plan.dataset, nel_plan.scenario, a, tampered)
+    assert [v for v in found if v.startswith("KPI hours_stopped")] == found
+    assert found

@@ -150,6 +150,16 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
         measure = "" if abs(added - k["hours_moved"]) < 0.5 else f"added {added:,.0f}: "
         moved += f" ({measure}{ratio:.2f}x the least, {least:,.0f})"
     facts.add_row("hours moved / week", moved)
+    if k.get("hours_stopped", 0.0) > 0.005:  # older plan folders lack it
+        kinds = ", ".join(
+            f"{c.replace('_', ' ')} {h:,.1f}"
+            for c, h in sorted(k["hours_stopped_by_category"].items())
+        )
+        facts.add_row(
+            "hours stopped, not moved / week (not in moves.csv)",
+            f"{k['hours_stopped']:,.1f} ({k['clinics_stopping_sessions']} clinics book fewer "
+            f"sessions than today: {kinds})",
+        )
     if k.get("least_relocations") is not None:
         facts.add_row(
             "relocations (moves.csv lines)",

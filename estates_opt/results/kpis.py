@@ -140,6 +140,9 @@ class Kpis(TypedDict):
     travel_weighting: str
     hours_in_new_slots: float
     hours_leaving_today_slots: float
+    hours_stopped: float
+    hours_stopped_by_category: dict[str, float]
+    clinics_stopping_sessions: int
     buildings_used_before: int
     buildings_used_after: int
     buildings_newly_used: int
@@ -229,6 +232,15 @@ KPI_FIELDS: dict[str, KpiField] = {
     ),
     "hours_leaving_today_slots": KpiField(
         "hours/week", "hours that leave the slots they use today (today's hours less the plan's)"
+    ),
+    "hours_stopped": KpiField(
+        "hours/week",
+        "hours leaving today's slots that arrive nowhere: clinics booking fewer sessions than "
+        "today, their demand or the contract's minimum met with less (not in moves.csv)",
+    ),
+    "hours_stopped_by_category": KpiField("hours/week", "`hours_stopped` by service category"),
+    "clinics_stopping_sessions": KpiField(
+        "count", "(service, PCN) clinics that book fewer sessions than today"
     ),
     "buildings_used_before": KpiField("count", "buildings with movable work today"),
     "buildings_used_after": KpiField("count", "buildings with movable work in the plan"),

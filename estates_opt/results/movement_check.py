@@ -50,6 +50,13 @@ def check_hours_moved(
     if abs(mine - theirs) > 1e-3 * max(1.0, mine):
         v.append(f"KPI hours_moved {theirs:.3f} but allocations move {mine:.3f} h/week")
     v += _check_least_movement(float(sums["gain"].sum()), kpis)
+    if "hours_stopped" in kpis:
+        stopped = float(np.maximum(sums["loss"] - sums["gain"], 0.0).sum())
+        if abs(stopped - kpis["hours_stopped"]) > 1e-3 * max(1.0, stopped):
+            v.append(
+                f"KPI hours_stopped {kpis['hours_stopped']:.3f} but allocations stop "
+                f"{stopped:.3f} h/week"
+            )
     if scenario.options.whole_sessions:
         units = change / allocations["band"].map(SESSION_HOURS).to_numpy(float)
         fragments = int((np.abs(units - np.round(units)) > 1e-6).sum())

@@ -72,6 +72,8 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
     rows.update(_contract_rows(k))
     for key in ("hours_moved", "hours_in_new_slots"):
         rows[key] = (_unit(key), k[key])
+    if "hours_stopped" in k:  # older plan folders lack it
+        rows["hours_stopped"] = (_unit("hours_stopped"), k["hours_stopped"])
     rows.update(_movement_rows(k))
     for key in ("buildings_used_before", "buildings_used_after", "buildings_newly_used"):
         rows[key] = (_unit(key), int(k[key]))

@@ -32,6 +32,11 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         rows.append((f"Utilisation cap: {kind}", scenario.cap(kind), PERCENT))
     rows += [
         ("Hours moved per week", k["hours_moved"], HOURS),
+        (
+            "Hours stopped, not moved, per week (clinics booking fewer sessions; not in Moves)",
+            k.get("hours_stopped"),
+            HOURS,
+        ),
         ("Relocations (lines of Moves)", k.get("relocations"), COUNT),
         (
             "Relocations any plan needs, at least (clinics that must move)",

@@ -71,6 +71,9 @@ class _SlotHours(TypedDict):
 
     hours_in_new_slots: float
     hours_leaving_today_slots: float
+    hours_stopped: float
+    hours_stopped_by_category: dict[str, float]
+    clinics_stopping_sessions: int
 
 
 class _Buildings(TypedDict):
@@ -151,7 +154,7 @@ def kpi_dict(
         **relocation_kpis(lp, moves, allocations),
         # where a PCN's journeys start: its catchment by population, or its patients' LSOAs
         "travel_weighting": scenario.travel.weighting,
-        **_slot_hours(allocations),
+        **_slot_hours(allocations, categories),
         **_buildings(allocations),
         "sites_opened": sorted(f"{s}:{b}" for s, b in opened),
         **_travel(imd, ptal),
@@ -183,16 +186,28 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
 
-def _slot_hours(allocations: pd.DataFrame) -> _SlotHours:
+def _slot_hours(allocations: pd.DataFrame, categories: pd.Series) -> _SlotHours:
     """Hours placed in slots with no hours today; hours leaving today's slots (in the
-    whole sessions the plan counts them in)."""
-    moved = np.maximum(allocations["today_session_hours"] - allocations["hours_per_week"], 0).sum()
+    whole sessions the plan counts them in); and of those, the hours that arrive nowhere.
+
+    A clinic whose losses exceed its gains books fewer sessions than today (its demand, or
+    the contract's minimum, met with less): the difference is stopped, not moved, so
+    moves.csv, which pairs losses with gains, does not list it.
+    """
+    change = allocations["hours_per_week"] - allocations["today_session_hours"]
+    moved = float(np.maximum(-change, 0).sum())
     new_slot = allocations[
         (allocations["baseline_hours_per_week"] <= EPS) & (allocations["hours_per_week"] > EPS)
     ]
+    net = change.groupby([allocations["service_id"], allocations["pcn_code"]]).sum()
+    stopping = net[net < -EPS]
+    by_category = (-stopping).groupby(stopping.index.get_level_values(0).map(categories)).sum()
     return {
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
-        "hours_leaving_today_slots": float(moved),
+        "hours_leaving_today_slots": moved,
+        "hours_stopped": float(-stopping.sum()),
+        "hours_stopped_by_category": {str(c): float(h) for c, h in by_category.items()},
+        "clinics_stopping_sessions": len(stopping),
     }
 
 
