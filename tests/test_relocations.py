@@ -541,3 +541,48 @@ def test_hours_leaving_todays_slots_are_moved_or_stopped(nel_plan):
     found = check_hours_moved(nel_plan.dataset, nel_plan.scenario, a, tampered)
     assert [v for v in found if v.startswith("KPI hours_stopped")] == found
     assert found
+
+
+def test_deep_effort_finds_a_cheaper_plan_with_fewer_relocations(nel_dataset, nel_plan):
+    """Service steps reach what borough steps cannot (a service's clinics in several
+    boroughs at once); HiGHS's whole MIP from the thorough plan found nothing in 300 s."""
+    from conftest import MODELS
+
+    from estates_opt.scenario import load_scenario
+
+    scenario = load_scenario(MODELS / "nel_baseline.toml")
+    solver = scenario.solver.model_copy(update={"effort": "deep"})
+    deep = solve(nel_dataset, scenario.model_copy(update={"solver": solver}))
+    assert deep.verify() == []
+    assert deep.kpis["objective"] < 0.99 * nel_plan.kpis["objective"]
+    assert deep.kpis["relocations"] < nel_plan.kpis["relocations"]
+    assert deep.kpis["movement_ratio_to_least"] <= 1.10 + 1e-9
+    assert deep.kpis["travel_km_after"] <= nel_plan.kpis["travel_km_after"]
+
+
+def test_service_neighbourhoods_free_each_service_everywhere(whole_plan):
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.model.neighbourhood_search import service_neighbourhoods
+
+    data, scenario = whole_plan.dataset, whole_plan.scenario
+    lp = build_model(data, scenario, measure_travel(data, scenario))
+    groups = service_neighbourhoods(lp)
+    x = (lp.columns["family"] == "x").to_numpy()
+    assert [name for name, _ in groups] == sorted(set(lp.columns.loc[x, "service_id"]))
+    cover = np.sum([free & x for _, free in groups], axis=0)
+    assert (cover[x] == 1).all()  # every allocation in exactly one service's step
+    for name, free in groups:
+        assert set(lp.columns.loc[free & x, "service_id"]) == {name}
+
+
+def test_cli_refuses_quick_and_deep_together(tiny_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from estates_opt.cli import EXIT_BAD_INPUT, app
+
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["solve", str(scenario), "--quick", "--deep", "--no-maps"])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "--quick or --deep" in result.output and "Traceback" not in result.output

@@ -49,6 +49,15 @@ def solve(
             "(solver.effort = 'quick'; the plan may cost a few % more).",
         ),
     ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Whole-session plans: after the borough steps, alternate steps over each "
+            "service everywhere and over the boroughs while they gain (solver.effort = "
+            "'deep'; NEL: about 8 s more, objective 2.2% lower).",
+        ),
+    ] = False,
     prove: Annotated[
         float | None,
         typer.Option(
@@ -81,6 +90,8 @@ def solve(
     from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
 
+    if quick and deep:
+        raise typer.BadParameter("give --quick or --deep, not both", param_hint="'--deep'")
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
     with _tool_errors():
@@ -88,8 +99,8 @@ def solve(
             sc = load_scenario_checked(scenario)
             if phases is not None:
                 sc = with_phases(sc, phases)
-            if quick:
-                solver = sc.solver.model_copy(update={"effort": "quick"})
+            if quick or deep:
+                solver = sc.solver.model_copy(update={"effort": "quick" if quick else "deep"})
                 sc = sc.model_copy(update={"solver": solver})
             if prove is not None:
                 solver = sc.solver.model_copy(update={"prove_s": prove})

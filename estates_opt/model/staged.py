@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from estates_opt.model.decompose import solve_by_components
 from estates_opt.model.neighbourhood_search import (
+    deepen,
     improve,
     with_highs_defaults,
 )
@@ -384,6 +385,9 @@ def _solve_staged(
             replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
         )
         values, finished = improve(staged, scenario, values, groups, worker)
+        if scenario.solver.effort == "deep":
+            values, deep_finished = deepen(staged, scenario, values, groups, worker)
+            finished &= deep_finished
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
             from_lp = bound is None or relaxed.objective >= bound
