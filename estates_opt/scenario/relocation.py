@@ -132,7 +132,7 @@ class Relocation(Strict):
         description="tie-break: value of an hour moved to the PCN's own hub",
     )
     phases: list[int] = Field(
-        default_factory=lambda: [10, 25, 50, 100],
+        default_factory=lambda: [10, 25, 50, 100, 200, 400],
         description="relocation counts of the phased plan (the whole plan is the last phase)",
     )
 
