@@ -122,8 +122,8 @@ def solve(
 def _bound_words(plan: Plan) -> str:
     """The bound the gap is measured to, in words."""
     if plan.kpis.get("bound_basis") == "branch and bound":
-        return "the bound branch and bound proved (solver.prove_s)"
-    return "the LP bound (a loose bound: solver.prove_s proves a tighter one)"
+        return "the bound branch and bound proved (--prove)"
+    return "the LP bound (a loose one: --prove SECONDS proves a tighter one)"
 
 
 def _report_solved(
