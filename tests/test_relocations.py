@@ -586,3 +586,13 @@ def test_cli_refuses_quick_and_deep_together(tiny_dir, tmp_path):
     result = CliRunner().invoke(app, ["solve", str(scenario), "--quick", "--deep", "--no-maps"])
     assert result.exit_code == EXIT_BAD_INPUT
     assert "--quick or --deep" in result.output and "Traceback" not in result.output
+
+
+def test_a_pcn_short_of_its_own_hub_minimum_is_reported_and_verified():
+    scenario = handmade.scenario(options=WHOLE, relocation={"own_hub_min_sessions": 200})
+    plan = solve(handmade.dataset(), scenario)
+    hub = plan.kpis["own_hub"]
+    assert hub == {"min_sessions": 200.0, "pcns_with_a_hub": 1, "pcns_meeting": 0, "short": ["PB"]}
+    assert plan.verify() == []
+    met = solve(handmade.dataset(), handmade.scenario(options=WHOLE)).kpis["own_hub"]
+    assert met["short"] == [] and met["pcns_meeting"] == 1

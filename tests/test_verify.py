@@ -212,6 +212,14 @@ def test_kpi_community_reachable_outside_plan_and_full_rooms(plan, parts, reacha
     only(check(plan, parts), "KPI community utilisation reachable (weekday)")
 
 
+def test_kpi_own_hub_recounted(plan, parts):
+    hub = parts["kpis"]["own_hub"]
+    assert hub["pcns_with_a_hub"] > 0
+    assert hub["pcns_meeting"] + len(hub["short"]) == hub["pcns_with_a_hub"]
+    hub["short"] = ["PA", *hub["short"]]
+    only(check(plan, parts), "KPI own_hub: reported short ['PA'")
+
+
 def test_kpi_unmet_tampered(plan, parts):
     parts["kpis"]["unmet_hours_total"] = 3.0
     only(check(plan, parts), "KPI unmet_hours_total 3.0 but unmet table sums to 0.000")

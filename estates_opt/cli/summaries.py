@@ -179,6 +179,14 @@ def _access_rows(facts: Table, k: Kpis) -> None:
     facts.add_row(
         "enhanced access met for every PCN", "yes" if k["enhanced_access_all_met"] else "no"
     )
+    hub = k.get("own_hub")
+    if hub and hub["pcns_with_a_hub"]:
+        facts.add_row(
+            "PCNs running sessions at their own hub",
+            f"{hub['pcns_meeting']}/{hub['pcns_with_a_hub']} (at least "
+            f"{hub['min_sessions']:g} a week)"
+            + (f"; short: {', '.join(hub['short'][:5])}" if hub["short"] else ""),
+        )
     contract = k.get("enhanced_access_contract", {})
     if contract.get("enforced"):
         met, every = contract["pcns_meeting"], contract["pcns"]

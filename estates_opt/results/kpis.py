@@ -61,6 +61,16 @@ class CommunityAim(TypedDict):
     shortfall_hours: float
 
 
+class OwnHub(TypedDict):
+    """Each PCN's sessions at its own hub against ``relocation.own_hub_min_sessions``."""
+
+    min_sessions: float
+    pcns_with_a_hub: int
+    pcns_meeting: int
+    #: PCNs with a hub that run fewer sessions there than the minimum (the model prices it)
+    short: list[str]
+
+
 class StrategyGap(TypedDict):
     """How far the plan is from the strategy's targets."""
 
@@ -156,6 +166,7 @@ class Kpis(TypedDict):
     unmet_hours_by_category: dict[str, float]
     enhanced_access_met_share_by_pcn: dict[str, float]
     enhanced_access_all_met: bool
+    own_hub: OwnHub
     enhanced_access_contract: EnhancedAccessContract
     strategy_gap: StrategyGap
     model: ModelSize
@@ -269,6 +280,12 @@ KPI_FIELDS: dict[str, KpiField] = {
         "fraction", "each PCN's enhanced-access hours met over demanded (may exceed 1)"
     ),
     "enhanced_access_all_met": KpiField("yes/no", "every PCN's enhanced-access demand is met"),
+    "own_hub": KpiField(
+        "record",
+        "each PCN's own hub in use: the sessions/week it must run there "
+        "(`relocation.own_hub_min_sessions`), PCNs with a hub and those meeting it (count), "
+        "and the PCNs short of it (codes)",
+    ),
     "enhanced_access_contract": KpiField(
         "record",
         "the contract's rules: whether enforced, PCNs meeting each band (count), "

@@ -63,6 +63,7 @@ def verify_plan(
     v += _check_utilisation(dataset, alloc, utilisation, kpis)
     v += _check_unmet_kpi(unmet, kpis)
     v += _check_community_aim(dataset, scenario, utilisation, kpis)
+    v += _check_own_hub(dataset, scenario, alloc, kpis)
     v += _check_pins(scenario, alloc)
     v += _check_contract(dataset, scenario, alloc, kpis)
     v += check_hours_moved(dataset, scenario, allocations, kpis)
@@ -290,6 +291,35 @@ def _check_utilisation(
                     f"recomputed {mine:.5f}"
                 )
         v += _check_reachable(u2, kpis)
+    return v
+
+
+def _check_own_hub(
+    dataset: Dataset, scenario: Scenario, alloc: pd.DataFrame, kpis: Kpis
+) -> list[str]:
+    """Each PCN's sessions at its own hub, recounted: every PCN short of the minimum is
+    reported as short, and no other."""
+    reported = kpis.get("own_hub")
+    if reported is None:  # plan folders written before it was reported
+        return []
+    hub_of = dataset.premises[dataset.premises["kind"] == "pcn_hub"]
+    hub_sites = set(zip(hub_of["pcn_code"], hub_of["site_id"], strict=True))
+    own = [(p, s) in hub_sites for p, s in zip(alloc["pcn_code"], alloc["site_id"], strict=True)]
+    sessions = alloc.loc[own].groupby("pcn_code")["sessions_per_week"].sum()
+    pcns = set(dataset.pcns["pcn_code"]) & {p for p, _ in hub_sites if isinstance(p, str)}
+    need = scenario.relocation.own_hub_min_sessions
+    short = sorted(p for p in pcns if sessions.get(p, 0.0) < need - 1e-6)
+    v = []
+    if short != sorted(reported["short"]) or len(pcns) != reported["pcns_with_a_hub"]:
+        v.append(
+            f"KPI own_hub: reported short {sorted(reported['short'])[:10]} of "
+            f"{reported['pcns_with_a_hub']} PCNs with a hub, recounted {short[:10]} of {len(pcns)}"
+        )
+    if reported["pcns_meeting"] != len(pcns) - len(short):
+        v.append(
+            f"KPI own_hub: {reported['pcns_meeting']} PCNs meeting it, recounted "
+            f"{len(pcns) - len(short)}"
+        )
     return v
 
 

@@ -24,7 +24,7 @@ from estates_opt.results.explain.utilisation import (
     strategy_gap,
     utilisation_by_kind,
 )
-from estates_opt.results.kpis import Kpis, ModelSize, RelocationKpis, StoppedAt
+from estates_opt.results.kpis import Kpis, ModelSize, OwnHub, RelocationKpis, StoppedAt
 from estates_opt.scenario import Scenario
 
 
@@ -160,6 +160,7 @@ def kpi_dict(
         **_travel(imd, ptal),
         **_demand(unmet, categories),
         **_enhanced_access_met(unmet, categories),
+        "own_hub": own_hub_use(dataset, scenario, allocations),
         "enhanced_access_contract": enhanced_access_kpis(dataset, allocations, lp),
         "strategy_gap": strategy_gap(
             utilisation,
@@ -245,6 +246,26 @@ def _demand(unmet: pd.DataFrame, categories: pd.Series) -> _Demand:
         "unmet_hours_by_category": {
             c: float(unmet_cat.get(c, 0.0)) for c in sorted(set(categories))
         },
+    }
+
+
+def own_hub_use(dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame) -> OwnHub:
+    """Sessions/week each PCN runs at its own hub (any service, any band) against the
+    minimum: the PCNs with a hub (premises.geojson), those meeting it and those short."""
+    prem = dataset.premises
+    hubs = prem.loc[prem["kind"] == "pcn_hub", ["site_id", "pcn_code"]].dropna()
+    hubs = hubs[hubs["pcn_code"].isin(dataset.pcns["pcn_code"])]
+    pairs = pd.MultiIndex.from_frame(hubs[["pcn_code", "site_id"]])
+    at_hub = pd.MultiIndex.from_frame(allocations[["pcn_code", "site_id"]]).isin(pairs)
+    sessions = allocations.loc[at_hub].groupby("pcn_code")["sessions_per_week"].sum()
+    need = scenario.relocation.own_hub_min_sessions
+    pcns = sorted(set(hubs["pcn_code"]))
+    short = [p for p in pcns if float(sessions.get(p, 0.0)) < need - 1e-6]
+    return {
+        "min_sessions": float(need),
+        "pcns_with_a_hub": len(pcns),
+        "pcns_meeting": len(pcns) - len(short),
+        "short": short,
     }
 
 
