@@ -124,6 +124,9 @@ def _contract_rows(k: Any) -> dict[str, tuple[str, Value]]:
                 "hours/week",
                 contract["hours_by_band_after"][band],
             )
+    hub = k.get("own_hub")
+    if hub:  # older plan folders lack it
+        rows["pcns_meeting_own_hub_minimum"] = ("count", hub["pcns_meeting"])
     community = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
     if community:
         rows["community_utilisation_gap_to_100pct.weekday"] = ("fraction", community["gap"])

@@ -97,6 +97,16 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
             rows.append(
                 (f"EA after: {label} (hours/week)", contract["hours_by_band_after"][band], HOURS)
             )
+    hub = k.get("own_hub")
+    if hub:
+        rows.append(("PCNs with their own hub", hub["pcns_with_a_hub"], COUNT))
+        rows.append(
+            (
+                f"PCNs running at least {hub['min_sessions']:g} sessions/week at their own hub",
+                hub["pcns_meeting"],
+                COUNT,
+            )
+        )
     gap = k.get("strategy_gap", {})
     for label, key in (("weekday", "weekday"), ("all bands", "all_bands")):
         frame = gap.get("community_utilisation", {}).get(key)
