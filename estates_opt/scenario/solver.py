@@ -77,7 +77,7 @@ class Solver(Strict):
         description="whole-session plans: 'quick' makes one pass of borough steps instead of "
         "two (NEL: about 1 s faster, objective about 2% higher); 'deep' then alternates "
         "passes over each service's clinics everywhere and over the boroughs until a pass "
-        "gains under 0.1% (NEL: about 8 s more, objective 2.2% lower, 466 relocations "
+        "gains under 0.1% (NEL: about 4.5 s more, objective 2.2% lower, 466 relocations "
         "instead of 478)",
     )
     prove_s: float = Field(
