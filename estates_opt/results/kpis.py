@@ -284,7 +284,8 @@ KPI_FIELDS: dict[str, KpiField] = {
         "record",
         "each PCN's own hub in use: the sessions/week it must run there "
         "(`relocation.own_hub_min_sessions`), PCNs with a hub and those meeting it (count), "
-        "and the PCNs short of it (codes)",
+        "and the PCNs short of it (codes); whole-session plans hold it, the LP relaxation "
+        "does not model it",
     ),
     "enhanced_access_contract": KpiField(
         "record",

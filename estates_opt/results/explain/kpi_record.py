@@ -206,7 +206,7 @@ def _slot_hours(allocations: pd.DataFrame, categories: pd.Series) -> _SlotHours:
     return {
         "hours_in_new_slots": float(new_slot["hours_per_week"].sum()),
         "hours_leaving_today_slots": moved,
-        "hours_stopped": float(-stopping.sum()),
+        "hours_stopped": max(0.0, float(-stopping.sum())),  # never -0.0
         "hours_stopped_by_category": {str(c): float(h) for c, h in by_category.items()},
         "clinics_stopping_sessions": len(stopping),
     }
