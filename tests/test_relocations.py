@@ -592,7 +592,15 @@ def test_a_pcn_short_of_its_own_hub_minimum_is_reported_and_verified():
     scenario = handmade.scenario(options=WHOLE, relocation={"own_hub_min_sessions": 200})
     plan = solve(handmade.dataset(), scenario)
     hub = plan.kpis["own_hub"]
-    assert hub == {"min_sessions": 200.0, "pcns_with_a_hub": 1, "pcns_meeting": 0, "short": ["PB"]}
+    assert hub == {
+        "min_sessions": 200.0,
+        "pcns_with_a_hub": 1,
+        "pcns_meeting": 0,
+        "short": ["PB"],
+        "modelled": True,
+    }
     assert plan.verify() == []
     met = solve(handmade.dataset(), handmade.scenario(options=WHOLE)).kpis["own_hub"]
     assert met["short"] == [] and met["pcns_meeting"] == 1
+    lp = solve(handmade.dataset(), handmade.scenario()).kpis["own_hub"]  # the LP relaxation
+    assert lp["modelled"] is False

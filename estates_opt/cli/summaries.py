@@ -185,7 +185,8 @@ def _access_rows(facts: Table, k: Kpis) -> None:
             "PCNs running sessions at their own hub",
             f"{hub['pcns_meeting']}/{hub['pcns_with_a_hub']} (at least "
             f"{hub['min_sessions']:g} a week)"
-            + (f"; short: {', '.join(hub['short'][:5])}" if hub["short"] else ""),
+            + (f"; short: {', '.join(hub['short'][:5])}" if hub["short"] else "")
+            + ("" if hub.get("modelled", True) else "; not a rule of the LP relaxation"),
         )
     contract = k.get("enhanced_access_contract", {})
     if contract.get("enforced"):

@@ -69,6 +69,8 @@ class OwnHub(TypedDict):
     pcns_meeting: int
     #: PCNs with a hub that run fewer sessions there than the minimum (the model prices it)
     short: list[str]
+    #: whether the model holds the minimum (whole-session plans do; the LP relaxation does not)
+    modelled: bool
 
 
 class StrategyGap(TypedDict):
@@ -284,8 +286,8 @@ KPI_FIELDS: dict[str, KpiField] = {
         "record",
         "each PCN's own hub in use: the sessions/week it must run there "
         "(`relocation.own_hub_min_sessions`), PCNs with a hub and those meeting it (count), "
-        "and the PCNs short of it (codes); whole-session plans hold it, the LP relaxation "
-        "does not model it",
+        "the PCNs short of it (codes), and whether the model holds it (yes/no: whole-session "
+        "plans do, the LP relaxation does not)",
     ),
     "enhanced_access_contract": KpiField(
         "record",

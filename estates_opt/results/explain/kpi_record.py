@@ -266,6 +266,7 @@ def own_hub_use(dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame)
         "pcns_with_a_hub": len(pcns),
         "pcns_meeting": len(pcns) - len(short),
         "short": short,
+        "modelled": bool(scenario.options.whole_sessions and need > 0),
     }
 
 
