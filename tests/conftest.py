@@ -35,6 +35,14 @@ def tiny_copy(tiny_dir, tmp_path) -> Path:
     return target
 
 
+@pytest.fixture
+def tiny_scenario(tiny_dir, tmp_path) -> Path:
+    """A scenario file of defaults on the tiny dataset, for CLI tests."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tiny_dir):
     return read_dataset(tiny_dir)

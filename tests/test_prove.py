@@ -59,15 +59,14 @@ def test_a_proof_never_loosens_a_bound_it_cannot_beat(start):
     assert status == SolveStatus.OPTIMAL
 
 
-def test_cli_prove_sets_the_seconds_and_refuses_a_negative_one(tiny_dir, tmp_path):
+def test_cli_prove_sets_the_seconds_and_refuses_a_negative_one(tiny_scenario, tmp_path):
     import json
 
     from typer.testing import CliRunner
 
     from estates_opt.cli import EXIT_BAD_INPUT, app
 
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    scenario = tiny_scenario
     runner = CliRunner()
     bad = runner.invoke(app, ["solve", str(scenario), "--prove", "-1", "--no-maps"])
     assert bad.exit_code == EXIT_BAD_INPUT

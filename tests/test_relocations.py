@@ -131,13 +131,12 @@ def test_cbc_gives_the_same_moves_as_highs(whole_plan):
     )
 
 
-def test_cli_phases_ladder_and_a_bad_ladder(tiny_dir, tmp_path):
+def test_cli_phases_ladder_and_a_bad_ladder(tiny_scenario, tmp_path):
     from typer.testing import CliRunner
 
     from estates_opt.cli import EXIT_BAD_INPUT, app
 
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    scenario = tiny_scenario
     runner = CliRunner()
     bad = runner.invoke(app, ["solve", str(scenario), "--phases", "10,5", "--no-maps"])
     assert bad.exit_code == EXIT_BAD_INPUT
@@ -576,13 +575,12 @@ def test_service_neighbourhoods_free_each_service_everywhere(whole_plan):
         assert set(lp.columns.loc[free & x, "service_id"]) == {name}
 
 
-def test_cli_refuses_quick_and_deep_together(tiny_dir, tmp_path):
+def test_cli_refuses_quick_and_deep_together(tiny_scenario):
     from typer.testing import CliRunner
 
     from estates_opt.cli import EXIT_BAD_INPUT, app
 
-    scenario = tmp_path / "tiny.toml"
-    scenario.write_text(f'dataset = "{tiny_dir}"\n', encoding="utf-8")
+    scenario = tiny_scenario
     result = CliRunner().invoke(app, ["solve", str(scenario), "--quick", "--deep", "--no-maps"])
     assert result.exit_code == EXIT_BAD_INPUT
     assert "--quick or --deep" in result.output and "Traceback" not in result.output

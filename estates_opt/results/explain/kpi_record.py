@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.candidates import own_hub_mask
 from estates_opt.model.program import OBJECTIVE_TERMS, LinearProgram
 from estates_opt.model.result import SolveResult
 from estates_opt.results.explain.allocations import EPS
@@ -253,13 +254,11 @@ def own_hub_use(dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame)
     """Sessions/week each PCN runs at its own hub (any service, any band) against the
     minimum: the PCNs with a hub (premises.geojson), those meeting it and those short."""
     prem = dataset.premises
-    hubs = prem.loc[prem["kind"] == "pcn_hub", ["site_id", "pcn_code"]].dropna()
-    hubs = hubs[hubs["pcn_code"].isin(dataset.pcns["pcn_code"])]
-    pairs = pd.MultiIndex.from_frame(hubs[["pcn_code", "site_id"]])
-    at_hub = pd.MultiIndex.from_frame(allocations[["pcn_code", "site_id"]]).isin(pairs)
+    hubs = prem.loc[prem["kind"] == "pcn_hub", "pcn_code"].dropna()
+    pcns = sorted(set(hubs) & set(dataset.pcns["pcn_code"]))
+    at_hub = own_hub_mask(dataset, allocations)  # the model's own test of "its own hub"
     sessions = allocations.loc[at_hub].groupby("pcn_code")["sessions_per_week"].sum()
     need = scenario.relocation.own_hub_min_sessions
-    pcns = sorted(set(hubs["pcn_code"]))
     short = [p for p in pcns if float(sessions.get(p, 0.0)) < need - 1e-6]
     return {
         "min_sessions": float(need),
