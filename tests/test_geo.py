@@ -175,3 +175,19 @@ def test_matrix_errors(tmp_path, lsoa_table, text, says):
 def test_matrix_missing_file(tmp_path, lsoa_table):
     with pytest.raises(InputDataError, match="not found"):
         read_travel_matrix(tmp_path / "nope.csv", lsoa_table, {"S"})
+
+
+def test_lsoa_points_are_worked_out_once_per_geometry_and_cannot_be_changed():
+    lsoas = gpd.GeoDataFrame(
+        {"lsoa_code": ["A", "B"]}, geometry=[square(0, 0), square(500, 0)], crs="EPSG:27700"
+    )
+    first = lsoa_points(lsoas)
+    assert lsoa_points(lsoas) is first  # the same geometries: kept, not recomputed
+    assert not first.flags.writeable
+    with pytest.raises(ValueError):
+        first[0, 0] = 0.0
+    moved = lsoas.set_geometry([square(1000, 0), square(1500, 0)])
+    again = lsoa_points(moved)  # new geometries: new points
+    assert again is not first
+    assert again[:, 0] == pytest.approx([X0 + 1000, X0 + 1500])
+    assert first[:, 0] == pytest.approx([X0, X0 + 500])

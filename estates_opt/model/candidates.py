@@ -84,6 +84,11 @@ def candidate_allocations(
     by_band = "band" in travel.columns and travel["band"].astype(str).ne("").any()
     kinds = dataset.premises.set_index("site_id")["kind"]
     travel = travel.assign(kind=travel["site_id"].map(kinds))
+    baseline = dataset.baseline.groupby(
+        ["service_id", "pcn_code", "site_id", "band"], as_index=False
+    )["hours_per_week"].sum()
+    slots = slots[["site_id", "room_type", "band", "state", "cost_per_hour_gbp", "limit_hours"]]
+    demand, travel, options, slots, baseline = _coded(demand, travel, options, slots, baseline)
     pairs = demand.merge(travel, on="pcn_code")
     # No option of the service reaches further than its longest limit: drop those pairs
     # before the options multiply them (at England scale 783,650 pairs, 60% too far).
@@ -96,13 +101,7 @@ def candidate_allocations(
         cand = cand.drop(columns="band_x").rename(columns={"band_y": "band"})
     cand = cand[cand["travel_km"] <= cand["max_travel_km"] + 1e-9]
     cand = drop_unsuitable(dataset, scenario, cand)
-    cand = cand.merge(
-        slots[["site_id", "room_type", "band", "state", "cost_per_hour_gbp", "limit_hours"]],
-        on=["site_id", "room_type", "band"],
-    )
-    baseline = dataset.baseline.groupby(
-        ["service_id", "pcn_code", "site_id", "band"], as_index=False
-    )["hours_per_week"].sum()
+    cand = cand.merge(slots, on=["site_id", "room_type", "band"])
     cand = cand.merge(
         baseline.rename(columns={"hours_per_week": "baseline_hours"}),
         on=["service_id", "pcn_code", "site_id", "band"],
@@ -124,8 +123,35 @@ def candidate_allocations(
         "baseline_hours",
     ]
     cand = cand[keep].sort_values(["service_id", "pcn_code", "site_id", "band"], kind="stable")
-    return cand.drop_duplicates(["service_id", "pcn_code", "site_id", "band"]).reset_index(
-        drop=True
+    cand = cand.drop_duplicates(["service_id", "pcn_code", "site_id", "band"])
+    return _decoded(cand.reset_index(drop=True))
+
+
+#: The text columns candidate_allocations joins on.
+_JOIN_KEYS = ("service_id", "pcn_code", "site_id", "band", "kind", "room_type")
+
+
+def _coded(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frames with each join key as one categorical (sorted categories, shared by all):
+    pandas then joins, sorts and deduplicates on integer codes. On England's 257,555
+    candidates the joins on Arrow-backed text took about 0.6 s of the 0.9 s."""
+    coded = list(frames)
+    for key in _JOIN_KEYS:
+        present = [f for f in frames if key in f.columns]
+        values = pd.unique(pd.concat([f[key].astype(object) for f in present], ignore_index=True))
+        dtype = pd.CategoricalDtype(sorted(v for v in values if isinstance(v, str)))
+        coded = [f.assign(**{key: f[key].astype(dtype)}) if key in f.columns else f for f in coded]
+    return coded
+
+
+def _decoded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The categorical join keys back to text (``object``, as the joins on text gave)."""
+    return frame.assign(
+        **{
+            key: frame[key].astype(object)
+            for key in _JOIN_KEYS
+            if isinstance(frame[key].dtype, pd.CategoricalDtype)
+        }
     )
 
 

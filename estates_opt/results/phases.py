@@ -19,7 +19,7 @@ over its cap, but never pushes a receiving one over. Ties go to more hours moved
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,9 @@ class Relocations:
     source: np.ndarray  #: per leg: the room row it leaves, -1 if none
     target: np.ndarray  #: per leg: the room row it enters, -1 if none
     count: int  #: relocations
+    _frames: dict[tuple[int, int], tuple[pd.DataFrame, pd.DataFrame]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, legs: pd.DataFrame, rooms: pd.DataFrame) -> Relocations:
@@ -110,6 +113,19 @@ class Relocations:
             target=at[len(legs) :],
             count=int(relocation.max()) + 1 if relocation.size else 0,
         )
+
+    def program_frames(self, n_relief: int, n_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The phase MIPs' column and row labels: the same for every rung, so made once
+        (naming 89,313 rows took 10 ms a rung at England scale)."""
+        key = (n_relief, n_rows)
+        if key not in self._frames:
+            self._frames[key] = (
+                pd.DataFrame({"family": ["q"] * self.count + ["relief"] * n_relief}),
+                pd.DataFrame(
+                    {"family": ["phase"] * n_rows, "row_name": [f"p{i}" for i in range(n_rows)]}
+                ),
+            )
+        return self._frames[key]
 
     def relieved(self, live_relocations: np.ndarray) -> float:
         """Over-cap hours relieved by the legs of the live relocations: today's over-cap hours
@@ -219,11 +235,10 @@ def _phase_program(plan: Relocations, most: int, before: np.ndarray) -> LinearPr
     upper = np.concatenate([np.ones(n_rel), rooms["over"].to_numpy(float)[over]])
     lower = np.zeros(n)
     lower[:n_rel] = before
+    columns, rows = plan.program_frames(n_r, count)
     return LinearProgram(
-        columns=pd.DataFrame({"family": ["q"] * n_rel + ["relief"] * n_r}),
-        rows=pd.DataFrame(
-            {"family": ["phase"] * count, "row_name": [f"p{i}" for i in range(count)]}
-        ),
+        columns=columns,
+        rows=rows,
         matrix=matrix,
         objective=objective,
         terms={},
@@ -321,11 +336,23 @@ PHASE_MIP_GAP = 0.01
 SMALL_PLAN_MIP_GAP = 1e-4
 SMALL_PLAN = 2_000
 PHASE_TIME_LIMIT_S = 20.0
+#: HiGHS settings for the phase MIPs. :func:`_reduced` has made the reductions presolve
+#: would find, and the feasibility-jump heuristic only delays the root LP, which already
+#: gives a near-integral choice. Measured on the England LP plan (13,532 relocations):
+#: a rung of 10 or 400 relocations 0.16-0.18 s -> 0.09-0.10 s, the first quarter
+#: 0.47 -> 0.21 s with 0.1% more relief.
+PHASE_HIGHS_OPTIONS: dict[str, float | int | str | bool] = {
+    "presolve": "off",
+    "mip_heuristic_run_feasibility_jump": False,
+}
 
 
 def _phase_solver(scenario: Scenario, n_rel: int) -> Solver:
     gap = SMALL_PLAN_MIP_GAP if n_rel <= SMALL_PLAN else PHASE_MIP_GAP
-    return scenario.solver.model_copy(update={"mip_gap": gap, "time_limit_s": PHASE_TIME_LIMIT_S})
+    options = {**scenario.solver.highs_options, **PHASE_HIGHS_OPTIONS}
+    return scenario.solver.model_copy(
+        update={"mip_gap": gap, "time_limit_s": PHASE_TIME_LIMIT_S, "highs_options": options}
+    )
 
 
 def phase_plan(
