@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from estates_opt.errors import (
     InputDataError,
@@ -101,11 +102,37 @@ def _weighted_km(
 ) -> np.ndarray:
     """Population-weighted mean crow-fly distance (km) x circuity from ``pts`` to each target;
     each origin's distance times its ``factors`` entry when given (PTAL weighting)."""
-    diff = pts[:, None, :] - targets[None, :, :]
-    dist_km = np.sqrt((diff**2).sum(axis=2)) / 1000.0
+    dist_km = points_km(pts, targets)
     if factors is not None:
         dist_km = dist_km * factors[:, None]
     return circuity * (weights @ dist_km)
+
+
+def _sites_within_reach(
+    origins: np.ndarray,
+    targets: np.ndarray,
+    by_pcn: list[tuple[str, np.ndarray, np.ndarray]],
+    circuity: float,
+    max_km: float | None,
+) -> list[np.ndarray]:
+    """Per PCN, the sorted positions of the sites that may lie within ``max_km`` (all without
+    one): a crow-fly pre-filter, as a site further from every one of the PCN's LSOAs than
+    ``max_km / circuity`` cannot qualify. One k-d tree query for all PCNs (a scan of every
+    site per PCN was half of England's travel time)."""
+    if max_km is None:
+        return [np.arange(len(targets))] * len(by_pcn)
+    if not by_pcn or not len(targets):
+        return [np.zeros(0, dtype=int)] * len(by_pcn)
+    centres = np.array([weights @ origins[members] for _, members, weights in by_pcn])
+    spreads = np.array(
+        [
+            np.sqrt(((origins[members] - centre) ** 2).sum(axis=1)).max()
+            for (_, members, _), centre in zip(by_pcn, centres, strict=True)
+        ]
+    )
+    tree = cKDTree(targets)
+    found = tree.query_ball_point(centres, (max_km / circuity) * 1000 + spreads)
+    return [np.sort(np.asarray(near, dtype=int)) for near in found]
 
 
 def pcn_site_travel(
@@ -130,19 +157,10 @@ def pcn_site_travel(
     site_ids = premises["site_id"].to_numpy()
     # Arrays per PCN, one frame at the end (a frame per PCN cost more than the distances).
     pcn_parts, site_parts, km_parts = [], [], []
-    for code, members, weights in _pcn_weights(lsoas, patients):
+    by_pcn = list(_pcn_weights(lsoas, patients))
+    nearby = _sites_within_reach(origins, targets, by_pcn, circuity, max_km)
+    for (code, members, weights), idx in zip(by_pcn, nearby, strict=True):
         pts = origins[members]
-        centre = weights @ pts
-        # Crow-fly pre-filter: a site further from every LSOA than max_km cannot qualify.
-        if max_km is not None:
-            spread = np.sqrt(((pts - centre) ** 2).sum(axis=1)).max()
-            near = (
-                np.sqrt(((targets - centre) ** 2).sum(axis=1))
-                <= (max_km / circuity) * 1000 + spread
-            )
-            idx = np.flatnonzero(near)
-        else:
-            idx = np.arange(len(targets))
         if idx.size == 0:
             continue
         factors = lsoa_factors[members] if lsoa_factors is not None else None
@@ -232,7 +250,9 @@ def points_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Callers project once (:func:`lsoa_points`, :func:`site_points`) and index
     many small subsets.
     """
-    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)) / 1000.0
+    dx = a[:, 0, None] - b[None, :, 0]
+    dy = a[:, 1, None] - b[None, :, 1]
+    return np.sqrt(dx * dx + dy * dy) / 1000.0  # as summing the squares, without a reduce
 
 
 def measure_travel(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
