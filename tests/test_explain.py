@@ -333,3 +333,53 @@ def test_a_move_that_makes_room_for_other_clinics_says_so():
     )
     why = moves._making_room(legs, names)["why"].tolist()
     assert why == ["makes room at Hub One for other clinics", "cheaper room (£20 vs £40 per hour)"]
+
+
+def _pairs_by_loop(loss_clinic, loss, gain_clinic, gain):
+    """The pairing as a team would do it by hand: each clinic's losses fill its gains in order."""
+    legs = []
+    for clinic in sorted(set(loss_clinic) | set(gain_clinic)):
+        losses = [
+            [i, h] for i, (c, h) in enumerate(zip(loss_clinic, loss, strict=True)) if c == clinic
+        ]
+        gains = [
+            [j, h] for j, (c, h) in enumerate(zip(gain_clinic, gain, strict=True)) if c == clinic
+        ]
+        while losses and gains:
+            hours = min(losses[0][1], gains[0][1])
+            legs.append((losses[0][0], gains[0][0], hours))
+            losses[0][1] -= hours
+            gains[0][1] -= hours
+            if losses[0][1] <= 1e-6:
+                losses.pop(0)
+            if gains[0][1] <= 1e-6:
+                gains.pop(0)
+    return legs
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_legs_pair_each_clinics_losses_with_its_gains_in_order(seed):
+    from estates_opt.results.explain.moves import _pairs
+
+    rng = np.random.default_rng(seed)
+    n_clinics = int(rng.integers(1, 6))
+    loss_clinic = np.sort(rng.integers(0, n_clinics, int(rng.integers(0, 9))))
+    gain_clinic = np.sort(rng.integers(0, n_clinics, int(rng.integers(0, 9))))
+    # whole sessions (ties between running totals are common) or any hours
+    pick = (
+        (lambda k: rng.integers(1, 5, k) * 4.0) if seed % 2 else (lambda k: rng.uniform(0.5, 9, k))
+    )
+    loss, gain = pick(loss_clinic.size), pick(gain_clinic.size)
+    src, dst, hours = _pairs(loss_clinic, loss, gain_clinic, gain)
+    expected = _pairs_by_loop(
+        loss_clinic.tolist(), loss.tolist(), gain_clinic.tolist(), gain.tolist()
+    )
+    assert list(zip(src.tolist(), dst.tolist(), strict=True)) == [(i, j) for i, j, _ in expected]
+    assert hours == pytest.approx([h for _, _, h in expected], abs=1e-9)
+    if seed % 2:  # whole amounts are kept exactly, so equal legs stay equal
+        assert set(hours.tolist()) <= {4.0 * k for k in range(1, 5)}
+    for clinic in range(n_clinics):  # a clinic moves the smaller of its losses and gains
+        moved = hours[loss_clinic[src] == clinic].sum() if src.size else 0.0
+        assert moved == pytest.approx(
+            min(loss[loss_clinic == clinic].sum(), gain[gain_clinic == clinic].sum())
+        )

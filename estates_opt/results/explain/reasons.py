@@ -34,21 +34,66 @@ def why_moved(
     Travel is not a leg's reason: a relocation gathers legs from several slots, and its
     line gives their hours-weighted travel (:func:`travel_reason`).
     """
-    reasons = []
-    today = (over_today or {}).get((src[0], room, src[1]))
-    if today is not None:
-        reasons.append(
-            f"{room} rooms at the old site are over their cap today "
-            f"({today[0]:.0%} used, cap {today[1]:.0%})"
+    legs = pd.DataFrame(
+        {
+            "from_site_id": [src[0]],
+            "from_band": [src[1]],
+            "from_travel_km": [np.nan if src[3] is None else src[3]],
+            "to_site_id": [dst[0]],
+            "to_band": [dst[1]],
+            "room_type": [room],
+        }
+    )
+    return legs_moved(legs, full, cost, over_today or {})[0]
+
+
+def legs_moved(
+    legs: pd.DataFrame,
+    full: set[tuple[str, str, str]],
+    cost: dict[tuple[str, str], float],
+    over_today: dict[tuple[str, str, str], tuple[float, float]],
+) -> list[str]:
+    """:func:`why_moved` for every leg of ``legs`` at once (``from_site_id``, ``from_band``,
+    ``from_travel_km``, ``to_site_id``, ``to_band``, ``room_type``): each kind of reason a
+    column, the words made once per room over its cap rather than once per leg."""
+    n = len(legs)
+    src_site = legs["from_site_id"].tolist()
+    src_band = legs["from_band"].tolist()
+    rooms = legs["room_type"].tolist()
+    src_room = list(zip(src_site, rooms, src_band, strict=True))
+    over_words = {
+        key: f"{key[1]} rooms at the old site are over their cap today "
+        f"({use:.0%} used, cap {cap:.0%})"
+        for key, (use, cap) in over_today.items()
+    }
+    capacity = [
+        over_words.get(key)
+        or (f"{key[1]} rooms at the old site are at their cap" if key in full else "")
+        for key in src_room
+    ]
+    c_from = np.array([cost.get(k, np.nan) for k in zip(src_site, src_band, strict=True)], float)
+    c_to = np.array(
+        [
+            cost.get(k, np.nan)
+            for k in zip(legs["to_site_id"].tolist(), legs["to_band"].tolist(), strict=True)
+        ],
+        float,
+    )
+    gone = np.isnan(c_from) | np.isnan(legs["from_travel_km"].to_numpy(float))
+    cheaper = c_to < c_from - 0.5  # False where either is unknown
+    cheaper_words = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(cheaper):
+        cheaper_words[i] = f"cheaper room (£{c_to[i]:.0f} vs £{c_from[i]:.0f} per hour)"
+    return [
+        "; ".join(p for p in parts if p)
+        for parts in zip(
+            capacity, np.where(gone, SLOT_GONE, "").tolist(), cheaper_words.tolist(), strict=True
         )
-    elif (src[0], room, src[1]) in full:
-        reasons.append(f"{room} rooms at the old site are at their cap")
-    c_from, c_to = cost.get((src[0], src[1])), cost.get((dst[0], dst[1]))
-    if c_from is None or np.isnan(src[3] if src[3] is not None else np.nan):
-        reasons.append("the old slot is no longer available (closed or out of reach)")
-    if c_from is not None and c_to is not None and c_to < c_from - 0.5:
-        reasons.append(f"cheaper room (£{c_to:.0f} vs £{c_from:.0f} per hour)")
-    return "; ".join(reasons)
+    ]
+
+
+#: A leg's reason where its old slot is closed or beyond the model's reach.
+SLOT_GONE = "the old slot is no longer available (closed or out of reach)"
 
 
 #: The reason of a relocation neither its slots nor its travel explain.
@@ -95,9 +140,10 @@ def over_cap_today(utilisation: pd.DataFrame) -> dict[tuple[str, str, str], tupl
     cap = utilisation["cap"].to_numpy(float)
     before = utilisation["before_hours"].to_numpy(float)
     over = (capacity > 0) & (before > cap * capacity + 1e-6)
-    rooms = utilisation.loc[over, ["site_id", "room_type", "band"]].to_numpy()
-    shares = zip(before[over] / capacity[over], cap[over], strict=True)
-    return {tuple(room): share for room, share in zip(rooms, shares, strict=True)}
+    rooms = utilisation.loc[over, ["site_id", "room_type", "band"]]
+    keys = zip(*(rooms[c].tolist() for c in rooms.columns), strict=True)
+    shares = zip((before[over] / capacity[over]).tolist(), cap[over].tolist(), strict=True)
+    return dict(zip(keys, shares, strict=True))
 
 
 def room_costs(dataset: Dataset) -> dict[tuple[str, str], float]:
@@ -130,8 +176,9 @@ class MoveReasons:
             over_cap_today(utilisation),
         )
 
-    def why(self, src: list[Any], dst: list[Any], room: str) -> str:
-        """A closed source slot's reason, else :func:`why_moved`."""
-        return self.closed.get((src[0], src[1])) or why_moved(
-            src, dst, room, self.full, self.cost, self.over_today
-        )
+    def why_legs(self, legs: pd.DataFrame) -> list[str]:
+        """Why each leg of ``legs`` moves (columns as :func:`legs_moved` takes): a closed
+        source slot's reason, else :func:`legs_moved`'s."""
+        moved = legs_moved(legs, self.full, self.cost, self.over_today)
+        closed = zip(legs["from_site_id"].tolist(), legs["from_band"].tolist(), strict=True)
+        return [self.closed.get(slot) or words for slot, words in zip(closed, moved, strict=True)]
