@@ -65,17 +65,27 @@ def enhanced_access_kpis(
     """The contract's enhanced-access rules: PCNs meeting each, hours per band, shortfalls."""
     table = enhanced_access_by_band(dataset, allocations, lp.targets)
     bands = (*ENHANCED_ACCESS_BANDS, "total")
+    # PCN by PCN, its bands in order (columns read as arrays: iterrows took 80 ms at England)
+    codes = table["pcn_code"].map(str).tolist()
+    short = {
+        band: (
+            table[f"{band}_required"].to_numpy(float),
+            table[f"{band}_after"].to_numpy(float),
+            table[f"{band}_shortfall"].to_numpy(float),
+        )
+        for band in bands
+    }
     shortfall: list[EnhancedAccessShortfall] = [
         {
-            "pcn_code": str(r["pcn_code"]),
+            "pcn_code": codes[i],
             "band": band,
-            "required_hours": float(r[f"{band}_required"]),
-            "placed_hours": float(r[f"{band}_after"]),
-            "shortfall_hours": float(r[f"{band}_shortfall"]),
+            "required_hours": float(short[band][0][i]),
+            "placed_hours": float(short[band][1][i]),
+            "shortfall_hours": float(short[band][2][i]),
         }
-        for _, r in table.iterrows()
+        for i in np.flatnonzero(np.any([short[b][2] > 0 for b in bands], axis=0))
         for band in bands
-        if r[f"{band}_shortfall"] > 0
+        if short[band][2][i] > 0
     ]
     return {
         "enforced": bool(len(lp.targets)),

@@ -272,9 +272,11 @@ def own_hub_use(dataset: Dataset, scenario: Scenario, allocations: pd.DataFrame)
 def _enhanced_access_met(unmet: pd.DataFrame, categories: pd.Series) -> _EnhancedAccessMet:
     """Per PCN, the share of its enhanced-access demand met (1 where it has none)."""
     ea = unmet[unmet["service_id"].map(categories) == "enhanced_access"]
+    sums = ea.groupby("pcn_code")[["demand_hours", "met_hours"]].sum()
+    demand, met = sums["demand_hours"].to_numpy(float), sums["met_hours"].to_numpy(float)
     ea_by_pcn = {
-        p: float(r.met_hours / r.demand_hours) if r.demand_hours else 1.0
-        for p, r in ea.groupby("pcn_code")[["demand_hours", "met_hours"]].sum().iterrows()
+        p: float(m / d) if d else 1.0
+        for p, d, m in zip(sums.index.tolist(), demand, met, strict=True)
     }
     return {
         "enhanced_access_met_share_by_pcn": ea_by_pcn,
