@@ -138,7 +138,7 @@ def _coded(*frames: pd.DataFrame) -> list[pd.DataFrame]:
     coded = list(frames)
     for key in _JOIN_KEYS:
         present = [f for f in frames if key in f.columns]
-        values = pd.unique(pd.concat([f[key].astype(object) for f in present], ignore_index=True))
+        values = set().union(*(f[key].dropna().unique().tolist() for f in present))
         dtype = pd.CategoricalDtype(sorted(v for v in values if isinstance(v, str)))
         coded = [f.assign(**{key: f[key].astype(dtype)}) if key in f.columns else f for f in coded]
     return coded

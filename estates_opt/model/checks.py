@@ -21,12 +21,8 @@ def diagnose(
     notes: list[str] = []
     # Plain dicts: a pandas lookup per (service, PCN) took a second at national scale.
     rules = dataset.services.set_index("service_id").to_dict(orient="index")
-    reach = cand.drop(columns="limit_hours", errors="ignore").merge(
-        slots[["site_id", "room_type", "band", "limit_hours", "state"]],
-        on=["site_id", "room_type", "band", "state"],
-        how="left",
-    )
-    per = reach.drop_duplicates(["service_id", "pcn_code", "site_id", "room_type", "band"])
+    # each candidate carries its room's free hours (limit_hours, from the slots)
+    per = cand.drop_duplicates(["service_id", "pcn_code", "site_id", "room_type", "band"])
     room = per.groupby(["service_id", "pcn_code"])["limit_hours"].sum().to_dict()
     for service, pcn, hours in demand[["service_id", "pcn_code", "demand_hours"]].itertuples(
         index=False

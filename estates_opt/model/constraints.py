@@ -83,14 +83,26 @@ def demand_rows(
     )
 
 
+def _row_numbers(keys: pd.DataFrame) -> np.ndarray:
+    """0, 1, ... per distinct row of ``keys``, in order of first appearance: each column
+    factorised on its own and the codes combined (a MultiIndex's factorize took 0.4 s on
+    England's 270,000 candidates, this 0.05 s)."""
+    combined = np.zeros(len(keys), dtype=np.int64)
+    for column in keys.columns:
+        codes, uniques = pd.factorize(keys[column])
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+    return pd.factorize(combined)[0]
+
+
 def capacity_rows(
     rows: Rows, cols: Columns, cand: pd.DataFrame, slots: pd.DataFrame, n_x: int
 ) -> None:
     """(2)/(3) ``capacity``: movable hours per used (site, room type, band) under the cap."""
-    used = cand[["site_id", "room_type", "band"]].drop_duplicates().reset_index(drop=True)
-    used = used.merge(slots, on=["site_id", "room_type", "band"], how="left")
-    c_key = pd.MultiIndex.from_frame(used[["site_id", "room_type", "band"]])
-    c_rows = c_key.get_indexer(pd.MultiIndex.from_frame(cand[["site_id", "room_type", "band"]]))
+    room = ["site_id", "room_type", "band"]
+    # one factorisation gives each candidate its room's row (rooms in order of first use)
+    c_rows = _row_numbers(cand[room])
+    first_use = np.unique(c_rows, return_index=True)[1]
+    used = cand[room].iloc[first_use].reset_index(drop=True).merge(slots, on=room, how="left")
     entries = [(c_rows, np.arange(n_x), cols.hours_per_unit)]
     openable = (used["state"] == "openable").to_numpy()
     open_cols = cols.frame[cols.frame["family"] == "open"]
