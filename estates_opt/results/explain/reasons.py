@@ -148,7 +148,9 @@ def over_cap_today(utilisation: pd.DataFrame) -> dict[tuple[str, str, str], tupl
 
 def room_costs(dataset: Dataset) -> dict[tuple[str, str], float]:
     """The mean room cost (GBP per hour) per (site, band)."""
-    return dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean().to_dict()
+    mean = dataset.capacity.groupby(["site_id", "band"])["cost_per_hour_gbp"].mean()
+    keys = zip(*(mean.index.get_level_values(i).tolist() for i in range(2)), strict=True)
+    return dict(zip(keys, mean.tolist(), strict=True))  # Series.to_dict built tuples slowly
 
 
 def closure_reasons(dataset: Dataset) -> dict[tuple[str, str], str]:
