@@ -219,3 +219,30 @@ def test_the_plan_made_beside_the_phases_has_them(tiny_dataset):
     assert plan.kpis["first_quarter"] == {} or plan.kpis["first_quarter"]["relocations"] >= 1
     assert set(plan.moves["phase"]) <= set(plan.phases["phase"]) | {0}
     assert list(plan.kpis["seconds"])[-2:] == ["explain", "verify"]
+
+
+def test_a_greedy_choice_is_taken_only_when_its_bound_proves_it_within_the_gap():
+    taken = 0
+    for seed, most, gap in itertools.product(range(16), [1, 2, 4], [0.0, 0.05]):
+        legs, rooms, n_rel = _instance(seed)
+        before = np.zeros(n_rel)
+        greedy = phases._greedy_choice(_plan(legs, rooms), most, before, gap)
+        if greedy is None:
+            continue  # the caller solves the phase MIP
+        taken += 1
+        chosen, proved = greedy
+        assert chosen.sum() <= most and proved <= gap + 1e-12
+        value = _value(legs, rooms, chosen > 0.5)
+        assert value is not None, "the greedy choice pushes a receiving room over its limit"
+        best = _brute_force(legs, rooms, n_rel, most, before)
+        assert best * (1 - gap) - 1e-9 <= value <= best + 1e-9
+    assert taken >= 4  # the bound does prove some choices (8 of these 96)
+
+
+def test_a_greedy_choice_keeps_the_relocations_of_the_phase_before():
+    legs, rooms, n_rel = _instance(3)
+    before = np.zeros(n_rel)
+    before[[0, 2]] = 1.0
+    greedy = phases._greedy_choice(_plan(legs, rooms), 4, before, 1.0)  # any proof will do
+    assert greedy is not None
+    assert (greedy[0][[0, 2]] == 1.0).all() and greedy[0].sum() <= 4

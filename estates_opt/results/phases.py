@@ -19,6 +19,7 @@ over its cap, but never pushes a receiving one over. Ties go to more hours moved
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -314,7 +315,14 @@ def _choose(
     plan: Relocations, most: int, before: np.ndarray, solver: Solver
 ) -> tuple[np.ndarray, float] | None:
     """The best at most ``most`` relocations keeping ``before`` (0/1 per relocation),
-    and the MIP's gap; None if the solver found no plan."""
+    and the gap proved; None if the solver found no plan.
+
+    A greedy choice is taken where its bound proves it within the solver's gap
+    (:func:`_greedy_choice`), else the phase MIP is solved.
+    """
+    greedy = _greedy_choice(plan, most, before, float(solver.mip_gap))
+    if greedy is not None:
+        return greedy
     n_rel = plan.count
     program, cols = _reduced(_phase_program(plan, most, before), n_rel, most)
     result = solve_direct(program, solver)
@@ -324,6 +332,109 @@ def _choose(
     relocation = cols < n_rel
     chosen[cols[relocation]] = np.round(result.values[relocation])
     return np.maximum(chosen, before), float(result.gap) if result.gap is not None else 0.0
+
+
+#: Most relocations a greedy choice adds (one Python step each). England's first quarter
+#: (3,383) took 0.32 s to come within 1.5% of its bound, short of the 1% asked: the MIP
+#: is solved for such rungs without trying.
+GREEDY_MOST = 1_000
+
+
+def _greedy_choice(
+    plan: Relocations, most: int, before: np.ndarray, gap: float
+) -> tuple[np.ndarray, float] | None:
+    """At most ``most`` relocations keeping ``before``, chosen greedily, if provably within
+    ``gap`` of the best; else None (the caller solves the phase MIP).
+
+    The phase MIP's value is the relief (per over-cap room, the hours leaving it up to
+    what it holds over its cap) plus 0.001 per hour moved. A room's relief can only be
+    shared, never added to, so what a relocation adds to any set is at most what it adds
+    to ``before`` alone: the ``most`` largest of those bound every plan. Relocations are
+    taken largest gain first (gains recounted as rooms are relieved; one that would push a
+    receiving room over its limit is passed over), and the choice is kept if its value is
+    within ``gap`` of that bound. On England's LP plan (13,532 relocations) the rungs of
+    10 to 400 are proved optimal in 13-29 ms each (HiGHS took about 0.1 s a rung); NEL's
+    10, 25 and 50 too, its larger rungs come within 0.5-2% and go to the MIP.
+    """
+    n_rel = plan.count
+    fixed = before > 0.5
+    free_slots = most - int(fixed.sum())
+    if free_slots <= 0 or free_slots >= n_rel - int(fixed.sum()) or free_slots > GREEDY_MOST:
+        return None
+    rooms = plan.rooms
+    over = rooms["over"].to_numpy(float)
+    limit = rooms["limit"].to_numpy(float)
+    src, dst, hours, rel = plan.source, plan.target, plan.hours, plan.relocation
+    leaves_over = (src >= 0) & (over[np.maximum(src, 0)] > 1e-9)
+    moved = np.bincount(rel, weights=hours, minlength=n_rel)
+    live = fixed[rel]
+    left = over - np.bincount(src[live & leaves_over], hours[live & leaves_over], over.size)
+    load = plan.loads(fixed)
+    start = float(np.minimum(over - np.maximum(left, 0.0), over).sum() + 1e-3 * moved[fixed].sum())
+    gains = _gains(rel, src, hours, leaves_over, np.maximum(left, 0.0), n_rel) + 1e-3 * moved
+    gains[fixed] = -np.inf
+    bound = start + float(np.sort(gains[~fixed])[::-1][:free_slots].sum())
+    order = np.argsort(-gains, kind="stable")
+    legs_of = np.split(
+        np.argsort(rel, kind="stable"), np.cumsum(np.bincount(rel, minlength=n_rel))[:-1]
+    )
+    chosen = fixed.copy()
+    value, taken = start, 0
+    queue = [(-gains[j], int(j)) for j in order[: max(4 * free_slots, 64)]]
+    rest = iter(order[len(queue) :].tolist())
+    heapq.heapify(queue)
+    while queue and taken < free_slots:
+        _, j = heapq.heappop(queue)
+        legs = legs_of[j]
+        out = leaves_over[legs]
+        room_left = np.maximum(left, 0.0)
+        gain = _gains(np.zeros(legs.size, int), src[legs], hours[legs], out, room_left, 1)[0]
+        gain += 1e-3 * moved[j]
+        if queue and gain < -queue[0][0] - 1e-12:
+            heapq.heappush(queue, (-gain, j))  # worth less now that others relieve its rooms
+            continue
+        arrivals = dst[legs]
+        touched = np.concatenate([arrivals[arrivals >= 0], src[legs][src[legs] >= 0]])
+        change = np.concatenate([hours[legs][arrivals >= 0], -hours[legs][src[legs] >= 0]])
+        after = load.copy()
+        np.add.at(after, touched, change)
+        if (after[touched] > limit[touched] + 1e-6).any():
+            nxt = next(rest, None)
+            if nxt is not None:
+                heapq.heappush(queue, (-gains[nxt], nxt))
+            continue
+        load = after
+        np.subtract.at(left, src[legs][out], hours[legs][out])
+        chosen[j] = True
+        value += gain
+        taken += 1
+        nxt = next(rest, None)
+        if nxt is not None:
+            heapq.heappush(queue, (-gains[nxt], nxt))
+    proved = (bound - value) / max(abs(value), 1e-9)
+    if proved > gap + 1e-12:
+        return None
+    return chosen.astype(float), max(proved, 0.0)
+
+
+def _gains(
+    rel: np.ndarray,
+    src: np.ndarray,
+    hours: np.ndarray,
+    leaves_over: np.ndarray,
+    room_left: np.ndarray,
+    n_rel: int,
+) -> np.ndarray:
+    """Per relocation, the relief its legs add to rooms holding ``room_left`` hours over
+    their caps: per (relocation, room), its hours leaving the room up to what is left."""
+    at = np.flatnonzero(leaves_over)
+    if not at.size:
+        return np.zeros(n_rel)
+    pair = rel[at].astype(np.int64) * room_left.size + src[at]
+    keys, inverse = np.unique(pair, return_inverse=True)
+    held = np.bincount(inverse, weights=hours[at], minlength=keys.size)
+    added = np.minimum(held, room_left[keys % room_left.size])
+    return np.bincount(keys // room_left.size, weights=added, minlength=n_rel)
 
 
 #: Relative gap and time limit of the phase MIPs (choose at most n of the plan's
