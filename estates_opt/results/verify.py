@@ -164,22 +164,23 @@ def _check_allowed(
     # Plain dicts: a pandas row lookup per allocation dominated large plans.
     service_rules = dataset.services.set_index("service_id").to_dict(orient="index")
     kind_of = dict(zip(dataset.premises["site_id"], dataset.premises["kind"], strict=True))
-    for row in alloc.itertuples(index=False):
-        svc = service_rules[row.service_id]
-        where = f"{row.service_id} for {row.pcn_code} at {row.site_id} ({row.band})"
-        if row.band not in svc["bands"]:
-            v.append(f"{where}: band not allowed for the service")
-        if svc["category"] == "enhanced_access" and row.band not in EA_BANDS:
-            v.append(f"{where}: enhanced access outside its bands")
-        if kind_of.get(row.site_id) not in svc["site_kinds"]:
-            v.append(f"{where}: site kind {kind_of.get(row.site_id)} not allowed")
-        slot = (row.site_id, svc["room_type"], row.band)
+    whole = scenario.options.whole_sessions
+    columns = ["service_id", "pcn_code", "site_id", "band", "hours_per_week"]
+    for service, pcn, site, band, hours in zip(*(alloc[c].tolist() for c in columns), strict=True):
+        svc = service_rules[service]
+        problems = []
+        if band not in svc["bands"]:
+            problems.append("band not allowed for the service")
+        if svc["category"] == "enhanced_access" and band not in EA_BANDS:
+            problems.append("enhanced access outside its bands")
+        if kind_of.get(site) not in svc["site_kinds"]:
+            problems.append(f"site kind {kind_of.get(site)} not allowed")
+        slot = (site, svc["room_type"], band)
         if slot not in open_slots and slot not in openable:
-            v.append(f"{where}: site has no open {svc['room_type']} room in that band")
-        if scenario.options.whole_sessions:
-            sessions = row.hours_per_week / SESSION[row.band]
-            if abs(sessions - round(sessions)) > 1e-4:
-                v.append(f"{where}: {row.hours_per_week:.3f} h is not whole sessions")
+            problems.append(f"site has no open {svc['room_type']} room in that band")
+        if whole and abs(hours / SESSION[band] - round(hours / SESSION[band])) > 1e-4:
+            problems.append(f"{hours:.3f} h is not whole sessions")
+        v += [f"{service} for {pcn} at {site} ({band}): {p}" for p in problems]
     return v
 
 
@@ -273,7 +274,7 @@ def _check_utilisation(
             v.append(
                 f"utilisation {slot}: after_utilisation does not equal after_hours / capacity_hours"
             )
-        missing = set(placed.index) - set(u.index)
+        missing = placed.index[u.index.get_indexer(placed.index) < 0]
         for slot in list(missing)[:20]:
             v.append(f"utilisation table lacks slot {slot} that hosts {placed[slot]:.2f} h")
         # Recomputed here, not with inputs.dataset.kind_utilisation (what the KPI uses): the
