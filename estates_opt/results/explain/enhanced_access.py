@@ -34,24 +34,27 @@ def enhanced_access_by_band(
         if len(targets)
         else pd.Series(dtype=float)
     )
-    n = len(out)
     columns = {
         "before": "baseline_hours_per_week",
         "today_sessions": "today_session_hours",
         "after": "hours_per_week",
     }
+    # one sum per (PCN, band) of all three columns, bands side by side, read per PCN
+    sums = ea.groupby(["pcn_code", "band"])[list(columns.values())].sum().unstack("band")
+    pcns = pd.Index(out["pcn_code"])
     for when, column in columns.items():
-        sums = ea.groupby(["pcn_code", "band"])[column].sum() if len(ea) else None
         for band in ENHANCED_ACCESS_BANDS:
-            key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(n, band, object)])
-            hours = sums.reindex(key).fillna(0.0).to_numpy(float) if sums is not None else 0.0
-            out[f"{band}_{when}"] = hours
+            found = (column, band) in sums.columns
+            hours = sums[(column, band)].reindex(pcns) if found else pd.Series(0.0, index=pcns)
+            out[f"{band}_{when}"] = hours.fillna(0.0).to_numpy(float)
     for when in columns:
         out[f"total_{when}"] = out[[f"{b}_{when}" for b in ENHANCED_ACCESS_BANDS]].sum(axis=1)
+    need_by_band = need.unstack("band") if len(need) else pd.DataFrame(index=pcns)
     for band in (*ENHANCED_ACCESS_BANDS, "total"):
-        key = pd.MultiIndex.from_arrays([out["pcn_code"], np.full(len(out), band, object)])
-        required = need.reindex(key).fillna(0.0).to_numpy(float)
-        out[f"{band}_required"] = required
+        required = (
+            need_by_band[band].reindex(pcns) if band in need_by_band else pd.Series(0.0, index=pcns)
+        )
+        out[f"{band}_required"] = required.fillna(0.0).to_numpy(float)
         short = np.maximum(required - out[f"{band}_after"].to_numpy(float), 0.0)
         out[f"{band}_shortfall"] = np.where(short > CONTRACT_TOL, short, 0.0)
     shortfalls = [f"{b}_shortfall" for b in (*ENHANCED_ACCESS_BANDS, "total")]
