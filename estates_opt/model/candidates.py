@@ -137,10 +137,15 @@ def _coded(*frames: pd.DataFrame) -> list[pd.DataFrame]:
     candidates the joins on Arrow-backed text took about 0.6 s of the 0.9 s."""
     coded = list(frames)
     for key in _JOIN_KEYS:
-        present = [f for f in frames if key in f.columns]
-        values = set().union(*(f[key].dropna().unique().tolist() for f in present))
-        dtype = pd.CategoricalDtype(sorted(v for v in values if isinstance(v, str)))
-        coded = [f.assign(**{key: f[key].astype(dtype)}) if key in f.columns else f for f in coded]
+        present = [i for i, f in enumerate(coded) if key in f.columns]
+        values = [coded[i][key].to_numpy(object) for i in present]
+        # one factorisation of every frame's values: codes in sorted order of the text
+        codes, uniques = pd.factorize(np.concatenate(values), sort=True)
+        dtype = pd.CategoricalDtype(uniques)
+        bounds = np.cumsum([0, *(len(v) for v in values)])
+        for i, a, b in zip(present, bounds[:-1], bounds[1:], strict=True):
+            column = pd.Categorical.from_codes(codes[a:b], dtype=dtype)
+            coded[i] = coded[i].assign(**{key: pd.Series(column, index=coded[i].index)})
     return coded
 
 
