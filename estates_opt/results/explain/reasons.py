@@ -56,39 +56,46 @@ def legs_moved(
     """:func:`why_moved` for every leg of ``legs`` at once (``from_site_id``, ``from_band``,
     ``from_travel_km``, ``to_site_id``, ``to_band``, ``room_type``): each kind of reason a
     column, the words made once per room over its cap rather than once per leg."""
-    n = len(legs)
     src_site = legs["from_site_id"].tolist()
     src_band = legs["from_band"].tolist()
     rooms = legs["room_type"].tolist()
-    src_room = list(zip(src_site, rooms, src_band, strict=True))
-    over_words = {
-        key: f"{key[1]} rooms at the old site are over their cap today "
-        f"({use:.0%} used, cap {cap:.0%})"
-        for key, (use, cap) in over_today.items()
-    }
-    capacity = [
-        over_words.get(key)
-        or (f"{key[1]} rooms at the old site are at their cap" if key in full else "")
-        for key in src_room
+    words: dict[object, str] = {}  # each distinct reason worded once
+
+    def capacity_words(key: tuple[str, str, str]) -> str:
+        if key not in words:
+            today = over_today.get(key)
+            words[key] = (
+                f"{key[1]} rooms at the old site are over their cap today "
+                f"({today[0]:.0%} used, cap {today[1]:.0%})"
+                if today is not None
+                else (f"{key[1]} rooms at the old site are at their cap" if key in full else "")
+            )
+        return words[key]
+
+    def cheaper_words(to: float, was: float) -> str:
+        key = ("cheaper", to, was)
+        if key not in words:
+            words[key] = f"cheaper room (£{to:.0f} vs £{was:.0f} per hour)"
+        return words[key]
+
+    capacity = [capacity_words(key) for key in zip(src_site, rooms, src_band, strict=True)]
+    c_from = [cost.get(k, np.nan) for k in zip(src_site, src_band, strict=True)]
+    c_to = [
+        cost.get(k, np.nan)
+        for k in zip(legs["to_site_id"].tolist(), legs["to_band"].tolist(), strict=True)
     ]
-    c_from = np.array([cost.get(k, np.nan) for k in zip(src_site, src_band, strict=True)], float)
-    c_to = np.array(
-        [
-            cost.get(k, np.nan)
-            for k in zip(legs["to_site_id"].tolist(), legs["to_band"].tolist(), strict=True)
-        ],
-        float,
-    )
-    gone = np.isnan(c_from) | np.isnan(legs["from_travel_km"].to_numpy(float))
-    cheaper = c_to < c_from - 0.5  # False where either is unknown
-    cheaper_words = np.full(n, "", dtype=object)
-    for i in np.flatnonzero(cheaper):
-        cheaper_words[i] = f"cheaper room (£{c_to[i]:.0f} vs £{c_from[i]:.0f} per hour)"
+    gone = (np.isnan(c_from) | np.isnan(legs["from_travel_km"].to_numpy(float))).tolist()
     return [
-        "; ".join(p for p in parts if p)
-        for parts in zip(
-            capacity, np.where(gone, SLOT_GONE, "").tolist(), cheaper_words.tolist(), strict=True
+        "; ".join(
+            p
+            for p in (
+                room,
+                SLOT_GONE if lost else "",
+                cheaper_words(to, was) if to < was - 0.5 else "",  # False where one is NaN
+            )
+            if p
         )
+        for room, lost, to, was in zip(capacity, gone, c_to, c_from, strict=True)
     ]
 
 
