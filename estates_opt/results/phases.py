@@ -450,17 +450,20 @@ PHASE_TIME_LIMIT_S = 20.0
 #: HiGHS settings for the phase MIPs. :func:`_reduced` has made the reductions presolve
 #: would find, and the feasibility-jump heuristic only delays the root LP, which already
 #: gives a near-integral choice. Measured on the England LP plan (13,532 relocations):
-#: a rung of 10 or 400 relocations 0.16-0.18 s -> 0.09-0.10 s, the first quarter
-#: 0.47 -> 0.21 s with 0.1% more relief.
+#: a rung of 10 or 400 relocations 0.16-0.18 s -> 0.09-0.10 s. Only for rungs of at most
+#: :data:`GREEDY_MOST` relocations: 20x NEL's first quarter (4,871 of 19,481) took 10.0 s
+#: without presolve.
 PHASE_HIGHS_OPTIONS: dict[str, float | int | str | bool] = {
     "presolve": "off",
     "mip_heuristic_run_feasibility_jump": False,
 }
 
 
-def _phase_solver(scenario: Scenario, n_rel: int) -> Solver:
+def _phase_solver(scenario: Scenario, n_rel: int, most: int) -> Solver:
     gap = SMALL_PLAN_MIP_GAP if n_rel <= SMALL_PLAN else PHASE_MIP_GAP
-    options = {**scenario.solver.highs_options, **PHASE_HIGHS_OPTIONS}
+    options = dict(scenario.solver.highs_options)
+    if most <= GREEDY_MOST:
+        options.update(PHASE_HIGHS_OPTIONS)
     return scenario.solver.model_copy(
         update={"mip_gap": gap, "time_limit_s": PHASE_TIME_LIMIT_S, "highs_options": options}
     )
@@ -477,12 +480,11 @@ def phase_plan(
     ladder = [n for n in scenario.relocation.phases if n < n_rel] + [n_rel]
     chosen = np.zeros(n_rel)
     phase_of = np.zeros(n_rel, dtype=int)
-    solver = _phase_solver(scenario, n_rel)
     for number, most in enumerate(ladder, start=1):
         if most >= n_rel:
             now = np.ones(n_rel)
         else:
-            best = _choose(plan, most, chosen, solver)
+            best = _choose(plan, most, chosen, _phase_solver(scenario, n_rel, most))
             now = best[0] if best is not None else chosen
         phase_of[(now > 0.5) & (chosen < 0.5)] = number
         chosen = np.maximum(chosen, now)
@@ -505,7 +507,7 @@ def first_quarter(scenario: Scenario, plan: Relocations) -> FirstQuarter:
     if n_rel == 0:
         return {}
     quarter = -(-n_rel // 4)
-    best = _choose(plan, quarter, np.zeros(n_rel), _phase_solver(scenario, n_rel))
+    best = _choose(plan, quarter, np.zeros(n_rel), _phase_solver(scenario, n_rel, quarter))
     if best is None:
         return {}
     chosen, gap = best

@@ -80,6 +80,10 @@ def _members_by_pcn(origins: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nda
     }
 
 
+#: (pair, origin) terms the travel recomputation holds at once.
+TERMS_PER_BLOCK = 1_000_000
+
+
 def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFrame) -> pd.Series:
     """Travel (km) per row of ``pairs`` (``pcn_code``, ``site_id``, optional ``band``),
     recomputed from the dataset as the scenario defines it; NaN for an unknown site or a
@@ -105,13 +109,18 @@ def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFra
     ]
     known = np.zeros(len(pairs), bool)
     known[[i for i, _ in found]] = True
-    pair_of = np.repeat([i for i, _ in found], [len(o[0]) for _, o in found]).astype(int)
-    lsoa = np.concatenate([o[0] for _, o in found]) if found else np.zeros(0, dtype=int)
-    weight = np.concatenate([o[1] for _, o in found]) if found else np.zeros(0)
-    site = site_at[pair_of]
-    dist = np.hypot(lx[lsoa] - sx[site], ly[lsoa] - sy[site]) / 1000.0
-    dist *= factors[band_of[pair_of], lsoa]
-    km = scenario.travel.circuity * np.bincount(
-        pair_of, weights=weight * dist, minlength=len(pairs)
-    )
+    km = np.zeros(len(pairs))
+    sizes = np.cumsum([len(o[0]) for _, o in found])
+    # in blocks of about a million (pair, origin) terms, so memory stays bounded
+    block_of = sizes // TERMS_PER_BLOCK if found else np.zeros(0, dtype=int)
+    for block in np.unique(block_of):
+        part = [found[i] for i in np.flatnonzero(block_of == block)]
+        pair_of = np.repeat([i for i, _ in part], [len(o[0]) for _, o in part]).astype(int)
+        lsoa = np.concatenate([o[0] for _, o in part])
+        weight = np.concatenate([o[1] for _, o in part])
+        site = site_at[pair_of]
+        dist = np.hypot(lx[lsoa] - sx[site], ly[lsoa] - sy[site]) / 1000.0
+        dist *= factors[band_of[pair_of], lsoa]
+        km += np.bincount(pair_of, weights=weight * dist, minlength=len(pairs))
+    km *= scenario.travel.circuity
     return pd.Series(np.where(known, km, np.nan), index=pairs.index, dtype=float)
