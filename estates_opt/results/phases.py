@@ -370,7 +370,7 @@ def _greedy_choice(
     live = fixed[rel]
     left = over - np.bincount(src[live & leaves_over], hours[live & leaves_over], over.size)
     load = plan.loads(fixed)
-    start = float(np.minimum(over - np.maximum(left, 0.0), over).sum() + 1e-3 * moved[fixed].sum())
+    start = float((over - np.maximum(left, 0.0)).sum() + 1e-3 * moved[fixed].sum())
     gains = _gains(rel, src, hours, leaves_over, np.maximum(left, 0.0), n_rel) + 1e-3 * moved
     gains[fixed] = -np.inf
     bound = start + float(np.sort(gains[~fixed])[::-1][:free_slots].sum())
@@ -398,17 +398,13 @@ def _greedy_choice(
         change = np.concatenate([hours[legs][arrivals >= 0], -hours[legs][src[legs] >= 0]])
         after = load.copy()
         np.add.at(after, touched, change)
-        if (after[touched] > limit[touched] + 1e-6).any():
-            nxt = next(rest, None)
-            if nxt is not None:
-                heapq.heappush(queue, (-gains[nxt], nxt))
-            continue
-        load = after
-        np.subtract.at(left, src[legs][out], hours[legs][out])
-        chosen[j] = True
-        value += gain
-        taken += 1
-        nxt = next(rest, None)
+        if not (after[touched] > limit[touched] + 1e-6).any():  # it fits where it lands
+            load = after
+            np.subtract.at(left, src[legs][out], hours[legs][out])
+            chosen[j] = True
+            value += gain
+            taken += 1
+        nxt = next(rest, None)  # taken or passed over: the next candidate joins the queue
         if nxt is not None:
             heapq.heappush(queue, (-gains[nxt], nxt))
     proved = (bound - value) / max(abs(value), 1e-9)
