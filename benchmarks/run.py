@@ -68,7 +68,7 @@ from estates_opt.model.program import LinearProgram  # noqa: E402
 from estates_opt.model.result import SolveResult  # noqa: E402
 from estates_opt.model.solve import quiet_native_stdout, solve_direct, solve_model  # noqa: E402
 from estates_opt.outputs.plan_folder import write_plan  # noqa: E402
-from estates_opt.pipeline import explain_and_verify  # noqa: E402
+from estates_opt.pipeline import explain_and_verify, solve_program  # noqa: E402
 from estates_opt.scenario import Scenario, Solver, load_scenario  # noqa: E402
 from estates_opt.synthetic import SCALES, cached_dataset  # noqa: E402
 from estates_opt.synthetic.replicate import replicated_dataset  # noqa: E402
@@ -220,22 +220,6 @@ def make_case(
     return Case(label, scenario)
 
 
-def _solve(lp: LinearProgram, scenario: Scenario, data: Any) -> tuple[LinearProgram, SolveResult]:
-    """Solve as the pipeline does: the staged whole-session solve, or one LP/MIP solve."""
-    solver = scenario.solver
-    if scenario.options.whole_sessions and scenario.relocation.least_disruption:
-        from estates_opt.model.neighbourhood_search import neighbourhoods
-        from estates_opt.model.staged import solve_staged
-
-        groups = neighbourhoods(lp, data)
-        return solve_staged(lp, scenario, groups)
-    if solver.decompose:
-        from estates_opt.model.decompose import solve_decomposed
-
-        return lp, solve_decomposed(lp, solver)
-    return lp, solve_model(lp, solver)
-
-
 def warm_up_highs(solver: Solver) -> None:
     """Solve a one-variable LP first, so neither route pays HiGHS's one-off start-up.
 
@@ -279,7 +263,7 @@ def run_case(case: Case, out_dir: Path | None = None) -> tuple[dict[str, Any], L
     seconds["build"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    lp, result = _solve(lp, scenario, data)
+    lp, result, prepared = solve_program(data, scenario, lp)
     seconds["solve"] = time.perf_counter() - t
     if not result.status.has_plan:
         raise SystemExit(f"{scenario.name}: the solver ended '{result.status}' with no plan")
@@ -298,7 +282,7 @@ def run_case(case: Case, out_dir: Path | None = None) -> tuple[dict[str, Any], L
     reset_peak_rss()
 
     timings: dict[str, float] = {}
-    plan = explain_and_verify(data, scenario, lp, result, timings)
+    plan = explain_and_verify(data, scenario, lp, result, timings, prepared)
     seconds["explain"] = timings["explain"]
     seconds["verify"] = timings["verify"]
 

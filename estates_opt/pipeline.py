@@ -25,7 +25,7 @@ from estates_opt.inputs.dataset import Dataset, read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.checks import pin_problems
-from estates_opt.model.highs_direct import STOP_SOLVES
+from estates_opt.model.highs_direct import STOP_SOLVES, while_solving
 from estates_opt.model.neighbourhood_search import neighbourhoods
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
@@ -37,7 +37,7 @@ from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
 from estates_opt.results.phases import phased_plan, relocations_of, with_phases
 from estates_opt.results.plan import Plan
-from estates_opt.results.verify import verify_plan
+from estates_opt.results.verify import CheckInputs, prepare_verification, verify_plan
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -88,15 +88,7 @@ def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
         raise ScenarioError(
             f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
         )
-    if scenario.options.whole_sessions and scenario.relocation.least_disruption:
-        groups = neighbourhoods(lp, data)
-        lp, result = solve_staged(lp, scenario, groups)
-    elif scenario.solver.decompose:
-        from estates_opt.model.decompose import solve_decomposed
-
-        result = solve_decomposed(lp, scenario.solver)
-    else:
-        result = solve_model(lp, scenario.solver)
+    lp, result, prepared = solve_program(data, scenario, lp)
     timings["pulp_build"] = result.pulp_build_seconds
     timings["solve"] = result.seconds
     if not result.status.has_plan:
@@ -107,7 +99,28 @@ def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
             f"scenario '{scenario.name}': the solver ended '{result.status}' without a plan.",
             diagnosis=diagnosis,
         )
-    return explain_and_verify(data, scenario, lp, result, timings)
+    return explain_and_verify(data, scenario, lp, result, timings, prepared)
+
+
+def solve_program(
+    data: Dataset, scenario: Scenario, lp: LinearProgram
+) -> tuple[LinearProgram, SolveResult, CheckInputs]:
+    """Solve the built program as the scenario asks: the staged whole-session solve, the
+    decomposed solve or one solve. Returns the program solved last, its result and the
+    plan check's inputs (:func:`prepare_verification`), worked out while HiGHS runs
+    (they need no plan; :func:`estates_opt.model.highs_direct.while_solving`).
+    """
+    with while_solving(prepare_verification, data, scenario) as checking:
+        if scenario.options.whole_sessions and scenario.relocation.least_disruption:
+            groups = neighbourhoods(lp, data)
+            lp, result = solve_staged(lp, scenario, groups)
+        elif scenario.solver.decompose:
+            from estates_opt.model.decompose import solve_decomposed
+
+            result = solve_decomposed(lp, scenario.solver)
+        else:
+            result = solve_model(lp, scenario.solver)
+    return lp, result, checking.result()
 
 
 def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:
@@ -130,9 +143,11 @@ def explain_and_verify(
     lp: LinearProgram,
     result: SolveResult,
     timings: dict[str, float],
+    prepared: CheckInputs | None = None,
 ) -> Plan:
     """Turn a solved program into a :class:`Plan`: tables, phases and KPIs, then the independent
-    check, which raises :class:`VerificationError` if the plan breaks a rule."""
+    check, which raises :class:`VerificationError` if the plan breaks a rule (``prepared``:
+    its inputs, if worked out while solving)."""
     t = time.perf_counter()
     allocations = explain.allocation_table(dataset, scenario, lp, result)
     unmet = explain.unmet_table(lp, result, allocations)
@@ -166,7 +181,9 @@ def explain_and_verify(
             ptal,
         )
         checked = time.perf_counter()
-        violations = verify_plan(dataset, scenario, allocations, unmet, utilisation, kpis, opened)
+        violations = verify_plan(
+            dataset, scenario, allocations, unmet, utilisation, kpis, opened, prepared
+        )
         verify_seconds = time.perf_counter() - checked
         phased = pending.result()
     moves = with_phases(lines, phased.phase_of)

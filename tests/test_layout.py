@@ -20,7 +20,7 @@ PACKAGE = Path(eo.__file__).parent
 
 #: The pipeline's stages, earliest first. A module may import from its own stage or an earlier one.
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("errors", "schema", "scenario", "parallel", "text", "paths"),
+    ("errors", "schema", "scenario", "parallel", "text", "paths", "memo"),
     ("inputs",),
     ("model",),
     ("results",),

@@ -278,3 +278,26 @@ def test_sites_per_specialty_over_the_borough_limit(small_dir):
         data, limited, plan.allocations, plan.unmet, plan.utilisation, plan.kpis, plan.opened
     )
     assert set(violations) <= set(both)
+
+
+def test_lookups_worked_out_for_another_dataset_are_not_used(plan, parts):
+    """The pipeline works the check's lookups out while solving; given ones made from
+    another dataset (here one without room S1, where the plan places hours), the check
+    makes its own."""
+    import dataclasses
+
+    from estates_opt.results.verify import prepare_verification
+
+    a = parts["allocations"]
+    assert (a.loc[a["site_id"] == "S1", "hours_per_week"] > 0).any()
+    other = dataclasses.replace(
+        plan.dataset, capacity=plan.dataset.capacity[plan.dataset.capacity["site_id"] != "S1"]
+    )
+    stale = prepare_verification(other, plan.scenario)
+    assert verify_plan(plan.dataset, plan.scenario, *parts.values(), stale) == []
+    # the same lookups, claimed to be of this dataset, are used: so the check can tell
+    claimed = dataclasses.replace(stale, dataset=plan.dataset)
+    violations = verify_plan(plan.dataset, plan.scenario, *parts.values(), claimed)
+    assert only(violations, "at S1 (weekday): site has no open consulting room")
+    fresh = prepare_verification(plan.dataset, plan.scenario)
+    assert verify_plan(plan.dataset, plan.scenario, *parts.values(), fresh) == []

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Iterator
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +27,7 @@ from estates_opt.errors import (
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.inputs.patients import origin_weights
 from estates_opt.inputs.travel_matrix import read_travel_matrix
+from estates_opt.memo import IdentityMemo
 from estates_opt.scenario import Scenario
 from estates_opt.schema import BANDS, PROJECTED_CRS
 
@@ -53,9 +52,8 @@ log = logging.getLogger(__name__)
 DEPRIVED_DECILES = (1, 2)
 
 
-#: LSOA points already worked out, by the id of the geometry array they came from (with a
-#: weak reference to it, so an entry goes with its geometries and an id cannot be reused).
-_LSOA_POINTS: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
+#: LSOA points already worked out, per geometry array (kept while the array lives).
+_LSOA_POINTS: IdentityMemo[np.ndarray] = IdentityMemo()
 
 
 def lsoa_points(lsoas: gpd.GeoDataFrame) -> np.ndarray:
@@ -64,16 +62,14 @@ def lsoa_points(lsoas: gpd.GeoDataFrame) -> np.ndarray:
     Kept for the geometries' lifetime: travel and the explain stage each ask for the
     same points, and England's 32,844 polygons took 55 ms each time.
     """
-    geometry = lsoas.geometry.values
-    known = _LSOA_POINTS.get(id(geometry))
-    if known is not None and known[0]() is geometry:
-        return known[1]
-    pts = lsoas.to_crs(PROJECTED_CRS).geometry.representative_point()
-    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
-    xy.setflags(write=False)
-    key = id(geometry)
-    _LSOA_POINTS[key] = (weakref.ref(geometry, lambda _: _LSOA_POINTS.pop(key, None)), xy)
-    return xy
+
+    def points() -> np.ndarray:
+        pts = lsoas.to_crs(PROJECTED_CRS).geometry.representative_point()
+        xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+        xy.setflags(write=False)
+        return xy
+
+    return _LSOA_POINTS.value_for(lsoas.geometry.values, points)
 
 
 def site_points(premises: gpd.GeoDataFrame) -> np.ndarray:
@@ -198,15 +194,17 @@ def pair_travel(
     circuity: float = 1.3,
     patients: pd.DataFrame | None = None,
     lsoa_factors: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Travel (km) for the given ``pcn_code, site_id`` pairs only, measured as
-    :func:`pcn_site_travel` measures it (``lsoa_factors`` as there, one per row of ``lsoas``).
+    :func:`pcn_site_travel` measures it (``lsoa_factors`` as there, one per row of ``lsoas``;
+    ``points`` the LSOAs' :func:`lsoa_points`, when the caller has them for a subset).
 
     For the few pairs outside the model (today's slots the plan leaves): the
     all-pairs table would cost PCNs x sites distance matrices at national scale.
     Pairs whose PCN has no LSOAs or whose site is unknown are left out.
     """
-    origins = lsoa_points(lsoas)
+    origins = lsoa_points(lsoas) if points is None else points
     targets = site_points(premises)
     site_pos = pd.Index(premises["site_id"])
     wanted = pairs[["pcn_code", "site_id"]].drop_duplicates()

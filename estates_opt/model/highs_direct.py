@@ -14,9 +14,9 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -68,30 +68,99 @@ def import_highspy() -> ModuleType:
 STOP_SOLVES = threading.Event()
 
 
-def run_interruptibly(highs: Highs) -> None:
-    """``highs.run()``, but Ctrl-C stops HiGHS promptly and raises :class:`SolveInterrupted`.
+class Meanwhile:
+    """A job for the waiting thread: run by its next HiGHS solve while HiGHS works
+    (:func:`while_solving`), or by :meth:`result` if no solve ran it."""
 
-    HiGHS runs in highspy's solver thread while this thread waits; a
-    KeyboardInterrupt here asks HiGHS to stop at its next interrupt check (the
-    simplex, interior-point and MIP interrupt callbacks), waits for it to return,
-    then raises. Without this, SIGINT is only seen once the native solve has ended.
-    """
-    highs.HandleUserInterrupt = True
-    interrupted = False
-    highs.startSolve()
-    while True:
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._func, self._args = func, args
+        self._ran = False
+        self._value: Any = None
+        self._error: Exception | None = None
+
+    def run(self) -> None:
+        """Run the job once; an error is kept for :meth:`result` (the solve goes on)."""
+        if self._ran:
+            return
+        self._ran = True
         try:
-            done, _ = highs.wait(0.1)
+            self._value = self._func(*self._args)
+        except Exception as exc:  # raised by result(), in the caller's frame
+            self._error = exc
+
+    def result(self) -> Any:
+        """The job's value (run now if no solve ran it); its error, if it raised one."""
+        self.run()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+_WAITING = threading.local()
+
+
+@contextlib.contextmanager
+def while_solving(func: Callable[..., Any], *args: Any) -> Iterator[Meanwhile]:
+    """Give ``func(*args)`` to this thread's next HiGHS solve, to run while HiGHS works.
+
+    The thread only waits while HiGHS runs in highspy's solver thread, which releases the
+    GIL: work that needs no solution (the plan check's lookups) costs no time there. Run in
+    a second Python thread instead, it held the GIL while the model was being passed to
+    HiGHS and slowed the England LP's solve phase by 0.1-0.2 s.
+    """
+    job = Meanwhile(func, args)
+    jobs: list[Meanwhile] = getattr(_WAITING, "jobs", [])
+    _WAITING.jobs = [*jobs, job]
+    try:
+        yield job
+    finally:
+        _WAITING.jobs = [j for j in getattr(_WAITING, "jobs", []) if j is not job]
+
+
+def _run_waiting_jobs() -> None:
+    jobs: list[Meanwhile] = getattr(_WAITING, "jobs", [])
+    _WAITING.jobs = []
+    for job in jobs:
+        job.run()
+
+
+def run_interruptibly(highs: Highs) -> None:
+    """``highs.run()``, but Ctrl-C (or :data:`STOP_SOLVES`) stops a MIP promptly and raises
+    :class:`SolveInterrupted`; this thread's :func:`while_solving` jobs run meanwhile.
+
+    HiGHS runs in highspy's solver thread while this thread waits; a stop asks HiGHS to
+    end at its next MIP interrupt check, waits for it to return, then raises. Only the MIP
+    check calls back into Python: highspy's own handling also hooks the simplex check, which
+    HiGHS makes every iteration, and each call takes the GIL, so while another thread ran
+    Python the England LP took 61 s instead of 1 s. An LP (about a second at England scale)
+    therefore runs to its end before a stop takes effect.
+    """
+    stop = threading.Event()
+
+    def check(event: Any) -> None:
+        if stop.is_set():
+            event.interrupt()
+
+    highs.cbMipInterrupt.subscribe(check)
+    highs.startSolve()
+    try:
+        try:
+            _run_waiting_jobs()
         except KeyboardInterrupt:
-            interrupted = True
-            highs.cancelSolve()
-            continue
-        if done:
-            break
-        if STOP_SOLVES.is_set() and not interrupted:
-            interrupted = True
-            highs.cancelSolve()
-    if interrupted:
+            stop.set()
+        while True:
+            try:
+                done, _ = highs.wait(0.1)
+            except KeyboardInterrupt:
+                stop.set()
+                continue
+            if done:
+                break
+            if STOP_SOLVES.is_set():
+                stop.set()
+    finally:
+        highs.cbMipInterrupt.unsubscribe(check)
+    if stop.is_set():
         raise SolveInterrupted("the solver was stopped by Ctrl-C before it finished")
 
 

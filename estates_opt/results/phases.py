@@ -375,9 +375,10 @@ def _greedy_choice(
     gains[fixed] = -np.inf
     bound = start + float(np.sort(gains[~fixed])[::-1][:free_slots].sum())
     order = np.argsort(-gains, kind="stable")
-    legs_of = np.split(
-        np.argsort(rel, kind="stable"), np.cumsum(np.bincount(rel, minlength=n_rel))[:-1]
-    )
+    # relocation j's legs are by_relocation[starts[j]:starts[j + 1]] (np.split made 13,532
+    # arrays at England for the few hundred looked at)
+    by_relocation = np.argsort(rel, kind="stable")
+    starts = np.r_[0, np.cumsum(np.bincount(rel, minlength=n_rel))]
     chosen = fixed.copy()
     value, taken = start, 0
     queue = [(-gains[j], int(j)) for j in order[: max(4 * free_slots, 64)]]
@@ -385,7 +386,7 @@ def _greedy_choice(
     heapq.heapify(queue)
     while queue and taken < free_slots:
         _, j = heapq.heappop(queue)
-        legs = legs_of[j]
+        legs = by_relocation[starts[j] : starts[j + 1]]
         out = leaves_over[legs]
         room_left = np.maximum(left, 0.0)
         gain = _gains(np.zeros(legs.size, int), src[legs], hours[legs], out, room_left, 1)[0]
@@ -552,6 +553,7 @@ def phase_table(
     total_over = float(rooms["over"].sum())
     whole = plan.plan_relieved()
     weekday = (rooms["band"] == "weekday").to_numpy()
+    weekday_rooms = rooms.loc[weekday, ["kind", "capacity_hours"]]  # each phase adds its loads
     today = allocations["today_session_hours"].to_numpy(float)
     km = allocations["travel_km"].fillna(0.0).to_numpy(float)
     base_km = float((today * km).sum())
@@ -572,7 +574,7 @@ def phase_table(
         load = rooms["after_hours"].to_numpy(float) if last else plan.loads(done)
         km_after = base_km + float(km_change[live].sum())
         weekday_use = kind_utilisation(
-            rooms.assign(load_hours=load)[weekday], ["load_hours"], by_band=False
+            weekday_rooms.assign(load_hours=load[weekday]), ["load_hours"], by_band=False
         )
         util = dict(zip(weekday_use["kind"], weekday_use["utilisation"].fillna(0.0), strict=True))
         rows.append(

@@ -13,10 +13,13 @@ population-only recomputation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
+from estates_opt.memo import IdentityMemo
 from estates_opt.scenario import Scenario
 
 
@@ -80,21 +83,59 @@ def _members_by_pcn(origins: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nda
     }
 
 
+#: The verifier's own LSOA points per geometry array (not the travel stage's: it recomputes).
+_LSOA_XY: IdentityMemo[tuple[np.ndarray, np.ndarray]] = IdentityMemo()
+
+
+def _lsoa_xy(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (metres) of each LSOA's representative point, read-only, once per geometry."""
+
+    def points() -> tuple[np.ndarray, np.ndarray]:
+        pts = dataset.lsoas.geometry.representative_point()
+        x, y = pts.x.to_numpy(), pts.y.to_numpy()
+        x.setflags(write=False)
+        y.setflags(write=False)
+        return x, y
+
+    return _LSOA_XY.value_for(dataset.lsoas.geometry.values, points)
+
+
+@dataclass(frozen=True)
+class TravelOrigins:
+    """Where each PCN's journeys start, as the scenario weighs them: no plan changes it."""
+
+    x: np.ndarray  #: per LSOA, metres
+    y: np.ndarray
+    by_pcn: dict[str, tuple[np.ndarray, np.ndarray]]  #: PCN -> (LSOA positions, weights)
+
+
+def travel_origins(dataset: Dataset, scenario: Scenario) -> TravelOrigins:
+    """The origins :func:`recomputed_travel_km` measures from (0.1 s at England scale: the
+    pipeline works them out while the solver runs)."""
+    x, y = _lsoa_xy(dataset)
+    return TravelOrigins(x, y, _members_by_pcn(_origins(dataset, scenario)))
+
+
 #: (pair, origin) terms the travel recomputation holds at once.
 TERMS_PER_BLOCK = 1_000_000
 
 
-def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFrame) -> pd.Series:
+def recomputed_travel_km(
+    dataset: Dataset,
+    scenario: Scenario,
+    pairs: pd.DataFrame,
+    origins: TravelOrigins | None = None,
+) -> pd.Series:
     """Travel (km) per row of ``pairs`` (``pcn_code``, ``site_id``, optional ``band``),
     recomputed from the dataset as the scenario defines it; NaN for an unknown site or a
-    PCN with no origins. Index as ``pairs``.
+    PCN with no origins. Index as ``pairs``; ``origins`` :func:`travel_origins` of the
+    same dataset and scenario, when worked out before.
 
     Every (pair, origin) term in one array and summed per pair (a loop per pair was a
     third of the check's time at England scale).
     """
-    points = dataset.lsoas.geometry.representative_point()
-    lx, ly = points.x.to_numpy(), points.y.to_numpy()
-    by_pcn = _members_by_pcn(_origins(dataset, scenario))
+    origins = origins or travel_origins(dataset, scenario)
+    lx, ly, by_pcn = origins.x, origins.y, origins.by_pcn
     premises = dataset.premises
     site_at = pd.Index(premises["site_id"]).get_indexer(pairs["site_id"])
     sx = premises.geometry.x.to_numpy()
@@ -103,9 +144,9 @@ def recomputed_travel_km(dataset: Dataset, scenario: Scenario, pairs: pd.DataFra
     band_names, band_of = np.unique(bands.map(str).to_numpy(object), return_inverse=True)
     factors = np.array([_band_factor(dataset, scenario, str(b)) for b in band_names])
     found = [
-        (i, origins)
+        (i, members)
         for i, (pcn, at) in enumerate(zip(pairs["pcn_code"], site_at, strict=True))
-        if at >= 0 and (origins := by_pcn.get(str(pcn))) is not None
+        if at >= 0 and (members := by_pcn.get(str(pcn))) is not None
     ]
     known = np.zeros(len(pairs), bool)
     known[[i for i, _ in found]] = True

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
-from estates_opt.inputs.travel import pair_travel, ptal_factors, travel_patients
+from estates_opt.inputs.travel import lsoa_points, pair_travel, ptal_factors, travel_patients
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.relocations import today_in_sessions
 from estates_opt.model.result import SolveResult
@@ -33,6 +33,7 @@ def _travel_outside_the_model(
     patients = travel_patients(dataset, scenario)
     ptal = scenario.travel.ptal
     missing = travel.isna()
+    points = lsoa_points(dataset.lsoas)  # the travel stage's, worked out once per geometry
     # one measurement for every band PTAL does not weigh, one per band it does
     by_ptal = table["band"].isin(ptal.bands) & ptal.enabled
     weighed = table["band"].where(by_ptal, "")
@@ -48,7 +49,13 @@ def _travel_outside_the_model(
         if not len(known) or not inside.any():
             continue
         extra = pair_travel(
-            dataset.lsoas[inside], known, pairs, scenario.travel.circuity, patients, factors
+            dataset.lsoas[inside],
+            known,
+            pairs,
+            scenario.travel.circuity,
+            patients,
+            factors,
+            points=points[inside],
         )
         fill = rows[["pcn_code", "site_id"]].merge(extra, on=["pcn_code", "site_id"], how="left")
         travel.loc[rows.index] = fill["travel_km"].to_numpy()

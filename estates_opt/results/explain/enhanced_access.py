@@ -26,8 +26,9 @@ def enhanced_access_by_band(
     ``targets`` is :attr:`LinearProgram.targets` (band ``total`` for the weekly
     total); without targets (contract off) the minimums and shortfalls are 0.
     """
-    categories = dataset.services.set_index("service_id")["category"]
-    ea = allocations[allocations["service_id"].map(categories) == "enhanced_access"]
+    services = dataset.services
+    ea_ids = services.loc[services["category"] == "enhanced_access", "service_id"]
+    ea = allocations[allocations["service_id"].isin(ea_ids).to_numpy()]
     out = pd.DataFrame({"pcn_code": dataset.pcns["pcn_code"].to_numpy()})
     need = (
         targets.set_index(["pcn_code", "band"])["min_hours"]
