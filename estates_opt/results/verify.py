@@ -95,7 +95,7 @@ def verify_plan(
     v += _check_allowed(prepared, alloc, openable)
     v += _check_travel(prepared, allocations)
     v += _check_capacity(prepared, alloc, openable)
-    v += _check_utilisation(dataset, alloc, utilisation, kpis)
+    v += _check_utilisation(prepared, alloc, utilisation, kpis)
     v += _check_unmet_kpi(unmet, kpis)
     v += _check_community_aim(dataset, scenario, utilisation, kpis)
     v += _check_own_hub(dataset, scenario, alloc, kpis)
@@ -168,6 +168,8 @@ def _openable_slots(
     """(site, room type, band) rooms that exist because the plan opened the site in the band."""
     opening = dataset.opening
     openable: set[tuple[str, str, str]] = set()
+    if not opened:
+        return openable
     for room in ("consulting", "treatment", "group", "diagnostics"):
         col = f"{room}_hours_if_opened"
         if len(opening) and col in opening:
@@ -271,34 +273,34 @@ def _check_capacity(
 
 
 def _check_utilisation(
-    dataset: Dataset, alloc: pd.DataFrame, utilisation: pd.DataFrame, kpis: Kpis
+    prepared: CheckInputs, alloc: pd.DataFrame, utilisation: pd.DataFrame, kpis: Kpis
 ) -> list[str]:
     """The utilisation table's arithmetic and the utilisation and unmet KPIs."""
     v: list[str] = []
     placed = alloc.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     if len(utilisation):
-        u = utilisation.set_index(["site_id", "room_type", "band"])
-        after = u["fixed_hours"] + placed.reindex(u.index).fillna(0.0)
-        bad = (after - u["after_hours"]).abs() > 1e-3
-        for slot in u.index[bad.to_numpy()][:20]:
+        u = utilisation
+        slots = pd.MultiIndex.from_frame(u[["site_id", "room_type", "band"]])
+        reported = u["after_hours"].to_numpy(float)
+        after = u["fixed_hours"].to_numpy(float) + placed.reindex(slots).fillna(0.0).to_numpy()
+        for i in np.flatnonzero(np.abs(after - reported) > 1e-3)[:20]:
             v.append(
-                f"utilisation {slot}: reported after_hours {u.at[slot, 'after_hours']:.3f}, "
-                f"recomputed {after[slot]:.3f}"
+                f"utilisation {slots[i]}: reported after_hours {reported[i]:.3f}, "
+                f"recomputed {after[i]:.3f}"
             )
         ratio = u["after_hours"] / u["capacity_hours"].where(u["capacity_hours"] > 0)
         bad = (ratio.fillna(0) - u["after_utilisation"].fillna(0)).abs() > 1e-6
-        for slot in u.index[bad.to_numpy()][:20]:
+        for slot in slots[bad.to_numpy()][:20]:
             v.append(
                 f"utilisation {slot}: after_utilisation does not equal after_hours / capacity_hours"
             )
-        missing = placed.index[u.index.get_indexer(placed.index) < 0]
+        missing = placed.index[slots.get_indexer(placed.index) < 0]
         for slot in list(missing)[:20]:
             v.append(f"utilisation table lacks slot {slot} that hosts {placed[slot]:.2f} h")
         # Recomputed here, not with inputs.dataset.kind_utilisation (what the KPI uses): the
         # verifier checks the explain code's figures, so it keeps its own arithmetic.
         reported_kpi = kpis.get("utilisation_after", {}).get("weekday", {})
-        u2 = u.reset_index()
-        u2["kind"] = u2["site_id"].map(dataset.premises.set_index("site_id")["kind"])
+        u2 = u.assign(kind=u["site_id"].map(prepared.kind_of))
         wk = u2[u2["band"] == "weekday"].groupby("kind")[["after_hours", "capacity_hours"]].sum()
         for kind, row in wk.iterrows():
             mine = row["after_hours"] / row["capacity_hours"] if row["capacity_hours"] else 0.0
