@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from estates_opt.outputs.files import staged_directory
 from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
+from estates_opt.results.explain.prepared import ExplainInputs, prepare_explanation
 from estates_opt.results.phases import phased_plan, relocations_of, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import CheckInputs, prepare_verification, verify_plan
@@ -102,15 +104,28 @@ def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
     return explain_and_verify(data, scenario, lp, result, timings, prepared)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What explaining and checking a plan read from the inputs and the built program
+    alone, worked out while HiGHS runs (:func:`solve_program`)."""
+
+    explain: ExplainInputs
+    checks: CheckInputs
+
+
 def solve_program(
     data: Dataset, scenario: Scenario, lp: LinearProgram
-) -> tuple[LinearProgram, SolveResult, CheckInputs]:
+) -> tuple[LinearProgram, SolveResult, Prepared]:
     """Solve the built program as the scenario asks: the staged whole-session solve, the
-    decomposed solve or one solve. Returns the program solved last, its result and the
-    plan check's inputs (:func:`prepare_verification`), worked out while HiGHS runs
-    (they need no plan; :func:`estates_opt.model.highs_direct.while_solving`).
+    decomposed solve or one solve. Returns the program solved last, its result and what
+    the explain stage and the plan check need that no solution changes, worked out while
+    HiGHS runs (:func:`estates_opt.model.highs_direct.while_solving`: the waiting thread
+    is idle, and the solver releases the GIL).
     """
-    with while_solving(prepare_verification, data, scenario) as checking:
+    with (
+        while_solving(prepare_explanation, data, lp) as explaining,
+        while_solving(prepare_verification, data, scenario) as checking,
+    ):
         if scenario.options.whole_sessions and scenario.relocation.least_disruption:
             groups = neighbourhoods(lp, data)
             lp, result = solve_staged(lp, scenario, groups)
@@ -120,7 +135,7 @@ def solve_program(
             result = solve_decomposed(lp, scenario.solver)
         else:
             result = solve_model(lp, scenario.solver)
-    return lp, result, checking.result()
+    return lp, result, Prepared(explaining.result(), checking.result())
 
 
 def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:
@@ -143,16 +158,23 @@ def explain_and_verify(
     lp: LinearProgram,
     result: SolveResult,
     timings: dict[str, float],
-    prepared: CheckInputs | None = None,
+    prepared: Prepared | None = None,
 ) -> Plan:
     """Turn a solved program into a :class:`Plan`: tables, phases and KPIs, then the independent
     check, which raises :class:`VerificationError` if the plan breaks a rule (``prepared``:
     its inputs, if worked out while solving)."""
     t = time.perf_counter()
-    allocations = explain.allocation_table(dataset, scenario, lp, result)
+    ahead = prepared.explain if prepared is not None else None
+    today = ahead if ahead is not None and ahead.of_dataset(dataset) else None
+    program = ahead if ahead is not None and ahead.of_program(lp) else None
+    allocations = explain.allocation_table(
+        dataset, scenario, lp, result, today.today_slots if today else None
+    )
     unmet = explain.unmet_table(lp, result, allocations)
     opened = explain.opened_slots(lp, result)
-    utilisation = explain.utilisation_table(dataset, allocations, scenario, opened)
+    utilisation = explain.utilisation_table(
+        dataset, allocations, scenario, opened, today.today_room_use if today else None
+    )
     legs = explain.move_legs(dataset, allocations, utilisation)
     relocations = relocations_of(dataset, legs, utilisation)
     # The phase MIPs run in a thread (HiGHS releases the GIL) while the tables, KPIs and
@@ -179,10 +201,19 @@ def explain_and_verify(
             timings,
             lines,
             ptal,
+            hostable=program.hostable if program else None,
+            size=program.model_size if program else None,
         )
         checked = time.perf_counter()
         violations = verify_plan(
-            dataset, scenario, allocations, unmet, utilisation, kpis, opened, prepared
+            dataset,
+            scenario,
+            allocations,
+            unmet,
+            utilisation,
+            kpis,
+            opened,
+            prepared.checks if prepared is not None else None,
         )
         verify_seconds = time.perf_counter() - checked
         phased = pending.result()

@@ -123,3 +123,45 @@ def test_identity_memo_keeps_a_value_while_its_object_lives():
     del first
     gc.collect()
     assert len(memo) == 0  # gone with its object: a reused id cannot return it
+
+
+def _tables(plan) -> dict[str, object]:
+    kpis = {k: v for k, v in plan.kpis.items() if k != "seconds"}
+    frames = ("allocations", "moves", "utilisation", "pcn_summary", "phases")
+    return {**{name: getattr(plan, name) for name in frames}, "kpis": kpis}
+
+
+def _same(one: dict[str, object], other: dict[str, object]) -> None:
+    for name, value in one.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, other[name], check_exact=True)
+        else:
+            assert value == other[name], name
+
+
+@pytest.mark.parametrize("whole_sessions", [False, True])
+def test_what_is_worked_out_while_solving_changes_no_plan(tiny_dataset, whole_sessions):
+    import dataclasses
+
+    from estates_opt import pipeline
+    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.scenario import Scenario
+
+    scenario = Scenario.model_validate({"options": {"whole_sessions": whole_sessions}})
+    data = apply_scenario(tiny_dataset, scenario)
+    built = build_model(data, scenario, measure_travel(data, scenario))
+    lp, result, prepared = pipeline.solve_program(data, scenario, built)
+    # the LP is solved as built, so its program parts apply; the staged solve's is another
+    assert prepared.explain.of_program(lp) is not whole_sessions
+    assert prepared.explain.of_dataset(data) and prepared.checks.dataset is data
+    ahead = _tables(pipeline.explain_and_verify(data, scenario, lp, result, {}, prepared))
+    _same(ahead, _tables(pipeline.explain_and_verify(data, scenario, lp, result, {})))
+    # made from another dataset (no baseline at all), the prepared parts are not used
+    other = dataclasses.replace(data, baseline=data.baseline.iloc[:0])
+    stale = pipeline.Prepared(
+        pipeline.prepare_explanation(other, lp), pipeline.prepare_verification(other, scenario)
+    )
+    assert len(stale.explain.today_slots) == 0
+    _same(ahead, _tables(pipeline.explain_and_verify(data, scenario, lp, result, {}, stale)))

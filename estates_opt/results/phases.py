@@ -532,8 +532,9 @@ class PhasedPlan:
 def phased_plan(scenario: Scenario, plan: Relocations, allocations: pd.DataFrame) -> PhasedPlan:
     """The ladder (:func:`phase_plan`) and the first quarter (:func:`first_quarter`): the
     explain stage's only solves, so they can run beside its other work."""
+    quarter = first_quarter(scenario, plan)  # first: its MIP overlaps most of the caller's work
     phase_of, table = phase_plan(scenario, plan, allocations)
-    return PhasedPlan(phase_of, table, first_quarter(scenario, plan))
+    return PhasedPlan(phase_of, table, quarter)
 
 
 def with_phases(moves: pd.DataFrame, phase_of: pd.DataFrame) -> pd.DataFrame:

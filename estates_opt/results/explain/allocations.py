@@ -63,9 +63,14 @@ def _travel_outside_the_model(
 
 
 def allocation_table(
-    dataset: Dataset, scenario: Scenario, lp: LinearProgram, result: SolveResult
+    dataset: Dataset,
+    scenario: Scenario,
+    lp: LinearProgram,
+    result: SolveResult,
+    today: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Plan and today's allocation side by side, one row per (service, PCN, site, band)."""
+    """Plan and today's allocation side by side, one row per (service, PCN, site, band)
+    (``today``: :func:`today_slots`, if worked out before)."""
     cols = lp.columns
     x = cols["family"].to_numpy() == "x"
     plan = cols.loc[
@@ -79,13 +84,7 @@ def allocation_table(
         plan = plan.groupby(
             ["service_id", "pcn_code", "site_id", "band"], as_index=False, sort=False
         ).agg({"room_type": "first", "travel_km": "first", "hours_per_week": "sum"})
-    base = (
-        dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
-            "hours_per_week"
-        ]
-        .sum()
-        .rename(columns={"hours_per_week": "baseline_hours_per_week"})
-    )
+    base = today_slots(dataset) if today is None else today
     table = plan.merge(base, on=["service_id", "pcn_code", "site_id", "band"], how="outer")
     table["hours_per_week"] = table["hours_per_week"].fillna(0.0)
     table["baseline_hours_per_week"] = table["baseline_hours_per_week"].fillna(0.0)
@@ -111,6 +110,17 @@ def allocation_table(
         table[order]
         .sort_values(["service_id", "pcn_code", "site_id", "band"])
         .reset_index(drop=True)
+    )
+
+
+def today_slots(dataset: Dataset) -> pd.DataFrame:
+    """Today's hours per (service, PCN, site, band) slot (``baseline_hours_per_week``)."""
+    return (
+        dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
+            "hours_per_week"
+        ]
+        .sum()
+        .rename(columns={"hours_per_week": "baseline_hours_per_week"})
     )
 
 

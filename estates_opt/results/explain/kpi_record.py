@@ -18,6 +18,7 @@ from estates_opt.model.result import SolveResult
 from estates_opt.results.explain.allocations import EPS
 from estates_opt.results.explain.enhanced_access import enhanced_access_kpis
 from estates_opt.results.explain.moves import moves_table
+from estates_opt.results.explain.prepared import model_size
 from estates_opt.results.explain.travel import travel_by_ptal
 from estates_opt.results.explain.utilisation import (
     hostable_rooms,
@@ -124,12 +125,16 @@ def kpi_dict(
     timings: dict[str, float],
     moves: pd.DataFrame | None = None,
     ptal: dict[str, dict[str, float]] | None = None,
+    *,
+    hostable: pd.Series | None = None,
+    size: ModelSize | None = None,
 ) -> Kpis:
     """The headline numbers, in one JSON-ready record (:class:`~estates_opt.results.kpis.Kpis`).
 
     ``hours_moved`` is the sum of ``moves.csv`` (``moves``; computed here when
     not given): the one definition used by every output. ``ptal`` (travel by PTAL band,
-    :func:`travel_by_ptal`) is computed here when not given.
+    :func:`travel_by_ptal`) is computed here when not given, as are ``lp``'s
+    :func:`hostable_rooms` and ``size`` (:func:`model_size`).
     """
     if moves is None:
         moves = moves_table(dataset, allocations, utilisation)
@@ -165,11 +170,11 @@ def kpi_dict(
         "enhanced_access_contract": enhanced_access_kpis(dataset, allocations, lp),
         "strategy_gap": strategy_gap(
             utilisation,
-            hostable_rooms(lp),
+            hostable_rooms(lp) if hostable is None else hostable,
             _building_types(dataset),
             scenario.strategy.community_weekday_utilisation,
         ),
-        "model": _model_size(lp),
+        "model": model_size(lp) if size is None else size,
         "seconds": timings,
         "diagnostics": list(lp.diagnostics),
     }
@@ -281,16 +286,4 @@ def _enhanced_access_met(unmet: pd.DataFrame, categories: pd.Series) -> _Enhance
     return {
         "enhanced_access_met_share_by_pcn": ea_by_pcn,
         "enhanced_access_all_met": bool(all(v >= 1 - 1e-6 for v in ea_by_pcn.values())),
-    }
-
-
-def _model_size(lp: LinearProgram) -> ModelSize:
-    """The program's size: variables, constraints, nonzeros, and columns per family."""
-    nv, nc, nz = lp.shape
-    return {
-        "variables": nv,
-        "constraints": nc,
-        "nonzeros": nz,
-        "mip": lp.is_mip,
-        "families": lp.family_counts(),
     }

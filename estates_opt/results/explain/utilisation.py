@@ -18,10 +18,20 @@ from estates_opt.schema import SESSION_HOURS, SITE_KINDS
 ROOM = ("site_id", "room_type", "band")
 
 
+def today_room_use(dataset: Dataset) -> pd.Series:
+    """Today's movable hours per room, indexed by (site, room type, band)."""
+    return baseline_room_use(dataset).set_index(list(ROOM))["baseline_hours"]
+
+
 def utilisation_table(
-    dataset: Dataset, allocations: pd.DataFrame, scenario: Scenario, opened: set[tuple[str, str]]
+    dataset: Dataset,
+    allocations: pd.DataFrame,
+    scenario: Scenario,
+    opened: set[tuple[str, str]],
+    today: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Capacity, fixed use and hours before/after per (site, room type, band)."""
+    """Capacity, fixed use and hours before/after per (site, room type, band) (``today``:
+    :func:`today_room_use`, if worked out before)."""
     cap = dataset.capacity[["site_id", "room_type", "band", "capacity_hours", "fixed_hours"]].copy()
     if opened:
         options = dataset.opening[
@@ -32,9 +42,7 @@ def utilisation_table(
         ]
         extra = opening_rooms(options, dataset.capacity)[list(cap.columns)]
         cap = pd.concat([cap, extra], ignore_index=True)
-    before = baseline_room_use(dataset).set_index(["site_id", "room_type", "band"])[
-        "baseline_hours"
-    ]
+    before = today_room_use(dataset) if today is None else today
     after = allocations.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     key = pd.MultiIndex.from_frame(cap[["site_id", "room_type", "band"]])
     cap["before_hours"] = cap["fixed_hours"] + before.reindex(key).fillna(0.0).to_numpy()
