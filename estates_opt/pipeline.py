@@ -175,11 +175,12 @@ def explain_and_verify(
     utilisation = explain.utilisation_table(
         dataset, allocations, scenario, opened, today.today_room_use if today else None
     )
-    legs = explain.move_legs(dataset, allocations, utilisation)
-    relocations = relocations_of(dataset, legs, utilisation)
-    # The phase MIPs run in a thread (HiGHS releases the GIL) while the tables, KPIs and
-    # the check, which do not need the phases, are made here.
+    paired = explain.paired_legs(dataset, allocations)
+    relocations = relocations_of(dataset, paired, utilisation)
+    # The phase MIPs run in a thread (HiGHS releases the GIL) while the legs' reasons, the
+    # tables, KPIs and the check, which do not need the phases, are made here.
     with _alongside(phased_plan, scenario, relocations, allocations) as pending:
+        legs = explain.with_reasons(dataset, utilisation, paired)
         lines = explain.relocation_lines(legs)
         bottlenecks = explain.bottleneck_table(dataset, lp, result, utilisation)
         pcn_summary = explain.pcn_summary_table(

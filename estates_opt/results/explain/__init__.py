@@ -37,7 +37,9 @@ from estates_opt.results.explain.moves import (
     RELOCATION_KEY,
     move_legs,
     moves_table,
+    paired_legs,
     relocation_lines,
+    with_reasons,
 )
 from estates_opt.results.explain.pcn_summary import pcn_summary_table, pcn_travel_weighting
 from estates_opt.results.explain.reasons import MoveReasons, why_moved
@@ -72,6 +74,7 @@ __all__ = [
     "objective_terms",
     "opened_slots",
     "origin_travel",
+    "paired_legs",
     "pcn_summary_table",
     "pcn_travel_weighting",
     "relocation_kpis",
@@ -84,4 +87,5 @@ __all__ = [
     "utilisation_by_kind",
     "utilisation_table",
     "why_moved",
+    "with_reasons",
 ]

@@ -83,7 +83,13 @@ def moves_table(
 def move_legs(
     dataset: Dataset, allocations: pd.DataFrame, utilisation: pd.DataFrame
 ) -> pd.DataFrame:
-    """One leg per change: hours leaving a slot paired with hours arriving.
+    """One leg per change: hours leaving a slot paired with hours arriving, and why
+    (:func:`paired_legs`, then :func:`with_reasons`)."""
+    return with_reasons(dataset, utilisation, paired_legs(dataset, allocations))
+
+
+def paired_legs(dataset: Dataset, allocations: pd.DataFrame) -> pd.DataFrame:
+    """The legs without their reasons (all the phased plan needs of them).
 
     Each (service, PCN)'s losses fill its gains in order (slots in table order, clinics in
     sorted key order): laid end to end, losses and gains are two runs of intervals, and a
@@ -91,7 +97,6 @@ def move_legs(
     clinic at once. A Python loop per clinic took most of the explain time on large plans.
     """
     names = _Names.of(dataset)
-    reasons = MoveReasons.of_plan(dataset, utilisation)
     changed = _changed_slots(allocations)
     change = changed["change"].to_numpy(float)
     clinic = _clinic_numbers(
@@ -107,7 +112,7 @@ def move_legs(
     band = changed["band"].to_numpy(object)
     km = changed["travel_km"].to_numpy(float)
     service = changed["service_id"].to_numpy(object)[src]
-    legs = pd.DataFrame(
+    return pd.DataFrame(
         {
             "service_id": service,
             "service": [names.services[s] for s in service],
@@ -125,8 +130,16 @@ def move_legs(
         },
         columns=LEG_COLUMNS[:-1],
     )
-    legs["why"] = reasons.why_legs(legs.assign(room_type=[names.rooms[svc] for svc in service]))
-    return _making_room(legs[LEG_COLUMNS], names)
+
+
+def with_reasons(dataset: Dataset, utilisation: pd.DataFrame, legs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`paired_legs` with each leg's ``why`` (a new table: ``legs`` is left as it is,
+    so the phased plan may read it meanwhile)."""
+    names = _Names.of(dataset)
+    reasons = MoveReasons.of_plan(dataset, utilisation)
+    rooms = [names.rooms[svc] for svc in legs["service_id"].tolist()]
+    why = reasons.why_legs(legs.assign(room_type=rooms))
+    return _making_room(legs.assign(why=why)[LEG_COLUMNS], names)
 
 
 def _pairs(
