@@ -246,3 +246,43 @@ def test_a_greedy_choice_keeps_the_relocations_of_the_phase_before():
     greedy = phases._greedy_choice(_plan(legs, rooms), 4, before, 1.0)  # any proof will do
     assert greedy is not None
     assert (greedy[0][[0, 2]] == 1.0).all() and greedy[0].sum() <= 4
+
+
+def _rounded(legs, rooms, n_rel, most, before, gap):
+    plan = _plan(legs, rooms)
+    program, cols = phases._reduced(phases._phase_program(plan, most, before), n_rel, most)
+    return phases._rounded_choice(plan, program, cols, most, before, Solver(mip_gap=gap))
+
+
+def test_a_choice_rounded_from_the_lp_is_taken_only_when_the_lp_bound_proves_it():
+    taken = 0
+    for seed, most, gap in itertools.product(range(16), [1, 2, 4], [0.0, 0.05]):
+        legs, rooms, n_rel = _instance(seed)
+        before = np.zeros(n_rel)
+        rounded = _rounded(legs, rooms, n_rel, most, before, gap)
+        if rounded is None:
+            continue  # the caller solves the phase MIP
+        taken += 1
+        chosen, proved = rounded
+        assert isinstance(proved, float) and 0.0 <= proved <= gap + 1e-12
+        assert chosen.sum() <= most
+        value = _value(legs, rooms, chosen > 0.5)
+        assert value is not None, "the rounded choice pushes a receiving room over its limit"
+        best = _brute_force(legs, rooms, n_rel, most, before)
+        assert best * (1 - gap) - 1e-9 <= value <= best + 1e-9
+    assert taken >= 2  # small rungs are often fractional in the LP: it proves 3 of these 96
+
+
+def test_a_rounded_choice_keeps_the_relocations_of_the_phase_before():
+    kept = 0
+    for seed in range(16):
+        legs, rooms, n_rel = _instance(seed)
+        first = phases._choose(_plan(legs, rooms), 2, np.zeros(n_rel), EXACT)
+        assert first is not None
+        rounded = _rounded(legs, rooms, n_rel, 4, first[0], 1.0)  # any proof will do
+        if rounded is None:
+            continue  # the LP kept no whole relocation beyond them that fits
+        kept += 1
+        assert (rounded[0] >= first[0]).all() and rounded[0].sum() <= 4
+        assert _value(legs, rooms, rounded[0] > 0.5) is not None
+    assert kept >= 8
