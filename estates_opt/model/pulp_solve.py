@@ -89,7 +89,7 @@ def _array_highs_class() -> type[pulp.HiGHS] | None:
             pass_model(lp.solverModel, highspy, self.program)
 
         def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 - PuLP's name
-            run_interruptibly(lp.solverModel)  # Ctrl-C stops HiGHS promptly
+            run_interruptibly(lp.solverModel)  # Ctrl-C stops a MIP at its next check
 
         def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802 - PuLP's name
             self.createAndConfigureSolver(lp)
