@@ -123,7 +123,7 @@ def solve_program(
     is idle, and the solver releases the GIL).
     """
     with (
-        while_solving(prepare_explanation, data, lp) as explaining,
+        while_solving(prepare_explanation, data, scenario, lp) as explaining,
         while_solving(prepare_verification, data, scenario) as checking,
     ):
         if scenario.options.whole_sessions and scenario.relocation.least_disruption:
@@ -165,7 +165,7 @@ def explain_and_verify(
     its inputs, if worked out while solving)."""
     t = time.perf_counter()
     ahead = prepared.explain if prepared is not None else None
-    today = ahead if ahead is not None and ahead.of_dataset(dataset) else None
+    today = ahead if ahead is not None and ahead.of_inputs(dataset, scenario) else None
     program = ahead if ahead is not None and ahead.of_program(lp) else None
     allocations = explain.allocation_table(
         dataset, scenario, lp, result, today.today_slots if today else None
@@ -173,7 +173,7 @@ def explain_and_verify(
     unmet = explain.unmet_table(lp, result, allocations)
     opened = explain.opened_slots(lp, result)
     utilisation = explain.utilisation_table(
-        dataset, allocations, scenario, opened, today.today_room_use if today else None
+        dataset, allocations, scenario, opened, today.rooms if today else None
     )
     paired = explain.paired_legs(dataset, allocations)
     relocations = relocations_of(dataset, paired, utilisation)

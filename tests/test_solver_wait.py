@@ -155,13 +155,14 @@ def test_what_is_worked_out_while_solving_changes_no_plan(tiny_dataset, whole_se
     lp, result, prepared = pipeline.solve_program(data, scenario, built)
     # the LP is solved as built, so its program parts apply; the staged solve's is another
     assert prepared.explain.of_program(lp) is not whole_sessions
-    assert prepared.explain.of_dataset(data) and prepared.checks.dataset is data
+    assert prepared.explain.of_inputs(data, scenario) and prepared.checks.dataset is data
     ahead = _tables(pipeline.explain_and_verify(data, scenario, lp, result, {}, prepared))
     _same(ahead, _tables(pipeline.explain_and_verify(data, scenario, lp, result, {})))
     # made from another dataset (no baseline at all), the prepared parts are not used
     other = dataclasses.replace(data, baseline=data.baseline.iloc[:0])
     stale = pipeline.Prepared(
-        pipeline.prepare_explanation(other, lp), pipeline.prepare_verification(other, scenario)
+        pipeline.prepare_explanation(other, scenario, lp),
+        pipeline.prepare_verification(other, scenario),
     )
     assert len(stale.explain.today_slots) == 0
     _same(ahead, _tables(pipeline.explain_and_verify(data, scenario, lp, result, {}, stale)))

@@ -93,9 +93,13 @@ class Relocations:
     )
 
     @classmethod
-    def of(cls, legs: pd.DataFrame, rooms: pd.DataFrame) -> Relocations:
-        """Each leg's two ends matched to rooms in one lookup (both ends at once)."""
-        room_key = pd.MultiIndex.from_frame(rooms[ROOM])
+    def of(
+        cls, legs: pd.DataFrame, rooms: pd.DataFrame, room_key: pd.MultiIndex | None = None
+    ) -> Relocations:
+        """Each leg's two ends matched to rooms in one lookup (both ends at once);
+        ``room_key`` the rooms' (site, room type, band), if made before."""
+        if room_key is None:
+            room_key = pd.MultiIndex.from_frame(rooms[ROOM])
         ends = pd.MultiIndex.from_arrays(
             [
                 pd.concat([legs["from_site_id"], legs["to_site_id"]], ignore_index=True),
@@ -163,10 +167,15 @@ def relocations_of(dataset: Dataset, legs: pd.DataFrame, utilisation: pd.DataFra
     else:
         legs = _legs_with_rooms(legs, dataset)
     rooms = _rooms(utilisation)
-    return Relocations.of(legs, pd.concat([rooms, _gone_rooms(legs, rooms)], ignore_index=True))
+    known = pd.MultiIndex.from_frame(rooms[ROOM])  # once for both (40 ms at England)
+    gone = _gone_rooms(legs, rooms, known)
+    if len(gone):
+        rooms = pd.concat([rooms, gone], ignore_index=True)
+        known = known.append(pd.MultiIndex.from_frame(gone[ROOM]))
+    return Relocations.of(legs, rooms, known)
 
 
-def _gone_rooms(legs: pd.DataFrame, rooms: pd.DataFrame) -> pd.DataFrame:
+def _gone_rooms(legs: pd.DataFrame, rooms: pd.DataFrame, known: pd.MultiIndex) -> pd.DataFrame:
     """The rooms legs leave that the plan has no more (a closed building, a shut band).
 
     Every hour there must go, so every hour is over the room's cap (none); without these
@@ -174,7 +183,6 @@ def _gone_rooms(legs: pd.DataFrame, rooms: pd.DataFrame) -> pd.DataFrame:
     limit is today's hours, as for any room over its cap (a phase need not empty it); no
     kind, so they count in no utilisation.
     """
-    known = pd.MultiIndex.from_frame(rooms[ROOM])
     leaving = pd.MultiIndex.from_arrays(
         [legs["from_site_id"], legs["room_type"], legs["from_band"]]
     )

@@ -24,11 +24,11 @@ EPS = 1e-6
 def _travel_outside_the_model(
     dataset: Dataset, scenario: Scenario, table: pd.DataFrame
 ) -> pd.Series:
-    """``travel_km`` with today's slots that are no column of the model (the plan leaves
-    them) filled in, measured as the model's travel is: from its registered patients' LSOAs
-    (anywhere in the dataset) or its catchment's, as ``[travel] weighting`` says, and with
-    the band's PTAL factors where ``[travel.ptal]`` weighs that band. Measured otherwise,
-    today's travel in moves.csv and the KPIs was on another basis than the plan's."""
+    """``travel_km`` with the rows it lacks (today's slots the plan leaves) filled in,
+    measured as the model's travel is: from the PCN's registered patients' LSOAs (anywhere
+    in the dataset) or its catchment's, as ``[travel] weighting`` says, and with the band's
+    PTAL factors where ``[travel.ptal]`` weighs that band. Measured otherwise, today's
+    travel in moves.csv and the KPIs was on another basis than the plan's."""
     travel = table["travel_km"].copy()
     patients = travel_patients(dataset, scenario)
     ptal = scenario.travel.ptal
@@ -84,12 +84,14 @@ def allocation_table(
         plan = plan.groupby(
             ["service_id", "pcn_code", "site_id", "band"], as_index=False, sort=False
         ).agg({"room_type": "first", "travel_km": "first", "hours_per_week": "sum"})
-    base = today_slots(dataset) if today is None else today
+    base = today_slots(dataset, scenario) if today is None else today
     table = plan.merge(base, on=["service_id", "pcn_code", "site_id", "band"], how="outer")
     table["hours_per_week"] = table["hours_per_week"].fillna(0.0)
     table["baseline_hours_per_week"] = table["baseline_hours_per_week"].fillna(0.0)
     rooms = dataset.services.set_index("service_id")["room_type"]
     table["room_type"] = table["service_id"].map(rooms)
+    # today's slots the plan leaves have no column's travel: their own, measured as it is
+    table["travel_km"] = table["travel_km"].fillna(table["today_travel_km"])
     if table["travel_km"].isna().any():
         table["travel_km"] = _travel_outside_the_model(dataset, scenario, table)
     table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
@@ -113,15 +115,18 @@ def allocation_table(
     )
 
 
-def today_slots(dataset: Dataset) -> pd.DataFrame:
-    """Today's hours per (service, PCN, site, band) slot (``baseline_hours_per_week``)."""
-    return (
+def today_slots(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """Today's hours per (service, PCN, site, band) slot (``baseline_hours_per_week``) and
+    the slot's travel (``today_travel_km``), measured as the model measures travel."""
+    slots = (
         dataset.baseline.groupby(["service_id", "pcn_code", "site_id", "band"], as_index=False)[
             "hours_per_week"
         ]
         .sum()
         .rename(columns={"hours_per_week": "baseline_hours_per_week"})
     )
+    travel = _travel_outside_the_model(dataset, scenario, slots.assign(travel_km=np.nan))
+    return slots.assign(today_travel_km=travel.to_numpy(float))
 
 
 def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -> np.ndarray:

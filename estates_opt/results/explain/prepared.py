@@ -16,8 +16,9 @@ import pandas as pd
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.results.explain.allocations import today_slots
-from estates_opt.results.explain.utilisation import hostable_rooms, today_room_use
+from estates_opt.results.explain.utilisation import Rooms, hostable_rooms, rooms_today
 from estates_opt.results.kpis import ModelSize
+from estates_opt.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,16 @@ class ExplainInputs:
     """Today's allocation and room use, and the program's rooms and size."""
 
     dataset: Dataset
+    scenario: Scenario
     lp: LinearProgram
-    today_slots: pd.DataFrame  #: baseline hours per slot (``baseline_hours_per_week``)
-    today_room_use: pd.Series  #: baseline hours per (site, room type, band)
+    today_slots: pd.DataFrame  #: :func:`today_slots`: baseline hours and travel per slot
+    rooms: Rooms  #: :func:`rooms_today` without openings
     hostable: pd.Series  #: :func:`hostable_rooms` of ``lp``
     model_size: ModelSize
 
-    def of_dataset(self, dataset: Dataset) -> bool:
-        """Whether the dataset parts were made from ``dataset``."""
-        return self.dataset is dataset
+    def of_inputs(self, dataset: Dataset, scenario: Scenario) -> bool:
+        """Whether today's parts were made from ``dataset`` and ``scenario``."""
+        return self.dataset is dataset and self.scenario is scenario
 
     def of_program(self, lp: LinearProgram) -> bool:
         """Whether the program parts were made from ``lp`` (not from the built program
@@ -53,13 +55,15 @@ def model_size(lp: LinearProgram) -> ModelSize:
     }
 
 
-def prepare_explanation(dataset: Dataset, lp: LinearProgram) -> ExplainInputs:
-    """Everything above for ``dataset`` and the built ``lp`` (0.1 s at England scale)."""
+def prepare_explanation(dataset: Dataset, scenario: Scenario, lp: LinearProgram) -> ExplainInputs:
+    """Everything above for ``dataset``, ``scenario`` and the built ``lp`` (0.2 s at England
+    scale)."""
     return ExplainInputs(
         dataset,
+        scenario,
         lp,
-        today_slots(dataset),
-        today_room_use(dataset),
+        today_slots(dataset, scenario),
+        rooms_today(dataset, scenario),
         hostable_rooms(lp),
         model_size(lp),
     )

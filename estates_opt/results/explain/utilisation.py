@@ -6,6 +6,9 @@ estate is from the NEL target of full use) all come from the table made here.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -23,15 +26,20 @@ def today_room_use(dataset: Dataset) -> pd.Series:
     return baseline_room_use(dataset).set_index(list(ROOM))["baseline_hours"]
 
 
-def utilisation_table(
-    dataset: Dataset,
-    allocations: pd.DataFrame,
-    scenario: Scenario,
-    opened: set[tuple[str, str]],
-    today: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Capacity, fixed use and hours before/after per (site, room type, band) (``today``:
-    :func:`today_room_use`, if worked out before)."""
+@dataclass(frozen=True)
+class Rooms:
+    """The utilisation table but for the plan's hours: every room with its capacity, fixed
+    and today's use, name, kind and cap, sorted by room, and the rooms' keys."""
+
+    table: pd.DataFrame
+    key: pd.MultiIndex
+    opened: frozenset[tuple[str, str]]  #: the (site, band) openings whose rooms it has
+
+
+def rooms_today(
+    dataset: Dataset, scenario: Scenario, opened: AbstractSet[tuple[str, str]] = frozenset()
+) -> Rooms:
+    """:class:`Rooms` of the dataset and of the (site, band)s ``opened``."""
     cap = dataset.capacity[["site_id", "room_type", "band", "capacity_hours", "fixed_hours"]].copy()
     if opened:
         options = dataset.opening[
@@ -42,19 +50,38 @@ def utilisation_table(
         ]
         extra = opening_rooms(options, dataset.capacity)[list(cap.columns)]
         cap = pd.concat([cap, extra], ignore_index=True)
-    before = today_room_use(dataset) if today is None else today
-    after = allocations.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
-    key = pd.MultiIndex.from_frame(cap[["site_id", "room_type", "band"]])
+    before = today_room_use(dataset)
+    key = pd.MultiIndex.from_frame(cap[list(ROOM)])
     cap["before_hours"] = cap["fixed_hours"] + before.reindex(key).fillna(0.0).to_numpy()
-    cap["after_hours"] = cap["fixed_hours"] + after.reindex(key).fillna(0.0).to_numpy()
     denom = cap["capacity_hours"].where(cap["capacity_hours"] > 0)
     cap["before_utilisation"] = (cap["before_hours"] / denom).fillna(0.0)
-    cap["after_utilisation"] = (cap["after_hours"] / denom).fillna(0.0)
     sites = dataset.premises.set_index("site_id")
     cap.insert(1, "name", cap["site_id"].map(sites["name"]))
     cap.insert(2, "kind", cap["site_id"].map(sites["kind"]))
     cap["cap"] = cap["kind"].map({k: scenario.cap(k) for k in SITE_KINDS})
-    return cap.sort_values(["site_id", "room_type", "band"]).reset_index(drop=True)
+    table = cap.sort_values(list(ROOM)).reset_index(drop=True)
+    return Rooms(table, pd.MultiIndex.from_frame(table[list(ROOM)]), frozenset(opened))
+
+
+def utilisation_table(
+    dataset: Dataset,
+    allocations: pd.DataFrame,
+    scenario: Scenario,
+    opened: AbstractSet[tuple[str, str]],
+    rooms: Rooms | None = None,
+) -> pd.DataFrame:
+    """Capacity, fixed use and hours before/after per (site, room type, band) (``rooms``:
+    :func:`rooms_today` of the same dataset, scenario and openings, if made before)."""
+    if rooms is None or rooms.opened != frozenset(opened):
+        rooms = rooms_today(dataset, scenario, opened)
+    table = rooms.table.copy()
+    placed = allocations.groupby(list(ROOM))["hours_per_week"].sum()
+    after = table["fixed_hours"].to_numpy(float) + placed.reindex(rooms.key).fillna(0.0).to_numpy()
+    denom = table["capacity_hours"].where(table["capacity_hours"] > 0)
+    table.insert(table.columns.get_loc("before_hours") + 1, "after_hours", after)
+    share = (table["after_hours"] / denom).fillna(0.0)
+    table.insert(table.columns.get_loc("before_utilisation") + 1, "after_utilisation", share)
+    return table
 
 
 def _kind_shares(utilisation: pd.DataFrame, column: str) -> dict[str, pd.Series]:
