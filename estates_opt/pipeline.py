@@ -26,7 +26,7 @@ from estates_opt.inputs.dataset import Dataset, read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
 from estates_opt.model.checks import pin_problems
-from estates_opt.model.highs_direct import STOP_SOLVES, while_solving
+from estates_opt.model.highs_direct import STOP_SOLVES, Meanwhile, while_solving
 from estates_opt.model.neighbourhood_search import neighbourhoods
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
@@ -109,8 +109,8 @@ class Prepared:
     """What explaining and checking a plan read from the inputs and the built program
     alone, worked out while HiGHS runs (:func:`solve_program`)."""
 
-    explain: ExplainInputs
-    checks: CheckInputs
+    explain: ExplainInputs | None  #: None if working it out failed: explain makes its own
+    checks: CheckInputs | None
 
 
 def solve_program(
@@ -135,7 +135,17 @@ def solve_program(
             result = solve_decomposed(lp, scenario.solver)
         else:
             result = solve_model(lp, scenario.solver)
-    return lp, result, Prepared(explaining.result(), checking.result())
+    return lp, result, Prepared(_made(explaining), _made(checking))
+
+
+def _made(job: Meanwhile) -> Any:
+    """A job's value, or None if it failed: the stage that needs it then works it out
+    itself and reports the error where it belongs, with the stage's own context."""
+    try:
+        return job.result()
+    except Exception:
+        log.debug("working out ahead failed; the stage makes its own", exc_info=True)
+        return None
 
 
 def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:
@@ -164,7 +174,7 @@ def explain_and_verify(
     check, which raises :class:`VerificationError` if the plan breaks a rule (``prepared``:
     its inputs, if worked out while solving)."""
     t = time.perf_counter()
-    ahead = prepared.explain if prepared is not None else None
+    ahead = prepared.explain if prepared is not None else None  # None: each is made here
     today = ahead if ahead is not None and ahead.of_inputs(dataset, scenario) else None
     program = ahead if ahead is not None and ahead.of_program(lp) else None
     allocations = explain.allocation_table(

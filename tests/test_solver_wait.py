@@ -166,3 +166,17 @@ def test_what_is_worked_out_while_solving_changes_no_plan(tiny_dataset, whole_se
     )
     assert len(stale.explain.today_slots) == 0
     _same(ahead, _tables(pipeline.explain_and_verify(data, scenario, lp, result, {}, stale)))
+
+
+def test_a_failure_working_out_ahead_leaves_the_stage_to_make_its_own(tiny_dataset, monkeypatch):
+    from estates_opt import pipeline
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("no lookups today")
+
+    monkeypatch.setattr(pipeline, "prepare_verification", broken)
+    monkeypatch.setattr(pipeline, "prepare_explanation", broken)
+    plan = pipeline.solve(tiny_dataset)
+    assert plan.kpis["verified"] is True
+    monkeypatch.undo()  # the plan made with what was worked out ahead is the same
+    _same(_tables(plan), _tables(pipeline.solve(tiny_dataset, plan.scenario)))
