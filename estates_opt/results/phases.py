@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -373,9 +374,9 @@ def _greedy_choice(
     free_slots = most - int(fixed.sum())
     if free_slots <= 0 or free_slots >= n_rel - int(fixed.sum()) or free_slots > GREEDY_MOST:
         return None
-    start, gains = _start_and_gains(plan, fixed)
-    bound = start + float(np.sort(gains[~fixed])[::-1][:free_slots].sum())
-    filled = _greedy_fill(plan, free_slots, fixed)
+    relief = _Relief.of(plan, fixed)
+    bound = relief.start + float(np.sort(relief.gains[~fixed])[::-1][:free_slots].sum())
+    filled = _greedy_fill(plan, free_slots, fixed, relief)
     if filled is None:
         return None
     chosen, value = filled
@@ -418,11 +419,9 @@ def _rounded_choice(
     free_slots = most - int(whole.sum())
     if free_slots > GREEDY_MOST:
         return None
-    filled = _greedy_fill(plan, free_slots, whole) if free_slots > 0 else None
-    if filled is None:
-        chosen, value = whole, _value(plan, whole)
-    else:
-        chosen, value = filled
+    relief = _Relief.of(plan, whole)
+    filled = _greedy_fill(plan, free_slots, whole, relief)
+    chosen, value = filled if filled is not None else (whole, relief.start)
     bound = -float(relaxed.objective)
     proved = (bound - float(value)) / max(abs(float(value)), 1e-9)
     if proved > float(solver.mip_gap) + 1e-12:
@@ -430,51 +429,45 @@ def _rounded_choice(
     return chosen.astype(float), max(proved, 0.0)
 
 
-def _value(plan: Relocations, chosen: np.ndarray) -> float:
-    """The phase MIP's value of ``chosen``: relief plus 0.001 per hour moved."""
-    start, _ = _start_and_gains(plan, chosen)
-    return start
+class _Relief(NamedTuple):
+    """What a set of ``fixed`` relocations relieves, and what each other one would add."""
 
+    start: float  #: the phase MIP's value of the fixed set: relief + 0.001 per hour moved
+    gains: np.ndarray  #: per relocation, what it adds to the fixed set alone (fixed: -inf)
+    leaves_over: np.ndarray  #: per leg, whether it leaves an over-cap room
+    moved: np.ndarray  #: per relocation, its hours moved
+    left: np.ndarray  #: per room, over-cap hours the fixed set leaves (negative: more relieved)
 
-def _relief_left(plan: Relocations, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per leg whether it leaves an over-cap room; per relocation its hours moved; per room
-    the over-cap hours the ``fixed`` relocations leave in it (negative: more than relieved)."""
-    over = plan.rooms["over"].to_numpy(float)
-    src, hours, rel = plan.source, plan.hours, plan.relocation
-    leaves_over = (src >= 0) & (over[np.maximum(src, 0)] > 1e-9)
-    moved = np.bincount(rel, weights=hours, minlength=plan.count)
-    live = fixed[rel] & leaves_over
-    left = over - np.bincount(src[live], hours[live], over.size)
-    return leaves_over, moved, left
-
-
-def _start_and_gains(plan: Relocations, fixed: np.ndarray) -> tuple[float, np.ndarray]:
-    """The value of the ``fixed`` relocations, and what each relocation adds to them alone
-    (``-inf`` for the fixed ones)."""
-    over = plan.rooms["over"].to_numpy(float)
-    leaves_over, moved, left = _relief_left(plan, fixed)
-    start = float((over - np.maximum(left, 0.0)).sum() + 1e-3 * moved[fixed].sum())
-    room_left = np.maximum(left, 0.0)
-    gains = _gains(plan.relocation, plan.source, plan.hours, leaves_over, room_left, plan.count)
-    gains += 1e-3 * moved
-    gains[fixed] = -np.inf
-    return start, gains
+    @classmethod
+    def of(cls, plan: Relocations, fixed: np.ndarray) -> _Relief:
+        over = plan.rooms["over"].to_numpy(float)
+        src, hours, rel = plan.source, plan.hours, plan.relocation
+        leaves_over = (src >= 0) & (over[np.maximum(src, 0)] > 1e-9)
+        moved = np.bincount(rel, weights=hours, minlength=plan.count)
+        live = fixed[rel] & leaves_over
+        left = over - np.bincount(src[live], hours[live], over.size)
+        start = float((over - np.maximum(left, 0.0)).sum() + 1e-3 * moved[fixed].sum())
+        gains = _gains(rel, src, hours, leaves_over, np.maximum(left, 0.0), plan.count)
+        gains += 1e-3 * moved
+        gains[fixed] = -np.inf
+        return cls(start, gains, leaves_over, moved, left)
 
 
 def _greedy_fill(
-    plan: Relocations, free_slots: int, fixed: np.ndarray
+    plan: Relocations, free_slots: int, fixed: np.ndarray, relief: _Relief
 ) -> tuple[np.ndarray, float] | None:
     """``fixed`` and at most ``free_slots`` more relocations, largest gain first (gains
     recounted as rooms are relieved; one that would push a receiving room over its limit
-    is passed over), with the set's value; None if nothing is left to choose from."""
+    is passed over), with the set's value; None if nothing is left to choose from.
+    ``relief`` is :meth:`_Relief.of` the fixed set."""
     n_rel = plan.count
     if free_slots <= 0 or free_slots >= n_rel - int(fixed.sum()):
         return None
     limit = plan.rooms["limit"].to_numpy(float)
     src, dst, hours, rel = plan.source, plan.target, plan.hours, plan.relocation
-    leaves_over, moved, left = _relief_left(plan, fixed)
+    start, gains, leaves_over, moved, left = relief
+    left = left.copy()  # relieved further as relocations are taken
     load = plan.loads(fixed)
-    start, gains = _start_and_gains(plan, fixed)
     order = np.argsort(-gains, kind="stable")
     # relocation j's legs are by_relocation[starts[j]:starts[j + 1]] (np.split made 13,532
     # arrays at England for the few hundred looked at)

@@ -21,23 +21,22 @@ from estates_opt.schema import SESSION_HOURS
 EPS = 1e-6
 
 
-def _travel_outside_the_model(
-    dataset: Dataset, scenario: Scenario, table: pd.DataFrame
-) -> pd.Series:
-    """``travel_km`` with the rows it lacks (today's slots the plan leaves) filled in,
-    measured as the model's travel is: from the PCN's registered patients' LSOAs (anywhere
-    in the dataset) or its catchment's, as ``[travel] weighting`` says, and with the band's
-    PTAL factors where ``[travel.ptal]`` weighs that band. Measured otherwise, today's
-    travel in moves.csv and the KPIs was on another basis than the plan's."""
-    travel = table["travel_km"].copy()
+def _slot_travel(dataset: Dataset, scenario: Scenario, slots: pd.DataFrame) -> pd.Series:
+    """Travel (km) of each (``pcn_code``, ``site_id``, ``band``) row of ``slots``, measured
+    as the model's travel is: from the PCN's registered patients' LSOAs (anywhere in the
+    dataset) or its catchment's, as ``[travel] weighting`` says, and with the band's PTAL
+    factors where ``[travel.ptal]`` weighs that band; NaN where it cannot be measured.
+    For today's slots, which the plan may leave (then no column gives their travel):
+    measured otherwise, today's travel in moves.csv and the KPIs was on another basis than
+    the plan's."""
+    travel = pd.Series(np.nan, index=slots.index, dtype=float)
     patients = travel_patients(dataset, scenario)
     ptal = scenario.travel.ptal
-    missing = travel.isna()
     points = lsoa_points(dataset.lsoas)  # the travel stage's, worked out once per geometry
     # one measurement for every band PTAL does not weigh, one per band it does
-    by_ptal = table["band"].isin(ptal.bands) & ptal.enabled
-    weighed = table["band"].where(by_ptal, "")
-    for band, rows in table[missing].groupby(weighed[missing], sort=True):
+    by_ptal = slots["band"].isin(ptal.bands) & ptal.enabled
+    weighed = slots["band"].where(by_ptal, "")
+    for band, rows in slots.groupby(weighed, sort=True):
         pairs = rows[["pcn_code", "site_id"]].drop_duplicates()
         known = dataset.premises[dataset.premises["site_id"].isin(pairs["site_id"])]
         inside = (
@@ -92,8 +91,6 @@ def allocation_table(
     table["room_type"] = table["service_id"].map(rooms)
     # today's slots the plan leaves have no column's travel: their own, measured as it is
     table["travel_km"] = table["travel_km"].fillna(table["today_travel_km"])
-    if table["travel_km"].isna().any():
-        table["travel_km"] = _travel_outside_the_model(dataset, scenario, table)
     table["sessions_per_week"] = table["hours_per_week"] / table["band"].map(SESSION_HOURS)
     table["today_session_hours"] = today_reference(dataset, scenario, table)
     order = [
@@ -125,8 +122,7 @@ def today_slots(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
         .sum()
         .rename(columns={"hours_per_week": "baseline_hours_per_week"})
     )
-    travel = _travel_outside_the_model(dataset, scenario, slots.assign(travel_km=np.nan))
-    return slots.assign(today_travel_km=travel.to_numpy(float))
+    return slots.assign(today_travel_km=_slot_travel(dataset, scenario, slots).to_numpy(float))
 
 
 def today_reference(dataset: Dataset, scenario: Scenario, table: pd.DataFrame) -> np.ndarray:
