@@ -44,9 +44,14 @@ from estates_opt.outputs.comparison import (
     kpi_rows,
     times_csv,
 )
-from estates_opt.outputs.files import atomic_write_text
+from estates_opt.outputs.files import (
+    atomic_write_text,
+    check_output_folder,
+    staged_directories,
+    unstaged_path,
+)
 from estates_opt.outputs.maps.pages import scenario_maps_dir
-from estates_opt.outputs.plan_folder import write_plan
+from estates_opt.outputs.plan_folder import check_output_folders, write_plan
 from estates_opt.parallel import map_parallel
 from estates_opt.pipeline import solve_changed
 from estates_opt.scenario import Scenario
@@ -56,7 +61,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ScenarioJob:
-    """One scenario to solve in a worker, with its dataset already read, checked and changed.
+    """One scenario to solve in a worker process, with the dataset it is solved on.
 
     ``dataset`` is the scenario's own copy (``apply_scenario`` of the one dataset read for
     the whole comparison), so the worker neither reads nor re-applies anything.
@@ -65,16 +70,21 @@ class ScenarioJob:
     path: str
     scenario: Scenario
     dataset: Dataset
-    out_dir: str
-    #: Where this scenario's maps go (``None``: no maps).
+    #: Where the plan is written: ``<stage_dir>/<name>/``, inside the comparison's staging.
+    stage_dir: str
+    #: Where this scenario's maps are written (``None``: no maps), staged too.
     maps_dir: str | None = None
+    #: (staging, output folder) pairs: a write error names the output folder's file.
+    staged: tuple[tuple[str, str], ...] = ()
 
 
 def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
-    """Solve one scenario and write its plan under ``out_dir/<name>/`` (a worker).
+    """Solve one scenario and write its plan under ``stage_dir/<name>/`` (a worker).
 
-    Returns a small picklable dict: name, KPI rows, plan folder, stage times,
-    and ``error``/``error_kind`` instead of KPIs when the solve failed.
+    Returns a small picklable dict: name, KPI rows, stage times, and
+    ``error``/``error_kind`` instead of KPIs when the solve failed. A plan that
+    cannot be written raises :class:`OutputWriteError` (naming the file's final
+    place): the whole comparison is then not written.
     """
     started = time.perf_counter()
     scenario = job.scenario
@@ -85,8 +95,13 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
     }
     try:
         plan = solve_changed(job.dataset, scenario)
-        plan_dir = Path(job.out_dir) / scenario.name
-        write_plan(plan, plan_dir, maps_dir=job.maps_dir)
+        write_plan(plan, Path(job.stage_dir) / scenario.name, maps_dir=job.maps_dir)
+    except OutputWriteError as exc:
+        stagings, targets = zip(*job.staged, strict=True) if job.staged else ((), ())
+        where = unstaged_path(
+            Path(exc.path), [Path(p) for p in stagings], [Path(p) for p in targets]
+        )
+        raise exc.at(where) from None
     except EstatesOptError as exc:
         result.update(
             error=str(exc),
@@ -96,14 +111,12 @@ def solve_scenario(job: ScenarioJob) -> dict[str, Any]:
         return result
     seconds = dict(plan.kpis.get("seconds", {}))
     seconds["total"] = round(time.perf_counter() - started, 3)
-    result.update(kpis=kpi_rows(plan), plan_dir=str(plan_dir), seconds=seconds)
+    result.update(kpis=kpi_rows(plan), seconds=seconds)
     return result
 
 
 def _error_kind(exc: EstatesOptError) -> str:
-    """'bad_input' (exit 2), 'write' (outputs not written, exit 3) or 'solve' (exit 1)."""
-    if isinstance(exc, OutputWriteError):
-        return "bad_input" if exc.user_path else "write"
+    """'bad_input' (exit 2) or 'solve' (exit 1)."""
     return "bad_input" if isinstance(exc, ValueError) else "solve"
 
 
@@ -226,33 +239,70 @@ def compare_scenarios(
     """
 
     out = Path(out_dir)
+    maps_root = None if isinstance(maps, bool) else Path(maps)
     started = time.perf_counter()
     checked = check_scenario_files(
-        paths, maps_folder=not isinstance(maps, bool), mixed_datasets=mixed_datasets
+        paths, maps_folder=maps_root is not None, mixed_datasets=mixed_datasets
     )
+    _check_folders(checked, out, maps_root, maps is True)
     read_seconds = time.perf_counter() - started
-    jobs = [
-        ScenarioJob(str(path), scenario, dataset, str(out), _maps_dir(maps, out, scenario.name))
-        for path, (scenario, dataset) in zip(paths, checked, strict=True)
-    ]
-    results = map_parallel(solve_scenario, jobs, dask=dask, scheduler=scheduler)
-    for result in results:  # the shared read and check, once for the whole comparison
-        result["seconds"] = {"read": round(read_seconds, 3), **result["seconds"]}
-    wall = time.perf_counter() - started
-    table = comparison_table(results)
-    atomic_write_text(out / COMPARISON_CSV, comparison_csv(table))
-    atomic_write_text(out / LONG_CSV, comparison_long_csv(table, [r["name"] for r in results]))
-    atomic_write_text(out / TIMES_CSV, times_csv(results, wall))
-    atomic_write_text(out / COMPARISON_HTML, comparison_html(table, results, wall))
+    targets = [out] if maps_root is None else [out, maps_root]
+    # Every plan, map and comparison file is staged and committed together: a failure or
+    # Ctrl-C anywhere leaves the output folders as they were, never new plans beside an old
+    # comparison.
+    with staged_directories(targets) as stages:
+        staged = tuple((str(a), str(b)) for a, b in zip(stages, targets, strict=True))
+        jobs = [
+            ScenarioJob(
+                str(path),
+                scenario,
+                dataset,
+                str(stages[0]),
+                _maps_dir(maps, stages[0], stages[-1], scenario.name),
+                staged,
+            )
+            for path, (scenario, dataset) in zip(paths, checked, strict=True)
+        ]
+        results = map_parallel(solve_scenario, jobs, dask=dask, scheduler=scheduler)
+        for result in results:  # the shared read and check, once for the whole comparison
+            result["seconds"] = {"read": round(read_seconds, 3), **result["seconds"]}
+            if "error" not in result:
+                result["plan_dir"] = str(out / result["name"])
+        wall = time.perf_counter() - started
+        table = comparison_table(results)
+        names = [r["name"] for r in results]
+        atomic_write_text(stages[0] / COMPARISON_CSV, comparison_csv(table))
+        atomic_write_text(stages[0] / LONG_CSV, comparison_long_csv(table, names))
+        atomic_write_text(stages[0] / TIMES_CSV, times_csv(results, wall))
+        atomic_write_text(stages[0] / COMPARISON_HTML, comparison_html(table, results, wall))
     log.info("compared %d scenarios in %.1f s: %s", len(results), wall, out)
     table.attrs["results"] = results
     table.attrs["wall_seconds"] = wall
     return table
 
 
-def _maps_dir(maps: bool | str | Path, out: Path, name: str) -> str | None:
+def _check_folders(
+    checked: Sequence[tuple[Scenario, Dataset]], out: Path, maps: Path | None, maps_in_plans: bool
+) -> None:
+    """Refuse, before any solve, output folders inside a dataset or blocked by a file."""
+    folders = [out, maps]
+    for scenario, _ in checked:
+        folders.append(out / scenario.name)
+        if maps is not None:
+            folders.append(scenario_maps_dir(maps, scenario.name))
+        elif maps_in_plans:
+            folders.append(out / scenario.name / "maps")
+    for source in dict.fromkeys(dataset.source for _, dataset in checked):
+        check_output_folders(source, out, maps)
+    for folder in folders:
+        if folder is not None:
+            check_output_folder(folder)
+
+
+def _maps_dir(maps: bool | str | Path, plans: Path, folder: Path, name: str) -> str | None:
+    """A scenario's maps: none, in its plan folder under ``plans``, or in ``folder``."""
     if maps is False:
         return None
     if maps is True:
-        return str(out / name / "maps")
-    return str(scenario_maps_dir(maps, name))
+        return str(plans / name / "maps")
+    return str(scenario_maps_dir(folder, name))

@@ -114,6 +114,10 @@ class OutputWriteError(EstatesOptError, OSError):
         """The same failure, naming ``path`` (the final place of a staged file)."""
         return OutputWriteError(path, self.cause)
 
+    def __reduce__(self) -> tuple[type[OutputWriteError], tuple[str, BaseException]]:
+        # Sent back from a worker process (compare): rebuilt from its path and cause.
+        return (OutputWriteError, (self.path, self.cause))
+
 
 class ModelSpecificationError(EstatesOptError, ValueError):
     """The inputs are valid but cannot form a sensible model."""

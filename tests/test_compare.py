@@ -566,3 +566,126 @@ def test_weekday_and_all_band_utilisation_are_kpis_json_own(compared):
         rows["utilisation_after.community.weekday"][1]
         == (kpis["utilisation_after"]["weekday"]["community"])
     )
+
+
+# --- a comparison is written whole, or not at all -------------------------------------------
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture
+def earlier_comparison(tiny_models, tmp_path) -> tuple[Path, Path, dict[str, bytes]]:
+    """A finished comparison with maps: (plans folder, maps folder, its files)."""
+    out, maps = tmp_path / "out", tmp_path / "maps"
+    compare_scenarios(tiny_models, out, maps=maps)
+    return out, maps, {**_files(out), **{f"maps/{k}": v for k, v in _files(maps).items()}}
+
+
+def _unchanged(out: Path, maps: Path, before: dict[str, bytes]) -> bool:
+    return {**_files(out), **{f"maps/{k}": v for k, v in _files(maps).items()}} == before
+
+
+def test_a_failure_writing_the_comparison_leaves_every_plan_as_it_was(
+    tiny_models, earlier_comparison, monkeypatch
+):
+    """The plans are solved and staged, then the last comparison file fails: nothing of
+    the run is committed, so no folder holds new plans beside the old comparison."""
+    import errno
+
+    from estates_opt import compare as compare_module
+    from estates_opt.errors import OutputWriteError
+
+    out, maps, before = earlier_comparison
+    real = compare_module.atomic_write_text
+
+    def full_disk(path: Path, text: str) -> None:
+        if path.name == COMPARISON_HTML:
+            raise OutputWriteError(path, OSError(errno.ENOSPC, "No space left on device"))
+        real(path, text)
+
+    monkeypatch.setattr(compare_module, "atomic_write_text", full_disk)
+    with pytest.raises(OutputWriteError) as caught:
+        compare_scenarios(tiny_models, out, maps=maps)
+    assert caught.value.path == str(out / COMPARISON_HTML)  # where it goes, not the staging
+    assert not caught.value.user_path
+    assert _unchanged(out, maps, before)
+
+
+def test_ctrl_c_while_solving_writes_nothing(tiny_models, earlier_comparison, monkeypatch):
+    from estates_opt import compare as compare_module
+
+    out, maps, before = earlier_comparison
+    real = compare_module.map_parallel
+
+    def interrupted(func, jobs, **kwargs):
+        real(func, jobs[:1], **kwargs)  # the first plan is staged, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "map_parallel", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        compare_scenarios(tiny_models, out, maps=maps)
+    assert _unchanged(out, maps, before)
+
+
+def test_a_plan_that_cannot_be_written_names_its_file_and_writes_no_comparison(
+    tiny_models, tmp_path, monkeypatch
+):
+    """A worker's write failure (one scenario runs in this process) stops the comparison,
+    naming where the file would have gone."""
+    import errno
+
+    from estates_opt import compare as compare_module
+    from estates_opt.errors import OutputWriteError
+
+    def full_disk(plan, folder, **kwargs):
+        raise OutputWriteError(Path(folder) / "plan.xlsx", OSError(errno.ENOSPC, "disk full"))
+
+    monkeypatch.setattr(compare_module, "write_plan", full_disk)
+    out = tmp_path / "out"
+    with pytest.raises(OutputWriteError) as caught:
+        compare_scenarios(tiny_models[:1], out)
+    assert caught.value.path == str(out / "base" / "plan.xlsx")
+    assert not out.exists()
+
+
+def test_a_write_error_survives_the_trip_from_a_worker():
+    import errno
+    import pickle
+
+    from estates_opt.errors import OutputWriteError
+
+    sent = OutputWriteError("/x/plan.xlsx", OSError(errno.EACCES, "Permission denied"))
+    back = pickle.loads(pickle.dumps(sent))
+    assert (back.path, back.user_path, str(back)) == (sent.path, True, str(sent))
+
+
+def test_an_output_folder_inside_the_dataset_is_refused_before_solving(
+    tiny_models, tiny_dir, monkeypatch
+):
+    from estates_opt import compare as compare_module
+    from estates_opt.errors import InputDataError
+
+    monkeypatch.setattr(compare_module, "map_parallel", pytest.fail)  # never reached
+    with pytest.raises(InputDataError, match="inside the dataset folder"):
+        compare_scenarios(tiny_models, tiny_dir / "cmp")
+    assert not (tiny_dir / "cmp").exists()
+
+
+def test_a_file_where_a_plan_folder_goes_is_refused_before_solving(
+    tiny_models, tmp_path, monkeypatch
+):
+    from estates_opt import compare as compare_module
+    from estates_opt.errors import OutputWriteError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "grow+30").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setattr(compare_module, "map_parallel", pytest.fail)
+    with pytest.raises(OutputWriteError, match="grow"):
+        compare_scenarios(tiny_models, out)
+    assert sorted(p.name for p in out.iterdir()) == ["grow+30"]

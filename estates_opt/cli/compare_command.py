@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from estates_opt.cli.app import MAPS_HELP, Quiet, Verbose, output_path
-from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, EXIT_WRITE_FAILED, _tool_errors
+from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, _tool_errors
 from estates_opt.cli.summaries import _print_comparison
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
 
@@ -44,18 +44,20 @@ def compare(
 ) -> None:
     """Solve several scenarios in parallel and compare them side by side.
 
-    Writes each plan to OUT/NAME/ (NAME = the scenario name), then OUT/comparison.csv (one row per KPI, one
-    column per scenario, differences against the first; byte-identical for the same inputs),
+    Writes each plan to OUT/NAME/ (NAME = the scenario name), OUT/comparison.csv (one row
+    per KPI, one column per scenario, differences against the first; byte-identical for the
+    same inputs),
     OUT/comparison_long.csv (the same figures, one row per scenario and KPI, numbers and text
     in their own columns), OUT/comparison.html (the table and offline charts) and
-    OUT/comparison_times.csv (run times, kept apart because they vary). Every scenario must
+    OUT/comparison_times.csv (run times, kept apart because they vary), all together once
+    every scenario is solved: a failure or Ctrl-C writes none of it. Every scenario must
     use the reference's dataset unless --mixed-datasets is given.
 
     Example: `estates-opt compare models/nel_*.toml --out outputs/cmp`
 
     Exit codes: 0 every scenario solved to its end (optimal, or improved borough by
     borough); 1 any scenario stopped at a limit or not solved; 2 bad input; 3 the outputs
-    could not be written.
+    could not be written (none were).
     """
     from estates_opt.compare import compare_scenarios
     from estates_opt.outputs.files import check_output_folder
@@ -63,8 +65,8 @@ def compare(
     _setup_logging(verbose, quiet)
     started = time.perf_counter()
     stopped = (
-        "stopped (Ctrl-C): each plan folder is either complete or unchanged; the comparison "
-        "was not written."
+        "stopped (Ctrl-C): nothing was written; the plans, maps and comparison are written "
+        "together once every scenario is solved."
     )
     with _tool_errors(stopped):
         for folder in (out, *(() if maps is None else (maps,))):
@@ -104,7 +106,5 @@ def compare(
             )
     if any(r.get("error_kind") == "bad_input" for r in results):
         raise typer.Exit(EXIT_BAD_INPUT)
-    if any(r.get("error_kind") == "write" for r in results):
-        raise typer.Exit(EXIT_WRITE_FAILED)
     if any(table.at["status", n] not in ("optimal", "improved") for n in names):
         raise typer.Exit(EXIT_NOT_OPTIMAL)

@@ -379,7 +379,7 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
         try:
             yield stagings
         except OutputWriteError as exc:
-            raise exc.at(_unstaged(Path(exc.path), stagings, targets)) from None
+            raise exc.at(unstaged_path(Path(exc.path), stagings, targets)) from None
         commits: list[_Commit] = []
         try:
             for staging, target in zip(stagings, targets, strict=True):
@@ -403,7 +403,7 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
         remove_stale_staging(target)
 
 
-def _unstaged(path: Path, stagings: list[Path], targets: Sequence[Path]) -> Path:
+def unstaged_path(path: Path, stagings: Sequence[Path], targets: Sequence[Path]) -> Path:
     """Where a staged file would have gone (``path`` itself if it is not staged)."""
     for staging, target in zip(stagings, targets, strict=True):
         if path == staging or staging in path.parents:
