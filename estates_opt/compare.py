@@ -51,7 +51,7 @@ from estates_opt.outputs.files import (
     unstaged_path,
 )
 from estates_opt.outputs.maps.pages import scenario_maps_dir
-from estates_opt.outputs.plan_folder import check_output_folders, write_plan
+from estates_opt.outputs.plan_folder import check_outside_dataset, refuse_foreign, write_plan
 from estates_opt.parallel import map_parallel
 from estates_opt.pipeline import solve_changed
 from estates_opt.scenario import Scenario
@@ -284,16 +284,21 @@ def compare_scenarios(
 def _check_folders(
     checked: Sequence[tuple[Scenario, Dataset]], out: Path, maps: Path | None, maps_in_plans: bool
 ) -> None:
-    """Refuse, before any solve, output folders inside a dataset or blocked by a file."""
+    """Refuse, before any solve, output folders inside a dataset, blocked by a file, or
+    holding other files (:func:`refuse_foreign`)."""
     folders = [out, maps]
+    refuse_foreign(out, "comparison")
     for scenario, _ in checked:
         folders.append(out / scenario.name)
+        refuse_foreign(out / scenario.name, "plan")
         if maps is not None:
             folders.append(scenario_maps_dir(maps, scenario.name))
+            refuse_foreign(scenario_maps_dir(maps, scenario.name), "maps")
         elif maps_in_plans:
             folders.append(out / scenario.name / "maps")
+            refuse_foreign(out / scenario.name / "maps", "maps")
     for source in dict.fromkeys(dataset.source for _, dataset in checked):
-        check_output_folders(source, out, maps)
+        check_outside_dataset(source, out, maps)
     for folder in folders:
         if folder is not None:
             check_output_folder(folder)

@@ -37,6 +37,7 @@ from estates_opt.outputs.maps.pages import scenario_maps_dir, write_maps
 from estates_opt.outputs.plan_folder import check_output_folders, read_plan
 from estates_opt.results import explain
 from estates_opt.results.explain.prepared import ExplainInputs, prepare_explanation
+from estates_opt.results.phase_check import check_phases
 from estates_opt.results.phases import phased_plan, relocations_of, with_phases
 from estates_opt.results.plan import Plan
 from estates_opt.results.verify import CheckInputs, prepare_verification, verify_plan
@@ -186,7 +187,7 @@ def explain_and_verify(
         dataset, allocations, scenario, opened, today.rooms if today else None
     )
     paired = explain.paired_legs(dataset, allocations)
-    relocations = relocations_of(dataset, paired, utilisation)
+    relocations = relocations_of(dataset, paired, utilisation, allocations)
     # The phase MIPs run in a thread (HiGHS releases the GIL) while the legs' reasons, the
     # tables, KPIs and the check, which do not need the phases, are made here.
     with _alongside(phased_plan, scenario, relocations, allocations) as pending:
@@ -230,6 +231,9 @@ def explain_and_verify(
         phased = pending.result()
     moves = with_phases(lines, phased.phase_of)
     kpis["first_quarter"] = phased.first_quarter
+    checked = time.perf_counter()
+    violations += check_phases(allocations, utilisation, moves, phased.table, kpis)
+    verify_seconds += time.perf_counter() - checked
     # the KPIs and the wait for the phases too: no step of the plan goes untimed
     timings["explain"] = time.perf_counter() - t - verify_seconds
     timings["verify"] = verify_seconds
@@ -293,7 +297,7 @@ def redraw_maps(
     """
     plan = read_plan(plan_dir)
     target = scenario_maps_dir(maps_dir, plan.scenario.name) if per_scenario else Path(maps_dir)
-    check_output_folders(plan.dataset.source, target)
+    check_output_folders(plan.dataset.source, None, target)
     with staged_directory(target) as stage:
         written = write_maps(plan, stage, tiles=tiles)
     return {target / path.relative_to(stage): size for path, size in written.items()}

@@ -498,6 +498,13 @@ CORRUPTIONS = {
     "unmet-missing": lambda d: (d / "unmet.csv").unlink(),
     "unmet-column-gone": lambda d: (d / "unmet.csv").write_text("service_id,pcn_code\n"),
     "scenario-truncated": lambda d: (d / "scenario.json").write_text("{"),
+    # a copy cut short part-way through a line (pandas fills the missing fields in)
+    "allocations-cut-short": lambda d: (d / "allocations.csv").write_bytes(
+        (d / "allocations.csv").read_bytes()[:300]
+    ),
+    "moves-line-short": lambda d: (d / "moves.csv").write_text(
+        (d / "moves.csv").read_text().rstrip("\n") + "\nx,y\n"
+    ),
 }
 WHERE = {
     "kpis-truncated": "kpis.json",
@@ -511,6 +518,8 @@ WHERE = {
     "unmet-missing": "unmet.csv",
     "unmet-column-gone": "unmet.csv",
     "scenario-truncated": "scenario.json",
+    "allocations-cut-short": "allocations.csv",
+    "moves-line-short": "moves.csv",
 }
 
 

@@ -504,6 +504,12 @@ DATASET_CASES = [
         1,
     ),
     D(
+        "unknown-hub-site-pcns",
+        set_prop("pcns.geojson", "hub_site_id", "NOSUCH"),
+        ("pcns.geojson", "feature 1", "pcn_code={pcn_code}", "column 'hub_site_id'", "NOSUCH"),
+        1,
+    ),
+    D(
         "text-registered-patients-pcns",
         set_prop("pcns.geojson", "registered_patients", "lots"),
         ("pcns.geojson", "feature 1", "pcn_code={pcn_code}", "column 'registered_patients'"),

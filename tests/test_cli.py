@@ -424,3 +424,23 @@ def test_a_bug_is_one_line_with_exit_70_and_writes_nothing(tiny_scenario, tmp_pa
     monkeypatch.setenv("ESTATES_OPT_TRACEBACK", "1")
     again = run("solve", tiny_scenario, "--out", out, "--no-maps")
     assert isinstance(again.exception, ValueError)
+
+
+def test_a_folder_of_other_files_is_never_written_into(tiny_scenario, tmp_path):
+    """A planner's own moves.csv in the --out folder (or --out outputs, a folder of plan
+    folders) is refused before solving and left as it was; an earlier plan is replaced."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "moves.csv").write_text("my notes\n", encoding="utf-8")
+    result = run("solve", tiny_scenario, "--out", mine, "--no-maps")
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    text = flat(result.output)
+    assert "holds 1 other file(s)" in text and "moves.csv" in text and "Traceback" not in text
+    assert (mine / "moves.csv").read_text(encoding="utf-8") == "my notes\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["moves.csv"]
+    plan = tmp_path / "plan"
+    assert run("solve", tiny_scenario, "--out", plan, "--no-maps").exit_code == EXIT_OK
+    assert run("solve", tiny_scenario, "--out", plan, "--no-maps").exit_code == EXIT_OK
+    result = run("compare", tiny_scenario, "--out", tmp_path)  # holds the plans and more
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert "no earlier comparison output" in flat(result.output)

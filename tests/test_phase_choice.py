@@ -42,7 +42,7 @@ def _instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
             "site_id": [f"S{i}" for i in range(n_rooms)],
             "room_type": "clinic",
             "band": "weekday",
-            "before_hours": before,
+            "today_hours": before,  # the rooms' hours the legs start from
             "limit": limit,
             "over": over,
         }
@@ -77,7 +77,7 @@ def _value(legs: pd.DataFrame, rooms: pd.DataFrame, chosen: np.ndarray) -> float
     """Relief plus the tie-break, or None if a receiving room ends over its limit."""
     live = legs[chosen[legs["relocation"].to_numpy()]]
     at = {site: i for i, site in enumerate(rooms["site_id"])}
-    load = rooms["before_hours"].to_numpy(float).copy()
+    load = rooms["today_hours"].to_numpy(float).copy()
     departures = np.zeros(len(rooms))
     for leg in live.itertuples():
         load[at[leg.to_site_id]] += leg.hours_per_week

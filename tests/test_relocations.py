@@ -454,15 +454,29 @@ def test_the_last_phase_is_the_plan_itself(nel_plan):
     assert last["gp_practice_weekday_utilisation"] == pytest.approx(after["gp_practice"])
     u = nel_plan.utilisation
     cap = u["cap"] * u["capacity_hours"]
-    over_today = np.maximum(u["before_hours"] - cap, 0.0)
+    # today's hours as the plan reads them: each clinic in whole sessions
+    a = nel_plan.allocations
+    room = ["site_id", "room_type", "band"]
+    rounding = (
+        (a["today_session_hours"] - a["baseline_hours_per_week"])
+        .groupby([a[c] for c in room])
+        .sum()
+    )
+    today = u["before_hours"] + rounding.reindex(pd.MultiIndex.from_frame(u[room])).fillna(
+        0.0
+    ).to_numpy(float)
+    over_today = np.maximum(today - cap, 0.0)
     relieved = float((over_today - np.maximum(u["after_hours"] - cap, 0.0)).sum())
     assert last["over_cap_hours_relieved"] == pytest.approx(relieved)
     assert last["over_cap_share_relieved"] == pytest.approx(relieved / over_today.sum())
+    # no rung relieves more than the whole plan (in today's hours as they are, the legs
+    # took out more than rooms hold: NEL's sixth rung 18 h more, a share of 1.0014)
+    assert (nel_plan.phases["over_cap_hours_relieved"] <= relieved + 1e-6).all()
+    assert (nel_plan.phases["plan_relief_share"] <= 1 + 1e-9).all()
     quarter = kpis["first_quarter"]
     assert quarter["plan_relief_share"] == pytest.approx(
         quarter["over_cap_hours_relieved"] / relieved
     )
-    a = nel_plan.allocations
     travel = (a["hours_per_week"] * a["travel_km"].fillna(0.0)).sum() / a["hours_per_week"].sum()
     assert last["mean_clinic_travel_km"] == pytest.approx(travel)
 
@@ -602,3 +616,73 @@ def test_a_pcn_short_of_its_own_hub_minimum_is_reported_and_verified():
     assert met["short"] == [] and met["pcns_meeting"] == 1
     lp = solve(handmade.dataset(), handmade.scenario()).kpis["own_hub"]  # the LP relaxation
     assert lp["modelled"] is False
+
+
+def test_a_line_books_whole_sessions_where_more_arrives_than_moves_in(whole_plan):
+    """Evening hours moving to a Saturday slot (or a slot that also takes new demand):
+    the line says how many whole sessions the clinic books there, and that it books more
+    hours than move in, not the moved hours over a session's length (0.75 sessions)."""
+    from estates_opt.results.explain import moves_table
+
+    allocations = pd.DataFrame(
+        {
+            "service_id": ["ea", "ea", "clin"],
+            "pcn_code": ["PA", "PA", "PB"],
+            "site_id": ["S1", "S2", "S3"],
+            "band": ["evening", "saturday", "weekday"],
+            "hours_per_week": [0.0, 4.0, 20.0],
+            "today_session_hours": [3.0, 0.0, 20.0],
+            "travel_km": [1.5, 2.0, 1.0],
+        }
+    )
+    moves = moves_table(whole_plan.dataset, allocations, whole_plan.utilisation)
+    assert len(moves) == 1
+    line = moves.iloc[0]
+    assert (line.from_band, line.to_band) == ("evening", "saturday")
+    assert line.hours_per_week == pytest.approx(3.0)  # what leaves today's slot
+    assert line.sessions_per_week == pytest.approx(1.0)  # what the clinic books there
+    assert "books 4.0 h there, 1.0 h more than moves in" in line.why
+
+
+def test_the_check_recounts_the_phases_from_the_plans_tables(nel_plan):
+    """The verifier's phase check passes the plan and catches each kind of wrong figure
+    (the 1.0014 share and the rung above the whole plan that the check missed before)."""
+    from estates_opt.results.phase_check import check_phases
+
+    plan = nel_plan
+    args = (plan.allocations, plan.utilisation, plan.moves)
+    assert check_phases(*args, plan.phases, plan.kpis) == []
+    last = plan.phases["over_cap_hours_relieved"].iloc[-1]
+    for column, row, value, words in [
+        ("over_cap_hours_relieved", -2, last + 18.0, "more over-cap time than the whole plan"),
+        ("plan_relief_share", -2, 1.0014, "is not a share"),
+        ("relocations", 0, 11, "relocations but moves.csv makes 10"),
+        ("hours_moved", 1, 1.0, "hours_moved disagrees"),
+        ("over_cap_hours_relieved", -1, last - 20.0, "the last phase relieves"),
+        ("community_weekday_utilisation", -1, 0.99, "is not the plan's"),
+    ]:
+        phases = plan.phases.copy()
+        phases.iloc[row, phases.columns.get_loc(column)] = value
+        found = check_phases(*args, phases, plan.kpis)
+        assert any(words in f for f in found), (column, found)
+    kpis = dict(plan.kpis)
+    kpis["first_quarter"] = {**kpis["first_quarter"], "plan_relief_share": 0.6}
+    assert any("plan_relief_share" in f for f in check_phases(*args, plan.phases, kpis))
+
+
+def test_a_line_says_so_when_any_of_its_sources_is_over_its_cap(nel_plan):
+    """A relocation from several slots speaks for its largest; where only a smaller one is
+    over its cap today, the why names that one (14 NEL lines said only 'cheaper room')."""
+    u = nel_plan.utilisation
+    over = u[u["before_hours"] > u["cap"] * u["capacity_hours"] + 1e-6]
+    rooms = set(zip(over["site_id"], over["room_type"], over["band"], strict=True))
+    room_of = nel_plan.dataset.services.set_index("service_id")["room_type"]
+    checked = 0
+    for line in nel_plan.moves.itertuples():
+        room = room_of[line.service_id]
+        bands = {label.rsplit("(", 1)[1].split(",")[0] for label in line.from_sites.split("; ")}
+        ids = line.from_site_ids.split("; ")
+        if len(bands) == 1 and any((s, room, line.from_band) in rooms for s in ids):
+            checked += 1
+            assert "over their cap today" in line.why, (line.from_sites, line.why)
+    assert checked > 400

@@ -30,13 +30,6 @@ def map_(
     Exit codes: 0 maps written; 1 maps unavailable in this installation; 2 bad input.
     """
     _setup_logging(verbose, quiet)
-    if not (plan_dir / "kpis.json").exists():
-        err.print(
-            f"[bold red]Input error[/]: {escape(str(plan_dir))} is not a plan folder (no "
-            "kpis.json). Fix: give the --out folder of `estates-opt solve`.",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         from estates_opt.pipeline import redraw_maps
     except ImportError as exc:

@@ -143,7 +143,13 @@ def _report_solved(
         gap = plan.kpis.get("gap")
         if not quiet:
             console.print(
-                "note: whole-session plan improved borough by borough within the time budget"
+                "note: whole-session plan improved "
+                + (
+                    "by borough and by service"
+                    if plan.scenario.solver.effort == "deep"
+                    else "borough by borough"
+                )
+                + " (each step to a fixed amount of branch-and-bound work)"
                 + (f"; {gap:.1%} from {_bound_words(plan)}" if gap is not None else ""),
                 highlight=False,
             )
@@ -198,8 +204,9 @@ def robust(
 
     Example: `estates-opt robust models/nel_baseline.toml --out outputs/nel_robust`
 
-    Exit codes: 0 every variant optimal; 1 a variant not optimal; 2 bad input; 3 outputs could
-    not be written; 130 stopped by Ctrl-C. A failed or stopped run writes nothing.
+    Exit codes: 0 every variant solved to its end (optimal, or improved borough by borough);
+    1 a variant stopped at a limit or not solved; 2 bad input; 3 outputs could not be
+    written; 130 stopped by Ctrl-C. A failed or stopped run writes nothing.
     """
     from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset

@@ -469,6 +469,42 @@ def check_own_work_covers_fixed_share(
 
 
 #: The cross-file rules, in the order their problems are listed.
+def check_hub_site_ids(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
+    """pcns.geojson ``hub_site_id``, where given, is a PCN hub of that PCN in premises.
+
+    The model finds a PCN's own hub in premises (``kind`` pcn_hub, ``pcn_code``); a
+    ``hub_site_id`` naming another site would say one hub and plan with another.
+    """
+    pcns, premises = tables.get("pcns"), tables.get("premises")
+    if pcns is None or premises is None or "hub_site_id" not in pcns.columns:
+        return
+    if not {"site_id", "kind", "pcn_code"} <= set(premises.columns):
+        return
+    hubs = premises.loc[premises["kind"] == "pcn_hub"]
+    hub_of = dict(zip(hubs["site_id"].astype(str), hubs["pcn_code"].astype(str), strict=True))
+    kinds = dict(zip(premises["site_id"].astype(str), premises["kind"].astype(str), strict=True))
+    given = pcns["hub_site_id"].fillna("").astype(str).str.strip()
+    for pos in pcns.index[(given != "").to_numpy()]:
+        site, pcn = given[pos], str(pcns.at[pos, "pcn_code"])
+        if site not in kinds:
+            what = "is not a site in premises.geojson"
+        elif site not in hub_of:
+            what = f"is a {kinds[site]} in premises.geojson, not a pcn_hub"
+        elif hub_of[site] != pcn:
+            what = f"is the hub of {hub_of[site]} in premises.geojson, not of {pcn}"
+        else:
+            continue
+        problems.schema.append(
+            Problem(
+                "pcns.geojson",
+                f"hub_site_id '{site}' {what}.",
+                row=row_label(pcns, pos, ("pcn_code",)),
+                column="hub_site_id",
+                fix="name the PCN's hub as premises.geojson has it, or leave hub_site_id empty.",
+            )
+        )
+
+
 CROSS_FILE_RULES = (
     check_cross_references,
     check_fixed_within_capacity,
@@ -476,6 +512,7 @@ CROSS_FILE_RULES = (
     check_own_work_covers_fixed_share,
     check_opening_not_already_open,
     check_practices_name_their_pcn,
+    check_hub_site_ids,
     check_pcns_have_population,
     check_enhanced_access_bands,
     check_room_types_exist,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -100,7 +102,56 @@ def write_plan(
     return out_dir
 
 
-def check_output_folders(dataset_dir: str | Path, *folders: Path | None) -> None:
+#: What marks a folder as this tool's: a plan's, a scenario's maps', a comparison's.
+OUTPUT_MARKS = {
+    "plan": ("kpis.json", "scenario.json"),
+    "maps": ("plan_map.html", "hubs"),
+    "comparison": ("comparison.csv", "comparison.html"),
+}
+
+
+def check_output_folders(
+    dataset_dir: str | Path, out_dir: Path | None, maps_dir: Path | None = None
+) -> None:
+    """Refuse a plan folder or maps folder inside the dataset, or one holding other files."""
+    check_outside_dataset(dataset_dir, out_dir, maps_dir)
+    refuse_foreign(out_dir, "plan")
+    refuse_foreign(maps_dir, "maps")
+
+
+def refuse_foreign(folder: Path | None, role: str) -> None:
+    """Refuse writing ``role``'s files into a folder that holds files but none of its own.
+
+    A plan written into a folder of other files would replace any of the same name (a
+    planner's own ``moves.csv``) and mix its tables among them (``--out outputs`` would
+    spread one plan among the plan folders); an earlier output of the same kind is
+    replaced on purpose, and an empty or new folder is fine.
+    """
+    if folder is None or not folder.is_dir():
+        return
+    try:
+        entries = [e.name for e in folder.iterdir() if not e.name.startswith(".")]
+    except OSError:
+        return  # unreadable: the write itself will say so, naming the folder
+    marks = OUTPUT_MARKS[role]
+    if not entries or any(mark in entries for mark in marks):
+        return
+    what = {"plan": "a plan", "maps": "a plan's maps", "comparison": "a comparison"}[role]
+    raise InputDataError(
+        [
+            Problem(
+                str(folder),
+                f"holds {len(entries)} other file(s) or folder(s) (e.g. {sorted(entries)[0]}) "
+                f"and no earlier {role} output ({' or '.join(marks)}): writing {what} there "
+                "would replace files of the same name and mix it with the rest.",
+                fix="choose a new or empty folder, e.g. outputs/NAME, or an earlier output's.",
+            )
+        ],
+        summary=f"{role} folder holds other files",
+    )
+
+
+def check_outside_dataset(dataset_dir: str | Path, *folders: Path | None) -> None:
     """Refuse output folders inside the dataset folder (also through a symbolic link)."""
     if not dataset_dir or str(dataset_dir).startswith("<"):  # a dataset built in memory
         return
@@ -265,10 +316,19 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     columns = PLAN_COLUMNS[name]
     text = {c: str for c in columns if c in TEXT_COLUMNS}
     try:
-        frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+        content = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         problems.append(_problem(path, "is not UTF-8 text."))
         return None
+    except OSError as exc:
+        problems.append(_problem(path, f"cannot be read ({exc.strerror or exc})."))
+        return None
+    short = _short_line(content)
+    if short:
+        problems.append(_problem(path, short, fix="the file was cut short: " + REWRITE))
+        return None
+    try:
+        frame = pd.read_csv(io.StringIO(content), dtype=text, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         problems.append(_problem(path, f"is not a readable table ({str(exc).strip()[:160]})."))
         return None
@@ -298,6 +358,22 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     return frame
 
 
+def _short_line(content: str) -> str:
+    """What is wrong if a table ends part-way through a line or a line lacks fields
+    (a copy or download cut short), else "". Every table is written with one line per
+    row, a field for every column and a newline at the end."""
+    if not content:
+        return ""
+    lines = list(csv.reader(io.StringIO(content)))
+    width = len(lines[0])
+    for number, fields in enumerate(lines[1:], start=2):
+        if fields and len(fields) != width:
+            return f"line {number} has {len(fields)} of the header's {width} fields."
+    if not content.endswith("\n"):
+        return f"ends part-way through line {len(lines)} (no newline at the end)."
+    return ""
+
+
 def read_plan(plan_dir: str | Path) -> Plan:
     """Re-open a written plan (tables, KPIs, scenario) with its dataset, for maps and explain.
 
@@ -309,12 +385,21 @@ def read_plan(plan_dir: str | Path) -> Plan:
 
     plan_dir = Path(plan_dir)
     if not plan_dir.is_dir() or kind_of(plan_dir / "kpis.json") == "missing":
+        if not plan_dir.exists():
+            what = "does not exist."
+        elif not plan_dir.is_dir():
+            what = "is a file, not a plan folder."
+        elif (plan_dir / "comparison.csv").is_file():
+            what = "is a comparison: its plans are in its folders, one per scenario."
+        else:
+            what = "is not a plan folder (no kpis.json)."
         raise InputDataError(
             [
                 Problem(
                     str(plan_dir),
-                    "is not a plan folder (no kpis.json).",
-                    fix="give the --out folder of `estates-opt solve`.",
+                    what,
+                    fix="give the --out folder of `estates-opt solve`, or a scenario's "
+                    "folder in the --out folder of `estates-opt compare`.",
                 )
             ]
         )

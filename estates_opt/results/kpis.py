@@ -205,7 +205,11 @@ KPI_FIELDS: dict[str, KpiField] = {
         "relocation costs) or 'branch and bound' (`solver.prove_s`); null: the solver's own",
     ),
     "objective_terms": KpiField(
-        "GBP-eq/week", "the objective split into its terms (travel, cost, move, relocation, ...)"
+        "GBP-eq/week",
+        "the objective split into its terms (travel, cost, move, relocation, ...); with whole "
+        "sessions the unmet term charges each clinic's unmet demand in whole sessions (so "
+        "it can exceed unmet_hours_total x the penalty: NEL growth 2031, 128 h charged for "
+        "81 h unmet)",
     ),
     "utilisation_before": KpiField(
         "fraction",
@@ -314,7 +318,8 @@ KPI_FIELDS: dict[str, KpiField] = {
     "first_quarter": KpiField(
         "record",
         "what the best quarter of the relocations relieves: relocations (count), over-cap "
-        "hours relieved (hours/week), shares of all over-cap hours and of the plan's (fraction), "
+        "hours relieved (hours/week), shares of all over-cap hours (today's clinics read in "
+        "whole sessions, as the plan books them) and of the plan's (fraction), "
         "and the gap its MIP stopped at (fraction, at most 0.01: the best quarter relieves at "
         "most that much more)",
     ),

@@ -17,7 +17,7 @@ from estates_opt.inputs.dataset import kind_utilisation
 from estates_opt.model.program import OBJECTIVE_TERMS
 from estates_opt.outputs.files import safe_text_cells
 from estates_opt.results.kpis import KPI_FIELDS
-from estates_opt.schema import BANDS, CATEGORIES, SITE_KINDS
+from estates_opt.schema import BANDS, CATEGORIES, REHOUSED_CATEGORY, SITE_KINDS
 
 #: Deciles counted as most and least deprived in the equity rows.
 DEPRIVED, LEAST_DEPRIVED = (1, 2), (9, 10)
@@ -60,7 +60,7 @@ def kpi_rows(plan: Any) -> dict[str, tuple[str, Value]]:
     rows["best_bound"] = (_unit("best_bound"), k.get("best_bound"))
     rows["demand_hours"] = (_unit("demand_hours_total"), k["demand_hours_total"])
     rows["unmet_hours"] = (_unit("unmet_hours_total"), k["unmet_hours_total"])
-    for category in CATEGORIES:
+    for category in (*CATEGORIES, REHOUSED_CATEGORY):  # a closure's fixed work too
         rows[f"unmet_hours.{category}"] = (
             _unit("unmet_hours_by_category"),
             k["unmet_hours_by_category"].get(category, 0.0),

@@ -108,6 +108,12 @@ def paired_legs(dataset: Dataset, allocations: pd.DataFrame) -> pd.DataFrame:
         clinic[loss_rows], -change[loss_rows], clinic[gain_rows], change[gain_rows]
     )
     src, dst = loss_rows[src], gain_rows[dst]
+    # A leg's share of the sessions its slot adds: a slot can add more than moves in (new
+    # demand; hours from another band rounded to whole sessions), and its line must say how
+    # many sessions the clinic books there, not the moved hours over a session's length.
+    length = np.array([SESSION_HOURS[b] for b in changed["band"].to_numpy(object)[dst]])
+    paired = np.bincount(dst, weights=hours, minlength=change.size)[dst]
+    sessions = hours / paired * np.maximum(change[dst], paired) / length
     site = changed["site_id"].to_numpy(object)
     band = changed["band"].to_numpy(object)
     km = changed["travel_km"].to_numpy(float)
@@ -124,7 +130,7 @@ def paired_legs(dataset: Dataset, allocations: pd.DataFrame) -> pd.DataFrame:
             "to_site": [names.sites.get(s, s) for s in site[dst]],
             "to_band": band[dst],
             "hours_per_week": hours,
-            "sessions_per_week": hours / np.array([SESSION_HOURS[b] for b in band[dst]]),
+            "sessions_per_week": sessions,
             "from_travel_km": km[src],
             "to_travel_km": km[dst],
         },
@@ -139,7 +145,24 @@ def with_reasons(dataset: Dataset, utilisation: pd.DataFrame, legs: pd.DataFrame
     reasons = MoveReasons.of_plan(dataset, utilisation)
     rooms = [names.rooms[svc] for svc in legs["service_id"].tolist()]
     why = reasons.why_legs(legs.assign(room_type=rooms))
-    return _making_room(legs.assign(why=why)[LEG_COLUMNS], names)
+    out = _making_room(legs.assign(why=why)[LEG_COLUMNS], names)
+    # each leg's source, named, where it is over its cap today: a relocation from several
+    # slots speaks for its largest, and must not hide that a smaller one is over its cap
+    over = reasons.over_today
+    out["_over_cap"] = [
+        f"{room} rooms at {site} are over their cap today ({over[key][0]:.0%} used, cap "
+        f"{over[key][1]:.0%})"
+        if (key := (site_id, room, band)) in over
+        else None
+        for site_id, site, room, band in zip(
+            legs["from_site_id"].tolist(),
+            out["from_site"].tolist(),
+            rooms,
+            legs["from_band"].tolist(),
+            strict=True,
+        )
+    ]
+    return out
 
 
 def _pairs(
@@ -280,6 +303,13 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     lines = grouped.first()[
         ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
     ]
+    if "_over_cap" in legs:  # a smaller source over its cap where the largest is not
+        largest = legs.drop_duplicates(RELOCATION_KEY)["_over_cap"].isna().to_numpy()
+        other = grouped["_over_cap"].first().to_numpy(object)  # the first that is
+        use = largest & pd.notna(other)
+        why = lines["why"].to_numpy(object)
+        why[use] = [f"{o}; {w}" if w else o for o, w in zip(other[use], why[use], strict=True)]
+        lines["why"] = why
     lines["from_sites"] = _joined_labels(legs["_label"], grouped)
     # the same sources by id, in the same order: names repeat (two GROVE SURGERYs in NEL)
     lines["from_site_ids"] = _joined_labels(legs["from_site_id"].astype(str), grouped)
@@ -288,10 +318,15 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
     lines["sessions_per_week"] = grouped["sessions_per_week"].sum()
     known = grouped["_known"].sum()
     lines["from_travel_km"] = (grouped["_km"].sum() / known).where(known > 0)
+    booked = lines["sessions_per_week"].to_numpy(float) * np.array(
+        [SESSION_HOURS[b] for b in lines.index.get_level_values("to_band")]
+    )
     lines["why"] = relocation_reasons(
         lines["why"].tolist(),
         lines["from_travel_km"].to_numpy(float),
         lines["to_travel_km"].to_numpy(float),
+        booked - lines["hours_per_week"].to_numpy(float),
+        booked,
     )
     lines["phase"] = 0  # set by the phased plan
     return lines.reset_index()[MOVE_COLUMNS]

@@ -121,17 +121,29 @@ def travel_reason(from_km: float, to_km: float) -> str:
 
 
 def relocation_reasons(
-    slot_reasons: list[str], from_km: np.ndarray, to_km: np.ndarray
+    slot_reasons: list[str],
+    from_km: np.ndarray,
+    to_km: np.ndarray,
+    beyond: np.ndarray,
+    booked: np.ndarray,
 ) -> list[str]:
     """Each relocation's ``why``: its largest leg's slot reasons, then its own travel
     (longer travel is a cost, not a reason: a line with nothing else gets :data:`NO_REASON`
-    before it)."""
+    before it), then the hours it books ``beyond`` what moves in, where there are any."""
     lines = []
-    for slots, before, after in zip(slot_reasons, from_km, to_km, strict=True):
+    for slots, before, after, more, hours in zip(
+        slot_reasons, from_km, to_km, beyond, booked, strict=True
+    ):
         travel = travel_reason(float(before), float(after))
         if not slots and travel.startswith("longer"):
             slots = NO_REASON
-        lines.append("; ".join(p for p in (slots, travel) if p) or NO_REASON)
+        extra = (
+            f"books {hours:.1f} h there, {more:.1f} h more than moves in (new demand, or "
+            "whole sessions in another band)"
+            if more > 0.05
+            else ""
+        )
+        lines.append("; ".join(p for p in (slots, travel, extra) if p) or NO_REASON)
     return lines
 
 
