@@ -330,3 +330,22 @@ def test_a_closed_buildings_moves_relieve_their_hours_in_the_phased_plan(tiny_da
     assert last["over_cap_hours_relieved"] >= moved_out - 1e-6
     first = plan.phases.iloc[0]
     assert first["relocations"] == 1 and first["over_cap_hours_relieved"] > 0
+
+
+def test_a_closed_buildings_fixed_work_goes_only_to_buildings_fit_for_clinics(nel_dataset):
+    """Practice work is clinical: rehoused, it may go where every PCN clinic of its room
+    type may (on NEL not a team base or a mental-health base, as it could before)."""
+    changed = apply_scenario(nel_dataset, scenario_from_dict({"buildings": {"close": ["RATDY"]}}))
+    services = changed.services.set_index("service_id")
+    rehoused = services[services["category"] == "rehoused_fixed_work"]
+    assert len(rehoused)
+    clinics = services[services["category"] == "pcn_clinic"]
+    for room, types in zip(rehoused["room_type"], rehoused["building_types"], strict=True):
+        same = [
+            set(t)
+            for t, r in zip(clinics["building_types"], clinics["room_type"], strict=True)
+            if r == room
+        ]
+        fit = same or [set(t) for t in clinics["building_types"]]  # no clinic of that room
+        assert set(types) == set.intersection(*fit)
+        assert not {"team_base", "mental_health_base"} & set(types)

@@ -263,7 +263,7 @@ def test_console_script_bad_input_has_no_traceback(tmp_path):
     )
     assert proc.returncode == EXIT_BAD_INPUT
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert "not a folder" in proc.stderr
+    assert "nowhere: does not exist" in proc.stderr
 
 
 def test_version():
@@ -444,3 +444,24 @@ def test_a_folder_of_other_files_is_never_written_into(tiny_scenario, tmp_path):
     result = run("compare", tiny_scenario, "--out", tmp_path)  # holds the plans and more
     assert result.exit_code == EXIT_BAD_INPUT, result.output
     assert "no earlier comparison output" in flat(result.output)
+
+
+def test_a_file_where_the_hub_pages_go_is_named(tiny_scenario, tmp_path):
+    maps = tmp_path / "maps"
+    (maps / "tiny").mkdir(parents=True)
+    (maps / "tiny" / "hubs").write_text("", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("solve", tiny_scenario, "--out", out, "--maps", maps)
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    text = flat(result.output)
+    assert f"could not write {maps / 'tiny' / 'hubs'}: it is a file, not a folder" in text
+    assert "File exists" not in text and not out.exists()
+
+
+def test_a_dataset_that_is_not_there_names_the_scenario_key(tmp_path):
+    scenario = tmp_path / "d.toml"
+    scenario.write_text('name = "x"\ndataset = "../nowhere"\n', encoding="utf-8")
+    result = run("validate", scenario)
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert f"{scenario}: key 'dataset': '../nowhere'" in flat(result.output)
+    assert "does not exist" in flat(result.output)

@@ -331,7 +331,7 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
             encoding="utf-8",
         )
         files.append(path)
-    table = compare_scenarios(files, tmp_path)
+    table = compare_scenarios(files, tmp_path / "cmp")
     base, growth, close, hub, equity = names
     assert (table.loc["status", names] == "optimal").all()
 
@@ -350,14 +350,14 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
 
     # Closing Langthorne: it hosts sessions in the baseline plan, none after; they go elsewhere.
     def at_site(name: str, site: str) -> float:
-        alloc = pd.read_csv(tmp_path / name / "allocations.csv", dtype={"site_id": str})
+        alloc = pd.read_csv(tmp_path / "cmp" / name / "allocations.csv", dtype={"site_id": str})
         return float(alloc.loc[alloc["site_id"] == site, "hours_per_week"].sum())
 
     assert at_site(base, "RATDY") > 50
     assert at_site(close, "RATDY") == 0
     # Langthorne's fixed work is rehoused too (issue 11); only what cannot fit is unmet,
     # named by its rehouse_ service (its Sunday work: no Sunday room within reach).
-    unmet = pd.read_csv(tmp_path / close / "unmet.csv")
+    unmet = pd.read_csv(tmp_path / "cmp" / close / "unmet.csv")
     rehouse = unmet["service_id"].str.startswith("rehouse_RATDY_")
     assert unmet.loc[~rehouse, "unmet_hours"].sum() <= value("unmet_hours", base) + 1.0
     assert unmet.loc[rehouse, "demand_hours"].sum() == pytest.approx(219.43, abs=0.01)
@@ -366,7 +366,7 @@ def test_nel_scenarios_move_the_way_planners_expect(tmp_path):
 
     # New hub: shorter travel in Havering South PCN, and the hub is used.
     def pcn_travel(name: str) -> float:
-        summary = pd.read_csv(tmp_path / name / "pcn_summary.csv", dtype={"pcn_code": str})
+        summary = pd.read_csv(tmp_path / "cmp" / name / "pcn_summary.csv", dtype={"pcn_code": str})
         return float(summary.loc[summary["pcn_code"] == "U00367", "travel_after_km"].iloc[0])
 
     assert pcn_travel(hub) < pcn_travel(base) - 0.2
@@ -684,8 +684,9 @@ def test_a_file_where_a_plan_folder_goes_is_refused_before_solving(
 
     out = tmp_path / "out"
     out.mkdir()
+    (out / "comparison.csv").write_text("an earlier comparison\n", encoding="utf-8")
     (out / "grow+30").write_text("not a folder", encoding="utf-8")
     monkeypatch.setattr(compare_module, "map_parallel", pytest.fail)
     with pytest.raises(OutputWriteError, match="grow"):
         compare_scenarios(tiny_models, out)
-    assert sorted(p.name for p in out.iterdir()) == ["grow+30"]
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "grow+30"]

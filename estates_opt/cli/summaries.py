@@ -200,11 +200,18 @@ def _access_rows(facts: Table, k: Kpis) -> None:
         # against today in whole sessions, as every change of the plan is (a band whose
         # bookings round up looked like a gain: NEL's Saturdays, +77 h, none changed)
         today = contract.get("hours_by_band_today_sessions", before)
+        rounded = any(abs(today[b] - before[b]) > 0.05 for b in ("evening", "saturday"))
         facts.add_row(
-            "EA h/week evening, Saturday: today in whole sessions -> after",
+            "EA h/week evening, Saturday: today "
+            + ("in whole sessions " if rounded else "")
+            + "-> after",
             f"{today['evening']:,.1f}, {today['saturday']:,.1f} -> "
-            f"{after['evening']:,.1f}, {after['saturday']:,.1f} (booked today: "
-            f"{before['evening']:,.1f}, {before['saturday']:,.1f})",
+            f"{after['evening']:,.1f}, {after['saturday']:,.1f}"
+            + (
+                f" (booked today: {before['evening']:,.1f}, {before['saturday']:,.1f})"
+                if rounded
+                else ""
+            ),
         )
     gap = k.get("strategy_gap", {}).get("community_utilisation", {}).get("weekday")
     if gap:

@@ -117,13 +117,22 @@ def load_scenario_checked(
     returned as it is: :func:`apply_scenario` checks it when it is applied.
     """
     try:
-        return load_scenario(path)
+        scenario = load_scenario(path)
     except ScenarioValuesError as exc:
         more = _reference_problems(exc, read)
         if not more:
             raise
         problems = [*exc.problems, *more]
         raise ScenarioError("; ".join(problems), problems) from None
+    folder = scenario.dataset_path()
+    if not folder.is_dir():  # name the file and key that say where, not only the folder
+        what = "is not a folder" if folder.exists() else "does not exist"
+        problem = (
+            f"{path}: key 'dataset': '{scenario.dataset}' ({folder}) {what}. Fix: give the "
+            "dataset folder's path, relative to the scenario file."
+        )
+        raise ScenarioError(problem, [problem])
+    return scenario
 
 
 def _reference_problems(exc: ScenarioValuesError, read: Callable[[Path], Dataset]) -> list[str]:

@@ -137,7 +137,11 @@ def _read_and_check_files(directory: Path) -> Dataset:
     problems = ProblemCollector()
     if not directory.is_dir():
         problems.schema.append(
-            Problem(str(directory), "is not a folder.", fix="give the dataset folder's path.")
+            Problem(
+                str(directory),
+                "is not a folder." if directory.exists() else "does not exist.",
+                fix="give the dataset folder's path.",
+            )
         )
         raise_if_problems(problems, str(directory))
     raw: dict[str, pd.DataFrame] = {}

@@ -81,6 +81,11 @@ def rehouse_fixed_work(
             "max_travel_km": float(limit),
         }
     )
+    if "building_types" in changed.services.columns:
+        services["building_types"] = [
+            _fit_for_clinics(changed.services, room, k == "acute")
+            for room, k in zip(blocks["room_type"], kind, strict=True)
+        ]
     hours = blocks["fixed_hours"].astype(float)
     demand = pd.DataFrame(
         {
@@ -99,6 +104,24 @@ def rehouse_fixed_work(
         ),
         closed_slots=closed.reset_index(drop=True),
     )
+
+
+def _fit_for_clinics(services: pd.DataFrame, room_type: str, acute: bool) -> tuple[str, ...] | None:
+    """The building types a closed building's fixed work may go to: those every PCN clinic
+    of its room type may use (practice work is clinical: not a team base or an office),
+    and a hospital for a hospital's work; None (any) where the clinics name none."""
+    clinics = services[
+        (services["category"] == "pcn_clinic") & (services["room_type"] == room_type)
+    ]
+    if not len(clinics):
+        clinics = services[services["category"] == "pcn_clinic"]
+    lists = [set(t) for t in clinics["building_types"] if isinstance(t, tuple) and t]
+    if not lists:
+        return None
+    fit = set.intersection(*lists) or set.union(*lists)
+    if acute:
+        fit.add("acute")
+    return tuple(sorted(fit))
 
 
 def _default_rehouse_km(dataset: Dataset) -> float:

@@ -270,6 +270,20 @@ class _Commit:
                 make_folders(destination.parent, self.made)
                 os.replace(source, destination)
             except OSError as exc:
+                # a file where one of the plan's folders goes (maps/NAME/hubs): name it
+                blocker = next(
+                    (
+                        p
+                        for p in reversed(destination.relative_to(self.target).parents)
+                        if os.path.lexists(self.target / p) and not (self.target / p).is_dir()
+                    ),
+                    None,
+                )
+                if blocker is not None:
+                    path = self.target / blocker
+                    raise OutputWriteError(
+                        path, OSError(errno.ENOTDIR, not_a_folder(path))
+                    ) from None
                 raise OutputWriteError(destination, exc) from None
             self.done.append((destination, saved))
 

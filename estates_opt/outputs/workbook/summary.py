@@ -90,7 +90,8 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
                 (f"EA before: {label} (hours/week)", contract["hours_by_band_before"][band], HOURS)
             )
             today = contract.get("hours_by_band_today_sessions")
-            if today is not None:  # what the plan is compared with
+            booked = contract["hours_by_band_before"][band]
+            if today is not None and abs(today[band] - booked) > 0.05:  # what it is compared with
                 rows.append(
                     (f"EA today in whole sessions: {label} (hours/week)", today[band], HOURS)
                 )

@@ -148,6 +148,8 @@ def with_reasons(dataset: Dataset, utilisation: pd.DataFrame, legs: pd.DataFrame
     out = _making_room(legs.assign(why=why)[LEG_COLUMNS], names)
     # each leg's source, named, where it is over its cap today: a relocation from several
     # slots speaks for its largest, and must not hide that a smaller one is over its cap
+    closed = zip(legs["from_site_id"].tolist(), legs["from_band"].tolist(), strict=True)
+    out["_closed"] = [slot in reasons.closed for slot in closed]
     over = reasons.over_today
     out["_over_cap"] = [
         f"{room} rooms at {site} are over their cap today ({over[key][0]:.0%} used, cap "
@@ -307,8 +309,13 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
         largest = legs.drop_duplicates(RELOCATION_KEY)["_over_cap"].isna().to_numpy()
         other = grouped["_over_cap"].first().to_numpy(object)  # the first that is
         use = largest & pd.notna(other)
+        # after a closure's reason (what forces the move), before any other
+        after = legs.drop_duplicates(RELOCATION_KEY)["_closed"].to_numpy(bool)[use]
         why = lines["why"].to_numpy(object)
-        why[use] = [f"{o}; {w}" if w else o for o, w in zip(other[use], why[use], strict=True)]
+        why[use] = [
+            (f"{w}; {o}" if last else f"{o}; {w}") if w else o
+            for o, w, last in zip(other[use], why[use], after, strict=True)
+        ]
         lines["why"] = why
     lines["from_sites"] = _joined_labels(legs["_label"], grouped)
     # the same sources by id, in the same order: names repeat (two GROVE SURGERYs in NEL)
