@@ -958,7 +958,7 @@ DATASET_CASES = [
         ("demand.csv", "line 2", "quote"),
         1,
     ),
-    D("not-a-folder", None, ("is not a folder",), 1),
+    D("not-a-folder", None, ("no_such_folder: does not exist",), 1),
     # round two: control characters (terminal escapes, bidi overrides) in any text cell
     D(
         "escape-sequence-in-csv-name",
@@ -1253,7 +1253,11 @@ SCENARIO_CASES = [
     ),
     S("extends-missing", 'extends = "nowhere.toml"\n', ("nowhere.toml", "not found")),
     S("extends-not-text", "extends = 5\n", ("'extends' must be a file name",)),
-    S("dataset-folder-missing", 'dataset = "/nonexistent/estates/data"\n', ("is not a folder",)),
+    S(
+        "dataset-folder-missing",
+        'dataset = "/nonexistent/estates/data"\n',
+        ("key 'dataset': '/nonexistent/estates/data'", "does not exist"),
+    ),
     S("dataset-not-text", "dataset = 5\n", ("'dataset'", "string")),
     S("dataset-broken", "", ("capacity.csv", "line 2", "column 'capacity_hours'", "Fix:")),
     S("name-not-a-folder-name", 'name = "../evil"\n', ("'name'", "cannot be a folder name")),

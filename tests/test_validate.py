@@ -771,7 +771,9 @@ def test_reading_never_modifies_input_files(tiny_copy):
 def test_not_a_folder(tmp_path):
     exc = read_error(tmp_path / "nowhere", SchemaError)
     assert exc.problems[0].file.endswith("nowhere")
-    assert "not a folder" in exc.problems[0].message
+    assert exc.problems[0].message == "does not exist."
+    (tmp_path / "a_file").write_text("", encoding="utf-8")
+    assert read_error(tmp_path / "a_file", SchemaError).problems[0].message == "is not a folder."
 
 
 # --- the command line ---------------------------------------------------------------------------

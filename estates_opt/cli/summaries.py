@@ -339,6 +339,24 @@ def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]
                 view.add_row(label, *(escape(_short(table.at[key, n], unit)) for n in chunk))
         view.add_row("time (s)", *(_short(times.get(n), "s") for n in chunk))
         console.print(view)
+    gaps = [_number(table.at["gap", n]) for n in names] if "gap" in table.index else []
+    widest = max((g for g in gaps if g is not None), default=0.0)
+    if widest > 0.001:
+        console.print(
+            f"note: the plans are within {widest:.0%} of the optimum (their gaps), so a "
+            "difference in objective smaller than that is not proved: a scenario that only "
+            "adds options can come out a little dearer than the reference.",
+            highlight=False,
+        )
+
+
+def _number(value: Any) -> float | None:
+    """A table cell as a number, or None (text, empty)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
 
 
 def _common_prefix(names: list[str]) -> str:
