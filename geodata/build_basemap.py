@@ -58,8 +58,7 @@ def water() -> gpd.GeoDataFrame:
     areas = frame[(frame["shape"] == "area") & (frame.geometry.area >= MIN_WATER_M2)]
     lines = frame[frame["shape"] == "line"]
     kept = gpd.GeoDataFrame(
-        [*areas.itertuples(index=False), *lines.itertuples(index=False)],
-        columns=frame.columns,
+        [*areas.itertuples(index=False), *lines.itertuples(index=False)], columns=frame.columns,
         crs=BNG,
     )
     kept["name"] = kept["name"].fillna("")
@@ -107,19 +106,10 @@ def _write(frame: gpd.GeoDataFrame, name: str) -> int:
             continue
         props = {c: getattr(row, c) for c in out.columns if c != "geometry"}
         props = {k: v.item() if hasattr(v, "item") else v for k, v in props.items()}  # numpy
-        features.append(
-            {
-                "type": "Feature",
-                "properties": props,
-                "geometry": json.loads(shapely.to_geojson(geom)),
-            }
-        )
-    text = json.dumps(
-        {"type": "FeatureCollection", "features": features},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": json.loads(shapely.to_geojson(geom))})
+    text = json.dumps({"type": "FeatureCollection", "features": features},
+                      ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     (OUT / f"{name}.geojson").write_text(text + "\n", encoding="utf-8")
     log.info("basemap %s: %d features, %.0f KB", name, len(features), len(text) / 1e3)
     return len(text)
@@ -128,13 +118,8 @@ def _write(frame: gpd.GeoDataFrame, name: str) -> int:
 def build() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     total = 0
-    for name, make in (
-        ("water", water),
-        ("roads", roads),
-        ("rail", rail),
-        ("stations", stations),
-        ("places", places),
-    ):
+    for name, make in (("water", water), ("roads", roads), ("rail", rail),
+                       ("stations", stations), ("places", places)):
         total += _write(make(), name)
     (OUT / "ATTRIBUTION.txt").write_text(ATTRIBUTION, encoding="utf-8")
     log.info("basemap: %.0f KB in all, in %s", total / 1e3, OUT)

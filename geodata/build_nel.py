@@ -47,13 +47,8 @@ ILLUSTRATIVE = "illustrative: seeded synthetic value (geodata/build_nel.py); no 
 NON_GP_SERVICES = {"F84750", "Y03433", "Y03434"}  # active 'practices' with no list or PCN
 SPECIAL_ALLOCATION = {"Y06592"}  # Special Allocation Scheme: PCN 'U', outside NEL
 ACUTE_SITES = {  # NHS acute hospitals: main NHS-website record -> short name
-    "R1H12": "Royal London",
-    "R1HM0": "St Bartholomew's",
-    "R1HNH": "Newham",
-    "R1HKH": "Whipps Cross",
-    "RQXM1": "Homerton",
-    "RF4QH": "Queen's",
-    "RF4DG": "King George",
+    "R1H12": "Royal London", "R1HM0": "St Bartholomew's", "R1HNH": "Newham",
+    "R1HKH": "Whipps Cross", "RQXM1": "Homerton", "RF4QH": "Queen's", "RF4DG": "King George",
 }
 ACUTE_CAMPUS_M, SAME_BUILDING_M, SAME_NAME_M, PRACTICE_COLOCATED_M = 150.0, 50.0, 500.0, 25.0
 HUB_MAX_TRAVEL_KM = 5.0  # a hub must be central: its PCN's population reaches it within this
@@ -62,141 +57,38 @@ HUB_MAX_TRAVEL_KM = 5.0  # a hub must be central: its PCN's population reaches i
 EXCLUDE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "dental": ("dental", "dentist", "orthodont"),
     "private_or_independent": (
-        "optician",
-        "scrivens",
-        "hearing care",
-        "laser",
-        "skin clinic",
-        "sk:n",
-        "askinology",
-        "cosmetic",
-        "aesthetic",
-        "nuffield",
-        "spire",
-        "harley street",
-        "london bridge hospital",
-        "hca healthcare",
-        "osteopath",
-        "physio",
-        "spineplus",
-        "spamedica",
-        "evolutio",
-        "ivf",
-        "fertility",
-        "bpas",
-        "msi reproductive",
-        "nupas",
-        "lycahealth",
-        "livi ",
-        "freedom clinics",
-        "yoga",
-        "feet first",
-        "gutcare",
-        "best health",
-        "ess clinic",
-        "moreways",
-        "priory",
-        "roodlane",
-        "finsbury healthcare",
-        "docklands healthcare",
-        "city of london medical",
-        "fleet street medical",
-        "tower hill medical",
-        "bloodworks",
-        "esteve",
-        "aeon nursing",
-        "southern ultrasound",
-        "cardiac diagnostics",
-        " ltd",
-        " limited",
-        "gamma knife",
-        "independent hospital",
-        "cygnet",
-        "practice plus group",
-        "inhealth",
-        "mildmay uk",
-        "kilburn primary care",
-        "gp healthcare alliance",
-        "gp solutions",
-        "dmc ",
-        "cacs ",
-        "nous ",
-        "accelerate cic",
-        "essex msk",
-        "patientfirst",
-        "havering health ",
-        "confederation",
-        "health collaborative",
-        "leyton health care",
-        "bewize",
+        "optician", "scrivens", "hearing care", "laser", "skin clinic", "sk:n", "askinology",
+        "cosmetic", "aesthetic", "nuffield", "spire", "harley street", "london bridge hospital",
+        "hca healthcare", "osteopath", "physio", "spineplus", "spamedica", "evolutio", "ivf",
+        "fertility", "bpas", "msi reproductive", "nupas", "lycahealth", "livi ", "freedom clinics",
+        "yoga", "feet first", "gutcare", "best health", "ess clinic", "moreways", "priory",
+        "roodlane", "finsbury healthcare", "docklands healthcare", "city of london medical",
+        "fleet street medical", "tower hill medical", "bloodworks", "esteve", "aeon nursing",
+        "southern ultrasound", "cardiac diagnostics", " ltd", " limited", "gamma knife",
+        "independent hospital", "cygnet", "practice plus group", "inhealth", "mildmay uk",
+        "kilburn primary care", "gp healthcare alliance", "gp solutions", "dmc ", "cacs ",
+        "nous ", "accelerate cic", "essex msk", "patientfirst", "havering health ",
+        "confederation", "health collaborative", "leyton health care", "bewize",
     ),
     "admin_or_non_clinical": (
-        "headquarters",
-        " hq",
-        "corporate",
-        "ict department",
-        "data centre",
-        "telecity",
-        "telehouse",
-        "clinical education",
-        "postgraduate",
-        "research unit",
-        "learning trust",
-        "community college",
-        " 111 ",
-        "epact",
-        "e-pact",
-        "social services",
-        "voluntary service",
-        "sports & leisure",
-        "barnardos",
-        "ingeus",
-        "royal society",
-        "ssafa",
-        "imperial college",
-        "beehive",
-        "compass wellbeing",
-        "turning point",
-        "drug project",
-        "supported living",
-        "jigsawplus",
-        "bikur cholim",
-        "derman",
-        "icanho",
-        " mind ",
-        "hospice",
-        "school",
-        "william harvey house",
-        "ncsp",
+        "headquarters", " hq", "corporate", "ict department", "data centre", "telecity",
+        "telehouse", "clinical education", "postgraduate", "research unit", "learning trust",
+        "community college", " 111 ", "epact", "e-pact", "social services", "voluntary service",
+        "sports & leisure", "barnardos", "ingeus", "royal society", "ssafa", "imperial college",
+        "beehive", "compass wellbeing", "turning point", "drug project", "supported living",
+        "jigsawplus", "bikur cholim", "derman", "icanho", " mind ", "hospice", "school",
+        "william harvey house", "ncsp",
     ),
     "mental_health_inpatient_or_residential": (
-        "centre for mental health",
-        "john howard",
-        "goodmayes hospital",
-        "care centre",
-        "the lodge",
-        "recovery unit",
-        "personality disorder",
-        "home treatment",
-        " htt ",
-        "respite",
-        "care home",
-        "lily close",
-        "woodbury unit",
-        "thornebury unit",
-        "brookside",
-        "barley court",
-        "meadow court",
-        "red oak lodge",
-        "hansa lodge",
-        "farm lodge",
+        "centre for mental health", "john howard", "goodmayes hospital", "care centre",
+        "the lodge", "recovery unit", "personality disorder", "home treatment", " htt ",
+        "respite", "care home", "lily close", "woodbury unit", "thornebury unit", "brookside",
+        "barley court", "meadow court", "red oak lodge", "hansa lodge", "farm lodge",
     ),
     "ambulance": ("ambulance", "amb station", "fbc "),
     "birth_centre": ("birth centre",),
 }
-PRACTICE_WORDS = re.compile(
-    r"surgery|practice|medical cent|\bgp\b|health group|medical group|medical$"
-)
+PRACTICE_WORDS = re.compile(r"surgery|practice|medical cent|\bgp\b|health group|medical group|medical$")
 BUILDING_WORDS = re.compile(r"centre|center|clinic|clinc|hospital|sure start")
 BUILDING_TYPES = (  # first pattern found in any of a building's names wins
     ("community_hospital", re.compile(r"hospital|polyclinic|poly clinic|guttman|treatment centre")),
@@ -208,12 +100,9 @@ HUB_BUILDING_TYPES = ("community_hospital", "health_centre")
 # curation class above (which keeps setting room counts and hub eligibility).
 MENTAL_HEALTH_WORDS = re.compile(
     r"iapt|talking therap|psycholog|mental health|consultation service|therapeutic community|"
-    r"recovery service|addiction|learning disability"
-)
-CHILDREN_WORDS = re.compile(
-    r"children'?s'?s? centre|childrens centre|sure start|early years|"
-    r"young people"
-)
+    r"recovery service|addiction|learning disability")
+CHILDREN_WORDS = re.compile(r"children'?s'?s? centre|childrens centre|sure start|early years|"
+                            r"young people")
 ERIC_MENTAL_HEALTH = "4. Mental Health"
 BUILDING_TYPE_OVERRIDES = HERE / "curation" / "nel_building_type_overrides.csv"
 BUILDING_TYPE_LOG = HERE / "curation" / "nel_building_types.csv"
@@ -246,13 +135,7 @@ ACUTE_ROOM_LIMITS = {"consulting": (20, 60), "treatment": (6, 20), "diagnostics"
 SERVICES = (  # id, name, category, room type, hours per 1,000 registered patients per week
     ("pcn_diabetes", "Diabetes clinic", "pcn_clinic", "consulting", 2.0),
     ("pcn_respiratory", "Respiratory clinic (asthma, COPD)", "pcn_clinic", "consulting", 1.0),
-    (
-        "pcn_cardiovascular",
-        "Hypertension and cardiovascular clinic",
-        "pcn_clinic",
-        "consulting",
-        1.5,
-    ),
+    ("pcn_cardiovascular", "Hypertension and cardiovascular clinic", "pcn_clinic", "consulting", 1.5),
     ("pcn_social_prescribing", "Social prescribing", "pcn_clinic", "consulting", 1.5),
     ("pcn_phlebotomy", "Phlebotomy", "pcn_clinic", "treatment", 1.2),
     ("pcn_vaccination", "Vaccination and immunisation", "pcn_clinic", "treatment", 0.8),
@@ -262,46 +145,24 @@ SERVICES = (  # id, name, category, room type, hours per 1,000 registered patien
     ("op_diabetes", "Diabetes consultant outreach", "outpatient_outreach", "consulting", 0.4),
     ("op_gynaecology", "Gynaecology outreach", "outpatient_outreach", "treatment", 0.4),
     ("op_cardiology", "Cardiology outreach (ECG, echo)", "outpatient_outreach", "diagnostics", 0.5),
-    (
-        "op_respiratory",
-        "Respiratory outreach (spirometry)",
-        "outpatient_outreach",
-        "diagnostics",
-        0.3,
-    ),
+    ("op_respiratory", "Respiratory outreach (spirometry)", "outpatient_outreach", "diagnostics", 0.3),
     ("ea_enhanced_access", "Enhanced access", "enhanced_access", "consulting", 1.0),
 )
 # Share of a PCN clinic's weekly hours the PCN runs at scale and could move (illustrative
 # assumption, geodata/README.md 3.13): the rest is long-term-condition review work the
 # practice's own nurses do for its own list (QOF), which stays in the practice as fixed work.
 MOVABLE_SHARE = {
-    "pcn_diabetes": 0.4,
-    "pcn_respiratory": 0.4,
-    "pcn_cardiovascular": 0.4,
-    "pcn_phlebotomy": 0.5,
-    "pcn_vaccination": 0.5,
-    "pcn_social_prescribing": 1.0,
-    "pcn_group_consultations": 1.0,  # network roles (ARRS)
+    "pcn_diabetes": 0.4, "pcn_respiratory": 0.4, "pcn_cardiovascular": 0.4,
+    "pcn_phlebotomy": 0.5, "pcn_vaccination": 0.5,
+    "pcn_social_prescribing": 1.0, "pcn_group_consultations": 1.0,  # network roles (ARRS)
 }
 CATEGORY_RULES = {  # bands, eligible site kinds, max travel km, provenance of the rate
-    "pcn_clinic": (
-        "weekday",
-        "gp_practice;pcn_hub;community",
-        6.0,
-        "illustrative: typical long-term-condition workload, calibrated",
-    ),
-    "outpatient_outreach": (
-        "weekday",
-        "pcn_hub;community;acute",
-        10.0,
-        "illustrative: typical outpatient volumes, calibrated",
-    ),
-    "enhanced_access": (
-        "evening;saturday",
-        "gp_practice;pcn_hub;community",
-        5.0,
-        "real rule: PCN DES from Oct 2022, 60 minutes per 1,000 patients a week",
-    ),
+    "pcn_clinic": ("weekday", "gp_practice;pcn_hub;community", 6.0,
+                   "illustrative: typical long-term-condition workload, calibrated"),
+    "outpatient_outreach": ("weekday", "pcn_hub;community;acute", 10.0,
+                            "illustrative: typical outpatient volumes, calibrated"),
+    "enhanced_access": ("evening;saturday", "gp_practice;pcn_hub;community", 5.0,
+                        "real rule: PCN DES from Oct 2022, 60 minutes per 1,000 patients a week"),
 }
 
 
@@ -371,20 +232,10 @@ def load_practices() -> gpd.GeoDataFrame:
 def load_lsoas() -> gpd.GeoDataFrame:
     """LSOA polygons with mid-2020 population, IMD 2019 and TfL PTAL 2015, coordinates
     rounded to 6 dp."""
-    g = (
-        gpd.read_file(RAW / "nel_lsoa11.geojson")
-        .to_crs(WGS84)
-        .rename(
-            columns={
-                "LSOA11CD": "lsoa_code",
-                "LSOA11NM": "lsoa_name",
-                "LAD11NM": "borough",
-                "pop_mid2020_all": "population",
-                "imd2019_decile": "imd_decile",
-                "imd2019_rank": "imd_rank",
-            }
-        )
-    )
+    g = gpd.read_file(RAW / "nel_lsoa11.geojson").to_crs(WGS84).rename(columns={
+        "LSOA11CD": "lsoa_code", "LSOA11NM": "lsoa_name", "LAD11NM": "borough",
+        "pop_mid2020_all": "population", "imd2019_decile": "imd_decile",
+        "imd2019_rank": "imd_rank"})
     g["geometry"] = round_geometry(g.geometry)
     ptal = pd.read_csv(RAW / "nel_lsoa11_ptal2015.csv", dtype={"ptal_2015": str})
     g["ptal"] = g["lsoa_code"].map(ptal.set_index("lsoa11cd")["ptal_2015"])
@@ -400,26 +251,18 @@ def flag_records(practices: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     raw = pd.read_csv(RAW / "nel_health_sites.csv", dtype=str, keep_default_na=False)
     points = gpd.points_from_xy(raw["lon"].astype(float), raw["lat"].astype(float))
     recs = gpd.GeoDataFrame(raw, geometry=points, crs=WGS84)
-    recs["reason"] = [
-        exclusion_reason(*r)
-        for r in zip(recs["OrganisationName"], recs["Sector"], recs["ParentName"], strict=True)
-    ]
+    recs["reason"] = [exclusion_reason(*r) for r in
+                      zip(recs["OrganisationName"], recs["Sector"], recs["ParentName"], strict=True)]
     dist = cdist(bng_xy(recs), bng_xy(practices))
-    names = [
-        {normalise(a), normalise(b)}
-        for a, b in zip(practices["name"], practices["nhs_website_name"].fillna(""), strict=True)
-    ]
+    names = [{normalise(a), normalise(b)} for a, b in
+             zip(practices["name"], practices["nhs_website_name"].fillna(""), strict=True)]
     for i, name in enumerate(recs["OrganisationName"]):
         near = np.flatnonzero(dist[i] <= SAME_NAME_M)
-        if (
-            not recs.at[i, "reason"]
-            and PRACTICE_WORDS.search(name.lower())
-            and any(normalise(name) in names[j] for j in near)
-        ):
+        if (not recs.at[i, "reason"] and PRACTICE_WORDS.search(name.lower())
+                and any(normalise(name) in names[j] for j in near)):
             recs.at[i, "reason"] = "is_gp_practice: practice-type name equal to a practice's"
-    recs["colocated"] = (dist.min(axis=1) <= PRACTICE_COLOCATED_M) | recs["Postcode"].isin(
-        set(practices["postcode"])
-    )
+    recs["colocated"] = ((dist.min(axis=1) <= PRACTICE_COLOCATED_M)
+                         | recs["Postcode"].isin(set(practices["postcode"])))
     return recs
 
 
@@ -433,12 +276,10 @@ def group_buildings(recs: gpd.GeoDataFrame) -> np.ndarray:
     words = [set(n.split()) for n in norm]
     nested = np.array([[a <= b or b <= a for b in words] for a in words])
     acute = recs["OrganisationCode"].isin(list(ACUTE_SITES)).to_numpy()
-    linked = (
-        ((post[:, None] == post[None, :]) & (dist <= SAME_BUILDING_M))
-        | ((norm[:, None] == norm[None, :]) & (dist <= SAME_NAME_M))
-        | (nested & (dist <= ACUTE_CAMPUS_M))
-        | ((acute[:, None] | acute[None, :]) & (dist <= ACUTE_CAMPUS_M))
-    )
+    linked = (((post[:, None] == post[None, :]) & (dist <= SAME_BUILDING_M))
+              | ((norm[:, None] == norm[None, :]) & (dist <= SAME_NAME_M))
+              | (nested & (dist <= ACUTE_CAMPUS_M))
+              | ((acute[:, None] | acute[None, :]) & (dist <= ACUTE_CAMPUS_M)))
     return connected_components(coo_matrix(linked), directed=False)[1]
 
 
@@ -446,16 +287,11 @@ def building_site(grp: pd.DataFrame, kind: str) -> dict:
     """One site from a building's records, named after a representative record: the acute
     main record, else a hospital-dataset record, else a building-like name, else an NHS
     trust code (R...), then the smallest ODS code."""
-
     def priority(r: pd.Series) -> tuple:
         name = r["OrganisationName"].lower()
-        return (
-            r["OrganisationCode"] not in ACUTE_SITES,
-            r["dataset"] != "nhs_website_hospital",
-            not (BUILDING_WORDS.search(name) and "medical cent" not in name),
-            not r["OrganisationCode"].startswith("R"),
-            r["OrganisationCode"],
-        )
+        return (r["OrganisationCode"] not in ACUTE_SITES, r["dataset"] != "nhs_website_hospital",
+                not (BUILDING_WORDS.search(name) and "medical cent" not in name),
+                not r["OrganisationCode"].startswith("R"), r["OrganisationCode"])
 
     rep = min((r for _, r in grp.iterrows()), key=priority)
     names = " | ".join(grp["OrganisationName"]).lower()
@@ -463,21 +299,13 @@ def building_site(grp: pd.DataFrame, kind: str) -> dict:
     if (grp["dataset"] == "nhs_website_hospital").any():  # e.g. St Leonard's, Hackney
         btype = "community_hospital"
     codes = ";".join(sorted(grp["OrganisationCode"]))
-    return {
-        "site_id": rep["OrganisationCode"] or f"NHSW{rep['OrganisationID']}",
-        "name": rep["OrganisationName"],
-        "kind": kind,
-        "pcn_code": "",
-        "borough": rep["borough_name"],
-        "ods_code": rep["OrganisationCode"],
-        "postcode": rep["Postcode"],
-        "building_type": "acute" if kind == "acute" else btype,
-        "merged_records": len(grp),
-        "geometry": rep.geometry,
-        "record_codes": codes,
-        "record_names": names,
-        "source": f"real: NHS website Hospital/Clinics 2022-12 ({codes})",
-    }
+    return {"site_id": rep["OrganisationCode"] or f"NHSW{rep['OrganisationID']}",
+            "name": rep["OrganisationName"], "kind": kind, "pcn_code": "",
+            "borough": rep["borough_name"], "ods_code": rep["OrganisationCode"],
+            "postcode": rep["Postcode"], "building_type": "acute" if kind == "acute" else btype,
+            "merged_records": len(grp), "geometry": rep.geometry, "record_codes": codes,
+            "record_names": names,
+            "source": f"real: NHS website Hospital/Clinics 2022-12 ({codes})"}
 
 
 def curate_estate(practices: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
@@ -503,15 +331,10 @@ def curate_estate(practices: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.Dat
         else:
             sites.append(building_site(grp, "community"))
     estate = gpd.GeoDataFrame(sites, geometry="geometry", crs=WGS84)
-    dropped = recs.loc[
-        recs["reason"] != "", ["OrganisationCode", "OrganisationName", "Postcode", "reason"]
-    ]
-    log.info(
-        "estate: %d NHS-website records -> %d buildings (%d records dropped)",
-        len(recs),
-        len(estate),
-        len(dropped),
-    )
+    dropped = recs.loc[recs["reason"] != "",
+                       ["OrganisationCode", "OrganisationName", "Postcode", "reason"]]
+    log.info("estate: %d NHS-website records -> %d buildings (%d records dropped)",
+             len(recs), len(estate), len(dropped))
     return estate.sort_values("site_id").reset_index(drop=True), dropped
 
 
@@ -524,19 +347,12 @@ def load_registrations(practices: gpd.GeoDataFrame) -> pd.DataFrame:
     raw = pd.read_csv(RAW / "nel_practice_lsoa_patients.csv", dtype={"lsoa11cd": str})
     pcn_of = practices.set_index("org_code")["pcn_code"]
     kept = raw[raw["practice_code"].isin(pcn_of.index)]
-    table = (
-        kept.assign(pcn_code=kept["practice_code"].map(pcn_of))
-        .groupby(["pcn_code", "lsoa11cd"], as_index=False)["patients"]
-        .sum()
-        .rename(columns={"lsoa11cd": "lsoa_code"})
-    )
+    table = (kept.assign(pcn_code=kept["practice_code"].map(pcn_of))
+             .groupby(["pcn_code", "lsoa11cd"], as_index=False)["patients"].sum()
+             .rename(columns={"lsoa11cd": "lsoa_code"}))
     table["patients"] = table["patients"].astype(int)
-    log.info(
-        "registrations: %d practices, %d patients -> %d PCN x LSOA rows",
-        kept["practice_code"].nunique(),
-        int(table["patients"].sum()),
-        len(table),
-    )
+    log.info("registrations: %d practices, %d patients -> %d PCN x LSOA rows",
+             kept["practice_code"].nunique(), int(table["patients"].sum()), len(table))
     return table.sort_values(["pcn_code", "lsoa_code"], ignore_index=True)
 
 
@@ -545,98 +361,70 @@ def assign_catchments(lsoas: gpd.GeoDataFrame, registrations: pd.DataFrame) -> n
     smaller code), the rule of estates_opt.inputs.patients.plurality_pcn. A PCN left with
     no LSOA takes the LSOA where most of its patients live (never happens with NEL)."""
     rows = registrations[registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))]
-    rows = rows.sort_values(
-        ["lsoa_code", "patients", "pcn_code"], ascending=[True, False, True], kind="stable"
-    )
+    rows = rows.sort_values(["lsoa_code", "patients", "pcn_code"],
+                            ascending=[True, False, True], kind="stable")
     first = rows.drop_duplicates("lsoa_code").set_index("lsoa_code")["pcn_code"]
     if first.reindex(lsoas["lsoa_code"]).isna().any():
         raise ValueError("an LSOA has no registered patients of any NEL practice")
     assigned = first.reindex(lsoas["lsoa_code"]).to_numpy(dtype=object)
     for code in sorted(set(registrations["pcn_code"]) - set(assigned)):
-        own = rows[rows["pcn_code"] == code].sort_values(
-            ["patients", "lsoa_code"], ascending=[False, True]
-        )
+        own = rows[rows["pcn_code"] == code].sort_values(["patients", "lsoa_code"],
+                                                          ascending=[False, True])
         idx = int(np.flatnonzero(lsoas["lsoa_code"].to_numpy() == own["lsoa_code"].iloc[0])[0])
         log.warning("PCN %s had no plurality LSOA: given %s", code, lsoas.at[idx, "lsoa_code"])
         assigned[idx] = code
     return assigned
 
 
-def build_premises(
-    practices: gpd.GeoDataFrame, estate: gpd.GeoDataFrame, lsoas: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
+def build_premises(practices: gpd.GeoDataFrame, estate: gpd.GeoDataFrame,
+                   lsoas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Practices and estate in one table, each tagged with the catchment PCN it stands in."""
-    prac = gpd.GeoDataFrame(
-        {
-            "site_id": practices["org_code"],
-            "name": practices["name"],
-            "kind": "gp_practice",
-            "pcn_code": practices["pcn_code"],
-            "borough": practices["borough_name"],
-            "ods_code": practices["org_code"],
-            "postcode": practices["postcode"],
-            "registered_patients": practices["registered_patients"],
-            "building_type": "practice",
-            "merged_records": 1,
-            "source": "real: ODS epraccur 2022-06, list May 2022, PCN map "
-            "Jan 2022; coordinates " + practices["coord_source"],
-        },
-        geometry=practices.geometry,
-    )
+    prac = gpd.GeoDataFrame({
+        "site_id": practices["org_code"], "name": practices["name"], "kind": "gp_practice",
+        "pcn_code": practices["pcn_code"], "borough": practices["borough_name"],
+        "ods_code": practices["org_code"], "postcode": practices["postcode"],
+        "registered_patients": practices["registered_patients"], "building_type": "practice",
+        "merged_records": 1, "source": "real: ODS epraccur 2022-06, list May 2022, PCN map "
+        "Jan 2022; coordinates " + practices["coord_source"]}, geometry=practices.geometry)
     prem = pd.concat([prac, estate], ignore_index=True)
     if prem["site_id"].duplicated().any():
         raise ValueError("site ids collide between practices and estate")
     nearest = cdist(bng_xy(prem), bng_xy(lsoas)).argmin(axis=1)  # point-in-polygon fallback
     inside = gpd.sjoin(prem[["geometry"]], lsoas[["geometry"]], predicate="within")
     inside = inside[~inside.index.duplicated()]["index_right"].reindex(prem.index)
-    prem["catchment_pcn_code"] = lsoas["pcn_code"].to_numpy()[
-        inside.fillna(pd.Series(nearest, index=prem.index)).astype(int)
-    ]
+    prem["catchment_pcn_code"] = lsoas["pcn_code"].to_numpy()[inside.fillna(
+        pd.Series(nearest, index=prem.index)).astype(int)]
     prem["registered_patients"] = prem["registered_patients"].astype("Int64")
     return prem.sort_values("site_id").reset_index(drop=True)
 
 
-def dissolve_pcns(
-    lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame, registrations: pd.DataFrame
-) -> gpd.GeoDataFrame:
+def dissolve_pcns(lsoas: gpd.GeoDataFrame, practices: gpd.GeoDataFrame,
+                  registrations: pd.DataFrame) -> gpd.GeoDataFrame:
     """PCN catchment polygons with list totals, population, majority borough (by list) and
     how many of the PCN's registered patients live inside / outside the NEL LSOAs."""
     shapes = lsoas.dissolve(by="pcn_code", aggfunc={"population": "sum"}).sort_index()
-    geoms = round_geometry(
-        gpd.GeoSeries(shapely.make_valid(shapes.geometry.values), index=shapes.index, crs=WGS84)
-    )
+    geoms = round_geometry(gpd.GeoSeries(shapely.make_valid(shapes.geometry.values),
+                                         index=shapes.index, crs=WGS84))
     geoms = geoms.where(geoms.is_valid, geoms.buffer(0))
     out = practices.groupby("pcn_code").agg(
-        pcn_name=("pcn_name", "first"),
-        registered_patients=("registered_patients", "sum"),
-        n_practices=("org_code", "size"),
-    )
-    by_borough = (
-        practices.groupby(["pcn_code", "borough_name"])["registered_patients"]
-        .sum()
-        .reset_index()
-        .sort_values(["registered_patients", "borough_name"], ascending=[False, True])
-    )
+        pcn_name=("pcn_name", "first"), registered_patients=("registered_patients", "sum"),
+        n_practices=("org_code", "size"))
+    by_borough = (practices.groupby(["pcn_code", "borough_name"])["registered_patients"].sum()
+                  .reset_index().sort_values(["registered_patients", "borough_name"],
+                                             ascending=[False, True]))
     out["borough"] = by_borough.groupby("pcn_code")["borough_name"].first()
     out["population"] = shapes["population"]
     out["n_lsoas"] = lsoas["pcn_code"].value_counts()
     inside = registrations["lsoa_code"].isin(set(lsoas["lsoa_code"]))
     located = registrations[inside].groupby("pcn_code")["patients"].sum()
     out["patients_located"] = located.reindex(out.index).fillna(0).astype(int)
-    out["patients_outside_area"] = (
-        registrations[~inside]
-        .groupby("pcn_code")["patients"]
-        .sum()
-        .reindex(out.index)
-        .fillna(0)
-        .astype(int)
-    )
+    out["patients_outside_area"] = (registrations[~inside].groupby("pcn_code")["patients"].sum()
+                                    .reindex(out.index).fillna(0).astype(int))
     return gpd.GeoDataFrame(out.reset_index(), geometry=geoms.reindex(out.index).values, crs=WGS84)
 
 
-def travel_km(
-    lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame, registrations: pd.DataFrame
-) -> pd.DataFrame:
+def travel_km(lsoas: gpd.GeoDataFrame, premises: gpd.GeoDataFrame,
+              registrations: pd.DataFrame) -> pd.DataFrame:
     """PCN x site travel: mean LSOA distance x circuity, weighted by where the PCN's
     registered patients live (as estates_opt.inputs.travel with weighting = "patients")."""
     km = cdist(bng_xy(lsoas), bng_xy(premises)) / 1000
@@ -662,12 +450,8 @@ def draw_rooms(premises: pd.DataFrame) -> pd.DataFrame:
     for site in premises.itertuples():
         if site.kind == "gp_practice":
             n = site.registered_patients * rng.uniform(0.85, 1.15)
-            rooms = [
-                max(2, round(n / 1500)),
-                max(1, round(n / 6000)),
-                int(n >= 10000) + int(n >= 20000),
-                int(n >= 15000 and rng.random() < 0.3),
-            ]
+            rooms = [max(2, round(n / 1500)), max(1, round(n / 6000)),
+                     int(n >= 10000) + int(n >= 20000), int(n >= 15000 and rng.random() < 0.3)]
         else:
             rooms = [int(rng.integers(lo, hi + 1)) for lo, hi in ROOM_RANGES[site.building_type]]
             rooms[0] += min(2, site.merged_records - 1) if site.kind == "community" else 0
@@ -688,17 +472,12 @@ def choose_hubs(premises: pd.DataFrame, rooms: pd.DataFrame, travel: pd.DataFram
     lists = premises.set_index("site_id")["registered_patients"]
     hubs: dict[str, str] = {}
     for code, km in travel.iterrows():
-        cands = premises.loc[
-            (premises["kind"] == "community")
-            & premises["building_type"].isin(HUB_BUILDING_TYPES)
-            & (premises["catchment_pcn_code"] == code),
-            "site_id",
-        ]
+        cands = premises.loc[(premises["kind"] == "community")
+                             & premises["building_type"].isin(HUB_BUILDING_TYPES)
+                             & (premises["catchment_pcn_code"] == code), "site_id"]
         members = premises.loc[premises["pcn_code"] == code, "site_id"]
-        ranked = sorted(
-            (s for s in cands if km[s] <= limit and s not in hubs.values()),
-            key=lambda s: (-size[s], km[s], s),
-        )
+        ranked = sorted((s for s in cands if km[s] <= limit and s not in hubs.values()),
+                        key=lambda s: (-size[s], km[s], s))
         ranked += sorted((s for s in members if km[s] <= limit), key=lambda s: (-lists[s], s))
         hubs[code] = ranked[0] if ranked else min(members, key=lambda s: (km[s], s))
     return hubs
@@ -730,9 +509,8 @@ def opening_bands(premises: pd.DataFrame, ea_sites: set[str]) -> dict[str, tuple
             bands[site.site_id] = ("weekday", "evening", "saturday")
         elif site.kind == "community":
             draws = rng.random(3)
-            extra = [
-                b for b, p, d in zip(BANDS[1:], (0.25, 0.15, 0.03), draws, strict=True) if d < p
-            ]
+            extra = [b for b, p, d in zip(BANDS[1:], (0.25, 0.15, 0.03), draws, strict=True)
+                     if d < p]
             bands[site.site_id] = ("weekday", *extra)
         else:
             bands[site.site_id] = ("weekday",)
@@ -749,12 +527,8 @@ COST_BASIS = {
     "gp_practice": "practice_displaced_own_work",  # a room-hour lent displaces the list's work
     "acute": "acute_opportunity_cost",  # a full hospital's room-hour displaces its own clinics
 }
-HOUR_COST_GBP = {
-    "acute": (60, 80),
-    "gp_practice": (35, 45),
-    "pcn_hub": (20, 25),
-    "community": (12, 18),
-}
+HOUR_COST_GBP = {"acute": (60, 80), "gp_practice": (35, 45), "pcn_hub": (20, 25),
+                 "community": (12, 18)}
 
 
 def site_costs(premises: pd.DataFrame) -> pd.DataFrame:
@@ -763,40 +537,23 @@ def site_costs(premises: pd.DataFrame) -> pd.DataFrame:
     and community rooms are already paid for (running cost only): ``COST_BASIS``."""
     rng = rng_for("costs")
     hour = HOUR_COST_GBP
-    opening = {
-        "gp_practice": (250, 450),
-        "pcn_hub": (300, 600),
-        "community": (300, 600),
-        "acute": (0, 0),
-    }
-    rows = [
-        (s.site_id, rng.uniform(*hour[s.kind]), rng.uniform(*opening[s.kind]))
-        for s in premises.itertuples()
-    ]
+    opening = {"gp_practice": (250, 450), "pcn_hub": (300, 600), "community": (300, 600),
+               "acute": (0, 0)}
+    rows = [(s.site_id, rng.uniform(*hour[s.kind]), rng.uniform(*opening[s.kind]))
+            for s in premises.itertuples()]
     return pd.DataFrame(rows, columns=["site_id", "hour", "open"]).set_index("site_id")
 
 
 def services_table() -> pd.DataFrame:
     """The movable services with their room type, bands, eligible site kinds, building types
     and travel limit."""
-    return pd.DataFrame(
-        [
-            {
-                "service_id": sid,
-                "name": name,
-                "category": cat,
-                "room_type": room,
-                "bands": CATEGORY_RULES[cat][0],
-                "site_kinds": CATEGORY_RULES[cat][1],
-                "building_types": ";".join(SUITABLE_TYPES_BY_SERVICE.get(sid, SUITABLE_TYPES[cat])),
-                "max_travel_km": CATEGORY_RULES[cat][2],
-                "rate_hours_per_1000_per_week": rate,
-                "movable_share": MOVABLE_SHARE.get(sid, 1.0),
-                "provenance": CATEGORY_RULES[cat][3],
-            }
-            for sid, name, cat, room, rate in SERVICES
-        ]
-    )
+    return pd.DataFrame([
+        {"service_id": sid, "name": name, "category": cat, "room_type": room,
+         "bands": CATEGORY_RULES[cat][0], "site_kinds": CATEGORY_RULES[cat][1],
+         "building_types": ";".join(SUITABLE_TYPES_BY_SERVICE.get(sid, SUITABLE_TYPES[cat])),
+         "max_travel_km": CATEGORY_RULES[cat][2], "rate_hours_per_1000_per_week": rate,
+         "movable_share": MOVABLE_SHARE.get(sid, 1.0),
+         "provenance": CATEGORY_RULES[cat][3]} for sid, name, cat, room, rate in SERVICES])
 
 
 def classify_buildings(premises: pd.DataFrame) -> pd.DataFrame:
@@ -837,18 +594,11 @@ def classify_buildings(premises: pd.DataFrame) -> pd.DataFrame:
             rule = f"override: {override.at[site['site_id'], 'reason']}"
         premises.at[i, "building_type"] = decided
         if site["kind"] != "gp_practice":
-            rows.append(
-                {
-                    "site_id": site["site_id"],
-                    "name": site["name"],
-                    "kind": site["kind"],
-                    "curation_class": curation,
-                    "building_type": decided,
-                    "rule": rule,
-                }
-            )
+            rows.append({"site_id": site["site_id"], "name": site["name"], "kind": site["kind"],
+                         "curation_class": curation, "building_type": decided, "rule": rule})
     log_table = pd.DataFrame(rows).sort_values("site_id", ignore_index=True)
-    log.info("building types: %s", log_table["building_type"].value_counts().sort_index().to_dict())
+    log.info("building types: %s", log_table["building_type"].value_counts().sort_index()
+             .to_dict())
     return log_table
 
 
@@ -862,19 +612,12 @@ def demand_table(pcns: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
     both["hours_per_week"] = (total * both["movable_share"]).round(2)
     both["fixed_hours_per_week"] = (total - both["hours_per_week"]).round(2)
     return both[["pcn_code", "service_id", "hours_per_week", "fixed_hours_per_week"]].sort_values(
-        ["pcn_code", "service_id"], ignore_index=True
-    )
+        ["pcn_code", "service_id"], ignore_index=True)
 
 
-def baseline_table(
-    demand: pd.DataFrame,
-    services: pd.DataFrame,
-    premises: pd.DataFrame,
-    rooms: pd.DataFrame,
-    hubs: dict,
-    ea_sites: dict,
-    travel: pd.DataFrame,
-) -> pd.DataFrame:
+def baseline_table(demand: pd.DataFrame, services: pd.DataFrame, premises: pd.DataFrame,
+                   rooms: pd.DataFrame, hubs: dict, ea_sites: dict,
+                   travel: pd.DataFrame) -> pd.DataFrame:
     """Today's allocation: PCN clinics in member practices with that room type, by list size
     (the hub if none has one); enhanced access in the PCN's evening/Saturday practice, by
     band capacity; outreach in the two nearest acute hospitals, inversely to travel."""
@@ -885,14 +628,10 @@ def baseline_table(
     for d in demand.itertuples():
         category, rt = svc.at[d.service_id, "category"], svc.at[d.service_id, "room_type"]
         if category == "pcn_clinic":
-            members = [
-                m
-                for m in premises.loc[premises["pcn_code"] == d.pcn_code, "site_id"]
-                if pd.notna(lists[m]) and rooms.at[m, rt] > 0
-            ]
+            members = [m for m in premises.loc[premises["pcn_code"] == d.pcn_code, "site_id"]
+                       if pd.notna(lists[m]) and rooms.at[m, rt] > 0]
             parts = [("weekday", m, float(lists[m])) for m in members] or [
-                ("weekday", hubs[d.pcn_code], 1.0)
-            ]
+                ("weekday", hubs[d.pcn_code], 1.0)]
         elif category == "enhanced_access":
             ea = ea_sites[d.pcn_code]
             parts = [(b, ea, ROOM_HOURS[b] * rooms.at[ea, rt]) for b in ("evening", "saturday")]
@@ -901,36 +640,23 @@ def baseline_table(
             parts = [("weekday", a, 1.0 / travel.at[d.pcn_code, a]) for a in two]
         parts.sort(key=lambda p: (p[2], p[1], p[0]))
         shares = split_cents(d.hours_per_week, [p[2] for p in parts])
-        rows += [
-            {
-                "pcn_code": d.pcn_code,
-                "service_id": d.service_id,
-                "site_id": site,
-                "band": band,
-                "hours_per_week": h,
-                "room_type": rt,
-            }
-            for (band, site, _), h in zip(parts, shares, strict=True)
-        ]
-    return pd.DataFrame(rows).sort_values(
-        ["pcn_code", "service_id", "site_id", "band"], ignore_index=True
-    )
+        rows += [{"pcn_code": d.pcn_code, "service_id": d.service_id, "site_id": site,
+                  "band": band, "hours_per_week": h, "room_type": rt}
+                 for (band, site, _), h in zip(parts, shares, strict=True)]
+    return pd.DataFrame(rows).sort_values(["pcn_code", "service_id", "site_id", "band"],
+                                          ignore_index=True)
 
 
 def size_acute(rooms: pd.DataFrame, baseline: pd.DataFrame, premises: pd.DataFrame) -> None:
     """Resize acute outpatient rooms (in place) so outreach fills ~22-38% of their weekday
     time: every hospital is about full today, yet its other work fits under an 85% cap."""
     rng = rng_for("acute_rooms")
-    week = (
-        baseline[baseline["band"] == "weekday"]
-        .groupby(["site_id", "room_type"])["hours_per_week"]
-        .sum()
-    )
+    week = baseline[baseline["band"] == "weekday"].groupby(["site_id", "room_type"])[
+        "hours_per_week"].sum()
     for sid in premises.loc[premises["kind"] == "acute", "site_id"]:
         for rt, (lo, hi) in ACUTE_ROOM_LIMITS.items():
-            rooms.at[sid, rt] = int(
-                np.clip(round(week.get((sid, rt), 0.0) / (40 * rng.uniform(0.22, 0.38))), lo, hi)
-            )
+            rooms.at[sid, rt] = int(np.clip(round(week.get((sid, rt), 0.0)
+                                                  / (40 * rng.uniform(0.22, 0.38))), lo, hi))
 
 
 def utilisation_target(kind: str, band: str, rng: np.random.Generator) -> tuple[float, float]:
@@ -939,23 +665,14 @@ def utilisation_target(kind: str, band: str, rng: np.random.Generator) -> tuple[
     community ~40%; evenings and weekends 30-50% where open."""
     if band != "weekday":
         return rng.uniform(0.30, 0.50), 0.0
-    lo, hi, floor = {
-        "gp_practice": (0.98, 1.06, 0.3),
-        "acute": (0.97, 1.03, 0.3),
-        "pcn_hub": (0.50, 0.60, 0.0),
-        "community": (0.33, 0.47, 0.0),
-    }[kind]
+    lo, hi, floor = {"gp_practice": (0.98, 1.06, 0.3), "acute": (0.97, 1.03, 0.3),
+                     "pcn_hub": (0.50, 0.60, 0.0), "community": (0.33, 0.47, 0.0)}[kind]
     return rng.uniform(lo, hi), floor
 
 
-def capacity_table(
-    premises: pd.DataFrame,
-    rooms: pd.DataFrame,
-    bands: dict,
-    baseline: pd.DataFrame,
-    costs: pd.DataFrame,
-    own_work: pd.DataFrame,
-) -> pd.DataFrame:
+def capacity_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
+                   baseline: pd.DataFrame, costs: pd.DataFrame,
+                   own_work: pd.DataFrame) -> pd.DataFrame:
     """Room-hours per open site x room type x band. Baseline comes first, then
     fixed = clip(target x capacity - baseline, max(floor x capacity, own), capacity), where
     own is the practice's non-movable PCN-clinic work (``own_work``), reported as
@@ -975,63 +692,39 @@ def capacity_table(
                 used = base.get((site.site_id, rt, band), 0.0)
                 kept = float(own.get((site.site_id, rt, band), 0.0))
                 fixed = round(float(np.clip(cap * target - used, max(floor * cap, kept), cap)), 2)
-                rows.append(
-                    {
-                        "site_id": site.site_id,
-                        "room_type": rt,
-                        "band": band,
-                        "rooms": n,
-                        "capacity_hours": cap,
-                        "fixed_hours": fixed,
-                        "fixed_pcn_clinic_hours": round(min(kept, fixed), 2),
-                        "cost_per_hour_gbp": round(
-                            costs.at[site.site_id, "hour"] * BAND_COST_FACTOR[band], 2
-                        ),
-                        "cost_basis": COST_BASIS[site.kind],
-                        "provenance": ILLUSTRATIVE,
-                    }
-                )
+                rows.append({
+                    "site_id": site.site_id, "room_type": rt, "band": band, "rooms": n,
+                    "capacity_hours": cap, "fixed_hours": fixed,
+                    "fixed_pcn_clinic_hours": round(min(kept, fixed), 2),
+                    "cost_per_hour_gbp": round(costs.at[site.site_id, "hour"]
+                                               * BAND_COST_FACTOR[band], 2),
+                    "cost_basis": COST_BASIS[site.kind],
+                    "provenance": ILLUSTRATIVE})
     return pd.DataFrame(rows)
 
 
-def opening_table(
-    premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict, costs: pd.DataFrame
-) -> pd.DataFrame:
+def opening_table(premises: pd.DataFrame, rooms: pd.DataFrame, bands: dict,
+                  costs: pd.DataFrame) -> pd.DataFrame:
     """Bands a non-acute site is shut in but could open, with the room-hours it would offer."""
     rows = []
     for site in premises[premises["kind"] != "acute"].itertuples():
         for band in (b for b in BANDS[1:] if b not in bands[site.site_id]):
             c = costs.loc[site.site_id]
-            rows.append(
-                {
-                    "site_id": site.site_id,
-                    "band": band,
-                    "open_cost_gbp_per_week": round(
-                        c["open"] * (1.25 if band == "sunday" else 1), 2
-                    ),
-                    "cost_per_hour_gbp": round(c["hour"] * BAND_COST_FACTOR[band], 2),
-                    **{
-                        f"{rt}_hours_if_opened": float(
-                            rooms.at[site.site_id, rt] * ROOM_HOURS[band]
-                        )
-                        for rt in ROOM_TYPES
-                    },
-                    "cost_basis": COST_BASIS[site.kind],
-                    "provenance": ILLUSTRATIVE,
-                }
-            )
+            rows.append({
+                "site_id": site.site_id, "band": band,
+                "open_cost_gbp_per_week": round(c["open"] * (1.25 if band == "sunday" else 1), 2),
+                "cost_per_hour_gbp": round(c["hour"] * BAND_COST_FACTOR[band], 2),
+                **{f"{rt}_hours_if_opened": float(rooms.at[site.site_id, rt] * ROOM_HOURS[band])
+                   for rt in ROOM_TYPES},
+                "cost_basis": COST_BASIS[site.kind],
+                "provenance": ILLUSTRATIVE})
     return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- checks and report
-def reachability(
-    services: pd.DataFrame,
-    demand: pd.DataFrame,
-    premises: pd.DataFrame,
-    capacity: pd.DataFrame,
-    opening: pd.DataFrame,
-    travel: pd.DataFrame,
-) -> pd.DataFrame:
+def reachability(services: pd.DataFrame, demand: pd.DataFrame, premises: pd.DataFrame,
+                 capacity: pd.DataFrame, opening: pd.DataFrame,
+                 travel: pd.DataFrame) -> pd.DataFrame:
     """Per service: the worst PCN's travel to its nearest eligible site, and the lowest ratio
     of free eligible room-hours within the limit to the PCN's whole demand for that room
     type and bands. Free = cap x capacity - fixed where open (cap 85% for practices and
@@ -1039,125 +732,78 @@ def reachability(
     where shut. Each PCN is judged alone: neighbours share the same rooms."""
     kind = premises.set_index("site_id")["kind"]
     caps = {"gp_practice": 0.85, "acute": 0.85, "pcn_hub": 0.9, "community": 0.9}
-    shut = opening.melt(
-        id_vars=["site_id", "band"],
-        var_name="room_type",
-        value_name="free",
-        value_vars=[f"{r}_hours_if_opened" for r in ROOM_TYPES],
-    )
+    shut = opening.melt(id_vars=["site_id", "band"], var_name="room_type", value_name="free",
+                        value_vars=[f"{r}_hours_if_opened" for r in ROOM_TYPES])
     shut["room_type"] = shut["room_type"].str.removesuffix("_hours_if_opened")
-    open_free = (
-        capacity["capacity_hours"] * capacity["site_id"].map(kind).map(caps)
-        - capacity["fixed_hours"]
-    )
+    open_free = capacity["capacity_hours"] * capacity["site_id"].map(kind).map(caps) - capacity[
+        "fixed_hours"]
     shut["free"] *= shut["site_id"].map(kind).map(caps)
-    avail = pd.concat([capacity.assign(free=open_free), shut])[
-        ["site_id", "room_type", "band", "free"]
-    ]
-    need = (
-        demand.merge(services, on="service_id")
-        .groupby(["pcn_code", "room_type", "bands"])["hours_per_week"]
-        .sum()
-    )
+    avail = pd.concat([capacity.assign(free=open_free), shut])[["site_id", "room_type", "band",
+                                                                "free"]]
+    need = demand.merge(services, on="service_id").groupby(
+        ["pcn_code", "room_type", "bands"])["hours_per_week"].sum()
     rows = []
     for s in services.itertuples():
-        ok = avail[
-            (avail["room_type"] == s.room_type)
-            & avail["band"].isin(s.bands.split(";"))
-            & avail["site_id"].map(kind).isin(s.site_kinds.split(";"))
-            & (avail["free"] > 0)
-        ]
+        ok = avail[(avail["room_type"] == s.room_type) & avail["band"].isin(s.bands.split(";"))
+                   & avail["site_id"].map(kind).isin(s.site_kinds.split(";")) & (avail["free"] > 0)]
         free = ok.groupby("site_id")["free"].sum()
         dist = travel[free.index]
         nearest = dist.min(axis=1)
-        ratio = (
-            (dist <= s.max_travel_km).to_numpy()
-            @ free.to_numpy()
-            / need.xs((s.room_type, s.bands), level=[1, 2]).reindex(travel.index).to_numpy()
-        )
-        rows.append(
-            {
-                "service_id": s.service_id,
-                "max_km": s.max_travel_km,
-                "worst_pcn": nearest.idxmax(),
-                "worst_nearest_km": round(nearest.max(), 2),
-                "pcns_out_of_reach": int((nearest > s.max_travel_km).sum()),
-                "min_free_to_demand": round(float(ratio.min()), 2),
-                "min_ratio_pcn": travel.index[int(ratio.argmin())],
-            }
-        )
+        ratio = ((dist <= s.max_travel_km).to_numpy() @ free.to_numpy()
+                 / need.xs((s.room_type, s.bands), level=[1, 2]).reindex(travel.index).to_numpy())
+        rows.append({"service_id": s.service_id, "max_km": s.max_travel_km,
+                     "worst_pcn": nearest.idxmax(), "worst_nearest_km": round(nearest.max(), 2),
+                     "pcns_out_of_reach": int((nearest > s.max_travel_km).sum()),
+                     "min_free_to_demand": round(float(ratio.min()), 2),
+                     "min_ratio_pcn": travel.index[int(ratio.argmin())]})
     return pd.DataFrame(rows)
 
 
-def calibration(
-    capacity: pd.DataFrame,
-    baseline: pd.DataFrame,
-    premises: pd.DataFrame,
-    services: pd.DataFrame,
-    demand: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def calibration(capacity: pd.DataFrame, baseline: pd.DataFrame, premises: pd.DataFrame,
+                services: pd.DataFrame, demand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Utilisation by kind x band, and weekday movable demand vs community+hub capacity."""
     base = baseline.groupby(["site_id", "room_type", "band"])["hours_per_week"].sum()
     cap = capacity.join(base.rename("baseline"), on=["site_id", "room_type", "band"])
     cap = cap.fillna({"baseline": 0.0}).assign(
         kind=capacity["site_id"].map(premises.set_index("site_id")["kind"]),
-        fixed_over_85=capacity["fixed_hours"] > 0.85 * capacity["capacity_hours"],
-    )
+        fixed_over_85=capacity["fixed_hours"] > 0.85 * capacity["capacity_hours"])
     util = cap.groupby(["kind", "band"]).agg(
-        capacity=("capacity_hours", "sum"),
-        fixed=("fixed_hours", "sum"),
-        baseline=("baseline", "sum"),
-        rows=("site_id", "size"),
-        share_fixed_over_85=("fixed_over_85", "mean"),
-    )
+        capacity=("capacity_hours", "sum"), fixed=("fixed_hours", "sum"),
+        baseline=("baseline", "sum"), rows=("site_id", "size"),
+        share_fixed_over_85=("fixed_over_85", "mean"))
     util["utilisation"] = (util["fixed"] + util["baseline"]) / util["capacity"]
     moves = demand.merge(services, on="service_id").query("bands == 'weekday'")
     week = cap[cap["band"] == "weekday"]
     pool = week[week["kind"].isin(["community", "pcn_hub"])].groupby("room_type")
     gp = week[week["kind"] == "gp_practice"].groupby("room_type")
-    rooms = pd.DataFrame(
-        {
-            "movable_weekday_demand": moves.groupby("room_type")["hours_per_week"].sum(),
-            "community_hub_capacity": pool["capacity_hours"].sum(),
-            "community_hub_fixed": pool["fixed_hours"].sum() + pool["baseline"].sum(),
-            "gp_baseline_share": gp["baseline"].sum() / gp["capacity_hours"].sum(),
-        },
+    rooms = pd.DataFrame({
+        "movable_weekday_demand": moves.groupby("room_type")["hours_per_week"].sum(),
+        "community_hub_capacity": pool["capacity_hours"].sum(),
+        "community_hub_fixed": pool["fixed_hours"].sum() + pool["baseline"].sum(),
+        "gp_baseline_share": gp["baseline"].sum() / gp["capacity_hours"].sum()},
     ).reindex(list(ROOM_TYPES))
     rooms["movable_to_capacity"] = rooms["movable_weekday_demand"] / rooms["community_hub_capacity"]
     return util.round(3), rooms.round(3)
 
 
-def validate(
-    premises: pd.DataFrame,
-    capacity: pd.DataFrame,
-    opening: pd.DataFrame,
-    demand: pd.DataFrame,
-    baseline: pd.DataFrame,
-    lsoas: pd.DataFrame,
-    pcns: pd.DataFrame,
-) -> None:
+def validate(premises: pd.DataFrame, capacity: pd.DataFrame, opening: pd.DataFrame,
+             demand: pd.DataFrame, baseline: pd.DataFrame, lsoas: pd.DataFrame,
+             pcns: pd.DataFrame) -> None:
     """Fail the build if an output breaks a rule of the input format."""
     ids = set(premises["site_id"])
     checks = {
         "unique site ids": premises["site_id"].is_unique,
         "every PCN has an LSOA": set(pcns["pcn_code"]) == set(lsoas["pcn_code"]),
         "known site ids": all(set(t["site_id"]) <= ids for t in (capacity, opening, baseline)),
-        "0 <= fixed <= capacity": bool(
-            capacity["fixed_hours"].between(0, capacity["capacity_hours"]).all()
-        ),
-        "open xor openable": capacity[["site_id", "band"]]
-        .drop_duplicates()
-        .merge(opening[["site_id", "band"]])
-        .empty,
+        "0 <= fixed <= capacity": bool(capacity["fixed_hours"].between(
+            0, capacity["capacity_hours"]).all()),
+        "open xor openable": capacity[["site_id", "band"]].drop_duplicates()
+        .merge(opening[["site_id", "band"]]).empty,
         "baseline in open rooms": len(baseline.merge(capacity[["site_id", "room_type", "band"]]))
         == len(baseline),
         "baseline sums to demand": baseline.groupby(["pcn_code", "service_id"])["hours_per_week"]
-        .sum()
-        .round(2)
-        .reindex(pd.MultiIndex.from_frame(demand[["pcn_code", "service_id"]]))
-        .to_numpy()
-        .tolist()
-        == demand["hours_per_week"].tolist(),
+        .sum().round(2).reindex(pd.MultiIndex.from_frame(demand[["pcn_code", "service_id"]]))
+        .to_numpy().tolist() == demand["hours_per_week"].tolist(),
     }
     failed = [name for name, ok in checks.items() if not ok]
     if failed:
@@ -1175,9 +821,8 @@ ACUTE_ERIC_CHECK_LOG = HERE / "curation" / "nel_acute_eric_check.csv"
 ACUTE_ROOMS_MAX_SHARE = 0.25
 
 
-def acute_floor_check(
-    capacity: pd.DataFrame, premises: pd.DataFrame, baseline: pd.DataFrame
-) -> pd.DataFrame:
+def acute_floor_check(capacity: pd.DataFrame, premises: pd.DataFrame,
+                      baseline: pd.DataFrame) -> pd.DataFrame:
     """Acute rooms in capacity.csv against ERIC 2016/17 site returns (SOURCES.md 9), one row
     per acute site, written to ``curation/nel_acute_eric_check.csv``:
 
@@ -1201,14 +846,12 @@ def acute_floor_check(
     table.insert(0, "name", acute["name"].reindex(table.index))
     table["eric_gross_internal_m2"] = eric["gross_internal_floor_area_m2"].reindex(table.index)
     table["eric_clinical_space_m2"] = eric["clinical_space_m2"].reindex(table.index)
-    table["rooms_share_of_clinical"] = (table["rooms_m2"] / table["eric_clinical_space_m2"]).round(
-        3
-    )
+    table["rooms_share_of_clinical"] = (table["rooms_m2"] / table["eric_clinical_space_m2"]).round(3)
     table["rooms_fit"] = table["rooms_share_of_clinical"] <= ACUTE_ROOMS_MAX_SHARE
     capacity_hours = per_site["capacity_hours"].sum()
     table["weekday_utilisation_today"] = (
-        (per_site["fixed_hours"].sum() + used.reindex(table.index).fillna(0.0)) / capacity_hours
-    ).round(3)
+        (per_site["fixed_hours"].sum() + used.reindex(table.index).fillna(0.0))
+        / capacity_hours).round(3)
     table["eric_empty_pct"] = eric["floor_area_empty_pct"].reindex(table.index)
     table["eric_under_used_pct"] = eric["floor_area_under_used_pct"].reindex(table.index)
     table["eric_energy_cost_gbp"] = eric["energy_cost_gbp"].reindex(table.index)
@@ -1216,13 +859,11 @@ def acute_floor_check(
     table["energy_gbp_per_m2_year"] = per_m2.round(2)
     # a room's floor area x energy per m2, over its 52 x 40 weekday room-hours a year
     table["energy_gbp_per_room_hour"] = (
-        per_m2 * table["rooms_m2"] / table["rooms"] / (52 * ROOM_HOURS["weekday"])
-    ).round(3)
+        per_m2 * table["rooms_m2"] / table["rooms"] / (52 * ROOM_HOURS["weekday"])).round(3)
     cost = (week["cost_per_hour_gbp"] * week["capacity_hours"]).groupby(week["site_id"]).sum()
     table["room_cost_gbp_per_hour"] = (cost / capacity_hours).round(2)
     table["energy_share_of_room_cost"] = (
-        table["energy_gbp_per_room_hour"] / table["room_cost_gbp_per_hour"]
-    ).round(4)
+        table["energy_gbp_per_room_hour"] / table["room_cost_gbp_per_hour"]).round(4)
     return table.reset_index()
 
 
@@ -1236,20 +877,12 @@ def json_value(v: object) -> object:
 
 def write_geojson(gdf: gpd.GeoDataFrame, columns: list[str], name: str) -> None:
     """RFC 7946 FeatureCollection: one feature per line, 6 dp coordinates, fixed key order."""
-    lines = [
-        json.dumps(
-            {
-                "type": "Feature",
-                "properties": {k: json_value(v) for k, v in rec.items()},
-                "geometry": shapely.geometry.mapping(geom),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        for rec, geom in zip(
-            gdf[columns].to_dict("records"), round_geometry(gdf.geometry.to_crs(WGS84)), strict=True
-        )
-    ]
+    lines = [json.dumps({"type": "Feature",
+                         "properties": {k: json_value(v) for k, v in rec.items()},
+                         "geometry": shapely.geometry.mapping(geom)},
+                        ensure_ascii=False, separators=(",", ":"))
+             for rec, geom in zip(gdf[columns].to_dict("records"),
+                                  round_geometry(gdf.geometry.to_crs(WGS84)), strict=True)]
     text = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
     (OUT / name).write_text(text, encoding="utf-8")
 
@@ -1262,18 +895,12 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 def attribution_text() -> str:
     """The attribution block of SOURCES.md as plain text, so the dataset carries it."""
-    block = (
-        (RAW / "SOURCES.md")
-        .read_text(encoding="utf-8")
-        .split("## Attribution text", 1)[1]
-        .split("\n---", 1)[0]
-    )
+    block = (RAW / "SOURCES.md").read_text(encoding="utf-8").split(
+        "## Attribution text", 1)[1].split("\n---", 1)[0]
     quoted = "\n".join(ln[1:].strip() for ln in block.splitlines() if ln.startswith(">"))
-    return (
-        "North East London estates dataset (estates-opt, geodata/nel): attribution\n\n"
-        f"{quoted}\n\nRooms, opening hours, costs, utilisation, service rates and the "
-        "baseline allocation are illustrative\n(synthetic, seeded); see geodata/README.md.\n"
-    )
+    return ("North East London estates dataset (estates-opt, geodata/nel): attribution\n\n"
+            f"{quoted}\n\nRooms, opening hours, costs, utilisation, service rates and the "
+            "baseline allocation are illustrative\n(synthetic, seeded); see geodata/README.md.\n")
 
 
 # ---------------------------------------------------------------- main
@@ -1292,28 +919,19 @@ def main() -> None:
     hubs = choose_hubs(premises, rooms, travel)
     make_hubs(premises, rooms, hubs, pcns.set_index("pcn_code")["registered_patients"])
     pcns["hub_site_id"] = pcns["pcn_code"].map(hubs)
-    ea_sites = {
-        c: g.sort_values(["registered_patients", "site_id"], ascending=[False, True])[
-            "site_id"
-        ].iloc[0]
-        for c, g in premises[premises["pcn_code"] != ""].groupby("pcn_code")
-    }
+    ea_sites = {c: g.sort_values(["registered_patients", "site_id"], ascending=[False, True])
+                ["site_id"].iloc[0] for c, g in premises[premises["pcn_code"] != ""].groupby("pcn_code")}
     rng = rng_for("step_free")
-    premises["step_free"] = [
-        k in ("acute", "pcn_hub") or bool(rng.random() < (0.85 if k == "community" else 0.75))
-        for k in premises["kind"]
-    ]
+    premises["step_free"] = [k in ("acute", "pcn_hub") or bool(
+        rng.random() < (0.85 if k == "community" else 0.75)) for k in premises["kind"]]
     building_types = classify_buildings(premises)
     bands = opening_bands(premises, set(ea_sites.values()))
     costs = site_costs(premises)
     services = services_table()
     demand = demand_table(pcns, services)
     baseline = baseline_table(demand, services, premises, rooms, hubs, ea_sites, travel)
-    own = (
-        demand[demand["fixed_hours_per_week"] > 0]
-        .drop(columns="hours_per_week")
-        .rename(columns={"fixed_hours_per_week": "hours_per_week"})
-    )
+    own = demand[demand["fixed_hours_per_week"] > 0].drop(columns="hours_per_week").rename(
+        columns={"fixed_hours_per_week": "hours_per_week"})
     own_work = baseline_table(own, services, premises, rooms, hubs, ea_sites, travel)
     demand = demand.drop(columns="fixed_hours_per_week")
     size_acute(rooms, baseline, premises)
@@ -1321,71 +939,22 @@ def main() -> None:
     opening = opening_table(premises, rooms, bands, costs)
     validate(premises, capacity, opening, demand, baseline, lsoas, pcns)
 
-    write_geojson(
-        premises,
-        [
-            "site_id",
-            "name",
-            "kind",
-            "pcn_code",
-            "borough",
-            "ods_code",
-            "postcode",
-            "registered_patients",
-            "step_free",
-            "source",
-            "merged_records",
-            "building_type",
-            "catchment_pcn_code",
-        ],
-        "premises.geojson",
-    )
-    write_geojson(
-        pcns,
-        [
-            "pcn_code",
-            "pcn_name",
-            "registered_patients",
-            "borough",
-            "population",
-            "n_practices",
-            "n_lsoas",
-            "patients_located",
-            "patients_outside_area",
-            "hub_site_id",
-        ],
-        "pcns.geojson",
-    )
+    write_geojson(premises, ["site_id", "name", "kind", "pcn_code", "borough", "ods_code",
+                             "postcode", "registered_patients", "step_free", "source",
+                             "merged_records", "building_type", "catchment_pcn_code"],
+                  "premises.geojson")
+    write_geojson(pcns, ["pcn_code", "pcn_name", "registered_patients", "borough", "population",
+                         "n_practices", "n_lsoas", "patients_located", "patients_outside_area",
+                         "hub_site_id"], "pcns.geojson")
     write_csv(registrations, OUT / "patients.csv")
-    write_geojson(
-        lsoas,
-        [
-            "lsoa_code",
-            "lsoa_name",
-            "borough",
-            "population",
-            "imd_decile",
-            "imd_rank",
-            "ptal",
-            "pcn_code",
-        ],
-        "lsoas.geojson",
-    )
-    boroughs = (
-        gpd.read_file(RAW / "nel_boroughs.geojson")
-        .rename(columns={"LAD22CD": "borough_code", "LAD22NM": "borough"})
-        .sort_values("borough_code")
-    )
-    write_geojson(
-        boroughs, ["borough_code", "borough", "nel_priority", "area_km2"], "boroughs.geojson"
-    )
-    for name, table in (
-        ("capacity", capacity),
-        ("opening", opening),
-        ("services", services),
-        ("demand", demand),
-        ("baseline", baseline.drop(columns="room_type")),
-    ):
+    write_geojson(lsoas, ["lsoa_code", "lsoa_name", "borough", "population", "imd_decile",
+                          "imd_rank", "ptal", "pcn_code"], "lsoas.geojson")
+    boroughs = gpd.read_file(RAW / "nel_boroughs.geojson").rename(
+        columns={"LAD22CD": "borough_code", "LAD22NM": "borough"}).sort_values("borough_code")
+    write_geojson(boroughs, ["borough_code", "borough", "nel_priority", "area_km2"],
+                  "boroughs.geojson")
+    for name, table in (("capacity", capacity), ("opening", opening), ("services", services),
+                        ("demand", demand), ("baseline", baseline.drop(columns="room_type"))):
         write_csv(table, OUT / f"{name}.csv")
     write_csv(dropped.sort_values("OrganisationCode"), CURATION_LOG)
     write_csv(building_types, BUILDING_TYPE_LOG)
@@ -1396,69 +965,40 @@ def main() -> None:
     report(premises, pcns, lsoas, capacity, opening, baseline, services, demand, travel)
 
 
-def report(
-    premises: pd.DataFrame,
-    pcns: pd.DataFrame,
-    lsoas: pd.DataFrame,
-    capacity: pd.DataFrame,
-    opening: pd.DataFrame,
-    baseline: pd.DataFrame,
-    services: pd.DataFrame,
-    demand: pd.DataFrame,
-    travel: pd.DataFrame,
-) -> None:
+def report(premises: pd.DataFrame, pcns: pd.DataFrame, lsoas: pd.DataFrame,
+           capacity: pd.DataFrame, opening: pd.DataFrame, baseline: pd.DataFrame,
+           services: pd.DataFrame, demand: pd.DataFrame, travel: pd.DataFrame) -> None:
     """Print the final summary: counts, calibration tables and the reachability check."""
     util, room_check = calibration(capacity, baseline, premises, services, demand)
     reach = reachability(services, demand, premises, capacity, opening, travel)
     hubs = premises[premises["kind"] == "pcn_hub"]
     practice_hubs = int(hubs["registered_patients"].notna().sum())
-    week = (
-        capacity[capacity["band"] == "weekday"]
-        .merge(
-            baseline.groupby(["site_id", "room_type", "band"], as_index=False)[
-                "hours_per_week"
-            ].sum(),
-            how="left",
-        )
-        .fillna({"hours_per_week": 0.0})
-    )
+    week = capacity[capacity["band"] == "weekday"].merge(
+        baseline.groupby(["site_id", "room_type", "band"], as_index=False)["hours_per_week"].sum(),
+        how="left").fillna({"hours_per_week": 0.0})
     gp = week[week["site_id"].isin(premises.loc[premises["kind"] == "gp_practice", "site_id"])]
     per_site = gp.groupby("site_id")[["capacity_hours", "fixed_hours", "hours_per_week"]].sum()
-    over = int(
-        (per_site["fixed_hours"] + per_site["hours_per_week"] > per_site["capacity_hours"]).sum()
-    )
+    over = int((per_site["fixed_hours"] + per_site["hours_per_week"]
+                > per_site["capacity_hours"]).sum())
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(f"\nSites by kind: {premises['kind'].value_counts().sort_index().to_dict()}")
-        print(
-            f"Hubs: {len(hubs) - practice_hubs} community buildings, {practice_hubs} practices;"
-            f" practices over-booked on weekdays today: {over} of {len(per_site)}"
-        )
-        clinics = baseline[
-            baseline["service_id"].map(services.set_index("service_id")["category"]) == "pcn_clinic"
-        ]
+        print(f"Hubs: {len(hubs) - practice_hubs} community buildings, {practice_hubs} practices;"
+              f" practices over-booked on weekdays today: {over} of {len(per_site)}")
+        clinics = baseline[baseline["service_id"].map(services.set_index("service_id")["category"])
+                           == "pcn_clinic"]
         in_practice = clinics["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
         own = capacity["site_id"].map(premises.set_index("site_id")["kind"]) == "gp_practice"
-        print(
-            f"PCN-clinic hours in gp_practice sites: movable (baseline) "
-            f"{clinics.loc[in_practice, 'hours_per_week'].sum():,.2f}, fixed (practices' own "
-            f"list) {capacity.loc[own, 'fixed_pcn_clinic_hours'].sum():,.2f}"
-        )
-        print(
-            f"PCNs {len(pcns)}, LSOAs {len(lsoas)}, population {lsoas['population'].sum():,},"
-            f" registered patients {pcns['registered_patients'].sum():,}"
-        )
+        print(f"PCN-clinic hours in gp_practice sites: movable (baseline) "
+              f"{clinics.loc[in_practice, 'hours_per_week'].sum():,.2f}, fixed (practices' own "
+              f"list) {capacity.loc[own, 'fixed_pcn_clinic_hours'].sum():,.2f}")
+        print(f"PCNs {len(pcns)}, LSOAs {len(lsoas)}, population {lsoas['population'].sum():,},"
+              f" registered patients {pcns['registered_patients'].sum():,}")
         print("\nUtilisation = (fixed + baseline) / capacity, by kind x band:\n", util.to_string())
-        print(
-            "\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
-            room_check.to_string(),
-        )
-        print(
-            "\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False)
-        )
-        print(
-            "\nAcute rooms vs ERIC 2016/17 (curation/nel_acute_eric_check.csv):\n",
-            acute_floor_check(capacity, premises, baseline).to_string(index=False),
-        )
+        print("\nWeekday movable demand (PCN clinics + outreach) vs community+hub capacity:\n",
+              room_check.to_string())
+        print("\nReachability (patient-weighted LSOA distance x 1.3):\n", reach.to_string(index=False))
+        print("\nAcute rooms vs ERIC 2016/17 (curation/nel_acute_eric_check.csv):\n",
+              acute_floor_check(capacity, premises, baseline).to_string(index=False))
         print(f"\nWrote {OUT}")
 
 
