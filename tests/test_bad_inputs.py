@@ -835,6 +835,12 @@ DATASET_CASES = [
         1,
     ),
     D(
+        "text-point-coordinates",
+        set_geometry("premises.geojson", {"type": "Point", "coordinates": ["a", "b"]}),
+        ("premises.geojson", "feature 1", "site_id={site_id}", "not a number ('a')"),
+        1,
+    ),
+    D(
         "unclosed-polygon-ring",
         edit_geo("lsoas.geojson", open_first_ring),
         ("lsoas.geojson", "feature 1", "lsoa_code={lsoa_code}", "not closed"),

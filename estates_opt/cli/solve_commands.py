@@ -131,7 +131,8 @@ def _report_solved(
 ) -> None:
     """The plan's summary and where it was written; exit 1 if it may not be optimal."""
     if quiet:
-        console.print(plan.summary(), markup=False, highlight=False, soft_wrap=True)
+        where = f"; written to {out_dir}" + ("" if maps_dir is None else f", maps {maps_dir}")
+        console.print(plan.summary() + where, markup=False, highlight=False, soft_wrap=True)
     else:
         print_plan_summary(plan, seconds)
         console.print(

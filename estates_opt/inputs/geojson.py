@@ -56,8 +56,14 @@ def _may_overflow(raw: bytes) -> bool:
 
 
 def _ring_problem(geometry: dict) -> str | None:
-    """Polygon rings GEOS refuses to build (it then rejects the whole file, naming no feature)."""
+    """Polygon rings GEOS refuses to build (it then rejects the whole file, naming no
+    feature), and a Point whose coordinates are not numbers (read as no geometry)."""
     coordinates = geometry.get("coordinates")
+    if geometry.get("type") == "Point":
+        if isinstance(coordinates, list) and not all(type(c) in (int, float) for c in coordinates):
+            bad = next(c for c in coordinates if type(c) not in (int, float))
+            return f"has a coordinate that is not a number ({str(bad)[:20]!r})"
+        return None
     if geometry.get("type") == "Polygon":
         polygons: list[Any] = [coordinates]
     elif geometry.get("type") == "MultiPolygon":

@@ -69,7 +69,8 @@ class Plan:
         )
         return (
             f"{self.scenario.name}: {self.status}; weekday utilisation {util}; "
-            f"{k['hours_moved']:.0f} h/week moved; unmet {k['unmet_hours_total']:.1f} h/week; "
+            f"{len(self.moves):,} relocations, {k['hours_moved']:,.0f} h/week moved; "
+            f"unmet {k['unmet_hours_total']:,.1f} h/week; "
             f"travel {k['travel_km_before']:.2f} -> {k['travel_km_after']:.2f} km"
         )
 
