@@ -198,6 +198,13 @@ def open_first_ring(doc: dict) -> None:
     doc["features"][0]["geometry"]["coordinates"][0].pop()
 
 
+def open_ring_and_drop_a_shape(doc: dict) -> None:
+    """Feature 1's ring left open and feature 2 without a shape: both in one run (the open
+    ring once hid every other problem of its file)."""
+    open_first_ring(doc)
+    doc["features"][1]["geometry"] = None
+
+
 def step_free_perhaps(doc: dict) -> None:
     """A step_free column of true/false, with 'perhaps' in feature 1."""
     for feature in doc["features"]:
@@ -833,6 +840,12 @@ DATASET_CASES = [
         ),
         ("premises.geojson", "feature 1", "expected Point"),
         1,
+    ),
+    D(
+        "open-ring-and-no-shape",
+        edit_geo("lsoas.geojson", open_ring_and_drop_a_shape),
+        ("feature 1", "not closed", "feature 2", "has no geometry"),
+        2,
     ),
     D(
         "text-point-coordinates",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -321,7 +322,45 @@ def _checked(
         problems.append(
             Problem(name, "contains NaN or Infinity, which JSON does not allow.", fix=GEOJSON_FIX)
         )
-    return (None if problems else parsed), problems
+    return parsed, problems
+
+
+#: Set on a frame read with its broken shapes left out: the features already reported.
+REPORTED_SHAPES = "geometry_reported"
+
+
+def _without_broken_shapes(
+    parsed: _Parsed | None, problems: list[Problem]
+) -> gpd.GeoDataFrame | None:
+    """The file's frame with the shapes GEOS cannot build left empty, where those are all
+    that is wrong with it, so that the rest of the file is checked in the same run (every
+    problem at once); the features already reported are in ``attrs[REPORTED_SHAPES]``.
+    None where anything else is wrong."""
+    if parsed is None:
+        return None
+    numbers: set[int] = set()
+    for problem in problems:
+        row = problem.row or ""
+        number = row.split(" ")[1] if row.startswith("feature ") else ""
+        if problem.column is not None or not problem.message.startswith("geometry "):
+            return None
+        if not number.isdigit():
+            return None
+        numbers.add(int(number))
+    features = [
+        {**f, "geometry": None} if i in numbers else f
+        for i, f in enumerate(parsed.doc["features"], start=1)
+    ]
+    doc = {**parsed.doc, "features": features}
+    frame = plain_frame(doc, parsed.raw)
+    if frame is None:  # not plain (mixed property types...): as GDAL reads it
+        try:
+            frame = _gdal_frame(io.BytesIO(json.dumps(doc).encode("utf-8")))
+        except Exception:  # GDAL raises several types; the shapes' problems stand alone
+            return None
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
+    frame.attrs[REPORTED_SHAPES] = frozenset(numbers)
+    return frame
 
 
 def read_geo_table(
@@ -343,20 +382,13 @@ def read_geo_table(
     if path.suffix == ".geojson":
         parsed, problems = _checked(path, key, allow_empty=allow_empty)
         if problems:
-            return None, problems
+            return _without_broken_shapes(parsed, problems), problems
         plain = plain_frame(parsed.doc, parsed.raw) if parsed is not None else None
         if plain is not None:  # built from the parse above, as GDAL would read it
             plain.index = pd.RangeIndex(1, len(plain) + 1, name="feature")
             return plain, []
     try:
-        with warnings.catch_warnings():
-            # A property column mixing types (true and "perhaps") stays text; the validator
-            # then names each bad cell. Without this, `-W error` turned it into "unreadable".
-            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
-            # GDAL's notes on shapes it cannot build (an empty Point): the shape becomes
-            # null and the validator reports it with the feature's id.
-            warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
-            frame = gpd.read_file(path, engine="pyogrio")
+        frame = _gdal_frame(path)
     except Exception as exc:  # GDAL raises several types for broken files
         return None, [
             Problem(
@@ -365,5 +397,18 @@ def read_geo_table(
                 fix="export the layer again as GeoJSON or GeoPackage.",
             )
         ]
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
     return frame, []
+
+
+def _gdal_frame(source: Path | io.BytesIO) -> gpd.GeoDataFrame:
+    """The layer as GDAL reads it, features numbered from 1."""
+    with warnings.catch_warnings():
+        # A property column mixing types (true and "perhaps") stays text; the validator
+        # then names each bad cell. Without this, `-W error` turned it into "unreadable".
+        warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+        # GDAL's notes on shapes it cannot build (an empty Point): the shape becomes
+        # null and the validator reports it with the feature's id.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
+        frame = gpd.read_file(source, engine="pyogrio")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
+    return frame

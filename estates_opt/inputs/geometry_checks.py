@@ -11,6 +11,7 @@ import numpy as np
 import shapely
 
 from estates_opt.errors import Problem
+from estates_opt.inputs.geojson import REPORTED_SHAPES
 from estates_opt.inputs.problems import ProblemCollector, row_label
 from estates_opt.schema import GEOGRAPHIC_CRS, FileSpec
 
@@ -70,8 +71,11 @@ def _shape_problems(frame: gpd.GeoDataFrame, spec: FileSpec, file: str) -> list[
     wrong = ~missing & ~empty & ~np.isin(geoms.geom_type.to_numpy(), spec.geometry_types)
     invalid = ~missing & ~empty & ~wrong & ~shapely.is_valid(shapes)
     found = []
+    reported = frame.attrs.get(REPORTED_SHAPES, frozenset())  # its broken shapes, named
     for i in np.flatnonzero(missing | empty | wrong | invalid).tolist():
         pos, geom = frame.index[i], shapes[i]
+        if pos in reported:
+            continue
         row = row_label(frame, pos, spec.key)
         if geom is None:
             found.append(Problem(file, "has no geometry.", row=row, fix="add the location."))
