@@ -194,7 +194,7 @@ def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
     result = run("explain", tiny_plan_dir, "--pcn", pcn)
     assert result.exit_code == EXIT_OK, result.output
     text = flat(result.output)
-    assert f"PCN {pcn}" in text and "Mean travel" in text and "moves for this PCN" in text
+    assert f"PCN {pcn}" in text and "Mean travel" in text and "relocations for this PCN" in text
     assert "Bottlenecks" in text
     moves = pd.read_csv(tiny_plan_dir / "moves.csv", dtype=str)
     site = moves["to_site_id"].iloc[0] if len(moves) else tiny_dataset.premises["site_id"][0]

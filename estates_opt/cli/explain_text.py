@@ -131,9 +131,13 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
         lines += ["", "Opened in a band they are normally shut (site:band):"]
         lines.append("  " + ", ".join(k["sites_opened"]))
     moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
-    lines += ["", f"{len(plan.moves)} moves; the largest:"]
+    lines += ["", f"{len(plan.moves):,} relocations; the largest:"]
     lines += [_move_line(r, _pcn_names(plan)) for r in moves.head(top).itertuples(index=False)]
-    lines += ["", "Bottleneck rooms (binding capacity, by shadow price):"]
+    lines += [
+        "",
+        "Bottleneck rooms (at their cap, or less than one session free below it; by what one "
+        "more room-hour would save):",
+    ]
     lines += _bottleneck_lines(plan.bottlenecks, top)
     lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
     return lines
@@ -150,12 +154,13 @@ def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
     lines = [
         f"PCN {code} {row['pcn_name']} ({row['borough']}): population {row['population']:,.0f}, "
         f"{row['registered_patients']:,.0f} registered patients.",
-        f"Demand {row['demand_hours']:,.1f} h/week: {row['met_hours']:,.1f} met, "
-        f"{row['unmet_hours']:,.1f} unmet. Hours moved: {row['hours_moved']:,.1f} h/week.",
+        f"Demand {row['demand_hours']:,.1f} h/week: {row['met_hours']:,.1f} booked"
+        + (" (whole sessions round up)" if row["met_hours"] > row["demand_hours"] + 0.05 else "")
+        + f", {row['unmet_hours']:,.1f} unmet. Hours moved: {row['hours_moved']:,.1f} h/week.",
         f"Mean travel (hours-weighted): {_km(row['travel_before_km'])} before -> "
         f"{_km(row['travel_after_km'])} after.",
-        f"Enhanced access: {row['enhanced_access_met_hours']:,.1f} of "
-        f"{row['enhanced_access_demand_hours']:,.1f} h/week met.",
+        f"Enhanced access: {row['enhanced_access_met_hours']:,.1f} h/week booked against "
+        f"{row['enhanced_access_demand_hours']:,.1f} due.",
     ]
     unmet = plan.unmet[(plan.unmet["pcn_code"] == code) & (plan.unmet["unmet_hours"] > 1e-6)]
     for r in unmet.itertuples(index=False):
@@ -163,7 +168,7 @@ def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
     moves = plan.moves[plan.moves["pcn_code"] == code].sort_values(
         "hours_per_week", ascending=False, kind="stable"
     )
-    lines += ["", f"{len(moves)} moves for this PCN; the largest:"]
+    lines += ["", f"{len(moves):,} relocations for this PCN; the largest:"]
     lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
     if len(moves) > top:
         lines.append(f"  ... and {len(moves) - top} more (see moves.csv).")
@@ -233,14 +238,14 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
     )
     lines += [
         "",
-        f"Sessions leaving: {leaving['hours_per_week'].sum():,.1f} h/week in {len(leaving)} moves"
+        f"Sessions leaving: {leaving['hours_per_week'].sum():,.1f} h/week in {len(leaving)} relocations"
         + ("; the largest:" if len(leaving) else "."),
     ]
     lines += [_move_line(r, _pcn_names(plan)) for r in leaving.head(top).itertuples(index=False)]
     lines += [
         "",
         f"Sessions arriving: {arriving['hours_per_week'].sum():,.1f} h/week in "
-        f"{len(arriving)} moves" + ("; the largest:" if len(arriving) else "."),
+        f"{len(arriving)} relocations" + ("; the largest:" if len(arriving) else "."),
     ]
     lines += [_move_line(r, _pcn_names(plan)) for r in arriving.head(top).itertuples(index=False)]
     served = (
