@@ -214,7 +214,9 @@ KPI_FIELDS: dict[str, KpiField] = {
     "utilisation_before": KpiField(
         "fraction",
         "today's hours used (fixed + movable) over capacity hours, by site kind, "
-        "for the weekday band and all bands",
+        "for the weekday band and all bands, in the rooms the scenario keeps open (a "
+        "closed building's are in neither, so a closure's figure differs from the "
+        "baseline's: closing Langthorne, community 40.1% -> 40.2%)",
     ),
     "utilisation_after": KpiField(
         "fraction", "the same with the plan: fixed + planned hours over capacity hours"
@@ -259,7 +261,11 @@ KPI_FIELDS: dict[str, KpiField] = {
     "clinics_stopping_sessions": KpiField(
         "count", "(service, PCN) clinics that book fewer sessions than today"
     ),
-    "buildings_used_before": KpiField("count", "buildings with movable work today"),
+    "buildings_used_before": KpiField(
+        "count",
+        "buildings with movable work today (a closed building's fixed work is movable: it "
+        "must be rehoused)",
+    ),
     "buildings_used_after": KpiField("count", "buildings with movable work in the plan"),
     "buildings_newly_used": KpiField("count", "buildings used in the plan and not today"),
     "sites_opened": KpiField("site:band list", "the opening options the plan takes"),
