@@ -502,6 +502,10 @@ CORRUPTIONS = {
     "allocations-cut-short": lambda d: (d / "allocations.csv").write_bytes(
         (d / "allocations.csv").read_bytes()[:300]
     ),
+    # a stray quote swallowing the rest (a field longer than the csv module allows)
+    "moves-stray-quote": lambda d: (d / "moves.csv").write_text(
+        (d / "moves.csv").read_text().replace("\n", '\n"', 1) + "x" * 140_000 + "\n"
+    ),
     "moves-line-short": lambda d: (d / "moves.csv").write_text(
         (d / "moves.csv").read_text().rstrip("\n") + "\nx,y\n"
     ),
@@ -520,6 +524,7 @@ WHERE = {
     "scenario-truncated": "scenario.json",
     "allocations-cut-short": "allocations.csv",
     "moves-line-short": "moves.csv",
+    "moves-stray-quote": "moves.csv",
 }
 
 

@@ -465,3 +465,14 @@ def test_a_dataset_that_is_not_there_names_the_scenario_key(tmp_path):
     assert result.exit_code == EXIT_BAD_INPUT, result.output
     assert f"{scenario}: key 'dataset': '../nowhere'" in flat(result.output)
     assert "does not exist" in flat(result.output)
+
+
+def test_robust_runs_again_into_its_own_folder(tiny_scenario, tmp_path):
+    out = tmp_path / "rob"
+    assert run("robust", tiny_scenario, "--out", out, "-q").exit_code == EXIT_OK
+    again = run("robust", tiny_scenario, "--out", out, "-q")
+    assert again.exit_code == EXIT_OK, again.output
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    refused = run("robust", tiny_scenario, "--out", tmp_path / "mine", "-q")
+    assert refused.exit_code == EXIT_BAD_INPUT and "notes.txt" in flat(refused.output)

@@ -686,3 +686,20 @@ def test_a_line_says_so_when_any_of_its_sources_is_over_its_cap(nel_plan):
             checked += 1
             assert "over their cap today" in line.why, (line.from_sites, line.why)
     assert checked > 400
+
+
+def test_a_plan_leaving_demand_unmet_may_make_fewer_relocations_than_the_bound(tiny_dataset):
+    """least_relocations bounds plans that place all demand; one that leaves clinics
+    unmet rather than move them (a prohibitive relocation cost) is sound, not a breach."""
+    from estates_opt.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(
+        {
+            "caps": {"gp_practice": 1.0, "pcn_hub": 1.0, "community": 1.0, "acute": 1.0},
+            "relocation": {"gbp_per_relocation": 10_000_000},
+        }
+    )
+    plan = solve(tiny_dataset, scenario)
+    assert plan.kpis["verified"] is True
+    assert plan.kpis["unmet_hours_total"] > 0
+    assert plan.kpis["relocations"] < plan.kpis["least_relocations"]

@@ -817,3 +817,21 @@ def test_cli_validate_broken_copy_exits_2_listing_each_problem(tiny_copy):
         assert str(problem) in text
     assert f"site_id={cap['site_id']}" in text
     assert "baseline.csv" in text
+
+
+def test_a_numeric_hub_site_id_beside_an_empty_one_matches_its_site():
+    """GeoJSON numbers read as floats beside a null (5000 -> 5000.0): still the same id."""
+    import pandas as pd
+
+    from estates_opt.inputs.cross_file import check_hub_site_ids
+    from estates_opt.inputs.problems import ProblemCollector
+
+    pcns = pd.DataFrame({"pcn_code": ["P1", "P2", "P3"], "hub_site_id": [5000.0, None, 77.0]})
+    premises = pd.DataFrame(
+        {"site_id": ["5000", "77"], "kind": ["pcn_hub", "gp_practice"], "pcn_code": ["P1", "P3"]}
+    )
+    problems = ProblemCollector()
+    check_hub_site_ids({"pcns": pcns, "premises": premises}, problems)
+    assert [p.message for p in problems.schema] == [
+        "hub_site_id '77' is a gp_practice in premises.geojson, not a pcn_hub."
+    ]

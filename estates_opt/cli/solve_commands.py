@@ -217,7 +217,7 @@ def robust(
         write_csv,
         write_json,
     )
-    from estates_opt.outputs.plan_folder import check_output_folders
+    from estates_opt.outputs.plan_folder import check_outside_dataset, refuse_foreign
     from estates_opt.robust import robust_core
 
     _setup_logging(verbose, quiet)
@@ -226,7 +226,8 @@ def robust(
         with _step("reading scenario and dataset...", quiet):
             sc = load_scenario_checked(scenario)
             out_dir = out or Path("outputs") / f"{sc.name}_robust"
-            check_output_folders(sc.dataset_path(), out_dir, None)
+            check_outside_dataset(sc.dataset_path(), out_dir)
+            refuse_foreign(out_dir, "robust")
             check_output_folder(out_dir)  # a file in the way: say so before five solves
             dataset = read_dataset(sc.dataset_path())
         with _step(f"solving {sc.name} and 4 variants...", quiet):

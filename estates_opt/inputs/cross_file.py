@@ -469,6 +469,16 @@ def check_own_work_covers_fixed_share(
 
 
 #: The cross-file rules, in the order their problems are listed.
+def _id_text(value: object) -> str:
+    """An id cell as text: a number GeoJSON gave (read as a float beside a null) without
+    its '.0', a missing one as ''."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def check_hub_site_ids(tables: dict[str, pd.DataFrame], problems: ProblemCollector) -> None:
     """pcns.geojson ``hub_site_id``, where given, is a PCN hub of that PCN in premises.
 
@@ -483,7 +493,7 @@ def check_hub_site_ids(tables: dict[str, pd.DataFrame], problems: ProblemCollect
     hubs = premises.loc[premises["kind"] == "pcn_hub"]
     hub_of = dict(zip(hubs["site_id"].astype(str), hubs["pcn_code"].astype(str), strict=True))
     kinds = dict(zip(premises["site_id"].astype(str), premises["kind"].astype(str), strict=True))
-    given = pcns["hub_site_id"].fillna("").astype(str).str.strip()
+    given = pcns["hub_site_id"].map(_id_text)
     for pos in pcns.index[(given != "").to_numpy()]:
         site, pcn = given[pos], str(pcns.at[pos, "pcn_code"])
         if site not in kinds:

@@ -83,7 +83,7 @@ def rehouse_fixed_work(
     )
     if "building_types" in changed.services.columns:
         services["building_types"] = [
-            _fit_for_clinics(changed.services, room, k == "acute")
+            _fit_for_clinics(changed.services, room, k == "acute", scenario.suitability.relax)
             for room, k in zip(blocks["room_type"], kind, strict=True)
         ]
     hours = blocks["fixed_hours"].astype(float)
@@ -106,15 +106,19 @@ def rehouse_fixed_work(
     )
 
 
-def _fit_for_clinics(services: pd.DataFrame, room_type: str, acute: bool) -> tuple[str, ...] | None:
+def _fit_for_clinics(
+    services: pd.DataFrame, room_type: str, acute: bool, relaxed: list[str]
+) -> tuple[str, ...] | None:
     """The building types a closed building's fixed work may go to: those every PCN clinic
     of its room type may use (practice work is clinical: not a team base or an office),
-    and a hospital for a hospital's work; None (any) where the clinics name none."""
+    and a hospital for a hospital's work; None (any) where the clinics name none (a
+    clinic ``[suitability] relax`` frees names none)."""
     clinics = services[
         (services["category"] == "pcn_clinic") & (services["room_type"] == room_type)
     ]
     if not len(clinics):
         clinics = services[services["category"] == "pcn_clinic"]
+    clinics = clinics[~clinics["service_id"].isin(relaxed)]
     lists = [set(t) for t in clinics["building_types"] if isinstance(t, tuple) and t]
     if not lists:
         return None

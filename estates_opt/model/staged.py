@@ -157,7 +157,7 @@ def proven_least_movement(lp: LinearProgram, first: SolveResult, hours: float) -
 
 
 def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
-    """A lower bound on the relocations any whole-session plan needs: the fewest clinics that must move.
+    """A lower bound on the relocations of any whole-session plan meeting all demand.
 
     Every over-cap room must shed its excess; a (service, PCN) clinic sheds without a
     relocation only by dropping sessions it holds above its demand. So the fewest

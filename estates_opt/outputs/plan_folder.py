@@ -107,6 +107,7 @@ OUTPUT_MARKS = {
     "plan": ("kpis.json", "scenario.json"),
     "maps": ("plan_map.html", "hubs"),
     "comparison": ("comparison.csv", "comparison.html"),
+    "robust": ("robust_summary.json", "robust_core.csv"),
 }
 
 
@@ -136,7 +137,12 @@ def refuse_foreign(folder: Path | None, role: str) -> None:
     marks = OUTPUT_MARKS[role]
     if not entries or any(mark in entries for mark in marks):
         return
-    what = {"plan": "a plan", "maps": "a plan's maps", "comparison": "a comparison"}[role]
+    what = {
+        "plan": "a plan",
+        "maps": "a plan's maps",
+        "comparison": "a comparison",
+        "robust": "a robustness check",
+    }[role]
     raise InputDataError(
         [
             Problem(
@@ -323,7 +329,11 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     except OSError as exc:
         problems.append(_problem(path, f"cannot be read ({exc.strerror or exc})."))
         return None
-    short = _short_line(content)
+    try:
+        short = _short_line(content)
+    except csv.Error as exc:  # a stray quote swallowing the rest of the file, say
+        problems.append(_problem(path, f"is not a readable table ({str(exc)[:160]})."))
+        return None
     if short:
         problems.append(_problem(path, short, fix="the file was cut short: " + REWRITE))
         return None

@@ -228,7 +228,8 @@ KPI_FIELDS: dict[str, KpiField] = {
     ),
     "least_relocations": KpiField(
         "count",
-        "a lower bound on the relocations any plan needs: the fewest clinics that must move "
+        "a lower bound on the relocations any plan that meets all demand needs: the fewest "
+        "clinics that must move "
         "(`benchmarks/fewest_relocations.py` proves a tighter one)",
     ),
     "relocation_ratio_to_least": KpiField("ratio", "relocations / least_relocations"),
