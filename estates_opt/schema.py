@@ -14,6 +14,13 @@ from typing import Literal
 ROOM_TYPES: tuple[str, ...] = ("consulting", "treatment", "group", "diagnostics")
 BANDS: tuple[str, ...] = ("weekday", "evening", "saturday", "sunday")
 SITE_KINDS: tuple[str, ...] = ("gp_practice", "pcn_hub", "community", "acute")
+#: What a site kind is called where people read it (the ids stay in the files).
+SITE_KIND_LABELS: dict[str, str] = {
+    "gp_practice": "GP practice",
+    "pcn_hub": "PCN hub",
+    "community": "Community site",
+    "acute": "Acute hospital",
+}
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
 #: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).
 PTAL_BANDS: tuple[str, ...] = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")

@@ -795,8 +795,10 @@ def test_cli_validate_nel_exits_0_with_counts(nel_dataset):
     assert "is valid" in out
     assert f"{len(nel_dataset.lsoas):,}" in out
     assert f"{len(nel_dataset.pcns):,}" in out
+    from estates_opt.schema import SITE_KIND_LABELS
+
     for kind, n in nel_dataset.premises["kind"].value_counts().items():
-        line = next(x for x in out.splitlines() if f"sites: {kind}" in x)
+        line = next(x for x in out.splitlines() if f"sites: {SITE_KIND_LABELS[kind]}" in x)
         assert f"{n:,}" in line
     assert "Traceback" not in done.stdout + done.stderr
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from estates_opt.cli.terminal import console
+from estates_opt.schema import SITE_KIND_LABELS
 
 if TYPE_CHECKING:
     from estates_opt.model.program import LinearProgram
@@ -28,7 +29,7 @@ def _km(value: Any) -> str:
 def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts = Table(title="Dataset", show_header=False)
     for kind, n in summary["sites_by_kind"].items():
-        counts.add_row(f"sites: {escape(str(kind))}", f"{n:,}")
+        counts.add_row(f"sites: {escape(SITE_KIND_LABELS.get(str(kind), str(kind)))}", f"{n:,}")
     counts.add_row("PCNs", f"{summary['pcns']:,}")
     counts.add_row("LSOAs", f"{summary['lsoas']:,}")
     counts.add_row("population (LSOAs)", f"{summary['population']:,.0f}")
@@ -53,7 +54,7 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
         )
     for row in summary["utilisation"].itertuples(index=False):
         util.add_row(
-            escape(str(row.kind)),
+            escape(SITE_KIND_LABELS.get(str(row.kind), str(row.kind))),
             escape(str(row.band)),
             f"{row.capacity_hours:,.0f}",
             f"{row.fixed_hours:,.0f}",
@@ -132,7 +133,7 @@ def _utilisation_table(plan: Plan) -> Table:
     all_bands = k["utilisation_after"].get("all_bands", {})
     for kind in sorted(after):
         table.add_row(
-            escape(str(kind)),
+            escape(SITE_KIND_LABELS.get(str(kind), str(kind))),
             f"{before.get(kind, 0):.1%}",
             f"{after.get(kind, 0):.1%}",
             f"{plan.scenario.cap(kind):.0%}",
@@ -163,8 +164,11 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
     if k.get("least_relocations") is not None:
         facts.add_row(
             "relocations (moves.csv lines)",
-            f"{k['relocations']} (any plan needs at least {k['least_relocations']})",
+            f"{k['relocations']:,} (any plan placing all demand needs at least "
+            f"{k['least_relocations']:,})",
         )
+    elif "relocations" in k:  # the LP relaxation: fractions of sessions, no bound
+        facts.add_row("relocations (moves.csv lines)", f"{k['relocations']:,}")
     facts.add_row(
         "buildings used before -> after",
         f"{k['buildings_used_before']} -> {k['buildings_used_after']}",
@@ -244,7 +248,8 @@ def _access_rows(facts: Table, k: Kpis) -> None:
         facts.add_row(
             "free room-hours/week left, to full (weekday, by kind)",
             ", ".join(
-                f"{kind} {bands.get('weekday', 0):,.0f}" for kind, bands in sorted(free.items())
+                f"{SITE_KIND_LABELS.get(kind, kind)} {bands.get('weekday', 0):,.0f}"
+                for kind, bands in sorted(free.items())
             ),
         )
 
@@ -257,7 +262,11 @@ def _travel_rows(facts: Table, k: Kpis) -> None:
     )
     ptal = k.get("travel_km_by_ptal_band")
     if ptal:
-        groups = (("low_ptal_0_1b", "PTAL 0-1b"), ("high_ptal_4_6b", "PTAL 4-6b"))
+        groups = (
+            ("low_ptal_0_1b", "PTAL 0-1b"),
+            ("mid_ptal_2_3", "PTAL 2-3"),
+            ("high_ptal_4_6b", "PTAL 4-6b"),
+        )
         facts.add_row(
             "travel by PTAL before -> after",
             ", ".join(
@@ -274,7 +283,7 @@ def _solver_rows(facts: Table, k: Kpis, seconds: float) -> None:
     solver_gap = k.get("gap")
     facts.add_row(
         "solver / gap",
-        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.2%}'}"
+        f"{k['solver']} ({k['backend']}) / {'-' if solver_gap is None else f'{solver_gap:.1%}'}"
         + (f" (to the {k['bound_basis']} bound)" if k.get("bound_basis") else ""),
     )
     facts.add_row(

@@ -10,14 +10,17 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from estates_opt.schema import SESSION_HOURS
+from estates_opt.schema import SESSION_HOURS, SITE_KIND_LABELS
 
 #: Marker fill per site kind: label and colour.
 KIND_STYLE: dict[str, tuple[str, str]] = {
-    "gp_practice": ("GP practice", "#2b8cbe"),
-    "pcn_hub": ("PCN hub", "#88419d"),
-    "community": ("Community site", "#41ab5d"),
-    "acute": ("Acute hospital", "#d95f0e"),
+    kind: (SITE_KIND_LABELS[kind], colour)
+    for kind, colour in (
+        ("gp_practice", "#2b8cbe"),
+        ("pcn_hub", "#88419d"),
+        ("community", "#41ab5d"),
+        ("acute", "#d95f0e"),
+    )
 }
 #: Flow line per service category: label, colour and SVG dash pattern.
 CATEGORY_STYLE: dict[str, tuple[str, str, str]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
@@ -76,4 +77,8 @@ def pcn_summary_table(
         moves = moves_table(dataset, allocations, pd.DataFrame(columns=_UTIL_KEYS))
     per_pcn = moves.groupby("pcn_code")["hours_per_week"].sum()
     pcns["hours_moved"] = pcns["pcn_code"].map(per_pcn).fillna(0.0)
+    for count in ("registered_patients", "population"):  # people, not 108692.0000
+        whole = pcns[count].round()
+        if np.allclose(pcns[count], whole):
+            pcns[count] = whole.astype("int64")
     return pcns.sort_values("pcn_code").reset_index(drop=True)
