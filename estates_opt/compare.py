@@ -190,7 +190,11 @@ def _folder_problems(loaded: Sequence[tuple[str | Path, Scenario]], maps_folder:
         if maps_folder:
             folders.add(scenario_maps_dir("", name).name.casefold())
         other = next((seen[f] for f in sorted(folders) if f in seen), None)
-        if other is not None:
+        if other is not None and Path(other[0]).resolve() == Path(path).resolve():
+            problems.append(
+                f"{path}: given twice; each scenario file once (its plan has one folder)."
+            )
+        elif other is not None:
             same = (
                 "is also used by" if other[1] == name else f"shares a folder with '{other[1]}' in"
             )

@@ -690,3 +690,9 @@ def test_a_file_where_a_plan_folder_goes_is_refused_before_solving(
     with pytest.raises(OutputWriteError, match="grow"):
         compare_scenarios(tiny_models, out)
     assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "grow+30"]
+
+
+def test_a_file_given_twice_is_named_as_such(tiny_models, tmp_path):
+    with pytest.raises(ScenarioError, match="given twice"):
+        compare_scenarios([tiny_models[0], tiny_models[0]], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

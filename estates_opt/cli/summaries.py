@@ -33,13 +33,13 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts.add_row("PCNs", f"{summary['pcns']:,}")
     counts.add_row("LSOAs", f"{summary['lsoas']:,}")
     counts.add_row("population (LSOAs)", f"{summary['population']:,.0f}")
-    counts.add_row("registered patients (PCNs)", f"{summary['registered_patients']:,.0f}")
+    counts.add_row("registered patients (pcns.geojson)", f"{summary['registered_patients']:,.0f}")
     counts.add_row("services", f"{summary['services']}")
     counts.add_row("opening options (site x band)", f"{summary['opening_options']:,}")
     located = summary.get("patients_located") or {}
     if located:
         counts.add_row(
-            "registered patients located (patients.csv)",
+            "registered patients located (patients.csv, its own count)",
             f"{located['patients_located']:,.0f} of {located['patients']:,.0f} "
             f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
         )

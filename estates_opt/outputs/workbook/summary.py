@@ -103,7 +103,8 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
         rows.append(("PCNs with their own hub", hub["pcns_with_a_hub"], COUNT))
         rows.append(
             (
-                f"PCNs running at least {hub['min_sessions']:g} sessions/week at their own hub",
+                f"PCNs running at least {hub['min_sessions']:g} "
+                f"session{'' if hub['min_sessions'] == 1 else 's'}/week at their own hub",
                 hub["pcns_meeting"],
                 COUNT,
             )
