@@ -837,3 +837,25 @@ def test_a_numeric_hub_site_id_beside_an_empty_one_matches_its_site():
     assert [p.message for p in problems.schema] == [
         "hub_site_id '77' is a gp_practice in premises.geojson, not a pcn_hub."
     ]
+
+
+def test_problems_come_file_by_file_in_line_order():
+    from estates_opt.errors import Problem
+    from estates_opt.inputs.problems import ProblemCollector
+
+    problems = ProblemCollector()
+    problems.schema += [
+        Problem("b.csv", "x", row="line 9"),
+        Problem("a.geojson", "x", row="feature 12"),
+        Problem("b.csv", "x", row="line 3 (site_id=S1)"),
+        Problem("b.csv", "whole file"),
+    ]
+    problems.geometry.append(Problem("a.geojson", "x", row="feature 2"))
+    order = [(p.file, p.row) for p in problems.all()]
+    assert order == [
+        ("b.csv", None),
+        ("b.csv", "line 3 (site_id=S1)"),
+        ("b.csv", "line 9"),
+        ("a.geojson", "feature 2"),
+        ("a.geojson", "feature 12"),
+    ]

@@ -24,11 +24,25 @@ class ProblemCollector:
     geometry: list[Problem] = field(default_factory=list)
 
     def all(self) -> list[Problem]:
-        """Every problem gathered, schema first, then CRS, then geometry."""
-        return [*self.schema, *self.crs, *self.geometry]
+        """Every problem gathered, file by file (in the order first met), and within a file
+        what concerns the whole file first, then by line or feature: the order a planner
+        works through them in an editor."""
+        found = [*self.schema, *self.crs, *self.geometry]
+        first: dict[str, int] = {}
+        for problem in found:
+            first.setdefault(problem.file, len(first))
+        return sorted(found, key=lambda p: (first[p.file], _row_number(p.row)))
 
     def __bool__(self) -> bool:
         return bool(self.schema or self.crs or self.geometry)
+
+
+def _row_number(row: str | None) -> int:
+    """7 for 'line 7 (site_id=...)' or 'feature 7', -1 for a problem of the whole file."""
+    if not row:
+        return -1
+    parts = row.split(" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
 
 
 def raise_if_problems(problems: ProblemCollector, source: str) -> None:
