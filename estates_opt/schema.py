@@ -22,6 +22,13 @@ SITE_KIND_LABELS: dict[str, str] = {
     "acute": "Acute hospital",
 }
 CATEGORIES: tuple[str, ...] = ("pcn_clinic", "outpatient_outreach", "enhanced_access")
+#: What a service category is called where people read it.
+CATEGORY_LABELS: dict[str, str] = {
+    "pcn_clinic": "PCN clinics",
+    "outpatient_outreach": "Outpatient outreach",
+    "enhanced_access": "Enhanced access",
+    "rehoused_fixed_work": "Rehoused fixed work",
+}
 #: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).
 PTAL_BANDS: tuple[str, ...] = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")
 #: What a building is, for which services it may host (premises ``building_type``, services

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from estates_opt.cli.terminal import console
-from estates_opt.schema import SITE_KIND_LABELS
+from estates_opt.schema import CATEGORY_LABELS, SITE_KIND_LABELS
 
 if TYPE_CHECKING:
     from estates_opt.model.program import LinearProgram
@@ -44,7 +44,8 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
             f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
         )
     for category, hours in sorted(summary["demand_by_category"].items()):
-        counts.add_row(f"demand: {escape(str(category))}", f"{hours:,.1f} h/week")
+        label = CATEGORY_LABELS.get(str(category), str(category))
+        counts.add_row(f"demand: {escape(label)}", f"{hours:,.1f} h/week")
     console.print(counts)
     util = Table(title="Capacity and today's utilisation (fixed + baseline) by kind and band")
     # headings that wrap rather than cut (utilisation read "utilisati…" at 80 columns)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from estates_opt.schema import SESSION_HOURS, SITE_KIND_LABELS
+from estates_opt.schema import CATEGORY_LABELS, SESSION_HOURS, SITE_KIND_LABELS
 
 #: Marker fill per site kind: label and colour.
 KIND_STYLE: dict[str, tuple[str, str]] = {
@@ -24,9 +24,12 @@ KIND_STYLE: dict[str, tuple[str, str]] = {
 }
 #: Flow line per service category: label, colour and SVG dash pattern.
 CATEGORY_STYLE: dict[str, tuple[str, str, str]] = {
-    "pcn_clinic": ("PCN clinics", "#e7298a", ""),
-    "outpatient_outreach": ("Outpatient outreach", "#1b9e77", "9 5"),
-    "enhanced_access": ("Enhanced access", "#b8860b", "3 5"),
+    category: (CATEGORY_LABELS[category], colour, dash)
+    for category, colour, dash in (
+        ("pcn_clinic", "#e7298a", ""),
+        ("outpatient_outreach", "#1b9e77", "9 5"),
+        ("enhanced_access", "#b8860b", "3 5"),
+    )
 }
 BAND_LABELS = {
     "weekday": "Weekday core (08:00-18:30)",

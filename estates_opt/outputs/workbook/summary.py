@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from estates_opt.outputs.workbook.formats import COUNT, HOURS, KM, PERCENT, POUNDS, YES_NO
+from estates_opt.schema import SITE_KIND_LABELS
 
 
 def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
@@ -27,9 +28,10 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     rows.append(("MIP gap", k.get("gap"), "0.00%"))
     before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
     for kind in sorted(after):
-        rows.append((f"Weekday utilisation before: {kind}", before.get(kind), PERCENT))
-        rows.append((f"Weekday utilisation after: {kind}", after.get(kind), PERCENT))
-        rows.append((f"Utilisation cap: {kind}", scenario.cap(kind), PERCENT))
+        label = SITE_KIND_LABELS.get(kind, kind)
+        rows.append((f"Weekday utilisation before: {label}", before.get(kind), PERCENT))
+        rows.append((f"Weekday utilisation after: {label}", after.get(kind), PERCENT))
+        rows.append((f"Utilisation cap: {label}", scenario.cap(kind), PERCENT))
     rows += [
         ("Hours moved per week", k["hours_moved"], HOURS),
         (
@@ -135,11 +137,17 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
     for band, kinds in sorted(gap.get("community_unusable_room_hours", {}).items()):
         for kind, hours in sorted(kinds.items()):
             rows.append(
-                (f"Community headroom no movable service may use: {kind}, {band}", hours, HOURS)
+                (
+                    f"Community headroom no movable service may use: "
+                    f"{kind.replace('_', ' ')}, {band}",
+                    hours,
+                    HOURS,
+                )
             )
     for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
         for band, hours in sorted(bands.items()):
-            rows.append((f"Free room-hours left: {kind}, {band}", hours, HOURS))
+            label = SITE_KIND_LABELS.get(kind, kind)
+            rows.append((f"Free room-hours left: {label}, {band}", hours, HOURS))
     return rows
 
 
