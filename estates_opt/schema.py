@@ -29,6 +29,14 @@ CATEGORY_LABELS: dict[str, str] = {
     "enhanced_access": "Enhanced access",
     "rehoused_fixed_work": "Rehoused fixed work",
 }
+
+
+def label_of(name: object) -> str:
+    """A site kind's or service category's name in words (any other id as it is)."""
+    text = str(name)
+    return SITE_KIND_LABELS.get(text) or CATEGORY_LABELS.get(text) or text
+
+
 #: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).
 PTAL_BANDS: tuple[str, ...] = ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")
 #: What a building is, for which services it may host (premises ``building_type``, services

@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from estates_opt.cli.terminal import console
-from estates_opt.schema import CATEGORY_LABELS, SITE_KIND_LABELS
+from estates_opt.outputs.maps.values import to_num
+from estates_opt.schema import label_of
 
 if TYPE_CHECKING:
     from estates_opt.model.program import LinearProgram
@@ -29,7 +30,7 @@ def _km(value: Any) -> str:
 def _print_dataset_summary(summary: dict[str, Any]) -> None:
     counts = Table(title="Dataset", show_header=False)
     for kind, n in summary["sites_by_kind"].items():
-        counts.add_row(f"sites: {escape(SITE_KIND_LABELS.get(str(kind), str(kind)))}", f"{n:,}")
+        counts.add_row(f"sites: {escape(label_of(kind))}", f"{n:,}")
     counts.add_row("PCNs", f"{summary['pcns']:,}")
     counts.add_row("LSOAs", f"{summary['lsoas']:,}")
     counts.add_row("population (LSOAs)", f"{summary['population']:,.0f}")
@@ -44,7 +45,7 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
             f"({located['located_share']:.1%}); {located['patients_outside_area']:,.0f} outside",
         )
     for category, hours in sorted(summary["demand_by_category"].items()):
-        label = CATEGORY_LABELS.get(str(category), str(category))
+        label = label_of(category)
         counts.add_row(f"demand: {escape(label)}", f"{hours:,.1f} h/week")
     console.print(counts)
     util = Table(title="Capacity and today's utilisation (fixed + baseline) by kind and band")
@@ -55,7 +56,7 @@ def _print_dataset_summary(summary: dict[str, Any]) -> None:
         )
     for row in summary["utilisation"].itertuples(index=False):
         util.add_row(
-            escape(SITE_KIND_LABELS.get(str(row.kind), str(row.kind))),
+            escape(label_of(row.kind)),
             escape(str(row.band)),
             f"{row.capacity_hours:,.0f}",
             f"{row.fixed_hours:,.0f}",
@@ -134,7 +135,7 @@ def _utilisation_table(plan: Plan) -> Table:
     all_bands = k["utilisation_after"].get("all_bands", {})
     for kind in sorted(after):
         table.add_row(
-            escape(SITE_KIND_LABELS.get(str(kind), str(kind))),
+            escape(label_of(kind)),
             f"{before.get(kind, 0):.1%}",
             f"{after.get(kind, 0):.1%}",
             f"{plan.scenario.cap(kind):.0%}",
@@ -249,7 +250,7 @@ def _access_rows(facts: Table, k: Kpis) -> None:
         facts.add_row(
             "free room-hours/week left, to full (weekday, by kind)",
             ", ".join(
-                f"{SITE_KIND_LABELS.get(kind, kind)} {bands.get('weekday', 0):,.0f}"
+                f"{label_of(kind)} {bands.get('weekday', 0):,.0f}"
                 for kind, bands in sorted(free.items())
             ),
         )
@@ -349,7 +350,7 @@ def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]
                 view.add_row(label, *(escape(_short(table.at[key, n], unit)) for n in chunk))
         view.add_row("time (s)", *(_short(times.get(n), "s") for n in chunk))
         console.print(view)
-    gaps = [_number(table.at["gap", n]) for n in names] if "gap" in table.index else []
+    gaps = [to_num(table.at["gap", n], 6) for n in names] if "gap" in table.index else []
     widest = max((g for g in gaps if g is not None), default=0.0)
     if widest > 0.001:
         console.print(
@@ -358,15 +359,6 @@ def _print_comparison(table: Any, names: list[str], results: list[dict[str, Any]
             "adds options can come out a little dearer than the reference.",
             highlight=False,
         )
-
-
-def _number(value: Any) -> float | None:
-    """A table cell as a number, or None (text, empty)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number else None
 
 
 def _common_prefix(names: list[str]) -> str:

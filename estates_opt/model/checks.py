@@ -8,7 +8,7 @@ import pandas as pd
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.scenario import Scenario
-from estates_opt.schema import SITE_KIND_LABELS
+from estates_opt.schema import label_of
 
 
 def diagnose(
@@ -50,7 +50,7 @@ def diagnose(
         kinds = over.groupby("kind").size().to_dict()
         notes.append(
             f"{len(over)} room slots already exceed their utilisation cap with fixed work alone "
-            f"({', '.join(f'{SITE_KIND_LABELS.get(k, k)}: {v}' for k, v in sorted(kinds.items()))});"
+            f"({', '.join(f'{label_of(k)}: {v}' for k, v in sorted(kinds.items()))});"
             " they take no movable work."
         )
     return notes

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
@@ -16,6 +15,7 @@ import pandas as pd
 from estates_opt.errors import InputDataError, Problem
 from estates_opt.inputs.changes import apply_scenario
 from estates_opt.inputs.dataset import read_dataset
+from estates_opt.inputs.files import read_text_table
 from estates_opt.model.result import SolveStatus
 from estates_opt.outputs.files import (
     json_safe,
@@ -102,12 +102,12 @@ def write_plan(
     return out_dir
 
 
-#: What marks a folder as this tool's: a plan's, a scenario's maps', a comparison's.
-OUTPUT_MARKS = {
-    "plan": ("kpis.json", "scenario.json"),
-    "maps": ("plan_map.html", "hubs"),
-    "comparison": ("comparison.csv", "comparison.html"),
-    "robust": ("robust_summary.json", "robust_core.csv"),
+#: Each kind of output folder: what it holds, in words, and the files that mark one.
+OUTPUT_MARKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "plan": ("a plan", ("kpis.json", "scenario.json")),
+    "maps": ("a plan's maps", ("plan_map.html", "hubs")),
+    "comparison": ("a comparison", ("comparison.csv", "comparison.html")),
+    "robust": ("a robustness check", ("robust_summary.json", "robust_core.csv")),
 }
 
 
@@ -134,15 +134,9 @@ def refuse_foreign(folder: Path | None, role: str) -> None:
         entries = [e.name for e in folder.iterdir() if not e.name.startswith(".")]
     except OSError:
         return  # unreadable: the write itself will say so, naming the folder
-    marks = OUTPUT_MARKS[role]
+    what, marks = OUTPUT_MARKS[role]
     if not entries or any(mark in entries for mark in marks):
         return
-    what = {
-        "plan": "a plan",
-        "maps": "a plan's maps",
-        "comparison": "a comparison",
-        "robust": "a robustness check",
-    }[role]
     raise InputDataError(
         [
             Problem(
@@ -321,24 +315,17 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
         return None
     columns = PLAN_COLUMNS[name]
     text = {c: str for c in columns if c in TEXT_COLUMNS}
-    try:
-        content = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        problems.append(_problem(path, "is not UTF-8 text."))
+    # The inputs' CSV reader's checks (UTF-8, quotes, a record short of fields) name what
+    # is wrong with a table cut short or edited; pandas would fill missing fields in.
+    _, found = read_text_table(path)
+    if found:
+        problems += [replace(p, file=str(path), fix=REWRITE) for p in found]
         return None
-    except OSError as exc:
-        problems.append(_problem(path, f"cannot be read ({exc.strerror or exc})."))
-        return None
-    try:
-        short = _short_line(content)
-    except csv.Error as exc:  # a stray quote swallowing the rest of the file, say
-        problems.append(_problem(path, f"is not a readable table ({str(exc)[:160]})."))
-        return None
-    if short:
-        problems.append(_problem(path, short, fix="the file was cut short: " + REWRITE))
+    if not _ends_with_newline(path):  # cut inside its last field: every table ends in one
+        problems.append(_problem(path, "ends part-way through its last line (no newline)."))
         return None
     try:
-        frame = pd.read_csv(io.StringIO(content), dtype=text, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         problems.append(_problem(path, f"is not a readable table ({str(exc).strip()[:160]})."))
         return None
@@ -368,20 +355,10 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     return frame
 
 
-def _short_line(content: str) -> str:
-    """What is wrong if a table ends part-way through a line or a line lacks fields
-    (a copy or download cut short), else "". Every table is written with one line per
-    row, a field for every column and a newline at the end."""
-    if not content:
-        return ""
-    lines = list(csv.reader(io.StringIO(content)))
-    width = len(lines[0])
-    for number, fields in enumerate(lines[1:], start=2):
-        if fields and len(fields) != width:
-            return f"line {number} has {len(fields)} of the header's {width} fields."
-    if not content.endswith("\n"):
-        return f"ends part-way through line {len(lines)} (no newline at the end)."
-    return ""
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
 
 
 def read_plan(plan_dir: str | Path) -> Plan:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from estates_opt.outputs.workbook.formats import COUNT, HOURS, KM, PERCENT, POUNDS, YES_NO
-from estates_opt.schema import SITE_KIND_LABELS
+from estates_opt.schema import label_of
 
 
 def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
@@ -28,7 +28,7 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
     rows.append(("MIP gap", k.get("gap"), "0.00%"))
     before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
     for kind in sorted(after):
-        label = SITE_KIND_LABELS.get(kind, kind)
+        label = label_of(kind)
         rows.append((f"Weekday utilisation before: {label}", before.get(kind), PERCENT))
         rows.append((f"Weekday utilisation after: {label}", after.get(kind), PERCENT))
         rows.append((f"Utilisation cap: {label}", scenario.cap(kind), PERCENT))
@@ -146,7 +146,7 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
             )
     for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
         for band, hours in sorted(bands.items()):
-            label = SITE_KIND_LABELS.get(kind, kind)
+            label = label_of(kind)
             rows.append((f"Free room-hours left: {label}, {band}", hours, HOURS))
     return rows
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.results.explain.allocations import EPS
-from estates_opt.results.explain.reasons import MoveReasons, relocation_reasons
+from estates_opt.results.explain.reasons import MoveReasons, over_cap_words, relocation_reasons
 from estates_opt.schema import SESSION_HOURS
 
 if TYPE_CHECKING:
@@ -152,10 +152,7 @@ def with_reasons(dataset: Dataset, utilisation: pd.DataFrame, legs: pd.DataFrame
     out["_closed"] = [slot in reasons.closed for slot in closed]
     over = reasons.over_today
     out["_over_cap"] = [
-        f"{room} rooms at {site} are over their cap today ({over[key][0]:.0%} used, cap "
-        f"{over[key][1]:.0%})"
-        if (key := (site_id, room, band)) in over
-        else None
+        over_cap_words(room, site, over[key]) if (key := (site_id, room, band)) in over else None
         for site_id, site, room, band in zip(
             legs["from_site_id"].tolist(),
             out["from_site"].tolist(),
@@ -306,11 +303,11 @@ def relocation_lines(legs: pd.DataFrame) -> pd.DataFrame:
         ["service", "from_site_id", "from_site", "from_band", "to_site", "to_travel_km", "why"]
     ]
     if "_over_cap" in legs:  # a smaller source over its cap where the largest is not
-        largest = legs.drop_duplicates(RELOCATION_KEY)["_over_cap"].isna().to_numpy()
+        largest = legs.drop_duplicates(RELOCATION_KEY)
         other = grouped["_over_cap"].first().to_numpy(object)  # the first that is
-        use = largest & pd.notna(other)
+        use = largest["_over_cap"].isna().to_numpy() & pd.notna(other)
         # after a closure's reason (what forces the move), before any other
-        after = legs.drop_duplicates(RELOCATION_KEY)["_closed"].to_numpy(bool)[use]
+        after = largest["_closed"].to_numpy(bool)[use]
         why = lines["why"].to_numpy(object)
         why[use] = [
             (f"{w}; {o}" if last else f"{o}; {w}") if w else o

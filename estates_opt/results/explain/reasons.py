@@ -65,8 +65,7 @@ def legs_moved(
         if key not in words:
             today = over_today.get(key)
             words[key] = (
-                f"{key[1]} rooms at the old site are over their cap today "
-                f"({today[0]:.0%} used, cap {today[1]:.0%})"
+                over_cap_words(key[1], "the old site", today)
                 if today is not None
                 else (f"{key[1]} rooms at the old site are at their cap" if key in full else "")
             )
@@ -97,6 +96,11 @@ def legs_moved(
         )
         for room, lost, to, was in zip(capacity, gone, c_to, c_from, strict=True)
     ]
+
+
+def over_cap_words(room: str, where: str, today: tuple[float, float]) -> str:
+    """ "consulting rooms at <where> are over their cap today (103% used, cap 85%)"."""
+    return f"{room} rooms at {where} are over their cap today ({today[0]:.0%} used, cap {today[1]:.0%})"
 
 
 #: A leg's reason where its old slot is closed or beyond the model's reach.
