@@ -96,7 +96,14 @@ def test_solve_summary_table(tiny_scenario, tmp_path):
     result = run("solve", tiny_scenario, "--out", tmp_path / "p", "--no-maps")
     assert result.exit_code == EXIT_OK, result.output
     text = flat(result.output)
-    for words in ("weekday before", "hours moved", "unmet hours", "verified", "plan written to"):
+    for words in (
+        "weekday before",
+        "hours moved",
+        "unmet hours",
+        "what to do first",
+        "verified",
+        "plan written to",
+    ):
         assert words in text, words
     # no maps were asked for, so the progress says none are written
     assert "writing plan..." in text and "maps" not in text
@@ -188,8 +195,20 @@ def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
     assert result.exit_code == EXIT_OK, result.output
     assert "Bottleneck rooms" in result.output
     moved = pd.read_csv(tiny_plan_dir / "moves.csv", dtype=str)
-    if len(moved):  # each move names its PCN in words as well as by code
-        assert re.search(r"for Synthetic PCN \d \(P\d{5}\),", flat(result.output))
+    assert len(moved) == 14
+    text = flat(result.output)
+    # each move names its PCN in words as well as by code, and the phase it is made in
+    assert re.search(r"for Synthetic PCN \d \(P\d{5}\), \w+, phase [12]:", text)
+    # what to do first: each rung of the phased plan and the best quarter, as phases.csv
+    phases = pd.read_csv(tiny_plan_dir / "phases.csv")
+    first = phases.iloc[0].to_dict()
+    assert (
+        f"phase 1: {int(first['relocations'])} relocations relieve "
+        f"{first['over_cap_hours_relieved']:,.0f} h/week over the caps "
+        f"({first['plan_relief_share']:.0%} of the whole plan's relief)"
+    ) in text
+    assert "phase 2: 4 more, 14 in all," in text
+    assert "the best 4 (a quarter) relieve" in text and "over the caps today" in text
     pcn = str(tiny_dataset.pcns["pcn_code"].iloc[0])
     result = run("explain", tiny_plan_dir, "--pcn", pcn)
     assert result.exit_code == EXIT_OK, result.output

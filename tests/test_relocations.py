@@ -477,6 +477,13 @@ def test_the_last_phase_is_the_plan_itself(nel_plan):
     assert quarter["plan_relief_share"] == pytest.approx(
         quarter["over_cap_hours_relieved"] / relieved
     )
+    # what no relocation can relieve: fixed work alone above the cap; on NEL the plan
+    # relieves all the rest (every room it leaves over its cap holds only fixed work)
+    fixed_over = float(np.maximum(u["fixed_hours"] - cap, 0.0).sum())
+    assert quarter["over_cap_hours"] == pytest.approx(over_today.sum())
+    assert quarter["fixed_over_cap_hours"] == pytest.approx(fixed_over)
+    assert fixed_over > 1000
+    assert relieved == pytest.approx(over_today.sum() - fixed_over, abs=5.0)
     travel = (a["hours_per_week"] * a["travel_km"].fillna(0.0)).sum() / a["hours_per_week"].sum()
     assert last["mean_clinic_travel_km"] == pytest.approx(travel)
 
@@ -668,6 +675,12 @@ def test_the_check_recounts_the_phases_from_the_plans_tables(nel_plan):
     kpis = dict(plan.kpis)
     kpis["first_quarter"] = {**kpis["first_quarter"], "plan_relief_share": 0.6}
     assert any("plan_relief_share" in f for f in check_phases(*args, plan.phases, kpis))
+    for key, words in [
+        ("over_cap_hours", "first_quarter: over_cap_hours"),
+        ("fixed_over_cap_hours", "first_quarter: fixed_over_cap_hours"),
+    ]:
+        kpis["first_quarter"] = {**plan.kpis["first_quarter"], key: 1.0}
+        assert any(words in f for f in check_phases(*args, plan.phases, kpis)), key
 
 
 def test_a_line_says_so_when_any_of_its_sources_is_over_its_cap(nel_plan):

@@ -88,6 +88,13 @@ def test_summary_and_assumptions_carry_scenario_and_provenance(book, tiny_plan):
     summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
     assert summary["Scenario"] == "tiny"
     assert summary["Solver status"] == "optimal"
+    # what to do first, as kpis.json has it
+    quarter = tiny_plan.kpis["first_quarter"]
+    assert summary["First quarter: relocations (the best quarter; Phases)"] == 4
+    assert summary["First quarter: share of the plan's relief"] == pytest.approx(
+        quarter["plan_relief_share"]
+    )
+    assert summary["Over-cap hours today (per week)"] == pytest.approx(quarter["over_cap_hours"])
     assumptions = {r[0].value: r[1].value for r in book["Assumptions"].iter_rows(min_row=2)}
     assert assumptions["caps.community"] == pytest.approx(0.9)
     assert assumptions["weights.imd_weight"] == 0

@@ -12,8 +12,9 @@ import typer
 from rich.markup import escape
 
 from estates_opt.cli.exits import EXIT_BAD_INPUT
-from estates_opt.cli.summaries import _km
+from estates_opt.cli.summaries import _km, first_quarter_words
 from estates_opt.cli.terminal import err
+from estates_opt.schema import label_of
 
 if TYPE_CHECKING:
     from estates_opt.results.plan import Plan
@@ -83,6 +84,9 @@ def _pcn_names(plan: Plan) -> dict[str, str]:
 
 def _move_line(row: Any, pcns: dict[str, str] | None = None) -> str:
     band = row.from_band if row.from_band == row.to_band else f"{row.from_band} -> {row.to_band}"
+    phase = getattr(row, "phase", 0)
+    if phase and phase == phase:  # plan folders written before the phased plan lack it
+        band += f", phase {int(phase)}"
     name = (pcns or {}).get(str(row.pcn_code))
     pcn = f"{name} ({row.pcn_code})" if name else str(row.pcn_code)
     return (
@@ -124,7 +128,7 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
     before, after = k["utilisation_before"]["weekday"], k["utilisation_after"]["weekday"]
     for kind in sorted(after):
         lines.append(
-            f"  - {kind}: {before.get(kind, 0):.0%} -> {after.get(kind, 0):.0%} "
+            f"  - {label_of(kind)}: {before.get(kind, 0):.0%} -> {after.get(kind, 0):.0%} "
             f"(cap {plan.scenario.cap(kind):.0%})"
         )
     if k.get("sites_opened"):
@@ -133,6 +137,7 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
     moves = plan.moves.sort_values("hours_per_week", ascending=False, kind="stable")
     lines += ["", f"{len(plan.moves):,} relocations; the largest:"]
     lines += [_move_line(r, _pcn_names(plan)) for r in moves.head(top).itertuples(index=False)]
+    lines += _phase_lines(plan)
     lines += [
         "",
         "Bottleneck rooms (at their cap, or less than one session free below it; by what one "
@@ -140,6 +145,33 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
     ]
     lines += _bottleneck_lines(plan.bottlenecks, top)
     lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
+    return lines
+
+
+def _phase_lines(plan: Plan) -> list[str]:
+    """The phased plan: what each rung of relocations relieves, and the best first quarter."""
+    if plan.phases.empty:
+        return []
+    lines = [
+        "",
+        "What to do first (each phase keeps the relocations of the one before; moves.csv "
+        "column phase, phases.csv):",
+    ]
+    for row in plan.phases.itertuples(index=False):
+        made = (
+            f"{int(row.relocations):,} relocations"
+            if int(row.relocations) == int(row.new_relocations)
+            else f"{int(row.new_relocations):,} more, {int(row.relocations):,} in all,"
+        )
+        lines.append(
+            f"  - phase {int(row.phase)}: {made} relieve {row.over_cap_hours_relieved:,.0f} "
+            f"h/week over the caps ({row.plan_relief_share:.0%} of the whole plan's relief); "
+            f"community weekday {row.community_weekday_utilisation:.0%}, GP practices "
+            f"{row.gp_practice_weekday_utilisation:.0%}."
+        )
+    quarter = first_quarter_words(plan.kpis)
+    if quarter:
+        lines.append(f"  Of all {len(plan.moves):,} relocations, {quarter}.")
     return lines
 
 

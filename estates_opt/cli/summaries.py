@@ -171,6 +171,7 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
         )
     elif "relocations" in k:  # the LP relaxation: fractions of sessions, no bound
         facts.add_row("relocations (moves.csv lines)", f"{k['relocations']:,}")
+    _first_quarter_row(facts, k)
     facts.add_row(
         "buildings used before -> after",
         f"{k['buildings_used_before']} -> {k['buildings_used_after']}",
@@ -178,6 +179,35 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
     if k.get("sites_opened"):
         facts.add_row("site-bands opened", f"{len(k['sites_opened'])}")
     facts.add_row("unmet hours / week", f"{k['unmet_hours_total']:,.1f}")
+
+
+def first_quarter_words(k: Kpis) -> str | None:
+    """What the best quarter of the relocations relieves, in words (None without one)."""
+    quarter = k.get("first_quarter") or {}
+    if not quarter:
+        return None
+    words = (
+        f"the best {quarter['relocations']:,} (a quarter) relieve "
+        f"{quarter['over_cap_hours_relieved']:,.0f} h/week over the caps: "
+        f"{quarter['plan_relief_share']:.0%} of what the whole plan relieves"
+    )
+    if "over_cap_hours" in quarter:  # plan folders written before these figures lack it
+        words += (
+            f"; {quarter['over_cap_share_relieved']:.0%} of the "
+            f"{quarter['over_cap_hours']:,.0f} over the caps today"
+        )
+        if quarter["fixed_over_cap_hours"] >= 0.5:
+            words += (
+                f", {quarter['fixed_over_cap_hours']:,.0f} of which are fixed work no "
+                "relocation can move"
+            )
+    return words
+
+
+def _first_quarter_row(facts: Table, k: Kpis) -> None:
+    words = first_quarter_words(k)
+    if words:
+        facts.add_row("what to do first (phases.csv)", words)
 
 
 def _access_rows(facts: Table, k: Kpis) -> None:

@@ -113,6 +113,10 @@ class FirstQuarter(TypedDict, total=False):
     over_cap_hours_relieved: float
     over_cap_share_relieved: float
     plan_relief_share: float
+    #: All hours above the caps today (today's clinics read in whole sessions).
+    over_cap_hours: float
+    #: Of them, the hours fixed work alone holds above a cap: no relocation relieves them.
+    fixed_over_cap_hours: float
     #: The phase MIP's relative gap: the best quarter relieves at most this much more.
     gap: float
 
@@ -326,7 +330,9 @@ KPI_FIELDS: dict[str, KpiField] = {
         "record",
         "what the best quarter of the relocations relieves: relocations (count), over-cap "
         "hours relieved (hours/week), shares of all over-cap hours (today's clinics read in "
-        "whole sessions, as the plan books them) and of the plan's (fraction), "
+        "whole sessions, as the plan books them) and of the plan's (fraction), all over-cap "
+        "hours and those fixed work alone holds above a cap, which no relocation relieves "
+        "(hours/week), "
         "and the gap its MIP stopped at (fraction, at most 0.01: the best quarter relieves at "
         "most that much more)",
     ),

@@ -40,6 +40,30 @@ def plan_relief(allocations: pd.DataFrame, utilisation: pd.DataFrame) -> tuple[f
     return float(over.sum()) + gone, float((over - after).sum()) + gone
 
 
+def _check_over_cap_totals(
+    quarter: Mapping[str, Any], utilisation: pd.DataFrame, total: float, whole: float
+) -> list[str]:
+    """The first quarter's over-cap totals: all of today's, and the part fixed work alone
+    holds above a cap, which the plan cannot relieve."""
+    if "over_cap_hours" not in quarter:  # plan folders written before these figures
+        return []
+    v = []
+    if abs(float(quarter["over_cap_hours"]) - total) > TOL * max(1.0, total):
+        v.append(
+            f"first_quarter: over_cap_hours {quarter['over_cap_hours']:.2f}, today {total:.2f}"
+        )
+    cap = (utilisation["cap"] * utilisation["capacity_hours"]).to_numpy(float)
+    fixed = float(np.maximum(utilisation["fixed_hours"].to_numpy(float) - cap, 0.0).sum())
+    if abs(float(quarter["fixed_over_cap_hours"]) - fixed) > TOL * max(1.0, fixed):
+        v.append(
+            f"first_quarter: fixed_over_cap_hours {quarter['fixed_over_cap_hours']:.2f}, "
+            f"fixed work above the caps {fixed:.2f}"
+        )
+    if whole > total - fixed + TOL * max(1.0, total):
+        v.append("the plan relieves over-cap hours that fixed work alone holds")
+    return v
+
+
 def check_phases(
     allocations: pd.DataFrame,
     utilisation: pd.DataFrame,
@@ -98,4 +122,5 @@ def check_phases(
             v.append("first_quarter: over_cap_share_relieved is not its hours over today's")
         if whole and abs(float(quarter["plan_relief_share"]) - hours_q / whole) > TOL:
             v.append("first_quarter: plan_relief_share is not its hours over the plan's")
+        v += _check_over_cap_totals(quarter, utilisation, total, whole)
     return v

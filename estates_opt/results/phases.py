@@ -88,6 +88,8 @@ def _rooms(utilisation: pd.DataFrame, allocations: pd.DataFrame) -> pd.DataFrame
     rooms["today_hours"] = rooms["before_hours"] + rounding
     rooms["limit"] = np.maximum(cap, rooms["today_hours"])
     rooms["over"] = np.maximum(rooms["today_hours"] - cap, 0)
+    fixed = np.minimum(utilisation["fixed_hours"].to_numpy(float), rooms["today_hours"])
+    rooms["fixed_over"] = np.maximum(fixed - cap, 0)  # no relocation relieves these hours
     return rooms
 
 
@@ -224,6 +226,7 @@ def _gone_rooms(
         today_hours=frame["before_hours"],
         limit=frame["before_hours"],
         over=frame["before_hours"],
+        fixed_over=0.0,
     )[rooms.columns]
 
 
@@ -634,6 +637,8 @@ def first_quarter(scenario: Scenario, plan: Relocations) -> FirstQuarter:
         "over_cap_hours_relieved": relieved,
         "over_cap_share_relieved": relieved / total if total else 1.0,
         "plan_relief_share": relieved / whole if whole else 1.0,
+        "over_cap_hours": total,
+        "fixed_over_cap_hours": float(plan.rooms["fixed_over"].sum()),
         "gap": gap,
     }
 

@@ -12,6 +12,7 @@ from estates_opt.model.result import SolveStatus
 from estates_opt.results.kpis import Kpis
 from estates_opt.results.verify import verify_plan
 from estates_opt.scenario import Scenario
+from estates_opt.schema import label_of
 
 #: Output files every written plan contains (besides maps and the workbook).
 PLAN_TABLES = (
@@ -65,7 +66,8 @@ class Plan:
         before = k["utilisation_before"]["weekday"]
         after = k["utilisation_after"]["weekday"]
         util = ", ".join(
-            f"{kind} {before.get(kind, 0):.0%}->{after.get(kind, 0):.0%}" for kind in sorted(after)
+            f"{label_of(kind)} {before.get(kind, 0):.0%}->{after.get(kind, 0):.0%}"
+            for kind in sorted(after)
         )
         return (
             f"{self.scenario.name}: {self.status}; weekday utilisation {util}; "

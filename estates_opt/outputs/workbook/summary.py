@@ -58,7 +58,8 @@ def summary_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         ("Unmet demand (hours per week)", k["unmet_hours_total"], HOURS),
     ]
     for category, hours in k["unmet_hours_by_category"].items():
-        rows.append((f"  unmet {category} (hours per week)", hours, HOURS))
+        rows.append((f"  unmet {label_of(category)} (hours per week)", hours, HOURS))
+    rows += _first_quarter_rows(k)
     rows.append(
         ("Enhanced access met in every PCN", YES_NO[bool(k["enhanced_access_all_met"])], None)
     )
@@ -173,3 +174,34 @@ def settings_rows(plan: Any) -> list[tuple[str, Any, str | None]]:
         ("data.attribution", plan.dataset.attribution or "(none given with the dataset)"),
     ]
     return [(key, value, None) for key, value in settings]
+
+
+def _first_quarter_rows(k: Any) -> list[tuple[str, Any, str | None]]:
+    """What to do first: the best quarter of the relocations (the Phases sheet has every rung)."""
+    quarter = k.get("first_quarter") or {}
+    if not quarter:
+        return []
+    rows: list[tuple[str, Any, str | None]] = [
+        ("First quarter: relocations (the best quarter; Phases)", quarter["relocations"], COUNT),
+        (
+            "First quarter: over-cap hours relieved (per week)",
+            quarter["over_cap_hours_relieved"],
+            HOURS,
+        ),
+        ("First quarter: share of the plan's relief", quarter["plan_relief_share"], PERCENT),
+        (
+            "First quarter: share of today's over-cap hours",
+            quarter["over_cap_share_relieved"],
+            PERCENT,
+        ),
+    ]
+    if "over_cap_hours" in quarter:
+        rows += [
+            ("Over-cap hours today (per week)", quarter["over_cap_hours"], HOURS),
+            (
+                "  of which fixed work, which no relocation can move",
+                quarter["fixed_over_cap_hours"],
+                HOURS,
+            ),
+        ]
+    return rows
