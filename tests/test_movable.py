@@ -61,6 +61,17 @@ def test_own_work_above_fixed_is_refused():
     assert found and found[0].row.startswith("line 2") and "exceed fixed_hours" in found[0].message
 
 
+def test_a_bad_fixed_hours_gives_one_message_not_a_second_about_own_work():
+    """fixed_hours -5 was reported twice: below the minimum, and as less than the own work."""
+    tables = handmade.tables()
+    tables["capacity"]["fixed_hours"] = [-5.0, *tables["capacity"]["fixed_hours"][1:]]
+    tables["capacity"]["fixed_pcn_clinic_hours"] = [0.0] * len(tables["capacity"])
+    with pytest.raises(InputDataError) as caught:
+        dataset_from_tables(tables, source="handmade")
+    on_line = [p for p in caught.value.problems if p.row and p.row.startswith("line 2")]
+    assert [p.column for p in on_line] == ["fixed_hours"], [p.message for p in on_line]
+
+
 # ---------------------------------------------------------------- [movable] in a scenario
 # The hand-made instance with services.csv movable_share: the clinic is half movable, so where
 # it runs today its other half is own-list work inside the fixed work: 30 h of S1's 75 h

@@ -59,7 +59,7 @@ def explain(
 
     Lists the moves with their reasons, travel and utilisation before and after, and the rooms
     that are the bottlenecks with their shadow prices (what one more room-hour a week would
-    save, in GBP-equivalent per week).
+    save, in £-equivalent per week).
 
     Example: `estates-opt explain outputs/nel_baseline --pcn U00367`
 

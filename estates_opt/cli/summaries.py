@@ -311,7 +311,7 @@ def _travel_rows(facts: Table, k: Kpis) -> None:
 
 def _solver_rows(facts: Table, k: Kpis, seconds: float) -> None:
     """Objective, solver and gap, model size, verification and run time."""
-    facts.add_row("objective (GBP-eq/week)", f"{k['objective']:,.0f}")
+    facts.add_row("objective (£-equivalent/week)", f"{k['objective']:,.0f}")
     solver_gap = k.get("gap")
     facts.add_row(
         "solver / gap",
@@ -330,7 +330,7 @@ def _solver_rows(facts: Table, k: Kpis, seconds: float) -> None:
 #: Rows of the comparison printed on screen, with short labels (every KPI is in the files).
 KEY_ROWS = {
     "status": "status",
-    "objective": "objective (GBP-eq/wk)",
+    "objective": "objective (£-eq/week)",
     "objective.cost": "room cost (GBP/wk)",
     "gap": "gap to LP bound",
     "unmet_hours": "unmet (h/wk)",

@@ -121,7 +121,9 @@ def check_own_work_within_fixed(
     if capacity is None or not {"fixed_pcn_clinic_hours", "fixed_hours"} <= set(capacity.columns):
         return
     own, fixed = capacity["fixed_pcn_clinic_hours"], capacity["fixed_hours"]
-    over = (own > fixed + 1e-9).fillna(False) & np.isfinite(fixed)
+    # Only values that passed their own checks (no second message for one fault).
+    valid = np.isfinite(own) & np.isfinite(fixed) & (own >= 0) & (fixed >= 0)
+    over = (own > fixed + 1e-9).fillna(False) & valid
     for pos in capacity.index[over.to_numpy(dtype=bool)]:
         problems.schema.append(
             Problem(
