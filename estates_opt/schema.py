@@ -31,10 +31,23 @@ CATEGORY_LABELS: dict[str, str] = {
 }
 
 
+#: What a band and a building type are called where people read them.
+OTHER_LABELS: dict[str, str] = {
+    "saturday": "Saturday",
+    "sunday": "Sunday",
+    "childrens_centre": "children's centre",
+    "community_hospital": "community hospital",
+    "health_centre": "health centre",
+    "mental_health_base": "mental health base",
+    "team_base": "team base",
+}
+
+
 def label_of(name: object) -> str:
-    """A site kind's or service category's name in words (any other id as it is)."""
+    """A site kind's, service category's, band's or building type's name in words (any
+    other id as it is)."""
     text = str(name)
-    return SITE_KIND_LABELS.get(text) or CATEGORY_LABELS.get(text) or text
+    return SITE_KIND_LABELS.get(text) or CATEGORY_LABELS.get(text) or OTHER_LABELS.get(text) or text
 
 
 #: TfL Public Transport Accessibility Level bands, 0 (worst) to 6b (best).

@@ -270,6 +270,26 @@ def test_each_scenarios_maps_have_their_own_folder(tiny_dir, tmp_path):
     assert "maps/b" in flat(result.output).replace(" ", "")
 
 
+def test_a_plan_solved_elsewhere_keeps_its_maps_with_it(tiny_scenario, tmp_path, monkeypatch):
+    """``solve --out DIR`` without --maps drew into maps/NAME/, over the maps of the plan in
+    outputs/NAME/ (a --deep plan's numbers on the default plan's pages); now into DIR/maps/.
+    Without --out, the plan and maps go to outputs/NAME/ and maps/NAME/ as before."""
+    monkeypatch.chdir(tmp_path)
+    result = run("solve", tiny_scenario, "--out", "elsewhere")
+    assert result.exit_code == EXIT_OK, result.output
+    assert (tmp_path / "elsewhere" / "maps" / "plan_map.html").is_file()
+    assert (tmp_path / "elsewhere" / "maps" / "hubs" / "index.html").is_file()
+    assert not (tmp_path / "maps").exists()
+    assert "elsewhere/maps" in flat(result.output).replace(" ", "")
+    result = run("solve", tiny_scenario)  # the defaults
+    assert result.exit_code == EXIT_OK, result.output
+    assert (tmp_path / "outputs" / "tiny" / "kpis.json").is_file()
+    assert (tmp_path / "maps" / "tiny" / "plan_map.html").is_file()
+    # solving into the same folder again replaces the plan and its maps (no foreign files)
+    result = run("solve", tiny_scenario, "--out", "elsewhere")
+    assert result.exit_code == EXIT_OK, result.output
+
+
 def test_console_script_bad_input_has_no_traceback(tmp_path):
     exe = Path(sys.executable).with_name("estates-opt")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "estates_opt.cli"]

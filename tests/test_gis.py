@@ -181,3 +181,20 @@ def test_readme_names_every_column_of_the_flows_and_moves_layers():
     (row,) = [line for line in readme.splitlines() if line.startswith("| `plan.gpkg`")]
     for column in (*FLOW_COLUMNS, "move_id"):
         assert f"`{column}`" in row, column
+
+
+def test_sites_layer_has_the_weekday_utilisation_of_the_headline_figures(gpkg):
+    """The sites layer's utilisation is over all bands and room types; the weekday figures
+    beside it are those of the summary (weekday hours over weekday capacity)."""
+    plan, path = gpkg
+    sites = gpd.read_file(path, layer="sites").set_index("site_id")
+    u = plan.utilisation
+    day = u[u["band"] == "weekday"].groupby("site_id")[["capacity_hours", "after_hours"]].sum()
+    every = u.groupby("site_id")[["capacity_hours", "after_hours"]].sum()
+    for site in day.index:
+        want = day.at[site, "after_hours"] / day.at[site, "capacity_hours"]
+        assert sites.at[site, "weekday_after_utilisation"] == pytest.approx(want)
+        whole = every.at[site, "after_hours"] / every.at[site, "capacity_hours"]
+        assert sites.at[site, "after_utilisation"] == pytest.approx(whole)
+    differ = (sites["weekday_after_utilisation"] - sites["after_utilisation"]).abs() > 0.01
+    assert differ.any()

@@ -100,6 +100,10 @@ def test_the_strategy_gap_says_how_far_any_plan_could_fill_the_community():
     assert gap["community_unusable_room_hours"] == {"weekday": {"team_base": pytest.approx(35.0)}}
     # the aim: 80% of 200 h is 160 h; the rooms hold 118 h after the plan
     assert gap["community_aim"] == {"utilisation": 0.8, "shortfall_hours": pytest.approx(42.0)}
+    # free room-hours: to full capacity 40 + 40 + 2, below the 90% caps 30 + 35 + 0 (B's
+    # group room is over its cap: nothing free, not -3)
+    assert gap["free_room_hours_after"] == {"community": {"weekday": pytest.approx(82.0)}}
+    assert gap["free_room_hours_below_cap_after"] == {"community": {"weekday": pytest.approx(65.0)}}
 
 
 def test_without_the_model_the_gap_has_no_reachable_figure():

@@ -76,11 +76,13 @@ def test_number_formats(book):
     ws = book["Utilisation"]
     headers = {c.value: c.column for c in ws[1]}
     assert ws.cell(row=2, column=headers["Utilisation after"]).number_format == "0.0%"
-    assert ws.cell(row=2, column=headers["Capacity (room-hours per week)"]).number_format == "0.0"
+    assert (
+        ws.cell(row=2, column=headers["Capacity (room-hours per week)"]).number_format == "#,##0.0"
+    )
     assert number_format("shadow_price_gbp_per_room_hour").startswith('"£"')
     assert number_format("cost_per_hour_gbp").startswith('"£"')
     assert number_format("after_utilisation") == "0.0%"
-    assert number_format("hours_per_week") == "0.0"
+    assert number_format("hours_per_week") == "#,##0.0"
     assert number_format("travel_after_km") == "0.00"
 
 
@@ -346,7 +348,7 @@ def test_every_value_reads_back_as_written(tiny_plan, tmp_path):
     to_column = headers.index("To site") + 1
     assert not ws.cell(row=6, column=to_column).quotePrefix  # a number, not a formula
     assert ws.cell(row=7, column=to_column).quotePrefix
-    assert ws.cell(row=2, column=headers.index("Hours per week") + 1).number_format == "0.0"
+    assert ws.cell(row=2, column=headers.index("Hours per week") + 1).number_format == "#,##0.0"
     assert ws.row_dimensions[3].height is None  # one line: default height
     assert ws.row_dimensions[2].height == ws.row_dimensions[4].height > 14.5
 
@@ -497,3 +499,15 @@ def test_every_table_sheet_filters_from_its_header_to_its_last_row(tiny_plan, tm
             table_xml = archive.read(f"xl/tables/{table}").decode()
             assert re.findall(r'<autoFilter ref="([^"]+)"', table_xml) == [f"A1:{last}"], title
             assert not sheet_filter, title
+
+
+def test_kinds_and_bands_read_in_words(book, tiny_plan):
+    """The workbook is for people: "GP practice" and "Saturday", not gp_practice and
+    saturday (the CSV files keep the ids for filtering and joins)."""
+    ws = book["Utilisation"]
+    headers = {c.value: c.column for c in ws[1]}
+    kinds = {ws.cell(row=r, column=headers["Kind"]).value for r in range(2, ws.max_row + 1)}
+    bands = {ws.cell(row=r, column=headers["Band"]).value for r in range(2, ws.max_row + 1)}
+    assert "GP practice" in kinds and "gp_practice" not in kinds
+    assert "Saturday" in bands and "saturday" not in bands
+    assert set(tiny_plan.utilisation["kind"]) >= {"gp_practice"}

@@ -131,6 +131,7 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
             f"  - {label_of(kind)}: {before.get(kind, 0):.0%} -> {after.get(kind, 0):.0%} "
             f"(cap {plan.scenario.cap(kind):.0%})"
         )
+    lines += _fixed_over_cap_lines(plan)
     if k.get("sites_opened"):
         lines += ["", "Opened in a band they are normally shut (site:band):"]
         lines.append("  " + ", ".join(k["sites_opened"]))
@@ -145,6 +146,24 @@ def _explain_plan(plan: Plan, top: int) -> list[str]:
     ]
     lines += _bottleneck_lines(plan.bottlenecks, top)
     lines += ["", "Use --pcn CODE or --site ID for one PCN or building."]
+    return lines
+
+
+def _fixed_over_cap_lines(plan: Plan) -> list[str]:
+    """Why a kind stays over its cap after the plan: rooms whose fixed work alone is over."""
+    u = plan.utilisation
+    if u.empty or "fixed_hours" not in u:
+        return []
+    weekday = u[u["band"] == "weekday"]
+    above = weekday["fixed_hours"] - weekday["cap"] * weekday["capacity_hours"]
+    over = weekday.assign(above=above)[above > 1e-6]
+    lines = []
+    for kind, rooms in over.groupby("kind", sort=True):
+        lines.append(
+            f"  {label_of(kind)}: {len(rooms):,} rooms' fixed work alone is over the cap "
+            f"({rooms['above'].sum():,.0f} h/week above it, which no relocation can move); "
+            "they take no movable work."
+        )
     return lines
 
 

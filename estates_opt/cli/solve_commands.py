@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from estates_opt.cli.app import DEFAULT_SCENARIO, MAPS_HELP, Quiet, Tiles, Verbose, output_path
+from estates_opt.cli.app import DEFAULT_SCENARIO, Quiet, Tiles, Verbose, output_path
 from estates_opt.cli.exits import EXIT_NOT_OPTIMAL, _tool_errors
 from estates_opt.cli.summaries import print_plan_summary
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
@@ -29,9 +29,16 @@ def solve(
             help="Plan folder (default outputs/NAME, NAME = scenario name).",
         ),
     ] = None,
-    maps: Annotated[Path, typer.Option("--maps", parser=output_path, help=MAPS_HELP)] = Path(
-        "maps"
-    ),
+    maps: Annotated[
+        Path | None,
+        typer.Option(
+            "--maps",
+            parser=output_path,
+            help="Maps folder: the maps go to MAPS/NAME/ (NAME = scenario name). Default: "
+            "maps/NAME/, or OUT/maps/ with --out, so that a plan written elsewhere never "
+            "replaces another plan's maps.",
+        ),
+    ] = None,
     no_maps: Annotated[bool, typer.Option("--no-maps", help="Skip drawing maps.")] = False,
     phases: Annotated[
         str | None,
@@ -86,7 +93,6 @@ def solve(
     from estates_opt.inputs.changes import load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.outputs.files import check_output_folder
-    from estates_opt.outputs.maps.pages import scenario_maps_dir
     from estates_opt.outputs.plan_folder import check_output_folders, write_plan
     from estates_opt.pipeline import solve as solve_plan
 
@@ -106,7 +112,7 @@ def solve(
                 solver = sc.solver.model_copy(update={"prove_s": prove})
                 sc = sc.model_copy(update={"solver": solver})
             out_dir = out or Path("outputs") / sc.name
-            maps_dir = scenario_maps_dir(maps, sc.name)
+            maps_dir = solve_maps_dir(maps, out, sc.name)
             check_output_folders(sc.dataset_path(), out_dir, None if no_maps else maps_dir)
             for folder in (out_dir, *(() if no_maps else (maps_dir,))):
                 check_output_folder(folder)  # a file in the way: say so now, not after solving
@@ -117,6 +123,22 @@ def solve(
             write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
     _report_solved(plan, out_dir, None if no_maps else maps_dir, quiet, seconds)
+
+
+def solve_maps_dir(maps: Path | None, out: Path | None, name: str) -> Path:
+    """Where ``solve`` draws a plan's maps: MAPS/NAME/ when given; else inside the plan
+    folder when one is given (OUT/maps/), else maps/NAME/ beside outputs/NAME/.
+
+    Maps filed by scenario name alone put a plan solved to another folder (``--out
+    /tmp/deep``) over the default plan's maps, which then showed another plan's numbers.
+    """
+    from estates_opt.outputs.maps.pages import scenario_maps_dir
+
+    if maps is not None:
+        return scenario_maps_dir(maps, name)
+    if out is not None:
+        return out / "maps"
+    return scenario_maps_dir(Path("maps"), name)
 
 
 def _bound_words(plan: Plan) -> str:

@@ -155,8 +155,7 @@ def _movement_rows(facts: Table, k: Kpis) -> None:
     facts.add_row("hours moved / week", moved)
     if k.get("hours_stopped", 0.0) > 0.005:  # older plan folders lack it
         kinds = ", ".join(
-            f"{c.replace('_', ' ')} {h:,.1f}"
-            for c, h in sorted(k["hours_stopped_by_category"].items())
+            f"{label_of(c)} {h:,.1f}" for c, h in sorted(k["hours_stopped_by_category"].items())
         )
         facts.add_row(
             "hours stopped, not moved / week (not in moves.csv)",
@@ -270,17 +269,19 @@ def _access_rows(facts: Table, k: Kpis) -> None:
             "community room-hours/week below the cap no movable service may use (weekday)",
             f"{sum(unusable.values()):,.0f} ("
             + ", ".join(
-                f"{kind.replace('_', ' ')} {hours:,.0f}"
+                f"{label_of(kind)} {hours:,.0f}"
                 for kind, hours in sorted(unusable.items(), key=lambda item: -item[1])
             )
             + ")",
         )
     free = k.get("strategy_gap", {}).get("free_room_hours_after", {})
-    if free:
+    below = k.get("strategy_gap", {}).get("free_room_hours_below_cap_after", {})
+    if free and below:  # older plan folders have only the hours to full capacity
         facts.add_row(
-            "free room-hours/week left, to full (weekday, by kind)",
+            "free room-hours/week left below the caps (to full capacity; weekday)",
             ", ".join(
-                f"{label_of(kind)} {bands.get('weekday', 0):,.0f}"
+                f"{label_of(kind)} {below[kind].get('weekday', 0):,.0f} "
+                f"({bands.get('weekday', 0):,.0f})"
                 for kind, bands in sorted(free.items())
             ),
         )

@@ -48,6 +48,14 @@ def _gpkg_layers(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
     denom = sites["capacity_hours"].where(sites["capacity_hours"] > 0)
     sites["before_utilisation"] = (sites["before_hours"] / denom).fillna(0.0)
     sites["after_utilisation"] = (sites["after_hours"] / denom).fillna(0.0)
+    # the weekday band alone, as the headline figures (all bands differ by up to 18 points)
+    weekday = plan.utilisation[plan.utilisation["band"] == "weekday"]
+    day = weekday.groupby("site_id")[["capacity_hours", "before_hours", "after_hours"]].sum()
+    day_capacity = sites["site_id"].map(day["capacity_hours"])
+    day_capacity = day_capacity.where(day_capacity > 0)
+    for when in ("before", "after"):
+        share = sites["site_id"].map(day[f"{when}_hours"]) / day_capacity
+        sites[f"weekday_{when}_utilisation"] = share.fillna(0.0).to_numpy(float)
     pcns = ds.pcns[["pcn_code", "geometry"]].merge(plan.pcn_summary, on="pcn_code")
     return {
         name: frame.sort_values(list(frame.columns[:2])).to_crs(GEOGRAPHIC_CRS)

@@ -78,6 +78,8 @@ class StrategyGap(TypedDict):
 
     community_utilisation: dict[str, CommunityGap]
     free_room_hours_after: dict[str, dict[str, float]]
+    #: The same up to each room's cap: what a plan could still place there.
+    free_room_hours_below_cap_after: dict[str, dict[str, float]]
     #: headroom below the cap in community rooms no movable service may use, by band and
     #: building type
     community_unusable_room_hours: NotRequired[dict[str, dict[str, float]]]
@@ -314,7 +316,8 @@ KPI_FIELDS: dict[str, KpiField] = {
         "record",
         "community utilisation after against the target of 1.0, the gap and the most any "
         "plan could reach, every room the model can use filled to its cap (fraction); "
-        "free room-hours after, up to full capacity (not the caps), by kind and band; "
+        "free room-hours after, up to full capacity and up to the caps (what a plan could "
+        "still place), by kind and band; "
         "headroom below the cap in community rooms no movable service may use, by band and "
         "building type (hours/week); with `[strategy]`, the aim (fraction) and the weekday "
         "room-hours the community falls short of it (hours/week)",

@@ -16,7 +16,7 @@ import pandas as pd
 
 from estates_opt.text import escape_control, is_formula
 
-PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "0.0", "0.00", '"£"#,##0.00', "#,##0"
+PERCENT, HOURS, KM, POUNDS, COUNT = "0.0%", "#,##0.0", "0.00", '"£"#,##0.00', "#,##0"
 
 
 #: Readable headers for the plan's column names (others are derived from the name).
@@ -70,7 +70,7 @@ LABELS = {
     "relocations": "Relocations",
     "new_relocations": "New relocations",
     "over_cap_hours_relieved": "Over-cap hours relieved (per week)",
-    "over_cap_share_relieved": "Share of today's over-cap hours relieved",
+    "over_cap_share_relieved": "Share of today's over-cap hours relieved (today in whole sessions)",
     "plan_relief_share": "Share of the plan's relief",
     "community_weekday_utilisation": "Community weekday utilisation",
     "gp_practice_weekday_utilisation": "GP practice weekday utilisation",
@@ -138,8 +138,10 @@ def shown_text(value: Any, fmt: str | None) -> str:
         return f"£{value:,.2f}"
     if fmt == COUNT:
         return f"{value:,.0f}"
-    if fmt in (HOURS, KM):
-        return f"{value:.{len(fmt) - 2}f}"
+    if fmt == HOURS:
+        return f"{value:,.1f}"
+    if fmt == KM:
+        return f"{value:.2f}"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 

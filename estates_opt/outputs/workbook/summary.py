@@ -140,15 +140,19 @@ def _contract_and_strategy_rows(k: Any) -> list[tuple[str, Any, str | None]]:
             rows.append(
                 (
                     f"Community headroom no movable service may use: "
-                    f"{kind.replace('_', ' ')}, {band}",
+                    f"{label_of(kind)}, {label_of(band)}",
                     hours,
                     HOURS,
                 )
             )
-    for kind, bands in sorted(gap.get("free_room_hours_after", {}).items()):
-        for band, hours in sorted(bands.items()):
-            label = label_of(kind)
-            rows.append((f"Free room-hours left: {label}, {band}", hours, HOURS))
+    for key, words in (
+        ("free_room_hours_below_cap_after", "below the cap"),
+        ("free_room_hours_after", "to full capacity"),
+    ):
+        for kind, bands in sorted(gap.get(key, {}).items()):
+            for band, hours in sorted(bands.items()):
+                label = f"{label_of(kind)}, {label_of(band)}"
+                rows.append((f"Free room-hours left {words}: {label}", hours, HOURS))
     return rows
 
 

@@ -16,6 +16,7 @@ from estates_opt.outputs.files import atomic_write_bytes
 from estates_opt.outputs.workbook.sheets import table_sheet, two_column_sheet
 from estates_opt.outputs.workbook.summary import settings_rows, summary_rows
 from estates_opt.outputs.xlsx import Book
+from estates_opt.schema import label_of
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,18 @@ def _one_source_a_line(moves: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Columns of ids people read in words in the workbook (the CSV files keep the ids).
+WORDED_COLUMNS = ("kind", "band", "from_band", "to_band", "category")
+
+
+def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """Site kinds, bands and categories in words ("GP practice", "Saturday")."""
+    worded = [c for c in WORDED_COLUMNS if c in frame]
+    if not worded:
+        return frame
+    return frame.assign(**{c: frame[c].map(label_of, na_action="ignore") for c in worded})
+
+
 def write_workbook(plan: Any, path: str | Path) -> Path:
     """Write the plan's workbook to ``path`` (atomically) and return the path."""
     path = Path(path)
@@ -62,12 +75,12 @@ def write_workbook(plan: Any, path: str | Path) -> Path:
     used_names: set[str] = set()
     two_column_sheet(book, "Summary", ("Measure", "Value"), summary_rows(plan), (48, 60), None)
     moves = _one_source_a_line(_with_pcn_names(plan.moves, plan.pcn_summary))
-    table_sheet(book, "Moves", moves, used_names)
+    table_sheet(book, "Moves", _in_words(moves), used_names)
     if len(plan.phases):
         table_sheet(book, "Phases", plan.phases, used_names)
-    table_sheet(book, "Utilisation", plan.utilisation, used_names)
+    table_sheet(book, "Utilisation", _in_words(plan.utilisation), used_names)
     table_sheet(book, "PCNs", plan.pcn_summary, used_names)
-    table_sheet(book, "Bottlenecks", plan.bottlenecks, used_names)
+    table_sheet(book, "Bottlenecks", _in_words(plan.bottlenecks), used_names)
     two_column_sheet(
         book, "Assumptions", ("Setting", "Value"), settings_rows(plan), (40, 80), used_names
     )

@@ -164,17 +164,12 @@ def strategy_gap(
             gap[label]["reachable"] = float(
                 rooms["most_hours"].sum() / rooms["capacity_hours"].sum()
             )
-    free = (
-        utilisation.assign(
-            free=(utilisation["capacity_hours"] - utilisation["after_hours"]).clip(lower=0)
-        )
-        .groupby(["kind", "band"])["free"]
-        .sum()
-    )
-    by_kind: dict[str, dict[str, float]] = {}
-    for (kind, band), hours in free.items():
-        by_kind.setdefault(str(kind), {})[str(band)] = float(hours)
-    result: StrategyGap = {"community_utilisation": gap, "free_room_hours_after": by_kind}
+    below_cap = utilisation["cap"] * utilisation["capacity_hours"]
+    result: StrategyGap = {
+        "community_utilisation": gap,
+        "free_room_hours_after": _free_by_kind(utilisation, utilisation["capacity_hours"]),
+        "free_room_hours_below_cap_after": _free_by_kind(utilisation, below_cap),
+    }
     if reach is not None and building_types is not None:
         stranded = reach[~reach["hostable"] & (reach["headroom"] > 0)]
         by_type = stranded.assign(
@@ -191,6 +186,20 @@ def strategy_gap(
         short = aim * weekday["capacity_hours"].sum() - weekday["after_hours"].sum()
         result["community_aim"] = {"utilisation": aim, "shortfall_hours": max(0.0, float(short))}
     return result
+
+
+def _free_by_kind(utilisation: pd.DataFrame, limit: pd.Series) -> dict[str, dict[str, float]]:
+    """Room-hours left after the plan up to ``limit`` per room (never below 0), by kind and
+    band."""
+    free = (
+        utilisation.assign(free=(limit - utilisation["after_hours"]).clip(lower=0))
+        .groupby(["kind", "band"])["free"]
+        .sum()
+    )
+    by_kind: dict[str, dict[str, float]] = {}
+    for (kind, band), hours in free.items():
+        by_kind.setdefault(str(kind), {})[str(band)] = float(hours)
+    return by_kind
 
 
 def _community_reach(community: pd.DataFrame, hostable: pd.Series | None) -> pd.DataFrame | None:
