@@ -439,3 +439,26 @@ def test_hub_page_says_tap_as_well_as_click(small_plan, small_pages):
     code = str(small_plan.dataset.pcns["pcn_code"].iloc[0])
     page = (out / "hubs" / f"{hub_filename(code)}.html").read_text(encoding="utf-8")
     assert "Tap or click a row" in page and "> Click a row" not in page
+
+
+def test_a_hub_page_says_why_each_clinic_moves_and_what_a_phase_is(nel_plan):
+    """A clinical director read "phase 7" with nothing saying what a phase is, and no reason
+    for any move; a hub practice was left out of the member practices (2 for Springfield
+    Park PCN, whose three include its hub, Stamford Hill Group Practice)."""
+    code = "U89154"
+    page = render_page(hub_map(nel_plan, code))
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    text = " ".join(text.split())
+    assert "Member practices 3" in text
+    moves = nel_plan.moves[nel_plan.moves["pcn_code"] == code]
+    assert len(moves) >= 1
+    for why in moves["why"]:
+        assert f"Why: {why}." in text
+    phases = nel_plan.phases
+    first = int(phases["new_relocations"].iloc[0])
+    assert f"phase 1 is the ICS's first {first} relocations" in text
+    assert f"(of {len(nel_plan.moves)})" in text
+    # whole sessions shown as whole numbers
+    table = page[page.index('<table class="eo-moves"') :]
+    shown = re.findall(r'<td class="n">([^<]*)</td>', table[: table.index("</table>")])
+    assert shown and not [s for s in shown if s.endswith(".0")], shown

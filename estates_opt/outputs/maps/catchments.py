@@ -46,6 +46,12 @@ def pcn_records(
     summary = plan.pcn_summary.set_index("pcn_code")
     points = gpd.GeoSeries(catchment_points(pcns, ds.lsoas), crs=pcns.crs).to_crs(GEOGRAPHIC_CRS)
     shapes = display_geometry(pcns, SIMPLIFY_M["pcns"], drop_slivers=True)
+    # member practices: GP practices, with a hub that is itself one (kind pcn_hub)
+    premises = ds.premises
+    practice = premises["kind"] == "gp_practice"
+    if "building_type" in premises:
+        practice |= premises["building_type"] == "practice"
+    members = premises[practice].groupby(premises["pcn_code"].astype(str)).size()
     records: list[dict[str, Any]] = []
     for i, row in pcns.iterrows():
         code = str(row["pcn_code"])
@@ -61,6 +67,7 @@ def pcn_records(
                 "bounds": bounds_of(shapes[i]),
                 "population": to_num(s.get("population"), 0),
                 "registered": to_num(s.get("registered_patients"), 0),
+                "practices": int(members.get(code, 0)),
                 "demand": to_num(s.get("demand_hours")),
                 "met": to_num(s.get("met_hours")),
                 "unmet": to_num(s.get("unmet_hours")),

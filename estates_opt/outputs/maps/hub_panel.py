@@ -52,7 +52,9 @@ def _kpi_rows(
 ) -> list[tuple[str, str]]:
     """The panel's (heading, HTML value) rows for one PCN."""
     code = pcn["code"]
-    members = [s for s in sites if s["pcnCode"] == code and s["kind"] == "gp_practice"]
+    members = pcn.get("practices")
+    if members is None:  # records made before the count (the hub practice included)
+        members = sum(s["pcnCode"] == code and s["kind"] == "gp_practice" for s in sites)
     hub_names = [data.sites[g]["name"] for g in sorted(hubs)]
     imd = imd_profile(data, code)
     flows = data.pcn_flows.get(code, [])
@@ -62,7 +64,7 @@ def _kpi_rows(
     return [
         ("Catchment population (residents of its LSOAs)", num(pcn["population"])),
         ("Registered patients", num(pcn["registered"])),
-        ("Member practices", num(len(members))),
+        ("Member practices", num(members)),
         ("Hub", esc(", ".join(hub_names)) or "none"),
         (
             "Living in the 20% most deprived areas",
@@ -115,7 +117,10 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
     if grouped is None or grouped.empty:
         return "<h2>What moved</h2><p>Nothing moved for this PCN.</p>"
     out = [
+        '<div class="eo-moves-head">',
         f"<h2>What moved ({len(grouped)} relocations, largest first)</h2>",
+        _phase_note(data.phases),
+        "</div>",
         '<table class="eo-moves"><thead><tr><th>Service: from &rarr; to</th>'
         '<th>Band</th><th class="n">Sessions a week</th></tr></thead><tbody>',
     ]
@@ -137,10 +142,39 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
                 f'<span class="eo-from-all">From: {esc(r.from_sites)}</span>'
             )
         phase = f" &middot; phase {int(r.phase)}" if r.phase == r.phase and r.phase > 0 else ""
+        why = f'<span class="eo-why">Why: {esc(r.why)}.</span>' if _text(r.why) else ""
+        sessions = r.sessions_per_week
+        shown = num(sessions, 0 if float(sessions).is_integer() else 1)
         out.append(
             f"<tr{attr}><td><b>{esc(r.service)}</b>{phase}<br>{sources}"
-            f" &rarr; {_site_name(r.to_site, r.to_site_id)}</td><td>{band}</td>"
-            f'<td class="n">{num(r.sessions_per_week, 1)}</td></tr>'
+            f" &rarr; {_site_name(r.to_site, r.to_site_id)}{why}</td><td>{band}</td>"
+            f'<td class="n">{shown}</td></tr>'
         )
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _text(value: Any) -> bool:
+    """A value with words in it (not empty, not NaN)."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _phase_note(phases: list[dict[str, Any]]) -> str:
+    """What "phase N" means: when the ICS makes a relocation, in its phased plan's order."""
+    if not phases:
+        return ""
+    parts = []
+    for row in phases:
+        number, new = int(row["phase"]), int(row["new_relocations"])
+        if number == 1:
+            parts.append(f"phase 1 is the ICS's first {num(new)} relocations")
+        elif number == len(phases):
+            parts.append(f"phase {number} the last {num(new)}")
+        else:
+            parts.append(f"{number} the next {num(new)}")
+    return (
+        '<p class="eo-sub eo-phase-note">Phase: when the relocation is made in the whole '
+        "ICS's plan, in the order that relieves the most over-full rooms first: "
+        + ", ".join(parts)
+        + f" (of {num(int(phases[-1]['relocations']))}).</p>"
+    )

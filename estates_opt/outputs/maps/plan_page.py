@@ -43,6 +43,7 @@ def plan_page(data: MapData, files: dict[str, str], *, tiles: str | None) -> fol
     groups["flows"], groups["bands"] = band_and_flow_groups(m, data)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     page_of(m).html.add_child(Raw(_print_title(data)), name="eo_print_title")
+    page_of(m).html.add_child(Raw(_headline(data)), name="eo_headline")
     pcns = [dict(p, href=f"hubs/{files[p['code']]}") for p in data.pcns]
     payload = {
         "page": "plan",
@@ -72,4 +73,19 @@ def _print_title(data: MapData) -> str:
         f"<span>{num(k.get('hours_moved'), 0)} hours a week moved; unmet "
         f"{num(k.get('unmet_hours_total'), 1)} h/week; mean travel "
         f"{num(k.get('travel_km_before'), 2)} &rarr; {num(k.get('travel_km_after'), 2)} km</span></h1>"
+    )
+
+
+def _headline(data: MapData) -> str:
+    """The plan's headline on screen, with the way to the PCNs' hub maps (the printed page
+    has :func:`_print_title` instead)."""
+    k = data.kpis
+    relocations = k.get("relocations")
+    moved = f"{num(relocations, 0)} relocations, " if relocations is not None else ""
+    return (
+        '<div class="eo-headline"><b>Estates plan, whole ICS: '
+        f"{esc(k.get('scenario', ''))}</b><br>{moved}{num(k.get('hours_moved'), 0)} h a week "
+        f"moved; unmet {num(k.get('unmet_hours_total'), 1)} h/week; mean travel "
+        f"{num(k.get('travel_km_before'), 2)} &rarr; {num(k.get('travel_km_after'), 2)} km"
+        '<br><a href="hubs/index.html">Hub map of each PCN &rarr;</a></div>'
     )

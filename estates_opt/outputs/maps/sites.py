@@ -162,7 +162,7 @@ def moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
         return {}
     keys = ["pcn_code", "service", "from_site_id", "from_site", "to_site_id", "to_site"]
     moves = moves.assign(pcn_code=moves["pcn_code"].astype(str))
-    for column, empty in (("n_from_sites", 1), ("from_sites", ""), ("phase", 0)):
+    for column, empty in (("n_from_sites", 1), ("from_sites", ""), ("phase", 0), ("why", "")):
         if column not in moves:
             moves[column] = empty
     grouped = moves.groupby([*keys, "from_band", "to_band"], as_index=False, dropna=False).agg(
@@ -170,6 +170,7 @@ def moves_by_pcn(moves: pd.DataFrame) -> dict[str, pd.DataFrame]:
         n_from_sites=("n_from_sites", "max"),
         from_sites=("from_sites", "first"),
         phase=("phase", "min"),
+        why=("why", "first"),
     )
     grouped["sessions_per_week"] = [
         sessions(float(h), str(b))
