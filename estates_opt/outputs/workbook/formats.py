@@ -74,7 +74,7 @@ LABELS = {
     "plan_relief_share": "Share of the plan's relief",
     "community_weekday_utilisation": "Community weekday utilisation",
     "gp_practice_weekday_utilisation": "GP practice weekday utilisation",
-    "mean_clinic_travel_km": "Travel per clinic hour (km)",
+    "mean_clinic_travel_km": "Travel per clinic hour (km; hours-weighted, not the Summary's per person)",
     "room_cost_change_gbp_per_week": "Room cost change (£ per week)",
 }
 
