@@ -51,6 +51,13 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+def restore_cell(value: object) -> object:
+    """``value`` as it was before :func:`neutralise_cell` (a plan's CSV read back)."""
+    if isinstance(value, str) and value.startswith("'") and is_formula(value[1:]):
+        return value[1:]
+    return value
+
+
 def _escape_one(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -54,7 +54,7 @@ from estates_opt.outputs.files import csv_text
 from estates_opt.outputs.plan_folder import read_plan, write_plan
 from estates_opt.outputs.workbook import write_workbook
 from estates_opt.pipeline import solve
-from estates_opt.scenario import load_scenario
+from estates_opt.scenario import Scenario, load_scenario
 from estates_opt.text import CONTROL_RE, FORMULA_PREFIXES, escape_control, is_formula
 
 SCRIPT = str(Path(sys.executable).parent / "estates-opt")
@@ -338,7 +338,10 @@ LONG_MIP = (
 )
 
 
-def test_ctrl_c_during_a_solve_stops_promptly_and_writes_nothing(earlier, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_a_solve_stops_promptly_and_writes_nothing(earlier, tmp_path, stop):
+    """Ctrl-C, and SIGTERM (kill, timeout, docker), which left partial files in hidden
+    staging folders until the next run."""
     out, _ = earlier
     before = tree(out)
     # The NEL MIP proved to gap 0 without presolve or heuristics: minutes, on any machine.
@@ -369,12 +372,13 @@ def test_ctrl_c_during_a_solve_stops_promptly_and_writes_nothing(earlier, tmp_pa
         time.sleep(2.0)  # inside HiGHS now (this MIP takes 20 s or more to prove optimal)
         assert process.poll() is None, "the solve finished before it could be interrupted"
         sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         process.wait(timeout=30)
         stopped_after = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait(timeout=30)
     reader.join(timeout=10)
     text = "".join(seen) + (process.stdout.read() if process.stdout else "")
     for pipe in (process.stdout, process.stderr):
@@ -386,6 +390,7 @@ def test_ctrl_c_during_a_solve_stops_promptly_and_writes_nothing(earlier, tmp_pa
     stopped = [line for line in text.splitlines() if "stopped (Ctrl-C)" in line]
     assert stopped == ["stopped (Ctrl-C): nothing was written; earlier outputs are unchanged."]
     assert tree(out) == before
+    assert not list(out.glob(".staging-*")), "a staging folder was left behind"
 
 
 # --- 6. write failures ---------------------------------------------------------------------------
@@ -745,3 +750,25 @@ def test_a_plan_written_before_from_site_ids_still_reads(earlier):
     assert list(plan.moves["from_site_ids"]) == list(plan.moves["from_site_id"])
     # and ids that look like numbers stay text
     assert plan.moves["from_site_ids"].map(type).eq(str).all()
+
+
+def test_formula_like_ids_and_names_read_back_as_they_were(tiny_dir, tiny_dataset, tmp_path):
+    """The CSV guard quotes '=NEW1' as "'=NEW1"; read back, explain looked for "'=NEW1"
+    and said nothing arrives at =NEW1 (144 h did). A plan read back has the ids and names
+    it was written with."""
+    import dataclasses
+
+    from estates_opt.pipeline import solve
+
+    plan = solve(tiny_dataset, Scenario.model_validate({"name": "f", "dataset": str(tiny_dir)}))
+    assert len(plan.moves)
+    moves = plan.moves.assign(to_site='=HYPERLINK("http://x")', to_site_id="=NEW1")
+    moves.loc[moves.index[0], "why"] = "'plain text with a quote"
+    written = dataclasses.replace(plan, moves=moves)
+    out = write_plan(written, tmp_path / "plan", workbook=False)
+    raw = pd.read_csv(out / "moves.csv", dtype=str, keep_default_na=False)
+    assert raw["to_site_id"].eq("'=NEW1").all()  # inert in a spreadsheet
+    back = read_plan(out)
+    assert back.moves["to_site_id"].eq("=NEW1").all()
+    assert back.moves["to_site"].eq('=HYPERLINK("http://x")').all()
+    assert back.moves["why"].iloc[0] == "'plain text with a quote"

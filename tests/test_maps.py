@@ -462,3 +462,11 @@ def test_a_hub_page_says_why_each_clinic_moves_and_what_a_phase_is(nel_plan):
     table = page[page.index('<table class="eo-moves"') :]
     shown = re.findall(r'<td class="n">([^<]*)</td>', table[: table.index("</table>")])
     assert shown and not [s for s in shown if s.endswith(".0")], shown
+
+
+def test_control_characters_from_the_data_are_text_on_a_page():
+    """An ESC in ATTRIBUTION.txt reached hubs/index.html raw: `cat` of the page cleared the
+    terminal. Text written into a page shows control characters as \\x1b."""
+    from estates_opt.outputs.maps.markup import esc
+
+    assert esc("\x1b[2J\x1b]0;pwned\x07<b>\nnext") == "\\x1b[2J\\x1b]0;pwned\\x07&lt;b&gt;\nnext"

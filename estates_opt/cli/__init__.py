@@ -56,6 +56,15 @@ app.command("map")(map_)
 app.command()(explain)
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, ``timeout``, a container stopping) as Ctrl-C: the run stops,
+    its staging folders are removed, nothing is written, and it exits 130."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop)
     app()

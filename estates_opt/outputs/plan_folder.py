@@ -31,6 +31,7 @@ from estates_opt.results.kpis import Kpis
 from estates_opt.results.phases import PHASE_COLUMNS
 from estates_opt.results.plan import PLAN_TABLES, Plan
 from estates_opt.schema import GEOGRAPHIC_CRS
+from estates_opt.text import restore_cell
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,12 @@ def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame 
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         problems.append(_problem(path, f"is not a readable table ({str(exc).strip()[:160]})."))
         return None
+    for column in frame.columns:  # ids and names as they were written
+        if not pd.api.types.is_string_dtype(frame[column]):
+            continue
+        quoted = frame[column].str.startswith("'", na=False)
+        if quoted.any():
+            frame.loc[quoted, column] = frame.loc[quoted, column].map(restore_cell)
     for column, source in ADDED_LATER.get(name, {}).items():
         if column not in frame.columns and source in frame.columns:
             frame[column] = frame[source]

@@ -9,10 +9,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from estates_opt.text import escape_control
+
 
 def esc(value: Any) -> str:
     """``value`` as HTML-escaped text (None as the empty string)."""
-    return html.escape("" if value is None else str(value))
+    # control characters (an ESC in ATTRIBUTION.txt) as text: `cat page.html` stays inert
+    return html.escape(escape_control("" if value is None else str(value), keep="\n"))
 
 
 def num(value: Any, digits: int = 0) -> str:
