@@ -373,17 +373,20 @@ def test_ctrl_c_during_a_solve_stops_promptly_and_writes_nothing(earlier, tmp_pa
         assert process.poll() is None, "the solve finished before it could be interrupted"
         sent = time.monotonic()
         process.send_signal(stop)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("did not stop within 30 s; its log:\n" + "".join(seen[-40:]))
         stopped_after = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
-    reader.join(timeout=10)
-    text = "".join(seen) + (process.stdout.read() if process.stdout else "")
-    for pipe in (process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
+        reader.join(timeout=10)
+        text = "".join(seen) + (process.stdout.read() if process.stdout else "")
+        for pipe in (process.stdout, process.stderr):  # closed even when the test fails
+            if pipe is not None:
+                pipe.close()
     assert process.returncode == 130, text
     assert stopped_after < 10, f"took {stopped_after:.1f} s to stop"
     assert "Traceback" not in text and "Aborted" not in text
