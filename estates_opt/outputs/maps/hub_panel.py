@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from estates_opt.outputs.maps.layers import imd_profile
 from estates_opt.outputs.maps.markup import esc, num
+from estates_opt.outputs.maps.values import to_text
 
 if TYPE_CHECKING:
     from estates_opt.outputs.maps.data import MapData
@@ -142,7 +143,7 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
                 f'<span class="eo-from-all">From: {esc(r.from_sites)}</span>'
             )
         phase = f" &middot; phase {int(r.phase)}" if r.phase == r.phase and r.phase > 0 else ""
-        why = f'<span class="eo-why">Why: {esc(r.why)}.</span>' if _text(r.why) else ""
+        why = f'<span class="eo-why">Why: {esc(r.why)}.</span>' if to_text(r.why).strip() else ""
         sessions = r.sessions_per_week
         shown = num(sessions, 0 if float(sessions).is_integer() else 1)
         out.append(
@@ -152,11 +153,6 @@ def _moves_table(data: MapData, code: str, local: dict[int, int]) -> str:
         )
     out.append("</tbody></table>")
     return "".join(out)
-
-
-def _text(value: Any) -> bool:
-    """A value with words in it (not empty, not NaN)."""
-    return isinstance(value, str) and bool(value.strip())
 
 
 def _phase_note(phases: list[dict[str, Any]]) -> str:
