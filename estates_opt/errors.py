@@ -146,6 +146,14 @@ class SolveInterrupted(KeyboardInterrupt):
     """
 
 
+class StoppedAfterWriting(KeyboardInterrupt):
+    """Ctrl-C arrived after every output of the run was in place: the outputs are complete.
+
+    Raised instead of the bare ``KeyboardInterrupt`` so that the stop is reported
+    truthfully ("written"), not as a run that wrote nothing.
+    """
+
+
 class SolverUnavailableError(SolveError):
     """The requested solver is not installed."""
 

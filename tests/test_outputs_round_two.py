@@ -143,6 +143,51 @@ def test_a_failed_commit_removes_the_subfolders_it_made_in_an_existing_folder(
     assert (target / "a.txt").read_text() == "old\n"
 
 
+def test_ctrl_c_while_tidying_after_the_commit_says_the_outputs_stand(tmp_path, monkeypatch):
+    """Every file is in place; only removing the staging folders was left. The stop is
+    reported as written (not as the bare Ctrl-C of a run that wrote nothing), and the
+    staging folders still go."""
+    from estates_opt.errors import StoppedAfterWriting
+
+    def interrupted(target: Path) -> list[Path]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files_module, "remove_stale_staging", interrupted)
+    target = tmp_path / "out"
+    with pytest.raises(StoppedAfterWriting), staged_directories([target]) as (stage,):
+        (stage / "plan.csv").write_text("new\n")
+    assert tree(tmp_path) == ["out", "out/plan.csv"]
+
+
+def test_ctrl_c_before_the_commit_is_a_plain_stop_that_writes_nothing(tmp_path):
+    from estates_opt.errors import StoppedAfterWriting
+
+    target = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt) as caught, staged_directories([target]) as (stage,):
+        (stage / "plan.csv").write_text("new\n")
+        raise KeyboardInterrupt
+    assert not isinstance(caught.value, StoppedAfterWriting)
+    assert tree(tmp_path) == []
+
+
+def test_ctrl_c_during_the_summary_exits_130_saying_the_plan_is_complete(
+    tiny_dir, tmp_path, monkeypatch
+):
+    import estates_opt.cli.solve_commands as solve_commands
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(solve_commands, "_report_solved", interrupted)
+    scenario = write_scenario(tmp_path / "s.toml", tiny_dir)
+    out = tmp_path / "out"
+    result = run_cli(["solve", scenario, "--out", out, "--no-maps"])
+    assert result.exit_code == 130, result.output
+    assert "after every output was written" in result.output
+    assert "nothing was written" not in result.output
+    assert (out / "kpis.json").is_file()
+
+
 # --- 2. an empty --out or --maps is a bad argument ----------------------------------------------
 
 

@@ -10,7 +10,12 @@ import typer
 from rich.markup import escape
 
 from estates_opt.cli.app import MAPS_HELP, Quiet, Verbose, output_path
-from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, _tool_errors
+from estates_opt.cli.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_OPTIMAL,
+    _tool_errors,
+    stopped_after_writing,
+)
 from estates_opt.cli.summaries import _print_comparison
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
 
@@ -82,29 +87,30 @@ def compare(
                 maps=maps or False,
                 mixed_datasets=mixed_datasets,
             )
-    results = table.attrs.get("results", [])
-    seconds = time.perf_counter() - started
-    names = [r["name"] for r in results]
-    if quiet:
-        statuses = ", ".join(f"{n} {table.at['status', n]}" for n in names)
-        console.print(f"compared {len(names)}: {statuses}", markup=False, highlight=False)
-    else:
-        _print_comparison(table, names, results)
-        console.print(
-            f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
-            f"[bold]{escape(str(out / 'comparison_long.csv'))}[/], "
-            f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
-            + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
-            + f" in {seconds:.1f} s",
-            highlight=False,
-        )
-    for result in results:
-        if "error" in result:
-            err.print(
-                f"[bold red]{escape(result['name'])}[/]: {escape(result['error'])}",
+    with stopped_after_writing():  # the plans and comparison are all written now
+        results = table.attrs.get("results", [])
+        seconds = time.perf_counter() - started
+        names = [r["name"] for r in results]
+        if quiet:
+            statuses = ", ".join(f"{n} {table.at['status', n]}" for n in names)
+            console.print(f"compared {len(names)}: {statuses}", markup=False, highlight=False)
+        else:
+            _print_comparison(table, names, results)
+            console.print(
+                f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
+                f"[bold]{escape(str(out / 'comparison_long.csv'))}[/], "
+                f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
+                + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
+                + f" in {seconds:.1f} s",
                 highlight=False,
             )
-    if any(r.get("error_kind") == "bad_input" for r in results):
-        raise typer.Exit(EXIT_BAD_INPUT)
-    if any(table.at["status", n] not in ("optimal", "improved") for n in names):
-        raise typer.Exit(EXIT_NOT_OPTIMAL)
+        for result in results:
+            if "error" in result:
+                err.print(
+                    f"[bold red]{escape(result['name'])}[/]: {escape(result['error'])}",
+                    highlight=False,
+                )
+        if any(r.get("error_kind") == "bad_input" for r in results):
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if any(table.at["status", n] not in ("optimal", "improved") for n in names):
+            raise typer.Exit(EXIT_NOT_OPTIMAL)

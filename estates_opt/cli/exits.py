@@ -16,6 +16,7 @@ from estates_opt.errors import (
     OutputWriteError,
     ScenarioError,
     SolveError,
+    StoppedAfterWriting,
     VerificationError,
 )
 
@@ -60,6 +61,19 @@ def _fail(exc: BaseException) -> typer.Exit:
 
 
 STOPPED = "stopped (Ctrl-C): nothing was written; earlier outputs are unchanged."
+#: Ctrl-C once every output was in place (while tidying up or printing the summary).
+STOPPED_AFTER_WRITING = "stopped (Ctrl-C) after every output was written: the outputs are complete."
+
+
+@contextlib.contextmanager
+def stopped_after_writing() -> Iterator[None]:
+    """Around what a command does once its outputs are written (its summary): Ctrl-C
+    there exits 130 saying the outputs are complete, as they are."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(STOPPED_AFTER_WRITING, markup=False, highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextlib.contextmanager
@@ -69,8 +83,9 @@ def _tool_errors(stopped: str = STOPPED) -> Iterator[None]:
         yield
     except (EstatesOptError, OSError) as exc:
         raise _fail(exc) from None
-    except KeyboardInterrupt:
-        err.print(stopped, markup=False, highlight=False)
+    except KeyboardInterrupt as exc:
+        said = STOPPED_AFTER_WRITING if isinstance(exc, StoppedAfterWriting) else stopped
+        err.print(said, markup=False, highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug: said plainly, its traceback only on request
         if os.environ.get(TRACEBACK_ENV, "0") not in ("", "0"):

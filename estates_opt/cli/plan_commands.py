@@ -9,7 +9,12 @@ import typer
 from rich.markup import escape
 
 from estates_opt.cli.app import MAPS_HELP, Quiet, Tiles, Verbose, output_path
-from estates_opt.cli.exits import EXIT_BAD_INPUT, EXIT_NOT_OPTIMAL, _tool_errors
+from estates_opt.cli.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_OPTIMAL,
+    _tool_errors,
+    stopped_after_writing,
+)
 from estates_opt.cli.explain_text import _explain_pcn, _explain_plan, _explain_site
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
 
@@ -38,7 +43,8 @@ def map_(
     with _tool_errors(), _step(f"drawing maps of {plan_dir}...", quiet):
         written = redraw_maps(plan_dir, maps, per_scenario=True, tiles=tiles)
     where = next(iter(written)).parent if written else maps
-    console.print(f"maps written to [bold]{escape(str(where))}[/]", highlight=False)
+    with stopped_after_writing():
+        console.print(f"maps written to [bold]{escape(str(where))}[/]", highlight=False)
 
 
 def explain(

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from estates_opt.cli.app import DEFAULT_SCENARIO, Quiet, Tiles, Verbose, output_path
-from estates_opt.cli.exits import EXIT_NOT_OPTIMAL, _tool_errors
+from estates_opt.cli.exits import EXIT_NOT_OPTIMAL, _tool_errors, stopped_after_writing
 from estates_opt.cli.summaries import print_plan_summary
 from estates_opt.cli.terminal import _setup_logging, _step, console, err
 
@@ -122,7 +122,8 @@ def solve(
         with _step("writing plan..." if no_maps else "writing plan and maps...", quiet):
             write_plan(plan, out_dir, maps_dir=None if no_maps else maps_dir, tiles=tiles)
     seconds = time.perf_counter() - started
-    _report_solved(plan, out_dir, None if no_maps else maps_dir, quiet, seconds)
+    with stopped_after_writing():
+        _report_solved(plan, out_dir, None if no_maps else maps_dir, quiet, seconds)
 
 
 def solve_maps_dir(maps: Path | None, out: Path | None, name: str) -> Path:
@@ -257,13 +258,14 @@ def robust(
         with _step("writing the robust core...", quiet), staged_directory(out_dir) as staging:
             write_csv(core.moves, staging / "robust_core.csv")
             write_json(core.summary, staging / "robust_summary.json")
-    summary = core.summary
-    line = (
-        f"{summary['moves_robust']:,} of {summary['moves_central']:,} moves hold in all "
-        f"{len(summary['variants'])} variants ({summary['hours_moved_robust']:,.1f} of "
-        f"{summary['hours_moved_central']:,.1f} h/week); written to {out_dir} in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if any(status not in ("optimal", "improved") for status in summary["status"].values()):
-        raise typer.Exit(EXIT_NOT_OPTIMAL)
+    with stopped_after_writing():
+        summary = core.summary
+        line = (
+            f"{summary['moves_robust']:,} of {summary['moves_central']:,} moves hold in all "
+            f"{len(summary['variants'])} variants ({summary['hours_moved_robust']:,.1f} of "
+            f"{summary['hours_moved_central']:,.1f} h/week); written to {out_dir} in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if any(status not in ("optimal", "improved") for status in summary["status"].values()):
+            raise typer.Exit(EXIT_NOT_OPTIMAL)

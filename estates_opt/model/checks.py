@@ -7,6 +7,7 @@ import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
+from estates_opt.model.propagation import pin_conflict
 from estates_opt.scenario import Scenario
 from estates_opt.schema import label_of
 
@@ -115,4 +116,55 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
             f"pinned: {moved:g} h/week pinned in slots the PCNs do not use today, more than "
             f"options.move_budget_hours = {budget:g}; raise the budget or remove pins"
         )
-    return problems
+    return problems or _propagated(lp, scenario)
+
+
+def _propagated(lp: LinearProgram, scenario: Scenario) -> list[str]:
+    """Pins that break a row only together with the links between rows (bound propagation):
+    e.g. two pins in two buildings for one clinic limited to one."""
+    conflict = pin_conflict(lp)
+    if conflict is None:
+        return []
+    keys = ["pcn_code", "service_id", "site_id", "band"]
+    ids = set(map(tuple, lp.columns.iloc[list(conflict.pinned_columns)][keys].to_numpy()))
+    names = [
+        f"pinned[{i}]"
+        for i, pin in enumerate(scenario.pinned)
+        if (pin.pcn_code, pin.service_id, pin.site_id, pin.band) in ids
+    ]
+    who = ", ".join(names) or "the pins"
+    if conflict.row < 0:
+        return [f"{who} cannot all hold together; remove one of them"]
+    row = lp.rows.iloc[conflict.row]
+    family = row["family"]
+    need, allowed = conflict.least, conflict.allowed
+    if family == "clinic_buildings":
+        limit = scenario.relocation.max_buildings_per_clinic
+        return [
+            f"{who}: pin {row['service_id']} for {row['pcn_code']} in {need:g} buildings "
+            f"(a new building counts once per band), but the clinic may use at most "
+            f"{allowed:g} (relocation.max_buildings_per_clinic = {limit}, or today's count "
+            "if more); raise the limit or remove a pin"
+        ]
+    if family == "specialty_sites":
+        limit = scenario.relocation.max_sites_per_specialty_per_borough
+        borough = row.get("borough")
+        return [
+            f"{who}: pin {row['service_id']} at {need:g} sites"
+            f"{f' in {borough}' if isinstance(borough, str) and borough else ''}, more than "
+            f"relocation.max_sites_per_specialty_per_borough = {limit}; raise the limit "
+            "or remove a pin"
+        ]
+    ids_text = ", ".join(
+        f"{k} {row[k]}"
+        for k in ("service_id", "pcn_code", "site_id", "room_type", "band")
+        if k in row and isinstance(row[k], str)
+    )
+    where = f" ({ids_text})" if ids_text else ""
+    if conflict.sense > 0:
+        need_text = f"together they need {need:g} in the {family} constraint{where}, which "
+        need_text += f"allows at most {allowed:g}"
+    else:
+        need_text = f"together they leave at most {need:g} for the {family} constraint{where}, "
+        need_text += f"which needs at least {allowed:g}"
+    return [f"{who} cannot all hold: {need_text}; lower hours_per_week or remove a pin"]

@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from estates_opt.errors import OutputWriteError
+from estates_opt.errors import OutputWriteError, StoppedAfterWriting
 from estates_opt.paths import not_a_folder
 from estates_opt.text import escape_control, neutralise_cell
 
@@ -385,6 +385,7 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
     """
     created: list[Path] = []
     stagings: list[Path] = []
+    committed = False
     for target in targets:  # what is in the way of any target, before any folder is made
         check_output_folder(target)
     try:
@@ -399,6 +400,7 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
             for staging, target in zip(stagings, targets, strict=True):
                 commits.append(_Commit(staging, target))
                 commits[-1].apply()
+            committed = True
         except BaseException:
             for commit in reversed(commits):
                 commit.undo()
@@ -406,15 +408,17 @@ def staged_directories(targets: Sequence[Path]) -> Iterator[list[Path]]:
         finally:
             for commit in commits:
                 commit.discard()
-    except BaseException:
+        for staging in stagings:
+            shutil.rmtree(staging, ignore_errors=True)
+        for target in dict.fromkeys(targets):
+            remove_stale_staging(target)
+    except BaseException as exc:
         for staging in stagings:
             shutil.rmtree(staging, ignore_errors=True)
         remove_empty_folders(created)  # every folder this run made, parents too, if empty
+        if committed and isinstance(exc, KeyboardInterrupt):
+            raise StoppedAfterWriting() from None  # only tidying was left: the outputs stand
         raise
-    for staging in stagings:
-        shutil.rmtree(staging, ignore_errors=True)
-    for target in dict.fromkeys(targets):
-        remove_stale_staging(target)
 
 
 def unstaged_path(path: Path, stagings: Sequence[Path], targets: Sequence[Path]) -> Path:
