@@ -95,7 +95,7 @@ def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
     timings["pulp_build"] = result.pulp_build_seconds
     timings["solve"] = result.seconds
     if not result.status.has_plan:
-        diagnosis = lp.diagnostics or ("no arithmetic cause found",)
+        diagnosis = lp.diagnostics or (_no_cause_found(scenario),)
         if result.status == SolveStatus.NO_SOLUTION_TIME_LIMIT:
             diagnosis = (_limit_diagnosis(result.limit, scenario), *lp.diagnostics)
         raise InfeasibleError(
@@ -147,6 +147,19 @@ def _made(job: Meanwhile) -> Any:
     except Exception:
         log.debug("working out ahead failed; the stage makes its own", exc_info=True)
         return None
+
+
+def _no_cause_found(scenario: Scenario) -> str:
+    """What to say of an infeasible model that no check before solving explained."""
+    if not scenario.pinned:
+        return "no arithmetic cause found"
+    # every target has a shortfall column, so only pins (lower bounds) can contradict the rows
+    pins = ", ".join(f"pinned[{i}]" for i in range(len(scenario.pinned)))
+    return (
+        f"every target may fall short, so only the pins can make the model infeasible: {pins} "
+        "cannot all hold together under the caps and limits, though no single room, clinic "
+        "or budget rules them out; remove pins one at a time to find the clash"
+    )
 
 
 def _limit_diagnosis(limit: str | None, scenario: Scenario) -> str:

@@ -142,3 +142,16 @@ def test_solve_names_pins_that_spread_a_specialty_past_its_site_limit(
         assert f"pin {specialty} at 2 sites" in result.output
         assert "max_sites_per_specialty_per_borough = 1" in result.output
     assert not out.exists()
+
+
+def test_a_clash_no_check_finds_is_still_put_on_the_pins(monkeypatch):
+    """Should a clash need branching, which propagation does not do, the solver's
+    'infeasible' still says what can cause it: only the pins, since every target may
+    fall short."""
+    import estates_opt.pipeline as pipeline
+    from estates_opt.errors import InfeasibleError
+
+    monkeypatch.setattr(pipeline, "pin_problems", lambda lp, scenario: [])
+    with pytest.raises(InfeasibleError) as caught:
+        solve(handmade.dataset(), two_building_pins(1))
+    assert "only the pins can make the model infeasible: pinned[0], pinned[1]" in str(caught.value)
