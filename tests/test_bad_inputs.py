@@ -535,6 +535,24 @@ DATASET_CASES = [
         1,
     ),
     D(
+        "json-true-for-a-count",  # GDAL read it as 1 patient
+        set_prop("pcns.geojson", "registered_patients", True),
+        (
+            "pcns.geojson",
+            "feature 1",
+            "pcn_code={pcn_code}",
+            "column 'registered_patients'",
+            "is true/false (true), not a number",
+        ),
+        1,
+    ),
+    D(
+        "json-list-for-a-name",  # GDAL read it as the list's text
+        set_prop("pcns.geojson", "pcn_name", ["North", "South"]),
+        ("pcns.geojson", "feature 1", "column 'pcn_name'", 'is a list (["North", "South"])'),
+        1,
+    ),
+    D(
         "object-in-text-property-kind",
         set_prop("premises.geojson", "kind", {"nested": 1}),
         ("premises.geojson", "feature 1", "column 'kind'"),

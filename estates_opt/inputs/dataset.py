@@ -162,7 +162,8 @@ def _read_and_check_files(directory: Path) -> Dataset:
                 )
             continue
         if spec.format == "geojson":
-            frame, found_problems = read_geo_table(found, spec.key)
+            kinds = {c.name: c.kind for c in spec.columns}
+            frame, found_problems = read_geo_table(found, spec.key, kinds=kinds)
         else:
             frame, found_problems = read_text_table(found)
         problems.schema.extend(found_problems)

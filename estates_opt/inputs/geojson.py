@@ -6,7 +6,7 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,55 @@ def _non_finite_problems(
     return problems
 
 
+#: JSON types each kind of column takes (true/false only where the column is true or
+#: false: GDAL reads a JSON true as 1). Numbers as text ("100") pass here, as in a CSV;
+#: the cell checks read them.
+_TAKES: dict[str, tuple[type, ...]] = {
+    "float": (int, float, str),
+    "int": (int, float, str),
+    "bool": (bool, int, str),
+    "str": (str, int, float),
+    "list": (str,),
+}
+_WANTED = {
+    "float": "a number",
+    "int": "a whole number",
+    "bool": "true or false",
+    "str": "text",
+    "list": "text, its items separated by ';'",
+}
+_JSON_TYPE = {bool: "true/false", list: "a list", dict: "an object", str: "text"}
+
+
+def _property_type_problems(
+    name: str, features: list[Any], kinds: Mapping[str, str], key: tuple[str, ...]
+) -> list[Problem]:
+    """Properties whose JSON type does not fit their column: GDAL would read ``true`` as 1
+    and a list as its text, so a slip would pass as data."""
+    problems: list[Problem] = []
+    for column, kind in kinds.items():
+        takes = _TAKES[kind]
+        for number, feature in enumerate(features, start=1):
+            props = feature.get("properties") if isinstance(feature, dict) else None
+            value = props.get(column) if isinstance(props, dict) else None
+            if value is None or type(value) in takes:
+                continue
+            shown = json.dumps(value, ensure_ascii=False, default=str)[:40]
+            problems.append(
+                Problem(
+                    name,
+                    f"is {_JSON_TYPE.get(type(value), type(value).__name__)} ({shown}), "
+                    f"not {_WANTED[kind]}.",
+                    row=_feature_label(number, props, key),
+                    column=column,
+                    fix=f"write {_WANTED[kind]} for '{column}'.",
+                )
+            )
+            if len(problems) >= 50:  # a whole column of the wrong type: enough to see it
+                return problems
+    return problems
+
+
 def _nul_problems(name: str, doc: dict[str, Any], key: tuple[str, ...]) -> list[Problem]:
     """A problem for each property string holding a NUL, which GDAL would cut short there.
 
@@ -294,7 +343,11 @@ def _nul_problems(name: str, doc: dict[str, Any], key: tuple[str, ...]) -> list[
 
 
 def _checked(
-    path: Path, key: tuple[str, ...], *, allow_empty: bool = False
+    path: Path,
+    key: tuple[str, ...],
+    *,
+    allow_empty: bool = False,
+    kinds: Mapping[str, str] | None = None,
 ) -> tuple[_Parsed | None, list[Problem]]:
     """Check what GDAL would silently drop or misread: encoding, JSON, structure, NaN, NUL.
 
@@ -316,6 +369,8 @@ def _checked(
         if not parsed.maybe_infinite and _plainly_sound(feature):
             continue  # the usual feature: nothing below would find a problem
         problems += _feature_problems(name, number, feature, key, parsed.maybe_infinite)
+    if kinds:
+        problems += _property_type_problems(name, doc["features"], kinds, key)
     if b"\\u0000" in parsed.raw:  # JSON writes a NUL only as this escape
         problems += _nul_problems(name, doc, key)
     if not problems and parsed.maybe_infinite and _first_non_finite(doc) is not None:
@@ -368,6 +423,7 @@ def read_geo_table(
     key: tuple[str, ...] = (),
     *,
     allow_empty: bool = False,
+    kinds: Mapping[str, str] | None = None,
 ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
     """Read a GeoJSON or GeoPackage layer; a file that is not geodata is a problem.
 
@@ -375,12 +431,14 @@ def read_geo_table(
     that are not Features, geometries that are not geometry objects, NaN, an unknown
     ``crs``, a NUL that would cut a string short); ``key`` names the id properties that
     label a feature in messages. ``allow_empty``: a collection with no features is no fault.
+    ``kinds`` (column: schema kind) refuses properties of the wrong JSON type (``true`` for a
+    count, a list for a name), which GDAL would read as 1 or as the list's text.
     """
     name = path.name
     if path.stat().st_size == 0:
         return None, [Problem(name, "is empty.", fix="export the layer again as GeoJSON.")]
     if path.suffix == ".geojson":
-        parsed, problems = _checked(path, key, allow_empty=allow_empty)
+        parsed, problems = _checked(path, key, allow_empty=allow_empty, kinds=kinds)
         if problems:
             return _without_broken_shapes(parsed, problems), problems
         plain = plain_frame(parsed.doc, parsed.raw) if parsed is not None else None
