@@ -100,6 +100,9 @@ MAX_ROW_HOURS_PER_WEEK = 100_000.0
 MAX_GBP_PER_ROOM_HOUR = 100_000.0
 MAX_GBP_PER_WEEK = 10_000_000.0
 MAX_PEOPLE = 10_000_000.0
+#: Rooms of one type in one new building: more is a typo (their hours would pass
+#: MAX_ROW_HOURS_PER_WEEK in a long band).
+MAX_ROOMS = 500
 
 #: The layers of a dataset's optional ``basemap/`` folder (``<layer>.geojson``, WGS84), in the
 #: order the maps draw them, and the folder's licence note.

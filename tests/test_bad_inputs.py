@@ -1220,6 +1220,11 @@ SCENARIO_CASES = [
         ("'NEW1' has no rooms",),
     ),
     S(
+        "new-site-absurd-room-count",  # 9,999,999,999,999 rooms passed
+        _new_site(rooms="rooms = {{consulting = 9999999999999}}\n"),
+        ("buildings.new", "9,999,999,999,999", "more than 500 rooms"),
+    ),
+    S(
         "new-site-unknown-room-type",
         _new_site(rooms="rooms = {{consult = 2}}\n"),
         ("'consult'", "consulting"),

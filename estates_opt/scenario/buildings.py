@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from estates_opt.scenario.base import Band, BuildingType, RoomType, SiteKind, Strict
-from estates_opt.schema import MAX_GBP_PER_ROOM_HOUR, ROOM_TYPES
+from estates_opt.schema import MAX_GBP_PER_ROOM_HOUR, MAX_ROOMS, ROOM_TYPES
 
 
 class NewSite(Strict):
@@ -44,6 +44,11 @@ class NewSite(Strict):
                 raise ValueError(f"unknown room type '{room}' (use {', '.join(ROOM_TYPES)})")
             if count < 0:
                 raise ValueError(f"room count for '{room}' must be >= 0")
+            if count > MAX_ROOMS:
+                raise ValueError(
+                    f"room count for '{room}' is {count:,}, more than {MAX_ROOMS} rooms of one "
+                    "type in one building; give the number of rooms it has"
+                )
         if self.kind in ("gp_practice", "pcn_hub") and not self.pcn_code:
             raise ValueError(f"new {self.kind} '{self.site_id}' needs a pcn_code")
         return self
