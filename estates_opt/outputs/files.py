@@ -204,9 +204,26 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(exc, Exception):  # GDAL reports a full disk as its own error types
+        if isinstance(exc, OSError):
             raise OutputWriteError(path, exc) from None
+        if isinstance(exc, Exception):  # GDAL reports a full disk as its own error types
+            raise OutputWriteError(path, _gdal_write_cause(exc)) from None
         raise
+
+
+def _gdal_write_cause(exc: Exception) -> OSError:
+    """GDAL's own error, said as the write failure it is. SQLite past a full disk or a
+    file-size limit often reports a follow-on fault ("no such table"), not the cause."""
+    text = str(exc).strip()
+    if "full" in text.lower():
+        return OSError(errno.ENOSPC, text[:200])
+    # the SQL it ran adds nothing for the reader
+    text = text.split("sqlite3_exec(")[0].rstrip(": ")[:200] or type(exc).__name__
+    return OSError(
+        errno.EIO,
+        f"the GeoPackage driver stopped ({text}), as it does when the disk is full or a "
+        "file-size limit is reached",
+    )
 
 
 STAGING_PREFIX = ".staging-"
