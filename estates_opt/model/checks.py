@@ -9,6 +9,7 @@ from estates_opt.inputs.dataset import Dataset
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.propagation import pin_conflict
 from estates_opt.scenario import Scenario
+from estates_opt.scenario.relocation import PIN_SLOT
 from estates_opt.schema import label_of
 
 
@@ -67,14 +68,14 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
     if not scenario.pinned:
         return []
     whole = scenario.options.whole_sessions
-    keys = ["pcn_code", "service_id", "site_id", "band"]
+    keys = list(PIN_SLOT)
     x = lp.columns[lp.columns["family"] == "x"]
     # whole sessions: a slot's kept and added parts are one allocation
     x = x.assign(baseline_hours=x.groupby(keys)["baseline_hours"].transform("max"))
     x = x.drop_duplicates(keys).set_index(keys)
     rows = []
     for i, pin in enumerate(scenario.pinned):
-        key = (pin.pcn_code, pin.service_id, pin.site_id, pin.band)
+        key = pin.slot
         if key not in x.index:
             continue  # build_model has refused it already
         column = x.loc[key]
@@ -125,13 +126,9 @@ def _propagated(lp: LinearProgram, scenario: Scenario) -> list[str]:
     conflict = pin_conflict(lp)
     if conflict is None:
         return []
-    keys = ["pcn_code", "service_id", "site_id", "band"]
-    ids = set(map(tuple, lp.columns.iloc[list(conflict.pinned_columns)][keys].to_numpy()))
-    names = [
-        f"pinned[{i}]"
-        for i, pin in enumerate(scenario.pinned)
-        if (pin.pcn_code, pin.service_id, pin.site_id, pin.band) in ids
-    ]
+    blamed = lp.columns.iloc[list(conflict.pinned_columns)][list(PIN_SLOT)]
+    ids = set(map(tuple, blamed.to_numpy()))
+    names = [f"pinned[{i}]" for i, pin in enumerate(scenario.pinned) if pin.slot in ids]
     who = ", ".join(names) or "the pins"
     if conflict.row < 0:
         return [f"{who} cannot all hold together; remove one of them"]

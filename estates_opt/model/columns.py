@@ -18,6 +18,7 @@ from estates_opt.inputs.travel import deprived_share
 from estates_opt.model.program import INF
 from estates_opt.model.relocations import clinic_buildings
 from estates_opt.scenario import Scenario
+from estates_opt.scenario.relocation import PIN_SLOT
 from estates_opt.schema import SESSION_HOURS
 
 #: Penalty per session/week a PCN falls short of ``relocation.own_hub_min_sessions`` at its
@@ -233,10 +234,10 @@ def pin_allocations(cols: Columns, cand: pd.DataFrame, scenario: Scenario) -> No
     """
     if not scenario.pinned:
         return
-    key = cand[["pcn_code", "service_id", "site_id", "band"]].apply(tuple, axis=1)
+    key = cand[list(PIN_SLOT)].apply(tuple, axis=1)
     part = cand["part"].to_numpy() if "part" in cand else np.full(len(cand), "slot")
     for pin in scenario.pinned:
-        where = np.flatnonzero(key == (pin.pcn_code, pin.service_id, pin.site_id, pin.band))
+        where = np.flatnonzero(key == pin.slot)
         if where.size == 0:
             raise ModelSpecificationError(
                 f"pinned allocation {pin.service_id} for {pin.pcn_code} at {pin.site_id} "

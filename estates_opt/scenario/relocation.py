@@ -146,6 +146,10 @@ class Relocation(Strict):
         return value
 
 
+#: The columns that name a pin's slot, in :attr:`Pin.slot`'s order.
+PIN_SLOT = ("pcn_code", "service_id", "site_id", "band")
+
+
 class Pin(Strict):
     """An allocation the plan must keep: at least ``hours_per_week`` in this slot."""
 
@@ -154,3 +158,8 @@ class Pin(Strict):
     site_id: str = Field(description="site id (premises or a new site)")
     band: Band = Field(description="time band")
     hours_per_week: float = Field(gt=0, le=MAX_ROW_HOURS, description="minimum hours per week")
+
+    @property
+    def slot(self) -> tuple[str, str, str, str]:
+        """(PCN, service, site, band): the allocation the pin holds, as :data:`PIN_SLOT`."""
+        return (self.pcn_code, self.service_id, self.site_id, self.band)
