@@ -100,8 +100,8 @@ MAX_ROW_HOURS_PER_WEEK = 100_000.0
 MAX_GBP_PER_ROOM_HOUR = 100_000.0
 MAX_GBP_PER_WEEK = 10_000_000.0
 MAX_PEOPLE = 10_000_000.0
-#: Rooms of one type in one new building: more is a typo (their hours would pass
-#: MAX_ROW_HOURS_PER_WEEK in a long band).
+#: Rooms of one type in one building (capacity.csv or a new building): more is a typo
+#: (their hours would pass MAX_ROW_HOURS_PER_WEEK in a long band).
 MAX_ROOMS = 500
 
 #: The layers of a dataset's optional ``basemap/`` folder (``<layer>.geojson``, WGS84), in the
@@ -212,7 +212,17 @@ CAPACITY = FileSpec(
             maximum=MAX_GBP_PER_ROOM_HOUR,
             unit="GBP per room-hour",
         ),
-        Column("rooms", "int", required=False, minimum=0, nullable=True),
+        Column(
+            "rooms",
+            "int",
+            required=False,
+            minimum=0,
+            maximum=MAX_ROOMS,
+            nullable=True,
+            unit="rooms",
+            description="rooms of the type; capacity_hours is at most rooms x the band's "
+            "room-hours (ROOM_HOURS_PER_WEEK)",
+        ),
         Column(
             "fixed_pcn_clinic_hours",
             "float",

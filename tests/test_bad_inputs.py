@@ -493,6 +493,18 @@ DATASET_CASES = [
         1,
     ),
     D(
+        "absurd-room-count",
+        set_cell("capacity.csv", "rooms", "5000"),
+        ("capacity.csv", "line 2", "column 'rooms'", "above the maximum"),
+        1,
+    ),
+    D(
+        "capacity-beyond-its-rooms",
+        set_cell("capacity.csv", "capacity_hours", "99999"),
+        ("capacity.csv", "line 2", "site_id={site_id}", "column 'capacity_hours'", "room(s) offer"),
+        1,
+    ),
+    D(
         "thousands-separator-demand",
         set_cell("demand.csv", "hours_per_week", "1,234.5"),
         ("demand.csv", "line 2", "service_id={service_id}", "column 'hours_per_week'"),
@@ -684,7 +696,7 @@ DATASET_CASES = [
     # dangling references
     D(
         "capacity-for-unknown-site",
-        add_row("capacity.csv", {"site_id": "NOSUCHSITE", "band": "sunday"}),
+        add_row("capacity.csv", {"site_id": "NOSUCHSITE", "band": "sunday", "rooms": ""}),
         ("capacity.csv", "line {added}", "column 'site_id'", "'NOSUCHSITE'"),
         1,
     ),

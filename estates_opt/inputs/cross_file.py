@@ -14,7 +14,7 @@ import pandas as pd
 
 from estates_opt.errors import Problem
 from estates_opt.inputs.problems import ProblemCollector, row_label
-from estates_opt.schema import BANDS, ENHANCED_ACCESS_BANDS, ROOM_TYPES
+from estates_opt.schema import BANDS, ENHANCED_ACCESS_BANDS, ROOM_HOURS_PER_WEEK, ROOM_TYPES
 
 
 def check_references(
@@ -111,6 +111,35 @@ def check_fixed_within_capacity(
                     fix="lower fixed_hours or raise capacity_hours.",
                 )
             )
+
+
+def check_capacity_within_rooms(
+    tables: dict[str, pd.DataFrame], problems: ProblemCollector
+) -> None:
+    """Where ``rooms`` is given, the rooms can offer the row's capacity in its band."""
+    capacity = tables.get("capacity")
+    if capacity is None or not {"rooms", "capacity_hours", "band"} <= set(capacity.columns):
+        return
+    rooms = pd.to_numeric(capacity["rooms"], errors="coerce")
+    hours = pd.to_numeric(capacity["capacity_hours"], errors="coerce")
+    per_room = capacity["band"].map(ROOM_HOURS_PER_WEEK)
+    most = rooms * per_room
+    # Only rows whose values passed their own checks (no second message for one fault).
+    reported = problems.rows_with_problems("capacity.csv", ("rooms", "capacity_hours", "band"))
+    over = (hours > most + 0.01).fillna(False) & ~capacity.index.isin(list(reported))
+    for pos in capacity.index[over.to_numpy(dtype=bool)]:
+        band = capacity.at[pos, "band"]
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                f"capacity_hours {hours[pos]:g} is more than {int(rooms[pos])} room(s) offer in "
+                f"the {band} band ({int(rooms[pos])} x {per_room[pos]:g} room-hours a week).",
+                row=row_label(capacity, pos, ("site_id", "room_type", "band")),
+                column="capacity_hours",
+                fix="correct rooms or capacity_hours (capacity_hours is rooms x the band's "
+                "room-hours, or less where rooms are shut part of the week).",
+            )
+        )
 
 
 def check_own_work_within_fixed(
@@ -520,6 +549,7 @@ def check_hub_site_ids(tables: dict[str, pd.DataFrame], problems: ProblemCollect
 CROSS_FILE_RULES = (
     check_cross_references,
     check_fixed_within_capacity,
+    check_capacity_within_rooms,
     check_own_work_within_fixed,
     check_own_work_covers_fixed_share,
     check_opening_not_already_open,

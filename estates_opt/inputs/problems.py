@@ -33,6 +33,15 @@ class ProblemCollector:
             first.setdefault(problem.file, len(first))
         return sorted(found, key=lambda p: (first[p.file], _row_number(p.row)))
 
+    def rows_with_problems(self, file: str, columns: tuple[str, ...]) -> set[int]:
+        """Line or feature numbers of ``file`` already reported in one of ``columns``: a
+        rule across columns skips them, so one fault gets one message."""
+        return {
+            _row_number(p.row)
+            for p in self.schema
+            if p.file == file and p.column in columns and p.row
+        }
+
     def __bool__(self) -> bool:
         return bool(self.schema or self.crs or self.geometry)
 
