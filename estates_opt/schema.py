@@ -102,7 +102,7 @@ MAX_GBP_PER_WEEK = 10_000_000.0
 MAX_PEOPLE = 10_000_000.0
 #: Rooms of one type in one building (capacity.csv or a new building): more is a typo
 #: (their hours would pass MAX_ROW_HOURS_PER_WEEK in a long band).
-MAX_ROOMS = 500
+MAX_ROOMS = 1_000
 
 #: The layers of a dataset's optional ``basemap/`` folder (``<layer>.geojson``, WGS84), in the
 #: order the maps draw them, and the folder's licence note.

@@ -494,7 +494,7 @@ DATASET_CASES = [
     ),
     D(
         "absurd-room-count",
-        set_cell("capacity.csv", "rooms", "5000"),
+        set_cell("capacity.csv", "rooms", "5001"),
         ("capacity.csv", "line 2", "column 'rooms'", "above the maximum"),
         1,
     ),
@@ -1234,7 +1234,7 @@ SCENARIO_CASES = [
     S(
         "new-site-absurd-room-count",  # 9,999,999,999,999 rooms passed
         _new_site(rooms="rooms = {{consulting = 9999999999999}}\n"),
-        ("buildings.new", "9,999,999,999,999", "more than 500 rooms"),
+        ("buildings.new", "9,999,999,999,999", "more than 1,000 rooms"),
     ),
     S(
         "new-site-unknown-room-type",

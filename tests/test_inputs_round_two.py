@@ -343,3 +343,29 @@ def test_nel_with_no_own_work_is_refused_by_validate(tmp_path):
     assert "more rows" in more.message
     output = validate_cli(data)
     assert "capacity.csv, line " in output and "fixed_pcn_clinic_hours" in output
+
+
+def test_problems_name_the_file_as_the_folder_holds_it(tiny_copy):
+    """A GeoPackage or Parquet input is named as itself, not as the standard .geojson/.csv,
+    and a Parquet table's rows are counted from 1 (it has no header line)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    lsoas = gpd.read_file(tiny_copy / "lsoas.geojson")
+    lsoas["population"] = True  # a GeoPackage Boolean field where a count belongs
+    (tiny_copy / "lsoas.geojson").unlink()
+    lsoas.to_file(tiny_copy / "lsoas.gpkg", driver="GPKG")
+    capacity = pd.read_csv(tiny_copy / "capacity.csv")
+    capacity.loc[0, "fixed_hours"] = capacity.loc[0, "capacity_hours"] + 1
+    (tiny_copy / "capacity.csv").unlink()
+    capacity.to_parquet(tiny_copy / "capacity.parquet")
+
+    found = problems_of(tiny_copy)
+    population = [p for p in found if p.column == "population"]
+    assert len(population) == len(lsoas), "one message per LSOA, none for its PCN as well"
+    assert all(p.file == "lsoas.gpkg" and "not a number" in p.message for p in population)
+    (fixed,) = [p for p in found if p.column == "fixed_hours"]
+    assert fixed.file == "capacity.parquet" and fixed.row and fixed.row.startswith("row 1 (")
+    assert not any(p.file.endswith((".geojson", ".csv")) for p in found)
+    output = validate_cli(tiny_copy)
+    assert "lsoas.gpkg, feature 1" in output and "capacity.parquet, row 1 (" in output

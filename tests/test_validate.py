@@ -612,7 +612,7 @@ def test_geopackage_without_crs(tiny_copy):
         frame.to_file(tiny_copy / "pcns.gpkg", driver="GPKG")
     path.unlink()
     exc = read_error(tiny_copy, CRSError)
-    the_problem(exc, "pcns.geojson", says="no coordinate reference system")
+    the_problem(exc, "pcns.gpkg", says="no coordinate reference system")
 
 
 def test_tables_built_in_code_may_be_in_british_national_grid(tiny_dir):

@@ -217,8 +217,11 @@ def check_pcns_have_population(tables: dict[str, pd.DataFrame], problems: Proble
     lsoas = tables.get("lsoas")
     if pcns is not None and lsoas is not None and {"pcn_code", "population"} <= set(lsoas.columns):
         population = lsoas.groupby("pcn_code")["population"].sum()
+        # a PCN whose LSOAs' populations were refused already is not a second fault
+        refused = problems.rows_with_problems("lsoas.geojson", ("population",))
+        unknown = set(lsoas.loc[lsoas.index.isin(list(refused)), "pcn_code"])
         for pos, code in zip(pcns.index, pcns.get("pcn_code", []), strict=False):
-            if not isinstance(code, str) or not code:
+            if not isinstance(code, str) or not code or code in unknown:
                 continue
             if code not in population.index:
                 problems.schema.append(

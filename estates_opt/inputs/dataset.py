@@ -247,6 +247,14 @@ def dataset_from_tables(
             frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
         typed[name] = coerce_columns(frame, spec, problems, label)
     check_cross_file(typed, problems)
+    if files:
+        problems = problems.naming_files(
+            {
+                spec.name: files[_table_name(spec)]
+                for spec in INPUT_FILES
+                if _table_name(spec) in files
+            }
+        )
     raise_if_problems(problems, source)
     typed = {name: canonical_order(frame, SPECS[name]) for name, frame in typed.items()}
 

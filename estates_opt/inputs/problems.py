@@ -8,7 +8,7 @@ most specific error class that covers them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -41,6 +41,26 @@ class ProblemCollector:
             for p in self.schema
             if p.file == file and p.column in columns and p.row
         }
+
+    def naming_files(self, names: dict[str, str]) -> ProblemCollector:
+        """The same problems, each naming the file as it is in the folder (the rules name
+        the standard ``capacity.csv``; the folder may hold ``capacity.parquet`` or
+        ``premises.gpkg``). A Parquet table has rows, not lines: ``line 2`` (CSV's first
+        data line) becomes ``row 1``."""
+
+        def renamed(found: list[Problem]) -> list[Problem]:
+            out = []
+            for p in found:
+                name = names.get(p.file, p.file)
+                row = p.row
+                if name.endswith(".parquet") and row and row.startswith("line "):
+                    number, _, rest = row[5:].partition(" ")
+                    if number.isdigit():
+                        row = " ".join(filter(None, (f"row {int(number) - 1}", rest)))
+                out.append(replace(p, file=name, row=row) if (name, row) != (p.file, p.row) else p)
+            return out
+
+        return ProblemCollector(renamed(self.schema), renamed(self.crs), renamed(self.geometry))
 
     def __bool__(self) -> bool:
         return bool(self.schema or self.crs or self.geometry)

@@ -46,7 +46,7 @@ class NewSite(Strict):
                 raise ValueError(f"room count for '{room}' must be >= 0")
             if count > MAX_ROOMS:
                 raise ValueError(
-                    f"room count for '{room}' is {count:,}, more than {MAX_ROOMS} rooms of one "
+                    f"room count for '{room}' is {count:,}, more than {MAX_ROOMS:,} rooms of one "
                     "type in one building; give the number of rooms it has"
                 )
         if self.kind in ("gp_practice", "pcn_hub") and not self.pcn_code:
