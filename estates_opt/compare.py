@@ -31,6 +31,7 @@ from estates_opt.errors import EstatesOptError, OutputWriteError, ScenarioError
 from estates_opt.inputs import dataset as dataset_files
 from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
 from estates_opt.inputs.dataset import Dataset
+from estates_opt.inputs.travel import measure_travel
 from estates_opt.outputs.comparison import (
     COMPARISON_CSV,
     COMPARISON_FILES,
@@ -53,7 +54,7 @@ from estates_opt.outputs.files import (
 from estates_opt.outputs.maps.pages import scenario_maps_dir
 from estates_opt.outputs.plan_folder import check_outside_dataset, refuse_foreign, write_plan
 from estates_opt.parallel import map_parallel
-from estates_opt.pipeline import solve_changed
+from estates_opt.pipeline import built_model, solve_changed
 from estates_opt.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,13 @@ def check_scenario_files(
     checked = []
     for _, scenario in loaded:
         try:
-            checked.append((scenario, apply_scenario(read(scenario.dataset_path()), scenario)))
+            data = apply_scenario(read(scenario.dataset_path()), scenario)
         except ScenarioError as exc:
             problems += exc.problems or [str(exc)]
+            continue
+        checked.append((scenario, data))
+        if scenario.pinned:  # pins that cannot hold stop the comparison before any solve
+            problems += built_model(data, scenario, measure_travel(data, scenario))[1]
     if problems:
         raise ScenarioError("; ".join(problems), problems)
     return checked

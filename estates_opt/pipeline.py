@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from estates_opt.errors import (
     InfeasibleError,
     ModelSpecificationError,
@@ -77,20 +79,11 @@ def _check_solver(scenario: Scenario) -> None:
 
 def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
     """Travel, build, solve, explain and verify; ``started`` opens the travel stage's clock."""
-    origin = scenario.source_file or f"scenario '{scenario.name}'"
     timings: dict[str, float] = {}
     travel = measure_travel(data, scenario)
     timings["travel"] = time.perf_counter() - started
-    try:
-        lp = build_model(data, scenario, travel)
-    except ModelSpecificationError as exc:
-        raise ModelSpecificationError(f"{origin}: {exc}") from None
+    lp = checked_model(data, scenario, travel)
     timings["build"] = lp.build_seconds
-    impossible = pin_problems(lp, scenario)
-    if impossible:
-        raise ScenarioError(
-            f"{origin}: " + "; ".join(impossible), [f"{origin}: {p}" for p in impossible]
-        )
     lp, result, prepared = solve_program(data, scenario, lp)
     timings["pulp_build"] = result.pulp_build_seconds
     timings["solve"] = result.seconds
@@ -103,6 +96,27 @@ def _solve_changed(data: Dataset, scenario: Scenario, started: float) -> Plan:
             diagnosis=diagnosis,
         )
     return explain_and_verify(data, scenario, lp, result, timings, prepared)
+
+
+def built_model(
+    data: Dataset, scenario: Scenario, travel: pd.DataFrame
+) -> tuple[LinearProgram, list[str]]:
+    """The model of a changed dataset, and what its pins break (each problem prefixed with
+    the scenario file): the checks before any solve, shared by solve, validate and compare."""
+    origin = scenario.source_file or f"scenario '{scenario.name}'"
+    try:
+        lp = build_model(data, scenario, travel)
+    except ModelSpecificationError as exc:
+        raise ModelSpecificationError(f"{origin}: {exc}") from None
+    return lp, [f"{origin}: {p}" for p in pin_problems(lp, scenario)]
+
+
+def checked_model(data: Dataset, scenario: Scenario, travel: pd.DataFrame) -> LinearProgram:
+    """:func:`built_model`, refusing a scenario whose pins cannot hold (exit 2)."""
+    lp, impossible = built_model(data, scenario, travel)
+    if impossible:
+        raise ScenarioError("; ".join(impossible), impossible)
+    return lp
 
 
 @dataclass(frozen=True)

@@ -1284,7 +1284,19 @@ SCENARIO_CASES = [
         problems=3,
     ),
     S("pin-negative-hours", _pin("-2"), ("'pinned[0].hours_per_week'", "greater than 0")),
-    S("pin-not-allowed", _pin(site="{acute}"), ("pinned", "{acute}", "not an allowed combination")),
+    S(
+        "pin-not-allowed",
+        _pin(site="{acute}"),
+        ("pinned[0] (", "{acute}", "is not a site kind {clinic} may use"),
+        problems=1,
+    ),
+    S(
+        "pin-in-a-band-the-service-never-runs",
+        _pin().replace('band = "weekday"', 'band = "sunday"')
+        + "[growth]\nby_service = {{ nope = 2 }}\n",
+        ("pinned[0] (", "{clinic} runs only in", "growth.by_service"),
+        problems=2,
+    ),
     S(
         "pin-larger-than-the-room",
         _pin("5000"),

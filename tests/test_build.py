@@ -21,9 +21,9 @@ import pytest
 from fixtures import handmade
 
 from estates_opt import dataset_from_tables
-from estates_opt.errors import ModelSpecificationError
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model, candidate_allocations, room_slots
+from estates_opt.model.checks import pin_problems
 from estates_opt.model.program import OBJECTIVE_TERMS
 from estates_opt.scenario import Relocation
 
@@ -277,10 +277,37 @@ def test_pins_become_lower_bounds():
     assert whole.col_lower[x(whole, "clin", "PA", "S1", "weekday", "add")] == 0.0
 
 
-def test_pin_on_a_forbidden_combination_is_a_specification_error():
+def test_pin_on_a_forbidden_combination_is_named_with_its_reason():
     pin = {"pcn_code": "PB", "service_id": "clin", "site_id": "S1", "band": "weekday"}
-    with pytest.raises(ModelSpecificationError, match="not an allowed combination"):
-        build(pinned=[{**pin, "hours_per_week": 1.0}])
+    scenario = handmade.scenario(pinned=[{**pin, "hours_per_week": 1.0}])
+    dataset = handmade.dataset()
+    lp = build_model(dataset, scenario, measure_travel(dataset, scenario))
+    (problem,) = lp.unplaced_pins
+    assert problem == (
+        "pinned[0] (PB, clin, S1, weekday): no allowed allocation: S1 is beyond clin's 5 km "
+        "travel limit from PB; correct or remove the pin"
+    )
+    assert pin_problems(lp, scenario) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("site", "band", "reason"),
+    [
+        ("S1", "evening", "clin runs only in weekday (services.csv bands)"),
+        (
+            "S2",
+            "weekday",
+            "PCN hub is not a site kind clin may use: only Community site, GP practice",
+        ),
+    ],
+)
+def test_a_pin_outside_its_service_rules_names_the_rule(site, band, reason):
+    pin = {"pcn_code": "PA", "service_id": "clin", "site_id": site, "band": band}
+    scenario = handmade.scenario(pinned=[{**pin, "hours_per_week": 1.0}])
+    dataset = handmade.dataset()
+    lp = build_model(dataset, scenario, measure_travel(dataset, scenario))
+    (problem,) = lp.unplaced_pins
+    assert reason in problem, problem
 
 
 def test_unreachable_demand_is_diagnosed_before_solving():

@@ -221,6 +221,13 @@ def test_explain_whole_plan_pcn_and_site(tiny_plan_dir, tiny_dataset):
     assert result.exit_code == EXIT_OK, result.output
     text = flat(result.output)
     assert f"Site {site}" in text and "Rooms" in text and "Sessions arriving" in text
+    # a list cut at --top says how many it left out, where the rest are
+    alloc = pd.read_csv(tiny_plan_dir / "allocations.csv", dtype=str)
+    served = alloc.groupby("site_id")["pcn_code"].nunique()
+    busiest = served.idxmax()
+    assert served[busiest] > 1
+    text = flat(run("explain", tiny_plan_dir, "--site", busiest, "--top", "1").output)
+    assert f"... and {served[busiest] - 1} more (see allocations.csv)" in text, text
 
 
 def test_explain_bad_input_exits_2(tiny_plan_dir, tmp_path):

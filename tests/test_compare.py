@@ -145,6 +145,26 @@ def test_bad_file_stops_before_anything_is_solved(tiny_models, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_pins_that_cannot_hold_stop_the_comparison_before_any_solve(
+    tiny_models, tiny_dir, tmp_path
+):
+    """A pin the model refuses (here: above the clinic's demand and its room) is a bad file,
+    found with the others before anything is solved, not a failed row after the rest."""
+    row = pd.read_csv(tiny_dir / "baseline.csv").iloc[0]
+    pinned = tiny_models[0].parent / "pinned.toml"
+    pinned.write_text(
+        'extends = "base.toml"\nname = "pinned"\n[[pinned]]\n'
+        f'pcn_code = "{row.pcn_code}"\nservice_id = "{row.service_id}"\n'
+        f'site_id = "{row.site_id}"\nband = "{row.band}"\nhours_per_week = 5000\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        compare_scenarios([*tiny_models, pinned], tmp_path / "out")
+    assert caught.value.problems
+    assert all("pinned.toml: pinned[0]" in p for p in caught.value.problems)
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_scenario_problem_is_reported_at_once(tiny_models, tmp_path):
     folder = tiny_models[0].parent
     (folder / "typo.toml").write_text('extends = "base.toml"\nname = "t"\n[growht]\n', "utf-8")

@@ -65,6 +65,7 @@ def compare(
     could not be written (none were).
     """
     from estates_opt.compare import compare_scenarios
+    from estates_opt.outputs.comparison.table import COMPARISON_FILES
     from estates_opt.outputs.files import check_output_folder
 
     _setup_logging(verbose, quiet)
@@ -96,10 +97,9 @@ def compare(
             console.print(f"compared {len(names)}: {statuses}", markup=False, highlight=False)
         else:
             _print_comparison(table, names, results)
+            wrote = ", ".join(f"[bold]{escape(str(out / name))}[/]" for name in COMPARISON_FILES)
             console.print(
-                f"wrote [bold]{escape(str(out / 'comparison.csv'))}[/], "
-                f"[bold]{escape(str(out / 'comparison_long.csv'))}[/], "
-                f"[bold]{escape(str(out / 'comparison.html'))}[/] and one plan folder per scenario"
+                f"wrote {wrote} and one plan folder per scenario"
                 + ("" if maps is None else f" (maps in [bold]{escape(str(maps))}/NAME/[/])")
                 + f" in {seconds:.1f} s",
                 highlight=False,

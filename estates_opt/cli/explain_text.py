@@ -117,9 +117,7 @@ def _bottleneck_lines(bottlenecks: Any, top: int) -> list[str]:
                 head + "one more room-hour a week would save "
                 f"£{row.shadow_price_gbp_per_room_hour:,.2f} a week."
             )
-    if len(bottlenecks) > top:
-        lines.append(f"  ... and {len(bottlenecks) - top} more (see bottlenecks.csv).")
-    return lines
+    return lines + _and_more(len(bottlenecks), top, "bottlenecks.csv")
 
 
 def _explain_plan(plan: Plan, top: int) -> list[str]:
@@ -221,8 +219,7 @@ def _explain_pcn(plan: Plan, code: str, top: int) -> list[str]:
     )
     lines += ["", f"{len(moves):,} relocations for this PCN; the largest:"]
     lines += [_move_line(r) for r in moves.head(top).itertuples(index=False)]
-    if len(moves) > top:
-        lines.append(f"  ... and {len(moves) - top} more (see moves.csv).")
+    lines += _and_more(len(moves), top, "moves.csv")
     alloc = plan.allocations[plan.allocations["pcn_code"] == code]
     used = alloc.groupby(["site_id", "room_type", "band"], as_index=False)[
         ["baseline_hours_per_week", "hours_per_week"]
@@ -313,6 +310,12 @@ def _explain_site(plan: Plan, site_id: str, top: int) -> list[str]:
             lines.append(
                 f"  - {name}: {r['baseline_hours_per_week']:.1f} -> {r['hours_per_week']:.1f}"
             )
+        lines += _and_more(len(served), top, "allocations.csv")
     lines += ["", "Bottleneck rooms at this site:"]
     lines += _bottleneck_lines(plan.bottlenecks[plan.bottlenecks["site_id"] == site_id], top)
     return lines
+
+
+def _and_more(total: int, top: int, table: str) -> list[str]:
+    """The line saying a list was cut at ``top`` of ``total`` entries, and where the rest are."""
+    return [f"  ... and {total - top:,} more (see {table})."] if total > top else []

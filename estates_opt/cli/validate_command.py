@@ -12,7 +12,7 @@ from estates_opt.cli.app import DEFAULT_DATASET, Quiet, Verbose
 from estates_opt.cli.exits import _tool_errors
 from estates_opt.cli.summaries import _print_dataset_summary, _print_scenario_summary
 from estates_opt.cli.terminal import _setup_logging, _step, console
-from estates_opt.errors import ModelSpecificationError, ScenarioError
+from estates_opt.errors import ScenarioError
 
 if TYPE_CHECKING:
     from estates_opt.scenario import Scenario
@@ -58,8 +58,7 @@ def _validate_scenario(path: Path, quiet: bool) -> None:
     from estates_opt.inputs.changes import apply_scenario, load_scenario_checked
     from estates_opt.inputs.dataset import read_dataset
     from estates_opt.inputs.travel import measure_travel
-    from estates_opt.model.build import build_model
-    from estates_opt.model.checks import pin_problems
+    from estates_opt.pipeline import built_model
 
     with _step(f"checking {path}...", quiet):
         scenario = load_scenario_checked(path)
@@ -70,11 +69,8 @@ def _validate_scenario(path: Path, quiet: bool) -> None:
             data = apply_scenario(dataset, scenario)
         except ScenarioError as exc:  # every problem in one run: the solver's too
             raise ScenarioError(str(exc), [*problems, *exc.problems]) from None
-        try:
-            lp = build_model(data, scenario, measure_travel(data, scenario))
-        except ModelSpecificationError as exc:
-            raise ModelSpecificationError(f"{origin}: {exc}") from None
-        problems += [f"{origin}: {p}" for p in pin_problems(lp, scenario)]
+        lp, impossible = built_model(data, scenario, measure_travel(data, scenario))
+        problems += impossible
         if problems:
             raise ScenarioError("; ".join(problems), problems)
     if quiet:

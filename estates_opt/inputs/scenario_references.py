@@ -15,6 +15,8 @@ from estates_opt.errors import ScenarioError
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.paths import kind_of
 from estates_opt.scenario import PartialScenario, Scenario
+from estates_opt.schema import ENHANCED_ACCESS_BANDS as EA_BANDS
+from estates_opt.schema import label_of
 
 
 def _unknown(kind: str, key: str, value: str, known: set[str]) -> str:
@@ -62,7 +64,7 @@ def check_references(
     problems = _named_key_problems(scenario, known)
     problems += _new_site_problems(scenario, known, at)
     problems += _changed_site_problems(scenario, known, at)
-    problems += _pin_problems(scenario, known, at)
+    problems += _pin_problems(dataset, scenario, known, at)
     if known.sites and known.sites <= known.closed and not known.new_sites:
         problems.append(
             "buildings.close: closes every site of the dataset, so no service has anywhere to "
@@ -136,10 +138,36 @@ def _changed_site_problems(
     return problems
 
 
-def _pin_problems(scenario: Scenario, known: _Known, at: Callable[[str, int], int]) -> list[str]:
-    """``[[pinned]]`` names a known PCN and service and an open, known site."""
+def pin_rule_problem(dataset: Dataset, service: str, kind: object, band: str) -> str | None:
+    """Why services.csv forbids ``service`` in a ``kind`` site in ``band``, or None: the
+    first two rules an allocation (and so a pin) must keep."""
+    rules = dataset.services[dataset.services["service_id"] == service]
+    if not len(rules):
+        return None
+    rule = rules.iloc[0]
+    bands = [b for b in rule["bands"] if rule["category"] != "enhanced_access" or b in EA_BANDS]
+    if band not in bands:
+        return f"{service} runs only in {', '.join(bands) or 'no band'} (services.csv bands)"
+    kinds = sorted(rule["site_kinds"])
+    if kind not in kinds:
+        return (
+            f"{label_of(kind)} is not a site kind {service} may use: only "
+            f"{', '.join(map(label_of, kinds))} (services.csv site_kinds)"
+        )
+    return None
+
+
+def _pin_problems(
+    dataset: Dataset, scenario: Scenario, known: _Known, at: Callable[[str, int], int]
+) -> list[str]:
+    """``[[pinned]]`` names a known PCN and service and an open, known site, in a band
+    and site kind the service may use."""
     problems = []
     every_site = known.sites | known.new_sites
+    kinds = {
+        **dict(zip(dataset.premises["site_id"], dataset.premises["kind"], strict=True)),
+        **{n.site_id: n.kind for n in scenario.buildings.new},
+    }
     for i, pin in enumerate(scenario.pinned):
         key = f"pinned[{at('pinned', i)}]"
         if pin.pcn_code not in known.pcns:
@@ -155,6 +183,10 @@ def _pin_problems(scenario: Scenario, known: _Known, at: Callable[[str, int], in
             )
         elif pin.site_id not in every_site:
             problems.append(_unknown("site", f"{key}.site_id", pin.site_id, every_site))
+        elif pin.service_id in known.services:
+            rule = pin_rule_problem(dataset, pin.service_id, kinds.get(pin.site_id), pin.band)
+            if rule is not None:
+                problems.append(f"{key} ({', '.join(pin.slot)}): {rule}; correct or remove the pin")
     return problems
 
 

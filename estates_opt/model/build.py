@@ -146,6 +146,7 @@ from estates_opt.model.candidates import (
     pinned_mask,
     room_slots,
     scaled_demand,
+    why_not_candidate,
 )
 from estates_opt.model.checks import diagnose
 from estates_opt.model.columns import (
@@ -203,7 +204,7 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
     targets = contract_targets(dataset, scenario)
     extra = relocation_frames(dataset, scenario, cand)
     cols = assemble_columns(dataset, scenario, cand, demand, slots, targets, extra)
-    pin_allocations(cols, cand, scenario)
+    unplaced = pin_allocations(cols, cand, scenario)
     n_x = len(cand)
     rows = Rows(n_cols=len(cols.frame))
     # Enhanced access may exceed its demand where the contract's minimums ask for more.
@@ -237,6 +238,12 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
         demand=demand.drop(columns="category"),
         slots=slots,
         targets=targets,
+        unplaced_pins=tuple(
+            f"pinned[{i}] ({', '.join(scenario.pinned[i].slot)}): no allowed allocation: "
+            f"{why_not_candidate(dataset, scenario, travel, slots, scenario.pinned[i].slot)}; "
+            "correct or remove the pin"
+            for i in unplaced
+        ),
     )
     nv, nc, nz = lp.shape
     log.info(

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from estates_opt.inputs.dataset import Dataset, opening_rooms
-from estates_opt.inputs.suitability import drop_unsuitable
+from estates_opt.inputs.scenario_references import pin_rule_problem
+from estates_opt.inputs.suitability import allowed_building_types, drop_unsuitable
 from estates_opt.scenario import Scenario
-from estates_opt.schema import ENHANCED_ACCESS_BANDS
+from estates_opt.schema import ENHANCED_ACCESS_BANDS, label_of
 
 
 def scaled_demand(dataset: Dataset, scenario: Scenario) -> pd.DataFrame:
@@ -168,6 +169,53 @@ def own_hub_mask(dataset: Dataset, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(
         pd.MultiIndex.from_frame(frame[["pcn_code", "site_id"]]).isin(pairs), dtype=bool
     )
+
+
+def why_not_candidate(
+    dataset: Dataset,
+    scenario: Scenario,
+    travel: pd.DataFrame,
+    slots: pd.DataFrame,
+    slot: tuple[str, str, str, str],
+) -> str:
+    """Why (PCN, service, site, band) is no candidate allocation: the first of
+    :func:`candidate_allocations`'s rules it fails, in words a planner can act on."""
+    pcn, service, site, band = slot
+    demand = scaled_demand(dataset, scenario)
+    demand = demand[(demand["pcn_code"] == pcn) & (demand["service_id"] == service)]
+    if not (demand["demand_hours"] > 0).any():
+        return f"{pcn} has no demand for {service} (demand.csv, after the scenario's growth)"
+    kind = dataset.premises.set_index("site_id")["kind"].get(site)
+    rule = pin_rule_problem(dataset, service, kind, band)
+    if rule is not None:
+        return f"{site} ({label_of(kind)}): {rule}"
+    options = _service_options(dataset, scenario)
+    options = options[options["service_id"] == service]
+    room = str(options["room_type"].iloc[0])
+    at = slots[(slots["site_id"] == site) & (slots["room_type"] == room) & (slots["band"] == band)]
+    if not len(at):
+        return f"{site} has no {room} room open in the {band} band (capacity.csv)"
+    near = travel[(travel["pcn_code"] == pcn) & (travel["site_id"] == site)]
+    if "band" in near.columns:
+        near = near[near["band"].astype(str).isin(["", band])]
+    limit = float(options["max_travel_km"].max())
+    if not len(near):
+        if scenario.matrix_path() is not None:
+            return f"the travel matrix has no distance from {pcn} to {site}"
+        return f"{site} is beyond {service}'s {limit:g} km travel limit from {pcn}"
+    km = float(near["travel_km"].min())
+    if km > limit + 1e-9:
+        return f"{site} is {km:.1f} km from {pcn}, beyond {service}'s {limit:g} km travel limit"
+    pair = pd.DataFrame({"service_id": [service], "site_id": [site]})
+    if not len(drop_unsuitable(dataset, scenario, pair)):
+        allowed = sorted(allowed_building_types(dataset, scenario).get(service, ()))
+        premises = dataset.premises.set_index("site_id")
+        what = premises["building_type"].get(site) if "building_type" in premises else None
+        return (
+            f"{site} is a {what or 'building of unknown type'}; {service} may use "
+            f"{', '.join(allowed)} (services.csv building_types, [suitability] relax)"
+        )
+    return "it is not among the model's candidate allocations"
 
 
 def pinned_mask(cand: pd.DataFrame, scenario: Scenario) -> np.ndarray:

@@ -77,7 +77,7 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
     for i, pin in enumerate(scenario.pinned):
         key = pin.slot
         if key not in x.index:
-            continue  # build_model has refused it already
+            continue  # no allowed allocation: lp.unplaced_pins says why
         column = x.loc[key]
         unit = float(column["hours_per_unit"])
         hours = np.ceil(pin.hours_per_week / unit - 1e-9) * unit if whole else pin.hours_per_week
@@ -117,6 +117,7 @@ def pin_problems(lp: LinearProgram, scenario: Scenario) -> list[str]:
             f"pinned: {moved:g} h/week pinned in slots the PCNs do not use today, more than "
             f"options.move_budget_hours = {budget:g}; raise the budget or remove pins"
         )
+    problems = [*lp.unplaced_pins, *problems]
     return problems or _propagated(lp, scenario)
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from estates_opt.errors import ModelSpecificationError
 from estates_opt.inputs.dataset import Dataset
 from estates_opt.inputs.travel import deprived_share
 from estates_opt.model.program import INF
@@ -226,31 +225,32 @@ def assemble_columns(
     )
 
 
-def pin_allocations(cols: Columns, cand: pd.DataFrame, scenario: Scenario) -> None:
+def pin_allocations(cols: Columns, cand: pd.DataFrame, scenario: Scenario) -> list[int]:
     """(5) Pinned allocations: lower bounds on existing x columns.
 
     With whole sessions a slot has a kept part (today's sessions) and an added
-    part: the pin fills the kept part first, then the added part.
+    part: the pin fills the kept part first, then the added part. Returns the
+    places in ``scenario.pinned`` of pins with no column (no allowed allocation),
+    which the pin checks name with their reason.
     """
     if not scenario.pinned:
-        return
+        return []
     key = cand[list(PIN_SLOT)].apply(tuple, axis=1)
     part = cand["part"].to_numpy() if "part" in cand else np.full(len(cand), "slot")
-    for pin in scenario.pinned:
+    unplaced = []
+    for i, pin in enumerate(scenario.pinned):
         where = np.flatnonzero(key == pin.slot)
         if where.size == 0:
-            raise ModelSpecificationError(
-                f"pinned allocation {pin.service_id} for {pin.pcn_code} at {pin.site_id} "
-                f"({pin.band}) is not an allowed combination (wrong band, room type, site "
-                "kind, closed site or beyond the travel limit); remove or correct the pin."
-            )
+            unplaced.append(i)
+            continue
         units = pin.hours_per_week / cols.hours_per_unit[where[0]]
         if not scenario.options.whole_sessions:
             cols.lower[where[0]] = units
             continue
         left = float(np.ceil(units - 1e-9))
-        for i in sorted(where, key=lambda i: part[i] != "keep"):
-            take = left if part[i] == "add" else min(left, cols.upper[i])
-            cols.lower[i] = take
-            cols.upper[i] = max(cols.upper[i], take)
+        for j in sorted(where, key=lambda j: part[j] != "keep"):
+            take = left if part[j] == "add" else min(left, cols.upper[j])
+            cols.lower[j] = take
+            cols.upper[j] = max(cols.upper[j], take)
             left -= take
+    return unplaced

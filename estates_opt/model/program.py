@@ -43,6 +43,8 @@ class LinearProgram:
     least_movement_hours: float | None = None
     #: A lower bound on the relocations any plan needs (clinics that must move), once known.
     least_relocations: int | None = None
+    #: Pins with no allowed allocation, each as "pinned[i]: why" (the pin checks report them).
+    unplaced_pins: tuple[str, ...] = ()
     #: A feasible solution to start a MIP from (HiGHS), in column order.
     start: np.ndarray | None = None
 
