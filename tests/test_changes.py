@@ -60,6 +60,18 @@ def test_closing_a_site_moves_its_sessions(tiny_dataset):
     clinics = moves[["service_id", "pcn_code"]].drop_duplicates().shape[0]
     assert base[site] + fixed - 0.05 <= rehoused <= base[site] + fixed + 4.0 * clinics
     assert plan.kpis["verified"]
+    # pcn_summary says how much of a PCN's demand and moves is the closed building's work
+    summary = plan.pcn_summary.set_index("pcn_code")
+    rehoused_demand = unmet[unmet["service_id"].str.startswith(f"rehouse_{site}_")]
+    assert summary["rehoused_demand_hours"].sum() == pytest.approx(
+        rehoused_demand["demand_hours"].sum()
+    )
+    closing_moves = plan.moves[plan.moves["service_id"].str.startswith("rehouse_")]
+    assert summary["rehoused_hours_moved"].sum() == pytest.approx(
+        closing_moves["hours_per_week"].sum()
+    )
+    assert (summary["rehoused_hours_moved"] <= summary["hours_moved"] + 1e-9).all()
+    assert (summary["rehoused_demand_hours"] <= summary["demand_hours"] + 1e-9).all()
 
 
 def test_new_site_gets_rooms_per_band_and_the_pcn_borough(tiny_dataset):

@@ -69,6 +69,8 @@ def pcn_records(
                 "registered": to_num(s.get("registered_patients"), 0),
                 "practices": int(members.get(code, 0)),
                 "demand": to_num(s.get("demand_hours")),
+                "rehoused": to_num(s.get("rehoused_demand_hours")),
+                "rehousedMoved": to_num(s.get("rehoused_hours_moved")),
                 "met": to_num(s.get("met_hours")),
                 "unmet": to_num(s.get("unmet_hours")),
                 "travelBefore": before,

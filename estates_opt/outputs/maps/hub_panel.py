@@ -71,7 +71,7 @@ def _kpi_rows(
             "Living in the 20% most deprived areas",
             "&ndash;" if share is None else f"{share:.0%}",
         ),
-        ("Demand", f"{num(pcn['demand'], 1)} h/week"),
+        ("Demand", f"{num(pcn['demand'], 1)} h/week" + _closing(pcn.get("rehoused"))),
         ("Unmet after the plan", f"{num(pcn['unmet'], 1)} h/week"),
         ("Enhanced access met", f"{num(pcn['eaMet'], 1)} of {num(pcn['eaDemand'], 1)} h/week"),
         (
@@ -88,13 +88,21 @@ def _kpi_rows(
             if pcn.get("eaContractMet") is None
             else ("met" if pcn["eaContractMet"] else "<b>short</b>"),
         ),
-        ("Hours moved", f"{num(pcn['moved'], 1)} h/week"),
+        ("Hours moved", f"{num(pcn['moved'], 1)} h/week" + _closing(pcn.get("rehousedMoved"))),
         ("Buildings used", f"{used_before} &rarr; {used_after}"),
         (
             travel_heading(pcn.get("travelWeighting")),
             f"{num(pcn['travelBefore'], 2)} &rarr; <b>{num(pcn['travelAfter'], 2)}</b> km",
         ),
     ]
+
+
+def _closing(hours: float | None) -> str:
+    """What of a figure is a closed building's fixed work, placed for this PCN's area (it
+    is not the PCN's own demand): nothing where there is none."""
+    if not hours:
+        return ""
+    return f"<br><small>of which {num(hours, 1)} a closed building&rsquo;s fixed work</small>"
 
 
 def travel_heading(weighting: str | None) -> str:

@@ -10,7 +10,7 @@ from estates_opt.results.explain.allocations import EPS
 from estates_opt.results.explain.enhanced_access import enhanced_access_by_band
 from estates_opt.results.explain.moves import moves_table
 from estates_opt.scenario import Scenario
-from estates_opt.schema import ENHANCED_ACCESS_BANDS
+from estates_opt.schema import ENHANCED_ACCESS_BANDS, REHOUSED_CATEGORY
 
 #: The utilisation columns :func:`moves_table` reads (none: no room counts as full).
 _UTIL_KEYS = ["site_id", "room_type", "band", "after_hours", "cap", "capacity_hours"]
@@ -56,6 +56,10 @@ def pcn_summary_table(
         .groupby("pcn_code")[["demand_hours", "met_hours"]]
         .sum()
     )
+    # a closed building's fixed work is placed for the PCN the site served: not its own demand
+    rehoused = unmet[unmet["service_id"].map(categories) == REHOUSED_CATEGORY]
+    rehoused_hours = rehoused.groupby("pcn_code")["demand_hours"].sum()
+    pcns["rehoused_demand_hours"] = pcns["pcn_code"].map(rehoused_hours).fillna(0.0)
     pcns["enhanced_access_demand_hours"] = pcns["pcn_code"].map(ea["demand_hours"]).fillna(0.0)
     pcns["enhanced_access_met_hours"] = pcns["pcn_code"].map(ea["met_hours"]).fillna(0.0)
     by_band = enhanced_access_by_band(
@@ -77,6 +81,9 @@ def pcn_summary_table(
         moves = moves_table(dataset, allocations, pd.DataFrame(columns=_UTIL_KEYS))
     per_pcn = moves.groupby("pcn_code")["hours_per_week"].sum()
     pcns["hours_moved"] = pcns["pcn_code"].map(per_pcn).fillna(0.0)
+    closing = moves[moves["service_id"].map(categories) == REHOUSED_CATEGORY]
+    closing_hours = closing.groupby("pcn_code")["hours_per_week"].sum()
+    pcns["rehoused_hours_moved"] = pcns["pcn_code"].map(closing_hours).fillna(0.0)
     for count in ("registered_patients", "population"):  # people, not 108692.0000
         whole = pcns[count].round()
         if np.allclose(pcns[count], whole):
