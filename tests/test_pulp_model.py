@@ -91,6 +91,9 @@ def test_handmade_mip_with_every_family_matches():
         "relocate",
         "move_tolerance",
         "own_hub",
+        "cover_clinic",
+        "cover_keep",
+        "cover_room",
     }
     assert_same_model(lp, seed=1)
 

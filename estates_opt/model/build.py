@@ -83,6 +83,8 @@ the PCN's own hub and the nearest ``relocation.candidate_sites`` sites with a fr
 (14) ``community_aim`` (optional, ``[strategy]``): fixed work plus the hours in community
     rooms open today, weekday band, plus a shortfall at ``shortfall_gbp_per_hour`` (objective
     term ``unmet``), reach ``community_weekday_utilisation`` times their capacity.
+(15) ``cover_*``: valid rows that hold for every whole-session plan and cut off
+    fractional relocations, for a tighter bound (:mod:`estates_opt.model.cover_rows`).
 
 Symbols and where they come from
 --------------------------------
@@ -164,6 +166,7 @@ from estates_opt.model.constraints import (
     move_budget_row,
 )
 from estates_opt.model.constraints_relocation import relocation_rows
+from estates_opt.model.cover_rows import relocation_cover_rows
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.relocations import (
     plausible_candidates,
@@ -217,6 +220,7 @@ def build_model(dataset: Dataset, scenario: Scenario, travel: pd.DataFrame) -> L
     move_budget_row(rows, cols, scenario)
     enhanced_access_rows(rows, cols, cand, targets)
     relocation_rows(rows, cols, cand, extra, scenario)
+    relocation_cover_rows(rows, cols, cand, demand)
     community_aim_row(rows, cols, cand, slots, scenario)
 
     row_frame = pd.concat(rows.frames, ignore_index=True)

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import Dataset
+from estates_opt.model.cover_rows import without_covers
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.step_worker import StepWorker, solve_pair, solve_step
@@ -160,7 +161,7 @@ def relaxation_guided(step: LinearProgram, options: Solver) -> LinearProgram:
     unused = x & (relaxed.values < 1e-6) & (step.start < 0.5)
     lower, upper = step.col_lower.copy(), step.col_upper.copy()
     lower[unused] = upper[unused] = 0.0  # sessions are at least 0: the start holds them at 0
-    return replace(step, col_lower=lower, col_upper=upper)
+    return replace(without_covers(step), col_lower=lower, col_upper=upper)
 
 
 def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> LinearProgram:

@@ -97,6 +97,8 @@ def to_pulp(lp: LinearProgram, name: str = "estates_opt") -> PulpModel:
                         f"constraint {row_name} has no variables but needs {lower}..{upper}"
                     )
                 continue
+            if math.isinf(lower) and math.isinf(upper):
+                continue  # a free row (a relaxed cover) binds nothing; its dual is 0
             if lower == upper:
                 prob.addConstraint(expr == upper, row_name)
             elif math.isinf(lower):

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from estates_opt.errors import SolverUnavailableError
+from estates_opt.model.cover_rows import without_covers
 from estates_opt.model.highs_direct import (
     HIGHS_OPTIONS_URL,
     check_highs_options,
@@ -86,4 +87,7 @@ def fix_integers(lp: LinearProgram, values: np.ndarray) -> LinearProgram:
     rounded = np.round(values[decisions])
     lower[decisions] = rounded
     upper[decisions] = rounded
-    return replace(lp, col_lower=lower, col_upper=upper, integer=np.zeros_like(lp.integer))
+    # the relocation covers hold for whole sessions only: relaxed, they take no room's price
+    return replace(
+        without_covers(lp), col_lower=lower, col_upper=upper, integer=np.zeros_like(lp.integer)
+    )
