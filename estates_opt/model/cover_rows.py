@@ -54,14 +54,24 @@ _CLINIC = ["service_id", "pcn_code"]
 _SLOT = ["service_id", "pcn_code", "site_id", "band"]
 
 
-def without_covers(lp: LinearProgram) -> LinearProgram:
-    """``lp`` with the cover rows relaxed (their lower bounds at minus infinity; the rows stay,
-    so row positions and duals keep their meaning)."""
+def without_covers(lp: LinearProgram, *, drop: bool = False) -> LinearProgram:
+    """``lp`` with the cover rows relaxed: their lower bounds at minus infinity, so row
+    positions and duals keep their meaning, or with ``drop`` taken out (a model solved only
+    for its values, such as a borough step: smaller to pass and to pickle)."""
     if "family" not in lp.rows:
         return lp
     covers = lp.rows["family"].isin(COVER_FAMILIES).to_numpy()
     if not covers.any():
         return lp
+    if drop:
+        keep = np.flatnonzero(~covers)
+        return replace(
+            lp,
+            rows=lp.rows.iloc[keep].reset_index(drop=True),
+            matrix=lp.matrix[keep],
+            row_lower=lp.row_lower[keep],
+            row_upper=lp.row_upper[keep],
+        )
     row_lower = lp.row_lower.copy()
     row_lower[covers] = -INF
     return replace(lp, row_lower=row_lower)

@@ -161,7 +161,7 @@ def relaxation_guided(step: LinearProgram, options: Solver) -> LinearProgram:
     unused = x & (relaxed.values < 1e-6) & (step.start < 0.5)
     lower, upper = step.col_lower.copy(), step.col_upper.copy()
     lower[unused] = upper[unused] = 0.0  # sessions are at least 0: the start holds them at 0
-    return replace(without_covers(step), col_lower=lower, col_upper=upper)
+    return replace(without_covers(step, drop=True), col_lower=lower, col_upper=upper)
 
 
 def step_model(lp: LinearProgram, free: np.ndarray, current: np.ndarray) -> LinearProgram:
