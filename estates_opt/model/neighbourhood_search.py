@@ -48,15 +48,16 @@ STEP_HIGHS_OPTIONS: dict[str, float | int | str | bool] = {
 }
 #: Passes over the boroughs per ``solver.effort``. A second pass gains from the first
 #: pass's other boroughs, and its steps are quick (they start near their optimum).
-#: Measured on NEL: one pass objective 3,403,197, two 3,337,448 (about 1 s more).
+#: Measured on NEL: one pass objective 3,393,718, two 3,306,584 (about 1.5 s more).
 SWEEPS = {"thorough": 2, "quick": 1, "deep": 2}
 #: ``effort = "deep"``: after the borough passes, passes over the services and the boroughs
 #: alternate until one gains less than this share of the objective (or after
 #: :data:`DEEP_MAX_PASSES`). A borough step cannot move a service's clinics between
 #: boroughs together, nor weigh one service's sites against another's elsewhere; a service
-#: step can. Measured on NEL from the thorough plan (3,337,448, 478 relocations): service
-#: 3,295,589 (471), borough 3,274,516 (467), service 3,266,108 (466), borough 3,263,546
-#: (466), about 2 s a pass; HiGHS's whole MIP from the same plan found nothing better in 300 s.
+#: step can. Measured on NEL from the thorough plan (3,337,448, 478 relocations, before the
+#: relocation covers): service 3,295,589 (471), borough 3,274,516 (467), service 3,266,108
+#: (466), borough 3,263,546 (466), about 2 s a pass; with the covers the thorough plan is
+#: 3,306,584 (472) and the deep one 3,211,682 (454).
 DEEP_MIN_GAIN = 1e-3
 DEEP_MAX_PASSES = 8
 
