@@ -213,6 +213,7 @@ def explain_and_verify(
     utilisation = explain.utilisation_table(
         dataset, allocations, scenario, opened, today.rooms if today else None
     )
+    unmet = explain.with_unmet_reasons(lp, unmet, utilisation)
     paired = explain.paired_legs(dataset, allocations)
     relocations = relocations_of(dataset, paired, utilisation, allocations)
     # The phase MIPs run in a thread (HiGHS releases the GIL) while the legs' reasons, the

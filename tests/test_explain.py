@@ -110,6 +110,7 @@ def test_unmet_table(plan):
     }
     np.testing.assert_allclose(u["met_hours"], u["demand_hours"])
     assert (u["unmet_hours"] == 0).all()
+    assert (u["why"] == "").all(), "nothing unmet, nothing to explain"
 
 
 def test_unmet_table_when_nothing_is_reachable():
@@ -125,6 +126,26 @@ def test_unmet_table_when_nothing_is_reachable():
     assert plan.kpis["unmet_hours_by_category"]["pcn_clinic"] == pytest.approx(50.0)
     notes = [d for d in plan.kpis["diagnostics"] if "clin:" in d and "within 0.5 km" in d]
     assert len(notes) == 2
+    assert u.loc[("clin", "PA"), "why"].startswith("no room it may use is within reach")
+
+
+def test_unmet_demand_says_the_rooms_it_could_use_are_full():
+    """PA's clinic grows to 100 h/week: S1 and S3 (the rooms it may use) fill to their caps,
+    and what is left unmet says so, with the hours still free in pieces under a session."""
+    demand = [("PA", "clin", 100.0), *handmade.DEMAND_ROWS[1:]]
+    plan = solve(
+        handmade.dataset(demand=demand), handmade.scenario(options={"whole_sessions": True})
+    )
+    u = plan.unmet.set_index(["service_id", "pcn_code"])
+    assert u.loc[("clin", "PA"), "unmet_hours"] > 0
+    why = u.loc[("clin", "PA"), "why"]
+    assert "consulting room slots considered for it (weekday" in why
+    assert "no whole session free under their caps after the plan" in why
+    util = plan.utilisation.set_index(["site_id", "room_type", "band"])
+    for site in ("S1", "S3"):
+        room = util.loc[(site, "consulting", "weekday")]
+        assert room["cap"] * room["capacity_hours"] - room["after_hours"] < 4.0  # under a session
+    assert (u.drop(index=[("clin", "PA")])["why"] == "").all()
 
 
 def test_utilisation_table_before_and_after(plan):

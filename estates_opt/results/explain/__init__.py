@@ -23,6 +23,7 @@ from estates_opt.results.explain.allocations import (
     opened_slots,
     today_reference,
     unmet_table,
+    with_unmet_reasons,
 )
 from estates_opt.results.explain.bottlenecks import PRICE_BASIS, bottleneck_table
 from estates_opt.results.explain.enhanced_access import (
@@ -88,4 +89,5 @@ __all__ = [
     "utilisation_table",
     "why_moved",
     "with_reasons",
+    "with_unmet_reasons",
 ]

@@ -157,6 +157,56 @@ def unmet_table(lp: LinearProgram, result: SolveResult, allocations: pd.DataFram
     return table[["service_id", "pcn_code", "demand_hours", "met_hours", "unmet_hours"]]
 
 
+def with_unmet_reasons(
+    lp: LinearProgram, unmet: pd.DataFrame, utilisation: pd.DataFrame
+) -> pd.DataFrame:
+    """unmet.csv with ``why`` for each clinic left short: the rooms it may use (the model's
+    allocations for it: room type, bands, site kinds and travel limit) and what is left free
+    in them under their caps after the plan, in whole sessions."""
+    out = unmet.assign(why="")
+    short = unmet.index[unmet["unmet_hours"] > 1e-6]
+    if not len(short):
+        return out
+    x = lp.columns[lp.columns["family"] == "x"]
+    reach = x.drop_duplicates(["service_id", "pcn_code", "site_id", "room_type", "band"])
+    rooms = utilisation.set_index(["site_id", "room_type", "band"])
+    free = (rooms["cap"] * rooms["capacity_hours"] - rooms["after_hours"]).clip(lower=0.0)
+    by_clinic = dict(tuple(reach.groupby(["service_id", "pcn_code"], sort=False)))
+    reasons = []
+    for i in short:
+        service, pcn = unmet.at[i, "service_id"], unmet.at[i, "pcn_code"]
+        mine = by_clinic.get((service, pcn))
+        if mine is None:
+            reasons.append(
+                "no room it may use is within reach: no open room of its type, in a band and "
+                "site kind it may use, within its travel limit"
+            )
+            continue
+        key = pd.MultiIndex.from_frame(mine[["site_id", "room_type", "band"]])
+        left = free.reindex(key).fillna(0.0).to_numpy(float)
+        session = mine["band"].map(SESSION_HOURS).to_numpy(float)
+        whole = np.floor(left / session + 1e-9) * session
+        room = str(mine["room_type"].iloc[0])
+        bands = ", ".join(sorted(set(mine["band"])))
+        where = (
+            f"the {len(mine)} {room} room slots considered for it ({bands}: today's, its "
+            "hub's and the nearest with a free session)"
+        )
+        if whole.sum() < 1e-6:
+            reasons.append(
+                f"{where} have no whole session free under their caps after the plan "
+                f"({left.sum():.1f} h/week free in all, in pieces under a session)"
+            )
+        else:
+            reasons.append(
+                f"{where} still have {whole.sum():.0f} h/week free in whole sessions, but "
+                "placing it breaks another rule (building or specialty-site limits, the "
+                "move tolerance) or costs more than leaving it unmet"
+            )
+    out.loc[short, "why"] = reasons
+    return out
+
+
 def opened_slots(lp: LinearProgram, result: SolveResult) -> set[tuple[str, str]]:
     """The (site, band) openings the solve chose, so their rooms count as capacity."""
     cols = lp.columns
