@@ -7,7 +7,8 @@ lists them in the order their problems are reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,17 +101,35 @@ def check_fixed_within_capacity(
         # Compare only values that passed their own checks: no second message for one fault.
         valid = np.isfinite(fixed) & np.isfinite(hours) & (fixed >= 0) & (hours >= 0)
         over = valid & (fixed > hours + 1e-9)
-        for pos in capacity.index[over.to_numpy()]:
-            problems.schema.append(
-                Problem(
-                    "capacity.csv",
-                    f"fixed_hours {capacity.at[pos, 'fixed_hours']:g} exceed capacity_hours "
-                    f"{capacity.at[pos, 'capacity_hours']:g}.",
-                    row=row_label(capacity, pos, ("site_id", "room_type", "band")),
-                    column="fixed_hours",
-                    fix="lower fixed_hours or raise capacity_hours.",
-                )
+        _capacity_rows(
+            problems,
+            capacity,
+            over,
+            "fixed_hours",
+            lambda pos: f"fixed_hours {fixed[pos]:g} exceed capacity_hours {hours[pos]:g}.",
+            "lower fixed_hours or raise capacity_hours.",
+        )
+
+
+def _capacity_rows(
+    problems: ProblemCollector,
+    capacity: pd.DataFrame,
+    faulty: pd.Series,
+    column: str,
+    message: Callable[[Any], str],
+    fix: str,
+) -> None:
+    """One problem per ``faulty`` row of capacity.csv, labelled by its key, in ``column``."""
+    for pos in capacity.index[faulty.to_numpy(dtype=bool)]:
+        problems.schema.append(
+            Problem(
+                "capacity.csv",
+                message(pos),
+                row=row_label(capacity, pos, ("site_id", "room_type", "band")),
+                column=column,
+                fix=fix,
             )
+        )
 
 
 def check_capacity_within_rooms(
@@ -127,19 +146,19 @@ def check_capacity_within_rooms(
     # Only rows whose values passed their own checks (no second message for one fault).
     reported = problems.rows_with_problems("capacity.csv", ("rooms", "capacity_hours", "band"))
     over = (hours > most + 0.01).fillna(False) & ~capacity.index.isin(list(reported))
-    for pos in capacity.index[over.to_numpy(dtype=bool)]:
-        band = capacity.at[pos, "band"]
-        problems.schema.append(
-            Problem(
-                "capacity.csv",
-                f"capacity_hours {hours[pos]:g} is more than {int(rooms[pos])} room(s) offer in "
-                f"the {band} band ({int(rooms[pos])} x {per_room[pos]:g} room-hours a week).",
-                row=row_label(capacity, pos, ("site_id", "room_type", "band")),
-                column="capacity_hours",
-                fix="correct rooms or capacity_hours (capacity_hours is rooms x the band's "
-                "room-hours, or less where rooms are shut part of the week).",
-            )
-        )
+    _capacity_rows(
+        problems,
+        capacity,
+        over,
+        "capacity_hours",
+        lambda pos: (
+            f"capacity_hours {hours[pos]:g} is more than {int(rooms[pos])} room(s) offer "
+            f"in the {capacity.at[pos, 'band']} band ({int(rooms[pos])} x {per_room[pos]:g} "
+            "room-hours a week)."
+        ),
+        "correct rooms or capacity_hours (capacity_hours is rooms x the band's room-hours, or "
+        "less where rooms are shut part of the week).",
+    )
 
 
 def check_own_work_within_fixed(
@@ -153,17 +172,17 @@ def check_own_work_within_fixed(
     # Only values that passed their own checks (no second message for one fault).
     valid = np.isfinite(own) & np.isfinite(fixed) & (own >= 0) & (fixed >= 0)
     over = (own > fixed + 1e-9).fillna(False) & valid
-    for pos in capacity.index[over.to_numpy(dtype=bool)]:
-        problems.schema.append(
-            Problem(
-                "capacity.csv",
-                f"fixed_pcn_clinic_hours {own[pos]:g} exceed fixed_hours {fixed[pos]:g}: the "
-                "practice's own PCN-clinic work is part of its fixed work.",
-                row=row_label(capacity, pos, ("site_id", "room_type", "band")),
-                column="fixed_pcn_clinic_hours",
-                fix="lower fixed_pcn_clinic_hours or raise fixed_hours.",
-            )
-        )
+    _capacity_rows(
+        problems,
+        capacity,
+        over,
+        "fixed_pcn_clinic_hours",
+        lambda pos: (
+            f"fixed_pcn_clinic_hours {own[pos]:g} exceed fixed_hours {fixed[pos]:g}: "
+            "the practice's own PCN-clinic work is part of its fixed work."
+        ),
+        "lower fixed_pcn_clinic_hours or raise fixed_hours.",
+    )
 
 
 def check_opening_not_already_open(

@@ -308,7 +308,7 @@ def expand(result: SolveResult, free: np.ndarray, current: np.ndarray) -> SolveR
     return replace(result, values=values, duals=None)
 
 
-def _excess(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
+def row_excess(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
     """How far each row's activity lies outside its bounds (0 inside)."""
     activity = lp.matrix @ values
     return np.maximum(np.maximum(lp.row_lower - activity, activity - lp.row_upper), 0.0)
@@ -317,7 +317,7 @@ def _excess(lp: LinearProgram, values: np.ndarray) -> np.ndarray:
 def _no_worse(lp: LinearProgram, values: np.ndarray, before: np.ndarray) -> bool:
     """No row further outside its bounds than ``before`` (the incumbent's float error) allows."""
     slack = 1e-6 * np.maximum(1.0, np.abs(lp.matrix @ values))
-    return bool(np.all(_excess(lp, values) <= before + slack))
+    return bool(np.all(row_excess(lp, values) <= before + slack))
 
 
 def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray]) -> np.ndarray:
@@ -326,7 +326,7 @@ def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray])
     The halved slack keeps the sum within every row's bounds; only float error could
     break one, and then each step alone still fits (its bounds lie within the model's).
     """
-    before = _excess(lp, current)
+    before = row_excess(lp, current)
     together = current + sum(changes, np.zeros_like(current))
     if _no_worse(lp, together, before):
         return together

@@ -30,6 +30,7 @@ from estates_opt.model.decompose import solve_by_components
 from estates_opt.model.neighbourhood_search import (
     deepen,
     improve,
+    row_excess,
     with_highs_defaults,
 )
 from estates_opt.model.program import LinearProgram
@@ -384,10 +385,7 @@ def _solve_staged(
         relaxed = solve(
             replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
         )
-        values, finished = improve(staged, scenario, values, groups, worker)
-        if scenario.solver.effort == "deep":
-            values, deep_finished = deepen(staged, scenario, values, groups, worker)
-            finished &= deep_finished
+        values, finished = _borough_passes(staged, scenario, values, groups, worker)
         values = _no_dearer_than_without_openings(lp, staged, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
         if relaxed.status.has_plan:
@@ -430,6 +428,22 @@ def _solve_staged(
     return staged, result
 
 
+def _borough_passes(
+    staged: LinearProgram,
+    scenario: Scenario,
+    values: np.ndarray,
+    groups: Sequence[tuple[str, np.ndarray]],
+    worker: StepWorker,
+) -> tuple[np.ndarray, bool]:
+    """The borough passes from ``values`` (and the deep passes with ``effort = "deep"``):
+    the improved plan and whether every step finished within its time limit."""
+    values, finished = improve(staged, scenario, values, groups, worker)
+    if scenario.solver.effort == "deep":
+        values, deep_finished = deepen(staged, scenario, values, groups, worker)
+        finished &= deep_finished
+    return values, finished
+
+
 def _no_dearer_than_without_openings(
     lp: LinearProgram,
     staged: LinearProgram,
@@ -459,9 +473,8 @@ def _no_dearer_than_without_openings(
     shut_staged = holding_the_aim(
         within_tolerance(shut, least, scenario.relocation.tolerance), first
     )
-    other, _ = improve(shut_staged, scenario, decisions_of(shut, first.values), groups, worker)
-    if scenario.solver.effort == "deep":
-        other, _ = deepen(shut_staged, scenario, other, groups, worker)
+    start = decisions_of(shut, first.values)
+    other, _ = _borough_passes(shut_staged, scenario, start, groups, worker)
     fitted = _within(staged, other)
     if fitted is None or staged.objective @ fitted >= staged.objective @ values - 1e-6:
         return values
@@ -487,11 +500,8 @@ def _within(lp: LinearProgram, values: np.ndarray) -> np.ndarray | None:
     slack = 1e-6 * np.maximum(1.0, np.abs(values))
     if np.any(values < lp.col_lower - slack) or np.any(values > lp.col_upper + slack):
         return None
-    activity = lp.matrix @ values
-    room = 1e-6 * np.maximum(1.0, np.abs(activity))
-    if np.any(activity < lp.row_lower - room) or np.any(activity > lp.row_upper + room):
-        return None
-    return values
+    room = 1e-6 * np.maximum(1.0, np.abs(lp.matrix @ values))
+    return None if np.any(row_excess(lp, values) > room) else values
 
 
 def _prove(
