@@ -6,14 +6,24 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import read_dataset
 from estates_opt.inputs.travel import measure_travel
 from estates_opt.model.build import build_model
+from estates_opt.model.highs_direct import presolved_relaxation_bound
+from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveStatus
 from estates_opt.model.solve import solve_direct
-from estates_opt.model.staged import _prove, decisions_of, least_movement, within_tolerance
+from estates_opt.model.staged import (
+    _prove,
+    decisions_of,
+    least_movement,
+    relaxation_bound,
+    within_tolerance,
+)
 from estates_opt.scenario import Scenario
 
 
@@ -79,3 +89,48 @@ def test_cli_prove_sets_the_seconds_and_refuses_a_negative_one(tiny_scenario, tm
     assert json.loads((out / "scenario.json").read_text())["solver"]["prove_s"] == 5
     kpis = json.loads((out / "kpis.json").read_text())
     assert "bound_basis" in kpis
+
+
+def _one_integer(lower: float, upper: float) -> LinearProgram:
+    """min x over integer x in [lower, upper], as a one-row model (x >= lower)."""
+    return LinearProgram(
+        columns=pd.DataFrame({"family": ["x"]}),
+        rows=pd.DataFrame({"family": ["demand"]}),
+        matrix=sp.csr_matrix(np.ones((1, 1))),
+        objective=np.ones(1),
+        terms={},
+        col_lower=np.zeros(1),
+        col_upper=np.array([upper]),
+        row_lower=np.array([lower]),
+        row_upper=np.array([np.inf]),
+        integer=np.ones(1, bool),
+    )
+
+
+def test_the_presolved_relaxation_bounds_the_mip_from_below_and_above_its_own_relaxation(start):
+    scenario, staged, _plan, lp_bound = start
+    bound, basis = relaxation_bound(staged, scenario.solver)
+    exact = solve_direct(staged, scenario.solver.model_copy(update={"mip_gap": 0.0}))
+    assert basis == "presolved LP relaxation"
+    assert exact.status == SolveStatus.OPTIMAL
+    assert lp_bound - 1e-6 <= bound <= exact.objective + 1e-6
+
+
+def test_presolve_that_solves_the_model_gives_its_optimum_and_infeasible_gives_none():
+    options = Scenario().solver
+    # presolve rounds x >= 1.5 up to x = 2 and removes the column: the bound is the optimum,
+    # where the relaxation of the model as built says 1.5
+    assert presolved_relaxation_bound(_one_integer(1.5, 10), options) == pytest.approx(2.0)
+    assert relaxation_bound(_one_integer(1.5, 10), options) == (
+        pytest.approx(2.0),
+        "presolved LP relaxation",
+    )
+    assert presolved_relaxation_bound(_one_integer(0.2, 0.8), options) is None
+
+
+def test_cbc_bounds_by_the_relaxation_of_the_model_as_built(start):
+    _scenario, staged, _plan, lp_bound = start
+    options = Scenario.model_validate({"solver": {"name": "cbc"}}).solver
+    bound, basis = relaxation_bound(staged, options)
+    assert basis == "LP relaxation"
+    assert bound == pytest.approx(lp_bound, rel=1e-6)

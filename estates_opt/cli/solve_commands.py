@@ -73,7 +73,7 @@ def solve(
             max=86400,
             metavar="SECONDS",
             help="Whole-session plans: spend up to SECONDS more in branch and bound from the "
-            "plan, proving how far it is from the optimum (solver.prove_s; NEL: 12.8% to the "
+            "plan, proving how far it is from the optimum (solver.prove_s; NEL: 8.5% to the "
             "LP bound, 5% after 60 s).",
         ),
     ] = None,

@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from estates_opt.model.decompose import solve_by_components
+from estates_opt.model.highs_direct import presolved_relaxation_bound
 from estates_opt.model.neighbourhood_search import (
     deepen,
     improve,
@@ -37,7 +38,7 @@ from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult, SolveStatus
 from estates_opt.model.solve import fix_integers, solve_direct
 from estates_opt.model.step_worker import StepWorker, solve_step
-from estates_opt.scenario import Scenario
+from estates_opt.scenario import Scenario, Solver
 
 log = logging.getLogger(__name__)
 
@@ -382,16 +383,14 @@ def _solve_staged(
     basis: str | None = None
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
-        relaxed = solve(
-            replace(staged, integer=np.zeros_like(staged.integer), start=None), scenario.solver
-        )
+        relaxed, relaxed_basis = relaxation_bound(staged, scenario.solver)
         values, finished = _borough_passes(staged, scenario, values, groups, worker)
         values = _no_dearer_than_without_openings(lp, staged, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
-        if relaxed.status.has_plan:
-            from_lp = bound is None or relaxed.objective >= bound
-            basis = "LP relaxation" if from_lp else "branch and bound"
-            bound = max(relaxed.objective, bound if bound is not None else -np.inf)
+        if relaxed is not None:
+            from_lp = bound is None or relaxed >= bound
+            basis = relaxed_basis if from_lp else "branch and bound"
+            bound = max(relaxed, bound if bound is not None else -np.inf)
         gap = (objective - bound) / max(abs(objective), 1e-9) if bound is not None else None
         within = gap is not None and gap <= scenario.solver.mip_gap
         status = (
@@ -426,6 +425,18 @@ def _solve_staged(
         bound_basis=basis,
     )
     return staged, result
+
+
+def relaxation_bound(lp: LinearProgram, options: Solver) -> tuple[float | None, str]:
+    """The MIP's bound without branching, and where it comes from: on HiGHS the LP
+    relaxation of its presolved model (:func:`presolved_relaxation_bound`; NEL 8.5% from
+    the plan, against 12.8% for the model as built), else the model's own LP relaxation."""
+    if options.name == "highs":
+        bound = presolved_relaxation_bound(lp, options)
+        if bound is not None:
+            return bound, "presolved LP relaxation"
+    relaxed = solve_step(replace(lp, integer=np.zeros_like(lp.integer), start=None), options)
+    return (relaxed.objective if relaxed.status.has_plan else None), "LP relaxation"
 
 
 def _borough_passes(
@@ -516,9 +527,9 @@ def _prove(
     tighter (``basis`` then says so), and its plan, if better (HiGHS is handed the plan as
     a start).
 
-    The LP relaxation, even with the relocation covers, is a loose bound for fixed
-    relocation costs (NEL: 12.8% from the plan); branch and bound tightens it fast at first
-    (NEL: 5.0% after 60 s, finding a plan 1.8% cheaper on the way).
+    The LP relaxation, even with the relocation covers and after presolve, is a loose
+    bound for fixed relocation costs (NEL: 8.5% from the plan); branch and bound tightens it
+    fast at first (NEL: 5.0% after 60 s, finding a plan 1.8% cheaper on the way).
     """
     options = scenario.solver.model_copy(update={"time_limit_s": scenario.solver.prove_s})
     if options.name == "highs":

@@ -207,8 +207,10 @@ KPI_FIELDS: dict[str, KpiField] = {
     "gap": KpiField("fraction", "relative gap between the objective and the bound"),
     "bound_basis": KpiField(
         "text",
-        "where a whole-session plan's bound comes from: 'LP relaxation' (loose with fixed "
-        "relocation costs) or 'branch and bound' (`solver.prove_s`); null: the solver's own",
+        "where a whole-session plan's bound comes from: 'presolved LP relaxation' (HiGHS: "
+        "the relaxation of its presolved model), 'LP relaxation' (CBC), both loose with "
+        "fixed relocation costs, or 'branch and bound' (`solver.prove_s`); null: the "
+        "solver's own",
     ),
     "objective_terms": KpiField(
         "GBP-eq/week",
