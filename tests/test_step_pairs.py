@@ -163,3 +163,19 @@ def test_the_second_process_can_be_turned_off(monkeypatch):
     with StepWorker() as worker:
         assert not worker.start()
         assert not worker.submit(_program([[1]], [1], [1]), handmade.scenario(options=WHOLE).solver)
+
+
+def test_the_second_process_bounds_a_model_as_this_one_does_and_takes_one_job_at_a_time():
+    from estates_opt.model.staged import relaxation_bound
+
+    staged, scenario, _start, _groups = _handmade_start()
+    here, basis = relaxation_bound(staged, scenario.solver)
+    assert basis == "presolved LP relaxation" and here is not None
+    with StepWorker() as worker:
+        assert worker.start()
+        assert worker.submit(staged, scenario.solver, "bound")
+        assert not worker.submit(staged, scenario.solver)  # busy: the caller solves it itself
+        assert worker.result() is None  # nothing of a step's to read ...
+        assert worker.bound() == pytest.approx(here, rel=1e-9)  # ... the bound was pending
+        assert worker.bound() is None  # read once
+        assert worker.submit(staged, scenario.solver) and worker.result() is not None

@@ -329,16 +329,18 @@ def solve_staged(
     :data:`WHOLE_MIP_NODES` (models with more than :data:`WHOLE_MIP_MAX_BINARIES`
     binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups``
     (the neighbourhoods of :func:`improve`) are re-optimised from its best plan in pairs,
-    one step of each pair in a second process started before stage 1 (so its imports
-    overlap stage 1's solve). The returned model carries the least movement it
-    was held to; the result's time is both stages'; its bound is the whole MIP's (or the
-    LP relaxation's, so the gap is honest if loose); its duals are those of the plan's
-    LP with the decisions fixed.
+    one step of each pair in a second process started before stage 1 (so its imports, and
+    working out the bound, overlap stage 1's solve). The returned model carries the least
+    movement it was held to; the result's time is both stages'; its bound is the whole
+    MIP's or :func:`relaxation_bound`'s, whichever is higher (the gap is honest if loose);
+    its duals are those of the plan's LP with the decisions fixed.
     """
     started = time.perf_counter()
     with StepWorker() as worker:
-        if len(groups) > 1 and _search_only(lp, groups):
-            worker.start()  # it imports while stage 1 runs
+        # the step process imports, then (HiGHS) bounds stage 2, while stage 1 runs here
+        search = len(groups) > 1 and _search_only(lp, groups)
+        if search and worker.start() and scenario.solver.name == "highs":
+            worker.submit(lp, scenario.solver, "bound")
         return _solve_staged(lp, scenario, groups, worker, started)
 
 
@@ -356,6 +358,7 @@ def _solve_staged(
     started: float,
 ) -> tuple[LinearProgram, SolveResult]:
     least, first = least_movement(lp, scenario, worker)
+    bound_elsewhere = worker.bound()  # None if none was asked for (or it failed)
     if not first.status.has_plan:
         return lp, first
     staged = holding_the_aim(within_tolerance(lp, least, scenario.relocation.tolerance), first)
@@ -383,7 +386,11 @@ def _solve_staged(
     basis: str | None = None
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
-        relaxed, relaxed_basis = relaxation_bound(staged, scenario.solver)
+        relaxed, relaxed_basis = (
+            (bound_elsewhere, "presolved LP relaxation")
+            if bound_elsewhere is not None
+            else relaxation_bound(lp, scenario.solver)
+        )
         values, finished = _borough_passes(staged, scenario, values, groups, worker)
         values = _no_dearer_than_without_openings(lp, staged, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
@@ -430,7 +437,12 @@ def _solve_staged(
 def relaxation_bound(lp: LinearProgram, options: Solver) -> tuple[float | None, str]:
     """The MIP's bound without branching, and where it comes from: on HiGHS the LP
     relaxation of its presolved model (:func:`presolved_relaxation_bound`; NEL 8.5% from
-    the plan, against 12.8% for the model as built), else the model's own LP relaxation."""
+    the plan, against 12.8% for the model as built), else the model's own LP relaxation.
+
+    The staged solve bounds the model as built, before stage 1 adds the movement tolerance:
+    a relaxation of the staged model, so a bound on its plans too (on NEL the same one: the
+    tolerance does not bind in the relaxation), worked out in the step process while stage 1
+    runs here."""
     if options.name == "highs":
         bound = presolved_relaxation_bound(lp, options)
         if bound is not None:

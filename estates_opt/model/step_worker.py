@@ -5,8 +5,10 @@ so the other core can only help from another process. This one is started as
 ``python -m estates_opt.model.step_worker``, never from a multiprocessing pool: a pool
 re-imports the user's main script, which an unguarded script or notebook cannot bear.
 
-The parent sends pickled ``(model, solver options)`` pairs on the child's stdin and
-reads pickled :class:`~estates_opt.model.result.SolveResult` back from its stdout.
+The parent sends pickled ``(model, solver options, task)`` triples on the child's stdin
+and reads the pickled answers back from its stdout: a
+:class:`~estates_opt.model.result.SolveResult` for a step (task ``solve``), a number or
+None for a bound (task ``bound``, :func:`~estates_opt.model.highs_direct.presolved_relaxation_bound`).
 Anything native code prints goes to the null device, never into that channel. Where
 the child cannot start or fails, :class:`StepWorker` says so and the parent solves the
 step itself: the plan is the same either way, only slower.
@@ -21,7 +23,7 @@ import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +45,19 @@ def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
     return solve(lp, options)
 
 
+def _bound_step(lp: LinearProgram, options: Solver) -> float | None:
+    from estates_opt.model.highs_direct import presolved_relaxation_bound
+
+    return presolved_relaxation_bound(lp, options)
+
+
+#: What the child can be asked to do, by name.
+TASKS: dict[str, Callable[[LinearProgram, Solver], object]] = {
+    "solve": solve_step,
+    "bound": _bound_step,
+}
+
+
 def solve_pair(
     models: Sequence[LinearProgram], options: Solver, worker: StepWorker | None
 ) -> list[SolveResult]:
@@ -61,7 +76,7 @@ class StepWorker:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
-        self._pending = False
+        self._pending: str | None = None  #: the task the child is working on
 
     def start(self) -> bool:
         """Start the child (it imports while the parent works on); False if it cannot."""
@@ -85,26 +100,47 @@ class StepWorker:
             return False
         return True
 
-    def submit(self, lp: LinearProgram, options: Solver) -> bool:
-        """Send a step to the child; False (nothing sent) if the child is not there."""
+    def submit(self, lp: LinearProgram, options: Solver, task: str = "solve") -> bool:
+        """Send a step (or another of :data:`TASKS`) to the child; False (nothing sent) if
+        the child is not there or still busy with the last one."""
         process = self._process
-        if process is None or process.poll() is not None or process.stdin is None:
+        busy = self._pending is not None
+        if busy or process is None or process.poll() is not None or process.stdin is None:
             return False
         try:
-            message = pickle.dumps((lp, options), protocol=pickle.HIGHEST_PROTOCOL)
+            message = pickle.dumps((lp, options, task), protocol=pickle.HIGHEST_PROTOCOL)
             process.stdin.write(message)
             process.stdin.flush()
         except Exception as exc:  # unpicklable, or the pipe broke: solve it here
             log.info("the step process stopped (%s): solving the steps in turn", exc)
             self.close()
             return False
-        self._pending = True
+        self._pending = task
         return True
 
     def result(self) -> SolveResult | None:
         """The submitted step's result, or None if the child failed (then it is closed)."""
+        answer = self._answer("solve")
+        if isinstance(answer, SolveResult):
+            return answer
+        if answer is not None:
+            log.info("the step process could not solve a step (%s): solving it here", answer)
+        return None
+
+    def bound(self) -> float | None:
+        """The submitted ``bound`` task's bound, or None if it has none or the child failed."""
+        answer = self._answer("bound")
+        if isinstance(answer, float):
+            return answer
+        if isinstance(answer, str):
+            log.info("the step process could not bound the model (%s)", answer)
+        return None
+
+    def _answer(self, task: str) -> object:
+        """The child's answer to the pending ``task``; None if no such task is pending or the
+        child failed (then it is closed)."""
         process = self._process
-        if not self._pending or process is None or process.stdout is None:
+        if self._pending != task or process is None or process.stdout is None:
             return None
         try:
             answer = pickle.load(process.stdout)
@@ -112,16 +148,13 @@ class StepWorker:
             log.info("the step process stopped (%s): solving the steps in turn", exc)
             self.close()
             return None
-        self._pending = False  # only now: a Ctrl-C while waiting kills the busy child
-        if isinstance(answer, SolveResult):
-            return answer
-        log.info("the step process could not solve a step (%s): solving it here", answer)
-        return None
+        self._pending = None  # only now: a Ctrl-C while waiting kills the busy child
+        return answer
 
     def close(self) -> None:
         """Stop the child (end of the search, an error, or Ctrl-C in the parent)."""
         process, self._process = self._process, None
-        busy, self._pending = self._pending, False
+        busy, self._pending = self._pending is not None, None
         if process is None:
             return
         if busy:  # its answer is no longer wanted: do not wait for the solve to end
@@ -166,11 +199,11 @@ def _child_environment() -> dict[str, str]:
 def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
     while True:
         try:
-            lp, options = pickle.load(requests)
+            lp, options, task = pickle.load(requests)
         except EOFError:
             return
         try:
-            answer: object = solve_step(lp, options)
+            answer: object = TASKS[task](lp, options)
         except Exception as exc:  # reported to the parent, which solves the step itself
             answer = f"{type(exc).__name__}: {exc}"
         pickle.dump(answer, replies, protocol=pickle.HIGHEST_PROTOCOL)
