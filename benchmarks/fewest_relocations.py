@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.scenario}: relocations exist only with whole_sessions = true")
     data = apply_scenario(read_dataset(scenario.dataset_path()), scenario)
     lp = build_model(data, scenario, measure_travel(data, scenario))
-    set_cover = least_relocations(lp, scenario)
+    set_cover = least_relocations(lp, scenario.solver)
     options = scenario.solver.model_copy(
         update={"backend": "direct", "mip_gap": 0.0, "time_limit_s": args.seconds}
     )

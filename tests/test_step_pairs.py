@@ -166,16 +166,20 @@ def test_the_second_process_can_be_turned_off(monkeypatch):
 
 
 def test_the_second_process_bounds_a_model_as_this_one_does_and_takes_one_job_at_a_time():
-    from estates_opt.model.staged import relaxation_bound
+    from estates_opt.model.staged import stage_two_bounds
 
     staged, scenario, _start, _groups = _handmade_start()
-    here, basis = relaxation_bound(staged, scenario.solver)
-    assert basis == "presolved LP relaxation" and here is not None
+    here = stage_two_bounds(staged, scenario.solver)
+    assert here.basis == "presolved LP relaxation" and here.objective is not None
+    assert here.relocations is not None
     with StepWorker() as worker:
         assert worker.start()
-        assert worker.submit(staged, scenario.solver, "bound")
+        assert worker.submit(staged, scenario.solver, "bounds")
         assert not worker.submit(staged, scenario.solver)  # busy: the caller solves it itself
-        assert worker.result() is None  # nothing of a step's to read ...
-        assert worker.bound() == pytest.approx(here, rel=1e-9)  # ... the bound was pending
-        assert worker.bound() is None  # read once
+        assert worker.result() is None  # no step is pending: the bounds stay unread ...
+        there = worker.bounds()  # ... until asked for
+        assert there is not None
+        assert there.objective == pytest.approx(here.objective, rel=1e-9)
+        assert (there.basis, there.relocations) == (here.basis, here.relocations)
+        assert worker.bounds() is None  # read once
         assert worker.submit(staged, scenario.solver) and worker.result() is not None

@@ -46,18 +46,22 @@ STEP_HIGHS_OPTIONS: dict[str, float | int | str | bool] = {
     "mip_allow_restart": False,
     "mip_heuristic_run_root_reduced_cost": False,
 }
-#: Passes over the boroughs per ``solver.effort``. A second pass gains from the first
-#: pass's other boroughs, and its steps are quick (they start near their optimum).
-#: Measured on NEL: one pass objective 3,393,718, two 3,306,584 (about 1.5 s more).
-SWEEPS = {"thorough": 2, "quick": 1, "deep": 2}
-#: ``effort = "deep"``: after the borough passes, passes over the services and the boroughs
+#: The passes of each ``solver.effort``, in order: over the boroughs or over the services.
+#: A borough step cannot move a service's clinics between boroughs together, nor weigh one
+#: service's sites against another's elsewhere; a service step can, and the borough pass
+#: after it gains from what the services moved. Measured on NEL from stage 1's plan (each
+#: pass's objective, relocations, seconds of the search): boroughs 3,393,718 (3.3-3.8 s);
+#: then boroughs again 3,306,584, 472 relocations (+1.2-1.5 s, the default until December
+#: 2026); then services instead 3,295,674, 468 (+1.6-1.8 s); services then boroughs
+#: 3,241,594, 459 (+2.6 s). Services first: 3,481,838, then boroughs 3,340,866.
+PASSES: dict[str, tuple[str, ...]] = {
+    "quick": ("boroughs",),
+    "thorough": ("boroughs", "services", "boroughs"),
+    "deep": ("boroughs", "services", "boroughs"),
+}
+#: ``effort = "deep"``: after its passes, passes over the services and the boroughs
 #: alternate until one gains less than this share of the objective (or after
-#: :data:`DEEP_MAX_PASSES`). A borough step cannot move a service's clinics between
-#: boroughs together, nor weigh one service's sites against another's elsewhere; a service
-#: step can. Measured on NEL from the thorough plan (3,337,448, 478 relocations, before the
-#: relocation covers): service 3,295,589 (471), borough 3,274,516 (467), service 3,266,108
-#: (466), borough 3,263,546 (466), about 2 s a pass; with the covers the thorough plan is
-#: 3,306,584 (472) and the deep one 3,211,682 (454).
+#: :data:`DEEP_MAX_PASSES` more).
 DEEP_MIN_GAIN = 1e-3
 DEEP_MAX_PASSES = 8
 
@@ -111,33 +115,35 @@ def service_neighbourhoods(lp: LinearProgram) -> list[Group]:
     return [(name, (service == name) | always) for name in names]
 
 
-def deepen(
+def search_neighbourhoods(
     lp: LinearProgram,
     scenario: Scenario,
     values: np.ndarray,
     boroughs: Sequence[Group],
     worker: StepWorker | None = None,
 ) -> tuple[np.ndarray, bool]:
-    """``effort = "deep"``: passes over the services and over the boroughs, alternately,
-    one sweep each, until a pass gains less than :data:`DEEP_MIN_GAIN` of the objective.
+    """The passes of ``solver.effort`` (:data:`PASSES`) from ``values``; with ``deep``,
+    services and boroughs then alternate until a pass gains less than
+    :data:`DEEP_MIN_GAIN` of the objective.
 
     Work-limited like every step, so the plan does not depend on the machine. Returns the
     improved values and whether every step finished within its time limit.
     """
-    one_sweep = scenario.model_copy(
-        update={"solver": scenario.solver.model_copy(update={"effort": "quick"})}
-    )
-    passes = [service_neighbourhoods(lp), list(boroughs)]
+    groups = {"boroughs": list(boroughs), "services": service_neighbourhoods(lp)}
+    effort = scenario.solver.effort
     current, finished = values, True
+    for kind in PASSES[effort]:
+        current, done = improve(lp, scenario, current, groups[kind], worker, kind)
+        finished &= done
+    if effort != "deep":
+        return current, finished
     for number in range(DEEP_MAX_PASSES):
-        groups = passes[number % 2]
-        if not groups:
-            continue
+        kind = ("services", "boroughs")[number % 2]
         before = float(lp.objective @ current)
-        current, done = improve(lp, one_sweep, current, groups, worker)
+        current, done = improve(lp, scenario, current, groups[kind], worker, kind)
         finished &= done
         after = float(lp.objective @ current)
-        log.info("deep pass %d: objective %.0f -> %.0f", number + 1, before, after)
+        log.info("deep pass %d (%s): objective %.0f -> %.0f", number + 1, kind, before, after)
         if before - after < DEEP_MIN_GAIN * abs(before):
             break
     return current, finished
@@ -343,8 +349,10 @@ def improve(
     values: np.ndarray,
     groups: Sequence[Group],
     worker: StepWorker | None = None,
+    kind: str = "boroughs",
 ) -> tuple[np.ndarray, bool]:
-    """Re-optimise the boroughs pair by pair (:func:`step_pairs`) with the rest fixed.
+    """One pass: re-optimise the ``groups`` (``kind``: boroughs or services) pair by pair
+    (:func:`step_pairs`), the rest fixed.
 
     Each step starts from the incumbent and a step's change is kept only if it does
     not raise the objective, so the objective never rises. Steps are limited by work
@@ -359,16 +367,15 @@ def improve(
     with StepWorker() as own:
         worker = worker or own
         together = len(groups) > 1 and worker.start()  # a no-op if it runs already
-        sweeps = SWEEPS[scenario.solver.effort]
         paired = step_pairs(lp, groups)
         log.info(
-            "borough steps: %d groups in %d pairs, %s, %s",
+            "a pass over the %s: %d groups in %d pairs, %s",
+            kind,
             len(groups),
             len(paired),
-            "1 pass" if sweeps == 1 else f"{sweeps} passes",
             "two at once" if together else "one after the other (no second process)",
         )
-        for pair in [p for _ in range(sweeps) for p in paired]:
+        for pair in paired:
             frees = [free for _, free in pair]
             whole = pair_models(lp, frees, current)
             models = [

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,9 +30,8 @@ import scipy.sparse as sp
 from estates_opt.model.decompose import solve_by_components
 from estates_opt.model.highs_direct import presolved_relaxation_bound
 from estates_opt.model.neighbourhood_search import (
-    deepen,
-    improve,
     row_excess,
+    search_neighbourhoods,
     with_highs_defaults,
 )
 from estates_opt.model.program import LinearProgram
@@ -158,7 +158,7 @@ def proven_least_movement(lp: LinearProgram, first: SolveResult, hours: float) -
     return min(hours, max(0.0, float(bound)))
 
 
-def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
+def least_relocations(lp: LinearProgram, options: Solver) -> int | None:
     """A lower bound on the relocations of any whole-session plan meeting all demand.
 
     Every over-cap room must shed its excess; a (service, PCN) clinic sheds without a
@@ -218,8 +218,8 @@ def least_relocations(lp: LinearProgram, scenario: Scenario) -> int | None:
         row_upper=np.concatenate([np.full(over.size, np.inf), np.maximum(kept - demand, 0.0)]),
         integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_k, bool)]),
     )
-    options = scenario.solver.model_copy(update={"mip_gap": 0.0, "backend": "direct"})
-    result = solve_direct(cover, options)
+    exact = options.model_copy(update={"mip_gap": 0.0, "backend": "direct"})
+    result = solve_direct(cover, exact)
     if not result.status.has_plan:
         return None
     bound = result.best_bound if result.best_bound is not None else result.objective
@@ -340,7 +340,7 @@ def solve_staged(
         # the step process imports, then (HiGHS) bounds stage 2, while stage 1 runs here
         search = len(groups) > 1 and _search_only(lp, groups)
         if search and worker.start() and scenario.solver.name == "highs":
-            worker.submit(lp, scenario.solver, "bound")
+            worker.submit(lp, scenario.solver, "bounds")
         return _solve_staged(lp, scenario, groups, worker, started)
 
 
@@ -358,14 +358,14 @@ def _solve_staged(
     started: float,
 ) -> tuple[LinearProgram, SolveResult]:
     least, first = least_movement(lp, scenario, worker)
-    bound_elsewhere = worker.bound()  # None if none was asked for (or it failed)
+    known = worker.bounds()  # from the step process; None if not asked for (or it failed)
     if not first.status.has_plan:
         return lp, first
     staged = holding_the_aim(within_tolerance(lp, least, scenario.relocation.tolerance), first)
     staged = replace(
         staged,
         least_movement_hours=proven_least_movement(lp, first, least),
-        least_relocations=least_relocations(lp, scenario),
+        least_relocations=known.relocations if known else least_relocations(lp, scenario.solver),
     )
     solve = solve_step
     start = decisions_of(lp, first.values)
@@ -387,11 +387,9 @@ def _solve_staged(
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
         relaxed, relaxed_basis = (
-            (bound_elsewhere, "presolved LP relaxation")
-            if bound_elsewhere is not None
-            else relaxation_bound(lp, scenario.solver)
+            (known.objective, known.basis) if known else relaxation_bound(lp, scenario.solver)
         )
-        values, finished = _borough_passes(staged, scenario, values, groups, worker)
+        values, finished = search_neighbourhoods(staged, scenario, values, groups, worker)
         values = _no_dearer_than_without_openings(lp, staged, scenario, values, groups, worker)
         objective = float(staged.objective @ values)
         if relaxed is not None:
@@ -434,6 +432,21 @@ def _solve_staged(
     return staged, result
 
 
+class StageTwoBounds(NamedTuple):
+    """What no plan of the model can beat, worked out from the model alone."""
+
+    objective: float | None  #: :func:`relaxation_bound`
+    basis: str  #: where ``objective`` comes from
+    relocations: int | None  #: :func:`least_relocations`
+
+
+def stage_two_bounds(lp: LinearProgram, options: Solver) -> StageTwoBounds:
+    """The objective bound and the fewest relocations, together: the step process's task
+    while stage 1 runs in the parent (NEL: about 1.4 s of the parent's time saved)."""
+    objective, basis = relaxation_bound(lp, options)
+    return StageTwoBounds(objective, basis, least_relocations(lp, options))
+
+
 def relaxation_bound(lp: LinearProgram, options: Solver) -> tuple[float | None, str]:
     """The MIP's bound without branching, and where it comes from: on HiGHS the LP
     relaxation of its presolved model (:func:`presolved_relaxation_bound`; NEL 8.5% from
@@ -449,22 +462,6 @@ def relaxation_bound(lp: LinearProgram, options: Solver) -> tuple[float | None, 
             return bound, "presolved LP relaxation"
     relaxed = solve_step(replace(lp, integer=np.zeros_like(lp.integer), start=None), options)
     return (relaxed.objective if relaxed.status.has_plan else None), "LP relaxation"
-
-
-def _borough_passes(
-    staged: LinearProgram,
-    scenario: Scenario,
-    values: np.ndarray,
-    groups: Sequence[tuple[str, np.ndarray]],
-    worker: StepWorker,
-) -> tuple[np.ndarray, bool]:
-    """The borough passes from ``values`` (and the deep passes with ``effort = "deep"``):
-    the improved plan and whether every step finished within its time limit."""
-    values, finished = improve(staged, scenario, values, groups, worker)
-    if scenario.solver.effort == "deep":
-        values, deep_finished = deepen(staged, scenario, values, groups, worker)
-        finished &= deep_finished
-    return values, finished
 
 
 def _no_dearer_than_without_openings(
@@ -497,7 +494,7 @@ def _no_dearer_than_without_openings(
         within_tolerance(shut, least, scenario.relocation.tolerance), first
     )
     start = decisions_of(shut, first.values)
-    other, _ = _borough_passes(shut_staged, scenario, start, groups, worker)
+    other, _ = search_neighbourhoods(shut_staged, scenario, start, groups, worker)
     fitted = _within(staged, other)
     if fitted is None or staged.objective @ fitted >= staged.objective @ values - 1e-6:
         return values

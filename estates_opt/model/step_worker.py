@@ -7,8 +7,8 @@ re-imports the user's main script, which an unguarded script or notebook cannot 
 
 The parent sends pickled ``(model, solver options, task)`` triples on the child's stdin
 and reads the pickled answers back from its stdout: a
-:class:`~estates_opt.model.result.SolveResult` for a step (task ``solve``), a number or
-None for a bound (task ``bound``, :func:`~estates_opt.model.highs_direct.presolved_relaxation_bound`).
+:class:`~estates_opt.model.result.SolveResult` for a step (task ``solve``), the bounds
+of stage 2 for task ``bounds`` (:func:`~estates_opt.model.staged.stage_two_bounds`).
 Anything native code prints goes to the null device, never into that channel. Where
 the child cannot start or fails, :class:`StepWorker` says so and the parent solves the
 step itself: the plan is the same either way, only slower.
@@ -25,11 +25,14 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Solver
+
+if TYPE_CHECKING:
+    from estates_opt.model.staged import StageTwoBounds
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +48,16 @@ def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
     return solve(lp, options)
 
 
-def _bound_step(lp: LinearProgram, options: Solver) -> float | None:
-    from estates_opt.model.highs_direct import presolved_relaxation_bound
+def _bounds_step(lp: LinearProgram, options: Solver) -> StageTwoBounds:
+    from estates_opt.model.staged import stage_two_bounds  # it imports this module
 
-    return presolved_relaxation_bound(lp, options)
+    return stage_two_bounds(lp, options)
 
 
 #: What the child can be asked to do, by name.
 TASKS: dict[str, Callable[[LinearProgram, Solver], object]] = {
     "solve": solve_step,
-    "bound": _bound_step,
+    "bounds": _bounds_step,
 }
 
 
@@ -127,12 +130,14 @@ class StepWorker:
             log.info("the step process could not solve a step (%s): solving it here", answer)
         return None
 
-    def bound(self) -> float | None:
-        """The submitted ``bound`` task's bound, or None if it has none or the child failed."""
-        answer = self._answer("bound")
-        if isinstance(answer, float):
+    def bounds(self) -> StageTwoBounds | None:
+        """The submitted ``bounds`` task's answer, or None if none is pending or it failed."""
+        from estates_opt.model.staged import StageTwoBounds
+
+        answer = self._answer("bounds")
+        if isinstance(answer, StageTwoBounds):
             return answer
-        if isinstance(answer, str):
+        if answer is not None:
             log.info("the step process could not bound the model (%s)", answer)
         return None
 
