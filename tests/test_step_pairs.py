@@ -166,7 +166,7 @@ def test_the_second_process_can_be_turned_off(monkeypatch):
 
 
 def test_the_second_process_bounds_a_model_as_this_one_does_and_takes_one_job_at_a_time():
-    from estates_opt.model.staged import stage_two_bounds
+    from estates_opt.model.bounds import stage_two_bounds
 
     staged, scenario, _start, _groups = _handmade_start()
     here = stage_two_bounds(staged, scenario.solver)

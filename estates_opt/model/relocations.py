@@ -77,7 +77,10 @@ def plausible_candidates(
     free under their cap (``limit_hours``), and further sites, nearest first,
     until the free hours of those kept reach :data:`ROOM_MARGIN` times the demand.
     Farther sites could only lengthen journeys for a room a nearer site also has;
-    leaving them out keeps the MIP small.
+    leaving them out keeps the MIP small. Rooms that could be opened (``state``
+    ``openable``) are ranked apart from the open ones and come on top of them, so a
+    scenario that only adds opening options keeps every candidate slot of the plan
+    without them (ranked together, 728 of NEL's were displaced by openable sites).
     """
     today = cand["baseline_hours"].to_numpy(float) > 0
     length = cand["band"].map(SESSION_HOURS).to_numpy(float)
@@ -92,7 +95,8 @@ def plausible_candidates(
         ascending=[True, True, True, False, True, True],
         kind="stable",
     )
-    groups = order.groupby(["service_id", "pcn_code", "band"], sort=False)
+    ranked_apart = ["state"] if "state" in cand else []
+    groups = order.groupby(["service_id", "pcn_code", "band", *ranked_apart], sort=False)
     rank = groups.cumcount().to_numpy()
     room_before = (groups["_room"].cumsum() - order["_room"]).to_numpy()
     near = (rank < nearest) | (room_before < ROOM_MARGIN * order["_need"].to_numpy())

@@ -8,7 +8,7 @@ re-imports the user's main script, which an unguarded script or notebook cannot 
 The parent sends pickled ``(model, solver options, task)`` triples on the child's stdin
 and reads the pickled answers back from its stdout: a
 :class:`~estates_opt.model.result.SolveResult` for a step (task ``solve``), the bounds
-of stage 2 for task ``bounds`` (:func:`~estates_opt.model.staged.stage_two_bounds`).
+of stage 2 for task ``bounds`` (:func:`~estates_opt.model.bounds.stage_two_bounds`).
 Anything native code prints goes to the null device, never into that channel. Where
 the child cannot start or fails, :class:`StepWorker` says so and the parent solves the
 step itself: the plan is the same either way, only slower.
@@ -32,7 +32,7 @@ from estates_opt.model.result import SolveResult
 from estates_opt.scenario import Solver
 
 if TYPE_CHECKING:
-    from estates_opt.model.staged import StageTwoBounds
+    from estates_opt.model.bounds import StageTwoBounds
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
 
 
 def _bounds_step(lp: LinearProgram, options: Solver) -> StageTwoBounds:
-    from estates_opt.model.staged import stage_two_bounds  # it imports this module
+    from estates_opt.model.bounds import stage_two_bounds  # it imports HiGHS and PuLP
 
     return stage_two_bounds(lp, options)
 
@@ -132,7 +132,7 @@ class StepWorker:
 
     def bounds(self) -> StageTwoBounds | None:
         """The submitted ``bounds`` task's answer, or None if none is pending or it failed."""
-        from estates_opt.model.staged import StageTwoBounds
+        from estates_opt.model.bounds import StageTwoBounds
 
         answer = self._answer("bounds")
         if isinstance(answer, StageTwoBounds):
