@@ -1,10 +1,13 @@
-"""Stage 2's large-neighbourhood search: re-optimise one borough at a time, the rest fixed.
+"""Stage 2's large-neighbourhood search: re-optimise one borough (or one service) at a
+time, the rest fixed.
 
 Boroughs are nearly independent (few clinics cross a boundary), so each step is a
 small MIP that HiGHS improves at its root node in about a second, on one core, once the
 step's own LP relaxation has shut what neither it nor the plan uses
-(:func:`relaxation_guided`). So boroughs
-go in pairs, the two steps of a pair at once: one here, one in a
+(:func:`relaxation_guided`). A service's step frees its clinics in every borough, which
+no borough step can; the default search goes over the boroughs, the services, then the
+boroughs again (:data:`PASSES`). Steps go in pairs, the two steps of a pair at once: one
+here, one in a
 :class:`~estates_opt.model.step_worker.StepWorker` process (threads cannot help:
 highspy 1.16 serialises solves on class-level locks). Both steps of a pair start from
 the same plan, and each may use half the slack of the rows both can change (a site

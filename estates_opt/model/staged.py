@@ -375,7 +375,7 @@ def _no_dearer_than_without_openings(
     The borough search is a heuristic that starts from stage 1's plan, and openings change
     that start: measured on NEL, the evening-hubs scenario (options only) ended 1.8% dearer
     than the baseline plan, which its own options leave open to it. So the search runs again
-    with the openings shut (stage 1, then the borough passes), and the cheaper plan is kept:
+    with the openings shut (stage 1, then the search's passes), and the cheaper plan is kept:
     a scenario that only adds options is then never dearer than its search without them.
     """
     family = lp.columns["family"].to_numpy()
