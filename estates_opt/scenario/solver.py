@@ -74,11 +74,12 @@ class Solver(Strict):
     decompose: bool = Field(False, description="solve independent PCN-site blocks separately")
     effort: Literal["thorough", "quick", "deep"] = Field(
         "thorough",
-        description="whole-session plans: 'quick' makes one pass of borough steps instead of "
-        "two (NEL: about 1 s faster, objective about 2% higher); 'deep' then alternates "
-        "passes over each service's clinics everywhere and over the boroughs until a pass "
-        "gains under 0.1% (NEL: about 4.5 s more, objective 2.2% lower, 466 relocations "
-        "instead of 478)",
+        description="whole-session plans: 'thorough' passes over the boroughs, each "
+        "service's clinics everywhere, then the boroughs again; 'quick' makes one borough "
+        "pass (NEL: about 3 s faster, objective 4.7% higher, 487 relocations instead of "
+        "459); 'deep' makes two borough passes, then alternates passes over the services "
+        "and the boroughs until a pass gains under 0.1% (NEL: about 5 s more, objective "
+        "0.9% lower, 454 relocations)",
     )
     prove_s: float = Field(
         0.0,
