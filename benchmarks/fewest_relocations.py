@@ -37,10 +37,10 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/fewest_relocations.py
 from estates_opt.inputs.changes import apply_scenario, load_scenario_checked  # noqa: E402
 from estates_opt.inputs.dataset import read_dataset  # noqa: E402
 from estates_opt.inputs.travel import measure_travel  # noqa: E402
+from estates_opt.model.bounds import least_relocations  # noqa: E402
 from estates_opt.model.build import build_model  # noqa: E402
 from estates_opt.model.program import LinearProgram  # noqa: E402
 from estates_opt.model.solve import solve_direct  # noqa: E402
-from estates_opt.model.bounds import least_relocations  # noqa: E402
 
 #: Column families a plan that meets demand and the contract leaves at zero.
 SHUT = ("unmet", "ea_shortfall")

@@ -12,12 +12,12 @@ import scipy.sparse as sp
 
 from estates_opt.inputs.dataset import read_dataset
 from estates_opt.inputs.travel import measure_travel
+from estates_opt.model.bounds import relaxation_bound
 from estates_opt.model.build import build_model
 from estates_opt.model.highs_direct import presolved_relaxation_bound
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveStatus
 from estates_opt.model.solve import solve_direct
-from estates_opt.model.bounds import relaxation_bound
 from estates_opt.model.staged import _prove, decisions_of, least_movement, within_tolerance
 from estates_opt.scenario import Scenario
 
