@@ -63,7 +63,7 @@ def solve(
             "--deep",
             help="Whole-session plans: after two borough passes, alternate passes over each "
             "service everywhere and over the boroughs while they gain (solver.effort = "
-            "'deep'; NEL: about 5 s more, objective 0.9% lower).",
+            "'deep'; NEL: about 6 s more, objective 0.9% lower).",
         ),
     ] = False,
     prove: Annotated[
@@ -74,8 +74,8 @@ def solve(
             max=86400,
             metavar="SECONDS",
             help="Whole-session plans: spend up to SECONDS more in branch and bound from the "
-            "plan, proving how far it is from the optimum (solver.prove_s; NEL: 8.5% to the "
-            "LP bound, 5% after 60 s).",
+            "plan, proving how far it is from the optimum (solver.prove_s; NEL: 6.7% to the "
+            "LP bound, 4.4% after 60 s).",
         ),
     ] = None,
     tiles: Tiles = None,

@@ -217,7 +217,7 @@ KPI_FIELDS: dict[str, KpiField] = {
         "the objective split into its terms (travel, cost, move, relocation, ...); with whole "
         "sessions the unmet term charges each clinic's unmet demand in whole sessions (so "
         "it can exceed unmet_hours_total x the penalty: NEL growth 2031, 128 h charged for "
-        "81 h unmet)",
+        "75 h unmet)",
     ),
     "utilisation_before": KpiField(
         "fraction",

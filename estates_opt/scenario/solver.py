@@ -78,7 +78,7 @@ class Solver(Strict):
         "service's clinics everywhere, then the boroughs again; 'quick' makes one borough "
         "pass (NEL: about 3 s faster, objective 4.7% higher, 487 relocations instead of "
         "459); 'deep' makes two borough passes, then alternates passes over the services "
-        "and the boroughs until a pass gains under 0.1% (NEL: about 5 s more, objective "
+        "and the boroughs until a pass gains under 0.1% (NEL: about 6 s more, objective "
         "0.9% lower, 454 relocations)",
     )
     prove_s: float = Field(
