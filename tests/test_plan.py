@@ -146,7 +146,7 @@ def test_unreachable_demand_is_reported_unmet_with_a_reason():
 
 
 def test_nel_plan_is_optimal_and_verified(nel_plan):
-    # the staged whole-session solve ran to its end (optimal, or improved borough by borough)
+    # the staged whole-session solve ran to its end (optimal, or improved by the borough and service steps)
     assert nel_plan.status in (SolveStatus.OPTIMAL, SolveStatus.IMPROVED)
     assert nel_plan.kpis["verified"] is True
     assert reverify(nel_plan) == []

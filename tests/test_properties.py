@@ -108,7 +108,7 @@ def lp_objective(dataset, scenario) -> float:
 def test_every_plan_passes_the_independent_verifier(scale, seed, knobs):
     dataset = dataset_for(scale, seed)
     plan = solve(dataset, scenario_from_dict(knobs))  # raises VerificationError on a violation
-    assert plan.status.complete  # optimal, or improved borough by borough (whole sessions)
+    assert plan.status.complete  # optimal, or improved by the search's steps (whole sessions)
     # Checked here without the verifier: no room slot over its cap (or its fixed work), and
     # every hour of demand placed or reported unmet.
     u = plan.utilisation

@@ -446,6 +446,29 @@ def test_options_alone_do_not_make_the_plan_dearer(nel_dataset, nel_plan):
     assert plan.kpis["objective"] <= nel_plan.kpis["objective"] * 1.005
 
 
+def test_opening_options_keep_every_candidate_slot_of_the_plan_without_them(nel_dataset):
+    """Openable rooms are ranked apart from the open ones, on top of them: ranked together
+    they displaced 728 of the baseline's candidate slots, so the baseline plan was not open
+    to a scenario that only adds options."""
+    from conftest import MODELS
+
+    from estates_opt.inputs.changes import apply_scenario
+    from estates_opt.inputs.travel import measure_travel
+    from estates_opt.model.build import build_model
+    from estates_opt.scenario import load_scenario
+
+    def slots(name: str) -> set[tuple]:
+        scenario = load_scenario(MODELS / name)
+        data = apply_scenario(nel_dataset, scenario)
+        cols = build_model(data, scenario, measure_travel(data, scenario)).columns
+        x = cols[cols["family"] == "x"]
+        return set(x[["service_id", "pcn_code", "site_id", "band", "part"]].itertuples(index=False))
+
+    baseline, options = slots("nel_baseline.toml"), slots("nel_evening_hubs.toml")
+    assert baseline < options
+    assert not baseline - options
+
+
 def _opening_costs(dataset) -> dict[tuple[str, str], float]:
     opening = dataset.opening
     return dict(
@@ -593,8 +616,9 @@ def test_deep_effort_finds_a_cheaper_plan_with_fewer_relocations(nel_dataset, ne
     assert deep.kpis["objective"] < 0.995 * nel_plan.kpis["objective"]
     assert deep.kpis["relocations"] < nel_plan.kpis["relocations"]
     assert deep.kpis["movement_ratio_to_least"] <= 1.10 + 1e-9
-    # cheaper overall, not in every term: the default plan's travel is 2.91 km too
-    assert deep.kpis["travel_km_after"] <= deep.kpis["travel_km_before"]
+    # cheaper overall, not in every term: its travel is the default plan's (2.91 km), so
+    # only shorter than today's is asked
+    assert deep.kpis["travel_km_after"] < deep.kpis["travel_km_before"]
 
 
 def test_service_neighbourhoods_free_each_service_everywhere(whole_plan):

@@ -111,7 +111,7 @@ def neighbourhoods(lp: LinearProgram, dataset: Dataset) -> list[tuple[str, np.nd
 
 
 def service_neighbourhoods(lp: LinearProgram) -> list[Group]:
-    """Column groups of ``effort = "deep"``: one per service, its clinics in every borough
+    """The services pass's column groups: one per service, its clinics in every borough
     (allocations, relocations, its specialty sites, its unmet demand)."""
     if "service_id" not in lp.columns:
         return []
@@ -342,7 +342,7 @@ def _combined(lp: LinearProgram, current: np.ndarray, changes: list[np.ndarray])
     together = current + sum(changes, np.zeros_like(current))
     if _no_worse(lp, together, before):
         return together
-    log.warning("a pair of borough steps did not combine; keeping the better step alone")
+    log.warning("a pair of steps did not combine; keeping the better step alone")
     for change in sorted(changes, key=lambda c: float(lp.objective @ c)):
         if _no_worse(lp, current + change, before):
             return current + change

@@ -52,7 +52,8 @@ def least_movement(
     within them, :func:`_within_specialty_limits`): a model HiGHS solves to
     optimality in about a second at NEL scale. Nothing in it links areas that cannot
     reach each other, so independent areas (England's 121) are solved one by one,
-    two at once with ``worker`` (:func:`~estates_opt.model.decompose.solve_by_components`).
+    two at once with ``worker`` if it is free (:func:`~estates_opt.model.decompose.solve_by_components`;
+    while it works out the bounds of stage 2, all here).
     """
     moved = lp.moved_hours()
     family = lp.columns["family"].to_numpy()
@@ -253,12 +254,13 @@ WHOLE_MIP_MAX_BINARIES = 2000
 def solve_staged(
     lp: LinearProgram, scenario: Scenario, groups: Sequence[tuple[str, np.ndarray]] = ()
 ) -> tuple[LinearProgram, SolveResult]:
-    """Stage 1, then stage 2: the full MIP from stage 1's plan, then boroughs two at a time.
+    """Stage 1, then stage 2: the full MIP from stage 1's plan, then the neighbourhood search.
 
     Stage 2 first solves the whole MIP, warm-started from stage 1's plan, within
     :data:`WHOLE_MIP_NODES` (models with more than :data:`WHOLE_MIP_MAX_BINARIES`
     binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups``
-    (the neighbourhoods of :func:`improve`) are re-optimised from its best plan in pairs,
+    (the boroughs; :func:`search_neighbourhoods` adds the services) are re-optimised from
+    its best plan in pairs,
     one step of each pair in a second process started before stage 1 (so its imports, and
     working out the bound, overlap stage 1's solve). The returned model carries the least
     movement it was held to; the result's time is both stages'; its bound is the whole
@@ -295,7 +297,9 @@ def _solve_staged(
     staged = replace(
         staged,
         least_movement_hours=proven_least_movement(lp, first, least),
-        least_relocations=known.relocations if known else least_relocations(lp, scenario.solver),
+        least_relocations=(
+            known.relocations if known is not None else least_relocations(lp, scenario.solver)
+        ),
     )
     solve = solve_step
     start = decisions_of(lp, first.values)
@@ -317,7 +321,9 @@ def _solve_staged(
     status = whole.status
     if status != SolveStatus.OPTIMAL and groups and not limits:
         relaxed, relaxed_basis = (
-            (known.objective, known.basis) if known else relaxation_bound(lp, scenario.solver)
+            (known.objective, known.basis)
+            if known is not None
+            else relaxation_bound(lp, scenario.solver)
         )
         values, finished = search_neighbourhoods(staged, scenario, values, groups, worker)
         values = _no_dearer_than_without_openings(lp, staged, scenario, values, groups, worker)

@@ -23,6 +23,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -80,6 +81,7 @@ class StepWorker:
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._pending: str | None = None  #: the task the child is working on
+        self._writer: threading.Thread | None = None
 
     def start(self) -> bool:
         """Start the child (it imports while the parent works on); False if it cannot."""
@@ -112,17 +114,22 @@ class StepWorker:
             return False
         try:
             message = pickle.dumps((lp, options, task), protocol=pickle.HIGHEST_PROTOCOL)
-            process.stdin.write(message)
-            process.stdin.flush()
-        except Exception as exc:  # unpicklable, or the pipe broke: solve it here
-            log.info("the step process stopped (%s): solving the steps in turn", exc)
-            self.close()
+        except Exception as exc:  # unpicklable: solve it here
+            log.info("the step process cannot take this model (%s): solving it here", exc)
             return False
+        # A model is larger than the pipe's buffer, so the write returns only once the
+        # child reads it, after its imports (about 0.6 s) the first time: a thread writes,
+        # and this one goes on. A broken pipe shows as a failed answer (the child is gone).
+        self._writer = threading.Thread(
+            target=_write, args=(process.stdin, message), name="step-worker-write", daemon=True
+        )
+        self._writer.start()
         self._pending = task
         return True
 
     def result(self) -> SolveResult | None:
-        """The submitted step's result, or None if the child failed (then it is closed)."""
+        """The submitted step's result; None if no step is pending (another task may be) or
+        the child failed (then it is closed)."""
         answer = self._answer("solve")
         if isinstance(answer, SolveResult):
             return answer
@@ -148,7 +155,7 @@ class StepWorker:
         if self._pending != task or process is None or process.stdout is None:
             return None
         try:
-            answer = pickle.load(process.stdout)
+            answer = pickle.load(process.stdout)  # the child answers once it has read it all
         except Exception as exc:  # the child died or the channel broke
             log.info("the step process stopped (%s): solving the steps in turn", exc)
             self.close()
@@ -164,6 +171,9 @@ class StepWorker:
             return
         if busy:  # its answer is no longer wanted: do not wait for the solve to end
             process.kill()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join(timeout=2)  # a write to a killed child fails at once
         for stream in (process.stdin, process.stdout):
             try:
                 if stream is not None:
@@ -181,6 +191,13 @@ class StepWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write(stream: BinaryIO, message: bytes) -> None:
+    """Send one request; a failure is left for the reader to find (the child is gone)."""
+    with contextlib.suppress(Exception):
+        stream.write(message)
+        stream.flush()
 
 
 def _child_environment() -> dict[str, str]:
