@@ -381,16 +381,17 @@ def _no_dearer_than_without_openings(
     The borough search is a heuristic that starts from stage 1's plan, and openings change
     that start: measured on NEL, the evening-hubs scenario (options only) ended 1.8% dearer
     than the baseline plan, which its own options leave open to it. So the search runs again
-    with the openings shut (stage 1, then the search's passes), and the cheaper plan is kept:
-    a scenario that only adds options is then never dearer than its search without them.
+    without the openings (stage 1, then the search's passes), and the cheaper plan is kept.
+    Without them means without their columns: the openable rooms are candidates on top of
+    the open ones (:func:`~estates_opt.model.relocations.plausible_candidates`), so what is
+    left is the model of the scenario without the options, column for column, and its
+    search finds that scenario's plan: a scenario that only adds options is never dearer.
     """
     family = lp.columns["family"].to_numpy()
-    opening = (family == "open") & (lp.col_upper > 0)
-    if not opening.any():
+    if not ((family == "open") & (lp.col_upper > 0)).any():
         return values
-    upper = lp.col_upper.copy()
-    upper[opening] = 0.0
-    shut = replace(lp, col_upper=upper)
+    keep = _without_openable(lp)
+    shut = _restricted(lp, keep)
     least, first = least_movement(shut, scenario, worker)
     if not first.status.has_plan:
         return values
@@ -398,7 +399,10 @@ def _no_dearer_than_without_openings(
         within_tolerance(shut, least, scenario.relocation.tolerance), first
     )
     start = decisions_of(shut, first.values)
-    other, _ = search_neighbourhoods(shut_staged, scenario, start, groups, worker)
+    kept_groups = [(name, free[keep]) for name, free in groups]
+    found, _ = search_neighbourhoods(shut_staged, scenario, start, kept_groups, worker)
+    other = np.zeros(len(lp.columns))
+    other[keep] = found
     fitted = _within(staged, other)
     if fitted is None or staged.objective @ fitted >= staged.objective @ values - 1e-6:
         return values
@@ -408,6 +412,46 @@ def _no_dearer_than_without_openings(
         staged.objective @ values,
     )
     return fitted
+
+
+def _without_openable(lp: LinearProgram) -> np.ndarray:
+    """The columns a plan with every opening shut can use: not the opening decisions, nor
+    the sessions in rooms that would need opening, nor their relocations."""
+    cols = lp.columns
+    family = cols["family"].to_numpy()
+    state = cols["state"].to_numpy(object) if "state" in cols else np.full(len(cols), None)
+    dead = (family == "open") | (state == "openable")
+    relocate = np.flatnonzero(family == "relocate")
+    if relocate.size:
+        dead[relocate[dead[cols["x_index"].to_numpy()[relocate].astype(int)]]] = True
+    return ~dead
+
+
+def _restricted(lp: LinearProgram, keep: np.ndarray) -> LinearProgram:
+    """``lp`` with only the columns ``keep`` marks and the rows that still hold one of them
+    (every frame and term kept, the relocations' ``x_index`` renumbered)."""
+    columns = np.flatnonzero(keep)
+    matrix = lp.matrix.tocsr()[:, columns]
+    rows = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    frame = lp.columns.iloc[columns].reset_index(drop=True)
+    if "x_index" in frame:
+        renumber = np.cumsum(keep) - 1
+        at = frame["x_index"].notna().to_numpy()
+        frame.loc[at, "x_index"] = renumber[frame.loc[at, "x_index"].to_numpy().astype(int)]
+    return replace(
+        lp,
+        columns=frame,
+        rows=lp.rows.iloc[rows].reset_index(drop=True),
+        matrix=matrix[rows].tocsr(),
+        objective=lp.objective[columns],
+        terms={name: term[columns] for name, term in lp.terms.items()},
+        col_lower=lp.col_lower[columns],
+        col_upper=lp.col_upper[columns],
+        row_lower=lp.row_lower[rows],
+        row_upper=lp.row_upper[rows],
+        integer=lp.integer[columns],
+        start=None,
+    )
 
 
 def _within(lp: LinearProgram, values: np.ndarray) -> np.ndarray | None:
