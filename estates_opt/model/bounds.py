@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from estates_opt.model.highs_direct import presolved_relaxation_bound
 from estates_opt.model.program import LinearProgram
-from estates_opt.model.solve import solve_direct, solve_pulp
+from estates_opt.model.solve import solve_direct, solve_on_backend
 from estates_opt.scenario import Solver
 
 
@@ -49,9 +49,7 @@ def relaxation_bound(lp: LinearProgram, options: Solver) -> tuple[float | None, 
         bound = presolved_relaxation_bound(lp, options)
         if bound is not None:
             return bound, "presolved LP relaxation"
-    relaxation = replace(lp, integer=np.zeros_like(lp.integer), start=None)
-    solve = solve_direct if options.backend == "direct" else solve_pulp
-    relaxed = solve(relaxation, options)
+    relaxed = solve_on_backend(replace(lp, integer=np.zeros_like(lp.integer), start=None), options)
     return (relaxed.objective if relaxed.status.has_plan else None), "LP relaxation"
 
 

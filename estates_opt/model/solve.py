@@ -42,10 +42,17 @@ __all__ = [
     "run_interruptibly",
     "solve_direct",
     "solve_model",
+    "solve_on_backend",
     "solve_pulp",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def solve_on_backend(lp: LinearProgram, options: Solver) -> SolveResult:
+    """``lp`` solved on the configured back-end (direct highspy or PuLP), nothing more."""
+    solve = solve_direct if options.backend == "direct" else solve_pulp
+    return solve(lp, options)
 
 
 def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
@@ -55,8 +62,7 @@ def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
             "the 'direct' backend is HiGHS only; use backend = \"pulp\" for CBC."
         )
     check_highs_options(options)
-    solve = solve_direct if options.backend == "direct" else solve_pulp
-    result = solve(lp, options)
+    result = solve_on_backend(lp, options)
     log.info(
         "solved with %s/%s: %s, objective %.2f in %.2f s",
         result.solver,
@@ -67,7 +73,7 @@ def solve_model(lp: LinearProgram, options: Solver) -> SolveResult:
     )
     if result.status.has_plan and lp.is_mip:
         fixed = fix_integers(lp, result.values)
-        relaxed = solve(fixed, options)
+        relaxed = solve_on_backend(fixed, options)
         if relaxed.status.has_plan:
             result = replace(result, duals=relaxed.duals)
     return result

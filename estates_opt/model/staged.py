@@ -260,9 +260,8 @@ def solve_staged(
     :data:`WHOLE_MIP_NODES` (models with more than :data:`WHOLE_MIP_MAX_BINARIES`
     binaries skip it); if that proves its gap, that is the plan. Otherwise ``groups``
     (the boroughs; :func:`search_neighbourhoods` adds the services) are re-optimised from
-    its best plan in pairs,
-    one step of each pair in a second process started before stage 1 (so its imports, and
-    working out the bound, overlap stage 1's solve). The returned model carries the least
+    its best plan in pairs, one step of each pair in a second process started before
+    stage 1 (so its imports, and working out the bounds, overlap stage 1's solve). The returned model carries the least
     movement it was held to; the result's time is both stages'; its bound is the whole
     MIP's or :func:`relaxation_bound`'s, whichever is higher (the gap is honest if loose);
     its duals are those of the plan's LP with the decisions fixed.

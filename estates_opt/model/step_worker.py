@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from estates_opt.model.program import LinearProgram
 from estates_opt.model.result import SolveResult
@@ -37,16 +37,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Answer = TypeVar("Answer")
+
 #: Set to ``off`` to solve every borough step in this process (the plan is the same).
 DISABLE = "ESTATES_OPT_STEP_WORKER"
 
 
 def solve_step(lp: LinearProgram, options: Solver) -> SolveResult:
     """One step on the configured back-end (the same call the parent makes for its own)."""
-    from estates_opt.model.solve import solve_direct, solve_pulp
+    from estates_opt.model.solve import solve_on_backend
 
-    solve = solve_direct if options.backend == "direct" else solve_pulp
-    return solve(lp, options)
+    return solve_on_backend(lp, options)
 
 
 def _bounds_step(lp: LinearProgram, options: Solver) -> StageTwoBounds:
@@ -130,27 +131,18 @@ class StepWorker:
     def result(self) -> SolveResult | None:
         """The submitted step's result; None if no step is pending (another task may be) or
         the child failed (then it is closed)."""
-        answer = self._answer("solve")
-        if isinstance(answer, SolveResult):
-            return answer
-        if answer is not None:
-            log.info("the step process could not solve a step (%s): solving it here", answer)
-        return None
+        return self._answer("solve", SolveResult, "could not solve a step (%s): solving it here")
 
     def bounds(self) -> StageTwoBounds | None:
         """The submitted ``bounds`` task's answer, or None if none is pending or it failed."""
         from estates_opt.model.bounds import StageTwoBounds
 
-        answer = self._answer("bounds")
-        if isinstance(answer, StageTwoBounds):
-            return answer
-        if answer is not None:
-            log.info("the step process could not bound the model (%s)", answer)
-        return None
+        return self._answer("bounds", StageTwoBounds, "could not bound the model (%s)")
 
-    def _answer(self, task: str) -> object:
-        """The child's answer to the pending ``task``; None if no such task is pending or the
-        child failed (then it is closed)."""
+    def _answer(self, task: str, kind: type[Answer], failed: str) -> Answer | None:
+        """The child's answer to the pending ``task`` if it is a ``kind``; None if no such
+        task is pending, the child reported an error (logged as ``failed``) or the child
+        failed (then it is closed)."""
         process = self._process
         if self._pending != task or process is None or process.stdout is None:
             return None
@@ -161,7 +153,10 @@ class StepWorker:
             self.close()
             return None
         self._pending = None  # only now: a Ctrl-C while waiting kills the busy child
-        return answer
+        if isinstance(answer, kind):
+            return answer
+        log.info("the step process " + failed, answer)
+        return None
 
     def close(self) -> None:
         """Stop the child (end of the search, an error, or Ctrl-C in the parent)."""
